@@ -1,0 +1,707 @@
+//! A checked batch: every data row with its values and problems, the batch-wide checks
+//! (pooled barcodes, conflicts, repeats, earlier uploads) and the edits a clerk makes.
+//!
+//! Rows are stored compactly (one string per row) so a 1,000,000-row export fits in a few
+//! hundred MiB. Editing a cell re-checks that row and the rows sharing its barcode or person,
+//! without touching the source file.
+
+use crate::issue::{Code, Issue, Lang, Severity, Stage, full_message};
+use crate::read::Cell;
+use crate::validate::Checker;
+use std::collections::hash_map::DefaultHasher;
+use std::hash::{Hash, Hasher};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// Earlier uploads: has this person's result under this barcode been sent before?
+pub trait Ledger: Send + Sync {
+    /// `id_key` is `"<id type code>|<id number>"`; implementations store only a hash of it.
+    fn contains(&self, barcode: &str, id_key: &str) -> bool;
+}
+
+/// Where the rows came from.
+#[derive(Debug, Clone)]
+pub struct SourceInfo {
+    pub path: PathBuf,
+    pub sheet: String,
+    /// The header row as Excel numbers it (1-based).
+    pub header_row: u32,
+    /// The header cells of the source, by source column.
+    pub headers: Vec<String>,
+    /// Per template field, the source column feeding it.
+    pub columns: Vec<Option<usize>>,
+    /// Source headers no template field uses.
+    pub unused: Vec<String>,
+    /// How the profile was chosen, for the window and the summary.
+    pub auto_chosen: bool,
+}
+
+/// What happens to a row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RowStatus {
+    /// Goes into the upload sheet (possibly with warnings).
+    Ready,
+    /// Has an error: left out, listed in the rejected rows.
+    Rejected,
+    /// A repeat (same person and barcode in this batch, or already uploaded): left out.
+    Duplicate,
+    /// Left out by the clerk.
+    Excluded,
+}
+
+#[derive(Debug, Clone, Default)]
+struct Extra {
+    derived: Vec<(u16, Box<str>)>,
+    issues: Vec<Issue>,
+}
+
+#[derive(Debug, Clone)]
+struct Row {
+    line: u32,
+    /// The stored values of all fields, concatenated; `ends` in the batch slices it.
+    text: Box<str>,
+    extra: Option<Box<Extra>>,
+    barcode_key: u64,
+    person_key: u64,
+    excluded: bool,
+    edited: bool,
+}
+
+/// Counts for the summary line and the report.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Summary {
+    pub total: usize,
+    pub ready: usize,
+    pub rejected: usize,
+    pub duplicate: usize,
+    pub excluded: usize,
+    /// Ready rows that carry a warning.
+    pub with_warnings: usize,
+}
+
+/// A loaded and checked batch.
+pub struct Batch {
+    pub source: SourceInfo,
+    pub checker: Checker,
+    ledger: Option<Arc<dyn Ledger>>,
+    nfields: usize,
+    rows: Vec<Row>,
+    /// `ends[row * nfields + f]`: end of field `f` in the row's text.
+    ends: Vec<u32>,
+}
+
+/// A problem of one row, ready to show.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RowIssue<'a> {
+    /// Row index in the batch.
+    pub index: usize,
+    /// The row number as Excel shows it.
+    pub line: u32,
+    pub issue: &'a Issue,
+}
+
+impl Batch {
+    pub(crate) fn new(
+        source: SourceInfo,
+        checker: Checker,
+        ledger: Option<Arc<dyn Ledger>>,
+    ) -> Batch {
+        let nfields = checker.profile.fields.len();
+        Batch {
+            source,
+            checker,
+            ledger,
+            nfields,
+            rows: Vec::new(),
+            ends: Vec::new(),
+        }
+    }
+
+    /// Checks a source row and appends it (field and row stages; batch checks come later).
+    pub(crate) fn push_row(&mut self, line: u32, cells: &[&Cell]) {
+        let mut text = String::with_capacity(128);
+        let mut issues = Vec::new();
+        let mut ok = Vec::with_capacity(self.nfields);
+        for (fi, cell) in cells.iter().enumerate() {
+            let out = self.checker.field(fi, cell);
+            ok.push(!out.issues.iter().any(Issue::is_error));
+            text.push_str(&out.value);
+            self.ends.push(text.len() as u32);
+            issues.extend(out.issues);
+        }
+        let mut row = Row {
+            line,
+            text: text.into_boxed_str(),
+            extra: None,
+            barcode_key: 0,
+            person_key: 0,
+            excluded: false,
+            edited: false,
+        };
+        let index = self.rows.len();
+        let values = self.values_of(&row, index);
+        let outcome = self.checker.row(&values, &ok);
+        issues.extend(outcome.issues);
+        if !issues.is_empty() || !outcome.derived.is_empty() {
+            row.extra = Some(Box::new(Extra {
+                derived: outcome.derived,
+                issues,
+            }));
+        }
+        self.rows.push(row);
+        self.update_keys(index);
+    }
+
+    fn values_of<'a>(&'a self, row: &'a Row, index: usize) -> Vec<&'a str> {
+        let ends = &self.ends[index * self.nfields..(index + 1) * self.nfields];
+        let mut start = 0usize;
+        ends.iter()
+            .map(|&e| {
+                let v = &row.text[start..e as usize];
+                start = e as usize;
+                v
+            })
+            .collect()
+    }
+
+    /// Number of data rows.
+    pub fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+
+    /// The row number as Excel shows it.
+    pub fn line(&self, index: usize) -> u32 {
+        self.rows[index].line
+    }
+
+    /// The stored value of a field (what the clerk sees; the source text when invalid).
+    pub fn value(&self, index: usize, field: usize) -> &str {
+        let row = &self.rows[index];
+        let base = index * self.nfields;
+        let start = if field == 0 {
+            0
+        } else {
+            self.ends[base + field - 1] as usize
+        };
+        &row.text[start..self.ends[base + field] as usize]
+    }
+
+    /// The value that goes into the upload sheet: derived values (sex, age, an upgraded ID)
+    /// take the place of the stored ones.
+    pub fn output_value(&self, index: usize, field: usize) -> &str {
+        if let Some(extra) = &self.rows[index].extra
+            && let Some((_, v)) = extra.derived.iter().find(|(f, _)| *f as usize == field)
+        {
+            return v;
+        }
+        self.value(index, field)
+    }
+
+    /// All problems of a row, in template column order.
+    pub fn issues(&self, index: usize) -> &[Issue] {
+        self.rows[index].extra.as_ref().map_or(&[], |e| &e.issues)
+    }
+
+    pub fn is_excluded(&self, index: usize) -> bool {
+        self.rows[index].excluded
+    }
+
+    pub fn is_edited(&self, index: usize) -> bool {
+        self.rows[index].edited
+    }
+
+    /// What happens to a row.
+    pub fn status(&self, index: usize) -> RowStatus {
+        let row = &self.rows[index];
+        if row.excluded {
+            return RowStatus::Excluded;
+        }
+        let issues = self.issues(index);
+        if issues.iter().any(Issue::is_error) {
+            RowStatus::Rejected
+        } else if issues
+            .iter()
+            .any(|i| matches!(i.code, Code::DuplicateRow | Code::AlreadyUploaded))
+        {
+            RowStatus::Duplicate
+        } else {
+            RowStatus::Ready
+        }
+    }
+
+    /// Counts by status.
+    pub fn summary(&self) -> Summary {
+        let mut s = Summary {
+            total: self.rows.len(),
+            ..Summary::default()
+        };
+        for i in 0..self.rows.len() {
+            match self.status(i) {
+                RowStatus::Ready => {
+                    s.ready += 1;
+                    if !self.issues(i).is_empty() {
+                        s.with_warnings += 1;
+                    }
+                }
+                RowStatus::Rejected => s.rejected += 1,
+                RowStatus::Duplicate => s.duplicate += 1,
+                RowStatus::Excluded => s.excluded += 1,
+            }
+        }
+        s
+    }
+
+    /// Every problem of every row, sorted by row, then template column.
+    pub fn all_issues(&self) -> impl Iterator<Item = RowIssue<'_>> {
+        self.rows.iter().enumerate().flat_map(|(index, row)| {
+            row.extra.iter().flat_map(move |e| {
+                e.issues.iter().map(move |issue| RowIssue {
+                    index,
+                    line: row.line,
+                    issue,
+                })
+            })
+        })
+    }
+
+    /// The source column header of a field (the template header when it had no column).
+    pub fn column_header(&self, field: usize) -> &str {
+        self.source
+            .columns
+            .get(field)
+            .copied()
+            .flatten()
+            .and_then(|c| self.source.headers.get(c))
+            .map(|h| h.trim())
+            .filter(|h| !h.is_empty())
+            .unwrap_or(&self.checker.profile.fields[field].header)
+    }
+
+    /// The message body of an issue, in a language.
+    pub fn message_body(&self, issue: &Issue, lang: Lang) -> String {
+        let profile = &self.checker.profile;
+        let field = issue.field.map(|f| &profile.fields[f as usize]);
+        let header = issue
+            .field
+            .map(|f| self.column_header(f as usize))
+            .unwrap_or("");
+        let custom = field.and_then(|f| match lang {
+            Lang::Zh => f.message.as_deref(),
+            Lang::En => f.message_en.as_deref().or(f.message.as_deref()),
+        });
+        let template = match custom {
+            Some(t) if issue.code == field.map_or(Code::Custom, |f| f.code) => t,
+            _ => issue.code.template(lang),
+        };
+        issue.render(template, header)
+    }
+
+    /// The full line: `第 57 行「证件号码」: ...`.
+    pub fn message(&self, index: usize, issue: &Issue, lang: Lang) -> String {
+        let header = issue.field.map(|f| self.column_header(f as usize));
+        full_message(
+            lang,
+            self.rows[index].line,
+            header,
+            &self.message_body(issue, lang),
+        )
+    }
+
+    /// The stable code name of an issue (a user profile's own name for custom codes).
+    pub fn code_name(&self, issue: &Issue) -> String {
+        match issue.field {
+            Some(f) => self.checker.profile.fields[f as usize]
+                .code_name(issue.code)
+                .to_owned(),
+            None => issue.code.as_str().to_owned(),
+        }
+    }
+
+    // ---- Editing --------------------------------------------------------------------------
+
+    /// Replaces a field's value with text typed by the clerk and re-checks the row and the
+    /// rows that share its barcode or person. The source file is never changed.
+    pub fn edit(&mut self, index: usize, field: usize, text: &str) {
+        let old_keys = (self.rows[index].barcode_key, self.rows[index].person_key);
+        let base = index * self.nfields;
+        let mut values: Vec<String> = self
+            .values_of(&self.rows[index], index)
+            .into_iter()
+            .map(str::to_owned)
+            .collect();
+        let fresh = self.checker.field(field, &Cell::Text(text.to_owned()));
+        values[field] = fresh.value;
+
+        // Keep the field-stage issues of the other fields; replace this field's.
+        let mut issues: Vec<Issue> = self
+            .issues(index)
+            .iter()
+            .filter(|i| i.stage == Stage::Field && i.field != Some(field as u16))
+            .cloned()
+            .collect();
+        issues.extend(fresh.issues);
+        let mut ok = vec![true; self.nfields];
+        for i in issues.iter().filter(|i| i.is_error()) {
+            if let Some(f) = i.field {
+                ok[f as usize] = false;
+            }
+        }
+        let mut text_buf = String::with_capacity(128);
+        for (fi, v) in values.iter().enumerate() {
+            text_buf.push_str(v);
+            self.ends[base + fi] = text_buf.len() as u32;
+        }
+        let refs: Vec<&str> = values.iter().map(String::as_str).collect();
+        let outcome = self.checker.row(&refs, &ok);
+        issues.extend(outcome.issues);
+        let row = &mut self.rows[index];
+        row.text = text_buf.into_boxed_str();
+        row.edited = true;
+        row.extra = Some(Box::new(Extra {
+            derived: outcome.derived,
+            issues,
+        }));
+        self.sort_issues(index);
+        self.update_keys(index);
+        self.recheck_around(index, old_keys);
+    }
+
+    /// Leaves a row out of the upload (or takes it back) and re-checks its neighbours.
+    pub fn set_excluded(&mut self, index: usize, excluded: bool) {
+        let keys = (self.rows[index].barcode_key, self.rows[index].person_key);
+        self.rows[index].excluded = excluded;
+        self.recheck_around(index, keys);
+    }
+
+    fn recheck_around(&mut self, index: usize, old: (u64, u64)) {
+        let new = (self.rows[index].barcode_key, self.rows[index].person_key);
+        // The row may have left its groups: start it clean, then re-check every group it was
+        // or is in (a group check skips excluded rows).
+        self.clear_stage(index, Stage::Barcode);
+        self.clear_stage(index, Stage::Person);
+        for key in distinct_keys(old.0, new.0) {
+            let group: Vec<usize> = (0..self.rows.len())
+                .filter(|&i| self.rows[i].barcode_key == key)
+                .collect();
+            self.check_barcode_group(&group);
+        }
+        for key in distinct_keys(old.1, new.1) {
+            let group: Vec<usize> = (0..self.rows.len())
+                .filter(|&i| self.rows[i].person_key == key)
+                .collect();
+            self.check_person_group(&group);
+        }
+        self.check_ledger(index);
+    }
+
+    // ---- Batch checks ---------------------------------------------------------------------
+
+    fn update_keys(&mut self, index: usize) {
+        let r = &self.checker.profile.roles;
+        let ok = |this: &Self, f: Option<usize>| {
+            f.is_some_and(|f| {
+                !this
+                    .issues(index)
+                    .iter()
+                    .any(|i| i.is_error() && i.field == Some(f as u16) && i.stage == Stage::Field)
+            })
+        };
+        let barcode_key = match r.barcode {
+            Some(b) if ok(self, Some(b)) && !self.value(index, b).is_empty() => {
+                hash1(self.output_value(index, b))
+            }
+            _ => 0,
+        };
+        let person_key = match r.id_number {
+            Some(n) if ok(self, Some(n)) && !self.output_value(index, n).is_empty() => {
+                hash1(&self.person_id(index))
+            }
+            _ => 0,
+        };
+        let row = &mut self.rows[index];
+        row.barcode_key = barcode_key;
+        row.person_key = person_key;
+    }
+
+    /// `"<id type code>|<id number>"`, the person's key.
+    pub fn person_id(&self, index: usize) -> String {
+        let r = &self.checker.profile.roles;
+        let t = r
+            .id_type
+            .map(|t| self.output_value(index, t))
+            .filter(|v| !v.is_empty())
+            .unwrap_or("01");
+        let n = r
+            .id_number
+            .map(|n| self.output_value(index, n))
+            .unwrap_or("");
+        format!("{t}|{n}")
+    }
+
+    /// Runs every batch-wide check over all rows (after loading).
+    pub fn check_all(&mut self) {
+        let mut by_barcode: Vec<(u64, u32)> = self
+            .rows
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| r.barcode_key != 0)
+            .map(|(i, r)| (r.barcode_key, i as u32))
+            .collect();
+        by_barcode.sort_unstable();
+        for group in by_barcode.chunk_by(|a, b| a.0 == b.0) {
+            let idx: Vec<usize> = group.iter().map(|g| g.1 as usize).collect();
+            self.check_barcode_group(&idx);
+        }
+        drop(by_barcode);
+        let mut by_person: Vec<(u64, u32)> = self
+            .rows
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| r.person_key != 0)
+            .map(|(i, r)| (r.person_key, i as u32))
+            .collect();
+        by_person.sort_unstable();
+        for group in by_person.chunk_by(|a, b| a.0 == b.0) {
+            if group.len() > 1 {
+                let idx: Vec<usize> = group.iter().map(|g| g.1 as usize).collect();
+                self.check_person_group(&idx);
+            }
+        }
+        if self.ledger.is_some() {
+            for i in 0..self.rows.len() {
+                self.check_ledger(i);
+            }
+        }
+    }
+
+    fn clear_stage(&mut self, index: usize, stage: Stage) {
+        if let Some(extra) = &mut self.rows[index].extra {
+            extra.issues.retain(|i| i.stage != stage);
+        }
+    }
+
+    fn add_issue(&mut self, index: usize, issue: Issue) {
+        let extra = self.rows[index].extra.get_or_insert_with(Default::default);
+        extra.issues.push(issue);
+        self.sort_issues(index);
+    }
+
+    fn sort_issues(&mut self, index: usize) {
+        if let Some(extra) = &mut self.rows[index].extra {
+            extra
+                .issues
+                .sort_by_key(|i| (i.field.unwrap_or(u16::MAX), std::cmp::Reverse(i.severity)));
+        }
+    }
+
+    /// Rows sharing one barcode key (hash): pooled size, repeats, disagreeing values.
+    fn check_barcode_group(&mut self, group: &[usize]) {
+        for &i in group {
+            self.clear_stage(i, Stage::Barcode);
+        }
+        let p = Arc::clone(&self.checker.profile);
+        let Some(bf) = p.roles.barcode else { return };
+        let bf16 = bf as u16;
+        // Split by the real barcode (two barcodes may share a hash) and drop excluded rows.
+        let mut by_code: Vec<(String, Vec<usize>)> = Vec::new();
+        for &i in group {
+            if self.rows[i].excluded || self.rows[i].barcode_key == 0 {
+                continue;
+            }
+            let code = self.output_value(i, bf).to_owned();
+            match by_code.iter_mut().find(|(c, _)| *c == code) {
+                Some((_, v)) => v.push(i),
+                None => by_code.push((code, vec![i])),
+            }
+        }
+        for (code, mut rows) in by_code {
+            rows.sort_by_key(|&i| self.rows[i].line);
+            // Repeats: the same person again under this barcode.
+            let mut persons: Vec<(String, usize)> = Vec::new();
+            let mut counted: Vec<usize> = Vec::new();
+            for &i in &rows {
+                let person = self.person_id(i);
+                let has_person = self.rows[i].person_key != 0;
+                match persons.iter().find(|(p, _)| has_person && *p == person) {
+                    Some((_, first)) => {
+                        let first_line = self.rows[*first].line.to_string();
+                        self.add_issue(
+                            i,
+                            Issue::new(
+                                Code::DuplicateRow,
+                                Some(bf16),
+                                Stage::Barcode,
+                                &[&first_line],
+                            ),
+                        );
+                    }
+                    None => {
+                        if has_person {
+                            persons.push((person, i));
+                        }
+                        counted.push(i);
+                    }
+                }
+            }
+            // Pool size.
+            let pool = p.batch.pool_size;
+            for &i in counted.iter().skip(pool) {
+                self.add_issue(
+                    i,
+                    Issue::new(
+                        Code::PoolOverflow,
+                        Some(bf16),
+                        Stage::Barcode,
+                        &[&code, &pool.to_string()],
+                    ),
+                );
+            }
+            // Values that must agree (result, site, lab).
+            for &f in &p.batch.barcode_must_agree {
+                let vals: Vec<(usize, String)> = counted
+                    .iter()
+                    .map(|&i| (i, self.output_value(i, f).to_owned()))
+                    .collect();
+                let first = &vals.first().map(|v| v.1.clone()).unwrap_or_default();
+                if vals.iter().all(|(_, v)| v == first) {
+                    continue;
+                }
+                let header = self.column_header(f).to_owned();
+                for (i, v) in &vals {
+                    let other = vals
+                        .iter()
+                        .find(|(_, w)| w != v)
+                        .map(|(j, _)| self.rows[*j].line)
+                        .unwrap_or(0);
+                    self.add_issue(
+                        *i,
+                        Issue::new(
+                            Code::BarcodeConflict,
+                            Some(f as u16),
+                            Stage::Barcode,
+                            &[&code, &other.to_string(), &header],
+                        ),
+                    );
+                }
+            }
+        }
+    }
+
+    /// Rows of one person: a negative and a positive result in one batch.
+    fn check_person_group(&mut self, group: &[usize]) {
+        for &i in group {
+            self.clear_stage(i, Stage::Person);
+        }
+        let p = Arc::clone(&self.checker.profile);
+        let (Some(rf), conflicting) = (p.roles.result, &p.batch.conflicting_results) else {
+            return;
+        };
+        if conflicting.len() < 2 {
+            return;
+        }
+        let mut by_person: Vec<(String, Vec<usize>)> = Vec::new();
+        for &i in group {
+            if self.rows[i].excluded || self.rows[i].person_key == 0 {
+                continue;
+            }
+            let person = self.person_id(i);
+            match by_person.iter_mut().find(|(c, _)| *c == person) {
+                Some((_, v)) => v.push(i),
+                None => by_person.push((person, vec![i])),
+            }
+        }
+        for (_, rows) in by_person {
+            let results: Vec<(usize, &str)> = rows
+                .iter()
+                .map(|&i| (i, self.output_value(i, rf)))
+                .filter(|(_, r)| conflicting.iter().any(|c| c == r))
+                .collect();
+            let distinct = conflicting
+                .iter()
+                .filter(|c| results.iter().any(|(_, r)| r == c))
+                .count();
+            if distinct < 2 {
+                continue;
+            }
+            let pairs: Vec<(usize, u32)> = results
+                .iter()
+                .map(|(i, r)| {
+                    let other = results
+                        .iter()
+                        .find(|(_, s)| s != r)
+                        .map_or(0, |(j, _)| self.rows[*j].line);
+                    (*i, other)
+                })
+                .collect();
+            for (i, other) in pairs {
+                self.add_issue(
+                    i,
+                    Issue::new(
+                        Code::PersonConflict,
+                        Some(rf as u16),
+                        Stage::Person,
+                        &[&other.to_string()],
+                    ),
+                );
+            }
+        }
+    }
+
+    fn check_ledger(&mut self, index: usize) {
+        let Some(ledger) = self.ledger.clone() else {
+            return;
+        };
+        self.clear_stage(index, Stage::Ledger);
+        let row = &self.rows[index];
+        if row.excluded || row.barcode_key == 0 || row.person_key == 0 {
+            return;
+        }
+        let Some(bf) = self.checker.profile.roles.barcode else {
+            return;
+        };
+        let barcode = self.output_value(index, bf).to_owned();
+        if ledger.contains(&barcode, &self.person_id(index)) {
+            self.add_issue(
+                index,
+                Issue::new(
+                    Code::AlreadyUploaded,
+                    Some(bf as u16),
+                    Stage::Ledger,
+                    &[&barcode],
+                ),
+            );
+        }
+    }
+
+    /// Indices of the rows with a status.
+    pub fn rows_with(&self, status: RowStatus) -> impl Iterator<Item = usize> + '_ {
+        (0..self.rows.len()).filter(move |&i| self.status(i) == status)
+    }
+
+    /// The worst severity among a row's problems with one field.
+    pub fn field_severity(&self, index: usize, field: usize) -> Option<Severity> {
+        self.issues(index)
+            .iter()
+            .filter(|i| i.field == Some(field as u16))
+            .map(|i| i.severity)
+            .max()
+    }
+}
+
+/// The non-zero keys among `a` and `b`, each once.
+fn distinct_keys(a: u64, b: u64) -> Vec<u64> {
+    let mut keys: Vec<u64> = [a, b].into_iter().filter(|k| *k != 0).collect();
+    keys.dedup();
+    keys
+}
+
+fn hash1(s: &str) -> u64 {
+    let mut h = DefaultHasher::new();
+    s.hash(&mut h);
+    // 0 means "no key".
+    h.finish().max(1)
+}

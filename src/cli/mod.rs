@@ -1,0 +1,199 @@
+//! The command line (cli.md): clap parses, the library works, this prints and picks the exit
+//! code. One file per subcommand.
+
+mod check;
+mod convert;
+mod profiles;
+
+use clap::{Args, Parser, Subcommand};
+use sheetbridge::issue::Lang;
+use sheetbridge::pipeline::{self, LoadError, Options};
+use sheetbridge::profile::Profiles;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Every row valid (warnings allowed).
+pub const EXIT_OK: u8 = 0;
+/// Nothing written: unreadable input, no matching profile, bad arguments, no valid row.
+pub const EXIT_NOTHING: u8 = 2;
+/// Output written, but some rows were rejected.
+pub const EXIT_SOME_REJECTED: u8 = 3;
+
+#[derive(Parser)]
+#[command(
+    name = "sheetbridge",
+    version,
+    about = "核酸结果上报助手：把城市核酸系统导出的表格转换成省疾控上报模板",
+    long_about = None
+)]
+struct Cli {
+    /// 提示语言：zh（中文，默认）或 en（English）
+    #[arg(long, global = true, env = "SHEETBRIDGE_LANG", default_value = "zh")]
+    lang: String,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// 转换：读取导出表，检查每一行，写出上报表
+    Convert(convert::ConvertArgs),
+    /// 只检查，不写上报表
+    Check(check::CheckArgs),
+    /// 列出可用的模板
+    Profiles,
+}
+
+/// What `convert` and `check` share.
+#[derive(Args)]
+pub struct InputArgs {
+    /// 导出的表格文件（.xlsx .xlsm .xls .xlsb .ods .csv）
+    pub input: PathBuf,
+    /// 模板名称或 .toml 文件路径；不填则自动识别
+    #[arg(short = 'p', long = "profile")]
+    pub profile: Option<String>,
+    /// 写出 JSON 报告到这个文件
+    #[arg(long)]
+    pub report: Option<PathBuf>,
+    /// 读取哪个工作表；不填则自动选择
+    #[arg(long)]
+    pub sheet: Option<String>,
+    /// 本院名称：检测机构为空时填入
+    #[arg(long, env = "SHEETBRIDGE_LAB")]
+    pub lab: Option<String>,
+}
+
+impl InputArgs {
+    pub fn options(&self) -> Options {
+        Options {
+            sheet: self.sheet.clone(),
+            profile: self.profile.clone(),
+            lab: self.lab.clone(),
+            ..Options::default()
+        }
+    }
+}
+
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() {
+                EXIT_NOTHING
+            } else {
+                EXIT_OK
+            });
+        }
+    };
+    let lang = Lang::parse(&cli.lang);
+    let code = match cli.command {
+        Some(Command::Convert(args)) => convert::run(&args, lang),
+        Some(Command::Check(args)) => check::run(&args, lang),
+        Some(Command::Profiles) => profiles::run(lang),
+        None => {
+            use clap::CommandFactory;
+            let _ = Cli::command().print_help();
+            EXIT_OK
+        }
+    };
+    ExitCode::from(code)
+}
+
+/// Loads the input through the shared pipeline, printing a failure.
+pub fn load(args: &InputArgs, lang: Lang) -> Option<sheetbridge::batch::Batch> {
+    let profiles = Profiles::load(sheetbridge::paths::profiles_dir().as_deref());
+    match pipeline::load(&args.input, &profiles, &args.options(), &()) {
+        Ok(batch) => Some(batch),
+        Err(e) => {
+            eprintln!("{}", load_error(&e, lang));
+            None
+        }
+    }
+}
+
+fn load_error(e: &LoadError, lang: Lang) -> String {
+    match lang {
+        Lang::Zh => format!("错误：{e}"),
+        Lang::En => format!("error: {}", e.english()),
+    }
+}
+
+/// Prints the chosen profile, the counts and the first problems to standard error.
+pub fn print_summary(batch: &sheetbridge::batch::Batch, lang: Lang, limit: usize) {
+    let s = batch.summary();
+    let p = &batch.checker.profile;
+    let how = match (batch.source.auto_chosen, lang) {
+        (true, Lang::Zh) => "自动识别",
+        (false, Lang::Zh) => "指定",
+        (true, Lang::En) => "chosen automatically",
+        (false, Lang::En) => "given",
+    };
+    let rejected = s.rejected + s.excluded;
+    match lang {
+        Lang::Zh => {
+            eprintln!("模板：{}（{}，{how}）", p.name, p.title);
+            eprintln!(
+                "工作表「{}」，表头在第 {} 行；共 {} 行：可上报 {}，有错误 {}，重复 {}，其中带提醒 {}",
+                batch.source.sheet,
+                batch.source.header_row,
+                s.total,
+                s.ready,
+                rejected,
+                s.duplicate,
+                s.with_warnings
+            );
+        }
+        Lang::En => {
+            eprintln!("profile: {} ({}, {how})", p.name, p.title);
+            eprintln!(
+                "sheet {}, header on row {}; {} rows: {} ready, {} rejected, {} duplicate, {} with warnings",
+                batch.source.sheet,
+                batch.source.header_row,
+                s.total,
+                s.ready,
+                rejected,
+                s.duplicate,
+                s.with_warnings
+            );
+        }
+    }
+    let total = batch.all_issues().count();
+    if total == 0 {
+        return;
+    }
+    match lang {
+        Lang::Zh => eprintln!("问题（共 {total} 条，下面是前 {} 条）：", total.min(limit)),
+        Lang::En => eprintln!("problems ({total}, the first {} below):", total.min(limit)),
+    }
+    for ri in batch.all_issues().take(limit) {
+        eprintln!("  {}", batch.message(ri.index, ri.issue, lang));
+    }
+}
+
+/// Writes the JSON report; prints and returns `false` on failure.
+pub fn write_report(batch: &sheetbridge::batch::Batch, path: &std::path::Path, lang: Lang) -> bool {
+    let report = sheetbridge::report::Report::new(batch, lang);
+    let r = sheetbridge::write::write_atomically(path, |file| {
+        serde_json::to_writer_pretty(std::io::BufWriter::new(file), &report).map_err(|e| {
+            sheetbridge::write::WriteError::Io {
+                path: path.to_owned(),
+                reason: e.to_string(),
+            }
+        })
+    });
+    match r {
+        Ok(()) => true,
+        Err(e) => {
+            print_write_error(&e, lang);
+            false
+        }
+    }
+}
+
+pub fn print_write_error(e: &sheetbridge::write::WriteError, lang: Lang) {
+    match lang {
+        Lang::Zh => eprintln!("错误：{e}"),
+        Lang::En => eprintln!("error: {}", e.english()),
+    }
+}

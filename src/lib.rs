@@ -1,0 +1,17 @@
+//! SheetBridge (核酸结果上报助手): turns a city nucleic-acid test export into the provincial
+//! CDC's upload sheet, checking every row on the way.
+//!
+//! One pipeline serves both front ends: [`pipeline::load`] reads a file into a checked
+//! [`batch::Batch`], which [`write`] turns into the upload sheet and the rejected rows, and
+//! [`report`] into the JSON report. The library never prints and never exits.
+
+pub mod batch;
+pub mod issue;
+pub mod paths;
+pub mod pipeline;
+pub mod profile;
+pub mod read;
+pub mod report;
+pub mod rules;
+pub mod validate;
+pub mod write;

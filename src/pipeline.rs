@@ -1,0 +1,561 @@
+//! The one way from a file to a checked batch: read -> find the sheet and header -> choose the
+//! profile -> map -> check. The command line and the window both call [`load`], so they can
+//! never disagree about a row.
+//!
+//! ```no_run
+//! use sheetbridge::pipeline::{self, Options};
+//! use sheetbridge::profile::Profiles;
+//! let profiles = Profiles::load(None);
+//! let batch = pipeline::load("export.xlsx".as_ref(), &profiles, &Options::default(), &()).unwrap();
+//! println!("{} rows, {} ready", batch.len(), batch.summary().ready);
+//! sheetbridge::write::write_upload(&batch, "export_上报.xlsx".as_ref()).unwrap();
+//! ```
+
+use crate::batch::{Batch, Ledger, SourceInfo};
+use crate::profile::{HeaderMatch, Profile, ProfileError, Profiles};
+use crate::read::{Cell, Merge, ReadError, Workbook};
+use crate::validate::{Checker, Context};
+use chrono::NaiveDateTime;
+use std::collections::BTreeSet;
+use std::ops::ControlFlow;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::mpsc::sync_channel;
+
+/// How many non-blank rows at the top of a sheet are searched for the header.
+const HEAD_ROWS: usize = 30;
+/// Rows sent from the reading thread to the checking thread at a time.
+const CHUNK: usize = 1024;
+
+/// Choices for [`load`]; the defaults pick everything automatically.
+#[derive(Clone, Default)]
+pub struct Options {
+    /// The sheet to read; `None` picks the one whose header matches best.
+    pub sheet: Option<String>,
+    /// A profile name or a `.toml` path; `None` picks automatically.
+    pub profile: Option<String>,
+    /// The clerk's own lab, the default of 检测机构.
+    pub lab: Option<String>,
+    /// "Now" for future-date checks; `None` is the real time.
+    pub now: Option<NaiveDateTime>,
+    /// Earlier uploads, for the `already_uploaded` warning.
+    pub ledger: Option<Arc<dyn Ledger>>,
+}
+
+/// Progress reports and cancellation, from a long load.
+pub trait Progress: Sync {
+    /// `rows` source rows read so far, of about `of` in all when known.
+    fn rows_read(&self, _rows: u64, _of: Option<u64>) {}
+    /// Polled while loading; `true` stops with [`LoadError::Cancelled`].
+    fn cancelled(&self) -> bool {
+        false
+    }
+}
+
+impl Progress for () {}
+
+/// Why a file gave no batch.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error(transparent)]
+    Read(#[from] ReadError),
+    #[error(transparent)]
+    Profile(#[from] ProfileError),
+    #[error("文件「{}」里没有数据（工作表都是空的）。请确认导出时选了正确的日期和范围。", path.display())]
+    Empty { path: PathBuf },
+    #[error(
+        "认不出文件「{}」的表头，不知道哪一列是什么。模板「{profile}」需要的这些列没有找到：{}。文件里的表头是：{}。请把这几列的表头改成模板认识的名字，或在窗口里手动对应列后另存为新模板。",
+        path.display(), missing.join("、"), if headers.is_empty() { "（没有找到表头）".to_owned() } else { headers.join("、") }
+    )]
+    NoMatch {
+        path: PathBuf,
+        sheet: String,
+        profile: String,
+        /// Template headers of the required fields that have no column.
+        missing: Vec<String>,
+        /// The header cells found (of the best candidate row).
+        headers: Vec<String>,
+    },
+    #[error("已取消读取。")]
+    Cancelled,
+}
+
+impl LoadError {
+    /// The message in English.
+    pub fn english(&self) -> String {
+        match self {
+            LoadError::Read(e) => e.english(),
+            LoadError::Profile(e) => format!("profile error: {e}"),
+            LoadError::Empty { path } => format!("{} holds no data", path.display()),
+            LoadError::NoMatch {
+                path,
+                profile,
+                missing,
+                headers,
+                ..
+            } => format!(
+                "cannot recognise the header of {}: profile {profile} needs columns {} that were not found; headers found: {}",
+                path.display(),
+                missing.join(", "),
+                headers.join(", ")
+            ),
+            LoadError::Cancelled => "cancelled".into(),
+        }
+    }
+}
+
+/// Where the header is and which profile reads it.
+struct HeaderChoice {
+    /// Position in the head rows.
+    pos: usize,
+    profile: usize,
+    m: HeaderMatch,
+}
+
+/// Reads, maps and checks a file. See the module example.
+pub fn load(
+    path: &Path,
+    profiles: &Profiles,
+    opts: &Options,
+    progress: &dyn Progress,
+) -> Result<Batch, LoadError> {
+    let mut wb = Workbook::open(path)?;
+    let candidates: Vec<Arc<Profile>> = match &opts.profile {
+        Some(name) => vec![Arc::new(profiles.find(name)?)],
+        None => profiles.list.iter().cloned().map(Arc::new).collect(),
+    };
+    let names = wb.sheet_names();
+    let sheet = match &opts.sheet {
+        Some(s) => s.clone(),
+        None => choose_sheet(&mut wb, &names, &candidates)?.ok_or_else(|| LoadError::Empty {
+            path: path.to_owned(),
+        })?,
+    };
+    let hint = wb.row_count_hint(&sheet).map(u64::from);
+    let merges: Vec<Merge> = wb
+        .merges(&sheet)?
+        .into_iter()
+        .filter(|m| m.last_row > m.first_row)
+        .collect();
+
+    std::thread::scope(|scope| {
+        let (tx, rx) = sync_channel::<Vec<(u32, Vec<Cell>)>>(8);
+        let sheet_name = sheet.clone();
+        let wb = &mut wb;
+        let reader = scope.spawn(move || {
+            let mut chunk = Vec::with_capacity(CHUNK);
+            let r = wb.for_each_row(&sheet_name, &mut |r, cells| {
+                chunk.push((r, cells));
+                if chunk.len() >= CHUNK
+                    && tx
+                        .send(std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK)))
+                        .is_err()
+                {
+                    return ControlFlow::Break(());
+                }
+                ControlFlow::Continue(())
+            });
+            if !chunk.is_empty() {
+                let _ = tx.send(chunk);
+            }
+            r
+        });
+        let result = check_rows(path, &sheet, rx, &candidates, opts, progress, hint, &merges);
+        let read = reader.join().unwrap_or_else(|_| {
+            Err(ReadError::Corrupt {
+                path: path.to_owned(),
+                detail: "reader thread panicked".into(),
+            })
+        });
+        // A read error wins: a batch built from part of a file would lose rows silently.
+        match (read, result) {
+            (Err(e), Ok(_))
+            | (Err(e), Err(LoadError::Empty { .. } | LoadError::NoMatch { .. })) => Err(e.into()),
+            (_, r) => r,
+        }
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
+fn check_rows(
+    path: &Path,
+    sheet: &str,
+    rx: std::sync::mpsc::Receiver<Vec<(u32, Vec<Cell>)>>,
+    candidates: &[Arc<Profile>],
+    opts: &Options,
+    progress: &dyn Progress,
+    hint: Option<u64>,
+    merges: &[Merge],
+) -> Result<Batch, LoadError> {
+    let mut chunks = rx.into_iter();
+    // Gather the head of the sheet.
+    let mut head: Vec<(u32, Vec<Cell>)> = Vec::new();
+    let mut rest: std::vec::IntoIter<(u32, Vec<Cell>)> = Vec::new().into_iter();
+    while head
+        .iter()
+        .filter(|(_, c)| !c.iter().all(Cell::is_blank))
+        .count()
+        < HEAD_ROWS
+    {
+        match chunks.next() {
+            Some(chunk) => {
+                let mut it = chunk.into_iter();
+                for row in it.by_ref() {
+                    let blank = row.1.iter().all(Cell::is_blank);
+                    head.push(row);
+                    if !blank
+                        && head
+                            .iter()
+                            .filter(|(_, c)| !c.iter().all(Cell::is_blank))
+                            .count()
+                            >= HEAD_ROWS
+                    {
+                        break;
+                    }
+                }
+                rest = it.collect::<Vec<_>>().into_iter();
+            }
+            None => break,
+        }
+    }
+    if head.iter().all(|(_, c)| c.iter().all(Cell::is_blank)) {
+        return Err(LoadError::Empty {
+            path: path.to_owned(),
+        });
+    }
+    let choice = match find_header(&head, candidates) {
+        Some(c) if c.m.missing_required(&candidates[c.profile]).is_empty() => c,
+        other => return Err(no_match(path, sheet, &head, candidates, other.as_ref())),
+    };
+
+    let profile = Arc::clone(&candidates[choice.profile]);
+    let (header_index, header_cells) = (&head[choice.pos].0, &head[choice.pos].1);
+    let headers: Vec<String> = header_cells.iter().map(Cell::display).collect();
+    let unused = headers
+        .iter()
+        .enumerate()
+        .filter(|(i, h)| !h.trim().is_empty() && !choice.m.columns.contains(&Some(*i)))
+        .map(|(_, h)| h.trim().to_owned())
+        .collect();
+    let source = SourceInfo {
+        path: path.to_owned(),
+        sheet: sheet.to_owned(),
+        header_row: header_index + 1,
+        headers,
+        columns: choice.m.columns.clone(),
+        unused,
+        auto_chosen: opts.profile.is_none(),
+    };
+    let ctx = Context {
+        now: opts
+            .now
+            .unwrap_or_else(|| chrono::Local::now().naive_local()),
+        lab: opts.lab.clone(),
+    };
+    let mut batch = Batch::new(
+        source,
+        Checker::new(Arc::clone(&profile), ctx),
+        opts.ledger.clone(),
+    );
+    let mut filler = MergeFiller::new(merges, *header_index);
+    let columns = choice.m.columns;
+    let empty = Cell::Empty;
+    let mut seen: u64 = 0;
+
+    let head_rest = head.into_iter().skip(choice.pos + 1);
+    let all = head_rest.chain(rest).chain(chunks.flatten());
+    for (r, mut cells) in all {
+        seen += 1;
+        if seen % 4096 == 0 {
+            progress.rows_read(u64::from(r) + 1, hint);
+            if progress.cancelled() {
+                return Err(LoadError::Cancelled);
+            }
+        }
+        filler.fill(r, &mut cells);
+        let refs: Vec<&Cell> = columns
+            .iter()
+            .map(|c| c.and_then(|c| cells.get(c)).unwrap_or(&empty))
+            .collect();
+        if refs.iter().all(|c| c.is_blank()) {
+            continue;
+        }
+        if is_footer(&cells, &profile.footer_markers) {
+            break;
+        }
+        batch.push_row(r + 1, &refs);
+    }
+    progress.rows_read(hint.unwrap_or(seen), hint);
+    batch.check_all();
+    Ok(batch)
+}
+
+fn no_match(
+    path: &Path,
+    sheet: &str,
+    head: &[(u32, Vec<Cell>)],
+    candidates: &[Arc<Profile>],
+    best: Option<&HeaderChoice>,
+) -> LoadError {
+    let (profile, missing, headers) = match best {
+        Some(c) => {
+            let p = &candidates[c.profile];
+            (
+                p.title.clone(),
+                c.m.missing_required(p)
+                    .iter()
+                    .map(|f| f.header.clone())
+                    .collect(),
+                header_texts(&head[c.pos].1),
+            )
+        }
+        None => {
+            let p = &candidates[0];
+            let first = head.iter().find(|(_, c)| !c.iter().all(Cell::is_blank));
+            (
+                p.title.clone(),
+                p.fields
+                    .iter()
+                    .filter(|f| f.required && f.default.is_none())
+                    .map(|f| f.header.clone())
+                    .collect(),
+                first.map(|(_, c)| header_texts(c)).unwrap_or_default(),
+            )
+        }
+    };
+    LoadError::NoMatch {
+        path: path.to_owned(),
+        sheet: sheet.to_owned(),
+        profile,
+        missing,
+        headers,
+    }
+}
+
+fn header_texts(cells: &[Cell]) -> Vec<String> {
+    cells
+        .iter()
+        .map(|c| c.display().trim().replace('\n', " "))
+        .filter(|h| !h.is_empty())
+        .collect()
+}
+
+/// The best (profile, row) among the head rows: most required fields matched, then most
+/// fields; the earlier row and the earlier profile win ties. A row needs two matches.
+fn find_header(head: &[(u32, Vec<Cell>)], candidates: &[Arc<Profile>]) -> Option<HeaderChoice> {
+    let mut best: Option<(HeaderChoice, (usize, usize))> = None;
+    for (pos, (_, cells)) in head.iter().enumerate() {
+        if cells.iter().all(Cell::is_blank) {
+            continue;
+        }
+        let texts: Vec<String> = cells.iter().map(Cell::display).collect();
+        for (pi, p) in candidates.iter().enumerate() {
+            let m = p.match_headers(&texts);
+            let score = m.score(p);
+            if score.1 < 2 {
+                continue;
+            }
+            if best.as_ref().is_none_or(|(_, s)| score > *s) {
+                best = Some((
+                    HeaderChoice {
+                        pos,
+                        profile: pi,
+                        m,
+                    },
+                    score,
+                ));
+            }
+        }
+    }
+    best.map(|(c, _)| c)
+}
+
+/// The sheet whose head matches a profile best; `None` when every sheet is empty.
+fn choose_sheet(
+    wb: &mut Workbook,
+    names: &[String],
+    candidates: &[Arc<Profile>],
+) -> Result<Option<String>, ReadError> {
+    if names.len() <= 1 {
+        return Ok(names.first().cloned());
+    }
+    let mut best: Option<(String, (usize, usize))> = None;
+    let mut first_nonempty = None;
+    for name in names {
+        let mut head = Vec::new();
+        let r = wb.for_each_row(name, &mut |r, cells| {
+            if !cells.iter().all(Cell::is_blank) {
+                head.push((r, cells));
+            }
+            if head.len() >= HEAD_ROWS {
+                ControlFlow::Break(())
+            } else {
+                ControlFlow::Continue(())
+            }
+        });
+        // A sheet that cannot be read is passed over if another one holds the data.
+        if r.is_err() || head.is_empty() {
+            continue;
+        }
+        first_nonempty.get_or_insert_with(|| name.clone());
+        if let Some(c) = find_header(&head, candidates) {
+            let score = c.m.score(&candidates[c.profile]);
+            if best.as_ref().is_none_or(|(_, s)| score > *s) {
+                best = Some((name.clone(), score));
+            }
+        }
+    }
+    Ok(best.map(|b| b.0).or(first_nonempty))
+}
+
+/// A footer: its first filled cell starts with a marker such as 合计 or 导出人, and the row
+/// has few filled cells (a data row never looks like that).
+fn is_footer(cells: &[Cell], markers: &[String]) -> bool {
+    let filled: Vec<&Cell> = cells.iter().filter(|c| !c.is_blank()).collect();
+    if filled.len() > 3 {
+        return false;
+    }
+    let Some(first) = filled.first() else {
+        return false;
+    };
+    let text = first.display();
+    let text = text.trim();
+    markers.iter().any(|m| text.starts_with(m.as_str()))
+}
+
+/// Gives every cell of a vertically merged block the value of its top cell.
+struct MergeFiller {
+    /// Merges below the header, by first row.
+    pending: Vec<Merge>,
+    next: usize,
+    active: Vec<(Merge, Cell)>,
+}
+
+impl MergeFiller {
+    fn new(merges: &[Merge], header_index: u32) -> MergeFiller {
+        let mut pending: Vec<Merge> = merges
+            .iter()
+            .filter(|m| m.first_row > header_index)
+            .copied()
+            .collect();
+        pending.sort_by_key(|m| m.first_row);
+        MergeFiller {
+            pending,
+            next: 0,
+            active: Vec::new(),
+        }
+    }
+
+    fn fill(&mut self, r: u32, cells: &mut Vec<Cell>) {
+        if self.pending.is_empty() {
+            return;
+        }
+        self.active.retain(|(m, _)| m.last_row >= r);
+        while let Some(m) = self.pending.get(self.next).filter(|m| m.first_row <= r) {
+            let top = if m.first_row == r {
+                cells.get(m.first_col as usize).cloned().unwrap_or_default()
+            } else {
+                Cell::Empty
+            };
+            if m.last_row >= r {
+                self.active.push((*m, top));
+            }
+            self.next += 1;
+        }
+        for (m, value) in &self.active {
+            if m.first_row == r || value.is_blank() {
+                continue;
+            }
+            let last = (m.last_col as usize).min(1023);
+            if cells.len() <= last {
+                cells.resize(last + 1, Cell::Empty);
+            }
+            for c in m.first_col as usize..=last {
+                if cells[c].is_blank() {
+                    cells[c] = value.clone();
+                }
+            }
+        }
+    }
+}
+
+/// The source rows with these Excel row numbers, as the checker saw them (merged blocks
+/// filled), plus the header cells: for the workbook of rejected rows.
+pub fn source_rows(
+    batch: &Batch,
+    lines: &BTreeSet<u32>,
+) -> Result<(Vec<Cell>, Vec<(u32, Vec<Cell>)>), ReadError> {
+    let src = &batch.source;
+    let mut wb = Workbook::open(&src.path)?;
+    let merges: Vec<Merge> = wb
+        .merges(&src.sheet)?
+        .into_iter()
+        .filter(|m| m.last_row > m.first_row)
+        .collect();
+    let header_index = src.header_row - 1;
+    let mut filler = MergeFiller::new(&merges, header_index);
+    let mut header = Vec::new();
+    let mut rows = Vec::new();
+    let last = lines.last().copied().unwrap_or(0);
+    wb.for_each_row(&src.sheet, &mut |r, mut cells| {
+        if r == header_index {
+            header = cells;
+            return ControlFlow::Continue(());
+        }
+        if r > header_index {
+            filler.fill(r, &mut cells);
+            if lines.contains(&(r + 1)) {
+                rows.push((r + 1, cells));
+            }
+        }
+        if r + 1 >= last && r >= header_index {
+            ControlFlow::Break(())
+        } else {
+            ControlFlow::Continue(())
+        }
+    })?;
+    Ok((header, rows))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn footer_rows() {
+        let markers = vec!["合计".to_owned(), "导出人".to_owned()];
+        assert!(is_footer(&[Cell::Text("合计: 1234".into())], &markers));
+        assert!(is_footer(
+            &[
+                Cell::Empty,
+                Cell::Text("导出人：张三".into()),
+                Cell::Text("2022-01-10".into())
+            ],
+            &markers
+        ));
+        let data: Vec<Cell> = ["合计", "a", "b", "c"]
+            .iter()
+            .map(|s| Cell::Text((*s).into()))
+            .collect();
+        assert!(!is_footer(&data, &markers));
+    }
+
+    #[test]
+    fn merged_block_fills_down() {
+        let m = Merge {
+            first_row: 2,
+            last_row: 4,
+            first_col: 1,
+            last_col: 1,
+        };
+        let mut f = MergeFiller::new(&[m], 0);
+        let mut r2 = vec![Cell::Text("a".into()), Cell::Text("采样点一".into())];
+        f.fill(2, &mut r2);
+        let mut r3 = vec![Cell::Text("b".into())];
+        f.fill(3, &mut r3);
+        assert_eq!(r3[1], Cell::Text("采样点一".into()));
+        let mut r5 = vec![Cell::Text("c".into())];
+        f.fill(5, &mut r5);
+        assert_eq!(r5.len(), 1);
+    }
+}

@@ -1,0 +1,284 @@
+//! Excel and OpenDocument workbooks through calamine; `.xlsx` and `.xlsb` are streamed cell by
+//! cell, the others read one sheet at a time.
+
+use super::{Cell, Format, Merge};
+use calamine::{Data, DataRef, Ods, Reader, Xls, Xlsb, Xlsx};
+use std::fs::File;
+use std::io::BufReader;
+use std::ops::ControlFlow;
+use std::path::Path;
+
+type Rs = BufReader<File>;
+
+pub(super) enum Excel {
+    Xlsx(Xlsx<Rs>),
+    Xlsb(Xlsb<Rs>),
+    Xls(Xls<Rs>),
+    Ods(Ods<Rs>),
+}
+
+pub(super) enum XlsOpenError {
+    Password,
+    Other(String),
+}
+
+impl Excel {
+    pub fn open_zip(path: &Path, ext: &str) -> Result<Excel, String> {
+        let open = |order: &[Format]| -> Result<Excel, String> {
+            let mut last = String::new();
+            for f in order {
+                let file = File::open(path).map_err(|e| e.to_string())?;
+                let rs = BufReader::new(file);
+                let r = match f {
+                    Format::Xlsx => Xlsx::new(rs).map(Excel::Xlsx).map_err(|e| e.to_string()),
+                    Format::Xlsb => Xlsb::new(rs).map(Excel::Xlsb).map_err(|e| e.to_string()),
+                    _ => Ods::new(rs).map(Excel::Ods).map_err(|e| e.to_string()),
+                };
+                match r {
+                    Ok(x) => return Ok(x),
+                    Err(e) => last = e,
+                }
+            }
+            Err(last)
+        };
+        match ext {
+            "xlsb" => open(&[Format::Xlsb, Format::Xlsx, Format::Ods]),
+            "ods" => open(&[Format::Ods, Format::Xlsx, Format::Xlsb]),
+            _ => open(&[Format::Xlsx, Format::Xlsb, Format::Ods]),
+        }
+    }
+
+    pub fn open_xls(path: &Path) -> Result<Excel, XlsOpenError> {
+        let file = File::open(path).map_err(|e| XlsOpenError::Other(e.to_string()))?;
+        match Xls::new(BufReader::new(file)) {
+            Ok(x) => Ok(Excel::Xls(x)),
+            Err(calamine::XlsError::Password) => Err(XlsOpenError::Password),
+            Err(e) => Err(XlsOpenError::Other(e.to_string())),
+        }
+    }
+
+    pub fn format(&self) -> Format {
+        match self {
+            Excel::Xlsx(_) => Format::Xlsx,
+            Excel::Xlsb(_) => Format::Xlsb,
+            Excel::Xls(_) => Format::Xls,
+            Excel::Ods(_) => Format::Ods,
+        }
+    }
+
+    pub fn sheet_names(&self) -> Vec<String> {
+        let meta = match self {
+            Excel::Xlsx(x) => x.sheets_metadata(),
+            Excel::Xlsb(x) => x.sheets_metadata(),
+            Excel::Xls(x) => x.sheets_metadata(),
+            Excel::Ods(x) => x.sheets_metadata(),
+        };
+        meta.iter()
+            .filter(|s| s.typ == calamine::SheetType::WorkSheet)
+            .map(|s| s.name.clone())
+            .collect()
+    }
+
+    pub fn row_count_hint(&mut self, sheet: &str) -> Option<u32> {
+        match self {
+            Excel::Xlsx(x) => {
+                let r = x.worksheet_cells_reader(sheet).ok()?;
+                Some(r.dimensions().end.0 + 1)
+            }
+            Excel::Xlsb(x) => {
+                let r = x.worksheet_cells_reader(sheet).ok()?;
+                Some(r.dimensions().end.0 + 1)
+            }
+            _ => None,
+        }
+    }
+
+    pub fn for_each_row(
+        &mut self,
+        sheet: &str,
+        f: &mut dyn FnMut(u32, Vec<Cell>) -> ControlFlow<()>,
+    ) -> Result<(), String> {
+        match self {
+            Excel::Xlsx(x) => {
+                let mut reader = x.worksheet_cells_reader(sheet).map_err(|e| e.to_string())?;
+                let mut rows = RowAssembler::default();
+                while let Some(cell) = reader.next_cell().map_err(|e| e.to_string())? {
+                    let (r, c) = cell.get_position();
+                    if rows.push(r, c, from_ref(cell.get_value()), f).is_break() {
+                        return Ok(());
+                    }
+                }
+                rows.finish(f);
+                Ok(())
+            }
+            Excel::Xlsb(x) => {
+                let mut reader = x.worksheet_cells_reader(sheet).map_err(|e| e.to_string())?;
+                let mut rows = RowAssembler::default();
+                while let Some(cell) = reader.next_cell().map_err(|e| e.to_string())? {
+                    let (r, c) = cell.get_position();
+                    if rows.push(r, c, from_ref(cell.get_value()), f).is_break() {
+                        return Ok(());
+                    }
+                }
+                rows.finish(f);
+                Ok(())
+            }
+            Excel::Xls(x) => {
+                let range = x.worksheet_range(sheet).map_err(|e| e.to_string())?;
+                range_rows(&range, f);
+                Ok(())
+            }
+            Excel::Ods(x) => {
+                let range = x.worksheet_range(sheet).map_err(|e| e.to_string())?;
+                range_rows(&range, f);
+                Ok(())
+            }
+        }
+    }
+
+    pub fn merges(&mut self, sheet: &str) -> Result<Vec<Merge>, String> {
+        let dims = match self {
+            Excel::Xlsx(x) => x
+                .merge_cells_by_sheet_name(sheet)
+                .map_err(|e| e.to_string())?,
+            Excel::Xls(x) => x
+                .merge_cells_by_sheet_name(sheet)
+                .map_err(|e| e.to_string())?,
+            // calamine does not expose merged cells of .xlsb and .ods.
+            Excel::Xlsb(_) | Excel::Ods(_) => Vec::new(),
+        };
+        Ok(dims
+            .into_iter()
+            .map(|d| Merge {
+                first_row: d.start.0,
+                last_row: d.end.0,
+                first_col: d.start.1,
+                last_col: d.end.1,
+            })
+            .collect())
+    }
+}
+
+/// Groups a stream of `(row, col, cell)` into rows.
+#[derive(Default)]
+struct RowAssembler {
+    row: Option<u32>,
+    cells: Vec<Cell>,
+}
+
+/// Columns past this are ignored: no real export is that wide, and a corrupt file could
+/// otherwise make us allocate gigabytes for one row.
+const MAX_COLS: u32 = 1024;
+
+impl RowAssembler {
+    fn push(
+        &mut self,
+        r: u32,
+        c: u32,
+        value: Cell,
+        f: &mut dyn FnMut(u32, Vec<Cell>) -> ControlFlow<()>,
+    ) -> ControlFlow<()> {
+        if self.row != Some(r) {
+            if let Some(prev) = self.row.take() {
+                f(prev, std::mem::take(&mut self.cells))?;
+            }
+            self.row = Some(r);
+        }
+        if c >= MAX_COLS || matches!(value, Cell::Empty) {
+            return ControlFlow::Continue(());
+        }
+        let c = c as usize;
+        if self.cells.len() <= c {
+            self.cells.resize(c + 1, Cell::Empty);
+        }
+        self.cells[c] = value;
+        ControlFlow::Continue(())
+    }
+
+    fn finish(mut self, f: &mut dyn FnMut(u32, Vec<Cell>) -> ControlFlow<()>) {
+        if let Some(r) = self.row.take() {
+            let _ = f(r, self.cells);
+        }
+    }
+}
+
+fn range_rows(range: &calamine::Range<Data>, f: &mut dyn FnMut(u32, Vec<Cell>) -> ControlFlow<()>) {
+    let Some((r0, c0)) = range.start() else {
+        return;
+    };
+    if c0 >= MAX_COLS {
+        return;
+    }
+    for (i, row) in range.rows().enumerate() {
+        let mut cells = vec![Cell::Empty; c0 as usize];
+        cells.extend(row.iter().take((MAX_COLS - c0) as usize).map(from_data));
+        while cells.last().is_some_and(|c| matches!(c, Cell::Empty)) {
+            cells.pop();
+        }
+        if cells.is_empty() {
+            continue;
+        }
+        if f(r0 + i as u32, cells).is_break() {
+            break;
+        }
+    }
+}
+
+fn from_ref(d: &DataRef<'_>) -> Cell {
+    match d {
+        DataRef::Int(i) => Cell::Number(*i as f64),
+        DataRef::Float(x) => Cell::Number(*x),
+        DataRef::String(s) => Cell::Text(s.clone()),
+        DataRef::SharedString(s) => Cell::Text((*s).to_owned()),
+        DataRef::Bool(b) => Cell::Bool(*b),
+        DataRef::DateTime(dt) => date_cell(dt),
+        DataRef::DateTimeIso(s) => iso_cell(s),
+        DataRef::DurationIso(s) => Cell::Text(s.clone()),
+        DataRef::Error(e) => Cell::Error(e.to_string()),
+        DataRef::Empty => Cell::Empty,
+    }
+}
+
+fn from_data(d: &Data) -> Cell {
+    match d {
+        Data::Int(i) => Cell::Number(*i as f64),
+        Data::Float(x) => Cell::Number(*x),
+        Data::String(s) => Cell::Text(s.clone()),
+        Data::Bool(b) => Cell::Bool(*b),
+        Data::DateTime(dt) => date_cell(dt),
+        Data::DateTimeIso(s) => iso_cell(s),
+        Data::DurationIso(s) => Cell::Text(s.clone()),
+        Data::Error(e) => Cell::Error(e.to_string()),
+        Data::Empty => Cell::Empty,
+    }
+}
+
+fn date_cell(dt: &calamine::ExcelDateTime) -> Cell {
+    if dt.is_datetime() {
+        // calamine resolves the 1900 and 1904 systems (and Excel's 1900-02-29).
+        match dt.as_datetime() {
+            Some(d) => Cell::Date(round_to_second(d)),
+            None => Cell::Number(dt.as_f64()),
+        }
+    } else {
+        Cell::Number(dt.as_f64())
+    }
+}
+
+fn round_to_second(d: chrono::NaiveDateTime) -> chrono::NaiveDateTime {
+    use chrono::Timelike;
+    let ms = d.and_utc().timestamp_subsec_millis();
+    let base = d.with_nanosecond(0).unwrap_or(d);
+    if ms >= 500 {
+        base + chrono::Duration::seconds(1)
+    } else {
+        base
+    }
+}
+
+fn iso_cell(s: &str) -> Cell {
+    match crate::rules::datetime::parse_text(s) {
+        Some(p) => Cell::Date(p.at),
+        None => Cell::Text(s.to_owned()),
+    }
+}

@@ -1,0 +1,513 @@
+//! Reading exports into rows of typed cells: Excel formats through calamine, CSV in UTF-8 or
+//! GBK, and the "Excel" files old web systems write (HTML tables, Excel 2003 XML).
+//!
+//! The format is found from the file's content, not its name. Rows are streamed to a callback
+//! so a 1,000,000-row sheet never has to sit in memory as a whole.
+
+mod csv_file;
+mod excel;
+mod html;
+mod spreadsheetml;
+
+use chrono::NaiveDateTime;
+use std::fmt;
+use std::io::Read;
+use std::ops::ControlFlow;
+use std::path::{Path, PathBuf};
+
+/// One cell, with its type kept: a number cell, a date cell and a text cell stay different.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub enum Cell {
+    #[default]
+    Empty,
+    Text(String),
+    Number(f64),
+    /// A date cell (1900 and 1904 systems already resolved).
+    Date(NaiveDateTime),
+    Bool(bool),
+    /// An error value such as `#N/A`.
+    Error(String),
+}
+
+impl Cell {
+    /// Empty, or text made only of white space.
+    pub fn is_blank(&self) -> bool {
+        match self {
+            Cell::Empty => true,
+            Cell::Text(s) => s.chars().all(crate::rules::text::is_space),
+            _ => false,
+        }
+    }
+
+    /// The text a person would see in the cell (numbers without a trailing `.0`).
+    pub fn display(&self) -> String {
+        match self {
+            Cell::Empty => String::new(),
+            Cell::Text(s) => s.clone(),
+            Cell::Number(n) => format_number(*n),
+            Cell::Date(d) => {
+                if d.time() == chrono::NaiveTime::MIN {
+                    d.format("%Y-%m-%d").to_string()
+                } else {
+                    d.format(crate::rules::datetime::OUTPUT_FORMAT).to_string()
+                }
+            }
+            Cell::Bool(b) => if *b { "TRUE" } else { "FALSE" }.to_owned(),
+            Cell::Error(e) => e.clone(),
+        }
+    }
+}
+
+/// A number as Excel shows it in a General cell: integers without `.0`, big ones in
+/// scientific notation (`4.40106E+17`), as a clerk would see a destroyed ID.
+pub fn format_number(n: f64) -> String {
+    if n.fract() == 0.0 && n.abs() < 1e15 {
+        format!("{}", n as i64)
+    } else if n.abs() >= 1e15 {
+        let s = format!("{n:.5E}");
+        // 4.40106E17 -> 4.40106E+17, trimming zeros of the mantissa.
+        let (mant, exp) = s.split_once('E').unwrap_or((&s, "0"));
+        let mant = mant.trim_end_matches('0').trim_end_matches('.');
+        format!("{mant}E+{exp}")
+    } else {
+        format!("{n}")
+    }
+}
+
+/// A merged block of cells (0-based, inclusive).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Merge {
+    pub first_row: u32,
+    pub last_row: u32,
+    pub first_col: u32,
+    pub last_col: u32,
+}
+
+/// The container format, found from the content.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Xlsx,
+    Xlsb,
+    Xls,
+    Ods,
+    Csv,
+    Html,
+    SpreadsheetMl,
+}
+
+impl fmt::Display for Format {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Format::Xlsx => "xlsx",
+            Format::Xlsb => "xlsb",
+            Format::Xls => "xls",
+            Format::Ods => "ods",
+            Format::Csv => "csv",
+            Format::Html => "html",
+            Format::SpreadsheetMl => "xml",
+        })
+    }
+}
+
+/// Why a file could not be read. The message says what to do next.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    #[error("找不到文件「{path}」。请检查文件是否已被移动或删除，再重新选择。")]
+    NotFound { path: PathBuf },
+    #[error("打不开文件「{path}」：{reason}")]
+    Io { path: PathBuf, reason: String },
+    #[error(
+        "文件「{path}」设置了密码，无法读取。请用 Excel 或 WPS 打开，取消密码后另存为 .xlsx 再试。"
+    )]
+    Password { path: PathBuf },
+    #[error(
+        "文件「{path}」是 WPS 表格专用格式（.et），无法直接读取。请用 WPS 打开，“另存为” Excel 格式（.xlsx）再试。"
+    )]
+    Wps { path: PathBuf },
+    #[error("文件「{path}」不是表格文件（不是 Excel、WPS 或 CSV）。请确认选的是导出的结果文件。")]
+    NotSpreadsheet { path: PathBuf },
+    #[error(
+        "文件「{path}」已损坏或不完整（可能没有下载完或复制时出错），无法读取。请重新导出，或用 Excel/WPS 打开后另存为 .xlsx 再试。"
+    )]
+    Corrupt { path: PathBuf, detail: String },
+    #[error("文件「{path}」里没有名为「{sheet}」的工作表。有的工作表：{available}。")]
+    SheetNotFound {
+        path: PathBuf,
+        sheet: String,
+        available: String,
+    },
+}
+
+impl ReadError {
+    /// The same message in English (for `--lang en` and logs).
+    pub fn english(&self) -> String {
+        match self {
+            ReadError::NotFound { path } => format!("file not found: {}", path.display()),
+            ReadError::Io { path, reason } => format!("cannot open {}: {reason}", path.display()),
+            ReadError::Password { path } => format!(
+                "{} is password-protected; open it in Excel or WPS, remove the password and save as .xlsx",
+                path.display()
+            ),
+            ReadError::Wps { path } => format!(
+                "{} is a WPS .et file; open it in WPS and save it as .xlsx",
+                path.display()
+            ),
+            ReadError::NotSpreadsheet { path } => {
+                format!(
+                    "{} is not a spreadsheet (Excel, WPS or CSV)",
+                    path.display()
+                )
+            }
+            ReadError::Corrupt { path, detail } => format!(
+                "{} is damaged or incomplete ({detail}); export it again or re-save it as .xlsx",
+                path.display()
+            ),
+            ReadError::SheetNotFound {
+                path,
+                sheet,
+                available,
+            } => format!(
+                "{} has no sheet named {sheet}; sheets: {available}",
+                path.display()
+            ),
+        }
+    }
+}
+
+/// A plain Chinese reason for an I/O error.
+pub fn io_message(e: &std::io::Error) -> String {
+    use std::io::ErrorKind::*;
+    match e.kind() {
+        NotFound => "文件或文件夹不存在".into(),
+        PermissionDenied => {
+            "没有权限，或文件正被其他程序（如 Excel、WPS）打开。请关闭那个程序后重试".into()
+        }
+        AlreadyExists => "文件已存在".into(),
+        StorageFull => "磁盘空间已满，请清理后重试".into(),
+        ReadOnlyFilesystem => "磁盘或文件夹是只读的，请换一个文件夹".into(),
+        _ => format!("系统错误（{e}）"),
+    }
+}
+
+/// An opened workbook.
+pub struct Workbook {
+    path: PathBuf,
+    format: Format,
+    inner: Inner,
+}
+
+enum Inner {
+    Excel(Box<excel::Excel>),
+    Memory(Vec<MemorySheet>),
+}
+
+/// A sheet already parsed into memory (CSV, HTML, Excel 2003 XML).
+pub(crate) struct MemorySheet {
+    pub name: String,
+    /// (0-based row, cells from column 0).
+    pub rows: Vec<(u32, Vec<Cell>)>,
+    pub merges: Vec<Merge>,
+}
+
+const CFB_MAGIC: [u8; 8] = [0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1];
+
+impl Workbook {
+    /// Opens a file, finding its format from its content.
+    pub fn open(path: &Path) -> Result<Workbook, ReadError> {
+        let mut head = [0u8; 8];
+        let n = std::fs::File::open(path)
+            .and_then(|mut f| read_up_to(&mut f, &mut head))
+            .map_err(|e| match e.kind() {
+                std::io::ErrorKind::NotFound => ReadError::NotFound {
+                    path: path.to_owned(),
+                },
+                _ => ReadError::Io {
+                    path: path.to_owned(),
+                    reason: io_message(&e),
+                },
+            })?;
+        let head = &head[..n];
+        let ext = path
+            .extension()
+            .map(|e| e.to_string_lossy().to_ascii_lowercase())
+            .unwrap_or_default();
+        let corrupt = |detail: String| ReadError::Corrupt {
+            path: path.to_owned(),
+            detail,
+        };
+        if n == 0 {
+            return Err(corrupt("empty file".into()));
+        }
+        if head.starts_with(b"PK\x03\x04") {
+            let excel = excel::Excel::open_zip(path, &ext).map_err(corrupt)?;
+            return Ok(Workbook {
+                path: path.to_owned(),
+                format: excel.format(),
+                inner: Inner::Excel(Box::new(excel)),
+            });
+        }
+        if head.starts_with(b"PK") {
+            return Err(corrupt("zip without a local header".into()));
+        }
+        if head == CFB_MAGIC {
+            return match excel::Excel::open_xls(path) {
+                Ok(excel) => Ok(Workbook {
+                    path: path.to_owned(),
+                    format: Format::Xls,
+                    inner: Inner::Excel(Box::new(excel)),
+                }),
+                Err(excel::XlsOpenError::Password) => Err(ReadError::Password {
+                    path: path.to_owned(),
+                }),
+                Err(excel::XlsOpenError::Other(detail)) => {
+                    if is_encrypted_ooxml(path) {
+                        Err(ReadError::Password {
+                            path: path.to_owned(),
+                        })
+                    } else if ext == "et" || ext == "ett" {
+                        Err(ReadError::Wps {
+                            path: path.to_owned(),
+                        })
+                    } else {
+                        Err(corrupt(detail))
+                    }
+                }
+            };
+        }
+        // Text formats: read the whole file and look at it.
+        let bytes = std::fs::read(path).map_err(|e| ReadError::Io {
+            path: path.to_owned(),
+            reason: io_message(&e),
+        })?;
+        let sniff = &bytes[..bytes.len().min(4096)];
+        if sniff.contains(&0) && !is_utf16(sniff) {
+            return Err(ReadError::NotSpreadsheet {
+                path: path.to_owned(),
+            });
+        }
+        let text = decode_text(&bytes);
+        let start = text.trim_start_matches('\u{feff}').trim_start();
+        let lower_head: String = start
+            .chars()
+            .take(2048)
+            .collect::<String>()
+            .to_ascii_lowercase();
+        let sheets = if lower_head.starts_with('<')
+            && (lower_head.contains("urn:schemas-microsoft-com:office:spreadsheet")
+                || lower_head.contains("progid=\"excel.sheet\""))
+            && lower_head.contains("<workbook")
+        {
+            (
+                Format::SpreadsheetMl,
+                spreadsheetml::parse(&text).map_err(corrupt)?,
+            )
+        } else if lower_head.starts_with('<')
+            && (lower_head.contains("<html")
+                || lower_head.contains("<table")
+                || lower_head.starts_with("<!doctype"))
+        {
+            let sheets = html::parse(&text);
+            if sheets.is_empty() {
+                return Err(ReadError::NotSpreadsheet {
+                    path: path.to_owned(),
+                });
+            }
+            (Format::Html, sheets)
+        } else if lower_head.starts_with("<?xml")
+            || lower_head.starts_with("{\\rtf")
+            || lower_head.starts_with("%pdf")
+        {
+            return Err(ReadError::NotSpreadsheet {
+                path: path.to_owned(),
+            });
+        } else {
+            (Format::Csv, vec![csv_file::parse(&text, path)])
+        };
+        Ok(Workbook {
+            path: path.to_owned(),
+            format: sheets.0,
+            inner: Inner::Memory(sheets.1),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn format(&self) -> Format {
+        self.format
+    }
+
+    /// Sheet names in workbook order (visible worksheets only).
+    pub fn sheet_names(&self) -> Vec<String> {
+        match &self.inner {
+            Inner::Excel(e) => e.sheet_names(),
+            Inner::Memory(sheets) => sheets.iter().map(|s| s.name.clone()).collect(),
+        }
+    }
+
+    /// The last row index of a sheet, when the format tells it cheaply (for progress).
+    pub fn row_count_hint(&mut self, sheet: &str) -> Option<u32> {
+        match &mut self.inner {
+            Inner::Excel(e) => e.row_count_hint(sheet),
+            Inner::Memory(sheets) => sheets
+                .iter()
+                .find(|s| s.name == sheet)
+                .and_then(|s| s.rows.last().map(|r| r.0 + 1)),
+        }
+    }
+
+    /// Streams the rows of a sheet: `(0-based row index, cells from column 0)`. Rows with no
+    /// cells at all may be skipped. Return `ControlFlow::Break` to stop early.
+    pub fn for_each_row(
+        &mut self,
+        sheet: &str,
+        f: &mut dyn FnMut(u32, Vec<Cell>) -> ControlFlow<()>,
+    ) -> Result<(), ReadError> {
+        self.check_sheet(sheet)?;
+        let path = self.path.clone();
+        match &mut self.inner {
+            Inner::Excel(e) => e
+                .for_each_row(sheet, f)
+                .map_err(|detail| ReadError::Corrupt { path, detail }),
+            Inner::Memory(sheets) => {
+                if let Some(s) = sheets.iter().find(|s| s.name == sheet) {
+                    for (r, cells) in &s.rows {
+                        if f(*r, cells.clone()).is_break() {
+                            break;
+                        }
+                    }
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// The merged blocks of a sheet.
+    pub fn merges(&mut self, sheet: &str) -> Result<Vec<Merge>, ReadError> {
+        self.check_sheet(sheet)?;
+        let path = self.path.clone();
+        match &mut self.inner {
+            Inner::Excel(e) => e
+                .merges(sheet)
+                .map_err(|detail| ReadError::Corrupt { path, detail }),
+            Inner::Memory(sheets) => Ok(sheets
+                .iter()
+                .find(|s| s.name == sheet)
+                .map(|s| s.merges.clone())
+                .unwrap_or_default()),
+        }
+    }
+
+    fn check_sheet(&self, sheet: &str) -> Result<(), ReadError> {
+        let names = self.sheet_names();
+        if names.iter().any(|n| n == sheet) {
+            Ok(())
+        } else {
+            Err(ReadError::SheetNotFound {
+                path: self.path.clone(),
+                sheet: sheet.to_owned(),
+                available: names.join("、"),
+            })
+        }
+    }
+}
+
+fn read_up_to(f: &mut std::fs::File, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match f.read(&mut buf[n..])? {
+            0 => break,
+            k => n += k,
+        }
+    }
+    Ok(n)
+}
+
+/// An Office file encrypted with a password is a CFB container holding `EncryptedPackage`.
+fn is_encrypted_ooxml(path: &Path) -> bool {
+    let Ok(bytes) = std::fs::read(path) else {
+        return false;
+    };
+    let needle: Vec<u8> = "EncryptedPackage"
+        .encode_utf16()
+        .flat_map(|u| u.to_le_bytes())
+        .collect();
+    bytes.windows(needle.len()).any(|w| w == needle.as_slice())
+}
+
+fn is_utf16(b: &[u8]) -> bool {
+    b.starts_with(&[0xFF, 0xFE]) || b.starts_with(&[0xFE, 0xFF])
+}
+
+/// Decodes text: a BOM wins; then a `<meta charset>` (HTML); then UTF-8 if valid; else
+/// GB18030 (a superset of GBK and GB2312, what Chinese Excel writes).
+pub fn decode_text(bytes: &[u8]) -> String {
+    if let Some((enc, bom_len)) = encoding_rs::Encoding::for_bom(bytes) {
+        let (text, _) = enc.decode_without_bom_handling(&bytes[bom_len..]);
+        return text.into_owned();
+    }
+    if let Some(enc) = declared_charset(&bytes[..bytes.len().min(2048)]) {
+        let (text, _, _) = enc.decode(bytes);
+        return text.into_owned();
+    }
+    match std::str::from_utf8(bytes) {
+        Ok(s) => s.to_owned(),
+        Err(_) => {
+            let (text, _) = encoding_rs::GB18030.decode_without_bom_handling(bytes);
+            text.into_owned()
+        }
+    }
+}
+
+fn declared_charset(head: &[u8]) -> Option<&'static encoding_rs::Encoding> {
+    let head = String::from_utf8_lossy(head).to_ascii_lowercase();
+    if !head.trim_start().starts_with('<') {
+        return None;
+    }
+    let pos = head.find("charset=").or_else(|| head.find("encoding="))?;
+    let rest = &head[pos..];
+    let rest = &rest[rest.find('=')? + 1..];
+    let label: String = rest
+        .trim_start_matches(['"', '\''])
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+        .collect();
+    let enc = encoding_rs::Encoding::for_label(label.as_bytes())?;
+    // GB2312 and GBK pages often hold GBK-only characters: decode them as GB18030.
+    Some(if enc == encoding_rs::GBK {
+        encoding_rs::GB18030
+    } else {
+        enc
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_display_like_excel() {
+        assert_eq!(format_number(13800138000.0), "13800138000");
+        assert_eq!(format_number(440106199001011234.0), "4.40106E+17");
+        assert_eq!(format_number(35.5), "35.5");
+    }
+
+    #[test]
+    fn decodes_gbk_utf8_and_bom() {
+        let (gbk, _, _) = encoding_rs::GBK.encode("姓名,证件号码\n张三,1\n");
+        assert!(decode_text(&gbk).starts_with("姓名,证件号码"));
+        assert_eq!(decode_text("\u{feff}姓名".as_bytes()), "姓名");
+        assert_eq!(decode_text("姓名".as_bytes()), "姓名");
+        // 喆 is outside GB2312 but inside GBK/GB18030.
+        let (bytes, _, _) = encoding_rs::GB18030.encode("<meta charset=\"gb2312\">喆");
+        assert!(decode_text(&bytes).ends_with('喆'));
+    }
+
+    #[test]
+    fn blank_cells() {
+        assert!(Cell::Empty.is_blank());
+        assert!(Cell::Text("\u{3000} ".into()).is_blank());
+        assert!(!Cell::Number(0.0).is_blank());
+    }
+}

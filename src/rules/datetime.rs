@@ -1,0 +1,190 @@
+//! Dates and times as exports write them: Excel serials (1900 and 1904) and many text shapes.
+
+use chrono::{Duration, NaiveDate, NaiveDateTime, NaiveTime};
+
+/// The output format of every date-time in the upload sheet.
+pub const OUTPUT_FORMAT: &str = "%Y-%m-%d %H:%M:%S";
+
+/// A parsed date-time and whether the source gave a time at all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Parsed {
+    pub at: NaiveDateTime,
+    pub has_time: bool,
+}
+
+/// Converts an Excel serial number (1900 system, with its 1900-02-29 quirk) to a date-time.
+pub fn from_excel_serial(serial: f64, is_1904: bool) -> Option<NaiveDateTime> {
+    if !serial.is_finite() || !(0.0..2_958_466.0).contains(&serial) {
+        return None;
+    }
+    let epoch = NaiveDate::from_ymd_opt(1899, 12, 30)?.and_time(NaiveTime::MIN);
+    let days = if is_1904 { serial + 1462.0 } else { serial };
+    let days = if !is_1904 && days < 60.0 {
+        days + 1.0
+    } else {
+        days
+    };
+    let ms = (days * 86_400_000.0).round() as i64;
+    // Round to whole seconds: Excel stores times as fractions of a day and loses a little.
+    let secs = (ms + 500).div_euclid(1000);
+    epoch.checked_add_signed(Duration::seconds(secs))
+}
+
+/// Parses the text shapes found in exports:
+/// `2022-01-10 08:30:00`, `2022/1/10 8:30`, `2022.01.10 08:30`, `20220110083000`,
+/// `2022年1月10日 8时30分`, `2022-01-10T08:30:00`, a date alone, or an Excel serial as text.
+pub fn parse_text(s: &str) -> Option<Parsed> {
+    let s = s.trim();
+    if s.is_empty() {
+        return None;
+    }
+    if s.bytes().all(|b| b.is_ascii_digit()) {
+        return parse_compact(s);
+    }
+    if let Ok(serial) = s.parse::<f64>() {
+        // A serial number typed or exported as text (e.g. "44571.35").
+        if (1.0..2_958_466.0).contains(&serial) && s.contains('.') {
+            return from_excel_serial(serial, false).map(|at| Parsed { at, has_time: true });
+        }
+        return None;
+    }
+    let mut nums: Vec<u32> = Vec::with_capacity(7);
+    let mut current: Option<u32> = None;
+    let mut frac_next = false;
+    for c in s.chars() {
+        if let Some(d) = c.to_digit(10) {
+            current = Some(current.unwrap_or(0).checked_mul(10)?.checked_add(d)?);
+            continue;
+        }
+        if let Some(n) = current.take() {
+            if !frac_next {
+                nums.push(n);
+            }
+        }
+        // A '.' after the seconds starts a fraction, which is dropped.
+        frac_next = c == '.' && nums.len() >= 6;
+        if !matches!(
+            c,
+            '-' | '/'
+                | '.'
+                | ':'
+                | ' '
+                | 'T'
+                | '年'
+                | '月'
+                | '日'
+                | '号'
+                | '时'
+                | '分'
+                | '秒'
+                | '点'
+                | '\u{3000}'
+        ) {
+            return None;
+        }
+    }
+    if let Some(n) = current
+        && !frac_next
+    {
+        nums.push(n);
+    }
+    let date = match nums.get(..3)? {
+        [y, m, d] if *y >= 1000 => NaiveDate::from_ymd_opt(*y as i32, *m, *d)?,
+        _ => return None,
+    };
+    let (time, has_time) = match nums.get(3..).unwrap_or_default() {
+        [] => (NaiveTime::MIN, false),
+        [h] => (NaiveTime::from_hms_opt(*h, 0, 0)?, true),
+        [h, m] => (NaiveTime::from_hms_opt(*h, *m, 0)?, true),
+        [h, m, sec] => (NaiveTime::from_hms_opt(*h, *m, *sec)?, true),
+        _ => return None,
+    };
+    Some(Parsed {
+        at: date.and_time(time),
+        has_time,
+    })
+}
+
+fn parse_compact(s: &str) -> Option<Parsed> {
+    let num = |r: std::ops::Range<usize>| s.get(r)?.parse::<u32>().ok();
+    let date = match s.len() {
+        8 | 12 | 14 => NaiveDate::from_ymd_opt(num(0..4)? as i32, num(4..6)?, num(6..8)?)?,
+        _ => return None,
+    };
+    let (time, has_time) = match s.len() {
+        8 => (NaiveTime::MIN, false),
+        12 => (NaiveTime::from_hms_opt(num(8..10)?, num(10..12)?, 0)?, true),
+        _ => (
+            NaiveTime::from_hms_opt(num(8..10)?, num(10..12)?, num(12..14)?)?,
+            true,
+        ),
+    };
+    Some(Parsed {
+        at: date.and_time(time),
+        has_time,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dt(s: &str) -> NaiveDateTime {
+        NaiveDateTime::parse_from_str(s, OUTPUT_FORMAT).unwrap()
+    }
+
+    #[test]
+    fn every_shape_in_the_template() {
+        let want = dt("2022-01-10 08:30:00");
+        for s in [
+            "2022-01-10 08:30:00",
+            "2022/1/10 8:30",
+            "2022.01.10 08:30",
+            "20220110083000",
+            "202201100830",
+            "2022年1月10日 8时30分",
+            "2022年1月10日8点30分0秒",
+            "2022-01-10T08:30:00",
+            "2022-01-10 08:30:00.000",
+            " 2022-1-10  8:30 ",
+        ] {
+            let p = parse_text(s).unwrap_or_else(|| panic!("{s}"));
+            assert_eq!(p.at, want, "{s}");
+            assert!(p.has_time, "{s}");
+        }
+    }
+
+    #[test]
+    fn date_alone_has_no_time() {
+        for s in ["2022-01-10", "2022/1/10", "20220110", "2022年1月10日"] {
+            let p = parse_text(s).unwrap();
+            assert_eq!(p.at, dt("2022-01-10 00:00:00"));
+            assert!(!p.has_time, "{s}");
+        }
+    }
+
+    #[test]
+    fn rejects_garbage_and_impossible_dates() {
+        for s in [
+            "",
+            "明天",
+            "2022-13-01",
+            "2022-02-30 08:00",
+            "10/01/22",
+            "2022-01-10 25:00",
+            "abc",
+        ] {
+            assert_eq!(parse_text(s), None, "{s}");
+        }
+    }
+
+    #[test]
+    fn excel_serials_1900_and_1904() {
+        // 2022-01-10 08:30 is 44571.354166... in the 1900 system, 43109.354166... in 1904.
+        let want = dt("2022-01-10 08:30:00");
+        assert_eq!(from_excel_serial(44571.0 + 8.5 / 24.0, false), Some(want));
+        assert_eq!(from_excel_serial(43109.0 + 8.5 / 24.0, true), Some(want));
+        assert_eq!(parse_text("44571.3541666667").unwrap().at, want);
+        assert_eq!(from_excel_serial(-1.0, false), None);
+    }
+}

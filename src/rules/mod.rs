@@ -1,0 +1,5 @@
+//! Field rules that need more than a pattern: text normalisers, resident IDs, date-times.
+
+pub mod datetime;
+pub mod idcard;
+pub mod text;

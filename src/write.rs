@@ -1,0 +1,233 @@
+//! Writing results: the upload sheet (.xlsx through rust_xlsxwriter, every cell text; or CSV
+//! with a BOM), the workbook of rejected rows with their reasons, and the JSON report. Every
+//! file is written aside and renamed into place, so it appears whole or not at all.
+
+use crate::batch::{Batch, RowStatus};
+use crate::issue::Lang;
+use crate::read::{Cell, ReadError, io_message};
+use rust_xlsxwriter::{Format, Workbook, XlsxError};
+use std::collections::BTreeSet;
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+/// Why an output file was not written. Nothing half-written is ever left behind.
+#[derive(Debug, thiserror::Error)]
+pub enum WriteError {
+    #[error("无法写入「{}」：文件正被其他程序（多半是 Excel 或 WPS）打开。请关闭它后重试。", path.display())]
+    Locked { path: PathBuf },
+    #[error("无法写入「{}」：{reason}", path.display())]
+    Io { path: PathBuf, reason: String },
+    #[error("不支持输出为「{}」，请用 .xlsx 或 .csv 结尾的文件名。", path.display())]
+    Extension { path: PathBuf },
+    #[error("生成表格「{}」时出错：{detail}", path.display())]
+    Xlsx { path: PathBuf, detail: String },
+    #[error("为了写出错误行需要重新读取原文件，但读取失败：{0}")]
+    Source(#[from] ReadError),
+}
+
+impl WriteError {
+    /// The message in English.
+    pub fn english(&self) -> String {
+        match self {
+            WriteError::Locked { path } => {
+                format!(
+                    "cannot write {}: it is open in another program (Excel?); close it and retry",
+                    path.display()
+                )
+            }
+            WriteError::Io { path, reason } => format!("cannot write {}: {reason}", path.display()),
+            WriteError::Extension { path } => {
+                format!("unsupported output {}: use .xlsx or .csv", path.display())
+            }
+            WriteError::Xlsx { path, detail } => {
+                format!("cannot build {}: {detail}", path.display())
+            }
+            WriteError::Source(e) => format!("cannot re-read the source: {}", e.english()),
+        }
+    }
+}
+
+/// The default output path: `<INPUT stem>_上报.xlsx` next to the input.
+pub fn default_output(input: &Path) -> PathBuf {
+    let stem = input
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    input.with_file_name(format!("{stem}_上报.xlsx"))
+}
+
+/// The default path of the rejected rows: `<INPUT stem>_错误行.xlsx` next to the input.
+pub fn default_rejected(input: &Path) -> PathBuf {
+    let stem = input
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    input.with_file_name(format!("{stem}_错误行.xlsx"))
+}
+
+/// Writes to a temporary file beside `target`, then renames it into place.
+pub fn write_atomically(
+    target: &Path,
+    write: impl FnOnce(&mut File) -> Result<(), WriteError>,
+) -> Result<(), WriteError> {
+    let io = |e: std::io::Error| io_error(target, e);
+    let dir = match target.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_owned(),
+        _ => PathBuf::from("."),
+    };
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".sheetbridge-")
+        .suffix(".part")
+        .tempfile_in(&dir)
+        .map_err(io)?;
+    write(tmp.as_file_mut())?;
+    tmp.as_file().sync_all().map_err(io)?;
+    tmp.persist(target).map_err(|e| io_error(target, e.error))?;
+    Ok(())
+}
+
+fn io_error(path: &Path, e: std::io::Error) -> WriteError {
+    if e.kind() == std::io::ErrorKind::PermissionDenied && path.exists() {
+        WriteError::Locked {
+            path: path.to_owned(),
+        }
+    } else {
+        WriteError::Io {
+            path: path.to_owned(),
+            reason: io_message(&e),
+        }
+    }
+}
+
+fn xlsx_error(path: &Path) -> impl Fn(XlsxError) -> WriteError + '_ {
+    move |e| match e {
+        XlsxError::IoError(io) => io_error(path, io),
+        other => WriteError::Xlsx {
+            path: path.to_owned(),
+            detail: other.to_string(),
+        },
+    }
+}
+
+/// Writes the upload sheet: the template's header, then every ready row, every cell as text.
+/// `.xlsx` or `.csv` (UTF-8 with BOM) by the extension. Returns the number of rows written.
+pub fn write_upload(batch: &Batch, path: &Path) -> Result<usize, WriteError> {
+    let ext = path
+        .extension()
+        .map(|e| e.to_string_lossy().to_ascii_lowercase())
+        .unwrap_or_default();
+    let fields = &batch.checker.profile.fields;
+    let ready: Vec<usize> = batch.rows_with(RowStatus::Ready).collect();
+    match ext.as_str() {
+        "xlsx" => write_atomically(path, |file| {
+            let err = xlsx_error(path);
+            let mut wb = Workbook::new();
+            let text = Format::new().set_num_format("@");
+            let bold = Format::new().set_bold().set_num_format("@");
+            let ws = wb.add_worksheet_with_constant_memory().map_err(&err)?;
+            ws.set_name(&batch.checker.profile.output_sheet)
+                .map_err(&err)?;
+            for (c, f) in fields.iter().enumerate() {
+                let width = match f.key.as_str() {
+                    "id_number" | "sampled_at" | "tested_at" => 21.0,
+                    "barcode" | "phone" => 18.0,
+                    "site" | "lab" | "address" => 30.0,
+                    _ => 10.0,
+                };
+                ws.set_column_width(c as u16, width).map_err(&err)?;
+                ws.set_column_format(c as u16, &text).map_err(&err)?;
+                ws.write_string_with_format(0, c as u16, &f.header, &bold)
+                    .map_err(&err)?;
+            }
+            for (r, &i) in ready.iter().enumerate() {
+                let row = r as u32 + 1;
+                for c in 0..fields.len() {
+                    let v = batch.output_value(i, c);
+                    if !v.is_empty() {
+                        ws.write_string_with_format(row, c as u16, v, &text)
+                            .map_err(&err)?;
+                    }
+                }
+            }
+            wb.save_to_writer(BufWriter::new(file)).map_err(&err)
+        })?,
+        "csv" => write_atomically(path, |file| {
+            let mut out = BufWriter::new(file);
+            out.write_all("\u{feff}".as_bytes())
+                .map_err(|e| io_error(path, e))?;
+            let mut w = csv::Writer::from_writer(out);
+            let csv_err = |e: csv::Error| WriteError::Io {
+                path: path.to_owned(),
+                reason: e.to_string(),
+            };
+            w.write_record(fields.iter().map(|f| f.header.as_str()))
+                .map_err(csv_err)?;
+            for &i in &ready {
+                w.write_record((0..fields.len()).map(|c| batch.output_value(i, c)))
+                    .map_err(csv_err)?;
+            }
+            w.flush().map_err(|e| io_error(path, e))
+        })?,
+        _ => {
+            return Err(WriteError::Extension {
+                path: path.to_owned(),
+            });
+        }
+    }
+    Ok(ready.len())
+}
+
+/// Writes the rejected rows as they were in the source, with a last column `错误原因` holding
+/// every message of the row. Re-reads the source for the original cells. Returns the count.
+pub fn write_rejected(batch: &Batch, path: &Path, lang: Lang) -> Result<usize, WriteError> {
+    let rejected: Vec<usize> = batch.rows_with(RowStatus::Rejected).collect();
+    let lines: BTreeSet<u32> = rejected.iter().map(|&i| batch.line(i)).collect();
+    let (header, rows) = crate::pipeline::source_rows(batch, &lines)?;
+    let by_line: std::collections::HashMap<u32, usize> =
+        rejected.iter().map(|&i| (batch.line(i), i)).collect();
+    let width = header
+        .len()
+        .max(rows.iter().map(|r| r.1.len()).max().unwrap_or(0));
+    write_atomically(path, |file| {
+        let err = xlsx_error(path);
+        let mut wb = Workbook::new();
+        let date = Format::new().set_num_format("yyyy-mm-dd hh:mm:ss");
+        let bold = Format::new().set_bold();
+        let red = Format::new().set_font_color("#C00000").set_text_wrap();
+        let ws = wb.add_worksheet_with_constant_memory().map_err(&err)?;
+        ws.set_name("错误行").map_err(&err)?;
+        for (c, cell) in header.iter().enumerate() {
+            ws.write_string_with_format(0, c as u16, cell.display(), &bold)
+                .map_err(&err)?;
+        }
+        ws.write_string_with_format(0, width as u16, "错误原因", &bold)
+            .map_err(&err)?;
+        ws.set_column_width(width as u16, 80.0).map_err(&err)?;
+        for (r, (line, cells)) in rows.iter().enumerate() {
+            let row = r as u32 + 1;
+            for (c, cell) in cells.iter().enumerate() {
+                let c = c as u16;
+                match cell {
+                    Cell::Empty => continue,
+                    Cell::Number(n) => ws.write_number(row, c, *n).map(|_| ()),
+                    Cell::Date(d) => ws.write_datetime_with_format(row, c, d, &date).map(|_| ()),
+                    Cell::Bool(b) => ws.write_boolean(row, c, *b).map(|_| ()),
+                    other => ws.write_string(row, c, other.display()).map(|_| ()),
+                }
+                .map_err(&err)?;
+            }
+            if let Some(&i) = by_line.get(line) {
+                let reasons: Vec<String> = batch
+                    .issues(i)
+                    .iter()
+                    .map(|issue| batch.message(i, issue, lang))
+                    .collect();
+                ws.write_string_with_format(row, width as u16, reasons.join("\n"), &red)
+                    .map_err(&err)?;
+            }
+        }
+        wb.save_to_writer(BufWriter::new(file)).map_err(&err)
+    })?;
+    Ok(rows.len())
+}
