@@ -402,14 +402,7 @@ impl Batch {
 
     fn update_keys(&mut self, index: usize) {
         let r = &self.checker.profile.roles;
-        let ok = |this: &Self, f: Option<usize>| {
-            f.is_some_and(|f| {
-                !this
-                    .issues(index)
-                    .iter()
-                    .any(|i| i.is_error() && i.field == Some(f as u16) && i.stage == Stage::Field)
-            })
-        };
+        let ok = |this: &Self, f: Option<usize>| f.is_some_and(|f| !this.field_failed(index, f));
         let barcode_key = match r.barcode {
             Some(b) if ok(self, Some(b)) && !self.value(index, b).is_empty() => {
                 hash1(self.output_value(index, b))
@@ -562,8 +555,11 @@ impl Batch {
             }
             // Values that must agree (result, site, lab).
             for &f in &p.batch.barcode_must_agree {
+                // A value that failed its own check (an unreadable result) is already an
+                // error of its row; it must not make the whole tube disagree.
                 let vals: Vec<(usize, String)> = counted
                     .iter()
+                    .filter(|&&i| !self.field_failed(i, f))
                     .map(|&i| (i, self.output_value(i, f).to_owned()))
                     .collect();
                 let first = &vals.first().map(|v| v.1.clone()).unwrap_or_default();
@@ -589,6 +585,13 @@ impl Batch {
                 }
             }
         }
+    }
+
+    /// Whether a field of a row has an error of its own (field stage).
+    fn field_failed(&self, index: usize, field: usize) -> bool {
+        self.issues(index)
+            .iter()
+            .any(|i| i.is_error() && i.stage == Stage::Field && i.field == Some(field as u16))
     }
 
     /// Rows of one person: a negative and a positive result in one batch.

@@ -23,29 +23,39 @@ pub(super) enum XlsOpenError {
 }
 
 impl Excel {
-    pub fn open_zip(path: &Path, ext: &str) -> Result<Excel, String> {
-        let open = |order: &[Format]| -> Result<Excel, String> {
-            let mut last = String::new();
-            for f in order {
-                let file = File::open(path).map_err(|e| e.to_string())?;
-                let rs = BufReader::new(file);
-                let r = match f {
-                    Format::Xlsx => Xlsx::new(rs).map(Excel::Xlsx).map_err(|e| e.to_string()),
-                    Format::Xlsb => Xlsb::new(rs).map(Excel::Xlsb).map_err(|e| e.to_string()),
-                    _ => Ods::new(rs).map(Excel::Ods).map_err(|e| e.to_string()),
-                };
-                match r {
-                    Ok(x) => return Ok(x),
-                    Err(e) => last = e,
-                }
-            }
-            Err(last)
+    /// Opens a zip container: `.xlsx`/`.xlsm`, `.xlsb` or `.ods`, trying the format the
+    /// extension names first and then the others (a renamed file is common).
+    pub fn open_zip(path: &Path, ext: &str) -> Result<Excel, XlsOpenError> {
+        let order: &[Format] = match ext {
+            "xlsb" => &[Format::Xlsb, Format::Xlsx, Format::Ods],
+            "ods" => &[Format::Ods, Format::Xlsx, Format::Xlsb],
+            _ => &[Format::Xlsx, Format::Xlsb, Format::Ods],
         };
-        match ext {
-            "xlsb" => open(&[Format::Xlsb, Format::Xlsx, Format::Ods]),
-            "ods" => open(&[Format::Ods, Format::Xlsx, Format::Xlsb]),
-            _ => open(&[Format::Xlsx, Format::Xlsb, Format::Ods]),
+        let mut last = String::new();
+        for f in order {
+            let file = File::open(path).map_err(|e| XlsOpenError::Other(e.to_string()))?;
+            let rs = BufReader::new(file);
+            let r = match f {
+                Format::Xlsx => Xlsx::new(rs).map(Excel::Xlsx).map_err(|e| match e {
+                    calamine::XlsxError::Password => XlsOpenError::Password,
+                    e => XlsOpenError::Other(e.to_string()),
+                }),
+                Format::Xlsb => Xlsb::new(rs).map(Excel::Xlsb).map_err(|e| match e {
+                    calamine::XlsbError::Password => XlsOpenError::Password,
+                    e => XlsOpenError::Other(e.to_string()),
+                }),
+                _ => Ods::new(rs).map(Excel::Ods).map_err(|e| match e {
+                    calamine::OdsError::Password => XlsOpenError::Password,
+                    e => XlsOpenError::Other(e.to_string()),
+                }),
+            };
+            match r {
+                Ok(x) => return Ok(x),
+                Err(XlsOpenError::Password) => return Err(XlsOpenError::Password),
+                Err(XlsOpenError::Other(e)) => last = e,
+            }
         }
+        Err(XlsOpenError::Other(last))
     }
 
     pub fn open_xls(path: &Path) -> Result<Excel, XlsOpenError> {

@@ -239,7 +239,12 @@ impl Workbook {
             return Err(corrupt("empty file".into()));
         }
         if head.starts_with(b"PK\x03\x04") {
-            let excel = excel::Excel::open_zip(path, &ext).map_err(corrupt)?;
+            let excel = excel::Excel::open_zip(path, &ext).map_err(|e| match e {
+                excel::XlsOpenError::Password => ReadError::Password {
+                    path: path.to_owned(),
+                },
+                excel::XlsOpenError::Other(detail) => corrupt(detail),
+            })?;
             return Ok(Workbook {
                 path: path.to_owned(),
                 format: excel.format(),
