@@ -3,6 +3,7 @@
 //! converter makes of it.
 
 #[path = "../tests/support/sample.rs"]
+#[allow(dead_code)]
 mod sample;
 
 fn main() -> Result<(), rust_xlsxwriter::XlsxError> {

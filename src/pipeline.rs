@@ -266,7 +266,7 @@ fn check_rows(
     let all = head_rest.chain(rest).chain(chunks.flatten());
     for (r, mut cells) in all {
         seen += 1;
-        if seen % 4096 == 0 {
+        if seen.is_multiple_of(4096) {
             progress.rows_read(u64::from(r) + 1, hint);
             if progress.cancelled() {
                 return Err(LoadError::Cancelled);
@@ -423,6 +423,9 @@ fn is_footer(cells: &[Cell], markers: &[String]) -> bool {
     markers.iter().any(|m| text.starts_with(m.as_str()))
 }
 
+/// A source row: its Excel row number and its cells.
+pub type SourceRow = (u32, Vec<Cell>);
+
 /// Gives every cell of a vertically merged block the value of its top cell.
 struct MergeFiller {
     /// Merges below the header, by first row.
@@ -470,9 +473,9 @@ impl MergeFiller {
             if cells.len() <= last {
                 cells.resize(last + 1, Cell::Empty);
             }
-            for c in m.first_col as usize..=last {
-                if cells[c].is_blank() {
-                    cells[c] = value.clone();
+            for cell in &mut cells[m.first_col as usize..=last] {
+                if cell.is_blank() {
+                    *cell = value.clone();
                 }
             }
         }
@@ -484,7 +487,7 @@ impl MergeFiller {
 pub fn source_rows(
     batch: &Batch,
     lines: &BTreeSet<u32>,
-) -> Result<(Vec<Cell>, Vec<(u32, Vec<Cell>)>), ReadError> {
+) -> Result<(Vec<Cell>, Vec<SourceRow>), ReadError> {
     let src = &batch.source;
     let mut wb = Workbook::open(&src.path)?;
     let merges: Vec<Merge> = wb

@@ -108,10 +108,10 @@ impl Checker {
         };
         text = field.normalize.iter().fold(text, |acc, n| n.apply(acc));
 
-        if text.is_empty() {
-            if let Some(default) = &field.default {
-                text = default.replace("{lab}", self.ctx.lab.as_deref().unwrap_or("").trim());
-            }
+        if text.is_empty()
+            && let Some(default) = &field.default
+        {
+            text = default.replace("{lab}", self.ctx.lab.as_deref().unwrap_or("").trim());
         }
         if text.is_empty() {
             // A derivable field is judged in the row stage.

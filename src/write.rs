@@ -76,11 +76,12 @@ pub fn write_atomically(
         Some(d) if !d.as_os_str().is_empty() => d.to_owned(),
         _ => PathBuf::from("."),
     };
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".sheetbridge-")
-        .suffix(".part")
-        .tempfile_in(&dir)
-        .map_err(io)?;
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(".sheetbridge-").suffix(".part");
+    // A temporary file is private (0600); the result is an ordinary file the clerk can share.
+    #[cfg(unix)]
+    builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644));
+    let mut tmp = builder.tempfile_in(&dir).map_err(io)?;
     write(tmp.as_file_mut())?;
     tmp.as_file().sync_all().map_err(io)?;
     tmp.persist(target).map_err(|e| io_error(target, e.error))?;

@@ -1,1 +1,10 @@
-//! Integration tests (one binary).
+//! Integration tests, one binary: fixtures are generated in code (rust_xlsxwriter, plain text)
+//! or by `tests/fixtures/make_fixtures.py`, and written sheets are checked by reading them back.
+
+mod support;
+
+mod checks;
+mod cli;
+mod corpus;
+mod edit;
+mod formats;

@@ -56,10 +56,10 @@ pub fn parse_text(s: &str) -> Option<Parsed> {
             current = Some(current.unwrap_or(0).checked_mul(10)?.checked_add(d)?);
             continue;
         }
-        if let Some(n) = current.take() {
-            if !frac_next {
-                nums.push(n);
-            }
+        if let Some(n) = current.take()
+            && !frac_next
+        {
+            nums.push(n);
         }
         // A '.' after the seconds starts a fraction, which is dropped.
         frac_next = c == '.' && nums.len() >= 6;

@@ -95,7 +95,7 @@ const NAMES: [&str; 40] = [
     "郑霞",
     "谢超",
     "宋秀英",
-    "唐斌",
+    "阿依古丽•买买提",
     "许玲",
     "韩辉",
     "冯燕",
@@ -109,7 +109,7 @@ const NAMES: [&str; 40] = [
     "袁雪",
     "潘波",
     "欧阳宇",
-    "阿依古丽•买买提",
+    "唐斌",
     "蒋浩",
 ];
 
@@ -120,7 +120,7 @@ pub fn rows() -> (Vec<Vec<V>>, Expect) {
     let mut rows = Vec::new();
     for (i, name) in NAMES.iter().enumerate() {
         let i = i as u32;
-        let male = i % 2 == 0;
+        let male = i.is_multiple_of(2);
         let year = 1950 + (i * 7) % 60;
         let birth = format!("{year}{:02}{:02}", 1 + i % 12, 1 + i % 28);
         let age = 2022 - year as i32 - i32::from((1 + i % 12, 1 + i % 28) > (1, 10));
@@ -170,7 +170,11 @@ pub fn rows() -> (Vec<Vec<V>>, Expect) {
     // Warnings: still written.
     rows[at(14)][7] = t("2022-01-10"); // date_only
     // Errors.
-    rows[at(15)][3] = t("440106199001011230"); // id_checksum
+    if let V::T(good) = &rows[at(15)][3] {
+        // The right ID with a wrong last character: id_checksum.
+        let wrong = if good.ends_with('0') { '1' } else { '0' };
+        rows[at(15)][3] = t(&format!("{}{wrong}", &good[..17]));
+    }
     rows[at(16)][3] = V::N(440_106_199_001_011_000.0); // id_excel_number
     rows[at(17)][6] = t("1380013800"); // phone_format
     rows[at(18)][6] = V::Blank; // required

@@ -1,0 +1,223 @@
+//! Helpers shared by the integration tests: workbook builders, running the binary, reading
+//! written sheets back.
+
+#![allow(dead_code)]
+
+pub mod sample;
+
+use calamine::{Data, Reader, open_workbook_auto};
+use rust_xlsxwriter::{Format, Workbook};
+pub use sample::{V, check_char, d, id, t};
+use sheetbridge::batch::Batch;
+use sheetbridge::pipeline::{self, LoadError, Options};
+use sheetbridge::profile::Profiles;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// The header most tests use (aliases of the built-in profile).
+pub const HEADER: [&str; 14] = [
+    "姓名",
+    "证件类型",
+    "身份证号",
+    "性别",
+    "年龄",
+    "手机号",
+    "采样时间",
+    "检测时间",
+    "检测结果",
+    "条码号",
+    "采样点",
+    "检测机构",
+    "人群分类",
+    "现住址",
+];
+
+/// A valid row for person `i` in tube `tube` (all fields agree with the ID).
+pub fn person(i: u32, tube: &str) -> Vec<V> {
+    let male = i.is_multiple_of(2);
+    let year = 1960 + i % 50;
+    vec![
+        t(&format!("测试{i}")),
+        t("居民身份证"),
+        t(&id("440106", &format!("{year}0601"), i, male)),
+        t(if male { "男" } else { "女" }),
+        V::N(f64::from(2022 - year - 1)),
+        t(&format!("138{:08}", i)),
+        d("2022-01-10 08:30:00"),
+        d("2022-01-10 14:00:00"),
+        t("阴性"),
+        t(tube),
+        t("天河南街道社区核酸采样点"),
+        t("广州金域医学检验中心有限公司"),
+        t("社区居民"),
+        t("广州市天河区天河路1号"),
+    ]
+}
+
+/// Header plus `n` valid rows, 10 people per tube.
+pub fn simple_rows(n: u32) -> Vec<Vec<V>> {
+    let mut rows = vec![HEADER.iter().map(|h| t(h)).collect()];
+    for i in 0..n {
+        rows.push(person(i, &format!("T{:010}", i / 10)));
+    }
+    rows
+}
+
+/// One sheet to write: name, rows from A1, merged ranges `(r1, c1, r2, c2)`.
+pub struct SheetSpec {
+    pub name: String,
+    pub rows: Vec<Vec<V>>,
+    pub merges: Vec<(u32, u16, u32, u16)>,
+}
+
+impl SheetSpec {
+    pub fn new(name: &str, rows: Vec<Vec<V>>) -> SheetSpec {
+        SheetSpec {
+            name: name.to_owned(),
+            rows,
+            merges: Vec::new(),
+        }
+    }
+}
+
+/// Writes sheets with rust_xlsxwriter. A merged range takes the value of its top-left cell.
+pub fn write_xlsx(path: &Path, sheets: &[SheetSpec]) {
+    let mut wb = Workbook::new();
+    let date = Format::new().set_num_format("yyyy-mm-dd hh:mm:ss");
+    for s in sheets {
+        let ws = wb.add_worksheet();
+        ws.set_name(&s.name).unwrap();
+        for (r, row) in s.rows.iter().enumerate() {
+            for (c, v) in row.iter().enumerate() {
+                let (r, c) = (r as u32, c as u16);
+                if s.merges
+                    .iter()
+                    .any(|m| r >= m.0 && r <= m.2 && c >= m.1 && c <= m.3 && (r, c) != (m.0, m.1))
+                {
+                    continue;
+                }
+                match v {
+                    V::T(x) => {
+                        ws.write_string(r, c, x).unwrap();
+                    }
+                    V::N(n) => {
+                        ws.write_number(r, c, *n).unwrap();
+                    }
+                    V::D(dt) => {
+                        ws.write_datetime_with_format(r, c, dt, &date).unwrap();
+                    }
+                    V::Blank => {}
+                }
+            }
+        }
+        for m in &s.merges {
+            let top = s
+                .rows
+                .get(m.0 as usize)
+                .and_then(|r| r.get(m.1 as usize))
+                .cloned()
+                .unwrap_or(V::Blank);
+            let text = match top {
+                V::T(x) => x,
+                V::N(n) => n.to_string(),
+                _ => String::new(),
+            };
+            ws_merge(&mut wb, &s.name, *m, &text);
+        }
+    }
+    wb.save(path).unwrap();
+}
+
+fn ws_merge(wb: &mut Workbook, name: &str, m: (u32, u16, u32, u16), text: &str) {
+    let ws = wb.worksheet_from_name(name).unwrap();
+    ws.merge_range(m.0, m.1, m.2, m.3, text, &Format::new())
+        .unwrap();
+}
+
+/// A temporary folder for one test.
+pub fn tmp() -> tempfile::TempDir {
+    tempfile::tempdir().unwrap()
+}
+
+/// Loads a file with the built-in profiles and default options.
+pub fn load(path: &Path) -> Result<Batch, LoadError> {
+    pipeline::load(path, &Profiles::load(None), &Options::default(), &())
+}
+
+/// Every (Excel row, code) of a batch.
+pub fn codes(batch: &Batch) -> Vec<(u32, String)> {
+    batch
+        .all_issues()
+        .map(|ri| (ri.line, batch.code_name(ri.issue)))
+        .collect()
+}
+
+/// The result of running the binary.
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Runs `sheetbridge` with its per-user folders inside `home`.
+pub fn run(home: &Path, args: &[&str]) -> Run {
+    let out = Command::new(env!("CARGO_BIN_EXE_sheetbridge"))
+        .args(args)
+        .env("SHEETBRIDGE_CONFIG_DIR", home.join("config"))
+        .env("SHEETBRIDGE_DATA_DIR", home.join("data"))
+        .env_remove("SHEETBRIDGE_LANG")
+        .env_remove("SHEETBRIDGE_LAB")
+        .output()
+        .unwrap();
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// Reads a written workbook back: (sheet name, rows of typed cells).
+pub fn read_back(path: &Path) -> Vec<(String, Vec<Vec<Data>>)> {
+    let mut wb = open_workbook_auto(path).unwrap();
+    let names = wb.sheet_names();
+    names
+        .into_iter()
+        .map(|n| {
+            let range = wb.worksheet_range(&n).unwrap();
+            (n, range.rows().map(|r| r.to_vec()).collect())
+        })
+        .collect()
+}
+
+/// A written sheet as text; panics if any cell is not a string (the upload sheet is all text).
+pub fn read_text_sheet(path: &Path) -> Vec<Vec<String>> {
+    let sheets = read_back(path);
+    sheets[0]
+        .1
+        .iter()
+        .map(|r| {
+            r.iter()
+                .map(|c| match c {
+                    Data::String(s) => s.clone(),
+                    Data::Empty => String::new(),
+                    other => panic!("cell is not text: {other:?}"),
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// Files in a folder (names), to check nothing stray was left behind.
+pub fn files_in(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    v.sort();
+    v
+}
+
+/// The repository's own folder.
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
