@@ -117,39 +117,110 @@ impl Batch {
         }
     }
 
-    /// Checks a source row and appends it (field and row stages; batch checks come later).
-    pub(crate) fn push_row(&mut self, line: u32, cells: &[&Cell]) {
-        let mut text = String::with_capacity(128);
-        let mut issues = Vec::new();
-        let mut ok = Vec::with_capacity(self.nfields);
-        for (fi, cell) in cells.iter().enumerate() {
-            let out = self.checker.field(fi, cell);
-            ok.push(!out.issues.iter().any(Issue::is_error));
-            text.push_str(&out.value);
-            self.ends.push(text.len() as u32);
-            issues.extend(out.issues);
-        }
-        let mut row = Row {
+    /// Checks a source row (its cells in template field order) and appends it: field and row
+    /// stages; the batch checks come later ([`Batch::check_all`]).
+    pub(crate) fn push_row(&mut self, line: u32, cells: Vec<Cell>) {
+        let index = self.rows.len();
+        self.rows.push(Row {
             line,
-            text: text.into_boxed_str(),
+            text: Box::from(""),
             extra: None,
             barcode_key: 0,
             person_key: 0,
             excluded: false,
             edited: false,
-        };
-        let index = self.rows.len();
-        let values = self.values_of(&row, index);
-        let outcome = self.checker.row(&values, &ok);
+        });
+        self.ends.resize(self.ends.len() + self.nfields, 0);
+        let mut values = Vec::with_capacity(self.nfields);
+        let mut issues = Vec::new();
+        for (fi, cell) in cells.iter().enumerate() {
+            let out = self.checker.field(fi, cell);
+            values.push(out.value);
+            issues.extend(out.issues);
+        }
+        self.store(index, values, issues);
+    }
+
+    /// Stores a row's field values and field-stage issues, then runs the row stage.
+    fn store(&mut self, index: usize, values: Vec<String>, mut issues: Vec<Issue>) {
+        let mut ok = vec![true; self.nfields];
+        for i in issues.iter().filter(|i| i.is_error()) {
+            if let Some(f) = i.field {
+                ok[f as usize] = false;
+            }
+        }
+        let refs: Vec<&str> = values.iter().map(String::as_str).collect();
+        let outcome = self.checker.row(&refs, &ok);
         issues.extend(outcome.issues);
-        if !issues.is_empty() || !outcome.derived.is_empty() {
-            row.extra = Some(Box::new(Extra {
+        let mut text = String::with_capacity(values.iter().map(String::len).sum());
+        let base = index * self.nfields;
+        for (fi, v) in values.iter().enumerate() {
+            text.push_str(v);
+            self.ends[base + fi] = text.len() as u32;
+        }
+        let row = &mut self.rows[index];
+        row.text = text.into_boxed_str();
+        row.extra = (!issues.is_empty() || !outcome.derived.is_empty()).then(|| {
+            Box::new(Extra {
                 derived: outcome.derived,
                 issues,
-            }));
-        }
-        self.rows.push(row);
+            })
+        });
+        self.sort_issues(index);
         self.update_keys(index);
+    }
+
+    /// Gives one field of a row a new source value and re-checks the row (not its neighbours).
+    fn recheck_field(&mut self, index: usize, field: usize, cell: &Cell) {
+        let mut values: Vec<String> = self
+            .values_of(&self.rows[index], index)
+            .into_iter()
+            .map(str::to_owned)
+            .collect();
+        let fresh = self.checker.field(field, cell);
+        values[field] = fresh.value;
+        // Keep the field-stage issues of the other fields (their source cells are not kept).
+        let mut issues: Vec<Issue> = self
+            .issues(index)
+            .iter()
+            .filter(|i| i.stage == Stage::Field && i.field != Some(field as u16))
+            .cloned()
+            .collect();
+        issues.extend(fresh.issues);
+        self.store(index, values, issues);
+    }
+
+    /// Fills vertically merged blocks (0-based source rows and columns): every row of a block
+    /// takes the value of its top row, as Excel shows it. Run before [`Batch::check_all`].
+    pub(crate) fn apply_merges(&mut self, merges: &[crate::read::Merge]) {
+        for m in merges {
+            let Some(top) = self.index_of_line(m.first_row + 1) else {
+                continue;
+            };
+            let fields: Vec<usize> = (0..self.nfields)
+                .filter(|&f| {
+                    self.source.columns[f]
+                        .is_some_and(|c| (m.first_col..=m.last_col).contains(&(c as u32)))
+                })
+                .collect();
+            for f in fields {
+                let value = self.value(top, f).to_owned();
+                if value.is_empty() {
+                    continue;
+                }
+                let cell = Cell::Text(value);
+                for line in m.first_row + 2..=m.last_row + 1 {
+                    if let Some(i) = self.index_of_line(line) {
+                        self.recheck_field(i, f, &cell);
+                    }
+                }
+            }
+        }
+    }
+
+    /// The index of the row with this Excel row number (rows are in source order).
+    pub fn index_of_line(&self, line: u32) -> Option<usize> {
+        self.rows.binary_search_by_key(&line, |r| r.line).ok()
     }
 
     fn values_of<'a>(&'a self, row: &'a Row, index: usize) -> Vec<&'a str> {
@@ -327,46 +398,8 @@ impl Batch {
     /// rows that share its barcode or person. The source file is never changed.
     pub fn edit(&mut self, index: usize, field: usize, text: &str) {
         let old_keys = (self.rows[index].barcode_key, self.rows[index].person_key);
-        let base = index * self.nfields;
-        let mut values: Vec<String> = self
-            .values_of(&self.rows[index], index)
-            .into_iter()
-            .map(str::to_owned)
-            .collect();
-        let fresh = self.checker.field(field, &Cell::Text(text.to_owned()));
-        values[field] = fresh.value;
-
-        // Keep the field-stage issues of the other fields; replace this field's.
-        let mut issues: Vec<Issue> = self
-            .issues(index)
-            .iter()
-            .filter(|i| i.stage == Stage::Field && i.field != Some(field as u16))
-            .cloned()
-            .collect();
-        issues.extend(fresh.issues);
-        let mut ok = vec![true; self.nfields];
-        for i in issues.iter().filter(|i| i.is_error()) {
-            if let Some(f) = i.field {
-                ok[f as usize] = false;
-            }
-        }
-        let mut text_buf = String::with_capacity(128);
-        for (fi, v) in values.iter().enumerate() {
-            text_buf.push_str(v);
-            self.ends[base + fi] = text_buf.len() as u32;
-        }
-        let refs: Vec<&str> = values.iter().map(String::as_str).collect();
-        let outcome = self.checker.row(&refs, &ok);
-        issues.extend(outcome.issues);
-        let row = &mut self.rows[index];
-        row.text = text_buf.into_boxed_str();
-        row.edited = true;
-        row.extra = Some(Box::new(Extra {
-            derived: outcome.derived,
-            issues,
-        }));
-        self.sort_issues(index);
-        self.update_keys(index);
+        self.recheck_field(index, field, &Cell::Text(text.to_owned()));
+        self.rows[index].edited = true;
         self.recheck_around(index, old_keys);
     }
 

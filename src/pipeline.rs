@@ -132,19 +132,24 @@ pub fn load(
         })?,
     };
     let hint = wb.row_count_hint(&sheet).map(u64::from);
-    let merges: Vec<Merge> = wb
-        .merges(&sheet)?
-        .into_iter()
-        .filter(|m| m.last_row > m.first_row)
-        .collect();
+    // Merged blocks of an .xlsx are found beside the cell reader (see read::fast_xlsx_merges);
+    // the other formats have them at hand already.
+    let is_xlsx = wb.format() == crate::read::Format::Xlsx;
+    let early_merges = if is_xlsx {
+        None
+    } else {
+        Some(wb.merges(&sheet)?)
+    };
 
-    std::thread::scope(|scope| {
+    let (batch, merges) = std::thread::scope(|scope| {
+        let merge_scan =
+            is_xlsx.then(|| scope.spawn(|| crate::read::fast_xlsx_merges(path, &sheet)));
         let (tx, rx) = sync_channel::<Vec<(u32, Vec<Cell>)>>(8);
         let sheet_name = sheet.clone();
-        let wb = &mut wb;
+        let wb_ref = &mut wb;
         let reader = scope.spawn(move || {
             let mut chunk = Vec::with_capacity(CHUNK);
-            let r = wb.for_each_row(&sheet_name, &mut |r, cells| {
+            let r = wb_ref.for_each_row(&sheet_name, &mut |r, cells| {
                 chunk.push((r, cells));
                 if chunk.len() >= CHUNK
                     && tx
@@ -160,20 +165,36 @@ pub fn load(
             }
             r
         });
-        let result = check_rows(path, &sheet, rx, &candidates, opts, progress, hint, &merges);
+        let result = check_rows(path, &sheet, rx, &candidates, opts, progress, hint);
         let read = reader.join().unwrap_or_else(|_| {
             Err(ReadError::Corrupt {
                 path: path.to_owned(),
                 detail: "reader thread panicked".into(),
             })
         });
+        let merges = merge_scan.and_then(|h| h.join().ok().flatten());
         // A read error wins: a batch built from part of a file would lose rows silently.
-        match (read, result) {
+        let batch = match (read, result) {
             (Err(e), Ok(_))
             | (Err(e), Err(LoadError::Empty { .. } | LoadError::NoMatch { .. })) => Err(e.into()),
             (_, r) => r,
-        }
-    })
+        };
+        (batch, merges)
+    });
+    let mut batch = batch?;
+    let merges = match (early_merges, merges) {
+        (Some(m), _) | (None, Some(m)) => m,
+        // The fast scan could not follow this workbook's layout: ask calamine.
+        (None, None) => wb.merges(&sheet)?,
+    };
+    let header_index = batch.source.header_row - 1;
+    let vertical: Vec<Merge> = merges
+        .into_iter()
+        .filter(|m| m.last_row > m.first_row && m.first_row > header_index)
+        .collect();
+    batch.apply_merges(&vertical);
+    batch.check_all();
+    Ok(batch)
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -185,7 +206,6 @@ fn check_rows(
     opts: &Options,
     progress: &dyn Progress,
     hint: Option<u64>,
-    merges: &[Merge],
 ) -> Result<Batch, LoadError> {
     let mut chunks = rx.into_iter();
     // Gather the head of the sheet.
@@ -229,7 +249,7 @@ fn check_rows(
     };
 
     let profile = Arc::clone(&candidates[choice.profile]);
-    let (header_index, header_cells) = (&head[choice.pos].0, &head[choice.pos].1);
+    let (header_index, header_cells) = (head[choice.pos].0, &head[choice.pos].1);
     let headers: Vec<String> = header_cells.iter().map(Cell::display).collect();
     let unused = headers
         .iter()
@@ -257,9 +277,7 @@ fn check_rows(
         Checker::new(Arc::clone(&profile), ctx),
         opts.ledger.clone(),
     );
-    let mut filler = MergeFiller::new(merges, *header_index);
     let columns = choice.m.columns;
-    let empty = Cell::Empty;
     let mut seen: u64 = 0;
 
     let head_rest = head.into_iter().skip(choice.pos + 1);
@@ -272,21 +290,27 @@ fn check_rows(
                 return Err(LoadError::Cancelled);
             }
         }
-        filler.fill(r, &mut cells);
-        let refs: Vec<&Cell> = columns
+        if columns
             .iter()
-            .map(|c| c.and_then(|c| cells.get(c)).unwrap_or(&empty))
-            .collect();
-        if refs.iter().all(|c| c.is_blank()) {
+            .all(|c| c.and_then(|c| cells.get(c)).is_none_or(Cell::is_blank))
+        {
             continue;
         }
         if is_footer(&cells, &profile.footer_markers) {
             break;
         }
-        batch.push_row(r + 1, &refs);
+        // Each source column feeds at most one field, so its cell can be moved, not copied.
+        let fields: Vec<Cell> = columns
+            .iter()
+            .map(|c| {
+                c.and_then(|c| cells.get_mut(c))
+                    .map(std::mem::take)
+                    .unwrap_or_default()
+            })
+            .collect();
+        batch.push_row(r + 1, fields);
     }
     progress.rows_read(hint.unwrap_or(seen), hint);
-    batch.check_all();
     Ok(batch)
 }
 
@@ -411,11 +435,10 @@ fn choose_sheet(
 /// A footer: its first filled cell starts with a marker such as 合计 or 导出人, and the row
 /// has few filled cells (a data row never looks like that).
 fn is_footer(cells: &[Cell], markers: &[String]) -> bool {
-    let filled: Vec<&Cell> = cells.iter().filter(|c| !c.is_blank()).collect();
-    if filled.len() > 3 {
+    if cells.iter().filter(|c| !c.is_blank()).nth(3).is_some() {
         return false;
     }
-    let Some(first) = filled.first() else {
+    let Some(first) = cells.iter().find(|c| !c.is_blank()) else {
         return false;
     };
     let text = first.display();

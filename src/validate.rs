@@ -8,7 +8,7 @@
 use crate::issue::{Code, Issue, Severity, Stage};
 use crate::profile::{Derive, Field, IdRule, Kind, Profile};
 use crate::read::{Cell, format_number};
-use crate::rules::datetime::{self, OUTPUT_FORMAT};
+use crate::rules::datetime;
 use crate::rules::idcard::{self, IdProblem};
 use chrono::{NaiveDate, NaiveDateTime};
 use regex::Regex;
@@ -86,7 +86,7 @@ impl Checker {
                 shown
             }
             (Kind::Datetime, Cell::Date(d)) => {
-                let value = d.format(OUTPUT_FORMAT).to_string();
+                let value = datetime::format_output(*d);
                 self.check_datetime(
                     field,
                     fi16,
@@ -98,7 +98,7 @@ impl Checker {
             }
             (Kind::Datetime, Cell::Number(n)) => match datetime::from_excel_serial(*n, false) {
                 Some(d) if *n >= 1.0 => {
-                    let value = d.format(OUTPUT_FORMAT).to_string();
+                    let value = datetime::format_output(d);
                     self.check_datetime(field, fi16, d, n.fract() != 0.0, &mut issues);
                     return FieldOutcome { value, issues };
                 }
@@ -168,7 +168,7 @@ impl Checker {
             Kind::Datetime => match datetime::parse_text(&text) {
                 Some(p) => {
                     self.check_datetime(field, fi16, p.at, p.has_time, &mut issues);
-                    text = p.at.format(OUTPUT_FORMAT).to_string();
+                    text = datetime::format_output(p.at);
                 }
                 None => {
                     issues.push(issue(Code::DateFormat, &[&text]));
@@ -234,7 +234,7 @@ impl Checker {
         has_time: bool,
         issues: &mut Vec<Issue>,
     ) {
-        let shown = at.format(OUTPUT_FORMAT).to_string();
+        let shown = datetime::format_output(at);
         if !has_time {
             issues.push(Issue::new(
                 Code::DateOnly,
@@ -269,7 +269,7 @@ impl Checker {
         let ok = |i: Option<usize>| i.is_some_and(|i| field_ok[i]);
         let sampled = get(r.sampled_at)
             .filter(|_| ok(r.sampled_at))
-            .and_then(|v| NaiveDateTime::parse_from_str(v, OUTPUT_FORMAT).ok());
+            .and_then(datetime::parse_output);
         let ref_date: NaiveDate = sampled.map_or(self.ctx.now.date(), |d| d.date());
 
         // The document number, by the rule of its type.
@@ -422,6 +422,7 @@ pub fn blocks(sev: Severity) -> bool {
 mod tests {
     use super::*;
     use crate::issue::Code;
+    use crate::rules::datetime::OUTPUT_FORMAT;
     use std::sync::Arc;
 
     fn checker() -> Checker {

@@ -124,6 +124,9 @@ pub fn write_upload(batch: &Batch, path: &Path) -> Result<usize, WriteError> {
         "xlsx" => write_atomically(path, |file| {
             let err = xlsx_error(path);
             let mut wb = Workbook::new();
+            // Deflate level 3 instead of 6: for a 1,000,000-row sheet it writes in 8 s instead of
+            // 12 s for a file 12% larger (measured; see the README's benchmark).
+            wb.set_zip_compression_level(3);
             let text = Format::new().set_num_format("@");
             let bold = Format::new().set_bold().set_num_format("@");
             let ws = wb.add_worksheet_with_constant_memory().map_err(&err)?;
@@ -145,9 +148,11 @@ pub fn write_upload(batch: &Batch, path: &Path) -> Result<usize, WriteError> {
                 let row = r as u32 + 1;
                 for c in 0..fields.len() {
                     let v = batch.output_value(i, c);
+                    // A string cell stays text in Excel, and the column's text format keeps
+                    // what a clerk types there later as text too. (A format per cell would
+                    // cost a hash lookup for each of millions of cells.)
                     if !v.is_empty() {
-                        ws.write_string_with_format(row, c as u16, v, &text)
-                            .map_err(&err)?;
+                        ws.write_string(row, c as u16, v).map_err(&err)?;
                     }
                 }
             }

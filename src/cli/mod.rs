@@ -162,9 +162,11 @@ pub fn print_summary(batch: &sheetbridge::batch::Batch, lang: Lang, limit: usize
     if total == 0 {
         return;
     }
-    match lang {
-        Lang::Zh => eprintln!("问题（共 {total} 条，下面是前 {} 条）：", total.min(limit)),
-        Lang::En => eprintln!("problems ({total}, the first {} below):", total.min(limit)),
+    match (lang, limit) {
+        (Lang::Zh, 0) => eprintln!("问题共 {total} 条，详见报告。"),
+        (Lang::En, 0) => eprintln!("{total} problems, listed in the report."),
+        (Lang::Zh, _) => eprintln!("问题（共 {total} 条，下面是前 {} 条）：", total.min(limit)),
+        (Lang::En, _) => eprintln!("problems ({total}, the first {} below):", total.min(limit)),
     }
     for ri in batch.all_issues().take(limit) {
         eprintln!("  {}", batch.message(ri.index, ri.issue, lang));

@@ -8,6 +8,7 @@ mod csv_file;
 mod excel;
 mod html;
 mod spreadsheetml;
+mod xlsx_merges;
 
 use chrono::NaiveDateTime;
 use std::fmt;
@@ -391,6 +392,11 @@ impl Workbook {
     /// The merged blocks of a sheet.
     pub fn merges(&mut self, sheet: &str) -> Result<Vec<Merge>, ReadError> {
         self.check_sheet(sheet)?;
+        if self.format == Format::Xlsx
+            && let Some(m) = fast_xlsx_merges(&self.path, sheet)
+        {
+            return Ok(m);
+        }
         let path = self.path.clone();
         match &mut self.inner {
             Inner::Excel(e) => e
@@ -416,6 +422,13 @@ impl Workbook {
             })
         }
     }
+}
+
+/// The merged blocks of an `.xlsx` sheet without parsing the whole sheet again; `None` when the
+/// workbook's layout is unusual (then [`Workbook::merges`] asks calamine). Needs no open
+/// [`Workbook`], so it can run beside the cell reader.
+pub fn fast_xlsx_merges(path: &Path, sheet: &str) -> Option<Vec<Merge>> {
+    xlsx_merges::merges(path, sheet).ok()
 }
 
 fn read_up_to(f: &mut std::fs::File, buf: &mut [u8]) -> std::io::Result<usize> {

@@ -5,6 +5,40 @@ use chrono::{Duration, NaiveDate, NaiveDateTime, NaiveTime};
 /// The output format of every date-time in the upload sheet.
 pub const OUTPUT_FORMAT: &str = "%Y-%m-%d %H:%M:%S";
 
+/// Formats a date-time as the upload sheet writes it (`YYYY-MM-DD HH:MM:SS`).
+pub fn format_output(at: NaiveDateTime) -> String {
+    use chrono::{Datelike, Timelike};
+    format!(
+        "{:04}-{:02}-{:02} {:02}:{:02}:{:02}",
+        at.year(),
+        at.month(),
+        at.day(),
+        at.hour(),
+        at.minute(),
+        at.second()
+    )
+}
+
+/// Parses a value written by [`format_output`] (fast: no format string to interpret).
+pub fn parse_output(s: &str) -> Option<NaiveDateTime> {
+    let b = s.as_bytes();
+    if b.len() != 19
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || b[10] != b' '
+        || b[13] != b':'
+        || b[16] != b':'
+    {
+        return None;
+    }
+    let n = |r: std::ops::Range<usize>| s.get(r)?.parse::<u32>().ok();
+    NaiveDate::from_ymd_opt(n(0..4)? as i32, n(5..7)?, n(8..10)?)?.and_hms_opt(
+        n(11..13)?,
+        n(14..16)?,
+        n(17..19)?,
+    )
+}
+
 /// A parsed date-time and whether the source gave a time at all.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Parsed {
@@ -161,6 +195,15 @@ mod tests {
             assert_eq!(p.at, dt("2022-01-10 00:00:00"));
             assert!(!p.has_time, "{s}");
         }
+    }
+
+    #[test]
+    fn output_format_round_trips() {
+        let at = dt("2022-01-10 08:30:05");
+        assert_eq!(format_output(at), "2022-01-10 08:30:05");
+        assert_eq!(parse_output("2022-01-10 08:30:05"), Some(at));
+        assert_eq!(parse_output("2022-01-10 08:30"), None);
+        assert_eq!(parse_output("2022-02-30 08:30:05"), None);
     }
 
     #[test]
