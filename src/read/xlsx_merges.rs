@@ -57,11 +57,7 @@ fn for_each_element(xml: &[u8], mut f: impl FnMut(&quick_xml::events::BytesStart
     let mut reader = quick_xml::Reader::from_str(&text);
     loop {
         match reader.read_event() {
-            Ok(Event::Start(e) | Event::Empty(e)) => {
-                if f(&e) {
-                    return;
-                }
-            }
+            Ok(Event::Start(e) | Event::Empty(e)) if f(&e) => return,
             Ok(Event::Eof) | Err(_) => return,
             _ => {}
         }
