@@ -235,6 +235,22 @@ impl Batch {
             .collect()
     }
 
+    /// Takes the rows out (to send them to a worker thread), leaving an empty batch with the
+    /// same source and profile; [`Batch::put_back`] returns them.
+    pub fn take(&mut self) -> Batch {
+        let empty = Batch::new(
+            self.source.clone(),
+            self.checker.clone(),
+            self.ledger.clone(),
+        );
+        std::mem::replace(self, empty)
+    }
+
+    /// Puts rows taken with [`Batch::take`] back.
+    pub fn put_back(&mut self, batch: Batch) {
+        *self = batch;
+    }
+
     /// Number of data rows.
     pub fn len(&self) -> usize {
         self.rows.len()

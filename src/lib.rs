@@ -5,6 +5,7 @@
 //! [`batch::Batch`], which [`write`] turns into the upload sheet and the rejected rows, and
 //! [`report`] into the JSON report. The library never prints and never exits.
 
+pub mod app;
 pub mod batch;
 pub mod issue;
 pub mod paths;

@@ -75,6 +75,10 @@ pub enum LoadError {
         missing: Vec<String>,
         /// The header cells found (of the best candidate row).
         headers: Vec<String>,
+        /// The same row, every source column (empty ones too), for the mapping screen.
+        headers_all: Vec<String>,
+        /// Up to three rows below it, as shown, for the mapping screen's examples.
+        samples: Vec<Vec<String>>,
     },
     #[error("已取消读取。")]
     Cancelled,
@@ -321,38 +325,44 @@ fn no_match(
     candidates: &[Arc<Profile>],
     best: Option<&HeaderChoice>,
 ) -> LoadError {
-    let (profile, missing, headers) = match best {
+    let pos = best
+        .map(|c| c.pos)
+        .or_else(|| head.iter().position(|(_, c)| !c.iter().all(Cell::is_blank)))
+        .unwrap_or(0);
+    let p = &candidates[best.map_or(0, |c| c.profile)];
+    let missing = match best {
         Some(c) => {
-            let p = &candidates[c.profile];
-            (
-                p.title.clone(),
-                c.m.missing_required(p)
-                    .iter()
-                    .map(|f| f.header.clone())
-                    .collect(),
-                header_texts(&head[c.pos].1),
-            )
+            c.m.missing_required(p)
+                .iter()
+                .map(|f| f.header.clone())
+                .collect()
         }
-        None => {
-            let p = &candidates[0];
-            let first = head.iter().find(|(_, c)| !c.iter().all(Cell::is_blank));
-            (
-                p.title.clone(),
-                p.fields
-                    .iter()
-                    .filter(|f| f.required && f.default.is_none())
-                    .map(|f| f.header.clone())
-                    .collect(),
-                first.map(|(_, c)| header_texts(c)).unwrap_or_default(),
-            )
-        }
+        None => p
+            .fields
+            .iter()
+            .filter(|f| f.required && f.default.is_none())
+            .map(|f| f.header.clone())
+            .collect(),
     };
+    let row = head.get(pos).map(|r| r.1.as_slice()).unwrap_or_default();
+    let samples = head
+        .iter()
+        .skip(pos + 1)
+        .filter(|(_, c)| !c.iter().all(Cell::is_blank))
+        .take(3)
+        .map(|(_, c)| c.iter().map(Cell::display).collect())
+        .collect();
     LoadError::NoMatch {
         path: path.to_owned(),
         sheet: sheet.to_owned(),
-        profile,
+        profile: p.title.clone(),
         missing,
-        headers,
+        headers: header_texts(row),
+        headers_all: row
+            .iter()
+            .map(|c| c.display().trim().replace('\n', " "))
+            .collect(),
+        samples,
     }
 }
 

@@ -207,6 +207,70 @@ struct ProfileFile {
     fields: Vec<FieldFile>,
 }
 
+/// A user profile that adds to a built-in one: what the mapping screen saves.
+///
+/// ```toml
+/// extends = "cdc-nat"
+/// title = "省疾控核酸检测结果上报（本院导出）"
+/// [extra_aliases]
+/// phone = ["手机号码（本人）"]
+/// ```
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ExtensionFile {
+    extends: Spanned<String>,
+    title: Option<String>,
+    #[serde(default)]
+    extra_aliases: BTreeMap<Spanned<String>, Vec<String>>,
+}
+
+/// Reads a profile file, resolving `extends` against the built-in profiles.
+fn read_file(
+    text: &str,
+    err: &dyn Fn(Option<std::ops::Range<usize>>, String) -> ProfileError,
+) -> Result<ProfileFile, ProfileError> {
+    let is_extension = text.lines().any(|l| l.trim_start().starts_with("extends"));
+    if !is_extension {
+        return toml::from_str(text).map_err(|e| err(e.span(), e.message().to_owned()));
+    }
+    let ext: ExtensionFile =
+        toml::from_str(text).map_err(|e| err(e.span(), e.message().to_owned()))?;
+    let base_text = BUILTIN
+        .iter()
+        .find(|(n, _)| *n == ext.extends.get_ref())
+        .map(|(_, t)| *t)
+        .ok_or_else(|| {
+            let names: Vec<&str> = BUILTIN.iter().map(|(n, _)| *n).collect();
+            err(
+                Some(ext.extends.span()),
+                format!("extends 只能是内置模板：{}", names.join("、")),
+            )
+        })?;
+    let mut file: ProfileFile =
+        toml::from_str(base_text).map_err(|e| err(None, e.message().to_owned()))?;
+    if let Some(title) = ext.title {
+        file.title = title;
+    }
+    for (key, aliases) in ext.extra_aliases {
+        let field = file
+            .fields
+            .iter_mut()
+            .find(|f| f.key.get_ref() == key.get_ref())
+            .ok_or_else(|| {
+                err(
+                    Some(key.span()),
+                    format!(
+                        "模板 {} 里没有名为 {} 的字段",
+                        ext.extends.get_ref(),
+                        key.get_ref()
+                    ),
+                )
+            })?;
+        field.aliases.extend(aliases);
+    }
+    Ok(file)
+}
+
 fn default_sheet() -> String {
     "Sheet1".to_owned()
 }
@@ -393,8 +457,7 @@ impl Profile {
         let err = |span: Option<std::ops::Range<usize>>, detail: String| {
             invalid(&shown, text, span, detail)
         };
-        let file: ProfileFile =
-            toml::from_str(text).map_err(|e| err(e.span(), e.message().to_owned()))?;
+        let file = read_file(text, &err)?;
         if file.fields.is_empty() {
             return Err(err(None, "至少要有一个 [[fields]]".into()));
         }
@@ -899,6 +962,22 @@ code = "my_result"
                 .map(String::as_str),
             Some("阴性")
         );
+    }
+
+    #[test]
+    fn an_extension_adds_aliases_to_a_builtin_profile() {
+        let text =
+            "extends = \"cdc-nat\"\ntitle = \"本院\"\n[extra_aliases]\nphone = [\"本人手机\"]\n";
+        let p = Profile::parse("mine", text, Origin::Builtin).unwrap();
+        assert_eq!(p.title, "本院");
+        assert_eq!(p.fields.len(), 14);
+        let m = p.match_headers(&["本人手机".into()]);
+        assert_eq!(m.columns[p.field_index("phone").unwrap()], Some(0));
+        let bad = "extends = \"cdc-nat\"\n[extra_aliases]\nphon = [\"x\"]\n";
+        let msg = Profile::parse("mine", bad, Origin::Builtin)
+            .unwrap_err()
+            .to_string();
+        assert!(msg.contains("第 3 行") && msg.contains("phon"), "{msg}");
     }
 
     #[test]

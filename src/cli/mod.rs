@@ -42,6 +42,11 @@ enum Command {
     Check(check::CheckArgs),
     /// 列出可用的模板
     Profiles,
+    /// 打开窗口（不带参数运行时也会打开）；可以带一个要打开的文件
+    Window {
+        /// 打开时直接读取这个文件
+        file: Option<PathBuf>,
+    },
 }
 
 /// What `convert` and `check` share.
@@ -91,13 +96,23 @@ pub fn main() -> ExitCode {
         Some(Command::Convert(args)) => convert::run(&args, lang),
         Some(Command::Check(args)) => check::run(&args, lang),
         Some(Command::Profiles) => profiles::run(lang),
-        None => {
-            use clap::CommandFactory;
-            let _ = Cli::command().print_help();
-            EXIT_OK
-        }
+        Some(Command::Window { file }) => window(file),
+        None => window(None),
     };
     ExitCode::from(code)
+}
+
+/// Opens the window; if it cannot start (no display, no OpenGL), says so.
+fn window(file: Option<PathBuf>) -> u8 {
+    match sheetbridge::app::run(file) {
+        Ok(()) => EXIT_OK,
+        Err(e) => {
+            eprintln!(
+                "错误：无法打开窗口（{e}）。如果这台电脑没有图形界面，可以用命令行：sheetbridge convert 文件.xlsx"
+            );
+            EXIT_NOTHING
+        }
+    }
 }
 
 /// Loads the input through the shared pipeline, printing a failure.

@@ -1,0 +1,158 @@
+//! Long work off the UI thread: loading and checking a file, writing the results. A job runs
+//! on its own thread, reports progress through atomics and its result over a channel, and asks
+//! for a repaint; the window polls it each frame. One job at a time.
+
+use crate::batch::Batch;
+use crate::pipeline::{self, LoadError, Options, Progress};
+use crate::profile::Profiles;
+use crate::write::{self, WriteError};
+use eframe::egui;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc::{Receiver, TryRecvError, channel};
+
+/// Progress shared between a job's thread and the window.
+pub struct Shared {
+    rows: AtomicU64,
+    of: AtomicU64,
+    cancel: AtomicBool,
+    ctx: egui::Context,
+}
+
+impl Progress for Shared {
+    fn rows_read(&self, rows: u64, of: Option<u64>) {
+        self.rows.store(rows, Ordering::Relaxed);
+        self.of.store(of.unwrap_or(0), Ordering::Relaxed);
+        self.ctx.request_repaint();
+    }
+
+    fn cancelled(&self) -> bool {
+        self.cancel.load(Ordering::Relaxed)
+    }
+}
+
+/// What a finished job hands back.
+pub enum Done {
+    Loaded {
+        path: PathBuf,
+        result: Box<Result<Batch, LoadError>>,
+    },
+    Exported {
+        batch: Box<Batch>,
+        result: Result<Exported, WriteError>,
+    },
+}
+
+/// Files an export wrote.
+#[derive(Debug, Clone)]
+pub struct Exported {
+    pub upload: PathBuf,
+    pub rows: usize,
+    pub rejected: Option<(PathBuf, usize)>,
+}
+
+/// The state of a job.
+pub enum Poll {
+    Running,
+    Done(Done),
+    Died,
+}
+
+/// A running job.
+pub struct Job {
+    pub what: JobKind,
+    shared: Arc<Shared>,
+    rx: Receiver<Done>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum JobKind {
+    Load(PathBuf),
+    Export,
+}
+
+impl Job {
+    fn spawn(
+        what: JobKind,
+        ctx: &egui::Context,
+        work: impl FnOnce(&Shared) -> Done + Send + 'static,
+    ) -> Job {
+        let shared = Arc::new(Shared {
+            rows: AtomicU64::new(0),
+            of: AtomicU64::new(0),
+            cancel: AtomicBool::new(false),
+            ctx: ctx.clone(),
+        });
+        let (tx, rx) = channel();
+        let thread_shared = Arc::clone(&shared);
+        std::thread::spawn(move || {
+            let done = work(&thread_shared);
+            let _ = tx.send(done);
+            thread_shared.ctx.request_repaint();
+        });
+        Job { what, shared, rx }
+    }
+
+    /// Loads and checks a file with the shared pipeline.
+    pub fn load(ctx: &egui::Context, path: PathBuf, profiles: Profiles, options: Options) -> Job {
+        let p = path.clone();
+        Job::spawn(JobKind::Load(path), ctx, move |shared| Done::Loaded {
+            result: Box::new(pipeline::load(&p, &profiles, &options, shared)),
+            path: p,
+        })
+    }
+
+    /// Writes the upload sheet and, when there are rejected rows, the workbook of them.
+    pub fn export(
+        ctx: &egui::Context,
+        batch: Batch,
+        upload: PathBuf,
+        rejected: Option<PathBuf>,
+        lang: crate::issue::Lang,
+    ) -> Job {
+        Job::spawn(JobKind::Export, ctx, move |_| {
+            let result = (|| {
+                let rows = write::write_upload(&batch, &upload)?;
+                let rejected = match rejected {
+                    Some(path) => {
+                        let n = write::write_rejected(&batch, &path, lang)?;
+                        Some((path, n))
+                    }
+                    None => None,
+                };
+                Ok(Exported {
+                    upload,
+                    rows,
+                    rejected,
+                })
+            })();
+            Done::Exported {
+                batch: Box::new(batch),
+                result,
+            }
+        })
+    }
+
+    /// (rows read, of about how many; 0 when unknown).
+    pub fn progress(&self) -> (u64, u64) {
+        (
+            self.shared.rows.load(Ordering::Relaxed),
+            self.shared.of.load(Ordering::Relaxed),
+        )
+    }
+
+    pub fn cancel(&self) {
+        self.shared.cancel.store(true, Ordering::Relaxed);
+    }
+
+    /// The result, once the job is done.
+    pub fn poll(&self) -> Poll {
+        match self.rx.try_recv() {
+            Ok(done) => Poll::Done(done),
+            Err(TryRecvError::Empty) => Poll::Running,
+            // The thread ended without an answer: a bug, shown as such.
+            Err(TryRecvError::Disconnected) => Poll::Died,
+        }
+    }
+}

@@ -1,0 +1,798 @@
+//! The clerk's window (eframe/egui): open an export, review and fix its rows, export the upload
+//! sheet. Every screen calls the same pipeline and batch as the command line.
+//!
+//! The UI thread never reads a file: loading and exporting run as [`jobs::Job`]s. Screens draw
+//! and return an [`Action`], which [`App`] applies after drawing.
+
+pub mod fonts;
+mod home;
+pub mod jobs;
+pub mod mapping;
+pub mod review;
+pub mod settings;
+
+use crate::batch::Batch;
+use crate::issue::Lang;
+use crate::pipeline::{LoadError, Options};
+use crate::profile::Profiles;
+use eframe::egui;
+use jobs::{Done, Job, JobKind, Poll};
+pub use review::Filter;
+use settings::{HistoryEntry, Settings};
+use std::path::{Path, PathBuf};
+
+/// Picks the Chinese or English text.
+pub fn tr(lang: Lang, zh: &'static str, en: &'static str) -> &'static str {
+    match lang {
+        Lang::Zh => zh,
+        Lang::En => en,
+    }
+}
+
+/// Where the window keeps its files (the per-user folders, or test folders).
+#[derive(Debug, Clone)]
+pub struct Dirs {
+    pub config: Option<PathBuf>,
+    pub data: Option<PathBuf>,
+}
+
+impl Dirs {
+    /// The per-user folders (`SHEETBRIDGE_CONFIG_DIR`/`SHEETBRIDGE_DATA_DIR` replace them).
+    pub fn user() -> Dirs {
+        Dirs {
+            config: crate::paths::config_dir(),
+            data: crate::paths::data_dir(),
+        }
+    }
+
+    fn profiles(&self) -> Option<PathBuf> {
+        self.config.as_ref().map(|c| c.join("profiles"))
+    }
+}
+
+/// What a screen asks the app to do once drawing is over.
+#[must_use]
+pub enum Action {
+    None,
+    /// Show the file dialog.
+    PickFile,
+    Open(PathBuf),
+    /// Load again with this profile (`None`: automatic).
+    Reload(Option<String>),
+    /// Write the upload sheet into this folder.
+    Export(PathBuf),
+    /// Back to the start screen.
+    Close,
+    CancelJob,
+    SaveSettings,
+    OpenFolder(PathBuf),
+    /// The mapping screen saved a profile: reload the profiles, then the file with it.
+    ProfileSaved(String),
+}
+
+/// A message shown above the content until dismissed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Notice {
+    pub text: String,
+    pub error: bool,
+    /// Offer "retry" for this action (a locked file).
+    pub retry_export: Option<PathBuf>,
+}
+
+pub(crate) enum Screen {
+    Home,
+    Mapping(Box<mapping::Mapping>),
+    Review(Box<review::Review>),
+    /// The batch is away being exported; the review keeps its filter and selection.
+    Exporting(Box<review::Review>),
+}
+
+/// The window's state.
+pub struct App {
+    pub settings: Settings,
+    dirs: Dirs,
+    profiles: Profiles,
+    pub(crate) screen: Screen,
+    job: Option<Job>,
+    pub notice: Option<Notice>,
+    history: Vec<HistoryEntry>,
+    show_settings: bool,
+    show_about: bool,
+    /// The source of the batch on screen, and the profile chosen by hand (if any).
+    source: Option<PathBuf>,
+    chosen_profile: Option<String>,
+    /// The last export, for the result panel.
+    pub exported: Option<jobs::Exported>,
+}
+
+impl App {
+    /// A new window state; installs the fonts into `ctx`.
+    pub fn new(ctx: &egui::Context, dirs: Dirs) -> App {
+        fonts::install(ctx);
+        let settings = Settings::load(dirs.config.as_deref());
+        let profiles = Profiles::load(dirs.profiles().as_deref());
+        let history = settings::load_history(dirs.data.as_deref());
+        App {
+            chosen_profile: settings.profile.clone(),
+            settings,
+            dirs,
+            profiles,
+            screen: Screen::Home,
+            job: None,
+            notice: None,
+            history,
+            show_settings: false,
+            show_about: false,
+            source: None,
+            exported: None,
+        }
+    }
+
+    pub fn lang(&self) -> Lang {
+        self.settings.lang
+    }
+
+    /// The batch on screen, if any.
+    pub fn batch(&self) -> Option<&Batch> {
+        match &self.screen {
+            Screen::Review(r) => Some(&r.batch),
+            _ => None,
+        }
+    }
+
+    pub fn batch_mut(&mut self) -> Option<&mut Batch> {
+        match &mut self.screen {
+            Screen::Review(r) => Some(&mut r.batch),
+            _ => None,
+        }
+    }
+
+    /// Whether a background job is running.
+    pub fn busy(&self) -> bool {
+        self.job.is_some()
+    }
+
+    /// The mapping screen's state, when it is shown.
+    pub fn mapping(&mut self) -> Option<&mut mapping::Mapping> {
+        match &mut self.screen {
+            Screen::Mapping(m) => Some(m),
+            _ => None,
+        }
+    }
+
+    /// The review screen's state, when it is shown.
+    pub fn review(&mut self) -> Option<&mut review::Review> {
+        match &mut self.screen {
+            Screen::Review(r) => Some(r),
+            _ => None,
+        }
+    }
+
+    /// Starts loading a file (what a drop, the dialog and the start screen do).
+    pub fn open(&mut self, ctx: &egui::Context, path: PathBuf) {
+        if self.job.is_some() {
+            self.notice = Some(Notice {
+                text: tr(
+                    self.lang(),
+                    "正在处理上一个文件，请稍候再打开。",
+                    "Still working on the last file; open this one afterwards.",
+                )
+                .into(),
+                error: true,
+                retry_export: None,
+            });
+            return;
+        }
+        if let Some(dir) = path.parent() {
+            self.settings.last_dir = Some(dir.to_owned());
+        }
+        self.notice = None;
+        self.exported = None;
+        self.source = Some(path.clone());
+        let options = Options {
+            profile: self.chosen_profile.clone(),
+            lab: Some(self.settings.lab.clone()).filter(|l| !l.trim().is_empty()),
+            ledger: None,
+            ..Options::default()
+        };
+        self.job = Some(Job::load(ctx, path, self.profiles.clone(), options));
+    }
+
+    /// Draws one frame: the whole window.
+    pub fn show(&mut self, ui: &mut egui::Ui) {
+        let ctx = ui.ctx().clone();
+        self.poll_job();
+        let mut action = self.handle_input(&ctx);
+
+        egui::Panel::top("steps").show(ui, |ui| {
+            if let Some(a) = self.top_bar(ui) {
+                action = a;
+            }
+        });
+        egui::CentralPanel::default().show(ui, |ui| {
+            if let Some(a) = self.notice_bar(ui) {
+                action = a;
+            }
+            let screen_action = if let Some(job) = &self.job {
+                progress_view(ui, job, self.settings.lang)
+            } else {
+                match &mut self.screen {
+                    Screen::Home => home::show(ui, self.settings.lang, &self.history),
+                    Screen::Mapping(m) => {
+                        m.show(ui, self.settings.lang, self.dirs.profiles().as_deref())
+                    }
+                    Screen::Review(r) => r.show(
+                        ui,
+                        self.settings.lang,
+                        &self.profiles,
+                        self.exported.as_ref(),
+                    ),
+                    Screen::Exporting(_) => Action::None,
+                }
+            };
+            if !matches!(screen_action, Action::None) {
+                action = screen_action;
+            }
+        });
+        if self.show_settings {
+            self.settings_window(&ctx);
+        }
+        if self.show_about {
+            self.about_window(&ctx);
+        }
+        self.apply(&ctx, action);
+    }
+
+    fn handle_input(&mut self, ctx: &egui::Context) -> Action {
+        let dropped: Vec<PathBuf> = ctx.input(|i| {
+            i.raw
+                .dropped_files
+                .iter()
+                .map(|f| f.path().to_owned())
+                .filter(|p| !p.as_os_str().is_empty())
+                .collect()
+        });
+        if let Some(path) = dropped.into_iter().next() {
+            return Action::Open(path);
+        }
+        let (open, save) = ctx.input_mut(|i| {
+            (
+                i.consume_key(egui::Modifiers::COMMAND, egui::Key::O),
+                i.consume_key(egui::Modifiers::COMMAND, egui::Key::S),
+            )
+        });
+        if open {
+            return Action::PickFile;
+        }
+        if save && let Screen::Review(r) = &self.screen {
+            return Action::Export(r.export_dir.clone());
+        }
+        Action::None
+    }
+
+    fn poll_job(&mut self) {
+        let Some(job) = &self.job else { return };
+        let done = match job.poll() {
+            Poll::Running => return,
+            Poll::Done(done) => done,
+            Poll::Died => {
+                self.job = None;
+                self.notice = Some(Notice {
+                    text: tr(self.lang(), "程序内部出错，这次处理没有完成。请重新打开文件；如果反复出现，请联系技术支持。", "Internal error: the job did not finish. Open the file again; if it keeps happening, contact support.").into(),
+                    error: true,
+                    retry_export: None,
+                });
+                return;
+            }
+        };
+        self.job = None;
+        match done {
+            Done::Loaded { path, result } => match *result {
+                Ok(batch) => {
+                    let s = batch.summary();
+                    self.record_history(&path, s, None);
+                    let export_dir = self
+                        .settings
+                        .export_dir
+                        .clone()
+                        .or_else(|| path.parent().map(Path::to_owned))
+                        .unwrap_or_default();
+                    self.screen = Screen::Review(Box::new(review::Review::new(batch, export_dir)));
+                }
+                Err(LoadError::Cancelled) => self.screen = Screen::Home,
+                Err(LoadError::NoMatch {
+                    headers_all,
+                    samples,
+                    ..
+                }) if !headers_all.is_empty() => {
+                    let base = self.profiles.list.first().cloned();
+                    if let Some(base) = base {
+                        self.screen = Screen::Mapping(Box::new(mapping::Mapping::new(
+                            path,
+                            base,
+                            headers_all,
+                            samples,
+                        )));
+                    }
+                }
+                Err(e) => {
+                    self.screen = Screen::Home;
+                    self.notice = Some(Notice {
+                        text: match self.lang() {
+                            Lang::Zh => e.to_string(),
+                            Lang::En => e.english(),
+                        },
+                        error: true,
+                        retry_export: None,
+                    });
+                }
+            },
+            Done::Exported { batch, result } => {
+                let export_dir = result
+                    .as_ref()
+                    .ok()
+                    .and_then(|r| r.upload.parent().map(Path::to_owned))
+                    .unwrap_or_default();
+                match result {
+                    Ok(done) => {
+                        if let Some(path) = self.source.clone() {
+                            self.record_history(&path, batch.summary(), Some(done.upload.clone()));
+                        }
+                        self.settings.export_dir = Some(export_dir.clone());
+                        self.save_settings();
+                        self.exported = Some(done);
+                        self.notice = None;
+                    }
+                    Err(e) => {
+                        let locked = matches!(e, crate::write::WriteError::Locked { .. });
+                        self.notice = Some(Notice {
+                            text: match self.lang() {
+                                Lang::Zh => e.to_string(),
+                                Lang::En => e.english(),
+                            },
+                            error: true,
+                            retry_export: locked.then(|| self.last_export_dir()),
+                        });
+                    }
+                }
+                self.screen = match std::mem::replace(&mut self.screen, Screen::Home) {
+                    Screen::Exporting(mut review) => {
+                        review.batch.put_back(*batch);
+                        Screen::Review(review)
+                    }
+                    _ => Screen::Review(Box::new(review::Review::new(
+                        *batch,
+                        self.last_export_dir(),
+                    ))),
+                };
+            }
+        }
+    }
+
+    fn last_export_dir(&self) -> PathBuf {
+        self.settings
+            .export_dir
+            .clone()
+            .or_else(|| {
+                self.source
+                    .as_ref()
+                    .and_then(|p| p.parent().map(Path::to_owned))
+            })
+            .unwrap_or_default()
+    }
+
+    fn record_history(&mut self, path: &Path, s: crate::batch::Summary, exported: Option<PathBuf>) {
+        let now = chrono::Local::now();
+        let file = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let entry = HistoryEntry {
+            date: now.format("%Y-%m-%d").to_string(),
+            time: now.format("%H:%M").to_string(),
+            file,
+            rows: s.total,
+            ready: s.ready,
+            rejected: s.rejected,
+            exported,
+        };
+        // Exporting the file just opened updates its entry.
+        match self.history.last_mut() {
+            Some(last)
+                if entry.exported.is_some()
+                    && last.file == entry.file
+                    && last.date == entry.date =>
+            {
+                *last = entry
+            }
+            _ => self.history.push(entry),
+        }
+        if let Some(dir) = &self.dirs.data {
+            // The history is a convenience: failing to save it must not stop the clerk.
+            let _ = settings::save_history(dir, &self.history);
+        }
+    }
+
+    fn save_settings(&mut self) {
+        if let Some(dir) = &self.dirs.config
+            && let Err(e) = self.settings.save(dir)
+        {
+            self.notice = Some(Notice {
+                text: format!(
+                    "{}{e}",
+                    tr(self.lang(), "设置没能保存：", "Settings were not saved: ")
+                ),
+                error: true,
+                retry_export: None,
+            });
+        }
+    }
+
+    fn apply(&mut self, ctx: &egui::Context, action: Action) {
+        match action {
+            Action::None => {}
+            Action::PickFile => {
+                if self.job.is_none() {
+                    let mut dialog = rfd::FileDialog::new()
+                        .set_title(tr(
+                            self.lang(),
+                            "选择导出的结果文件",
+                            "Choose the exported results",
+                        ))
+                        .add_filter(
+                            tr(self.lang(), "表格文件", "Spreadsheets"),
+                            &[
+                                "xlsx", "xlsm", "xls", "xlsb", "ods", "csv", "txt", "xml", "htm",
+                                "html",
+                            ],
+                        );
+                    if let Some(dir) = &self.settings.last_dir {
+                        dialog = dialog.set_directory(dir);
+                    }
+                    if let Some(path) = dialog.pick_file() {
+                        self.open(ctx, path);
+                    }
+                }
+            }
+            Action::Open(path) => self.open(ctx, path),
+            Action::Reload(profile) => {
+                self.chosen_profile = profile.clone();
+                self.settings.profile = profile;
+                self.save_settings();
+                if let Some(path) = self.source.clone() {
+                    self.open(ctx, path);
+                }
+            }
+            Action::Export(dir) => self.start_export(ctx, dir),
+            Action::Close => {
+                self.screen = Screen::Home;
+                self.exported = None;
+                self.notice = None;
+            }
+            Action::CancelJob => {
+                if let Some(job) = &self.job {
+                    job.cancel();
+                }
+            }
+            Action::SaveSettings => self.save_settings(),
+            Action::OpenFolder(dir) => {
+                if let Err(e) = open::that_detached(&dir) {
+                    self.notice = Some(Notice {
+                        text: format!(
+                            "{}{} ({e})",
+                            tr(self.lang(), "打不开文件夹：", "Cannot open the folder: "),
+                            dir.display()
+                        ),
+                        error: true,
+                        retry_export: None,
+                    });
+                }
+            }
+            Action::ProfileSaved(name) => {
+                self.profiles = Profiles::load(self.dirs.profiles().as_deref());
+                self.chosen_profile = Some(name);
+                if let Some(path) = self.source.clone() {
+                    self.open(ctx, path);
+                }
+            }
+        }
+    }
+
+    /// Exports the batch on screen into `dir` (the upload sheet, and the rejected rows).
+    pub fn start_export(&mut self, ctx: &egui::Context, dir: PathBuf) {
+        if self.job.is_some() {
+            return;
+        }
+        let Screen::Review(review) = &mut self.screen else {
+            return;
+        };
+        let batch = review.batch.take();
+        review.export_dir = dir.clone();
+        if let Screen::Review(review) = std::mem::replace(&mut self.screen, Screen::Home) {
+            self.screen = Screen::Exporting(review);
+        }
+        let stem = batch
+            .source
+            .path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let upload = dir.join(format!("{stem}_上报.xlsx"));
+        let rejected =
+            (batch.summary().rejected > 0).then(|| dir.join(format!("{stem}_错误行.xlsx")));
+        self.notice = None;
+        self.settings.export_dir = Some(dir);
+        self.job = Some(Job::export(ctx, batch, upload, rejected, self.lang()));
+    }
+
+    fn top_bar(&mut self, ui: &mut egui::Ui) -> Option<Action> {
+        let lang = self.lang();
+        let step = match (&self.screen, &self.job) {
+            (_, Some(j)) if matches!(j.what, JobKind::Load(_)) => 1,
+            (Screen::Home, _) => 1,
+            (Screen::Mapping(_), _) => 1,
+            (Screen::Review(_), _) if self.exported.is_some() => 3,
+            (Screen::Review(_), _) => 2,
+            (Screen::Exporting(_), _) => 3,
+        };
+        let mut action = None;
+        ui.horizontal(|ui| {
+            ui.heading(tr(
+                lang,
+                "核酸结果上报助手",
+                "Nucleic-acid result reporting",
+            ));
+            ui.add_space(20.0);
+            for (n, zh, en) in [
+                (1, "① 打开文件", "1 Open"),
+                (2, "② 核对", "2 Review"),
+                (3, "③ 导出", "3 Export"),
+            ] {
+                let text = egui::RichText::new(tr(lang, zh, en)).size(18.0);
+                let text = if n == step {
+                    text.strong().color(ui.visuals().selection.bg_fill)
+                } else {
+                    text.weak()
+                };
+                ui.label(text);
+                if n < 3 {
+                    ui.label(egui::RichText::new("▶").weak());
+                }
+            }
+            ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+                if ui.button(tr(lang, "关于", "About")).clicked() {
+                    self.show_about = true;
+                }
+                if ui.button(tr(lang, "设置", "Settings")).clicked() {
+                    self.show_settings = true;
+                }
+                if self.job.is_none()
+                    && ui
+                        .button(tr(lang, "打开文件 (Ctrl+O)", "Open file (Ctrl+O)"))
+                        .clicked()
+                {
+                    action = Some(Action::PickFile);
+                }
+            });
+        });
+        action
+    }
+
+    fn notice_bar(&mut self, ui: &mut egui::Ui) -> Option<Action> {
+        let notice = self.notice.clone()?;
+        let lang = self.lang();
+        let mut action = None;
+        let fill = if notice.error {
+            egui::Color32::from_rgb(255, 235, 235)
+        } else {
+            egui::Color32::from_rgb(232, 245, 233)
+        };
+        egui::Frame::new()
+            .fill(fill)
+            .inner_margin(10.0)
+            .corner_radius(6.0)
+            .show(ui, |ui| {
+                ui.horizontal_wrapped(|ui| {
+                    ui.label(
+                        egui::RichText::new(&notice.text)
+                            .color(egui::Color32::from_rgb(60, 20, 20)),
+                    );
+                    if let Some(dir) = &notice.retry_export
+                        && ui.button(tr(lang, "重试", "Retry")).clicked()
+                    {
+                        action = Some(Action::Export(dir.clone()));
+                    }
+                    if ui.button(tr(lang, "知道了", "Dismiss")).clicked() {
+                        self.notice = None;
+                    }
+                });
+            });
+        ui.add_space(6.0);
+        action
+    }
+
+    fn settings_window(&mut self, ctx: &egui::Context) {
+        let lang = self.lang();
+        let mut open = true;
+        let mut save = false;
+        egui::Window::new(tr(lang, "设置", "Settings"))
+            .open(&mut open)
+            .collapsible(false)
+            .resizable(false)
+            .show(ctx, |ui| {
+                egui::Grid::new("settings")
+                    .num_columns(2)
+                    .spacing([16.0, 12.0])
+                    .show(ui, |ui| {
+                        let label =
+                            ui.label(tr(lang, "本院名称（检测机构）", "Your lab (检测机构)"));
+                        ui.add(
+                            egui::TextEdit::singleline(&mut self.settings.lab)
+                                .desired_width(320.0)
+                                .hint_text(tr(
+                                    lang,
+                                    "例如：天河区人民医院检验科",
+                                    "e.g. 天河区人民医院检验科",
+                                )),
+                        )
+                        .labelled_by(label.id);
+                        ui.end_row();
+                        ui.label(tr(lang, "语言", "Language"));
+                        ui.horizontal(|ui| {
+                            ui.radio_value(&mut self.settings.lang, Lang::Zh, "中文");
+                            ui.radio_value(&mut self.settings.lang, Lang::En, "English");
+                        });
+                        ui.end_row();
+                        ui.label(tr(lang, "导出到", "Export to"));
+                        let shown = self
+                            .settings
+                            .export_dir
+                            .as_ref()
+                            .map(|d| d.display().to_string())
+                            .unwrap_or_else(|| {
+                                tr(lang, "原文件所在的文件夹", "the source file's folder")
+                                    .to_owned()
+                            });
+                        ui.label(shown);
+                        ui.end_row();
+                    });
+                ui.add_space(8.0);
+                ui.label(
+                    egui::RichText::new(tr(
+                        lang,
+                        "本院名称用于“检测机构”一栏为空的行。",
+                        "Your lab fills 检测机构 where the export has none.",
+                    ))
+                    .weak(),
+                );
+                if ui.button(tr(lang, "保存设置", "Save settings")).clicked() {
+                    save = true;
+                }
+            });
+        if save {
+            self.save_settings();
+            self.show_settings = false;
+        } else if !open {
+            self.save_settings();
+            self.show_settings = false;
+        }
+    }
+
+    fn about_window(&mut self, ctx: &egui::Context) {
+        let lang = self.lang();
+        let mut open = true;
+        let mut folder = None;
+        egui::Window::new(tr(lang, "关于", "About"))
+            .open(&mut open)
+            .collapsible(false)
+            .show(ctx, |ui| {
+                ui.label(format!(
+                    "{} {}",
+                    tr(lang, "核酸结果上报助手 版本", "SheetBridge version"),
+                    env!("CARGO_PKG_VERSION")
+                ));
+                ui.add_space(6.0);
+                ui.label(egui::RichText::new(tr(lang, "使用的模板", "Profiles in use")).strong());
+                for p in &self.profiles.list {
+                    ui.label(format!("{}（{}）— {}", p.title, p.name, p.origin));
+                }
+                for e in &self.profiles.broken {
+                    ui.colored_label(egui::Color32::from_rgb(180, 0, 0), e.to_string());
+                }
+                ui.add_space(6.0);
+                ui.label(
+                    egui::RichText::new(tr(
+                        lang,
+                        "数据和设置保存在",
+                        "Your data and settings are in",
+                    ))
+                    .strong(),
+                );
+                for dir in [&self.dirs.config, &self.dirs.data].into_iter().flatten() {
+                    ui.horizontal(|ui| {
+                        ui.label(dir.display().to_string());
+                        if ui.button(tr(lang, "打开文件夹", "Open folder")).clicked() {
+                            folder = Some(dir.clone());
+                        }
+                    });
+                }
+            });
+        if !open {
+            self.show_about = false;
+        }
+        if let Some(dir) = folder {
+            // The folder may not exist yet on a new install.
+            let _ = std::fs::create_dir_all(&dir);
+            self.apply(ctx, Action::OpenFolder(dir));
+        }
+    }
+}
+
+fn progress_view(ui: &mut egui::Ui, job: &Job, lang: Lang) -> Action {
+    let mut action = Action::None;
+    ui.add_space(60.0);
+    ui.vertical_centered(|ui| {
+        let (rows, of) = job.progress();
+        let title = match &job.what {
+            JobKind::Load(path) => format!(
+                "{}{}",
+                tr(lang, "正在读取并检查：", "Reading and checking: "),
+                path.file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default()
+            ),
+            JobKind::Export => tr(lang, "正在写出上报表……", "Writing the upload sheet…").to_owned(),
+        };
+        ui.heading(title);
+        ui.add_space(16.0);
+        let bar = if of > 0 {
+            egui::ProgressBar::new((rows as f32 / of as f32).min(1.0)).text(match lang {
+                Lang::Zh => format!("已读 {rows} / 约 {of} 行"),
+                Lang::En => format!("{rows} of about {of} rows"),
+            })
+        } else {
+            egui::ProgressBar::new(0.0).animate(true).text(match lang {
+                Lang::Zh => format!("已读 {rows} 行"),
+                Lang::En => format!("{rows} rows read"),
+            })
+        };
+        ui.add(bar.desired_width(520.0));
+        ui.add_space(16.0);
+        if matches!(job.what, JobKind::Load(_)) && ui.button(tr(lang, "取消", "Cancel")).clicked()
+        {
+            action = Action::CancelJob;
+        }
+    });
+    ui.ctx()
+        .request_repaint_after(std::time::Duration::from_millis(100));
+    action
+}
+
+impl eframe::App for App {
+    fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
+        self.show(ui);
+    }
+}
+
+/// Opens the window (what running `sheetbridge` with no arguments does).
+pub fn run(initial: Option<PathBuf>) -> Result<(), eframe::Error> {
+    let options = eframe::NativeOptions {
+        viewport: egui::ViewportBuilder::default()
+            .with_title("核酸结果上报助手")
+            .with_inner_size([1280.0, 760.0])
+            .with_min_inner_size([900.0, 560.0])
+            .with_drag_and_drop(true),
+        ..Default::default()
+    };
+    eframe::run_native(
+        "sheetbridge",
+        options,
+        Box::new(move |cc| {
+            let mut app = App::new(&cc.egui_ctx, Dirs::user());
+            if let Some(path) = initial {
+                app.open(&cc.egui_ctx, path);
+            }
+            Ok(Box::new(app))
+        }),
+    )
+}

@@ -1,0 +1,701 @@
+//! Step ②: the summary, the rows (only visible rows are laid out, so 1,000,000 rows scroll
+//! smoothly), the problems, and fixing a row in place. Edits re-check the row and the rows
+//! sharing its barcode or person at once; the source file is never changed.
+
+use super::jobs::Exported;
+use super::{Action, tr};
+use crate::batch::{Batch, RowStatus};
+use crate::issue::{Lang, Severity};
+use crate::profile::Profiles;
+use eframe::egui::{self, Color32, RichText};
+use egui_extras::{Column, TableBuilder};
+use std::path::PathBuf;
+
+/// Which rows the table shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Filter {
+    All,
+    Ready,
+    Rejected,
+    /// Rows with a warning (whatever their status).
+    Warnings,
+    Duplicate,
+    Excluded,
+    /// Errors, warnings and repeats.
+    Problems,
+}
+
+const ERROR_BG: Color32 = Color32::from_rgb(255, 214, 214);
+const WARN_BG: Color32 = Color32::from_rgb(255, 236, 179);
+const ERROR_FG: Color32 = Color32::from_rgb(176, 0, 32);
+const WARN_FG: Color32 = Color32::from_rgb(150, 90, 0);
+const OK_FG: Color32 = Color32::from_rgb(27, 120, 50);
+
+/// The review screen's state.
+pub struct Review {
+    pub batch: Batch,
+    pub filter: Filter,
+    pub search: String,
+    /// Rows shown, after the filter and the search.
+    view: Vec<u32>,
+    view_for: Option<(Filter, String, u64)>,
+    /// Bumped by every edit, so the view is rebuilt.
+    generation: u64,
+    pub selected: Option<usize>,
+    /// The selected row's fields as being edited.
+    edits: Vec<String>,
+    scroll_to: Option<usize>,
+    pub export_dir: PathBuf,
+}
+
+impl Review {
+    pub fn new(batch: Batch, export_dir: PathBuf) -> Review {
+        Review {
+            batch,
+            filter: Filter::All,
+            search: String::new(),
+            view: Vec::new(),
+            view_for: None,
+            generation: 0,
+            selected: None,
+            edits: Vec::new(),
+            scroll_to: None,
+            export_dir,
+        }
+    }
+
+    /// The rows the table shows now (indices into the batch).
+    pub fn visible_rows(&mut self) -> &[u32] {
+        self.refresh_view();
+        &self.view
+    }
+
+    fn refresh_view(&mut self) {
+        let key = (self.filter, self.search.clone(), self.generation);
+        if self.view_for.as_ref() == Some(&key) {
+            return;
+        }
+        let b = &self.batch;
+        let needle = self.search.trim().to_uppercase();
+        let search_fields: Vec<usize> = ["name", "id_number", "barcode", "phone"]
+            .iter()
+            .filter_map(|k| b.checker.profile.field_index(k))
+            .collect();
+        self.view = (0..b.len())
+            .filter(|&i| {
+                let st = b.status(i);
+                let keep = match self.filter {
+                    Filter::All => true,
+                    Filter::Ready => st == RowStatus::Ready,
+                    Filter::Rejected => st == RowStatus::Rejected,
+                    Filter::Warnings => b.issues(i).iter().any(|x| x.severity == Severity::Warning),
+                    Filter::Duplicate => st == RowStatus::Duplicate,
+                    Filter::Excluded => st == RowStatus::Excluded,
+                    Filter::Problems => !b.issues(i).is_empty(),
+                };
+                keep && (needle.is_empty()
+                    || b.line(i).to_string() == needle
+                    || search_fields
+                        .iter()
+                        .any(|&f| b.value(i, f).to_uppercase().contains(&needle)))
+            })
+            .map(|i| i as u32)
+            .collect();
+        self.view_for = Some(key);
+    }
+
+    /// Selects a row and scrolls the table to it.
+    pub fn select(&mut self, index: usize) {
+        self.selected = Some(index);
+        self.edits = (0..self.batch.checker.profile.fields.len())
+            .map(|f| self.batch.value(index, f).to_owned())
+            .collect();
+        self.refresh_view();
+        if let Some(pos) = self.view.iter().position(|&i| i as usize == index) {
+            self.scroll_to = Some(pos);
+        } else {
+            // Out of the current filter: show everything so the row can be seen.
+            self.filter = Filter::All;
+            self.search.clear();
+            self.refresh_view();
+            self.scroll_to = Some(index);
+        }
+    }
+
+    /// Applies the changed fields of the selected row and re-checks.
+    pub fn apply_edits(&mut self) {
+        let Some(index) = self.selected else { return };
+        for (f, text) in self.edits.clone().iter().enumerate() {
+            if text != self.batch.value(index, f) {
+                self.batch.edit(index, f, text);
+            }
+        }
+        self.edits = (0..self.edits.len())
+            .map(|f| self.batch.value(index, f).to_owned())
+            .collect();
+        self.generation += 1;
+    }
+
+    pub fn toggle_excluded(&mut self) {
+        if let Some(index) = self.selected {
+            let now = self.batch.is_excluded(index);
+            self.batch.set_excluded(index, !now);
+            self.generation += 1;
+        }
+    }
+
+    pub fn show(
+        &mut self,
+        ui: &mut egui::Ui,
+        lang: Lang,
+        profiles: &Profiles,
+        exported: Option<&Exported>,
+    ) -> Action {
+        let mut action = Action::None;
+        egui::Panel::top("review_head")
+            .show_separator_line(false)
+            .show(ui, |ui| {
+                if let Some(a) = self.head(ui, lang, profiles) {
+                    action = a;
+                }
+            });
+        egui::Panel::bottom("review_export").show(ui, |ui| {
+            if let Some(a) = self.export_bar(ui, lang, exported) {
+                action = a;
+            }
+        });
+        if self.selected.is_some() {
+            egui::Panel::right("row_editor")
+                .default_size(400.0)
+                .resizable(true)
+                .show(ui, |ui| {
+                    self.editor(ui, lang);
+                });
+        }
+        egui::CentralPanel::default().show(ui, |ui| {
+            self.table(ui, lang);
+        });
+        action
+    }
+
+    fn head(&mut self, ui: &mut egui::Ui, lang: Lang, profiles: &Profiles) -> Option<Action> {
+        let mut action = None;
+        let b = &self.batch;
+        let src = &b.source;
+        let file = src
+            .path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        ui.label(
+            RichText::new(match lang {
+                Lang::Zh => format!(
+                    "{file} · 工作表「{}」· 表头在第 {} 行",
+                    src.sheet, src.header_row
+                ),
+                Lang::En => format!(
+                    "{file} · sheet \"{}\" · header on row {}",
+                    src.sheet, src.header_row
+                ),
+            })
+            .strong(),
+        );
+        let p = &b.checker.profile;
+        let matched = src.columns.iter().filter(|c| c.is_some()).count();
+        ui.horizontal(|ui| {
+            ui.label(match (lang, src.auto_chosen) {
+                (Lang::Zh, true) => format!(
+                    "模板：{}（自动识别：{} 列中 {} 列找到了对应的表头）",
+                    p.title,
+                    p.fields.len(),
+                    matched
+                ),
+                (Lang::Zh, false) => format!(
+                    "模板：{}（{} 列中 {} 列找到了对应的表头）",
+                    p.title,
+                    p.fields.len(),
+                    matched
+                ),
+                (Lang::En, _) => format!(
+                    "Profile: {} ({} of {} columns matched)",
+                    p.title,
+                    matched,
+                    p.fields.len()
+                ),
+            });
+            egui::ComboBox::from_id_salt("profile_choice")
+                .selected_text(tr(lang, "更换模板", "Change profile"))
+                .show_ui(ui, |ui| {
+                    if ui
+                        .selectable_label(false, tr(lang, "自动识别", "Automatic"))
+                        .clicked()
+                    {
+                        action = Some(Action::Reload(None));
+                    }
+                    for other in &profiles.list {
+                        if ui
+                            .selectable_label(
+                                other.name == p.name,
+                                format!("{}（{}）", other.title, other.name),
+                            )
+                            .clicked()
+                        {
+                            action = Some(Action::Reload(Some(other.name.clone())));
+                        }
+                    }
+                });
+            if !src.unused.is_empty() {
+                ui.label(
+                    RichText::new(format!(
+                        "{}{}",
+                        tr(lang, "未使用的列：", "Unused columns: "),
+                        src.unused.join("、")
+                    ))
+                    .weak(),
+                );
+            }
+        });
+        ui.add_space(4.0);
+        let s = b.summary();
+        let warnings = (0..b.len())
+            .filter(|&i| b.issues(i).iter().any(|x| x.severity == Severity::Warning))
+            .count();
+        ui.horizontal_wrapped(|ui| {
+            let mut button =
+                |ui: &mut egui::Ui, filter: Filter, text: String, color: Option<Color32>| {
+                    let mut rt = RichText::new(text).size(18.0);
+                    if let Some(c) = color {
+                        rt = rt.color(c);
+                    }
+                    if ui
+                        .add(egui::Button::selectable(self.filter == filter, rt))
+                        .clicked()
+                    {
+                        self.filter = filter;
+                    }
+                };
+            match lang {
+                Lang::Zh => {
+                    button(ui, Filter::All, format!("共 {} 行", s.total), None);
+                    button(
+                        ui,
+                        Filter::Ready,
+                        format!("✓ 可上报 {}", s.ready),
+                        Some(OK_FG),
+                    );
+                    button(
+                        ui,
+                        Filter::Rejected,
+                        format!("× 有错误 {}", s.rejected),
+                        Some(ERROR_FG),
+                    );
+                    button(
+                        ui,
+                        Filter::Warnings,
+                        format!("⚠ 有提醒 {warnings}"),
+                        Some(WARN_FG),
+                    );
+                    button(ui, Filter::Duplicate, format!("重复 {}", s.duplicate), None);
+                    if s.excluded > 0 {
+                        button(ui, Filter::Excluded, format!("不上报 {}", s.excluded), None);
+                    }
+                }
+                Lang::En => {
+                    button(ui, Filter::All, format!("{} rows", s.total), None);
+                    button(
+                        ui,
+                        Filter::Ready,
+                        format!("✓ ready {}", s.ready),
+                        Some(OK_FG),
+                    );
+                    button(
+                        ui,
+                        Filter::Rejected,
+                        format!("× errors {}", s.rejected),
+                        Some(ERROR_FG),
+                    );
+                    button(
+                        ui,
+                        Filter::Warnings,
+                        format!("⚠ warnings {warnings}"),
+                        Some(WARN_FG),
+                    );
+                    button(
+                        ui,
+                        Filter::Duplicate,
+                        format!("repeated {}", s.duplicate),
+                        None,
+                    );
+                    if s.excluded > 0 {
+                        button(
+                            ui,
+                            Filter::Excluded,
+                            format!("left out {}", s.excluded),
+                            None,
+                        );
+                    }
+                }
+            }
+            ui.separator();
+            let mut problems_only = self.filter == Filter::Problems;
+            if ui
+                .checkbox(
+                    &mut problems_only,
+                    tr(lang, "只看有问题的行", "Only rows with problems"),
+                )
+                .changed()
+            {
+                self.filter = if problems_only {
+                    Filter::Problems
+                } else {
+                    Filter::All
+                };
+            }
+            let label = ui.label(tr(lang, "搜索：", "Search:"));
+            ui.add(
+                egui::TextEdit::singleline(&mut self.search)
+                    .desired_width(220.0)
+                    .hint_text(tr(
+                        lang,
+                        "姓名 / 证件号 / 条码 / 行号",
+                        "name / ID / barcode / row",
+                    )),
+            )
+            .labelled_by(label.id);
+        });
+        ui.add_space(4.0);
+        action
+    }
+
+    fn table(&mut self, ui: &mut egui::Ui, lang: Lang) {
+        self.refresh_view();
+        if self.view.is_empty() {
+            ui.add_space(20.0);
+            ui.label(tr(lang, "没有符合条件的行。", "No rows match."));
+            return;
+        }
+        let fields = self.batch.checker.profile.fields.clone();
+        let scroll_to = self.scroll_to.take();
+        let mut clicked: Option<usize> = None;
+        let row_height = 30.0;
+        egui::ScrollArea::horizontal().show(ui, |ui| {
+            let mut table = TableBuilder::new(ui)
+                .striped(true)
+                .resizable(true)
+                .cell_layout(egui::Layout::left_to_right(egui::Align::Center))
+                .column(Column::exact(64.0))
+                .column(Column::exact(84.0))
+                .column(Column::initial(320.0).clip(true));
+            for f in &fields {
+                let w = match f.key.as_str() {
+                    "id_number" => 190.0,
+                    "sampled_at" | "tested_at" => 170.0,
+                    "barcode" => 170.0,
+                    "phone" => 125.0,
+                    "site" | "lab" | "address" => 200.0,
+                    "sex" | "age" | "id_type" => 56.0,
+                    _ => 96.0,
+                };
+                table = table.column(Column::initial(w).clip(true));
+            }
+            if let Some(pos) = scroll_to {
+                table = table.scroll_to_row(pos, Some(egui::Align::Center));
+            }
+            let b = &self.batch;
+            let view = &self.view;
+            let selected = self.selected;
+            table
+                .header(row_height, |mut header| {
+                    header.col(|ui| {
+                        ui.strong(tr(lang, "行号", "Row"));
+                    });
+                    header.col(|ui| {
+                        ui.strong(tr(lang, "状态", "Status"));
+                    });
+                    header.col(|ui| {
+                        ui.strong(tr(
+                            lang,
+                            "问题（点击查看和修改）",
+                            "Problems (click to fix)",
+                        ));
+                    });
+                    for (fi, f) in fields.iter().enumerate() {
+                        header.col(|ui| {
+                            ui.strong(&f.header).on_hover_text(b.column_header(fi));
+                        });
+                    }
+                })
+                .body(|body| {
+                    body.rows(row_height, view.len(), |mut row| {
+                        let i = view[row.index()] as usize;
+                        row.set_selected(selected == Some(i));
+                        row.col(|ui| {
+                            if ui
+                                .selectable_label(selected == Some(i), b.line(i).to_string())
+                                .clicked()
+                            {
+                                clicked = Some(i);
+                            }
+                        });
+                        row.col(|ui| {
+                            let (text, color) = status_text(b.status(i), lang);
+                            ui.colored_label(color, text);
+                        });
+                        row.col(|ui| {
+                            if let Some(first) = b.issues(i).first() {
+                                let color = if first.severity == Severity::Error {
+                                    ERROR_FG
+                                } else {
+                                    WARN_FG
+                                };
+                                let n = b.issues(i).len();
+                                let text = if n > 1 {
+                                    format!(
+                                        "{}（{} {n} {}）",
+                                        b.message_body(first, lang),
+                                        tr(lang, "共", "of"),
+                                        tr(lang, "条", "")
+                                    )
+                                } else {
+                                    b.message_body(first, lang)
+                                };
+                                let r = ui.add(
+                                    egui::Label::new(RichText::new(text).color(color))
+                                        .truncate()
+                                        .sense(egui::Sense::click()),
+                                );
+                                if r.clicked() {
+                                    clicked = Some(i);
+                                }
+                            }
+                        });
+                        for fi in 0..fields.len() {
+                            row.col(|ui| {
+                                let sev = b.field_severity(i, fi);
+                                let value = if sev.is_some() {
+                                    b.value(i, fi)
+                                } else {
+                                    b.output_value(i, fi)
+                                };
+                                if let Some(sev) = sev {
+                                    let bg = if sev == Severity::Error {
+                                        ERROR_BG
+                                    } else {
+                                        WARN_BG
+                                    };
+                                    ui.painter().rect_filled(ui.max_rect(), 0.0, bg);
+                                }
+                                let r = ui.add(egui::Label::new(value).truncate());
+                                if sev.is_some() {
+                                    let msgs: Vec<String> = b
+                                        .issues(i)
+                                        .iter()
+                                        .filter(|x| x.field == Some(fi as u16))
+                                        .map(|x| b.message_body(x, lang))
+                                        .collect();
+                                    r.on_hover_text(msgs.join("\n"));
+                                }
+                            });
+                        }
+                    });
+                });
+        });
+        if let Some(i) = clicked {
+            self.select(i);
+        }
+    }
+
+    fn editor(&mut self, ui: &mut egui::Ui, lang: Lang) {
+        let Some(index) = self.selected else { return };
+        let b = &self.batch;
+        let fields = b.checker.profile.fields.clone();
+        ui.horizontal(|ui| {
+            ui.heading(match lang {
+                Lang::Zh => format!("第 {} 行", b.line(index)),
+                Lang::En => format!("Row {}", b.line(index)),
+            });
+            let (text, color) = status_text(b.status(index), lang);
+            ui.label(RichText::new(text).color(color).size(18.0));
+        });
+        ui.label(RichText::new(tr(lang, "在这里改正后点“保存修改”，会立即重新检查。原文件不会被改动。", "Fix the values and press Save: the row is checked again at once. The source file is not changed.")).weak());
+        let row_issues: Vec<_> = b
+            .issues(index)
+            .iter()
+            .filter(|x| x.field.is_none())
+            .map(|x| b.message_body(x, lang))
+            .collect();
+        for m in row_issues {
+            ui.colored_label(ERROR_FG, m);
+        }
+        let mut save = false;
+        egui::ScrollArea::vertical()
+            .max_height(ui.available_height() - 60.0)
+            .show(ui, |ui| {
+                for (fi, f) in fields.iter().enumerate() {
+                    let source = b.column_header(fi);
+                    let caption = if source == f.header {
+                        f.header.clone()
+                    } else {
+                        format!("{}（{}）", f.header, source)
+                    };
+                    let label = ui.label(RichText::new(caption).strong());
+                    let sev = b.field_severity(index, fi);
+                    let mut edit = egui::TextEdit::singleline(&mut self.edits[fi])
+                        .desired_width(f32::INFINITY);
+                    if let Some(sev) = sev {
+                        edit = edit.background_color(if sev == Severity::Error {
+                            ERROR_BG
+                        } else {
+                            WARN_BG
+                        });
+                    }
+                    let hint = match b.output_value(index, fi) {
+                        v if v != b.value(index, fi) && b.value(index, fi).is_empty() => {
+                            format!("{}{v}", tr(lang, "将自动填写：", "filled in: "))
+                        }
+                        _ => String::new(),
+                    };
+                    let r = ui.add(edit.hint_text(hint)).labelled_by(label.id);
+                    if r.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter)) {
+                        save = true;
+                    }
+                    for x in b
+                        .issues(index)
+                        .iter()
+                        .filter(|x| x.field == Some(fi as u16))
+                    {
+                        let color = if x.severity == Severity::Error {
+                            ERROR_FG
+                        } else {
+                            WARN_FG
+                        };
+                        ui.label(RichText::new(b.message_body(x, lang)).color(color));
+                    }
+                    ui.add_space(4.0);
+                }
+            });
+        ui.separator();
+        let excluded = b.is_excluded(index);
+        ui.horizontal(|ui| {
+            if ui.button(tr(lang, "保存修改", "Save changes")).clicked() {
+                save = true;
+            }
+            let text = if excluded {
+                tr(lang, "恢复上报此行", "Report this row again")
+            } else {
+                tr(lang, "不上报此行", "Leave this row out")
+            };
+            if ui.button(text).clicked() {
+                self.toggle_excluded();
+            }
+            if ui.button(tr(lang, "关闭", "Close")).clicked() {
+                self.selected = None;
+            }
+        });
+        if save {
+            self.apply_edits();
+        }
+    }
+
+    fn export_bar(
+        &mut self,
+        ui: &mut egui::Ui,
+        lang: Lang,
+        exported: Option<&Exported>,
+    ) -> Option<Action> {
+        let mut action = None;
+        ui.add_space(6.0);
+        if let Some(done) = exported {
+            egui::Frame::new()
+                .fill(Color32::from_rgb(232, 245, 233))
+                .inner_margin(8.0)
+                .corner_radius(6.0)
+                .show(ui, |ui| {
+                    ui.horizontal_wrapped(|ui| {
+                        ui.label(
+                            RichText::new(match lang {
+                                Lang::Zh => format!(
+                                    "已导出上报表：{}（{} 行）",
+                                    done.upload.display(),
+                                    done.rows
+                                ),
+                                Lang::En => {
+                                    format!("Wrote {} ({} rows)", done.upload.display(), done.rows)
+                                }
+                            })
+                            .color(OK_FG),
+                        );
+                        if let Some((path, n)) = &done.rejected {
+                            ui.label(match lang {
+                                Lang::Zh => {
+                                    format!("错误行：{}（{n} 行，含错误原因）", path.display())
+                                }
+                                Lang::En => format!(
+                                    "Rejected rows: {} ({n} rows, with reasons)",
+                                    path.display()
+                                ),
+                            });
+                        }
+                        if let Some(dir) = done.upload.parent()
+                            && ui
+                                .button(tr(lang, "打开所在文件夹", "Open the folder"))
+                                .clicked()
+                        {
+                            action = Some(Action::OpenFolder(dir.to_owned()));
+                        }
+                    });
+                });
+        }
+        ui.horizontal(|ui| {
+            let s = self.batch.summary();
+            let text = match lang {
+                Lang::Zh => format!("导出上报表（{} 行） Ctrl+S", s.ready),
+                Lang::En => format!("Export the upload sheet ({} rows) Ctrl+S", s.ready),
+            };
+            let enabled = s.ready > 0;
+            if ui
+                .add_enabled(
+                    enabled,
+                    egui::Button::new(RichText::new(text).size(19.0))
+                        .min_size(egui::vec2(260.0, 40.0)),
+                )
+                .clicked()
+            {
+                action = Some(Action::Export(self.export_dir.clone()));
+            }
+            ui.label(format!(
+                "{}{}",
+                tr(lang, "导出到：", "Into: "),
+                self.export_dir.display()
+            ));
+            if ui
+                .button(tr(lang, "更换文件夹…", "Change folder…"))
+                .clicked()
+                && let Some(dir) = rfd::FileDialog::new()
+                    .set_directory(&self.export_dir)
+                    .pick_folder()
+            {
+                self.export_dir = dir;
+            }
+            ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+                if ui
+                    .button(tr(lang, "关闭此文件", "Close this file"))
+                    .clicked()
+                {
+                    action = Some(Action::Close);
+                }
+            });
+        });
+        ui.add_space(6.0);
+        action
+    }
+}
+
+fn status_text(st: RowStatus, lang: Lang) -> (&'static str, Color32) {
+    match st {
+        RowStatus::Ready => (tr(lang, "✓ 可上报", "✓ ready"), OK_FG),
+        RowStatus::Rejected => (tr(lang, "× 有错误", "× error"), ERROR_FG),
+        RowStatus::Duplicate => (tr(lang, "重复", "repeat"), WARN_FG),
+        RowStatus::Excluded => (tr(lang, "不上报", "left out"), Color32::GRAY),
+    }
+}

@@ -1,0 +1,136 @@
+//! What the window remembers between runs (`settings.toml` in the per-user config folder), and
+//! the day's history on the start screen (`history.toml` in the data folder). Loaded data is
+//! never kept here.
+
+use crate::issue::Lang;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// Settings the clerk chooses; every field has a default so an old or partial file still loads.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Settings {
+    /// The clerk's own lab: the 检测机构 of rows that have none.
+    pub lab: String,
+    /// Where the last file was opened from (the file dialog starts there).
+    pub last_dir: Option<PathBuf>,
+    /// Where the last export went; empty: next to the source.
+    pub export_dir: Option<PathBuf>,
+    /// The profile chosen last time by hand; empty: automatic.
+    pub profile: Option<String>,
+    pub lang: Lang,
+}
+
+impl Settings {
+    /// Loads from `dir/settings.toml`; a missing or unreadable file gives the defaults.
+    pub fn load(dir: Option<&Path>) -> Settings {
+        dir.and_then(|d| std::fs::read_to_string(d.join("settings.toml")).ok())
+            .and_then(|t| toml::from_str(&t).ok())
+            .unwrap_or_default()
+    }
+
+    /// Saves to `dir/settings.toml` (whole or not at all).
+    pub fn save(&self, dir: &Path) -> Result<(), crate::write::WriteError> {
+        save_toml(&dir.join("settings.toml"), self)
+    }
+}
+
+/// One file handled, for the start screen's "today" list.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HistoryEntry {
+    /// `YYYY-MM-DD`.
+    pub date: String,
+    pub time: String,
+    pub file: String,
+    pub rows: usize,
+    pub ready: usize,
+    pub rejected: usize,
+    /// Where the upload sheet went, when exported.
+    pub exported: Option<PathBuf>,
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(default)]
+struct HistoryFile {
+    entry: Vec<HistoryEntry>,
+}
+
+/// The history of handled files, newest last, trimmed to the last 200.
+pub fn load_history(dir: Option<&Path>) -> Vec<HistoryEntry> {
+    dir.and_then(|d| std::fs::read_to_string(d.join("history.toml")).ok())
+        .and_then(|t| toml::from_str::<HistoryFile>(&t).ok())
+        .map(|h| h.entry)
+        .unwrap_or_default()
+}
+
+pub fn save_history(dir: &Path, entries: &[HistoryEntry]) -> Result<(), crate::write::WriteError> {
+    let keep = entries.len().saturating_sub(200);
+    save_toml(
+        &dir.join("history.toml"),
+        &HistoryFile {
+            entry: entries[keep..].to_vec(),
+        },
+    )
+}
+
+fn save_toml<T: Serialize>(path: &Path, value: &T) -> Result<(), crate::write::WriteError> {
+    let text = toml::to_string_pretty(value).map_err(|e| crate::write::WriteError::Io {
+        path: path.to_owned(),
+        reason: e.to_string(),
+    })?;
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| crate::write::WriteError::Io {
+            path: dir.to_owned(),
+            reason: crate::read::io_message(&e),
+        })?;
+    }
+    crate::write::write_atomically(path, |f| {
+        use std::io::Write;
+        f.write_all(text.as_bytes())
+            .map_err(|e| crate::write::WriteError::Io {
+                path: path.to_owned(),
+                reason: crate::read::io_message(&e),
+            })
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn settings_round_trip_and_tolerate_old_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Settings {
+            lab: "本院".into(),
+            lang: Lang::En,
+            ..Settings::default()
+        };
+        s.save(dir.path()).unwrap();
+        assert_eq!(Settings::load(Some(dir.path())), s);
+        std::fs::write(
+            dir.path().join("settings.toml"),
+            "lab = \"x\"\nunknown = 1\n",
+        )
+        .unwrap();
+        assert_eq!(Settings::load(Some(dir.path())).lab, "x");
+        std::fs::write(dir.path().join("settings.toml"), "not toml [").unwrap();
+        assert_eq!(Settings::load(Some(dir.path())), Settings::default());
+    }
+
+    #[test]
+    fn history_keeps_the_last_entries() {
+        let dir = tempfile::tempdir().unwrap();
+        let e = HistoryEntry {
+            date: "2022-01-10".into(),
+            time: "09:00".into(),
+            file: "a.xlsx".into(),
+            rows: 3,
+            ready: 2,
+            rejected: 1,
+            exported: None,
+        };
+        save_history(dir.path(), &vec![e.clone(); 250]).unwrap();
+        assert_eq!(load_history(Some(dir.path())).len(), 200);
+    }
+}
