@@ -54,6 +54,41 @@ pub trait Progress: Sync {
 
 impl Progress for () {}
 
+/// No profile recognises the header: what was found, for the message and the mapping screen.
+#[derive(Debug, Clone)]
+pub struct HeaderMismatch {
+    pub path: PathBuf,
+    pub sheet: String,
+    /// The title of the profile that came closest.
+    pub profile: String,
+    /// Template headers of the required fields that have no column.
+    pub missing: Vec<String>,
+    /// The header cells found (of the best candidate row).
+    pub headers: Vec<String>,
+    /// The same row, every source column (empty ones too), for the mapping screen.
+    pub headers_all: Vec<String>,
+    /// Up to three rows below it, as shown, for the mapping screen's examples.
+    pub samples: Vec<Vec<String>>,
+}
+
+impl std::fmt::Display for HeaderMismatch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let found = if self.headers.is_empty() {
+            "（没有找到表头）".to_owned()
+        } else {
+            self.headers.join("、")
+        };
+        write!(
+            f,
+            "认不出文件「{}」的表头，不知道哪一列是什么。模板「{}」需要的这些列没有找到：{}。文件里的表头是：{}。请把这几列的表头改成模板认识的名字，或在窗口里手动对应列后另存为新模板。",
+            self.path.display(),
+            self.profile,
+            self.missing.join("、"),
+            found
+        )
+    }
+}
+
 /// Why a file gave no batch.
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
@@ -63,23 +98,8 @@ pub enum LoadError {
     Profile(#[from] ProfileError),
     #[error("文件「{}」里没有数据（工作表都是空的）。请确认导出时选了正确的日期和范围。", path.display())]
     Empty { path: PathBuf },
-    #[error(
-        "认不出文件「{}」的表头，不知道哪一列是什么。模板「{profile}」需要的这些列没有找到：{}。文件里的表头是：{}。请把这几列的表头改成模板认识的名字，或在窗口里手动对应列后另存为新模板。",
-        path.display(), missing.join("、"), if headers.is_empty() { "（没有找到表头）".to_owned() } else { headers.join("、") }
-    )]
-    NoMatch {
-        path: PathBuf,
-        sheet: String,
-        profile: String,
-        /// Template headers of the required fields that have no column.
-        missing: Vec<String>,
-        /// The header cells found (of the best candidate row).
-        headers: Vec<String>,
-        /// The same row, every source column (empty ones too), for the mapping screen.
-        headers_all: Vec<String>,
-        /// Up to three rows below it, as shown, for the mapping screen's examples.
-        samples: Vec<Vec<String>>,
-    },
+    #[error("{0}")]
+    NoMatch(Box<HeaderMismatch>),
     #[error("已取消读取。")]
     Cancelled,
 }
@@ -91,17 +111,12 @@ impl LoadError {
             LoadError::Read(e) => e.english(),
             LoadError::Profile(e) => format!("profile error: {e}"),
             LoadError::Empty { path } => format!("{} holds no data", path.display()),
-            LoadError::NoMatch {
-                path,
-                profile,
-                missing,
-                headers,
-                ..
-            } => format!(
-                "cannot recognise the header of {}: profile {profile} needs columns {} that were not found; headers found: {}",
-                path.display(),
-                missing.join(", "),
-                headers.join(", ")
+            LoadError::NoMatch(m) => format!(
+                "cannot recognise the header of {}: profile {} needs columns {} that were not found; headers found: {}",
+                m.path.display(),
+                m.profile,
+                m.missing.join(", "),
+                m.headers.join(", ")
             ),
             LoadError::Cancelled => "cancelled".into(),
         }
@@ -179,8 +194,9 @@ pub fn load(
         let merges = merge_scan.and_then(|h| h.join().ok().flatten());
         // A read error wins: a batch built from part of a file would lose rows silently.
         let batch = match (read, result) {
-            (Err(e), Ok(_))
-            | (Err(e), Err(LoadError::Empty { .. } | LoadError::NoMatch { .. })) => Err(e.into()),
+            (Err(e), Ok(_)) | (Err(e), Err(LoadError::Empty { .. } | LoadError::NoMatch(_))) => {
+                Err(e.into())
+            }
             (_, r) => r,
         };
         (batch, merges)
@@ -352,7 +368,7 @@ fn no_match(
         .take(3)
         .map(|(_, c)| c.iter().map(Cell::display).collect())
         .collect();
-    LoadError::NoMatch {
+    LoadError::NoMatch(Box::new(HeaderMismatch {
         path: path.to_owned(),
         sheet: sheet.to_owned(),
         profile: p.title.clone(),
@@ -363,7 +379,7 @@ fn no_match(
             .map(|c| c.display().trim().replace('\n', " "))
             .collect(),
         samples,
-    }
+    }))
 }
 
 fn header_texts(cells: &[Cell]) -> Vec<String> {

@@ -8,3 +8,4 @@ mod cli;
 mod corpus;
 mod edit;
 mod formats;
+mod window;

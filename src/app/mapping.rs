@@ -68,6 +68,13 @@ impl Mapping {
         }
     }
 
+    fn file_name(&self) -> String {
+        self.path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    }
+
     /// Required fields (without a default) that still have no column.
     pub fn missing(&self) -> Vec<&str> {
         self.base
@@ -174,9 +181,9 @@ impl Mapping {
         ui.label(match lang {
             Lang::Zh => format!(
                 "文件：{}。带 * 的是必填项。选好后保存为新模板，以后同样格式的文件会自动识别。",
-                self.path.display()
+                self.file_name()
             ),
-            Lang::En => format!("File: {}. Fields marked * are required. Save the choice as a new profile and files like this are recognised next time.", self.path.display()),
+            Lang::En => format!("File: {}. Fields marked * are required. Save the choice as a new profile and files like this are recognised next time.", self.file_name()),
         });
         ui.add_space(8.0);
         egui::ScrollArea::vertical()
@@ -200,7 +207,8 @@ impl Mapping {
                                 None => tr(lang, "（没有这一列）", "(no such column)").to_owned(),
                             };
                             let mut pick = self.choice[fi];
-                            egui::ComboBox::from_id_salt(("map", fi))
+                            let header = field.header.clone();
+                            let combo = egui::ComboBox::from_id_salt(("map", fi))
                                 .width(560.0)
                                 .selected_text(selected)
                                 .show_ui(ui, |ui| {
@@ -217,6 +225,10 @@ impl Mapping {
                                         ui.selectable_value(&mut pick, Some(ci), text);
                                     }
                                 });
+                            // The drop-down is named by its field, for screen readers and tests.
+                            combo.response.widget_info(|| {
+                                egui::WidgetInfo::labeled(egui::Role::ComboBox, true, &header)
+                            });
                             if pick != self.choice[fi] {
                                 // A column feeds one field: take it from any other.
                                 if let Some(ci) = pick {

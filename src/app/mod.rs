@@ -300,18 +300,13 @@ impl App {
                     self.screen = Screen::Review(Box::new(review::Review::new(batch, export_dir)));
                 }
                 Err(LoadError::Cancelled) => self.screen = Screen::Home,
-                Err(LoadError::NoMatch {
-                    headers_all,
-                    samples,
-                    ..
-                }) if !headers_all.is_empty() => {
-                    let base = self.profiles.list.first().cloned();
-                    if let Some(base) = base {
+                Err(LoadError::NoMatch(m)) if !m.headers_all.is_empty() => {
+                    if let Some(base) = self.profiles.list.first().cloned() {
                         self.screen = Screen::Mapping(Box::new(mapping::Mapping::new(
                             path,
                             base,
-                            headers_all,
-                            samples,
+                            m.headers_all,
+                            m.samples,
                         )));
                     }
                 }
@@ -669,10 +664,8 @@ impl App {
                     save = true;
                 }
             });
-        if save {
-            self.save_settings();
-            self.show_settings = false;
-        } else if !open {
+        // Closing the window keeps what was typed, like the button does.
+        if save || !open {
             self.save_settings();
             self.show_settings = false;
         }

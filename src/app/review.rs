@@ -223,8 +223,8 @@ impl Review {
                     p.fields.len()
                 ),
             });
-            egui::ComboBox::from_id_salt("profile_choice")
-                .selected_text(tr(lang, "更换模板", "Change profile"))
+            egui::ComboBox::new("profile_choice", tr(lang, "更换模板", "Change profile"))
+                .selected_text(p.name.as_str())
                 .show_ui(ui, |ui| {
                     if ui
                         .selectable_label(false, tr(lang, "自动识别", "Automatic"))
