@@ -4,7 +4,7 @@
 
 use super::jobs::Exported;
 use super::{Action, tr};
-use crate::batch::{Batch, RowStatus};
+use crate::batch::{Batch, RowStatus, Summary};
 use crate::issue::{Lang, Severity};
 use crate::profile::Profiles;
 use eframe::egui::{self, Color32, RichText};
@@ -46,6 +46,9 @@ pub struct Review {
     edits: Vec<String>,
     scroll_to: Option<usize>,
     pub export_dir: PathBuf,
+    /// Counts for the summary line, for `generation` (a full pass over a million rows is
+    /// too slow to repeat every frame).
+    counts: Option<(u64, Summary, usize)>,
 }
 
 impl Review {
@@ -61,6 +64,7 @@ impl Review {
             edits: Vec::new(),
             scroll_to: None,
             export_dir,
+            counts: None,
         }
     }
 
@@ -102,6 +106,22 @@ impl Review {
             .map(|i| i as u32)
             .collect();
         self.view_for = Some(key);
+    }
+
+    /// The summary counts and the number of rows with a warning.
+    pub fn counts(&mut self) -> (Summary, usize) {
+        match self.counts {
+            Some((g, s, w)) if g == self.generation => (s, w),
+            _ => {
+                let b = &self.batch;
+                let s = b.summary();
+                let w = (0..b.len())
+                    .filter(|&i| b.issues(i).iter().any(|x| x.severity == Severity::Warning))
+                    .count();
+                self.counts = Some((self.generation, s, w));
+                (s, w)
+            }
+        }
     }
 
     /// Selects a row and scrolls the table to it.
@@ -256,10 +276,7 @@ impl Review {
             }
         });
         ui.add_space(4.0);
-        let s = b.summary();
-        let warnings = (0..b.len())
-            .filter(|&i| b.issues(i).iter().any(|x| x.severity == Severity::Warning))
-            .count();
+        let (s, warnings) = self.counts();
         ui.horizontal_wrapped(|ui| {
             let mut button =
                 |ui: &mut egui::Ui, filter: Filter, text: String, color: Option<Color32>| {
@@ -647,7 +664,7 @@ impl Review {
                 });
         }
         ui.horizontal(|ui| {
-            let s = self.batch.summary();
+            let (s, _) = self.counts();
             let text = match lang {
                 Lang::Zh => format!("导出上报表（{} 行） Ctrl+S", s.ready),
                 Lang::En => format!("Export the upload sheet ({} rows) Ctrl+S", s.ready),

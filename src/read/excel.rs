@@ -111,27 +111,11 @@ impl Excel {
         match self {
             Excel::Xlsx(x) => {
                 let mut reader = x.worksheet_cells_reader(sheet).map_err(|e| e.to_string())?;
-                let mut rows = RowAssembler::default();
-                while let Some(cell) = reader.next_cell().map_err(|e| e.to_string())? {
-                    let (r, c) = cell.get_position();
-                    if rows.push(r, c, from_ref(cell.get_value()), f).is_break() {
-                        return Ok(());
-                    }
-                }
-                rows.finish(f);
-                Ok(())
+                stream_cells(|| reader.next_cell().map_err(|e| e.to_string()), f)
             }
             Excel::Xlsb(x) => {
                 let mut reader = x.worksheet_cells_reader(sheet).map_err(|e| e.to_string())?;
-                let mut rows = RowAssembler::default();
-                while let Some(cell) = reader.next_cell().map_err(|e| e.to_string())? {
-                    let (r, c) = cell.get_position();
-                    if rows.push(r, c, from_ref(cell.get_value()), f).is_break() {
-                        return Ok(());
-                    }
-                }
-                rows.finish(f);
-                Ok(())
+                stream_cells(|| reader.next_cell().map_err(|e| e.to_string()), f)
             }
             Excel::Xls(x) => {
                 let range = x.worksheet_range(sheet).map_err(|e| e.to_string())?;
@@ -167,6 +151,22 @@ impl Excel {
             })
             .collect())
     }
+}
+
+/// Feeds the cells of a streaming reader (`.xlsx`, `.xlsb`) to `f` row by row.
+fn stream_cells<'a>(
+    mut next: impl FnMut() -> Result<Option<calamine::Cell<DataRef<'a>>>, String>,
+    f: &mut dyn FnMut(u32, Vec<Cell>) -> ControlFlow<()>,
+) -> Result<(), String> {
+    let mut rows = RowAssembler::default();
+    while let Some(cell) = next()? {
+        let (r, c) = cell.get_position();
+        if rows.push(r, c, from_ref(cell.get_value()), f).is_break() {
+            return Ok(());
+        }
+    }
+    rows.finish(f);
+    Ok(())
 }
 
 /// Groups a stream of `(row, col, cell)` into rows.
