@@ -400,7 +400,7 @@ impl Review {
                 .striped(true)
                 .resizable(true)
                 .cell_layout(egui::Layout::left_to_right(egui::Align::Center))
-                .column(Column::exact(64.0))
+                .column(Column::exact(92.0))
                 .column(Column::exact(84.0))
                 .column(Column::initial(320.0).clip(true));
             for f in &fields {
