@@ -769,8 +769,12 @@ impl eframe::App for App {
 
 /// Opens the window (what running `sheetbridge` with no arguments does).
 pub fn run(initial: Option<PathBuf>) -> Result<(), eframe::Error> {
+    let mut viewport = egui::ViewportBuilder::default();
+    if let Ok(icon) = eframe::icon_data::from_png_bytes(include_bytes!("../../assets/icon/sheetbridge-64.png")) {
+        viewport = viewport.with_icon(icon);
+    }
     let options = eframe::NativeOptions {
-        viewport: egui::ViewportBuilder::default()
+        viewport: viewport
             .with_title("核酸结果上报助手")
             .with_inner_size([1280.0, 760.0])
             .with_min_inner_size([900.0, 560.0])

@@ -102,17 +102,47 @@ pub fn main() -> ExitCode {
     ExitCode::from(code)
 }
 
-/// Opens the window; if it cannot start (no display, no OpenGL), says so.
+/// Opens the window. If the graphics driver cannot start it, tries once more with Mesa's
+/// software renderer (Linux), and otherwise says so in a dialog as well as on the terminal, so
+/// a double-clicked program never just vanishes.
 fn window(file: Option<PathBuf>) -> u8 {
-    match sheetbridge::app::run(file) {
-        Ok(()) => EXIT_OK,
-        Err(e) => {
-            eprintln!(
-                "错误：无法打开窗口（{e}）。如果这台电脑没有图形界面，可以用命令行：sheetbridge convert 文件.xlsx"
-            );
-            EXIT_NOTHING
+    let err = match sheetbridge::app::run(file) {
+        Ok(()) => return EXIT_OK,
+        Err(e) => e,
+    };
+    // The event loop could not start: no display to open a window on (a server, a broken
+    // remote session). Anything later is the graphics driver.
+    let no_display = matches!(err, eframe::Error::WinitEventLoop(_));
+    if cfg!(target_os = "linux") && !no_display && std::env::var_os("LIBGL_ALWAYS_SOFTWARE").is_none() {
+        // One event loop per process: restart ourselves with Mesa's software renderer.
+        let retried = std::env::current_exe().and_then(|exe| {
+            std::process::Command::new(exe)
+                .args(std::env::args_os().skip(1))
+                .env("LIBGL_ALWAYS_SOFTWARE", "1")
+                .status()
+        });
+        if let Ok(status) = retried {
+            return status.code().and_then(|c| u8::try_from(c).ok()).unwrap_or(EXIT_NOTHING);
         }
     }
+    if no_display {
+        eprintln!(
+            "错误：无法打开窗口：找不到图形界面（没有显示器，或远程桌面已断开）。请在有桌面的电脑上打开，或用命令行：sheetbridge convert 文件.xlsx（技术信息：{err}）"
+        );
+        return EXIT_NOTHING;
+    }
+    let message = format!(
+        "无法打开窗口：这台电脑的显卡驱动不支持 OpenGL 2.0。请让信息科更新显卡驱动后再试。\n\n在此之前可以用命令行转换：sheetbridge convert 文件.xlsx\n\n（技术信息：{err}）"
+    );
+    eprintln!("错误：{message}");
+    // A double-clicked program has no terminal: say it in a dialog too.
+    rfd::MessageDialog::new()
+        .set_level(rfd::MessageLevel::Error)
+        .set_title("核酸结果上报助手")
+        .set_description(&message)
+        .set_buttons(rfd::MessageButtons::Ok)
+        .show();
+    EXIT_NOTHING
 }
 
 /// Loads the input through the shared pipeline, printing a failure.
