@@ -770,7 +770,9 @@ impl eframe::App for App {
 /// Opens the window (what running `sheetbridge` with no arguments does).
 pub fn run(initial: Option<PathBuf>) -> Result<(), eframe::Error> {
     let mut viewport = egui::ViewportBuilder::default();
-    if let Ok(icon) = eframe::icon_data::from_png_bytes(include_bytes!("../../assets/icon/sheetbridge-64.png")) {
+    if let Ok(icon) =
+        eframe::icon_data::from_png_bytes(include_bytes!("../../assets/icon/sheetbridge-64.png"))
+    {
         viewport = viewport.with_icon(icon);
     }
     let options = eframe::NativeOptions {

@@ -113,7 +113,10 @@ fn window(file: Option<PathBuf>) -> u8 {
     // The event loop could not start: no display to open a window on (a server, a broken
     // remote session). Anything later is the graphics driver.
     let no_display = matches!(err, eframe::Error::WinitEventLoop(_));
-    if cfg!(target_os = "linux") && !no_display && std::env::var_os("LIBGL_ALWAYS_SOFTWARE").is_none() {
+    if cfg!(target_os = "linux")
+        && !no_display
+        && std::env::var_os("LIBGL_ALWAYS_SOFTWARE").is_none()
+    {
         // One event loop per process: restart ourselves with Mesa's software renderer.
         let retried = std::env::current_exe().and_then(|exe| {
             std::process::Command::new(exe)
@@ -122,7 +125,10 @@ fn window(file: Option<PathBuf>) -> u8 {
                 .status()
         });
         if let Ok(status) = retried {
-            return status.code().and_then(|c| u8::try_from(c).ok()).unwrap_or(EXIT_NOTHING);
+            return status
+                .code()
+                .and_then(|c| u8::try_from(c).ok())
+                .unwrap_or(EXIT_NOTHING);
         }
     }
     if no_display {
