@@ -701,9 +701,20 @@ impl App {
                     ))
                     .strong(),
                 );
-                for dir in [&self.dirs.config, &self.dirs.data].into_iter().flatten() {
+                let kinds = [
+                    (
+                        &self.dirs.config,
+                        tr(lang, "模板和设置：", "Profiles and settings: "),
+                    ),
+                    (
+                        &self.dirs.data,
+                        tr(lang, "处理记录和上报队列：", "History and outbox: "),
+                    ),
+                ];
+                for (dir, what) in kinds {
+                    let Some(dir) = dir else { continue };
                     ui.horizontal(|ui| {
-                        ui.label(dir.display().to_string());
+                        ui.label(format!("{what}{}", dir.display()));
                         if ui.button(tr(lang, "打开文件夹", "Open folder")).clicked() {
                             folder = Some(dir.clone());
                         }
