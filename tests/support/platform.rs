@@ -364,7 +364,12 @@ async fn import(
             Some(bytes) => store(&shared, &bytes),
         }
     };
-    if let Some(k) = key {
+    // Only an import that stored rows is remembered: a refused one changed nothing, so the
+    // same key may be tried again after the clerk fixed the cause.
+    let stored = answer.0 == 200 && answer.1.contains("\"code\":\"0\"");
+    if let Some(k) = key
+        && stored
+    {
         answers.insert(k, answer.clone());
     }
     drop(answers);
