@@ -320,6 +320,11 @@ fn refused_login_exits_2_and_keeps_the_batch() {
     assert!(!r.stderr.contains("demo"), "no credentials in messages");
     assert_eq!(env.states(), ["queued"]);
     assert_eq!(env.platform.shared.requests.load(Ordering::SeqCst), 0);
+    // Queuing the same rows again is refused.
+    let again = env.upload(&input);
+    ok(&again, 2);
+    assert!(again.stderr.contains("不再重复排队"), "{}", again.stderr);
+    assert_eq!(env.states(), ["queued"]);
     // Missing credentials are named.
     let mut c = env.command(&["outbox", "send"]);
     c.env_remove("SHEETBRIDGE_PASSWORD");
@@ -332,6 +337,31 @@ fn refused_login_exits_2_and_keeps_the_batch() {
         .store(false, Ordering::SeqCst);
     ok(&env.run(&["outbox", "send"]), 0);
     env.assert_each_row_once(4);
+}
+
+#[test]
+fn retries_stop_after_retry_for_hours_and_wait_for_a_person() {
+    let env = Env::new(true, 10, 1000);
+    let path = env.path().join("config/targets/stand.toml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(
+        &path,
+        text.replace("retry_for_hours = 1", "retry_for_hours = 0"),
+    )
+    .unwrap();
+    env.platform.switches().fail_503.store(1, Ordering::SeqCst);
+    let input = env.input(3);
+    let r = env.upload(&input);
+    ok(&r, 4);
+    let list = env.list();
+    assert_eq!(list[0].1, "waiting");
+    ok(&env.run(&["outbox", "send", "--max-wait", "5"]), 0);
+    assert!(env.platform.rows().is_empty());
+    // A person's retry sends it once more.
+    ok(&env.run(&["outbox", "retry", &list[0].0]), 0);
+    ok(&env.run(&["outbox", "send"]), 0);
+    assert_eq!(env.states(), ["confirmed"]);
+    env.assert_each_row_once(3);
 }
 
 #[test]

@@ -78,18 +78,6 @@ pub fn send_due(
             let Some((reference, target)) = targets.get_key_value(&b.target) else {
                 continue;
             };
-            let expires = b.retry_from + (target.retry_for_hours * 3_600_000.0) as i64;
-            if b.attempts > 0 && now_ms() > expires {
-                outbox.wait(
-                    &b.id,
-                    &format!(
-                        "{} 小时内多次重试仍未成功（最后一次：{}）。请在省平台上核对后选择重发或放弃。",
-                        target.retry_for_hours,
-                        b.last_error.as_deref().unwrap_or("")
-                    ),
-                )?;
-                continue;
-            }
             let client = match clients.entry(reference.as_str()) {
                 std::collections::hash_map::Entry::Occupied(c) => c.into_mut(),
                 std::collections::hash_map::Entry::Vacant(v) => match Client::new(target) {
@@ -111,17 +99,17 @@ pub fn send_due(
             match outcome.kind {
                 Kind::Confirmed => outbox.confirm(&b.id, outcome.accepted)?,
                 Kind::Rejected => outbox.reject(&b.id, &outcome.zh)?,
-                Kind::Retry => {
-                    outbox.requeue(&b.id, &outcome.zh, now_ms() + backoff_ms(attempts))?
-                }
+                Kind::Retry => retry_later(outbox, &b, target, &outcome.zh, attempts)?,
                 Kind::Unreachable => {
-                    outbox.requeue(&b.id, &outcome.zh, now_ms() + backoff_ms(attempts))?;
+                    retry_later(outbox, &b, target, &outcome.zh, attempts)?;
                     unreachable.insert(b.target.clone());
                 }
-                Kind::Lost if b.resend_safe => outbox.requeue(
-                    &b.id,
+                Kind::Lost if b.resend_safe => retry_later(
+                    outbox,
+                    &b,
+                    target,
                     &format!("{}将用同一幂等键重新发送。", outcome.zh),
-                    now_ms() + backoff_ms(attempts),
+                    attempts,
                 )?,
                 Kind::Lost => outbox.wait(
                     &b.id,
@@ -160,6 +148,30 @@ pub fn send_due(
         std::thread::sleep(wait);
     }
     Ok(report)
+}
+
+/// Queues a failed batch again after a backoff, unless that would be past its target's
+/// `retry_for_hours` (counted from queueing or a person's retry): then a person decides.
+fn retry_later(
+    outbox: &mut Outbox,
+    b: &BatchRecord,
+    target: &Target,
+    error: &str,
+    attempts: u32,
+) -> Result<(), OutboxError> {
+    let next = now_ms() + backoff_ms(attempts);
+    let expires = b.retry_from + (target.retry_for_hours * 3_600_000.0) as i64;
+    if next > expires {
+        outbox.wait(
+            &b.id,
+            &format!(
+                "{} 小时内重试 {attempts} 次仍未成功（最后一次：{error}）。请检查网络和省平台后选择重发或放弃。",
+                target.retry_for_hours
+            ),
+        )
+    } else {
+        outbox.requeue(&b.id, error, next)
+    }
 }
 
 #[cfg(test)]
