@@ -365,6 +365,74 @@ fn retries_stop_after_retry_for_hours_and_wait_for_a_person() {
 }
 
 #[test]
+fn expired_session_logs_in_again() {
+    let env = Env::new(true, 10, 3);
+    let input = env.input(3);
+    ok(&env.upload(&input), 0);
+    env.platform
+        .switches()
+        .expire_sessions
+        .store(true, Ordering::SeqCst);
+    // A second file in the same run: the first upload is answered 401, then it logs in again.
+    let more = env.path().join("more.xlsx");
+    let mut rows = simple_rows(6);
+    rows.drain(1..4);
+    write_xlsx(&more, &[SheetSpec::new("Sheet1", rows)]);
+    let r = env.upload(&more);
+    ok(&r, 0);
+    assert_eq!(env.states(), ["confirmed", "confirmed"]);
+    // One upload, then one answered 401, then the same batch after the new login.
+    assert_eq!(env.platform.shared.requests.load(Ordering::SeqCst), 3);
+    env.assert_each_row_once(6);
+}
+
+#[test]
+fn basic_and_bearer_auth() {
+    let env = Env::new(true, 10, 1000);
+    let path = env.path().join("config/targets/stand.toml");
+    let form = std::fs::read_to_string(&path).unwrap();
+    let auth = |kind: &str| {
+        let start = form.find("[auth]").unwrap();
+        let end = form.find("[upload]").unwrap();
+        format!(
+            "{}[auth]\nkind = \"{kind}\"\n\n{}",
+            &form[..start],
+            &form[end..]
+        )
+    };
+    std::fs::write(&path, auth("basic")).unwrap();
+    let input = env.input(4);
+    ok(&env.upload(&input), 0);
+    env.assert_each_row_once(4);
+
+    // Bearer: a wrong token is a refused login (nothing stored), the right one works.
+    std::fs::write(&path, auth("bearer")).unwrap();
+    let more = env.path().join("more.xlsx");
+    let mut rows = simple_rows(6);
+    rows.drain(1..5);
+    write_xlsx(&more, &[SheetSpec::new("Sheet1", rows)]);
+    let mut c = env.command(&["upload", more.to_str().unwrap(), "--target", "stand"]);
+    let out = c.env("SHEETBRIDGE_TOKEN", "wrong").output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("wrong"));
+    env.assert_each_row_once(4);
+    let mut c = env.command(&["outbox", "send"]);
+    let out = c.env("SHEETBRIDGE_TOKEN", "demo-token").output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    env.assert_each_row_once(6);
+}
+
+#[test]
 fn bad_target_names_file_line_and_key() {
     let env = Env::new(true, 10, 1000);
     let path = env.path().join("config/targets/bad.toml");

@@ -38,6 +38,8 @@ pub struct Switches {
     pub refuse_login: AtomicBool,
     /// Refuse the batch: `{"code":"E01","msg":...}`, nothing stored.
     pub reject: AtomicU32,
+    /// Forget every login session before the next upload (it then gets 401).
+    pub expire_sessions: AtomicBool,
 }
 
 /// How to start it.
@@ -47,6 +49,8 @@ pub struct Config {
     pub port: u16,
     pub user: String,
     pub password: String,
+    /// Accepted as `Authorization: Bearer <token>` instead of a session.
+    pub token: String,
     /// Its SQLite file.
     pub db: PathBuf,
 }
@@ -57,6 +61,7 @@ impl Config {
             port: 0,
             user: "demo".into(),
             password: "demo".into(),
+            token: "demo-token".into(),
             db: db.to_owned(),
         }
     }
@@ -276,10 +281,51 @@ async fn login(
         .into_response()
 }
 
+/// Standard base64 (for checking `Authorization: Basic`).
+fn base64(data: &[u8]) -> String {
+    const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for chunk in data.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(A[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+/// A login session cookie, HTTP basic with the user and password, or the bearer token.
 fn session_ok(shared: &Shared, headers: &HeaderMap) -> bool {
-    let Ok(sessions) = shared.sessions.lock() else {
+    let c = &shared.config;
+    if let Some(auth) = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+    {
+        let basic = format!(
+            "Basic {}",
+            base64(format!("{}:{}", c.user, c.password).as_bytes())
+        );
+        return auth == basic || auth == format!("Bearer {}", c.token);
+    }
+    let Ok(mut sessions) = shared.sessions.lock() else {
         return false;
     };
+    if shared
+        .switches
+        .expire_sessions
+        .swap(false, Ordering::SeqCst)
+    {
+        sessions.clear();
+    }
     headers
         .get_all(header::COOKIE)
         .iter()
