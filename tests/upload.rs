@@ -432,6 +432,56 @@ fn basic_and_bearer_auth() {
     env.assert_each_row_once(6);
 }
 
+/// A test CA and a certificate it signed for 127.0.0.1: (CA PEM, server cert PEM, key PEM).
+fn test_pki() -> (String, String, String) {
+    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca.distinguished_name
+        .push(DnType::CommonName, "SheetBridge test CA");
+    let ca_cert = ca.self_signed(&ca_key).unwrap();
+    let issuer = Issuer::new(ca, ca_key);
+    let key = KeyPair::generate().unwrap();
+    let server = CertificateParams::new(vec!["127.0.0.1".to_owned()]).unwrap();
+    let cert = server.signed_by(&key, &issuer).unwrap();
+    (ca_cert.pem(), cert.pem(), key.serialize_pem())
+}
+
+#[test]
+fn https_certificate_is_verified_and_ca_cert_is_trusted() {
+    let home = tmp();
+    let (ca, cert, key) = test_pki();
+    let mut config = Config::new(&home.path().join("platform.sqlite"));
+    config.tls = Some((cert, key));
+    let platform = Platform::start(config).unwrap();
+    assert!(platform.base_url().starts_with("https://"));
+    let env = Env { home, platform };
+    let targets = env.path().join("config/targets");
+    std::fs::create_dir_all(&targets).unwrap();
+    let text = env
+        .platform
+        .target_toml(true, 10, 1000)
+        .replace("allow_http = true\n", "");
+    std::fs::write(targets.join("stand.toml"), &text).unwrap();
+    let input = env.input(5);
+    // Not trusted: nothing is sent, the batch stays queued, the message says what to do.
+    let r = env.upload(&input);
+    ok(&r, 4);
+    assert!(r.stderr.contains("ca_cert"), "{}", r.stderr);
+    assert!(env.platform.rows().is_empty());
+    // With the province's CA next to the target file.
+    std::fs::write(targets.join("ca.pem"), ca).unwrap();
+    std::fs::write(
+        targets.join("stand.toml"),
+        text.replace("[auth]", "ca_cert = \"ca.pem\"\n\n[auth]"),
+    )
+    .unwrap();
+    ok(&env.run(&["outbox", "send", "--max-wait", "30"]), 0);
+    assert_eq!(env.states(), ["confirmed"]);
+    env.assert_each_row_once(5);
+}
+
 #[test]
 fn bad_target_names_file_line_and_key() {
     let env = Env::new(true, 10, 1000);
