@@ -526,8 +526,11 @@ fn killed_sender_loses_nothing_and_sends_nothing_twice() {
     ok(&env.upload(&input), 2);
     assert_eq!(env.list().len(), 60);
     sw.refuse_login.store(false, Ordering::SeqCst);
-    // Each request takes a while, so kills land before, during and after requests.
-    sw.delay_ms.store(100, Ordering::SeqCst);
+    // Each request takes a while, before and after the platform stores the rows, so kills land
+    // before a request, while the platform has not stored yet, and after it stored but before
+    // the answer arrived.
+    sw.delay_ms.store(50, Ordering::SeqCst);
+    sw.answer_delay_ms.store(100, Ordering::SeqCst);
 
     let started = Instant::now();
     let mut kills_while_busy = 0;
@@ -556,11 +559,14 @@ fn killed_sender_loses_nothing_and_sends_nothing_twice() {
         "only {kills_while_busy} kills in {runs} runs"
     );
     sw.delay_ms.store(0, Ordering::SeqCst);
+    sw.answer_delay_ms.store(0, Ordering::SeqCst);
     let before_final = env.list();
     ok(&env.run(&["outbox", "send", "--max-wait", "120"]), 0);
+    let replays = env.platform.shared.replays.load(Ordering::SeqCst);
     eprintln!(
         "crash test: {runs} runs, {kills_while_busy} kills while sending, {} of 60 batches \
-         confirmed before the final run, {} upload requests in all",
+         confirmed before the final run, {} upload requests in all, {replays} answered from \
+         the idempotency key",
         before_final.iter().filter(|b| b.1 == "confirmed").count(),
         env.platform.shared.requests.load(Ordering::SeqCst)
     );
@@ -573,6 +579,9 @@ fn killed_sender_loses_nothing_and_sends_nothing_twice() {
     assert_eq!(states.len(), 60);
     assert!(states.iter().all(|s| s == "confirmed"), "{states:?}");
     env.assert_each_row_once(ROWS as usize);
+    // Some kills came after the platform stored a batch: resent with the same key, not stored
+    // again.
+    assert!(replays >= 1, "no kill landed between storing and answering");
     // Some batches were resent after a kill, and the platform replayed its answer.
     assert!(env.platform.shared.requests.load(Ordering::SeqCst) >= 60);
     // No orphan or temporary file is left.

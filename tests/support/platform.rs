@@ -29,6 +29,8 @@ pub struct Switches {
     pub fail_503: AtomicU32,
     /// Wait this long before handling any upload.
     pub delay_ms: AtomicU64,
+    /// Wait this long after storing an upload's rows, before answering (every upload).
+    pub answer_delay_ms: AtomicU64,
     /// Store the rows, then drop the connection without answering.
     pub drop_after_body: AtomicU32,
     /// Store the rows, then answer only after `late_ms` (longer than the client's timeout).
@@ -79,6 +81,8 @@ pub struct Shared {
     answers: tokio::sync::Mutex<HashMap<String, (u16, String)>>,
     /// Upload requests received (including failed ones).
     pub requests: AtomicU32,
+    /// Uploads answered from an earlier answer to the same idempotency key.
+    pub replays: AtomicU32,
 }
 
 /// A running stand-in; stops when dropped.
@@ -115,6 +119,7 @@ impl Platform {
             sessions: Mutex::new(HashSet::new()),
             answers: tokio::sync::Mutex::new(HashMap::new()),
             requests: AtomicU32::new(0),
+            replays: AtomicU32::new(0),
         });
         let std_listener = std::net::TcpListener::bind(("127.0.0.1", config.port))?;
         std_listener.set_nonblocking(true)?;
@@ -464,6 +469,7 @@ async fn import(
     if let Some(k) = &key
         && let Some(answer) = answers.get(k)
     {
+        shared.replays.fetch_add(1, Ordering::SeqCst);
         return reply(answer.clone());
     }
     let answer = if take(&sw.reject) {
@@ -497,6 +503,10 @@ async fn import(
     }
     if take(&sw.late_answers) {
         tokio::time::sleep(Duration::from_millis(sw.late_ms.load(Ordering::SeqCst))).await;
+    }
+    let after = sw.answer_delay_ms.load(Ordering::SeqCst);
+    if after > 0 {
+        tokio::time::sleep(Duration::from_millis(after)).await;
     }
     reply(answer)
 }
