@@ -14,5 +14,6 @@ pub mod profile;
 pub mod read;
 pub mod report;
 pub mod rules;
+pub mod upload;
 pub mod validate;
 pub mod write;

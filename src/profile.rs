@@ -698,27 +698,32 @@ fn invalid(
     span: Option<std::ops::Range<usize>>,
     detail: String,
 ) -> ProfileError {
-    let (line, key) = match span {
-        Some(span) => {
-            let start = span.start.min(text.len());
-            let line = text[..start].matches('\n').count() + 1;
-            let line_text = text.lines().nth(line - 1).unwrap_or("");
-            let key = line_text
-                .split_once('=')
-                .map(|(k, _)| k.trim().trim_matches('"').to_owned())
-                .filter(|k| !k.is_empty() && !k.starts_with('['))
-                .map(|k| format!("（键 {k}）"))
-                .unwrap_or_default();
-            (line, key)
-        }
-        None => (1, String::new()),
-    };
+    let (line, key) = line_and_key(text, span);
     ProfileError::Invalid {
         path: path.to_owned(),
         line,
-        key,
+        key: key.map(|k| format!("（键 {k}）")).unwrap_or_default(),
         detail: detail.trim().to_owned(),
     }
+}
+
+/// The line (1-based) a TOML error span starts on, and the key written on that line if any.
+/// Shared with the upload targets, whose errors name the line and key the same way.
+pub(crate) fn line_and_key(
+    text: &str,
+    span: Option<std::ops::Range<usize>>,
+) -> (usize, Option<String>) {
+    let Some(span) = span else {
+        return (1, None);
+    };
+    let start = span.start.min(text.len());
+    let line = text[..start].matches('\n').count() + 1;
+    let line_text = text.lines().nth(line - 1).unwrap_or("");
+    let key = line_text
+        .split_once('=')
+        .map(|(k, _)| k.trim().trim_matches('"').to_owned())
+        .filter(|k| !k.is_empty() && !k.starts_with('['));
+    (line, key)
 }
 
 /// All profiles available: built-in first, then the user's folder (sorted by name). A broken

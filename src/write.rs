@@ -114,12 +114,18 @@ fn xlsx_error(path: &Path) -> impl Fn(XlsxError) -> WriteError + '_ {
 /// Writes the upload sheet: the template's header, then every ready row, every cell as text.
 /// `.xlsx` or `.csv` (UTF-8 with BOM) by the extension. Returns the number of rows written.
 pub fn write_upload(batch: &Batch, path: &Path) -> Result<usize, WriteError> {
+    let ready: Vec<usize> = batch.rows_with(RowStatus::Ready).collect();
+    write_rows(batch, &ready, path)
+}
+
+/// Writes an upload sheet holding only the chosen rows (batch indices, in that order), exactly
+/// as [`write_upload`] writes all ready rows. The outbox uses it for one batch of an upload.
+pub fn write_rows(batch: &Batch, ready: &[usize], path: &Path) -> Result<usize, WriteError> {
     let ext = path
         .extension()
         .map(|e| e.to_string_lossy().to_ascii_lowercase())
         .unwrap_or_default();
     let fields = &batch.checker.profile.fields;
-    let ready: Vec<usize> = batch.rows_with(RowStatus::Ready).collect();
     match ext.as_str() {
         "xlsx" => write_atomically(path, |file| {
             let err = xlsx_error(path);
@@ -169,7 +175,7 @@ pub fn write_upload(batch: &Batch, path: &Path) -> Result<usize, WriteError> {
             };
             w.write_record(fields.iter().map(|f| f.header.as_str()))
                 .map_err(csv_err)?;
-            for &i in &ready {
+            for &i in ready {
                 w.write_record((0..fields.len()).map(|c| batch.output_value(i, c)))
                     .map_err(csv_err)?;
             }

@@ -8,4 +8,5 @@ mod cli;
 mod corpus;
 mod edit;
 mod formats;
+mod upload;
 mod window;

@@ -3,7 +3,9 @@
 
 mod check;
 mod convert;
+mod outbox;
 mod profiles;
+mod upload;
 
 use clap::{Args, Parser, Subcommand};
 use sheetbridge::issue::Lang;
@@ -18,6 +20,8 @@ pub const EXIT_OK: u8 = 0;
 pub const EXIT_NOTHING: u8 = 2;
 /// Output written, but some rows were rejected.
 pub const EXIT_SOME_REJECTED: u8 = 3;
+/// Upload: some batches are still queued for a later retry.
+pub const EXIT_QUEUED: u8 = 4;
 
 #[derive(Parser)]
 #[command(
@@ -42,6 +46,11 @@ enum Command {
     Check(check::CheckArgs),
     /// 列出可用的模板
     Profiles,
+    /// 直接上报到省平台：排队并发送（目标见 mappings/targets/）
+    Upload(upload::UploadArgs),
+    /// 待上报队列：查看、发送、重发或放弃批次
+    #[command(subcommand)]
+    Outbox(outbox::OutboxCommand),
     /// 打开窗口（不带参数运行时也会打开）；可以带一个要打开的文件
     Window {
         /// 打开时直接读取这个文件
@@ -69,11 +78,14 @@ pub struct InputArgs {
 }
 
 impl InputArgs {
-    pub fn options(&self) -> Options {
+    /// The load options; rows already confirmed by a platform (the outbox's ledger, when there
+    /// is one) get the `already_uploaded` warning.
+    pub fn options(&self, lang: Lang) -> Options {
         Options {
             sheet: self.sheet.clone(),
             profile: self.profile.clone(),
             lab: self.lab.clone(),
+            ledger: existing_ledger(lang),
             ..Options::default()
         }
     }
@@ -96,6 +108,8 @@ pub fn main() -> ExitCode {
         Some(Command::Convert(args)) => convert::run(&args, lang),
         Some(Command::Check(args)) => check::run(&args, lang),
         Some(Command::Profiles) => profiles::run(lang),
+        Some(Command::Upload(args)) => upload::run(&args, lang),
+        Some(Command::Outbox(cmd)) => outbox::run(&cmd, lang),
         Some(Command::Window { file }) => window(file),
         None => window(None),
     };
@@ -154,10 +168,29 @@ fn window(file: Option<PathBuf>) -> u8 {
 /// Loads the input through the shared pipeline, printing a failure.
 pub fn load(args: &InputArgs, lang: Lang) -> Option<sheetbridge::batch::Batch> {
     let profiles = Profiles::load(sheetbridge::paths::profiles_dir().as_deref());
-    match pipeline::load(&args.input, &profiles, &args.options(), &()) {
+    match pipeline::load(&args.input, &profiles, &args.options(lang), &()) {
         Ok(batch) => Some(batch),
         Err(e) => {
             eprintln!("{}", load_error(&e, lang));
+            None
+        }
+    }
+}
+
+/// The ledger of the outbox in the data folder, if there is one; a broken one is reported and
+/// skipped (the check is a warning, not a reason to stop).
+fn existing_ledger(lang: Lang) -> Option<std::sync::Arc<dyn sheetbridge::batch::Ledger>> {
+    let db = sheetbridge::upload::outbox::Outbox::existing_db()?;
+    match sheetbridge::upload::outbox::read_ledger(&db) {
+        Ok(ledger) => Some(std::sync::Arc::new(ledger)),
+        Err(e) => {
+            match lang {
+                Lang::Zh => eprintln!("提醒：读不了已上报记录，本次不检查重复上报：{e}"),
+                Lang::En => eprintln!(
+                    "warning: ledger not read, no already_uploaded check: {}",
+                    e.english()
+                ),
+            }
             None
         }
     }

@@ -1,0 +1,555 @@
+//! Talking to one platform: log in as the target says, post one batch file, and classify what
+//! happened so the outbox knows whether to confirm, retry, reject or ask a person.
+//!
+//! Certificates are always verified (the target may add its own CA). Credentials come from the
+//! caller and are never put into a message.
+
+use crate::upload::mask;
+use crate::upload::target::{Auth, Target};
+use reqwest::blocking::multipart::{Form, Part};
+use std::path::Path;
+use std::time::Duration;
+
+/// User name, password and token. `Debug` never shows them.
+#[derive(Clone, Default)]
+pub struct Credentials {
+    pub user: Option<String>,
+    pub password: Option<String>,
+    pub token: Option<String>,
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Credentials")
+            .field("user", &self.user.as_ref().map(|_| "***"))
+            .field("password", &self.password.as_ref().map(|_| "***"))
+            .field("token", &self.token.as_ref().map(|_| "***"))
+            .finish()
+    }
+}
+
+impl Credentials {
+    /// From `SHEETBRIDGE_USER`, `SHEETBRIDGE_PASSWORD` and `SHEETBRIDGE_TOKEN` (scheduled and
+    /// headless use; the window keeps them in the OS credential store).
+    pub fn from_env() -> Credentials {
+        let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+        Credentials {
+            user: var("SHEETBRIDGE_USER"),
+            password: var("SHEETBRIDGE_PASSWORD"),
+            token: var("SHEETBRIDGE_TOKEN"),
+        }
+    }
+}
+
+/// What happened to one attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// The platform accepted the batch.
+    Confirmed,
+    /// Could not connect at all (refused, DNS, connect timeout, certificate): nothing was sent.
+    Unreachable,
+    /// Busy (429, 5xx) or a login that did not complete: nothing was accepted; send again later.
+    Retry,
+    /// The platform said no (4xx, failed success check): do not resend.
+    Rejected,
+    /// The file was sent but the answer was lost: resend only when that cannot duplicate rows.
+    Lost,
+    /// The login was refused or credentials are missing: nothing was sent.
+    LoginRefused,
+}
+
+/// The result of one attempt, with a message for the clerk (Chinese) and for the logs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outcome {
+    pub kind: Kind,
+    pub zh: String,
+    pub en: String,
+    /// Rows the platform said it accepted (`accepted_pointer`).
+    pub accepted: Option<u64>,
+}
+
+impl Outcome {
+    fn new(kind: Kind, zh: impl Into<String>, en: impl Into<String>) -> Outcome {
+        Outcome {
+            kind,
+            zh: mask(&zh.into()),
+            en: mask(&en.into()),
+            accepted: None,
+        }
+    }
+}
+
+/// Why no client could be made for a target.
+#[derive(Debug, thiserror::Error)]
+#[error("无法为上报目标「{target}」建立连接设置：{detail}")]
+pub struct ClientError {
+    pub target: String,
+    pub detail: String,
+}
+
+/// An HTTP client for one target, logged in at most once per session.
+pub struct Client<'t> {
+    target: &'t Target,
+    http: reqwest::blocking::Client,
+    logged_in: bool,
+}
+
+const XLSX_MIME: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
+
+fn unreachable(target: &Target, e: &reqwest::Error) -> Outcome {
+    let chain = error_chain(e);
+    if chain.to_ascii_lowercase().contains("certificate") {
+        return Outcome::new(
+            Kind::Unreachable,
+            format!(
+                "省平台 {} 的证书不受信任（{chain}）。请向省平台索取 CA 证书，并在目标文件里用 ca_cert 指定。",
+                target.base_url
+            ),
+            format!(
+                "the certificate of {} is not trusted ({chain}); set ca_cert in the target file",
+                target.base_url
+            ),
+        );
+    }
+    Outcome::new(
+        Kind::Unreachable,
+        format!(
+            "连不上省平台（{}），请检查 VPN 是否已连接、网络是否正常；数据已保存，连上后会自动重发。（{chain}）",
+            target.base_url
+        ),
+        format!(
+            "cannot reach the platform at {}: check the VPN; the batch stays queued ({chain})",
+            target.base_url
+        ),
+    )
+}
+
+/// The error and its causes, for the logs and the details of a message.
+fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts = vec![e.to_string()];
+    let mut source = e.source();
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        source = s.source();
+    }
+    parts.join(": ")
+}
+
+/// A JSON value as text: strings as they are, other values as JSON.
+fn as_text(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+impl<'t> Client<'t> {
+    pub fn new(target: &'t Target) -> Result<Client<'t>, ClientError> {
+        let timeout = Duration::from_secs(target.timeout_s);
+        let mut builder = reqwest::blocking::Client::builder()
+            .timeout(timeout)
+            .connect_timeout(timeout.min(Duration::from_secs(15)))
+            .cookie_store(true)
+            .user_agent(concat!("sheetbridge/", env!("CARGO_PKG_VERSION")));
+        if let Some(pem) = &target.ca_cert {
+            let certs = reqwest::Certificate::from_pem_bundle(pem).map_err(|e| ClientError {
+                target: target.name.clone(),
+                detail: e.to_string(),
+            })?;
+            builder = builder.tls_certs_merge(certs);
+        }
+        let host = target.base_url.host_str().unwrap_or("");
+        let loopback = host == "localhost"
+            || host
+                .trim_matches(|c| c == '[' || c == ']')
+                .parse::<std::net::IpAddr>()
+                .is_ok_and(|ip| ip.is_loopback());
+        if loopback {
+            // A proxy set for the hospital's internet access must not see this computer's own
+            // services.
+            builder = builder.no_proxy();
+        }
+        let http = builder.build().map_err(|e| ClientError {
+            target: target.name.clone(),
+            detail: error_chain(&e),
+        })?;
+        Ok(Client {
+            target,
+            http,
+            logged_in: false,
+        })
+    }
+
+    fn need<'c>(&self, value: &'c Option<String>, var: &str) -> Result<&'c str, Outcome> {
+        value.as_deref().ok_or_else(|| {
+            Outcome::new(
+                Kind::LoginRefused,
+                format!(
+                    "没有省平台的登录信息：请在窗口里填写，或设置环境变量 {var}（定时任务用）。"
+                ),
+                format!("no credentials for the platform: set {var}"),
+            )
+        })
+    }
+
+    /// Logs in when the target uses a login form (once per client).
+    pub fn login(&mut self, creds: &Credentials) -> Result<(), Outcome> {
+        let Auth::Form {
+            login_url,
+            username_field,
+            password_field,
+            failure_text,
+        } = &self.target.auth
+        else {
+            return Ok(());
+        };
+        if self.logged_in {
+            return Ok(());
+        }
+        let user = self.need(&creds.user, "SHEETBRIDGE_USER")?;
+        let password = self.need(&creds.password, "SHEETBRIDGE_PASSWORD")?;
+        let form = [
+            (username_field.as_str(), user),
+            (password_field.as_str(), password),
+        ];
+        let resp = self
+            .http
+            .post(login_url.clone())
+            .form(&form)
+            .send()
+            .map_err(|e| self.failed_before_sending(&e))?;
+        let status = resp.status().as_u16();
+        if status == 429 || status >= 500 {
+            return Err(busy(status));
+        }
+        let body = resp.text().map_err(|e| self.failed_before_sending(&e))?;
+        let refused = |why: String| {
+            Outcome::new(
+                Kind::LoginRefused,
+                format!("省平台拒绝登录：{why}。请核对用户名和密码后再试。"),
+                format!("the platform refused the login: {why}"),
+            )
+        };
+        if status == 401 || status == 403 {
+            return Err(refused(format!("HTTP {status}")));
+        }
+        if !(200..400).contains(&status) {
+            return Err(refused(format!("HTTP {status}")));
+        }
+        if let Some(text) = failure_text
+            && body.contains(text.as_str())
+        {
+            return Err(refused(text.clone()));
+        }
+        self.logged_in = true;
+        Ok(())
+    }
+
+    /// A failure of a request that carried no batch (login): the platform has nothing.
+    fn failed_before_sending(&self, e: &reqwest::Error) -> Outcome {
+        if e.is_connect() {
+            return unreachable(self.target, e);
+        }
+        let chain = error_chain(e);
+        Outcome::new(
+            Kind::Retry,
+            format!("登录省平台时出错（{chain}），稍后会自动重试。"),
+            format!("login failed ({chain}); will retry"),
+        )
+    }
+
+    /// Sends one batch file and classifies the answer. Logs in first when needed, and once more
+    /// when the platform says the session has expired.
+    pub fn send(
+        &mut self,
+        creds: &Credentials,
+        file: &Path,
+        batch_id: &str,
+        rows: usize,
+        date: &str,
+    ) -> Outcome {
+        for attempt in 0..2 {
+            if let Err(o) = self.login(creds) {
+                return o;
+            }
+            match self.post(creds, file, batch_id, rows, date) {
+                Ok(outcome) => return outcome,
+                Err(status) => {
+                    let form = matches!(self.target.auth, Auth::Form { .. });
+                    if form && attempt == 0 {
+                        // The session expired: log in again and resend (nothing was accepted).
+                        self.logged_in = false;
+                        continue;
+                    }
+                    return Outcome::new(
+                        Kind::LoginRefused,
+                        format!(
+                            "省平台拒绝了登录信息（HTTP {status}）。请核对用户名、密码或令牌后再试。"
+                        ),
+                        format!("the platform refused the credentials (HTTP {status})"),
+                    );
+                }
+            }
+        }
+        Outcome::new(
+            Kind::LoginRefused,
+            "重新登录后省平台仍然拒绝（HTTP 401）。请核对用户名和密码。",
+            "the platform refused the session after logging in again (HTTP 401)",
+        )
+    }
+
+    /// One POST. `Err(401)` when the platform wants (new) credentials.
+    fn post(
+        &mut self,
+        creds: &Credentials,
+        path: &Path,
+        batch_id: &str,
+        rows: usize,
+        date: &str,
+    ) -> Result<Outcome, u16> {
+        let t = self.target;
+        let file_name = format!("{batch_id}.xlsx");
+        // The whole file in memory (a batch is at most max_rows_per_file rows): the request then
+        // fails either while connecting (nothing sent) or afterwards (maybe sent), never in a
+        // separate thread that would hide which.
+        let data = match std::fs::read(path) {
+            Ok(x) => x,
+            Err(e) => {
+                return Ok(Outcome::new(
+                    Kind::Rejected,
+                    format!(
+                        "批次文件「{}」读不了：{}",
+                        path.display(),
+                        crate::read::io_message(&e)
+                    ),
+                    format!("cannot read the batch file {}: {e}", path.display()),
+                ));
+            }
+        };
+        let part = Part::bytes(data)
+            .file_name(file_name.clone())
+            .mime_str(XLSX_MIME)
+            .map_err(|_| 0u16);
+        let Ok(part) = part else {
+            return Ok(Outcome::new(
+                Kind::Rejected,
+                "内部错误：文件类型无效",
+                "internal: bad MIME type",
+            ));
+        };
+        let mut form = Form::new();
+        for (k, v) in t.filled_fields(date, batch_id, rows, &file_name) {
+            form = form.text(k, v);
+        }
+        form = form.part(t.file_field.clone(), part);
+        // Encoded here rather than streamed: reqwest's blocking client streams a multipart
+        // body from another thread, and a refused connection then surfaces as a body error
+        // that cannot be told apart from a connection lost after sending.
+        let content_type = format!("multipart/form-data; boundary={}", form.boundary());
+        let mut body = Vec::new();
+        if let Err(e) = std::io::Read::read_to_end(&mut form.into_reader(), &mut body) {
+            return Ok(Outcome::new(
+                Kind::Rejected,
+                format!("批次文件「{}」读不了：{e}", path.display()),
+                format!("cannot encode the batch file {}: {e}", path.display()),
+            ));
+        }
+        let mut req = self
+            .http
+            .post(t.upload_url.clone())
+            .header(reqwest::header::CONTENT_TYPE, content_type)
+            .body(body);
+        if let Some(h) = &t.idempotency_header {
+            req = req.header(h.as_str(), batch_id);
+        }
+        match &t.auth {
+            Auth::Basic => {
+                let user = self.need(&creds.user, "SHEETBRIDGE_USER");
+                let password = self.need(&creds.password, "SHEETBRIDGE_PASSWORD");
+                match (user, password) {
+                    (Ok(u), Ok(p)) => req = req.basic_auth(u, Some(p)),
+                    (Err(o), _) | (_, Err(o)) => return Ok(o),
+                }
+            }
+            Auth::Bearer => match self.need(&creds.token, "SHEETBRIDGE_TOKEN") {
+                Ok(token) => req = req.bearer_auth(token),
+                Err(o) => return Ok(o),
+            },
+            Auth::None | Auth::Form { .. } => {}
+        }
+
+        let resp = match req.send() {
+            Ok(r) => r,
+            Err(e) => return Ok(self.send_error(&e)),
+        };
+        let status = resp.status().as_u16();
+        if status == 401 {
+            return Err(401);
+        }
+        if status == 429 || status >= 500 {
+            return Ok(busy(status));
+        }
+        let body = match resp.text() {
+            Ok(b) => b,
+            Err(e) => return Ok(self.send_error(&e)),
+        };
+        Ok(self.judge(status, &body))
+    }
+
+    /// A failed upload request. Failing to connect (refused, DNS, connect timeout) means
+    /// nothing was sent. Any later failure (a timeout, a reset, an answer cut short) may come
+    /// after the platform got the whole file: counted as a lost answer, never as "not sent".
+    fn send_error(&self, e: &reqwest::Error) -> Outcome {
+        if e.is_connect() {
+            return unreachable(self.target, e);
+        }
+        let chain = error_chain(e);
+        Outcome::new(
+            Kind::Lost,
+            format!("文件已发出，但没有收到省平台的答复（{chain}）。"),
+            format!("the file was sent but the answer was lost ({chain})"),
+        )
+    }
+
+    /// Decides from a complete answer.
+    fn judge(&self, status: u16, body: &str) -> Outcome {
+        let s = &self.target.success;
+        let json: Option<serde_json::Value> = serde_json::from_str(body).ok();
+        let platform_message = s
+            .message_pointer
+            .as_deref()
+            .and_then(|p| json.as_ref()?.pointer(p))
+            .map(as_text)
+            .unwrap_or_else(|| {
+                let snippet: String = body.chars().take(200).collect();
+                snippet.trim().to_owned()
+            });
+        let rejected = |why: String| {
+            Outcome::new(
+                Kind::Rejected,
+                format!(
+                    "省平台拒收了这批数据：{why}。请按提示改正后重新上报（该批次不会自动重发）。"
+                ),
+                format!("the platform rejected the batch: {why}"),
+            )
+        };
+        if !(s.status.0..=s.status.1).contains(&status) {
+            return rejected(format!("HTTP {status} {platform_message}"));
+        }
+        if let (Some(pointer), Some(expected)) = (&s.json_pointer, &s.equals) {
+            let Some(json) = &json else {
+                return rejected(format!("答复不是 JSON：{platform_message}"));
+            };
+            let got = json.pointer(pointer).map(as_text);
+            if got.as_deref() != Some(expected.as_str()) {
+                return rejected(platform_message);
+            }
+        }
+        let accepted = s
+            .accepted_pointer
+            .as_deref()
+            .and_then(|p| json.as_ref()?.pointer(p))
+            .and_then(|v| v.as_u64().or_else(|| as_text(v).trim().parse().ok()));
+        let mut o = Outcome::new(
+            Kind::Confirmed,
+            format!("省平台已确认：{platform_message}"),
+            format!("confirmed by the platform: {platform_message}"),
+        );
+        o.accepted = accepted;
+        o
+    }
+}
+
+fn busy(status: u16) -> Outcome {
+    Outcome::new(
+        Kind::Retry,
+        format!("省平台暂时无法处理（HTTP {status}），稍后会自动重试。"),
+        format!("the platform is busy (HTTP {status}); will retry"),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn target(extra: &str, success: &str) -> Target {
+        let text = format!(
+            "name = \"t\"\nbase_url = \"https://127.0.0.1:1\"\n{extra}[upload]\npath = \"/u\"\n[success]\n{success}"
+        );
+        Target::parse("t", "t.toml", &text, None).unwrap()
+    }
+
+    #[test]
+    fn judge_checks_status_pointer_and_reads_the_message() {
+        let t = target(
+            "",
+            "json_pointer = \"/code\"\nequals = \"0\"\naccepted_pointer = \"/data/accepted\"\nmessage_pointer = \"/msg\"\n",
+        );
+        let c = Client::new(&t).unwrap();
+        let ok = c.judge(200, r#"{"code":"0","msg":"成功","data":{"accepted":12}}"#);
+        assert_eq!((ok.kind, ok.accepted), (Kind::Confirmed, Some(12)));
+        let numeric = c.judge(200, r#"{"code":0,"msg":"ok","data":{"accepted":"3"}}"#);
+        assert_eq!((numeric.kind, numeric.accepted), (Kind::Confirmed, Some(3)));
+        let no = c.judge(
+            200,
+            r#"{"code":"E12","msg":"证件号码 440106199001011234 格式错误"}"#,
+        );
+        assert_eq!(no.kind, Kind::Rejected);
+        assert!(no.zh.contains("格式错误"), "{}", no.zh);
+        assert!(
+            !no.zh.contains("440106199001011234"),
+            "IDs are masked: {}",
+            no.zh
+        );
+        let bad = c.judge(400, r#"{"code":"E1","msg":"缺少 reportDate"}"#);
+        assert_eq!(bad.kind, Kind::Rejected);
+        assert!(bad.zh.contains("缺少 reportDate"));
+        let html = c.judge(200, "<html>维护中</html>");
+        assert_eq!(html.kind, Kind::Rejected);
+    }
+
+    #[test]
+    fn status_only_success() {
+        let t = target("", "status = [200, 201]\n");
+        let c = Client::new(&t).unwrap();
+        assert_eq!(c.judge(201, "whatever").kind, Kind::Confirmed);
+        assert_eq!(c.judge(202, "whatever").kind, Kind::Rejected);
+    }
+
+    #[test]
+    fn unreachable_platform_says_vpn() {
+        // A port nothing listens on: the connection is refused.
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = l.local_addr().unwrap().port();
+        drop(l);
+        let text = format!(
+            "name = \"t\"\nbase_url = \"http://127.0.0.1:{port}\"\nallow_http = true\n[upload]\npath = \"/u\"\n"
+        );
+        let t = Target::parse("t", "t.toml", &text, None).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("b.xlsx");
+        std::fs::write(&f, b"data").unwrap();
+        let mut c = Client::new(&t).unwrap();
+        let o = c.send(&Credentials::default(), &f, "abc", 1, "2026-01-01");
+        assert_eq!(o.kind, Kind::Unreachable, "{o:?}");
+        assert!(o.zh.contains("VPN"), "{}", o.zh);
+    }
+
+    #[test]
+    fn missing_credentials_are_named_never_shown() {
+        let t = target("[auth]\nkind = \"form\"\nlogin_path = \"/login\"\n", "");
+        let mut c = Client::new(&t).unwrap();
+        let o = c.login(&Credentials::default()).unwrap_err();
+        assert_eq!(o.kind, Kind::LoginRefused);
+        assert!(o.zh.contains("SHEETBRIDGE_USER"));
+        let creds = Credentials {
+            user: Some("clerk".into()),
+            password: Some("s3cret".into()),
+            token: None,
+        };
+        assert!(!format!("{creds:?}").contains("s3cret"));
+    }
+}

@@ -1,0 +1,191 @@
+//! Sending what is due: each queued batch is claimed, posted, and its outcome applied to the
+//! outbox (confirm, retry later with backoff, reject, or wait for a person).
+
+use crate::upload::client::{Client, Credentials, Kind, Outcome};
+use crate::upload::outbox::{BatchRecord, Outbox, OutboxError, now_ms};
+use crate::upload::target::{Target, TargetError};
+use std::collections::{HashMap, HashSet};
+use std::time::{Duration, Instant};
+
+/// The first retry waits about this long; each further one twice as long.
+const BACKOFF_BASE_MS: f64 = 1000.0;
+/// No retry waits longer than this.
+const BACKOFF_MAX_MS: f64 = 15.0 * 60.0 * 1000.0;
+
+/// The wait before the next attempt after `attempts` failed ones: exponential, with jitter
+/// (0.5x to 1.5x) so many clients do not all come back at the same moment.
+pub fn backoff_ms(attempts: u32) -> i64 {
+    let exp = BACKOFF_BASE_MS * 2f64.powi(attempts.saturating_sub(1).min(30) as i32);
+    (exp.min(BACKOFF_MAX_MS) * (0.5 + fastrand::f64())) as i64
+}
+
+/// How long to go on and which batches to send.
+#[derive(Debug, Clone, Default)]
+pub struct SendOptions {
+    /// Keep retrying while the program runs, at most this long. Zero: one attempt each.
+    pub max_wait: Duration,
+    /// Only these batches (the ones of one file); `None`: every due batch.
+    pub only: Option<HashSet<String>>,
+}
+
+/// What a send run did.
+#[derive(Debug, Clone, Default)]
+pub struct SendReport {
+    /// Attempts made.
+    pub attempts: usize,
+    /// A refused login, which stopped sending to that target.
+    pub login_refused: Option<Outcome>,
+    /// Targets that could not be loaded, with their batches left queued.
+    pub broken_targets: Vec<TargetError>,
+}
+
+/// Sends every due batch (of `opts.only`, if given), retrying with backoff for up to
+/// `opts.max_wait`. `on_attempt` hears every attempt's outcome (for progress and logs).
+pub fn send_due(
+    outbox: &mut Outbox,
+    creds: &Credentials,
+    opts: &SendOptions,
+    on_attempt: &mut dyn FnMut(&BatchRecord, &Outcome),
+) -> Result<SendReport, OutboxError> {
+    let deadline = Instant::now() + opts.max_wait;
+    let wanted = |b: &BatchRecord| opts.only.as_ref().is_none_or(|o| o.contains(&b.id));
+    let user_dir = crate::upload::target::user_dir();
+    let mut targets: HashMap<String, Target> = HashMap::new();
+    let mut report = SendReport::default();
+    for b in outbox.queued()?.iter().filter(|b| wanted(b)) {
+        if targets.contains_key(&b.target) {
+            continue;
+        }
+        match Target::find(&b.target, user_dir.as_deref()) {
+            Ok(t) => {
+                targets.insert(b.target.clone(), t);
+            }
+            Err(e) if !report.broken_targets.contains(&e) => report.broken_targets.push(e),
+            Err(_) => {}
+        }
+    }
+    let mut clients: HashMap<&str, Client<'_>> = HashMap::new();
+    // Targets not tried again in this run: login refused, or a client that cannot be built.
+    let mut stopped: HashSet<String> = HashSet::new();
+    let today = chrono::Local::now().format("%Y-%m-%d").to_string();
+    loop {
+        // Targets found unreachable in this pass: their other batches wait for the next one.
+        let mut unreachable: HashSet<String> = HashSet::new();
+        for b in outbox.due(now_ms())? {
+            if !wanted(&b) || stopped.contains(&b.target) || unreachable.contains(&b.target) {
+                continue;
+            }
+            let Some((reference, target)) = targets.get_key_value(&b.target) else {
+                continue;
+            };
+            let client = match clients.entry(reference.as_str()) {
+                std::collections::hash_map::Entry::Occupied(c) => c.into_mut(),
+                std::collections::hash_map::Entry::Vacant(v) => match Client::new(target) {
+                    Ok(c) => v.insert(c),
+                    Err(e) => {
+                        outbox.requeue(&b.id, &e.to_string(), now_ms())?;
+                        stopped.insert(b.target.clone());
+                        continue;
+                    }
+                },
+            };
+            if !outbox.claim(&b.id)? {
+                continue;
+            }
+            report.attempts += 1;
+            let file = outbox.file_path(&b.id);
+            let outcome = client.send(creds, &file, &b.id, b.rows, &today);
+            let attempts = b.attempts + 1;
+            match outcome.kind {
+                Kind::Confirmed => outbox.confirm(&b.id, outcome.accepted)?,
+                Kind::Rejected => outbox.reject(&b.id, &outcome.zh)?,
+                Kind::Retry => retry_later(outbox, &b, target, &outcome.zh, attempts)?,
+                Kind::Unreachable => {
+                    retry_later(outbox, &b, target, &outcome.zh, attempts)?;
+                    unreachable.insert(b.target.clone());
+                }
+                Kind::Lost if b.resend_safe => retry_later(
+                    outbox,
+                    &b,
+                    target,
+                    &format!("{}将用同一幂等键重新发送。", outcome.zh),
+                    attempts,
+                )?,
+                Kind::Lost => outbox.wait(
+                    &b.id,
+                    &format!(
+                        "{}这个省平台不能识别重复上报，为免重复，请先在省平台上核对这批数据是否已收到，再选择重发或放弃。",
+                        outcome.zh
+                    ),
+                )?,
+                Kind::LoginRefused => {
+                    // Not the batch's fault: it stays queued, due at once after a new login.
+                    outbox.requeue(&b.id, &outcome.zh, now_ms())?;
+                    stopped.insert(b.target.clone());
+                    report.login_refused.get_or_insert_with(|| outcome.clone());
+                }
+            }
+            on_attempt(&b, &outcome);
+        }
+        let left: Vec<BatchRecord> = outbox
+            .queued()?
+            .into_iter()
+            .filter(|b| {
+                wanted(b) && targets.contains_key(&b.target) && !stopped.contains(&b.target)
+            })
+            .collect();
+        let Some(next) = left.iter().map(|b| b.next_attempt_at).min() else {
+            break;
+        };
+        let now = Instant::now();
+        if now >= deadline {
+            break;
+        }
+        let wait = Duration::from_millis((next - now_ms()).max(0) as u64);
+        if now + wait > deadline {
+            break;
+        }
+        std::thread::sleep(wait);
+    }
+    Ok(report)
+}
+
+/// Queues a failed batch again after a backoff, unless that would be past its target's
+/// `retry_for_hours` (counted from queueing or a person's retry): then a person decides.
+fn retry_later(
+    outbox: &mut Outbox,
+    b: &BatchRecord,
+    target: &Target,
+    error: &str,
+    attempts: u32,
+) -> Result<(), OutboxError> {
+    let next = now_ms() + backoff_ms(attempts);
+    let expires = b.retry_from + (target.retry_for_hours * 3_600_000.0) as i64;
+    if next > expires {
+        outbox.wait(
+            &b.id,
+            &format!(
+                "{} 小时内重试 {attempts} 次仍未成功（最后一次：{error}）。请检查网络和省平台后选择重发或放弃。",
+                target.retry_for_hours
+            ),
+        )
+    } else {
+        outbox.requeue(&b.id, error, next)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::backoff_ms;
+
+    #[test]
+    fn backoff_grows_with_jitter_and_a_cap() {
+        for _ in 0..50 {
+            let first = backoff_ms(1);
+            assert!((500..=1500).contains(&first), "{first}");
+            let fourth = backoff_ms(4);
+            assert!((4000..=12000).contains(&fourth), "{fourth}");
+            assert!(backoff_ms(40) <= 15 * 60 * 1000 * 3 / 2);
+        }
+    }
+}

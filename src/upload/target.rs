@@ -1,0 +1,684 @@
+//! Upload targets: the TOML file describing how to reach one provincial platform (target.md).
+//!
+//! A target is data, never code: where to post, how to log in, what a success looks like.
+//! Built-in examples live in `mappings/targets/`, the user's own in `targets/` under the config
+//! folder; a target is named by its file stem or given as a path.
+
+use reqwest::Url;
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+use toml::Spanned;
+
+/// The built-in targets: (stem, text).
+pub const BUILTIN: &[(&str, &str)] = &[
+    (
+        "example",
+        include_str!("../../mappings/targets/example.toml"),
+    ),
+    (
+        "platform",
+        include_str!("../../mappings/targets/platform.toml"),
+    ),
+];
+
+/// Why a target could not be loaded. Every variant names the file.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum TargetError {
+    #[error("上报目标文件「{path}」第 {line} 行{}有误：{detail}。请改正这一行后再试。", key_zh(.key))]
+    Invalid {
+        path: String,
+        line: usize,
+        key: Option<String>,
+        detail: String,
+    },
+    #[error("读不了上报目标文件「{path}」：{detail}")]
+    Io { path: String, detail: String },
+    #[error(
+        "找不到名为「{name}」的上报目标。可用的目标：{available}。也可以直接给出 .toml 文件的路径。"
+    )]
+    NotFound { name: String, available: String },
+}
+
+fn key_zh(key: &Option<String>) -> String {
+    key.as_ref()
+        .map(|k| format!("（键 {k}）"))
+        .unwrap_or_default()
+}
+
+impl TargetError {
+    /// The message in English.
+    pub fn english(&self) -> String {
+        match self {
+            TargetError::Invalid {
+                path,
+                line,
+                key,
+                detail,
+            } => {
+                let key = key
+                    .as_ref()
+                    .map(|k| format!(" (key {k})"))
+                    .unwrap_or_default();
+                format!("target file {path}, line {line}{key}: {detail}")
+            }
+            TargetError::Io { path, detail } => format!("cannot read target file {path}: {detail}"),
+            TargetError::NotFound { name, available } => {
+                format!("no upload target named {name}; available: {available}")
+            }
+        }
+    }
+}
+
+/// How to log in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Auth {
+    None,
+    /// HTTP basic with `SHEETBRIDGE_USER` / `SHEETBRIDGE_PASSWORD`.
+    Basic,
+    /// `Authorization: Bearer` with `SHEETBRIDGE_TOKEN`.
+    Bearer,
+    /// A login form posted as `application/x-www-form-urlencoded`; the session cookie is kept.
+    Form {
+        login_url: Url,
+        username_field: String,
+        password_field: String,
+        /// A login answer containing this text failed.
+        failure_text: Option<String>,
+    },
+}
+
+/// What a successful answer looks like.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Success {
+    /// Inclusive range of HTTP statuses that can mean success.
+    pub status: (u16, u16),
+    pub json_pointer: Option<String>,
+    pub equals: Option<String>,
+    pub accepted_pointer: Option<String>,
+    pub message_pointer: Option<String>,
+}
+
+/// A loaded, checked target.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Target {
+    /// How it was named: the file stem, or the absolute path of a file given by path. Stored in
+    /// the outbox so a later `outbox send` finds the same target.
+    pub reference: String,
+    /// Shown to the clerk; part of every batch id.
+    pub name: String,
+    pub base_url: Url,
+    /// The extra CA certificate (PEM), read when the target was loaded.
+    pub ca_cert: Option<Vec<u8>>,
+    pub timeout_s: u64,
+    pub max_rows_per_file: usize,
+    pub idempotency_header: Option<String>,
+    pub resend_is_harmless: bool,
+    pub retry_for_hours: f64,
+    pub auth: Auth,
+    /// Where batches are POSTed.
+    pub upload_url: Url,
+    pub file_field: String,
+    /// Extra form fields, with placeholders not yet filled.
+    pub fields: Vec<(String, String)>,
+    pub success: Success,
+}
+
+/// The placeholders allowed in `[upload] fields`.
+pub const PLACEHOLDERS: &[&str] = &["date", "batch_id", "row_count", "file_name"];
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TargetFile {
+    name: Spanned<String>,
+    base_url: Spanned<String>,
+    #[serde(default)]
+    allow_http: bool,
+    ca_cert: Option<Spanned<String>>,
+    timeout_s: Option<Spanned<i64>>,
+    max_rows_per_file: Option<Spanned<i64>>,
+    idempotency_header: Option<Spanned<String>>,
+    #[serde(default)]
+    resend_is_harmless: bool,
+    retry_for_hours: Option<Spanned<f64>>,
+    #[serde(default)]
+    auth: AuthFile,
+    upload: UploadFile,
+    #[serde(default)]
+    success: SuccessFile,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct AuthFile {
+    kind: Option<Spanned<String>>,
+    login_path: Option<Spanned<String>>,
+    username_field: Option<String>,
+    password_field: Option<String>,
+    failure_text: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UploadFile {
+    path: Spanned<String>,
+    file_field: Option<String>,
+    #[serde(default)]
+    fields: std::collections::BTreeMap<String, Spanned<String>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct SuccessFile {
+    status: Option<Spanned<Vec<i64>>>,
+    json_pointer: Option<Spanned<String>>,
+    equals: Option<Spanned<toml::Value>>,
+    accepted_pointer: Option<Spanned<String>>,
+    message_pointer: Option<Spanned<String>>,
+}
+
+impl Target {
+    /// Parses and checks target text. `shown` names the file in messages; `dir` is where a
+    /// relative `ca_cert` is looked up (`None` for a built-in target).
+    pub fn parse(
+        reference: &str,
+        shown: &str,
+        text: &str,
+        dir: Option<&Path>,
+    ) -> Result<Target, TargetError> {
+        let err = |span: Option<std::ops::Range<usize>>, detail: String| {
+            let (line, key) = crate::profile::line_and_key(text, span);
+            TargetError::Invalid {
+                path: shown.to_owned(),
+                line,
+                key,
+                detail: detail.trim().to_owned(),
+            }
+        };
+        let file: TargetFile =
+            toml::from_str(text).map_err(|e| err(e.span(), e.message().to_owned()))?;
+
+        if file.name.get_ref().trim().is_empty() {
+            return Err(err(Some(file.name.span()), "name 不能为空".into()));
+        }
+        let base_url = Url::parse(file.base_url.get_ref().trim()).map_err(|e| {
+            err(
+                Some(file.base_url.span()),
+                format!("base_url 不是有效的网址（{e}），应形如 https://10.1.2.3:8443"),
+            )
+        })?;
+        match base_url.scheme() {
+            "https" => {}
+            "http" if file.allow_http => {}
+            "http" => {
+                return Err(err(
+                    Some(file.base_url.span()),
+                    "不加密的 http:// 地址默认不允许（上报内容含身份证号）；请改用 https://，或确需时加上 allow_http = true".into(),
+                ));
+            }
+            other => {
+                return Err(err(
+                    Some(file.base_url.span()),
+                    format!("base_url 只能以 https:// 开头，而不是 {other}://"),
+                ));
+            }
+        }
+        let ca_cert = match &file.ca_cert {
+            None => None,
+            Some(c) => {
+                let Some(dir) = dir else {
+                    return Err(err(
+                        Some(c.span()),
+                        "内置目标不能带 ca_cert；请把目标文件复制到自己的 targets 文件夹".into(),
+                    ));
+                };
+                let path = dir.join(c.get_ref());
+                let pem = std::fs::read(&path).map_err(|e| {
+                    err(
+                        Some(c.span()),
+                        format!(
+                            "读不了证书文件「{}」：{}",
+                            path.display(),
+                            crate::read::io_message(&e)
+                        ),
+                    )
+                })?;
+                let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| e.to_string());
+                if !certs.as_ref().is_ok_and(|c| !c.is_empty()) {
+                    let why = certs.err().unwrap_or_else(|| "没有找到证书".into());
+                    return Err(err(
+                        Some(c.span()),
+                        format!("证书文件「{}」不是 PEM 格式的证书：{why}", path.display()),
+                    ));
+                }
+                Some(pem)
+            }
+        };
+        let positive = |v: &Option<Spanned<i64>>, default: i64, max: i64, what: &str| match v {
+            None => Ok(default),
+            Some(s) if (1..=max).contains(s.get_ref()) => Ok(*s.get_ref()),
+            Some(s) => Err(err(
+                Some(s.span()),
+                format!("{what} 应在 1 到 {max} 之间，而不是 {}", s.get_ref()),
+            )),
+        };
+        let timeout_s = positive(&file.timeout_s, 60, 3600, "timeout_s")? as u64;
+        let max_rows_per_file = positive(
+            &file.max_rows_per_file,
+            5000,
+            1_000_000,
+            "max_rows_per_file",
+        )? as usize;
+        let retry_for_hours = match &file.retry_for_hours {
+            None => 24.0,
+            Some(h) if (0.0..=24.0 * 30.0).contains(h.get_ref()) => *h.get_ref(),
+            Some(h) => {
+                return Err(err(
+                    Some(h.span()),
+                    format!("retry_for_hours 应在 0 到 720 之间，而不是 {}", h.get_ref()),
+                ));
+            }
+        };
+        let idempotency_header = match file.idempotency_header {
+            None => None,
+            Some(h) => {
+                let name = h.get_ref().trim();
+                if name.is_empty()
+                    || reqwest::header::HeaderName::from_bytes(name.as_bytes()).is_err()
+                {
+                    return Err(err(
+                        Some(h.span()),
+                        format!("idempotency_header「{name}」不是有效的 HTTP 头名称"),
+                    ));
+                }
+                Some(name.to_owned())
+            }
+        };
+
+        let auth = match file.auth.kind.as_ref().map(|k| k.get_ref().as_str()) {
+            None | Some("none") => Auth::None,
+            Some("basic") => Auth::Basic,
+            Some("bearer") => Auth::Bearer,
+            Some("form") => {
+                let Some(login_path) = file.auth.login_path else {
+                    return Err(err(
+                        file.auth.kind.as_ref().map(|k| k.span()),
+                        "kind = \"form\" 需要 login_path（登录表单提交的路径，例如 \"/login\"）"
+                            .into(),
+                    ));
+                };
+                Auth::Form {
+                    login_url: join(&base_url, &login_path, &err)?,
+                    username_field: file
+                        .auth
+                        .username_field
+                        .unwrap_or_else(|| "username".into()),
+                    password_field: file
+                        .auth
+                        .password_field
+                        .unwrap_or_else(|| "password".into()),
+                    failure_text: file.auth.failure_text.filter(|t| !t.is_empty()),
+                }
+            }
+            Some(other) => {
+                return Err(err(
+                    file.auth.kind.as_ref().map(|k| k.span()),
+                    format!("不认识的登录方式「{other}」，只能是 none、basic、bearer 或 form"),
+                ));
+            }
+        };
+
+        let upload_url = join(&base_url, &file.upload.path, &err)?;
+        let mut fields = Vec::new();
+        for (name, value) in file.upload.fields {
+            check_placeholders(value.get_ref()).map_err(|p| {
+                err(
+                    Some(value.span()),
+                    format!(
+                        "不认识的占位符 {{{p}}}；可用的有 {}",
+                        PLACEHOLDERS
+                            .iter()
+                            .map(|p| format!("{{{p}}}"))
+                            .collect::<Vec<_>>()
+                            .join(" ")
+                    ),
+                )
+            })?;
+            fields.push((name, value.into_inner()));
+        }
+
+        let s = file.success;
+        let status = match &s.status {
+            None => (200, 299),
+            Some(st) => match st.get_ref().as_slice() {
+                [lo, hi] if (100..=599).contains(lo) && (*lo..=599).contains(hi) => {
+                    (*lo as u16, *hi as u16)
+                }
+                _ => {
+                    return Err(err(
+                        Some(st.span()),
+                        "status 应是两个 HTTP 状态码组成的范围，例如 [200, 299]".into(),
+                    ));
+                }
+            },
+        };
+        let pointer = |p: Option<Spanned<String>>| -> Result<Option<String>, TargetError> {
+            match p {
+                None => Ok(None),
+                Some(p) if p.get_ref().starts_with('/') => Ok(Some(p.into_inner())),
+                Some(p) => Err(err(
+                    Some(p.span()),
+                    format!(
+                        "JSON 指针应以 / 开头，例如 \"/code\"，而不是「{}」",
+                        p.get_ref()
+                    ),
+                )),
+            }
+        };
+        let equals = s.equals.map(|v| match v.into_inner() {
+            toml::Value::String(s) => s,
+            other => other.to_string(),
+        });
+        let json_pointer = pointer(s.json_pointer)?;
+        if equals.is_some() != json_pointer.is_some() {
+            return Err(err(
+                None,
+                "[success] 里的 json_pointer 和 equals 要么都写，要么都不写".into(),
+            ));
+        }
+        Ok(Target {
+            reference: reference.to_owned(),
+            name: file.name.into_inner().trim().to_owned(),
+            base_url,
+            ca_cert,
+            timeout_s,
+            max_rows_per_file,
+            idempotency_header,
+            resend_is_harmless: file.resend_is_harmless,
+            retry_for_hours,
+            auth,
+            upload_url,
+            file_field: file.upload.file_field.unwrap_or_else(|| "file".into()),
+            fields,
+            success: Success {
+                status,
+                json_pointer,
+                equals,
+                accepted_pointer: pointer(s.accepted_pointer)?,
+                message_pointer: pointer(s.message_pointer)?,
+            },
+        })
+    }
+
+    /// Loads a target file; its reference is its absolute path.
+    pub fn from_path(path: &Path) -> Result<Target, TargetError> {
+        let text = std::fs::read_to_string(path).map_err(|e| TargetError::Io {
+            path: path.display().to_string(),
+            detail: crate::read::io_message(&e),
+        })?;
+        let abs = std::path::absolute(path).unwrap_or_else(|_| path.to_owned());
+        Target::parse(
+            &abs.display().to_string(),
+            &path.display().to_string(),
+            &text,
+            abs.parent(),
+        )
+    }
+
+    /// A target by stem (the user's `targets/` folder first, then the built-in ones), or by
+    /// path when `name` ends in `.toml` or is a file.
+    pub fn find(name: &str, user_dir: Option<&Path>) -> Result<Target, TargetError> {
+        let as_path = Path::new(name);
+        if name.to_ascii_lowercase().ends_with(".toml") || as_path.is_file() {
+            return Target::from_path(as_path);
+        }
+        if let Some(dir) = user_dir {
+            let path = dir.join(format!("{name}.toml"));
+            if path.is_file() {
+                let text = std::fs::read_to_string(&path).map_err(|e| TargetError::Io {
+                    path: path.display().to_string(),
+                    detail: crate::read::io_message(&e),
+                })?;
+                return Target::parse(name, &path.display().to_string(), &text, Some(dir));
+            }
+        }
+        if let Some((stem, text)) = BUILTIN.iter().find(|(n, _)| *n == name) {
+            return Target::parse(stem, &format!("mappings/targets/{stem}.toml"), text, None);
+        }
+        Err(TargetError::NotFound {
+            name: name.to_owned(),
+            available: available(user_dir).join("、"),
+        })
+    }
+
+    /// Can a batch whose answer was lost be sent again without duplicating rows?
+    pub fn resend_is_safe(&self) -> bool {
+        self.idempotency_header.is_some() || self.resend_is_harmless
+    }
+
+    /// The extra form fields with their placeholders filled.
+    pub fn filled_fields(
+        &self,
+        date: &str,
+        batch_id: &str,
+        row_count: usize,
+        file_name: &str,
+    ) -> Vec<(String, String)> {
+        self.fields
+            .iter()
+            .map(|(k, v)| {
+                let v = v
+                    .replace("{date}", date)
+                    .replace("{batch_id}", batch_id)
+                    .replace("{row_count}", &row_count.to_string())
+                    .replace("{file_name}", file_name);
+                (k.clone(), v)
+            })
+            .collect()
+    }
+}
+
+/// The stems of every target found: built-in, then the user's.
+pub fn available(user_dir: Option<&Path>) -> Vec<String> {
+    let mut names: Vec<String> = BUILTIN.iter().map(|(n, _)| (*n).to_owned()).collect();
+    if let Some(dir) = user_dir
+        && let Ok(entries) = std::fs::read_dir(dir)
+    {
+        let mut user: Vec<String> = entries
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+            .filter_map(|p| p.file_stem().map(|s| s.to_string_lossy().into_owned()))
+            .collect();
+        user.sort();
+        names.extend(user);
+    }
+    names
+}
+
+/// The user's target folder.
+pub fn user_dir() -> Option<PathBuf> {
+    crate::paths::config_dir().map(|d| d.join("targets"))
+}
+
+/// `base` joined with an absolute `path` (which must start with `/`).
+fn join(
+    base: &Url,
+    path: &Spanned<String>,
+    err: &dyn Fn(Option<std::ops::Range<usize>>, String) -> TargetError,
+) -> Result<Url, TargetError> {
+    let bad = |why: String| err(Some(path.span()), why);
+    if !path.get_ref().starts_with('/') {
+        return Err(bad(format!(
+            "路径应以 / 开头，例如 \"/nat/import\"，而不是「{}」",
+            path.get_ref()
+        )));
+    }
+    base.join(path.get_ref()).map_err(|e| {
+        bad(format!(
+            "路径「{}」无法和 base_url 拼成网址：{e}",
+            path.get_ref()
+        ))
+    })
+}
+
+/// The first unknown `{placeholder}` in a field value.
+fn check_placeholders(value: &str) -> Result<(), String> {
+    let mut rest = value;
+    while let Some(start) = rest.find('{') {
+        let after = &rest[start + 1..];
+        let Some(end) = after.find('}') else {
+            return Err(after.to_owned());
+        };
+        let name = &after[..end];
+        if !PLACEHOLDERS.contains(&name) {
+            return Err(name.to_owned());
+        }
+        rest = &after[end + 1..];
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINIMAL: &str = r#"
+name = "测试平台"
+base_url = "https://10.1.2.3:8443"
+[upload]
+path = "/nat/import"
+"#;
+
+    fn parse(text: &str) -> Result<Target, TargetError> {
+        Target::parse("t", "t.toml", text, None)
+    }
+
+    #[test]
+    fn builtin_targets_load() {
+        for (stem, _) in BUILTIN {
+            let t = Target::find(stem, None).unwrap();
+            assert_eq!(t.reference, *stem);
+        }
+        let t = Target::find("example", None).unwrap();
+        assert_eq!(t.idempotency_header.as_deref(), Some("Idempotency-Key"));
+        assert!(matches!(t.auth, Auth::Form { .. }));
+        assert_eq!(t.success.status, (200, 299));
+        assert_eq!(t.success.equals.as_deref(), Some("0"));
+    }
+
+    #[test]
+    fn defaults() {
+        let t = parse(MINIMAL).unwrap();
+        assert_eq!(t.timeout_s, 60);
+        assert_eq!(t.max_rows_per_file, 5000);
+        assert_eq!(t.retry_for_hours, 24.0);
+        assert_eq!(t.auth, Auth::None);
+        assert_eq!(t.file_field, "file");
+        assert!(!t.resend_is_safe());
+        assert_eq!(t.upload_url.as_str(), "https://10.1.2.3:8443/nat/import");
+    }
+
+    #[test]
+    fn http_refused_unless_allowed() {
+        let text = MINIMAL.replace("https://", "http://");
+        let e = parse(&text).unwrap_err();
+        match &e {
+            TargetError::Invalid { line, key, .. } => {
+                assert_eq!(*line, 3);
+                assert_eq!(key.as_deref(), Some("base_url"));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(e.to_string().contains("allow_http"), "{e}");
+        let allowed = format!("allow_http = true\n{text}");
+        assert_eq!(parse(&allowed).unwrap().base_url.scheme(), "http");
+    }
+
+    #[test]
+    fn errors_name_line_and_key() {
+        let text = MINIMAL.replace("[upload]", "timeout_s = \"sixty\"\n[upload]");
+        let e = parse(&text).unwrap_err();
+        let TargetError::Invalid {
+            line, key, path, ..
+        } = &e
+        else {
+            panic!("{e:?}")
+        };
+        assert_eq!(
+            (*line, key.as_deref(), path.as_str()),
+            (4, Some("timeout_s"), "t.toml")
+        );
+
+        let text = format!("{MINIMAL}fields = {{ a = \"{{when}}\" }}\n");
+        let e = parse(&text).unwrap_err();
+        assert!(e.to_string().contains("{when}"), "{e}");
+        assert!(e.to_string().contains("第 6 行"), "{e}");
+
+        let text = MINIMAL.replace("[upload]", "[auth]\nkind = \"oauth\"\n[upload]");
+        let e = parse(&text).unwrap_err();
+        assert!(e.to_string().contains("oauth"), "{e}");
+        assert!(e.english().contains("line 5 (key kind)"), "{}", e.english());
+
+        let text = format!("{MINIMAL}[success]\nstatus = [299, 200]\n");
+        let e = parse(&text).unwrap_err();
+        assert!(e.to_string().contains("第 7 行"), "{e}");
+
+        let text = format!("{MINIMAL}colour = 1\n");
+        let e = parse(&text).unwrap_err();
+        assert!(e.to_string().contains("colour"), "{e}");
+
+        let text = MINIMAL.replace("[upload]", "[auth]\nkind = \"form\"\n[upload]");
+        let e = parse(&text).unwrap_err();
+        assert!(e.to_string().contains("login_path"), "{e}");
+    }
+
+    #[test]
+    fn placeholders_are_filled() {
+        let text = format!(
+            "{MINIMAL}fields = {{ d = \"{{date}}\", b = \"批次{{batch_id}}-{{row_count}}\", f = \"{{file_name}}\" }}\n"
+        );
+        let t = parse(&text).unwrap();
+        let filled = t.filled_fields("2026-11-27", "abc", 12, "abc.xlsx");
+        assert_eq!(
+            filled,
+            vec![
+                ("b".to_owned(), "批次abc-12".to_owned()),
+                ("d".to_owned(), "2026-11-27".to_owned()),
+                ("f".to_owned(), "abc.xlsx".to_owned()),
+            ]
+        );
+    }
+
+    #[test]
+    fn ca_cert_is_relative_to_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("prov.toml");
+        std::fs::write(
+            &path,
+            MINIMAL.replace("[upload]", "ca_cert = \"ca.pem\"\n[upload]"),
+        )
+        .unwrap();
+        let e = Target::from_path(&path).unwrap_err();
+        assert!(e.to_string().contains("ca.pem"), "{e}");
+        std::fs::write(dir.path().join("ca.pem"), "not a certificate").unwrap();
+        let e = Target::from_path(&path).unwrap_err();
+        assert!(e.to_string().contains("PEM"), "{e}");
+    }
+
+    #[test]
+    fn found_by_stem_in_the_user_folder_or_by_path() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("mine.toml"), MINIMAL).unwrap();
+        let t = Target::find("mine", Some(dir.path())).unwrap();
+        assert_eq!(
+            (t.reference.as_str(), t.name.as_str()),
+            ("mine", "测试平台")
+        );
+        let by_path = dir.path().join("mine.toml");
+        let t = Target::find(&by_path.display().to_string(), None).unwrap();
+        assert!(Path::new(&t.reference).is_absolute());
+        let e = Target::find("nope", Some(dir.path())).unwrap_err();
+        assert!(e.to_string().contains("mine"), "{e}");
+        assert!(e.to_string().contains("example"), "{e}");
+    }
+}
