@@ -3,12 +3,8 @@
 //! on the platform exactly once; the exit codes of target.md; and a child `outbox send` killed
 //! at random moments many times.
 
-#[path = "support/platform.rs"]
-#[allow(dead_code)]
-mod platform;
-
+use crate::support::platform::{Config, Platform};
 use crate::support::{Run, SheetSpec, simple_rows, tmp, write_xlsx};
-use platform::{Config, Platform};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::atomic::Ordering;

@@ -289,3 +289,69 @@ fn english_is_one_setting_away() {
     h.run_steps(3);
     h.get_by_label("Drop the exported Excel file here, or click to choose it");
 }
+
+#[test]
+fn uploading_from_the_window_sends_every_row_once_and_closing_asks_while_batches_wait() {
+    use crate::support::platform::{Config, Platform};
+    use std::sync::atomic::Ordering;
+    let dir = fixed_dir("upload");
+    let platform = Platform::start(Config::new(&dir.join("platform.sqlite"))).unwrap();
+    let target = dir.join("stand.toml");
+    std::fs::write(&target, platform.target_toml(true, 5, 5000)).unwrap();
+    let input = dir.join("样例.xlsx");
+    sample::write_sample(&input).unwrap();
+    let mut h = harness(&dir);
+    h.run_steps(2);
+    drop_file(&mut h, &input);
+    // Settings as a clerk fills them: the platform, the user name, this session's password.
+    h.state_mut().settings.target = Some(target.display().to_string());
+    h.state_mut().settings.user = "demo".into();
+    h.state_mut().uploads.password = "demo".into();
+    // The platform is down at first: the batch waits in the queue and closing asks.
+    platform.switches().fail_503.store(1000, Ordering::SeqCst);
+    h.get_by_label("上传到省平台（23 行）").click();
+    h.step();
+    settle(&mut h);
+    wait_for(&mut h, |app| {
+        app.uploads.pending() == 1 && app.uploads.last.is_some()
+    });
+    h.input_mut()
+        .viewports
+        .entry(egui::ViewportId::ROOT)
+        .or_default()
+        .events
+        .push(egui::ViewportEvent::Close);
+    h.run_steps(3);
+    h.get_by_label("还有数据没有上传完");
+    h.get_by_label("不关闭，继续上传").click();
+    h.run_steps(3);
+    assert!(h.query_by_label("还有数据没有上传完").is_none());
+    // The platform comes back: the sender's next retry gets through.
+    platform.switches().fail_503.store(0, Ordering::SeqCst);
+    wait_for(&mut h, |app| {
+        app.uploads.pending() == 0 && app.uploads.confirmed() == (1, 23)
+    });
+    let rows = platform.rows();
+    assert_eq!(rows.len(), 23);
+    assert!(rows.iter().all(|r| r.2 == 1), "every row stored once");
+    h.get_by_label_contains("省平台已确认 1 批，共 23 行");
+    // Opened again, the same rows are marked as already uploaded and left out.
+    drop_file(&mut h, &input);
+    let b = h.state().batch().unwrap();
+    assert_eq!(b.summary().ready, 0);
+    assert_eq!(b.summary().duplicate, 24);
+}
+
+/// Steps the window until `done` holds (the sender works on its own thread), at most 60 s.
+fn wait_for(h: &mut Harness<'static, App>, done: impl Fn(&App) -> bool) {
+    let start = std::time::Instant::now();
+    while !done(h.state()) {
+        assert!(
+            start.elapsed().as_secs() < 60,
+            "timed out waiting for the upload"
+        );
+        h.step();
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    h.run_steps(3);
+}

@@ -42,6 +42,11 @@ pub enum Done {
         batch: Box<Batch>,
         result: Result<Exported, WriteError>,
     },
+    /// Rows queued in the outbox: (batches new, batches queued before), or why not.
+    Queued {
+        batch: Box<Batch>,
+        result: Result<(usize, usize), (String, String)>,
+    },
 }
 
 /// Files an export wrote.
@@ -70,6 +75,7 @@ pub struct Job {
 pub enum JobKind {
     Load(PathBuf),
     Export,
+    Queue,
 }
 
 impl Job {
@@ -94,12 +100,53 @@ impl Job {
         Job { what, shared, rx }
     }
 
-    /// Loads and checks a file with the shared pipeline.
-    pub fn load(ctx: &egui::Context, path: PathBuf, profiles: Profiles, options: Options) -> Job {
+    /// Loads and checks a file with the shared pipeline; rows already uploaded (the ledger in
+    /// `data_dir`) are marked as such.
+    pub fn load(
+        ctx: &egui::Context,
+        path: PathBuf,
+        profiles: Profiles,
+        mut options: Options,
+        data_dir: Option<PathBuf>,
+    ) -> Job {
         let p = path.clone();
-        Job::spawn(JobKind::Load(path), ctx, move |shared| Done::Loaded {
-            result: Box::new(pipeline::load(&p, &profiles, &options, shared)),
-            path: p,
+        Job::spawn(JobKind::Load(path), ctx, move |shared| {
+            let db = data_dir
+                .map(|d| d.join("outbox.sqlite"))
+                .filter(|d| d.is_file());
+            if let Some(ledger) = db.and_then(|db| crate::upload::outbox::read_ledger(&db).ok()) {
+                options.ledger = Some(Arc::new(ledger));
+            }
+            Done::Loaded {
+                result: Box::new(pipeline::load(&p, &profiles, &options, shared)),
+                path: p,
+            }
+        })
+    }
+
+    /// Queues the ready rows in the outbox (each batch file written whole first).
+    pub fn queue(
+        ctx: &egui::Context,
+        batch: Batch,
+        target: crate::upload::target::Target,
+        data_dir: PathBuf,
+    ) -> Job {
+        Job::spawn(JobKind::Queue, ctx, move |_| {
+            let rows: Vec<usize> = batch.rows_with(crate::batch::RowStatus::Ready).collect();
+            let result = crate::upload::outbox::Outbox::open(&data_dir, 7)
+                .and_then(|(mut outbox, _)| outbox.queue(&target, &batch, &rows))
+                .map(|queued| {
+                    let new = queued
+                        .iter()
+                        .filter(|q| matches!(q, crate::upload::outbox::Queued::New { .. }))
+                        .count();
+                    (new, queued.len() - new)
+                })
+                .map_err(|e| (e.to_string(), e.english()));
+            Done::Queued {
+                batch: Box::new(batch),
+                result,
+            }
         })
     }
 

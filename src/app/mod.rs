@@ -10,6 +10,7 @@ pub mod jobs;
 pub mod mapping;
 pub mod review;
 pub mod settings;
+pub mod upload;
 
 use crate::batch::Batch;
 use crate::issue::Lang;
@@ -68,6 +69,9 @@ pub enum Action {
     OpenFolder(PathBuf),
     /// The mapping screen saved a profile: reload the profiles, then the file with it.
     ProfileSaved(String),
+    /// Queue the ready rows for the upload target and start sending.
+    Upload,
+    ShowQueue,
 }
 
 /// A message shown above the content until dismissed.
@@ -83,7 +87,8 @@ pub(crate) enum Screen {
     Home,
     Mapping(Box<mapping::Mapping>),
     Review(Box<review::Review>),
-    /// The batch is away being exported; the review keeps its filter and selection.
+    /// The batch is away with a job (export, queueing); the review keeps its filter and
+    /// selection.
     Exporting(Box<review::Review>),
 }
 
@@ -103,6 +108,12 @@ pub struct App {
     chosen_profile: Option<String>,
     /// The last export, for the result panel.
     pub exported: Option<jobs::Exported>,
+    pub uploads: upload::Uploads,
+    /// Asking whether to close with batches not uploaded; `allow_close` once answered yes.
+    confirm_close: bool,
+    allow_close: bool,
+    /// Whether the outbox was looked at after start (to resume sending).
+    resumed: bool,
 }
 
 impl App {
@@ -112,7 +123,12 @@ impl App {
         let settings = Settings::load(dirs.config.as_deref());
         let profiles = Profiles::load(dirs.profiles().as_deref());
         let history = settings::load_history(dirs.data.as_deref());
+        let uploads = upload::Uploads::new(ctx, dirs.data.clone());
         App {
+            uploads,
+            confirm_close: false,
+            allow_close: false,
+            resumed: false,
             chosen_profile: settings.profile.clone(),
             settings,
             dirs,
@@ -195,13 +211,22 @@ impl App {
             ledger: None,
             ..Options::default()
         };
-        self.job = Some(Job::load(ctx, path, self.profiles.clone(), options));
+        self.job = Some(Job::load(
+            ctx,
+            path,
+            self.profiles.clone(),
+            options,
+            self.dirs.data.clone(),
+        ));
     }
 
     /// Draws one frame: the whole window.
     pub fn show(&mut self, ui: &mut egui::Ui) {
         let ctx = ui.ctx().clone();
         self.poll_job();
+        self.uploads.poll();
+        self.resume_uploads();
+        self.guard_close(&ctx);
         let mut action = self.handle_input(&ctx);
 
         egui::Panel::top("steps").show(ui, |ui| {
@@ -239,6 +264,19 @@ impl App {
         }
         if self.show_about {
             self.about_window(&ctx);
+        }
+        let can_send = self.credentials().is_some();
+        match self.uploads.queue_window(&ctx, self.lang(), can_send) {
+            Some(upload::QueueAction::Send) => self.start_sending(),
+            Some(upload::QueueAction::Retry(id)) => {
+                self.uploads.retry(id);
+                self.start_sending();
+            }
+            Some(upload::QueueAction::Forget(id)) => self.uploads.forget(id),
+            None => {}
+        }
+        if self.confirm_close {
+            self.close_dialog(&ctx);
         }
         self.apply(&ctx, action);
     }
@@ -322,6 +360,42 @@ impl App {
                     });
                 }
             },
+            Done::Queued { batch, result } => {
+                self.put_back(*batch);
+                match result {
+                    Ok((new, before)) => {
+                        let lang = self.lang();
+                        self.notice = Some(Notice {
+                            text: match lang {
+                                Lang::Zh if new == 0 => format!(
+                                    "这些数据之前已经放进上传队列（{before} 批），不会重复上传。"
+                                ),
+                                Lang::Zh => format!(
+                                    "已放进上传队列：{new} 批。正在上传，进度见“上传队列”。"
+                                ),
+                                Lang::En if new == 0 => format!(
+                                    "These rows were queued before ({before} batches); they are not sent twice."
+                                ),
+                                Lang::En => format!(
+                                    "Queued {new} batches; sending now (see the upload queue)."
+                                ),
+                            },
+                            error: false,
+                            retry_export: None,
+                        });
+                        self.uploads.refresh();
+                        self.start_sending();
+                        self.uploads.show_queue = true;
+                    }
+                    Err((zh, en)) => {
+                        self.notice = Some(Notice {
+                            text: if self.lang() == Lang::Zh { zh } else { en },
+                            error: true,
+                            retry_export: None,
+                        });
+                    }
+                }
+            }
             Done::Exported { batch, result } => {
                 let export_dir = result
                     .as_ref()
@@ -362,6 +436,120 @@ impl App {
                 };
             }
         }
+    }
+
+    /// Returns a batch that was away with a job to the review screen.
+    fn put_back(&mut self, batch: Batch) {
+        self.screen = match std::mem::replace(&mut self.screen, Screen::Home) {
+            Screen::Exporting(mut review) => {
+                review.batch.put_back(batch);
+                Screen::Review(review)
+            }
+            _ => Screen::Review(Box::new(review::Review::new(batch, self.last_export_dir()))),
+        };
+    }
+
+    /// The chosen upload target, loaded.
+    fn target(&self) -> Result<crate::upload::target::Target, String> {
+        let name = self.settings.target.clone().ok_or_else(|| {
+            tr(
+                self.lang(),
+                "还没有选择上报目标：请在“设置”里选择省平台。",
+                "No upload target yet: choose one in Settings.",
+            )
+            .to_owned()
+        })?;
+        let dir = self.dirs.config.as_ref().map(|c| c.join("targets"));
+        crate::upload::target::Target::find(&name, dir.as_deref()).map_err(|e| match self.lang() {
+            Lang::Zh => e.to_string(),
+            Lang::En => e.english(),
+        })
+    }
+
+    fn credentials(&self) -> Option<crate::upload::client::Credentials> {
+        let target = self.target().ok()?;
+        upload::credentials(&target, &self.settings.user, &self.uploads.password)
+    }
+
+    fn start_sending(&mut self) {
+        match self.credentials() {
+            Some(creds) => self.uploads.start_sending(creds),
+            None => {
+                self.notice = Some(Notice {
+                    text: tr(
+                        self.lang(),
+                        "要上传，请先在“设置”里选择省平台并填写用户名和密码（密码只在这次打开期间记住）。",
+                        "To upload, choose the platform and enter the user name and password in Settings (the password is kept for this session only).",
+                    )
+                    .into(),
+                    error: true,
+                    retry_export: None,
+                });
+                self.show_settings = true;
+            }
+        }
+    }
+
+    /// At start: batches left from last time are sent again when the credentials are at hand.
+    fn resume_uploads(&mut self) {
+        if self.resumed || !self.uploads.loaded {
+            return;
+        }
+        self.resumed = true;
+        let pending = self.uploads.pending();
+        if pending == 0 {
+            return;
+        }
+        match self.credentials() {
+            Some(creds) => self.uploads.start_sending(creds),
+            None => {
+                self.notice = Some(Notice {
+                    text: match self.lang() {
+                        Lang::Zh => format!(
+                            "上次还有 {pending} 批数据没有上传完。请在“设置”里填写密码，然后在“上传队列”里点“继续上传”。"
+                        ),
+                        Lang::En => format!(
+                            "{pending} batches were not finished last time. Enter the password in Settings, then press \"Send now\" in the upload queue."
+                        ),
+                    },
+                    error: false,
+                    retry_export: None,
+                });
+            }
+        }
+    }
+
+    /// Closing with batches not uploaded asks first (they are sent at the next start).
+    fn guard_close(&mut self, ctx: &egui::Context) {
+        if ctx.input(|i| i.viewport().close_requested())
+            && !self.allow_close
+            && self.uploads.pending() > 0
+        {
+            ctx.send_viewport_cmd(egui::ViewportCommand::CancelClose);
+            self.confirm_close = true;
+        }
+    }
+
+    fn close_dialog(&mut self, ctx: &egui::Context) {
+        let lang = self.lang();
+        let pending = self.uploads.pending();
+        egui::Modal::new(egui::Id::unique("confirm_close")).show(ctx, |ui| {
+            ui.heading(tr(lang, "还有数据没有上传完", "Some batches are not uploaded yet"));
+            ui.label(match lang {
+                Lang::Zh => format!("还有 {pending} 批没有上传完成。关闭后数据不会丢失，下次打开程序会继续上传。确定现在关闭吗？"),
+                Lang::En => format!("{pending} batches are not finished. Nothing is lost: they are sent when the program starts next time. Close now?"),
+            });
+            ui.horizontal(|ui| {
+                if ui.button(tr(lang, "关闭程序", "Close")).clicked() {
+                    self.allow_close = true;
+                    self.confirm_close = false;
+                    ctx.send_viewport_cmd(egui::ViewportCommand::Close);
+                }
+                if ui.button(tr(lang, "不关闭，继续上传", "Keep it open")).clicked() {
+                    self.confirm_close = false;
+                }
+            });
+        });
     }
 
     fn last_export_dir(&self) -> PathBuf {
@@ -483,6 +671,11 @@ impl App {
                     });
                 }
             }
+            Action::Upload => self.start_queue(ctx),
+            Action::ShowQueue => {
+                self.uploads.show_queue = true;
+                self.uploads.refresh();
+            }
             Action::ProfileSaved(name) => {
                 self.profiles = Profiles::load(self.dirs.profiles().as_deref());
                 self.chosen_profile = Some(name);
@@ -491,6 +684,41 @@ impl App {
                 }
             }
         }
+    }
+
+    /// Queues the ready rows of the batch on screen for the chosen target, then sends.
+    fn start_queue(&mut self, ctx: &egui::Context) {
+        if self.job.is_some() {
+            return;
+        }
+        let target = match self.target() {
+            Ok(t) => t,
+            Err(text) => {
+                self.notice = Some(Notice {
+                    text,
+                    error: true,
+                    retry_export: None,
+                });
+                self.show_settings = true;
+                return;
+            }
+        };
+        if upload::credentials(&target, &self.settings.user, &self.uploads.password).is_none() {
+            self.start_sending();
+            return;
+        }
+        let Some(data) = self.dirs.data.clone() else {
+            return;
+        };
+        let Screen::Review(review) = &mut self.screen else {
+            return;
+        };
+        let batch = review.batch.take();
+        if let Screen::Review(review) = std::mem::replace(&mut self.screen, Screen::Home) {
+            self.screen = Screen::Exporting(review);
+        }
+        self.notice = None;
+        self.job = Some(Job::queue(ctx, batch, target, data));
     }
 
     /// Exports the batch on screen into `dir` (the upload sheet, and the rejected rows).
@@ -560,6 +788,17 @@ impl App {
                 }
                 if ui.button(tr(lang, "设置", "Settings")).clicked() {
                     self.show_settings = true;
+                }
+                let pending = self.uploads.pending();
+                let queue = match (lang, pending, self.uploads.sending) {
+                    (Lang::Zh, 0, _) => "上传队列".to_owned(),
+                    (Lang::Zh, n, true) => format!("上传队列：{n} 批上传中"),
+                    (Lang::Zh, n, false) => format!("上传队列：{n} 批等待"),
+                    (Lang::En, 0, _) => "Upload queue".to_owned(),
+                    (Lang::En, n, _) => format!("Upload queue: {n} pending"),
+                };
+                if ui.button(queue).clicked() {
+                    action = Some(Action::ShowQueue);
                 }
                 if self.job.is_none()
                     && ui
@@ -638,6 +877,90 @@ impl App {
                             ui.radio_value(&mut self.settings.lang, Lang::En, "English");
                         });
                         ui.end_row();
+                        ui.label(tr(lang, "上报目标（省平台）", "Upload target"));
+                        let targets = crate::upload::target::available(
+                            self.dirs
+                                .config
+                                .as_ref()
+                                .map(|c| c.join("targets"))
+                                .as_deref(),
+                        );
+                        let current = self
+                            .settings
+                            .target
+                            .clone()
+                            .unwrap_or_else(|| tr(lang, "（未选择）", "(none)").to_owned());
+                        let combo = egui::ComboBox::from_id_salt("target")
+                            .selected_text(current)
+                            .show_ui(ui, |ui| {
+                                for t in targets {
+                                    let selected =
+                                        self.settings.target.as_deref() == Some(t.as_str());
+                                    if ui.selectable_label(selected, &t).clicked() {
+                                        self.settings.target = Some(t);
+                                    }
+                                }
+                            });
+                        combo.response.widget_info(|| {
+                            egui::WidgetInfo::labeled(egui::Role::ComboBox, true, "上报目标")
+                        });
+                        ui.end_row();
+                        let label = ui.label(tr(lang, "省平台用户名", "Platform user name"));
+                        ui.add(
+                            egui::TextEdit::singleline(&mut self.settings.user)
+                                .desired_width(240.0),
+                        )
+                        .labelled_by(label.id);
+                        ui.end_row();
+                        let label = ui.label(tr(
+                            lang,
+                            "密码（只在这次打开期间记住）",
+                            "Password (this session only)",
+                        ));
+                        ui.horizontal(|ui| {
+                            ui.add(
+                                egui::TextEdit::singleline(&mut self.uploads.password)
+                                    .password(true)
+                                    .desired_width(240.0),
+                            )
+                            .labelled_by(label.id);
+                            let testing = self.uploads.testing;
+                            if ui
+                                .add_enabled(
+                                    !testing,
+                                    egui::Button::new(tr(lang, "测试连接", "Test connection")),
+                                )
+                                .clicked()
+                            {
+                                match self.target() {
+                                    Ok(target) => {
+                                        let creds = upload::credentials(
+                                            &target,
+                                            &self.settings.user,
+                                            &self.uploads.password,
+                                        )
+                                        .unwrap_or_default();
+                                        self.uploads.test(target, creds);
+                                    }
+                                    Err(e) => self.uploads.test_result = Some(Err(e)),
+                                }
+                            }
+                            if testing {
+                                ui.spinner();
+                            }
+                        });
+                        ui.end_row();
+                        if let Some(result) = &self.uploads.test_result {
+                            ui.label("");
+                            match result {
+                                Ok(_) => ui.colored_label(
+                                    egui::Color32::from_rgb(27, 120, 50),
+                                    tr(lang, "连接成功，可以上传。", "Connected: ready to upload."),
+                                ),
+                                Err(e) => ui.colored_label(egui::Color32::from_rgb(176, 0, 32), e),
+                            };
+                            ui.end_row();
+                        }
                         ui.label(tr(lang, "导出到", "Export to"));
                         let shown = self
                             .settings
@@ -746,6 +1069,7 @@ fn progress_view(ui: &mut egui::Ui, job: &Job, lang: Lang) -> Action {
                     .unwrap_or_default()
             ),
             JobKind::Export => tr(lang, "正在写出上报表……", "Writing the upload sheet…").to_owned(),
+            JobKind::Queue => tr(lang, "正在放进上传队列……", "Queueing for upload…").to_owned(),
         };
         ui.heading(title);
         ui.add_space(16.0);

@@ -680,11 +680,30 @@ impl Review {
             {
                 action = Some(Action::Export(self.export_dir.clone()));
             }
-            ui.label(format!(
+            let upload = match lang {
+                Lang::Zh => format!("上传到省平台（{} 行）", s.ready),
+                Lang::En => format!("Upload to the platform ({} rows)", s.ready),
+            };
+            if ui
+                .add_enabled(
+                    enabled,
+                    egui::Button::new(RichText::new(upload).size(19.0))
+                        .min_size(egui::vec2(220.0, 40.0)),
+                )
+                .clicked()
+            {
+                action = Some(Action::Upload);
+            }
+            let folder = format!(
                 "{}{}",
                 tr(lang, "导出到：", "Into: "),
                 self.export_dir.display()
-            ));
+            );
+            ui.scope(|ui| {
+                ui.set_max_width(260.0);
+                ui.add(egui::Label::new(folder.as_str()).truncate())
+                    .on_hover_text(folder.as_str());
+            });
             if ui
                 .button(tr(lang, "更换文件夹…", "Change folder…"))
                 .clicked()

@@ -19,6 +19,10 @@ pub struct Settings {
     /// The profile chosen last time by hand; empty: automatic.
     pub profile: Option<String>,
     pub lang: Lang,
+    /// The upload target (a file stem in `mappings/targets/` or the user's `targets/`).
+    pub target: Option<String>,
+    /// The user name on the platform (the password is asked for each session, never saved).
+    pub user: String,
 }
 
 impl Settings {

@@ -248,6 +248,18 @@ impl<'t> Client<'t> {
         Ok(())
     }
 
+    /// "测试连接": logs in when the target uses a login form, otherwise asks the platform's base
+    /// address; any HTTP answer there means the platform is reachable.
+    pub fn test(&mut self, creds: &Credentials) -> Result<(), Outcome> {
+        if matches!(self.target.auth, Auth::Form { .. }) {
+            return self.login(creds);
+        }
+        match self.http.get(self.target.base_url.clone()).send() {
+            Ok(_) => Ok(()),
+            Err(e) => Err(self.failed_before_sending(&e)),
+        }
+    }
+
     /// A failure of a request that carried no batch (login): the platform has nothing.
     fn failed_before_sending(&self, e: &reqwest::Error) -> Outcome {
         if e.is_connect() {

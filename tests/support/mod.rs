@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+pub mod platform;
 pub mod sample;
 
 use calamine::{Data, Reader, open_workbook_auto};
