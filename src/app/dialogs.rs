@@ -10,6 +10,7 @@ impl App {
         let mut open = true;
         let mut save = false;
         egui::Window::new(tr(lang, "设置", "Settings"))
+            .max_width(640.0)
             .open(&mut open)
             .collapsible(false)
             .resizable(false)
@@ -117,7 +118,13 @@ impl App {
                                     egui::Color32::from_rgb(27, 120, 50),
                                     tr(lang, "连接成功，可以上传。", "Connected: ready to upload."),
                                 ),
-                                Err(e) => ui.colored_label(egui::Color32::from_rgb(176, 0, 32), e),
+                                Err(e) => ui.add(
+                                    egui::Label::new(
+                                        egui::RichText::new(e)
+                                            .color(egui::Color32::from_rgb(176, 0, 32)),
+                                    )
+                                    .wrap(),
+                                ),
                             };
                             ui.end_row();
                         }

@@ -455,7 +455,7 @@ impl Review {
                             }
                         });
                         row.col(|ui| {
-                            let (text, color) = status_text(b.status(i), lang);
+                            let (text, color) = status_text(b, i, lang);
                             ui.colored_label(color, text);
                         });
                         row.col(|ui| {
@@ -531,7 +531,7 @@ impl Review {
                 Lang::Zh => format!("第 {} 行", b.line(index)),
                 Lang::En => format!("Row {}", b.line(index)),
             });
-            let (text, color) = status_text(b.status(index), lang);
+            let (text, color) = status_text(b, index, lang);
             ui.label(RichText::new(text).color(color).size(18.0));
         });
         ui.label(RichText::new(tr(lang, "在这里改正后点“保存修改”，会立即重新检查。原文件不会被改动。", "Fix the values and press Save: the row is checked again at once. The source file is not changed.")).weak());
@@ -727,8 +727,14 @@ impl Review {
     }
 }
 
-fn status_text(st: RowStatus, lang: Lang) -> (&'static str, Color32) {
-    match st {
+fn status_text(b: &Batch, index: usize, lang: Lang) -> (&'static str, Color32) {
+    let uploaded = || {
+        b.issues(index)
+            .iter()
+            .any(|x| x.code == crate::issue::Code::AlreadyUploaded)
+    };
+    match b.status(index) {
+        RowStatus::Duplicate if uploaded() => (tr(lang, "已上报过", "uploaded before"), OK_FG),
         RowStatus::Ready => (tr(lang, "✓ 可上报", "✓ ready"), OK_FG),
         RowStatus::Rejected => (tr(lang, "× 有错误", "× error"), ERROR_FG),
         RowStatus::Duplicate => (tr(lang, "重复", "repeat"), WARN_FG),

@@ -267,48 +267,47 @@ impl Uploads {
                 });
                 ui.separator();
                 egui::ScrollArea::vertical()
-                    .max_height(360.0)
+                    .max_height(380.0)
                     .show(ui, |ui| {
-                        egui::Grid::new("queue")
-                            .striped(true)
-                            .num_columns(6)
-                            .spacing([14.0, 6.0])
-                            .show(ui, |ui| {
-                                for h in [
-                                    tr(lang, "批次", "Batch"),
-                                    tr(lang, "行数", "Rows"),
-                                    tr(lang, "状态", "State"),
-                                    tr(lang, "尝试", "Tries"),
-                                    tr(lang, "说明", "Note"),
-                                    "",
-                                ] {
-                                    ui.strong(h);
-                                }
-                                ui.end_row();
-                                for r in self.records.iter().rev() {
-                                    ui.label(&r.id[..r.id.len().min(8)]);
-                                    ui.label(r.rows.to_string());
+                        if self.records.is_empty() {
+                            ui.label(
+                                RichText::new(tr(lang, "队列是空的。", "The queue is empty."))
+                                    .weak(),
+                            );
+                        }
+                        for r in self.records.iter().rev() {
+                            egui::Frame::group(ui.style()).show(ui, |ui| {
+                                ui.set_width(ui.available_width());
+                                ui.horizontal(|ui| {
                                     let (text, color) = state_text(r.state, lang);
-                                    ui.colored_label(color, text);
-                                    ui.label(r.attempts.to_string());
-                                    ui.add(
-                                        egui::Label::new(r.last_error.clone().unwrap_or_default())
-                                            .wrap(),
-                                    );
-                                    ui.horizontal(|ui| {
-                                        if matches!(r.state, State::Waiting | State::Rejected) {
-                                            if ui.button(tr(lang, "重新上传", "Retry")).clicked()
-                                            {
-                                                action = Some(QueueAction::Retry(r.id.clone()));
-                                            }
-                                            if ui.button(tr(lang, "放弃", "Forget")).clicked() {
-                                                action = Some(QueueAction::Forget(r.id.clone()));
-                                            }
-                                        }
+                                    ui.label(RichText::new(text).color(color).strong());
+                                    let short = &r.id[..r.id.len().min(8)];
+                                    ui.label(match lang {
+                                        Lang::Zh => format!(
+                                            "批次 {short} · {} 行 · 已尝试 {} 次",
+                                            r.rows, r.attempts
+                                        ),
+                                        Lang::En => format!(
+                                            "batch {short} · {} rows · {} attempts",
+                                            r.rows, r.attempts
+                                        ),
                                     });
-                                    ui.end_row();
+                                    if matches!(r.state, State::Waiting | State::Rejected) {
+                                        if ui.button(tr(lang, "重新上传", "Retry")).clicked() {
+                                            action = Some(QueueAction::Retry(r.id.clone()));
+                                        }
+                                        if ui.button(tr(lang, "放弃", "Forget")).clicked() {
+                                            action = Some(QueueAction::Forget(r.id.clone()));
+                                        }
+                                    }
+                                });
+                                if let Some(note) = &r.last_error
+                                    && r.state != State::Confirmed
+                                {
+                                    ui.add(egui::Label::new(RichText::new(note).weak()).wrap());
                                 }
                             });
+                        }
                     });
             });
         self.show_queue = open;
