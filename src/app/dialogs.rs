@@ -128,6 +128,25 @@ impl App {
                             };
                             ui.end_row();
                         }
+                        ui.label(tr(lang, "已上报文件保留天数", "Keep uploaded files (days)"));
+                        let mut days = self.settings.keep_days();
+                        let r = ui.add(
+                            egui::DragValue::new(&mut days)
+                                .range(1..=365)
+                                .suffix(tr(lang, " 天", " days")),
+                        );
+                        r.widget_info(|| {
+                            egui::WidgetInfo::labeled(
+                                egui::Role::SpinButton,
+                                true,
+                                "已上报文件保留天数",
+                            )
+                        });
+                        if days != self.settings.keep_days() {
+                            self.settings.keep_days = Some(days);
+                            self.uploads.keep_days = days;
+                        }
+                        ui.end_row();
                         ui.label(tr(lang, "导出到", "Export to"));
                         let shown = self
                             .settings

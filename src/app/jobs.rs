@@ -130,10 +130,11 @@ impl Job {
         batch: Batch,
         target: crate::upload::target::Target,
         data_dir: PathBuf,
+        keep_days: u32,
     ) -> Job {
         Job::spawn(JobKind::Queue, ctx, move |_| {
             let rows: Vec<usize> = batch.rows_with(crate::batch::RowStatus::Ready).collect();
-            let result = crate::upload::outbox::Outbox::open(&data_dir, 7)
+            let result = crate::upload::outbox::Outbox::open(&data_dir, keep_days)
                 .and_then(|(mut outbox, _)| outbox.queue(&target, &batch, &rows))
                 .map(|queued| {
                     let new = queued

@@ -124,7 +124,8 @@ impl App {
         let settings = Settings::load(dirs.config.as_deref());
         let profiles = Profiles::load(dirs.profiles().as_deref());
         let history = settings::load_history(dirs.data.as_deref());
-        let uploads = upload::Uploads::new(ctx, dirs.data.clone());
+        let mut uploads = upload::Uploads::new(ctx, dirs.data.clone());
+        uploads.keep_days = settings.keep_days();
         App {
             uploads,
             confirm_close: false,
@@ -697,7 +698,13 @@ impl App {
             self.screen = Screen::Exporting(review);
         }
         self.notice = None;
-        self.job = Some(Job::queue(ctx, batch, target, data));
+        self.job = Some(Job::queue(
+            ctx,
+            batch,
+            target,
+            data,
+            self.settings.keep_days(),
+        ));
     }
 
     /// Exports the batch on screen into `dir` (the upload sheet, and the rejected rows).

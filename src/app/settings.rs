@@ -23,6 +23,16 @@ pub struct Settings {
     pub target: Option<String>,
     /// The user name on the platform (the password is asked for each session, never saved).
     pub user: String,
+    /// Days to keep the files of confirmed batches (personal data); `None`: 7.
+    pub keep_days: Option<u32>,
+}
+
+impl Settings {
+    /// Days to keep the files of confirmed batches.
+    pub fn keep_days(&self) -> u32 {
+        self.keep_days
+            .unwrap_or(crate::upload::outbox::DEFAULT_RETENTION_DAYS)
+    }
 }
 
 impl Settings {
@@ -120,6 +130,14 @@ mod tests {
         assert_eq!(Settings::load(Some(dir.path())).lab, "x");
         std::fs::write(dir.path().join("settings.toml"), "not toml [").unwrap();
         assert_eq!(Settings::load(Some(dir.path())), Settings::default());
+    }
+
+    #[test]
+    fn uploaded_files_are_kept_seven_days_unless_set() {
+        let mut s = Settings::default();
+        assert_eq!(s.keep_days(), 7);
+        s.keep_days = Some(30);
+        assert_eq!(s.keep_days(), 30);
     }
 
     #[test]

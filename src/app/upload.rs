@@ -47,6 +47,8 @@ pub struct Uploads {
     pub show_queue: bool,
     /// The outbox has been read at least once (for resuming at start).
     pub loaded: bool,
+    /// Days to keep the files of confirmed batches (from the settings).
+    pub keep_days: u32,
 }
 
 impl Uploads {
@@ -66,6 +68,7 @@ impl Uploads {
             password: String::new(),
             show_queue: false,
             loaded: false,
+            keep_days: crate::upload::outbox::DEFAULT_RETENTION_DAYS,
         };
         u.refresh();
         u

@@ -169,6 +169,14 @@ pub struct Outbox {
 /// Files of confirmed batches are kept this many days by default.
 pub const DEFAULT_RETENTION_DAYS: u32 = 7;
 
+/// Days to keep the files of confirmed batches: `SHEETBRIDGE_KEEP_DAYS`, or 7.
+pub fn retention_days_from_env() -> u32 {
+    std::env::var("SHEETBRIDGE_KEEP_DAYS")
+        .ok()
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(DEFAULT_RETENTION_DAYS)
+}
+
 /// Unix milliseconds now.
 pub fn now_ms() -> i64 {
     SystemTime::now()
@@ -259,7 +267,7 @@ impl Outbox {
     /// Opens (creating if needed) the outbox in the data folder.
     pub fn open_default() -> Result<(Outbox, Recovery), OutboxError> {
         let dir = crate::paths::data_dir().ok_or(OutboxError::NoDataDir)?;
-        Outbox::open(&dir, DEFAULT_RETENTION_DAYS)
+        Outbox::open(&dir, retention_days_from_env())
     }
 
     /// The database path in the default data folder, if it exists (for the ledger check).
