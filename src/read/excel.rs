@@ -138,7 +138,7 @@ impl Excel {
             Excel::Xls(x) => x
                 .merge_cells_by_sheet_name(sheet)
                 .map_err(|e| e.to_string())?,
-            // calamine does not expose merged cells of .xlsb and .ods.
+            // calamine does not expose merged cells of .xlsb and .ods (ods: see read::merged).
             Excel::Xlsb(_) | Excel::Ods(_) => Vec::new(),
         };
         Ok(dims

@@ -7,8 +7,8 @@
 mod csv_file;
 mod excel;
 mod html;
+mod merged;
 mod spreadsheetml;
-mod xlsx_merges;
 
 use chrono::NaiveDateTime;
 use std::fmt;
@@ -397,6 +397,10 @@ impl Workbook {
         {
             return Ok(m);
         }
+        if self.format == Format::Ods {
+            // An unreadable content.xml was already refused when the sheet was read.
+            return Ok(merged::ods(&self.path, sheet).unwrap_or_default());
+        }
         let path = self.path.clone();
         match &mut self.inner {
             Inner::Excel(e) => e
@@ -428,7 +432,7 @@ impl Workbook {
 /// workbook's layout is unusual (then [`Workbook::merges`] asks calamine). Needs no open
 /// [`Workbook`], so it can run beside the cell reader.
 pub fn fast_xlsx_merges(path: &Path, sheet: &str) -> Option<Vec<Merge>> {
-    xlsx_merges::merges(path, sheet).ok()
+    merged::xlsx(path, sheet).ok()
 }
 
 fn read_up_to(f: &mut std::fs::File, buf: &mut [u8]) -> std::io::Result<usize> {
