@@ -326,8 +326,10 @@ fn uploading_from_the_window_sends_every_row_once_and_closing_asks_while_batches
     h.get_by_label("不关闭，继续上传").click();
     h.run_steps(3);
     assert!(h.query_by_label("还有数据没有上传完").is_none());
-    // The platform comes back: the sender's next retry gets through.
+    // The platform comes back; "现在重试" ends the sender's backoff at once.
     platform.switches().fail_503.store(0, Ordering::SeqCst);
+    h.get_by_label("现在重试（VPN 已连上时点这里）").click();
+    h.run_steps(2);
     wait_for(&mut h, |app| {
         app.uploads.pending() == 0 && app.uploads.confirmed() == (1, 23)
     });

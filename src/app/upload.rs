@@ -49,6 +49,8 @@ pub struct Uploads {
     pub loaded: bool,
     /// Days to keep the files of confirmed batches (from the settings).
     pub keep_days: u32,
+    /// "现在重试": ends the sender's wait for its next attempt.
+    wake: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Uploads {
@@ -69,6 +71,7 @@ impl Uploads {
             show_queue: false,
             loaded: false,
             keep_days: crate::upload::outbox::DEFAULT_RETENTION_DAYS,
+            wake: Default::default(),
         };
         u.refresh();
         u
@@ -156,11 +159,13 @@ impl Uploads {
         }
         self.sending = true;
         let ctx = self.ctx.clone();
+        let wake = std::sync::Arc::clone(&self.wake);
         self.work(move |tx, outbox| {
             let mut last = None;
             let opts = SendOptions {
                 max_wait: SEND_FOR,
                 only: None,
+                wake: Some(wake),
             };
             let result = send_due(outbox, &creds, &opts, &mut |_, outcome| {
                 // The window reads the outbox again on its own connection when it hears this.
@@ -174,6 +179,11 @@ impl Uploads {
             };
             let _ = tx.send(Msg::SenderDone(done));
         });
+    }
+
+    /// "现在重试": the sender stops waiting out its backoff and tries every queued batch now.
+    pub fn retry_now(&self) {
+        self.wake.store(true, std::sync::atomic::Ordering::SeqCst);
     }
 
     /// A person's decision for a waiting or rejected batch.
@@ -254,6 +264,17 @@ impl Uploads {
                             "正在上传（失败会自动重试）……",
                             "Sending (failures are retried)…",
                         ));
+                        if self.pending() > 0
+                            && ui
+                                .button(tr(
+                                    lang,
+                                    "现在重试（VPN 已连上时点这里）",
+                                    "Retry now (after reconnecting)",
+                                ))
+                                .clicked()
+                        {
+                            self.retry_now();
+                        }
                     } else if self.pending() > 0
                         && ui
                             .add_enabled(

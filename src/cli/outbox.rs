@@ -132,6 +132,7 @@ fn send(outbox: &mut Outbox, max_wait: u64, lang: Lang) -> u8 {
     let opts = SendOptions {
         max_wait: Duration::from_secs(max_wait),
         only: None,
+        wake: None,
     };
     let creds = Credentials::from_env();
     let report = match send_due(outbox, &creds, &opts, &mut |b, o| print_attempt(b, o, lang)) {

@@ -136,6 +136,7 @@ pub fn run(args: &UploadArgs, lang: Lang) -> u8 {
     let send = SendOptions {
         max_wait: Duration::from_secs(args.max_wait),
         only: None,
+        wake: None,
     };
     let creds = Credentials::from_env();
     let report = match send_due(&mut outbox, &creds, &send, &mut |b, o| {

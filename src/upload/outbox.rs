@@ -599,6 +599,18 @@ impl Outbox {
         }
     }
 
+    /// "现在重试": every queued batch is due now (the network is back; no need to wait out the
+    /// backoff). Returns how many.
+    pub fn all_due_now(&mut self) -> Result<usize, OutboxError> {
+        let db = self.db();
+        self.conn
+            .execute(
+                "UPDATE batches SET next_attempt_at = ?1 WHERE state = 'queued'",
+                params![now_ms()],
+            )
+            .map_err(db)
+    }
+
     /// A person's decision: send a `waiting` or `rejected` batch again, now, with a fresh retry
     /// period.
     pub fn retry(&mut self, id: &str) -> Result<(), OutboxError> {

@@ -26,6 +26,8 @@ pub struct SendOptions {
     pub max_wait: Duration,
     /// Only these batches (the ones of one file); `None`: every due batch.
     pub only: Option<HashSet<String>>,
+    /// Set from another thread to end the wait for the next attempt at once ("现在重试").
+    pub wake: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
 }
 
 /// What a send run did.
@@ -145,9 +147,31 @@ pub fn send_due(
         if now + wait > deadline {
             break;
         }
-        std::thread::sleep(wait);
+        sleep_unless_woken(outbox, wait, opts.wake.as_deref())?;
     }
     Ok(report)
+}
+
+/// Waits `wait`, or less when `wake` is set: then every queued batch is made due now.
+fn sleep_unless_woken(
+    outbox: &mut Outbox,
+    wait: Duration,
+    wake: Option<&std::sync::atomic::AtomicBool>,
+) -> Result<(), OutboxError> {
+    use std::sync::atomic::Ordering;
+    let Some(wake) = wake else {
+        std::thread::sleep(wait);
+        return Ok(());
+    };
+    let end = Instant::now() + wait;
+    while Instant::now() < end {
+        if wake.swap(false, Ordering::SeqCst) {
+            outbox.all_due_now()?;
+            return Ok(());
+        }
+        std::thread::sleep((end - Instant::now()).min(Duration::from_millis(200)));
+    }
+    Ok(())
 }
 
 /// Queues a failed batch again after a backoff, unless that would be past its target's
