@@ -481,3 +481,20 @@ fn lab_default_comes_from_the_flag() {
     assert_eq!(rows[1][3], "1", "sex derived from the ID");
     assert_eq!(rows[1][4], "32", "age derived at the sampling date");
 }
+
+#[test]
+fn a_wps_et_file_is_refused_with_what_to_do() {
+    // A WPS 表格 file is an OLE container that is not an Excel workbook: here, the start of a
+    // real .xls, cut short so that calamine cannot read it.
+    let dir = tmp();
+    let xls = std::fs::read(repo().join("tests/fixtures/city.xls")).unwrap();
+    let input = dir.path().join("导出.et");
+    std::fs::write(&input, &xls[..2048]).unwrap();
+    let r = run(dir.path(), &["check", input.to_str().unwrap()]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("WPS") && r.stderr.contains("另存为"),
+        "{}",
+        r.stderr
+    );
+}
