@@ -5,7 +5,7 @@
 //! the file: [`Checker::field`] turns a source cell into the stored value and its issues,
 //! [`Checker::row`] derives values and cross-checks the stored values of one row.
 
-use crate::issue::{Code, Issue, Severity, Stage};
+use crate::issue::{Code, Issue, Stage};
 use crate::profile::{Derive, Field, IdRule, Kind, Profile};
 use crate::read::{Cell, format_number};
 use crate::rules::datetime;
@@ -413,15 +413,10 @@ fn parse_age(s: &str) -> Option<u32> {
     (n.fract() == 0.0 && (0.0..=150.0).contains(&n)).then_some(n as u32)
 }
 
-/// Whether a severity keeps a row out of the upload.
-pub fn blocks(sev: Severity) -> bool {
-    sev == Severity::Error
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::issue::Code;
+    use crate::issue::{Code, Severity};
     use crate::rules::datetime::OUTPUT_FORMAT;
     use std::sync::Arc;
 
