@@ -3,7 +3,7 @@
 //! `SHEETBRIDGE_CONFIG_DIR` and `SHEETBRIDGE_DATA_DIR` replace them (tests, portable installs).
 
 use directories::ProjectDirs;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 fn project() -> Option<ProjectDirs> {
     ProjectDirs::from("cn", "SheetBridge", "sheetbridge")
@@ -28,4 +28,11 @@ pub fn data_dir() -> Option<PathBuf> {
 /// The user's own profiles.
 pub fn profiles_dir() -> Option<PathBuf> {
     config_dir().map(|d| d.join("profiles"))
+}
+
+/// A path's file name as text, for messages and screens (empty when it has none).
+pub fn file_name(path: &Path) -> String {
+    path.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
 }

@@ -52,12 +52,7 @@ impl Report {
             })
             .collect();
         Report {
-            input: batch
-                .source
-                .path
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default(),
+            input: crate::paths::file_name(&batch.source.path),
             sheet: batch.source.sheet.clone(),
             header_row: batch.source.header_row,
             profile: batch.checker.profile.name.clone(),

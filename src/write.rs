@@ -48,22 +48,25 @@ impl WriteError {
     }
 }
 
-/// The default output path: `<INPUT stem>_上报.xlsx` next to the input.
-pub fn default_output(input: &Path) -> PathBuf {
-    let stem = input
-        .file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    input.with_file_name(format!("{stem}_上报.xlsx"))
+/// The file name of the upload sheet made from `input`: `<INPUT stem>_上报.xlsx`.
+pub fn upload_name(input: &Path) -> String {
+    format!("{}_上报.xlsx", stem(input))
 }
 
-/// The default path of the rejected rows: `<INPUT stem>_错误行.xlsx` next to the input.
-pub fn default_rejected(input: &Path) -> PathBuf {
-    let stem = input
-        .file_stem()
+/// The file name of the rejected rows of `input`: `<INPUT stem>_错误行.xlsx`.
+pub fn rejected_name(input: &Path) -> String {
+    format!("{}_错误行.xlsx", stem(input))
+}
+
+/// The default output path: the [`upload_name`] next to the input.
+pub fn default_output(input: &Path) -> PathBuf {
+    input.with_file_name(upload_name(input))
+}
+
+fn stem(path: &Path) -> String {
+    path.file_stem()
         .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    input.with_file_name(format!("{stem}_错误行.xlsx"))
+        .unwrap_or_default()
 }
 
 /// Writes to a temporary file beside `target`, then renames it into place.

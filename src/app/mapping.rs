@@ -69,10 +69,7 @@ impl Mapping {
     }
 
     fn file_name(&self) -> String {
-        self.path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default()
+        crate::paths::file_name(&self.path)
     }
 
     /// Required fields (without a default) that still have no column.
@@ -145,10 +142,7 @@ impl Mapping {
         doc.insert("extra_aliases".into(), toml::Value::Table(aliases));
         let text = format!(
             "# 由核酸结果上报助手的“对应列”界面生成，可以用记事本修改。\n# 原始文件：{}\n{}",
-            self.path
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default(),
+            crate::paths::file_name(&self.path),
             toml::to_string(&doc).map_err(|e| e.to_string())?
         );
         std::fs::create_dir_all(dir).map_err(|e| {

@@ -546,10 +546,7 @@ impl App {
 
     fn record_history(&mut self, path: &Path, s: crate::batch::Summary, exported: Option<PathBuf>) {
         let now = chrono::Local::now();
-        let file = path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
+        let file = crate::paths::file_name(path);
         let entry = HistoryEntry {
             date: now.format("%Y-%m-%d").to_string(),
             time: now.format("%H:%M").to_string(),
@@ -720,15 +717,10 @@ impl App {
         if let Screen::Review(review) = std::mem::replace(&mut self.screen, Screen::Home) {
             self.screen = Screen::Exporting(review);
         }
-        let stem = batch
-            .source
-            .path
-            .file_stem()
-            .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let upload = dir.join(format!("{stem}_上报.xlsx"));
+        let source = &batch.source.path;
+        let upload = dir.join(crate::write::upload_name(source));
         let rejected =
-            (batch.summary().rejected > 0).then(|| dir.join(format!("{stem}_错误行.xlsx")));
+            (batch.summary().rejected > 0).then(|| dir.join(crate::write::rejected_name(source)));
         self.notice = None;
         self.settings.export_dir = Some(dir);
         self.job = Some(Job::export(ctx, batch, upload, rejected, self.lang()));
@@ -841,9 +833,7 @@ fn progress_view(ui: &mut egui::Ui, job: &Job, lang: Lang) -> Action {
             JobKind::Load(path) => format!(
                 "{}{}",
                 tr(lang, "正在读取并检查：", "Reading and checking: "),
-                path.file_name()
-                    .map(|n| n.to_string_lossy().into_owned())
-                    .unwrap_or_default()
+                crate::paths::file_name(path)
             ),
             JobKind::Export => tr(lang, "正在写出上报表……", "Writing the upload sheet…").to_owned(),
             JobKind::Queue => tr(lang, "正在放进上传队列……", "Queueing for upload…").to_owned(),

@@ -202,11 +202,7 @@ impl Review {
         let mut action = None;
         let b = &self.batch;
         let src = &b.source;
-        let file = src
-            .path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
+        let file = crate::paths::file_name(&src.path);
         ui.label(
             RichText::new(match lang {
                 Lang::Zh => format!(
