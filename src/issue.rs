@@ -85,8 +85,8 @@ codes! {
         "身份证号里的出生日期 {0} 不存在或晚于采样时间，请核对原始证件。",
         "the birth date {0} inside the resident ID does not exist or is after sampling; check the original document.";
     IdRegion => "id_region", Error,
-        "身份证号前 6 位地区码 {0} 不存在，请核对原始证件。",
-        "the region code {0} (first 6 digits of the resident ID) does not exist; check the original document.";
+        "证件号码里的地区码 {0} 查不到（不是现有或已撤销的地区），请核对原始证件。",
+        "the region code {0} in the ID number is not a known current or former region; check the original document.";
     IdLength => "id_length", Error,
         "身份证号应为 18 位，现在是 {0} 位，请核对原始证件。",
         "a resident ID has 18 characters, this one has {0}; check the original document.";
@@ -100,8 +100,11 @@ codes! {
         "15 位旧身份证号已自动升级为 18 位（{0}），请核对。",
         "the 15-digit legacy ID was upgraded to 18 digits ({0}); please check it.";
     IdType => "id_type_value", Error,
-        "证件类型「{0}」无法识别，请填写 居民身份证、户口簿、护照、港澳通行证、台胞证 或 其他。",
-        "unknown ID type \"{0}\"; use 居民身份证, 户口簿, 护照, 港澳通行证, 台胞证 or 其他.";
+        "证件类型「{0}」无法识别，请填写 居民身份证、户口簿、护照、军官证、驾驶证、港澳通行证、台胞证、外国人永久居留身份证 或 其他。",
+        "unknown ID type \"{0}\"; use 居民身份证, 户口簿, 护照, 军官证, 驾驶证, 港澳通行证, 台胞证, 外国人永久居留身份证 or 其他.";
+    IdTypeChanged => "id_type_changed", Warning,
+        "证件号码 {0} 是{2}号码，证件类型已从「{1}」改为「{2}」上报，请核对。",
+        "the number {0} is a {2} number; the ID type was changed from {1} to {2}. Please check.";
     SexValue => "sex_value", Error,
         "性别「{0}」无法识别，请填写 男 或 女。",
         "unknown sex \"{0}\"; use 男 or 女.";
@@ -286,6 +289,7 @@ mod tests {
             "id_excel_number",
             "id_format",
             "id_upgraded",
+            "id_type_changed",
             "sex_mismatch",
             "age_mismatch",
             "phone_format",

@@ -151,6 +151,7 @@ pub fn load(
         })?,
     };
     let hint = wb.row_count_hint(&sheet).map(u64::from);
+    let date_1904 = wb.date_1904();
     // Merged blocks of an .xlsx are found beside the cell reader (see read::fast_xlsx_merges);
     // the other formats have them at hand already.
     let is_xlsx = wb.format() == crate::read::Format::Xlsx;
@@ -184,7 +185,15 @@ pub fn load(
             }
             r
         });
-        let result = check_rows(path, &sheet, rx, &candidates, opts, progress, hint);
+        let result = check_rows(
+            path,
+            &sheet,
+            rx,
+            &candidates,
+            opts,
+            progress,
+            (hint, date_1904),
+        );
         let read = reader.join().unwrap_or_else(|_| {
             Err(ReadError::Corrupt {
                 path: path.to_owned(),
@@ -225,7 +234,7 @@ fn check_rows(
     candidates: &[Arc<Profile>],
     opts: &Options,
     progress: &dyn Progress,
-    hint: Option<u64>,
+    (hint, date_1904): (Option<u64>, bool),
 ) -> Result<Batch, LoadError> {
     let mut chunks = rx.into_iter();
     // Gather the head of the sheet.
@@ -291,6 +300,7 @@ fn check_rows(
             .now
             .unwrap_or_else(|| chrono::Local::now().naive_local()),
         lab: opts.lab.clone(),
+        date_1904,
     };
     let mut batch = Batch::new(
         source,

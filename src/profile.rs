@@ -115,6 +115,24 @@ struct FieldFile {
     not_before: Option<Spanned<String>>,
     #[serde(default)]
     not_in_future: bool,
+    targets: Option<TargetsFile>,
+}
+
+/// A value made of several per-target results (`ORF1ab阴性，N基因阴性`), in a field with a
+/// `map`: each `item` match gives one result through its first capture group and the map.
+///
+/// ```toml
+/// targets = { item = "(?:ORF1AB|N)(?:基因)?:?(阴性|阳性)", separators = ",;、", mixed = "待复核" }
+/// ```
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TargetsFile {
+    item: Spanned<String>,
+    /// Characters allowed between items (after the field's normalisers).
+    #[serde(default)]
+    separators: String,
+    /// The value when the targets disagree.
+    mixed: String,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize)]
@@ -144,6 +162,21 @@ struct IdTypeFile {
     pattern: Option<Spanned<String>>,
     hint: Option<String>,
     severity: Option<SeverityFile>,
+    fallback: Option<FallbackFile>,
+}
+
+/// A number that breaks its type's rule but passes another type's rule (and `when`) is taken
+/// as that type, with the warning `id_type_changed`.
+///
+/// ```toml
+/// fallback = { to = "外国人永久居留身份证", when = "^9" }
+/// ```
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FallbackFile {
+    /// The `name` of the other type.
+    to: Spanned<String>,
+    when: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -278,8 +311,12 @@ fn default_sheet() -> String {
 /// How a document type's numbers are checked.
 #[derive(Debug, Clone)]
 pub enum IdRule {
-    /// GB 11643 resident ID (check digit, birth date, region; 15-digit upgrade).
+    /// GB 11643 resident ID (check digit, birth date, region; 15-digit upgrade):
+    /// `rule = "resident_id"`.
     ResidentId,
+    /// 外国人永久居留身份证, 2023 format (with its check digit, birth date and sex) or 2004
+    /// format: `rule = "permanent_residence_id"`.
+    PermanentResidenceId,
     /// A pattern, with a hint shown in the message.
     Pattern { re: Regex, hint: String },
     /// Anything goes.
@@ -289,8 +326,15 @@ pub enum IdRule {
 /// One document type of `[[id_types]]`.
 #[derive(Debug, Clone)]
 pub struct IdType {
+    /// The code written to the upload sheet.
     pub code: String,
     pub name: String,
+    /// What the id_type field stores for this type: the code, or the name when an earlier
+    /// type has the same code (the row stage then writes the code to the upload sheet).
+    pub value: String,
+    /// Another type (index into `id_types`) to take a number that breaks this type's rule,
+    /// when the number matches the pattern and passes that type's rule.
+    pub fallback: Option<(usize, Option<Regex>)>,
     /// Accepted source values, compared after the field's normalisers.
     pub accept: Vec<String>,
     pub rule: IdRule,
@@ -327,6 +371,19 @@ pub struct Field {
     /// Index of the field this one must not be earlier than.
     pub not_before: Option<usize>,
     pub not_in_future: bool,
+    /// Per-target results, for a value the `map` does not know.
+    pub targets: Option<Targets>,
+}
+
+/// Per-target results in one value (`ORF1ab阴性，N基因阴性`): every target the same gives that
+/// value, a mix gives `mixed`.
+#[derive(Debug, Clone)]
+pub struct Targets {
+    /// One target and its result (first capture group), matched repeatedly.
+    pub item: Regex,
+    /// Characters allowed between items.
+    pub separators: String,
+    pub mixed: String,
 }
 
 impl Field {
@@ -517,6 +574,25 @@ impl Profile {
                     },
                 };
             let not_before = f.not_before.as_ref().map(&index_of).transpose()?;
+            let targets = match f.targets {
+                None => None,
+                Some(t) => {
+                    let item = Regex::new(t.item.get_ref())
+                        .map_err(|e| err(Some(t.item.span()), format!("正则表达式写错了：{e}")))?;
+                    if item.captures_len() < 2 || f.map.is_none() {
+                        return Err(err(
+                            Some(t.item.span()),
+                            "targets 的 item 要有一个括号分组（每个靶标的结果），字段也要有 map"
+                                .into(),
+                        ));
+                    }
+                    Some(Targets {
+                        item,
+                        separators: t.separators,
+                        mixed: t.mixed,
+                    })
+                }
+            };
             let mut alias_keys: Vec<String> = std::iter::once(&f.header)
                 .chain(&f.aliases)
                 .map(|a| header_key(a))
@@ -549,6 +625,7 @@ impl Profile {
                 derive: f.derive,
                 not_before,
                 not_in_future: f.not_in_future,
+                targets,
                 normalize,
             });
         }
@@ -558,14 +635,21 @@ impl Profile {
             .find(|f| f.kind == Kind::IdType)
             .map(|f| f.normalize.clone())
             .unwrap_or_default();
-        let mut id_types = Vec::new();
+        let mut id_types: Vec<IdType> = Vec::new();
+        let names: Vec<String> = file.id_types.iter().map(|t| t.name.clone()).collect();
         for t in file.id_types {
             let rule = match (&t.rule, &t.pattern) {
                 (Some(r), _) if r.get_ref() == "resident_id" => IdRule::ResidentId,
+                (Some(r), _) if r.get_ref() == "permanent_residence_id" => {
+                    IdRule::PermanentResidenceId
+                }
                 (Some(r), _) => {
                     return Err(err(
                         Some(r.span()),
-                        format!("rule 只能是 resident_id，不能是 {}", r.get_ref()),
+                        format!(
+                            "rule 只能是 resident_id 或 permanent_residence_id，不能是 {}",
+                            r.get_ref()
+                        ),
                     ));
                 }
                 (None, Some(p)) => IdRule::Pattern {
@@ -581,9 +665,43 @@ impl Profile {
                 .chain([&t.code, &t.name])
                 .map(|a| id_type_norm.iter().fold(a.clone(), |acc, n| n.apply(acc)))
                 .collect();
+            let fallback = match &t.fallback {
+                None => None,
+                Some(fb) => {
+                    let to = names
+                        .iter()
+                        .position(|n| n == fb.to.get_ref())
+                        .ok_or_else(|| {
+                            err(
+                                Some(fb.to.span()),
+                                format!(
+                                    "没有名为 {} 的证件类型，可用的有：{}",
+                                    fb.to.get_ref(),
+                                    names.join("、")
+                                ),
+                            )
+                        })?;
+                    let when = fb
+                        .when
+                        .as_ref()
+                        .map(|w| {
+                            Regex::new(w.get_ref())
+                                .map_err(|e| err(Some(w.span()), format!("正则表达式写错了：{e}")))
+                        })
+                        .transpose()?;
+                    Some((to, when))
+                }
+            };
+            let value = if id_types.iter().any(|o| o.code == t.code) {
+                t.name.clone()
+            } else {
+                t.code.clone()
+            };
             id_types.push(IdType {
                 code: t.code,
                 name: t.name,
+                value,
+                fallback,
                 accept,
                 rule,
                 severity: t.severity.map(Severity::from).unwrap_or(Severity::Error),
@@ -672,6 +790,11 @@ impl Profile {
         self.id_types
             .iter()
             .find(|t| t.accept.iter().any(|a| a == value))
+    }
+
+    /// The document type an id_type field stores as `value` ([`IdType::value`]).
+    pub fn id_type_stored(&self, value: &str) -> Option<&IdType> {
+        self.id_types.iter().find(|t| t.value == value)
     }
 }
 
@@ -832,7 +955,21 @@ mod tests {
         );
         assert_eq!(p.output_sheet, "Sheet1");
         assert_eq!(p.batch.pool_size, 20);
-        assert_eq!(p.id_types.len(), 6);
+        let codes: Vec<&str> = p.id_types.iter().map(|t| t.code.as_str()).collect();
+        assert_eq!(
+            codes,
+            ["01", "02", "03", "04", "05", "06", "07", "99", "99"]
+        );
+        // Two types share 99: the second is stored by its name.
+        let fpr = p.id_type_for("永居证").unwrap();
+        assert_eq!(
+            (fpr.code.as_str(), fpr.value.as_str()),
+            ("99", "外国人永久居留身份证")
+        );
+        assert_eq!(p.id_type_for("99").unwrap().name, "其他");
+        assert_eq!(p.id_type_stored("外国人永久居留身份证").unwrap().code, "99");
+        let fb = p.id_type_for("身份证").unwrap().fallback.as_ref().unwrap();
+        assert_eq!(p.id_types[fb.0].name, "外国人永久居留身份证");
         assert_eq!(p.roles.barcode, p.field_index("barcode"));
     }
 
@@ -854,6 +991,7 @@ mod tests {
                     "身份证号码",
                     "身份证",
                     "证件编号",
+                    "身份号",
                 ],
             ),
             ("sex", &["性别"]),
@@ -875,12 +1013,19 @@ mod tests {
                     "条码",
                     "样本编号",
                     "样本条码",
+                    "样本编码",
                     "试管编码",
+                    "试管编号",
+                    "采样试管编号",
                     "采样管编码",
+                    "采样管码",
                     "管码",
                 ],
             ),
-            ("site", &["采样点", "采样点名称", "采样地点"]),
+            (
+                "site",
+                &["采样点", "采样点名称", "采样地点", "采集点", "采集点名称"],
+            ),
             ("lab", &["检测机构", "检测机构名称", "检测单位"]),
             ("category", &["人群分类", "人群类别", "人员类别"]),
             ("address", &["现住址", "住址", "居住地址", "现居住地址"]),
@@ -967,6 +1112,25 @@ code = "my_result"
                 .map(String::as_str),
             Some("阴性")
         );
+    }
+
+    #[test]
+    fn targets_and_fallback_are_checked_when_loading() {
+        let base = "title = \"t\"\n[[fields]]\nkey = \"r\"\nheader = \"结果\"\n";
+        let no_group = format!(
+            "{base}map = {{ \"阴\" = \"阴性\" }}\ntargets = {{ item = \"N阴\", mixed = \"x\" }}\n"
+        );
+        let msg = Profile::parse("p", &no_group, Origin::Builtin)
+            .unwrap_err()
+            .to_string();
+        assert!(msg.contains("第 6 行") && msg.contains("分组"), "{msg}");
+        let no_map = format!("{base}targets = {{ item = \"N(阴)\", mixed = \"x\" }}\n");
+        assert!(Profile::parse("p", &no_map, Origin::Builtin).is_err());
+        let text = "title = \"t\"\n[[id_types]]\ncode = \"01\"\nname = \"身份证\"\nrule = \"resident_id\"\nfallback = { to = \"永居证\" }\n[[fields]]\nkey = \"a\"\nheader = \"A\"\n";
+        let msg = Profile::parse("p", text, Origin::Builtin)
+            .unwrap_err()
+            .to_string();
+        assert!(msg.contains("第 6 行") && msg.contains("永居证"), "{msg}");
     }
 
     #[test]

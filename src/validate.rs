@@ -5,12 +5,12 @@
 //! the file: [`Checker::field`] turns a source cell into the stored value and its issues,
 //! [`Checker::row`] derives values and cross-checks the stored values of one row.
 
-use crate::issue::{Code, Issue, Stage};
-use crate::profile::{Derive, Field, IdRule, Kind, Profile};
+use crate::issue::{Code, Issue, Severity, Stage};
+use crate::profile::{Derive, Field, IdRule, IdType, Kind, Profile};
 use crate::read::{Cell, format_number};
 use crate::rules::datetime;
 use crate::rules::idcard::{self, IdProblem};
-use chrono::{NaiveDate, NaiveDateTime};
+use chrono::{Datelike, NaiveDate, NaiveDateTime};
 use regex::Regex;
 use std::sync::OnceLock;
 
@@ -21,6 +21,9 @@ pub struct Context {
     pub now: NaiveDateTime,
     /// The clerk's own lab, for a `{lab}` default.
     pub lab: Option<String>,
+    /// The workbook is saved with the 1904 date system: a number in a date-time field counts
+    /// days from 1904-01-01 ([`crate::read::Workbook::date_1904`]).
+    pub date_1904: bool,
 }
 
 impl Default for Context {
@@ -28,6 +31,7 @@ impl Default for Context {
         Context {
             now: chrono::Local::now().naive_local(),
             lab: None,
+            date_1904: false,
         }
     }
 }
@@ -85,6 +89,14 @@ impl Checker {
                 }
                 shown
             }
+            // A cell holding only a time (before 1900-01-01, day 0 of the serials) is not a date.
+            (Kind::Datetime, Cell::Date(d)) if d.year() < 1900 => {
+                let shown = d.format("%H:%M:%S").to_string();
+                return FieldOutcome {
+                    issues: vec![issue(Code::DateFormat, &[&shown])],
+                    value: shown,
+                };
+            }
             (Kind::Datetime, Cell::Date(d)) => {
                 let value = datetime::format_output(*d);
                 self.check_datetime(
@@ -96,14 +108,17 @@ impl Checker {
                 );
                 return FieldOutcome { value, issues };
             }
-            (Kind::Datetime, Cell::Number(n)) => match datetime::from_excel_serial(*n, false) {
-                Some(d) if *n >= 1.0 => {
-                    let value = datetime::format_output(d);
-                    self.check_datetime(field, fi16, d, n.fract() != 0.0, &mut issues);
-                    return FieldOutcome { value, issues };
+            // A number below 1 is a time of day without a date: `date_format` below.
+            (Kind::Datetime, Cell::Number(n)) => {
+                match datetime::from_excel_serial(*n, self.ctx.date_1904) {
+                    Some(d) if *n >= 1.0 => {
+                        let value = datetime::format_output(d);
+                        self.check_datetime(field, fi16, d, n.fract() != 0.0, &mut issues);
+                        return FieldOutcome { value, issues };
+                    }
+                    _ => format_number(*n),
                 }
-                _ => format_number(*n),
-            },
+            }
             (_, c) => c.display(),
         };
         text = field.normalize.iter().fold(text, |acc, n| n.apply(acc));
@@ -125,8 +140,12 @@ impl Checker {
         }
 
         if let Some(map) = &field.map {
-            match map.get(&text) {
-                Some(v) => text = v.clone(),
+            match map
+                .get(&text)
+                .cloned()
+                .or_else(|| by_target(field, map, &text))
+            {
+                Some(v) => text = v,
                 None => {
                     issues.push(self.value_issue(field, fi16, &text));
                     return FieldOutcome {
@@ -146,7 +165,7 @@ impl Checker {
                 };
             }
             Kind::IdType => match self.profile.id_type_for(&text) {
-                Some(t) => text = t.code.clone(),
+                Some(t) => text = t.value.clone(),
                 None => {
                     issues.push(issue(Code::IdType, &[&text]));
                     return FieldOutcome {
@@ -266,58 +285,61 @@ impl Checker {
         let r = &p.roles;
         let mut out = RowOutcome::default();
         let get = |i: Option<usize>| i.map(|i| values[i]).filter(|v| !v.is_empty());
-        let ok = |i: Option<usize>| i.is_some_and(|i| field_ok[i]);
-        let sampled = get(r.sampled_at)
-            .filter(|_| ok(r.sampled_at))
-            .and_then(datetime::parse_output);
-        let ref_date: NaiveDate = sampled.map_or(self.ctx.now.date(), |d| d.date());
+        // A sampling time is used even when it is in the future (its own error says so); an
+        // unreadable one is not replaced by today: age is then neither derived nor compared.
+        let sampled = get(r.sampled_at).and_then(datetime::parse_output);
+        let sampled_date = sampled.map(|d| d.date());
+        let birth_limit: NaiveDate = sampled_date.unwrap_or(self.ctx.now.date());
 
-        // The document number, by the rule of its type.
+        // The document number, by the rule of its type. An unknown type is its own error and
+        // its number is not checked by any type's rule.
         let mut resident: Option<idcard::ResidentId> = None;
-        if let (Some(ni), Some(number)) = (r.id_number, get(r.id_number))
-            && field_ok[ni]
+        let type_value = match r.id_type {
+            Some(ti) if !field_ok[ti] => None,
+            Some(ti) if !values[ti].is_empty() => Some(values[ti]),
+            _ => Some("01"),
+        };
+        if let (Some(ni), Some(number), Some(t)) = (
+            r.id_number,
+            get(r.id_number),
+            type_value.and_then(|v| p.id_type_stored(v)),
+        ) && field_ok[ni]
         {
-            let type_code = get(r.id_type).filter(|_| ok(r.id_type)).unwrap_or("01");
             let n16 = ni as u16;
-            if let Some(t) = p.id_types.iter().find(|t| t.code == type_code) {
-                match &t.rule {
-                    IdRule::ResidentId => {
-                        let mut id = number.to_owned();
-                        if let Some(up) = idcard::upgrade_15(number) {
-                            out.issues.push(Issue::new(
-                                Code::IdUpgraded,
-                                Some(n16),
-                                Stage::Row,
-                                &[&up],
-                            ));
-                            out.derived.push((n16, up.clone().into()));
-                            id = up;
-                        }
-                        match idcard::check(&id, ref_date) {
-                            Ok(rid) => resident = Some(rid),
-                            Err(problems) => {
-                                for pr in problems {
-                                    out.issues.push(id_issue(n16, &t.name, &id, pr));
-                                }
-                            }
-                        }
-                    }
-                    IdRule::Pattern { re, hint } => {
-                        if !re.is_match(number) {
-                            out.issues.push(
-                                Issue::new(
-                                    Code::IdFormat,
-                                    Some(n16),
-                                    Stage::Row,
-                                    &[&t.name, number, hint],
-                                )
-                                .with_severity(t.severity),
-                            );
-                        }
-                    }
-                    IdRule::Any => {}
+            let mut checked = check_number(t, number, birth_limit);
+            let mut used = t;
+            if !checked.valid
+                && let Some((to, when)) = &t.fallback
+                && when.as_ref().is_none_or(|re| re.is_match(number))
+                && let Some(other) = p.id_types.get(*to)
+            {
+                let alt = check_number(other, number, birth_limit);
+                if alt.valid {
+                    let at = r.id_type.unwrap_or(ni) as u16;
+                    out.issues.push(Issue::new(
+                        Code::IdTypeChanged,
+                        Some(at),
+                        Stage::Row,
+                        &[number, &t.name, &other.name],
+                    ));
+                    checked = alt;
+                    used = other;
                 }
             }
+            if let Some(ti) = r.id_type
+                && (used.value != used.code || !std::ptr::eq(used, t))
+            {
+                out.derived.push((ti as u16, used.code.clone().into()));
+            }
+            if let Some(up) = checked.upgraded {
+                out.issues
+                    .push(Issue::new(Code::IdUpgraded, Some(n16), Stage::Row, &[&up]));
+                out.derived.push((n16, up.into()));
+            }
+            for problem in checked.problems {
+                out.issues.push(problem.into_issue(n16, &used.name, number));
+            }
+            resident = checked.person;
         }
 
         // Sex and age against the resident ID, or derived from it.
@@ -330,7 +352,7 @@ impl Checker {
                         Some(if rid.male { "1" } else { "2" }.to_owned())
                     }
                     (Some(Derive::AgeFromId), Some(rid)) => {
-                        Some(idcard::age_at(rid.birth, ref_date).max(0).to_string())
+                        sampled_date.map(|at| idcard::age_at(rid.birth, at).max(0).to_string())
                     }
                     _ => None,
                 };
@@ -361,8 +383,8 @@ impl Checker {
                     }
                 }
                 (Kind::Age, Some(rid)) => {
-                    if let Ok(age) = value.parse::<i32>() {
-                        let computed = idcard::age_at(rid.birth, ref_date);
+                    if let (Ok(age), Some(at)) = (value.parse::<i32>(), sampled_date) {
+                        let computed = idcard::age_at(rid.birth, at);
                         if (age - computed).abs() > p.batch.age_tolerance {
                             out.issues.push(Issue::new(
                                 Code::AgeMismatch,
@@ -394,18 +416,130 @@ impl Checker {
     }
 }
 
-fn id_issue(field: u16, type_name: &str, id: &str, problem: IdProblem) -> Issue {
-    let new = |code, args: &[&str]| Issue::new(code, Some(field), Stage::Row, args);
-    match problem {
-        IdProblem::Length(n) => new(Code::IdLength, &[&n.to_string()]),
-        IdProblem::Format => new(
-            Code::IdFormat,
-            &[type_name, id, "应为 17 位数字加最后一位数字或 X"],
-        ),
-        IdProblem::Region(code) => new(Code::IdRegion, &[&code]),
-        IdProblem::Birthdate(d) => new(Code::IdBirthdate, &[&d]),
-        IdProblem::Checksum(c) => new(Code::IdChecksum, &[&c.to_string()]),
+/// What one type's rule makes of a number.
+struct NumberCheck {
+    valid: bool,
+    person: Option<idcard::ResidentId>,
+    /// A 15-digit resident ID upgraded to 18 digits.
+    upgraded: Option<String>,
+    problems: Vec<NumberProblem>,
+}
+
+enum NumberProblem {
+    Id(IdProblem),
+    /// A number that breaks a pattern (the hint) with the type's severity.
+    Pattern(String, Severity),
+}
+
+impl NumberProblem {
+    fn into_issue(self, field: u16, type_name: &str, number: &str) -> Issue {
+        let new = |code, args: &[&str]| Issue::new(code, Some(field), Stage::Row, args);
+        match self {
+            NumberProblem::Pattern(hint, severity) => {
+                new(Code::IdFormat, &[type_name, number, &hint]).with_severity(severity)
+            }
+            NumberProblem::Id(IdProblem::Length(n)) => new(Code::IdLength, &[&n.to_string()]),
+            NumberProblem::Id(IdProblem::Format) => new(
+                Code::IdFormat,
+                &[type_name, number, "应为 17 位数字加最后一位数字或 X"],
+            ),
+            NumberProblem::Id(IdProblem::Region(code)) => new(Code::IdRegion, &[&code]),
+            NumberProblem::Id(IdProblem::RegionUnknown(code)) => {
+                new(Code::IdRegion, &[&code]).with_severity(Severity::Warning)
+            }
+            NumberProblem::Id(IdProblem::Birthdate(d)) => new(Code::IdBirthdate, &[&d]),
+            NumberProblem::Id(IdProblem::Checksum(c)) => new(Code::IdChecksum, &[&c.to_string()]),
+        }
     }
+}
+
+/// Checks a document number by its type's rule; `birth_limit` is the latest birth date.
+fn check_number(t: &IdType, number: &str, birth_limit: NaiveDate) -> NumberCheck {
+    let from_id = |c: idcard::Checked, upgraded| NumberCheck {
+        valid: c.is_valid(),
+        person: c.person,
+        upgraded,
+        problems: c.problems.into_iter().map(NumberProblem::Id).collect(),
+    };
+    match &t.rule {
+        IdRule::ResidentId => {
+            let upgraded = idcard::upgrade_15(number);
+            let id = upgraded.as_deref().unwrap_or(number);
+            from_id(idcard::check(id, birth_limit), upgraded)
+        }
+        IdRule::PermanentResidenceId => {
+            let mut c = from_id(idcard::check_permanent_residence(number, birth_limit), None);
+            // Its shape has its own wording.
+            for p in &mut c.problems {
+                if matches!(p, NumberProblem::Id(IdProblem::Format)) {
+                    *p = NumberProblem::Pattern(
+                        "应为 9 开头的 18 位（最后一位可为 X），或 3 个大写字母加 12 位数字".into(),
+                        Severity::Error,
+                    );
+                }
+            }
+            c
+        }
+        IdRule::Pattern { re, hint } => {
+            let ok = re.is_match(number);
+            NumberCheck {
+                valid: ok || t.severity != Severity::Error,
+                person: None,
+                upgraded: None,
+                problems: if ok {
+                    Vec::new()
+                } else {
+                    vec![NumberProblem::Pattern(hint.clone(), t.severity)]
+                },
+            }
+        }
+        IdRule::Any => NumberCheck {
+            valid: true,
+            person: None,
+            upgraded: None,
+            problems: Vec::new(),
+        },
+    }
+}
+
+/// A value made of per-target results (`ORF1AB阴性,N基因阴性`), when the field has `targets`:
+/// every target mapped to the same value gives it, a mix gives `targets.mixed`. `None` when the
+/// value is not such a list or a target's result is unknown.
+fn by_target(
+    field: &Field,
+    map: &std::collections::HashMap<String, String>,
+    text: &str,
+) -> Option<String> {
+    let targets = field.targets.as_ref()?;
+    let mut end = 0;
+    let mut found: Option<&String> = None;
+    let mut mixed = false;
+    for caps in targets.item.captures_iter(text) {
+        let whole = caps.get(0)?;
+        if whole.is_empty() || !only_separators(&text[end..whole.start()], &targets.separators) {
+            return None;
+        }
+        end = whole.end();
+        let result = map.get(caps.get(1)?.as_str())?;
+        match found {
+            None => found = Some(result),
+            Some(first) => mixed |= first != result,
+        }
+    }
+    if !only_separators(&text[end..], &targets.separators) {
+        return None;
+    }
+    let found = found?;
+    Some(if mixed {
+        targets.mixed.clone()
+    } else {
+        found.clone()
+    })
+}
+
+fn only_separators(gap: &str, separators: &str) -> bool {
+    gap.chars()
+        .all(|c| separators.contains(c) || crate::rules::text::is_space(c))
 }
 
 fn parse_age(s: &str) -> Option<u32> {
@@ -428,6 +562,7 @@ mod tests {
             Context {
                 now,
                 lab: Some("本院检验科".into()),
+                date_1904: false,
             },
         )
     }
@@ -465,12 +600,18 @@ mod tests {
             ("回乡证", "06"),
             ("台胞证", "07"),
             ("其他", "99"),
+            ("军官证", "04"),
+            ("士兵证", "04"),
+            ("驾驶证", "05"),
+            ("5", "05"),
+            ("永居证", "外国人永久居留身份证"),
+            ("外国人永久居留身份证", "外国人永久居留身份证"),
         ] {
             assert_eq!(text("id_type", s).value, want, "{s}");
         }
         assert_eq!(text("id_type", "").value, "01");
         assert_eq!(field("id_type", Cell::Number(1.0)).value, "01");
-        assert_eq!(codes(&text("id_type", "军官证")), ["id_type_value"]);
+        assert_eq!(codes(&text("id_type", "学生证")), ["id_type_value"]);
     }
 
     #[test]
@@ -700,5 +841,287 @@ mod tests {
             o.issues.iter().map(|i| i.code).collect::<Vec<_>>(),
             [Code::DateOrder]
         );
+    }
+
+    fn row_codes(o: &RowOutcome) -> Vec<(&'static str, Severity)> {
+        o.issues
+            .iter()
+            .map(|i| (i.code.as_str(), i.severity))
+            .collect()
+    }
+
+    #[test]
+    fn serials_follow_the_workbooks_date_system() {
+        // 2022-01-09 09:00 saved in a 1904 workbook as a plain number.
+        let mut c = checker();
+        c.ctx.date_1904 = true;
+        let fi = c.profile.field_index("sampled_at").unwrap();
+        let o = c.field(fi, &Cell::Number(43108.375));
+        assert_eq!(o.value, "2022-01-09 09:00:00");
+        assert!(o.issues.is_empty(), "{:?}", o.issues);
+        c.ctx.date_1904 = false;
+        assert_eq!(
+            c.field(fi, &Cell::Number(43108.375)).value,
+            "2018-01-08 09:00:00"
+        );
+    }
+
+    #[test]
+    fn a_time_without_a_date_is_not_a_date() {
+        for cell in [
+            Cell::Text("13.5".into()),
+            Cell::Text("9.54".into()),
+            Cell::Text("8:30".into()),
+            Cell::Text("44571.35".into()),
+            Cell::Number(0.5),
+            Cell::Date(
+                NaiveDateTime::parse_from_str("1899-12-31 12:00:00", OUTPUT_FORMAT).unwrap(),
+            ),
+        ] {
+            let o = field("sampled_at", cell.clone());
+            assert_eq!(codes(&o), ["date_format"], "{cell:?}");
+            assert!(!o.value.starts_with("1900"), "{cell:?}: {}", o.value);
+        }
+        // A resident ID row whose sampling time is a bare number: the date is the problem,
+        // not the birth date.
+        let id = id18("44010619900101123");
+        let c = checker();
+        let mut v = vec![""; c.profile.fields.len()];
+        v[c.profile.field_index("id_number").unwrap()] = &id;
+        v[c.profile.field_index("sampled_at").unwrap()] = "13.5";
+        let mut ok = vec![true; v.len()];
+        ok[c.profile.field_index("sampled_at").unwrap()] = false;
+        let o = c.row(&v, &ok);
+        assert!(o.issues.is_empty(), "{:?}", o.issues);
+    }
+
+    #[test]
+    fn fullwidth_dates_and_bracketed_area_codes() {
+        assert_eq!(
+            text("sampled_at", "２０２２－０１－０９　０８：３０").value,
+            "2022-01-09 08:30:00"
+        );
+        for s in [
+            "(020)87654321",
+            "（020）87654321",
+            "（０２０）８７６５４３２１",
+        ] {
+            let o = text("phone", s);
+            assert_eq!(o.value, "02087654321", "{s}");
+            assert!(o.issues.is_empty(), "{s}: {:?}", o.issues);
+        }
+        assert_eq!(
+            text("site", "天河（南）采样点１号").value,
+            "天河(南)采样点1号"
+        );
+        assert_eq!(text("address", "天河路１号").value, "天河路1号");
+        assert_eq!(text("lab", "金域（广州）").value, "金域(广州)");
+        assert_eq!(text("category", "Ａ类人群").value, "A类人群");
+    }
+
+    #[test]
+    fn sampled_at_not_in_the_future() {
+        assert_eq!(
+            codes(&text("sampled_at", "2022-01-12 08:00")),
+            ["date_future"]
+        );
+        assert_eq!(
+            codes(&text("sampled_at", "2022-01-12")),
+            ["date_only", "date_future"]
+        );
+        assert!(text("sampled_at", "2022-01-11 11:59").issues.is_empty());
+    }
+
+    #[test]
+    fn results_per_gene_target() {
+        for (s, want) in [
+            ("ORF1ab阴性，N基因阴性", "阴性"),
+            ("ORF1a/b:阴性 N:阴性", "阴性"),
+            ("ORF1ab基因阴性;N基因阴性;E基因阴性", "阴性"),
+            ("ORF1ab阳性，N基因阳性", "阳性"),
+            ("ORF1ab:POS N:POS", "阳性"),
+            ("ORF1ab阴性，N基因阳性", "待复核"),
+            ("ORF1a/b:阳性 N:阴性", "待复核"),
+            ("ORF1ab可疑，N基因阴性", "待复核"),
+        ] {
+            let o = text("result", s);
+            assert_eq!(o.value, want, "{s}");
+            assert!(o.issues.is_empty(), "{s}: {:?}", o.issues);
+        }
+        for s in [
+            "ORF1ab弱阳，N基因阴性",
+            "ORF1ab阴性，备注",
+            "ORF1ab",
+            "阴性阳性X",
+        ] {
+            assert_eq!(codes(&text("result", s)), ["result_value"], "{s}");
+        }
+    }
+
+    #[test]
+    fn age_is_not_compared_with_today_when_sampling_time_is_unusable() {
+        // Born 2010-03-16: 11 at sampling in 2022-01, 16 "today" in 2026.
+        let id = id18("44010620100316123");
+        let mut c = checker();
+        c.ctx.now = NaiveDateTime::parse_from_str("2026-11-28 00:00:00", OUTPUT_FORMAT).unwrap();
+        let fi = |k| c.profile.field_index(k).unwrap();
+        let mut v = vec![""; c.profile.fields.len()];
+        v[fi("id_number")] = &id;
+        v[fi("age")] = "11";
+        v[fi("sampled_at")] = "昨天上午";
+        let mut ok = vec![true; v.len()];
+        ok[fi("sampled_at")] = false;
+        let o = c.row(&v, &ok);
+        assert!(o.issues.is_empty(), "{:?}", o.issues);
+        // Nor derived from today: left empty.
+        v[fi("age")] = "";
+        let o = c.row(&v, &ok);
+        assert!(
+            !o.derived.iter().any(|(f, _)| *f as usize == fi("age")),
+            "{:?}",
+            o.derived
+        );
+        assert!(o.derived.iter().any(|(f, _)| *f as usize == fi("sex")));
+        // A future sampling time (its own error) is still used.
+        v[fi("sampled_at")] = "2027-05-01 08:00:00";
+        ok[fi("sampled_at")] = false;
+        let o = c.row(&v, &ok);
+        assert!(
+            o.derived.contains(&(fi("age") as u16, "17".into())),
+            "{:?}",
+            o.derived
+        );
+    }
+
+    #[test]
+    fn an_unknown_document_type_is_one_error() {
+        let c = checker();
+        let fi = |k| c.profile.field_index(k).unwrap();
+        let t = c.field(fi("id_type"), &Cell::Text("学生证".into()));
+        assert_eq!(codes(&t), ["id_type_value"]);
+        let mut v = vec![""; c.profile.fields.len()];
+        v[fi("id_type")] = &t.value;
+        v[fi("id_number")] = "G66570351";
+        v[fi("sampled_at")] = "2022-01-10 08:00:00";
+        let mut ok = vec![true; v.len()];
+        ok[fi("id_type")] = false;
+        let o = c.row(&v, &ok);
+        assert!(o.issues.is_empty(), "{:?}", o.issues);
+        assert!(o.derived.is_empty(), "{:?}", o.derived);
+    }
+
+    #[test]
+    fn unknown_region_is_a_warning_and_a_bad_province_an_error() {
+        let id = id18("33282919800101123");
+        let o = row(&[("id_number", &id), ("sampled_at", "2022-01-10 08:00:00")]);
+        assert_eq!(row_codes(&o), [("id_region", Severity::Warning)]);
+        assert!(
+            o.derived.iter().any(|(_, v)| v.as_ref() == "42"),
+            "age derived"
+        );
+        let id = id18("16282919800101123");
+        let o = row(&[("id_number", &id), ("sampled_at", "2022-01-10 08:00:00")]);
+        assert_eq!(row_codes(&o), [("id_region", Severity::Error)]);
+        let id = id18("83123419800101123");
+        let o = row(&[("id_number", &id), ("sampled_at", "2022-01-10 08:00:00")]);
+        assert!(o.issues.is_empty(), "{:?}", o.issues);
+    }
+
+    #[test]
+    fn military_and_driving_licence_numbers() {
+        for n in ["军字第123456号", "G66570351", "士字1"] {
+            let o = row(&[("id_type", "04"), ("id_number", n)]);
+            assert!(o.issues.is_empty(), "{n}: {:?}", o.issues);
+        }
+        let o = row(&[("id_type", "04"), ("id_number", &"1".repeat(33))]);
+        assert_eq!(row_codes(&o), [("id_format", Severity::Error)]);
+        let id = id18("44010619900101123");
+        let o = row(&[
+            ("id_type", "05"),
+            ("id_number", &id),
+            ("sampled_at", "2022-01-10 08:00:00"),
+        ]);
+        assert!(o.issues.is_empty(), "{:?}", o.issues);
+        assert!(o.derived.iter().any(|(_, v)| v.as_ref() == "32"));
+        let o = row(&[("id_type", "05"), ("id_number", "440106199001011230")]);
+        assert_eq!(row_codes(&o), [("id_checksum", Severity::Error)]);
+    }
+
+    #[test]
+    fn permanent_residence_ids() {
+        let c = checker();
+        let fi = |k| c.profile.field_index(k).unwrap() as u16;
+        let fpr = "外国人永久居留身份证";
+        // 2023 format: female (sequence 124), born 1985-03-05.
+        let id = id18("94484019850305124");
+        let o = row(&[
+            ("id_type", fpr),
+            ("id_number", &id),
+            ("sex", "1"),
+            ("age", "50"),
+            ("sampled_at", "2022-01-10 08:00:00"),
+        ]);
+        assert_eq!(
+            row_codes(&o),
+            [
+                ("sex_mismatch", Severity::Error),
+                ("age_mismatch", Severity::Warning)
+            ]
+        );
+        assert!(o.derived.contains(&(fi("id_type"), "99".into())));
+        let o = row(&[
+            ("id_type", fpr),
+            ("id_number", &id),
+            ("sampled_at", "2022-01-10 08:00:00"),
+        ]);
+        assert!(o.derived.contains(&(fi("sex"), "2".into())));
+        assert!(o.derived.contains(&(fi("age"), "36".into())));
+        // 2004 format.
+        let o = row(&[("id_type", fpr), ("id_number", "USA110085030512")]);
+        assert!(o.issues.is_empty(), "{:?}", o.issues);
+        for (n, code) in [
+            (format!("{}0", &id[..17]), "id_checksum"),
+            (id18("99984019850305124"), "id_region"),
+            (id18("94484019850230124"), "id_birthdate"),
+            ("E12345678".to_owned(), "id_format"),
+        ] {
+            let n = if code == "id_checksum" && n == id {
+                format!("{}1", &id[..17])
+            } else {
+                n
+            };
+            let o = row(&[
+                ("id_type", fpr),
+                ("id_number", &n),
+                ("sampled_at", "2022-01-10 08:00:00"),
+            ]);
+            assert_eq!(row_codes(&o), [(code, Severity::Error)], "{n}");
+        }
+    }
+
+    #[test]
+    fn a_permanent_residence_number_filed_as_resident_id_changes_type() {
+        let c = checker();
+        let fi = |k| c.profile.field_index(k).unwrap() as u16;
+        let id = id18("94484019850305123");
+        let o = row(&[
+            ("id_type", "01"),
+            ("id_number", &id),
+            ("sampled_at", "2022-01-10 08:00:00"),
+        ]);
+        assert_eq!(row_codes(&o), [("id_type_changed", Severity::Warning)]);
+        assert_eq!(o.issues[0].field, Some(fi("id_type")));
+        assert!(o.derived.contains(&(fi("id_type"), "99".into())));
+        assert!(o.derived.contains(&(fi("sex"), "1".into())));
+        // A 9-number that fails both rules stays a resident ID with its errors.
+        let bad = format!("{}{}", &id[..17], if id.ends_with('0') { '1' } else { '0' });
+        let o = row(&[
+            ("id_type", "01"),
+            ("id_number", &bad),
+            ("sampled_at", "2022-01-10 08:00:00"),
+        ]);
+        let c = row_codes(&o);
+        assert!(c.contains(&("id_region", Severity::Error)), "{c:?}");
+        assert!(!c.iter().any(|(code, _)| *code == "id_type_changed"));
     }
 }

@@ -76,6 +76,17 @@ impl Excel {
         }
     }
 
+    /// The workbook's date system (calamine reads `date1904` / `DATEMODE` / the BrtWbProp
+    /// flag). An .ods has no such flag that calamine exposes; its dates are date cells anyway.
+    pub fn date_1904(&self) -> bool {
+        match self {
+            Excel::Xlsx(x) => x.has_1904_epoch(),
+            Excel::Xlsb(x) => x.has_1904_epoch(),
+            Excel::Xls(x) => x.has_1904_epoch(),
+            Excel::Ods(_) => false,
+        }
+    }
+
     pub fn sheet_names(&self) -> Vec<String> {
         let meta = match self {
             Excel::Xlsx(x) => x.sheets_metadata(),
@@ -264,7 +275,16 @@ fn from_data(d: &Data) -> Cell {
 }
 
 fn date_cell(dt: &calamine::ExcelDateTime) -> Cell {
-    if dt.is_datetime() {
+    if dt.is_datetime() && dt.as_f64() < 1.0 {
+        // A time of day without a date (`hh:mm`): as Excel shows it, not a day in 1899/1904.
+        let secs = ((dt.as_f64() * 86_400.0).round() as u32).min(86_399);
+        Cell::Text(format!(
+            "{:02}:{:02}:{:02}",
+            secs / 3600,
+            secs / 60 % 60,
+            secs % 60
+        ))
+    } else if dt.is_datetime() {
         // calamine resolves the 1900 and 1904 systems (and Excel's 1900-02-29).
         match dt.as_datetime() {
             Some(d) => Cell::Date(round_to_second(d)),

@@ -352,6 +352,16 @@ impl Workbook {
         }
     }
 
+    /// Whether the workbook is saved with the 1904 date system (`.xlsx`, `.xls`, `.xlsb`): a
+    /// plain number meant as a date then counts days from 1904-01-01. Date cells are resolved
+    /// already; this is for numbers without a date format.
+    pub fn date_1904(&self) -> bool {
+        match &self.inner {
+            Inner::Excel(e) => e.date_1904(),
+            Inner::Memory(_) => false,
+        }
+    }
+
     /// The last row index of a sheet, when the format tells it cheaply (for progress).
     pub fn row_count_hint(&mut self, sheet: &str) -> Option<u32> {
         match &mut self.inner {

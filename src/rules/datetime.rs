@@ -46,7 +46,8 @@ pub struct Parsed {
     pub has_time: bool,
 }
 
-/// Converts an Excel serial number (1900 system, with its 1900-02-29 quirk) to a date-time.
+/// Converts an Excel serial number to a date-time: the 1900 system (with its 1900-02-29
+/// quirk), or the 1904 system (days since 1904-01-01) when the workbook is saved with it.
 pub fn from_excel_serial(serial: f64, is_1904: bool) -> Option<NaiveDateTime> {
     if !serial.is_finite() || !(0.0..2_958_466.0).contains(&serial) {
         return None;
@@ -66,7 +67,8 @@ pub fn from_excel_serial(serial: f64, is_1904: bool) -> Option<NaiveDateTime> {
 
 /// Parses the text shapes found in exports:
 /// `2022-01-10 08:30:00`, `2022/1/10 8:30`, `2022.01.10 08:30`, `20220110083000`,
-/// `2022年1月10日 8时30分`, `2022-01-10T08:30:00`, a date alone, or an Excel serial as text.
+/// `2022年1月10日 8时30分`, `2022-01-10T08:30:00`, or a date alone. A time without a date
+/// (`8:30`) and a bare decimal number (`13.5`) are not dates.
 pub fn parse_text(s: &str) -> Option<Parsed> {
     let s = s.trim();
     if s.is_empty() {
@@ -75,11 +77,9 @@ pub fn parse_text(s: &str) -> Option<Parsed> {
     if s.bytes().all(|b| b.is_ascii_digit()) {
         return parse_compact(s);
     }
-    if let Ok(serial) = s.parse::<f64>() {
-        // A serial number typed or exported as text (e.g. "44571.35").
-        if (1.0..2_958_466.0).contains(&serial) && s.contains('.') {
-            return from_excel_serial(serial, false).map(|at| Parsed { at, has_time: true });
-        }
+    if s.parse::<f64>().is_ok() {
+        // Text that is a bare decimal number (`13.5`, `9.54`) is not a date: most often a time
+        // typed without its date, and reading it as a serial would make it a day in 1900.
         return None;
     }
     let mut nums: Vec<u32> = Vec::with_capacity(7);
@@ -227,7 +227,28 @@ mod tests {
         let want = dt("2022-01-10 08:30:00");
         assert_eq!(from_excel_serial(44571.0 + 8.5 / 24.0, false), Some(want));
         assert_eq!(from_excel_serial(43109.0 + 8.5 / 24.0, true), Some(want));
-        assert_eq!(parse_text("44571.3541666667").unwrap().at, want);
         assert_eq!(from_excel_serial(-1.0, false), None);
+        // 2022-01-09 09:00 in a 1904 workbook; read as 1900 it would be 2018-01-08 09:00.
+        let nine = dt("2022-01-09 09:00:00");
+        assert_eq!(from_excel_serial(43108.375, true), Some(nine));
+        assert_eq!(
+            from_excel_serial(43108.375, false),
+            Some(dt("2018-01-08 09:00:00"))
+        );
+    }
+
+    #[test]
+    fn a_time_or_a_bare_number_is_not_a_date() {
+        for s in [
+            "13.5",
+            "9.54",
+            "44571.3541666667",
+            "8:30",
+            "08:30:00",
+            "0.5",
+            "8时30分",
+        ] {
+            assert_eq!(parse_text(s), None, "{s}");
+        }
     }
 }

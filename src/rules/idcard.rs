@@ -58,7 +58,19 @@ pub fn check_char(first17: &str) -> Option<char> {
     Some(CHECK[(sum % 11) as usize] as char)
 }
 
-/// What a valid resident ID tells.
+/// Whether two digits are a province code of GB/T 2260 (11-15, 21-23, 31-37, 41-46, 50-54,
+/// 61-65, 71) or a residence-permit prefix (81-83).
+pub fn province_exists(two: &str) -> bool {
+    if two.len() != 2 || !two.bytes().all(|b| b.is_ascii_digit()) {
+        return false;
+    }
+    matches!(
+        two.parse::<u8>().unwrap_or(0),
+        11..=15 | 21..=23 | 31..=37 | 41..=46 | 50..=54 | 61..=65 | 71 | 81..=83
+    )
+}
+
+/// What a valid resident ID (or a 2023-format permanent residence ID) tells.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ResidentId {
     pub birth: NaiveDate,
@@ -66,15 +78,19 @@ pub struct ResidentId {
     pub male: bool,
 }
 
-/// Why a resident ID is not valid. Several can hold at once.
+/// Why an ID number is not valid, or what is doubtful about it. Several can hold at once.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum IdProblem {
     /// Not 18 characters (the length found).
     Length(usize),
     /// Characters other than 17 digits and a final digit or `X`.
     Format,
-    /// The region code does not exist.
+    /// The province (first two digits) does not exist, or the region code is unknown and the
+    /// check digit is wrong too: the code (six digits, or two for a permanent residence ID).
     Region(String),
+    /// The region code is not in the table but the province exists and the check digit is
+    /// right: most likely a gap in the table (a warning, not an error).
+    RegionUnknown(String),
     /// The birth date does not exist or lies after `not_after` (the date found, `YYYY-MM-DD` or
     /// the raw eight digits).
     Birthdate(String),
@@ -82,41 +98,114 @@ pub enum IdProblem {
     Checksum(char),
 }
 
+impl IdProblem {
+    /// Whether the number must be rejected for it (all but [`IdProblem::RegionUnknown`]).
+    pub fn is_error(&self) -> bool {
+        !matches!(self, IdProblem::RegionUnknown(_))
+    }
+}
+
+/// The outcome of checking one number.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Checked {
+    /// Birth date and sex, when the number carries them and has no error.
+    pub person: Option<ResidentId>,
+    /// Errors and warnings, in the order region, birth date, check digit.
+    pub problems: Vec<IdProblem>,
+}
+
+impl Checked {
+    /// No problem that rejects the number.
+    pub fn is_valid(&self) -> bool {
+        !self.problems.iter().any(IdProblem::is_error)
+    }
+
+    fn error(p: IdProblem) -> Checked {
+        Checked {
+            person: None,
+            problems: vec![p],
+        }
+    }
+}
+
 /// Checks an 18-character resident ID (already half-width, upper-case, without spaces).
 /// `not_after` is the latest allowed birth date (the sampling date, or today).
-pub fn check(id: &str, not_after: NaiveDate) -> Result<ResidentId, Vec<IdProblem>> {
+pub fn check(id: &str, not_after: NaiveDate) -> Checked {
     let len = id.chars().count();
     if len != 18 {
-        return Err(vec![IdProblem::Length(len)]);
+        return Checked::error(IdProblem::Length(len));
     }
-    let bytes = id.as_bytes();
-    if !bytes[..17].iter().all(u8::is_ascii_digit)
-        || !(bytes[17].is_ascii_digit() || bytes[17] == b'X')
-    {
-        return Err(vec![IdProblem::Format]);
+    if !is_18_shape(id) {
+        return Checked::error(IdProblem::Format);
     }
+    let checksum_ok = check_char(&id[..17]).is_some_and(|c| c as u8 == id.as_bytes()[17]);
     let mut problems = Vec::new();
-    if !region_exists(&id[..6]) {
+    if !province_exists(&id[..2]) {
         problems.push(IdProblem::Region(id[..6].to_owned()));
+    } else if !region_exists(&id[..6]) {
+        problems.push(if checksum_ok {
+            IdProblem::RegionUnknown(id[..6].to_owned())
+        } else {
+            IdProblem::Region(id[..6].to_owned())
+        });
     }
+    finish(id, not_after, checksum_ok, problems)
+}
+
+/// 17 digits and a final digit or `X` (the caller has checked the length).
+fn is_18_shape(id: &str) -> bool {
+    let b = id.as_bytes();
+    b.len() == 18
+        && b[..17].iter().all(u8::is_ascii_digit)
+        && (b[17].is_ascii_digit() || b[17] == b'X')
+}
+
+/// Birth date and check digit, shared by both 18-character rules.
+fn finish(
+    id: &str,
+    not_after: NaiveDate,
+    checksum_ok: bool,
+    mut problems: Vec<IdProblem>,
+) -> Checked {
     let birth = parse_birth(&id[6..14]);
     match birth {
         Some(b) if b <= not_after && b.year() >= 1860 => {}
         Some(b) => problems.push(IdProblem::Birthdate(b.format("%Y-%m-%d").to_string())),
         None => problems.push(IdProblem::Birthdate(id[6..14].to_owned())),
     }
-    if let Some(expected) = check_char(&id[..17])
-        && expected as u8 != bytes[17]
-    {
+    if !checksum_ok && let Some(expected) = check_char(&id[..17]) {
         problems.push(IdProblem::Checksum(expected));
     }
-    match (birth, problems.is_empty()) {
-        (Some(birth), true) => Ok(ResidentId {
+    let valid = !problems.iter().any(IdProblem::is_error);
+    Checked {
+        person: birth.filter(|_| valid).map(|birth| ResidentId {
             birth,
-            male: (bytes[16] - b'0') % 2 == 1,
+            male: (id.as_bytes()[16] - b'0') % 2 == 1,
         }),
-        _ => Err(problems),
+        problems,
     }
+}
+
+/// Checks a 外国人永久居留身份证 number: the 2023 format (GA 2102-2023: `9`, a province, a
+/// three-digit nationality, the birth date, a sequence odd for men, the MOD 11-2 check digit)
+/// or the 2004 format (three capital letters and 12 digits, which tell nothing more).
+pub fn check_permanent_residence(id: &str, not_after: NaiveDate) -> Checked {
+    let b = id.as_bytes();
+    if b.len() == 15
+        && b[..3].iter().all(u8::is_ascii_uppercase)
+        && b[3..].iter().all(u8::is_ascii_digit)
+    {
+        return Checked::default();
+    }
+    if !id.starts_with('9') || !is_18_shape(id) {
+        return Checked::error(IdProblem::Format);
+    }
+    let checksum_ok = check_char(&id[..17]).is_some_and(|c| c as u8 == b[17]);
+    let mut problems = Vec::new();
+    if !province_exists(&id[1..3]) {
+        problems.push(IdProblem::Region(id[1..3].to_owned()));
+    }
+    finish(id, not_after, checksum_ok, problems)
 }
 
 fn parse_birth(yyyymmdd: &str) -> Option<NaiveDate> {
@@ -168,34 +257,34 @@ mod tests {
     #[test]
     fn valid_id_gives_birth_and_sex() {
         let id = make("44010619900101123");
-        let r = check(&id, today()).unwrap();
+        let r = check(&id, today()).person.unwrap();
         assert_eq!(r.birth, NaiveDate::from_ymd_opt(1990, 1, 1).unwrap());
         assert!(r.male);
         let id = make("11010519491231002");
-        assert!(!check(&id, today()).unwrap().male);
+        assert!(!check(&id, today()).person.unwrap().male);
     }
 
     #[test]
     fn wrong_check_digit() {
         assert_eq!(
-            check("440106199001011230", today()),
-            Err(vec![IdProblem::Checksum('5')])
+            check("440106199001011230", today()).problems,
+            [IdProblem::Checksum('5')]
         );
     }
 
     #[test]
     fn length_and_format() {
         assert_eq!(
-            check("4401061990", today()),
-            Err(vec![IdProblem::Length(10)])
+            check("4401061990", today()).problems,
+            [IdProblem::Length(10)]
         );
         assert_eq!(
-            check("44010619900101123Y", today()),
-            Err(vec![IdProblem::Format])
+            check("44010619900101123Y", today()).problems,
+            [IdProblem::Format]
         );
         assert_eq!(
-            check("4401061990010112X4", today()),
-            Err(vec![IdProblem::Format])
+            check("4401061990010112X4", today()).problems,
+            [IdProblem::Format]
         );
     }
 
@@ -203,13 +292,13 @@ mod tests {
     fn impossible_and_future_birth_dates() {
         let id = make("44010619900230123");
         assert_eq!(
-            check(&id, today()),
-            Err(vec![IdProblem::Birthdate("19900230".into())])
+            check(&id, today()).problems,
+            [IdProblem::Birthdate("19900230".into())]
         );
         let id = make("44010620230101123");
         assert_eq!(
-            check(&id, today()),
-            Err(vec![IdProblem::Birthdate("2023-01-01".into())])
+            check(&id, today()).problems,
+            [IdProblem::Birthdate("2023-01-01".into())]
         );
     }
 
@@ -225,22 +314,100 @@ mod tests {
         assert!(!region_exists("990101"));
         let id = make("99010119900101123");
         assert_eq!(
-            check(&id, today()),
-            Err(vec![IdProblem::Region("990101".into())])
+            check(&id, today()).problems,
+            [IdProblem::Region("990101".into())]
         );
+    }
+
+    #[test]
+    fn unknown_region_with_right_check_digit_is_only_a_warning() {
+        // 332829 (an old Zhejiang county code) is missing from many tables.
+        let id = make("33282919800101123");
+        let c = check(&id, today());
+        assert!(c.is_valid(), "{c:?}");
+        assert_eq!(c.problems, [IdProblem::RegionUnknown("332829".into())]);
+        assert!(c.person.is_some(), "sex and age still derive");
+        // The same code with a wrong check digit: a typo is more likely than a gap.
+        let mut bad = id.clone();
+        bad.replace_range(17..18, if id.ends_with('1') { "2" } else { "1" });
+        let c = check(&bad, today());
+        assert!(!c.is_valid());
+        assert!(c.problems.contains(&IdProblem::Region("332829".into())));
+        assert!(matches!(c.problems.last(), Some(IdProblem::Checksum(_))));
+        // A province that does not exist is an error even with a right check digit.
+        for first17 in [
+            "16010119800101123",
+            "72010119800101123",
+            "00010119800101123",
+        ] {
+            let c = check(&make(first17), today());
+            assert_eq!(
+                c.problems,
+                [IdProblem::Region(first17[..6].into())],
+                "{first17}"
+            );
+        }
+        // Any 81/82/83 code is valid without a warning.
+        for first17 in [
+            "81123419800101123",
+            "82999919800101123",
+            "83000119800101123",
+        ] {
+            let c = check(&make(first17), today());
+            assert!(c.problems.is_empty(), "{first17}: {c:?}");
+        }
+    }
+
+    #[test]
+    fn permanent_residence_ids_2023_and_2004() {
+        // 9, province 44, nationality 840, born 1985-03-05, sequence 123 (odd: male).
+        let id = make("94484019850305123");
+        let c = check_permanent_residence(&id, today());
+        assert!(c.is_valid(), "{c:?}");
+        let p = c.person.unwrap();
+        assert_eq!(p.birth, NaiveDate::from_ymd_opt(1985, 3, 5).unwrap());
+        assert!(p.male);
+        let c = check_permanent_residence("USA110085030512", today());
+        assert!(c.is_valid() && c.person.is_none());
+        let mut bad = id.clone();
+        bad.replace_range(17..18, if id.ends_with('0') { "1" } else { "0" });
+        assert!(matches!(
+            check_permanent_residence(&bad, today()).problems[..],
+            [IdProblem::Checksum(_)]
+        ));
+        assert_eq!(
+            check_permanent_residence(&make("99984019850305123"), today()).problems,
+            [IdProblem::Region("99".into())]
+        );
+        assert_eq!(
+            check_permanent_residence(&make("94484020230305123"), today()).problems,
+            [IdProblem::Birthdate("2023-03-05".into())]
+        );
+        for other in [
+            "G66570351",
+            "84484019850305123X",
+            "usa110085030512",
+            "44010619900101123X",
+        ] {
+            assert_eq!(
+                check_permanent_residence(other, today()).problems,
+                [IdProblem::Format],
+                "{other}"
+            );
+        }
     }
 
     #[test]
     fn region_created_after_birth_is_valid() {
         // 440118 (增城区) was created in 2014; someone born in 1980 may well carry it.
         let id = make("44011819800101123");
-        assert!(check(&id, today()).is_ok());
+        assert!(check(&id, today()).problems.is_empty());
     }
 
     #[test]
     fn residence_permits_are_valid() {
         let id = make("81000019900101123");
-        assert!(check(&id, today()).is_ok());
+        assert!(check(&id, today()).problems.is_empty());
     }
 
     #[test]
@@ -248,7 +415,7 @@ mod tests {
         let up = upgrade_15("440106900101123").unwrap();
         assert_eq!(up.len(), 18);
         assert!(up.starts_with("44010619900101123"));
-        assert!(check(&up, today()).is_ok());
+        assert!(check(&up, today()).problems.is_empty());
         assert_eq!(upgrade_15("44010690010112"), None);
     }
 
