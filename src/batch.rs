@@ -562,33 +562,42 @@ impl Batch {
         }
         for (code, mut rows) in by_code {
             rows.sort_by_key(|&i| self.rows[i].line);
-            // Repeats: the same person again under this barcode.
-            let mut persons: Vec<(String, usize)> = Vec::new();
+            // Repeats: the same person again under this barcode. The row kept is the first
+            // without an error of its own (field or row stage), or the first when all have one.
+            let mut persons: Vec<(String, Vec<usize>)> = Vec::new();
             let mut counted: Vec<usize> = Vec::new();
             for &i in &rows {
+                if self.rows[i].person_key == 0 {
+                    counted.push(i);
+                    continue;
+                }
                 let person = self.person_id(i);
-                let has_person = self.rows[i].person_key != 0;
-                match persons.iter().find(|(p, _)| has_person && *p == person) {
-                    Some((_, first)) => {
-                        let first_line = self.rows[*first].line.to_string();
-                        self.add_issue(
-                            i,
-                            Issue::new(
-                                Code::DuplicateRow,
-                                Some(bf16),
-                                Stage::Barcode,
-                                &[&first_line],
-                            ),
-                        );
-                    }
-                    None => {
-                        if has_person {
-                            persons.push((person, i));
-                        }
-                        counted.push(i);
-                    }
+                match persons.iter_mut().find(|(p, _)| *p == person) {
+                    Some((_, v)) => v.push(i),
+                    None => persons.push((person, vec![i])),
                 }
             }
+            for (_, same) in &persons {
+                let keep = same
+                    .iter()
+                    .copied()
+                    .find(|&i| !self.has_own_error(i))
+                    .unwrap_or(same[0]);
+                counted.push(keep);
+                let keep_line = self.rows[keep].line.to_string();
+                for &i in same.iter().filter(|&&i| i != keep) {
+                    self.add_issue(
+                        i,
+                        Issue::new(
+                            Code::DuplicateRow,
+                            Some(bf16),
+                            Stage::Barcode,
+                            &[&keep_line],
+                        ),
+                    );
+                }
+            }
+            counted.sort_by_key(|&i| self.rows[i].line);
             // Pool size.
             let pool = p.batch.pool_size;
             for &i in counted.iter().skip(pool) {
@@ -602,11 +611,11 @@ impl Batch {
                     ),
                 );
             }
-            // Values that must agree (result, site, lab).
+            // Values that must agree (result, site, lab): an error on every row of the barcode,
+            // repeats and rows whose own value is unreadable included. A value that failed its
+            // own check is already an error of its row: it does not make the tube disagree.
             for &f in &p.batch.barcode_must_agree {
-                // A value that failed its own check (an unreadable result) is already an
-                // error of its row; it must not make the whole tube disagree.
-                let vals: Vec<(usize, String)> = counted
+                let vals: Vec<(usize, String)> = rows
                     .iter()
                     .filter(|&&i| !self.field_failed(i, f))
                     .map(|&i| (i, self.output_value(i, f).to_owned()))
@@ -616,14 +625,15 @@ impl Batch {
                     continue;
                 }
                 let header = self.column_header(f).to_owned();
-                for (i, v) in &vals {
+                for &i in &rows {
+                    let mine = self.output_value(i, f).to_owned();
                     let other = vals
                         .iter()
-                        .find(|(_, w)| w != v)
+                        .find(|(_, w)| *w != mine)
                         .map(|(j, _)| self.rows[*j].line)
                         .unwrap_or(0);
                     self.add_issue(
-                        *i,
+                        i,
                         Issue::new(
                             Code::BarcodeConflict,
                             Some(f as u16),
@@ -634,6 +644,13 @@ impl Batch {
                 }
             }
         }
+    }
+
+    /// Whether a row has an error found by checking it alone (field or row stage).
+    fn has_own_error(&self, index: usize) -> bool {
+        self.issues(index)
+            .iter()
+            .any(|i| i.is_error() && matches!(i.stage, Stage::Field | Stage::Row))
     }
 
     /// Whether a field of a row has an error of its own (field stage).

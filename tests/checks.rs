@@ -116,3 +116,63 @@ fn fifteen_digit_ids_are_upgraded_with_a_warning_and_written_as_18() {
     assert_eq!(up.len(), 18);
     assert!(up.starts_with("44010619600601001"));
 }
+
+#[test]
+fn barcode_conflict_is_on_every_row_even_unreadable_and_repeated_ones() {
+    let mut rows = simple_rows(3);
+    rows[1][10] = t("另一个采样点");
+    rows[2][8] = t("弱阳");
+    rows.push(rows[3].clone());
+    let batch = load_rows(rows);
+    let c = codes(&batch);
+    for line in 2..=5 {
+        assert!(
+            c.contains(&(line, "barcode_conflict".to_owned())),
+            "row {line}: {c:?}"
+        );
+    }
+    assert!(c.contains(&(3, "result_value".to_owned())), "{c:?}");
+    assert!(c.contains(&(5, "duplicate_row".to_owned())), "{c:?}");
+    assert_eq!(batch.summary().rejected, 4);
+}
+
+#[test]
+fn of_two_repeated_rows_the_first_without_an_error_is_kept() {
+    let mut rows = simple_rows(2);
+    let mut good = rows[2].clone();
+    rows[2][5] = t("1380013800"); // phone_format on the first of the two
+    good[12] = t("复测");
+    rows.push(good);
+    let batch = load_rows(rows);
+    assert_eq!(batch.status(1), RowStatus::Rejected);
+    assert_eq!(batch.status(2), RowStatus::Ready);
+    let c = codes(&batch);
+    assert_eq!(
+        c,
+        [
+            (3, "phone_format".to_owned()),
+            (3, "duplicate_row".to_owned())
+        ]
+    );
+    let dup = batch
+        .issues(1)
+        .iter()
+        .find(|i| i.code.as_str() == "duplicate_row")
+        .unwrap();
+    let msg = batch.message(1, dup, sheetbridge::issue::Lang::Zh);
+    assert!(msg.contains("第 4 行"), "{msg}");
+
+    // When every copy has an error of its own, the first is kept.
+    let mut rows = simple_rows(1);
+    rows[1][5] = t("1380013800");
+    rows.push(rows[1].clone());
+    let batch = load_rows(rows);
+    assert_eq!(
+        codes(&batch),
+        [
+            (2, "phone_format".to_owned()),
+            (3, "phone_format".to_owned()),
+            (3, "duplicate_row".to_owned())
+        ]
+    );
+}
