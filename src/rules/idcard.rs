@@ -10,7 +10,7 @@ const CHECK: &[u8; 11] = b"10X98765432";
 static REGIONS_TSV: &str = include_str!("../../assets/regions/gb2260.tsv");
 
 /// Sorted six-digit region codes, built once from the bundled table (immutable data).
-fn regions() -> &'static [u32] {
+pub(crate) fn regions() -> &'static [u32] {
     static CODES: OnceLock<Vec<u32>> = OnceLock::new();
     CODES.get_or_init(|| {
         let mut codes: Vec<u32> = REGIONS_TSV

@@ -3,3 +3,6 @@
 pub mod datetime;
 pub mod idcard;
 pub mod text;
+
+#[cfg(test)]
+mod props;
