@@ -294,14 +294,16 @@ impl Workspace {
     }
 }
 
-/// Rows of the batch already confirmed on the platform (the `already_uploaded` warning).
+/// Rows of the batch left out because they were already confirmed on the platform (the
+/// `already_uploaded` warning; rows with errors or left out by the clerk are not counted).
 pub fn already_uploaded(batch: &Batch) -> usize {
     (0..batch.len())
         .filter(|&i| {
-            batch
-                .issues(i)
-                .iter()
-                .any(|x| x.code == crate::issue::Code::AlreadyUploaded)
+            batch.status(i) == RowStatus::Duplicate
+                && batch
+                    .issues(i)
+                    .iter()
+                    .any(|x| x.code == crate::issue::Code::AlreadyUploaded)
         })
         .count()
 }
