@@ -211,6 +211,12 @@ impl Workspace {
         })
     }
 
+    /// The outbox and what opening it found (for the outbox's own tests).
+    #[cfg(test)]
+    pub(crate) fn into_parts(self) -> (Outbox, Recovery) {
+        (self.outbox, self.recovery)
+    }
+
     pub fn folders(&self) -> &Folders {
         &self.folders
     }
