@@ -7,13 +7,16 @@
 
 pub mod app;
 pub mod batch;
+pub mod edits;
 pub mod issue;
 pub mod paths;
 pub mod pipeline;
+pub mod privacy;
 pub mod profile;
 pub mod read;
 pub mod report;
 pub mod rules;
 pub mod upload;
 pub mod validate;
+pub mod workspace;
 pub mod write;

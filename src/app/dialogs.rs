@@ -144,7 +144,7 @@ impl App {
                         });
                         if days != self.settings.keep_days() {
                             self.settings.keep_days = Some(days);
-                            self.uploads.keep_days = days;
+                            self.uploads.set_keep_days(days);
                         }
                         ui.end_row();
                         ui.label(tr(lang, "导出到", "Export to"));
@@ -177,6 +177,7 @@ impl App {
         if save || !open {
             self.save_settings();
             self.show_settings = false;
+            self.uploads.credentials_changed(self.credentials());
         }
     }
 
