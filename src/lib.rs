@@ -7,6 +7,7 @@
 
 pub mod app;
 pub mod batch;
+pub mod guess;
 pub mod issue;
 pub mod paths;
 pub mod pipeline;
