@@ -264,7 +264,7 @@ impl Mapping {
             .strong(),
         );
         let mut pick = None;
-        let shown = self.head.len().min(8);
+        let shown = self.head.len().min(6);
         let cols = self
             .head
             .iter()
@@ -278,7 +278,7 @@ impl Mapping {
                 .show(ui, |ui| {
                     egui::Grid::new("preview_rows")
                         .num_columns(cols + 1)
-                        .spacing([12.0, 4.0])
+                        .spacing([12.0, 0.0])
                         .show(ui, |ui| {
                             for (pos, (n, cells)) in self.head.iter().take(shown).enumerate() {
                                 let is_header = pos == self.header_at;

@@ -358,8 +358,9 @@ impl Review {
                     p.fields.len()
                 ),
             });
-            egui::ComboBox::from_id_salt("profile_choice")
-                .selected_text(tr(lang, "更换模板…", "Change profile…"))
+            let change = tr(lang, "更换模板…", "Change profile…");
+            let combo = egui::ComboBox::from_id_salt("profile_choice")
+                .selected_text(change)
                 .show_ui(ui, |ui| {
                     if ui
                         .selectable_label(false, tr(lang, "自动识别", "Automatic"))
@@ -379,6 +380,9 @@ impl Review {
                         }
                     }
                 });
+            combo
+                .response
+                .widget_info(|| egui::WidgetInfo::labeled(egui::Role::ComboBox, true, change));
             if !src.unused.is_empty() {
                 ui.label(
                     RichText::new(format!(
