@@ -747,3 +747,52 @@ fn assert_fit(h: &Harness<'static, App>, labels: &[&str], size: egui::Vec2) {
         }
     }
 }
+
+/// A name typed through a Chinese input method (what fcitx5, Sogou or Microsoft Pinyin send
+/// through winit): the pinyin being composed is shown in the field, the committed characters
+/// replace it and are what is saved, and the table's keys leave a focused field alone.
+#[test]
+fn a_name_typed_through_an_input_method_is_saved() {
+    use egui::{Event, ImeEvent, Key};
+    let dir = fixed_dir("a_name_typed_through_an_input_method");
+    let (mut h, _) = open_sample(&dir);
+    search(&mut h, "15");
+    h.get_by_label("15").click();
+    h.run_steps(3);
+    let field = |h: &Harness<'static, App>| {
+        h.get_by_role_and_label(egui::accesskit::Role::TextInput, "姓名（受检者姓名）")
+            .value()
+            .unwrap_or_default()
+    };
+    h.get_by_role_and_label(egui::accesskit::Role::TextInput, "姓名（受检者姓名）")
+        .focus();
+    h.run_steps(1);
+    h.key_press_modifiers(egui::Modifiers::COMMAND, Key::A);
+    h.key_press(Key::Backspace);
+    h.run_steps(1);
+    let cursor = h.state_mut().review().unwrap().cursor;
+    for pinyin in ["w", "wang", "wang'w", "wang'wei"] {
+        h.event(Event::Ime(ImeEvent::Preedit {
+            text: pinyin.into(),
+            active_range_chars: None,
+        }));
+        h.run_steps(1);
+    }
+    assert_eq!(field(&h), "wang'wei", "the composition shows in the field");
+    h.event(Event::Ime(ImeEvent::Preedit {
+        text: String::new(),
+        active_range_chars: None,
+    }));
+    h.event(Event::Ime(ImeEvent::Commit("王伟".into())));
+    h.run_steps(2);
+    assert_eq!(field(&h), "王伟");
+    // While a field has the keyboard, the arrows are the field's, not the table's.
+    h.key_press(Key::ArrowDown);
+    h.run_steps(1);
+    assert_eq!(h.state_mut().review().unwrap().cursor, cursor);
+    h.get_by_label("保存修改").click();
+    h.run_steps(3);
+    let b = h.state().batch().unwrap();
+    let i = b.index_of_line(15).unwrap();
+    assert_eq!(b.value(i, 0), "王伟");
+}
