@@ -130,8 +130,16 @@ impl Recent {
 }
 
 /// The user's Downloads folder (the system's own name for it, e.g. 下载 on a Chinese desktop).
+/// Without a desktop's user-dirs file, the usual `~/Downloads` or `~/下载` that exists.
 pub fn downloads_dir() -> Option<PathBuf> {
-    directories::UserDirs::new().and_then(|u| u.download_dir().map(Path::to_owned))
+    let user = directories::UserDirs::new()?;
+    if let Some(d) = user.download_dir() {
+        return Some(d.to_owned());
+    }
+    ["Downloads", "下载"]
+        .iter()
+        .map(|n| user.home_dir().join(n))
+        .find(|d| d.is_dir())
 }
 
 #[cfg(test)]
