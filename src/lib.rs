@@ -8,6 +8,7 @@
 pub mod app;
 pub mod batch;
 pub mod edits;
+pub mod guess;
 pub mod issue;
 pub mod paths;
 pub mod pipeline;

@@ -69,6 +69,11 @@ pub struct HeaderMismatch {
     pub headers_all: Vec<String>,
     /// Up to three rows below it, as shown, for the mapping screen's examples.
     pub samples: Vec<Vec<String>>,
+    /// The sheet's top rows that are not blank, as shown, with their row numbers (1-based):
+    /// the mapping screen's preview, where the clerk can choose another header row.
+    pub head: Vec<(u32, Vec<String>)>,
+    /// Which of `head` was taken as the header.
+    pub header_at: usize,
 }
 
 impl std::fmt::Display for HeaderMismatch {
@@ -351,9 +356,33 @@ fn no_match(
     candidates: &[Arc<Profile>],
     best: Option<&HeaderChoice>,
 ) -> LoadError {
-    let pos = best
-        .map(|c| c.pos)
-        .or_else(|| head.iter().position(|(_, c)| !c.iter().all(Cell::is_blank)))
+    let shown: Vec<(u32, Vec<String>)> = head
+        .iter()
+        .filter(|(_, c)| !c.iter().all(Cell::is_blank))
+        .map(|(r, c)| {
+            (
+                r + 1,
+                c.iter()
+                    .map(|c| c.display().trim().replace('\n', " "))
+                    .collect(),
+            )
+        })
+        .collect();
+    // No row matched two names: guess the header from the rows' shapes (titles passed over).
+    let pos = match best {
+        Some(c) => c.pos,
+        None => {
+            let rows: Vec<Vec<String>> = shown.iter().map(|r| r.1.clone()).collect();
+            let at = crate::guess::header_row(&rows);
+            shown
+                .get(at)
+                .and_then(|(n, _)| head.iter().position(|(r, _)| r + 1 == *n))
+                .unwrap_or(0)
+        }
+    };
+    let header_at = shown
+        .iter()
+        .position(|(n, _)| head.get(pos).is_some_and(|(r, _)| r + 1 == *n))
         .unwrap_or(0);
     let p = &candidates[best.map_or(0, |c| c.profile)];
     let missing = match best {
@@ -389,6 +418,8 @@ fn no_match(
             .map(|c| c.display().trim().replace('\n', " "))
             .collect(),
         samples,
+        head: shown,
+        header_at,
     }))
 }
 

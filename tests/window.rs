@@ -34,13 +34,21 @@ fn fixed_dir(name: &str) -> PathBuf {
 }
 
 fn harness(home: &Path) -> Harness<'static, App> {
+    harness_sized(home, egui::vec2(1366.0, 768.0))
+}
+
+/// A window of `size`; the start screen lists `home/downloads` (empty unless a test fills it).
+fn harness_sized(home: &Path, size: egui::Vec2) -> Harness<'static, App> {
     let dirs = Dirs {
         config: Some(home.join("config")),
         data: Some(home.join("data")),
     };
-    let app = App::new(&egui::Context::default(), dirs);
+    let mut app = App::new(&egui::Context::default(), dirs);
+    let downloads = home.join("downloads");
+    std::fs::create_dir_all(&downloads).unwrap();
+    app.set_downloads(Some(downloads));
     Harness::builder()
-        .with_size(egui::vec2(1366.0, 768.0))
+        .with_size(size)
         .with_theme(egui::Theme::Light)
         .with_context_setup(sheetbridge::app::fonts::install)
         .build_ui_state(|ui, app: &mut App| app.show(ui), app)
@@ -457,6 +465,337 @@ fn decisions_are_restored_on_reopening_and_upload_follows_them() {
 
 /// Replaces the search text.
 fn search_fresh(h: &mut Harness<'static, App>, text: &str) {
+/// A city export with a merged title and an export time above a header no profile knows:
+/// every column is guessed from its values, so one click saves the mapping.
+fn titled_unknown_export(path: &Path, people: u32) {
+    let mut rows = vec![
+        vec![t("广州市天河区核酸检测结果导出")],
+        vec![t("导出时间：2022-01-10 16:00:00")],
+        [
+            "受检人",
+            "证照",
+            "ID",
+            "男女",
+            "岁数",
+            "TEL",
+            "T1",
+            "T2",
+            "结论",
+            "tube",
+            "点位",
+            "实验室",
+            "人群类别",
+            "住处",
+        ]
+        .iter()
+        .map(|h| t(h))
+        .collect(),
+    ];
+    let names = [
+        "王伟", "李娜", "张敏", "刘洋", "陈静", "杨帆", "赵磊", "黄丽", "周杰", "吴霞",
+    ];
+    for i in 0..people {
+        let mut row = person(i, &format!("T{:010}", i / 10));
+        row[0] = t(names[i as usize % names.len()]);
+        rows.push(row);
+    }
+    let mut sheet = SheetSpec::new("Sheet1", rows);
+    sheet.merges.push((0, 0, 0, 13));
+    write_xlsx(path, &[sheet]);
+}
+
+#[test]
+fn a_titled_unknown_export_is_mapped_with_its_header_row_and_guesses_in_one_click() {
+    let dir = fixed_dir("titled_unknown_export");
+    let input = dir.join("城市导出0110.xlsx");
+    titled_unknown_export(&input, 10);
+    let mut h = harness(&dir);
+    h.run_steps(2);
+    drop_file(&mut h, &input);
+    let m = h.state_mut().mapping().expect("the mapping screen");
+    // The title and the export time are passed over: the header is on row 3.
+    assert_eq!(m.header_row(), 3);
+    // Every field is guessed: 13 from the values, 人群类别 by its header.
+    let want: Vec<Option<usize>> = (0..14).map(Some).collect();
+    assert_eq!(m.choice, want);
+    assert_eq!(
+        m.reasons[2],
+        Some(sheetbridge::guess::Reason::Values(
+            sheetbridge::guess::Looks::IdNumber
+        ))
+    );
+    h.get_by_label_contains("表头在第 3 行");
+    h.get_by_label("猜测：像身份证号");
+    h.get_by_label("猜测：像手机号");
+    h.get_by_label("猜测：像检测结果（阴性/阳性）");
+    assert!(h.query_by_label_contains("还需要选择").is_none());
+    h.snapshot("mapping_titled");
+    // Choosing another row as the header guesses again; choosing row 3 brings it all back.
+    h.get_by_label("第 1 行").click();
+    h.run_steps(2);
+    assert_eq!(h.state_mut().mapping().unwrap().header_row(), 1);
+    h.get_by_label_contains("还需要选择");
+    h.get_by_label("第 3 行").click();
+    // The save bar shrinks back once 还需要选择 is gone: let the layout settle.
+    h.run_steps(4);
+    assert_eq!(h.state_mut().mapping().unwrap().choice, want);
+    // The one click: save and go on to the review.
+    h.get_by_label("保存为新模板并继续").click();
+    h.step();
+    settle(&mut h);
+    let b = h.state().batch().expect("loaded with the new profile");
+    assert_eq!(b.source.header_row, 3);
+    assert_eq!(b.summary().ready, 10, "{:?}", b.issues(0));
+    assert_eq!(b.checker.profile.name, "城市导出0110-模板");
+}
+
+#[test]
+fn a_column_is_not_chosen_twice_and_taken_columns_are_marked() {
+    let dir = fixed_dir("a_column_is_not_chosen_twice");
+    let input = dir.join("城市导出.xlsx");
+    titled_unknown_export(&input, 5);
+    let mut h = harness(&dir);
+    h.run_steps(2);
+    drop_file(&mut h, &input);
+    assert_eq!(h.state_mut().mapping().unwrap().choice[0], Some(0));
+    // The drop-down of 联系电话 lists 受检人 as taken by 姓名, and has a search box.
+    h.get_by_role_and_label(egui::accesskit::Role::ComboBox, "联系电话")
+        .scroll_to_me();
+    h.run_steps(3);
+    h.get_by_role_and_label(egui::accesskit::Role::ComboBox, "联系电话")
+        .click();
+    h.run_steps(3);
+    h.get_by_label_contains("第 1 列「受检人」").hover();
+    assert!(
+        h.query_by_label_contains("（已用于“姓名”）").is_some(),
+        "taken columns are marked"
+    );
+    // The drop-down's search box has the keyboard; typing narrows the list.
+    h.query_all_by_role(egui::accesskit::Role::TextInput)
+        .find(|n| n.is_focused())
+        .expect("the search box is focused")
+        .type_text("受检");
+    h.run_steps(3);
+    assert!(h.query_by_label_contains("「TEL」").is_none());
+    h.get_by_label_contains("第 1 列「受检人」").click();
+    h.run_steps(3);
+    let m = h.state_mut().mapping().unwrap();
+    let phone = 5;
+    assert_eq!(m.choice[phone], Some(0));
+    assert_eq!(m.choice[0], None, "姓名 gave the column up");
+    assert_eq!(
+        m.choice.iter().filter(|c| **c == Some(0)).count(),
+        1,
+        "a column feeds one field"
+    );
+    h.get_by_label_contains("还需要选择：姓名");
+}
+
+#[test]
+fn keys_move_through_the_rows_and_columns() {
+    use egui::Key;
+    let dir = fixed_dir("keys_move_through_the_rows");
+    let (mut h, _) = open_sample(&dir);
+    for _ in 0..3 {
+        h.key_press(Key::ArrowDown);
+        h.run_steps(1);
+    }
+    assert_eq!(h.state_mut().review().unwrap().cursor, Some(2));
+    h.key_press(Key::PageDown);
+    h.run_steps(1);
+    assert_eq!(h.state_mut().review().unwrap().cursor, Some(14));
+    h.key_press(Key::End);
+    h.run_steps(2);
+    let review = h.state_mut().review().unwrap();
+    assert_eq!(review.cursor, Some(40));
+    let last = review.visible_rows()[40];
+    // The last row was scrolled into view.
+    let line = review.batch.line(last as usize).to_string();
+    assert!(
+        h.query_all_by_label(&line)
+            .any(|n| n.rect().min.x < 80.0 && n.rect().max.y <= 768.0),
+        "row {line} is in view"
+    );
+    h.key_press(Key::Home);
+    h.run_steps(1);
+    h.key_press(Key::Enter);
+    h.run_steps(2);
+    let review = h.state_mut().review().unwrap();
+    let first = review.visible_rows()[0] as usize;
+    assert_eq!(review.selected, Some(first), "Enter opens the row");
+    h.key_press(Key::Escape);
+    h.run_steps(2);
+    assert_eq!(
+        h.state_mut().review().unwrap().selected,
+        None,
+        "Esc closes the panel"
+    );
+    // Right moves the columns; 行号, 姓名 and 状态 stay.
+    h.key_press(Key::ArrowRight);
+    h.key_press(Key::ArrowRight);
+    h.run_steps(2);
+    assert_eq!(h.state_mut().review().unwrap().first_column, 2);
+    h.get_by_label("行号");
+    h.get_by_label("姓名");
+    h.get_by_label("状态");
+    h.key_press(Key::ArrowLeft);
+    h.run_steps(2);
+    assert_eq!(h.state_mut().review().unwrap().first_column, 1);
+    // Ctrl+F goes to the search box.
+    h.key_press_modifiers(egui::Modifiers::COMMAND, Key::F);
+    h.run_steps(2);
+    assert!(
+        h.get_by_role_and_label(egui::accesskit::Role::TextInput, "搜索：")
+            .is_focused()
+    );
+}
+
+#[test]
+fn the_panel_goes_to_the_first_field_with_a_problem() {
+    let dir = fixed_dir("the_panel_goes_to_the_first_field_with_a_problem");
+    let (mut h, _) = open_sample(&dir);
+    // A row whose first problem is far down the list of fields.
+    let (line, caption) = {
+        let review = h.state_mut().review().unwrap();
+        let b = &review.batch;
+        let (i, f) = (0..b.len())
+            .filter_map(|i| review.first_problem_field(i).map(|f| (i, f)))
+            .max_by_key(|&(_, f)| f)
+            .unwrap();
+        assert!(f >= 5, "the sample has a problem below the fold");
+        let header = &b.checker.profile.fields[f].header;
+        let source = b.column_header(f);
+        let caption = if source == header {
+            header.clone()
+        } else {
+            format!("{header}（{source}）")
+        };
+        (b.line(i), caption)
+    };
+    search(&mut h, &line.to_string());
+    h.get_by_label(&line.to_string()).click();
+    h.run_steps(4);
+    let field = h.get_by_role_and_label(egui::accesskit::Role::TextInput, &caption);
+    assert!(field.is_focused(), "{caption} has the keyboard");
+    let r = field.rect();
+    assert!(
+        r.min.y >= 0.0 && r.max.y <= 768.0,
+        "{caption} is in view: {r:?}"
+    );
+}
+
+#[test]
+fn the_downloads_list_opens_the_newest_export_in_one_click() {
+    let dir = fixed_dir("the_downloads_list");
+    let downloads = dir.join("downloads");
+    std::fs::create_dir_all(&downloads).unwrap();
+    let older = downloads.join("上周的导出.xlsx");
+    sample::write_sample(&older).unwrap();
+    let week_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(7 * 86400);
+    std::fs::File::options()
+        .write(true)
+        .open(&older)
+        .unwrap()
+        .set_modified(week_ago)
+        .unwrap();
+    let newest = downloads.join("样例.xlsx");
+    sample::write_sample(&newest).unwrap();
+    std::fs::write(downloads.join("说明.pdf"), b"not a sheet").unwrap();
+    let mut h = harness(&dir);
+    for _ in 0..500 {
+        h.step();
+        if !h.state().reading_downloads() && !h.state().downloads().is_empty() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    h.run_steps(2);
+    let names: Vec<&str> = h
+        .state()
+        .downloads()
+        .iter()
+        .map(|f| f.name.as_str())
+        .collect();
+    assert_eq!(
+        names,
+        ["样例.xlsx", "上周的导出.xlsx"],
+        "newest first, no pdf"
+    );
+    h.get_by_label_contains("样例.xlsx    今天").click();
+    h.step();
+    settle(&mut h);
+    let b = h.state().batch().expect("opened with one click");
+    assert_eq!(b.source.path, newest);
+    assert_eq!(b.len(), 41);
+}
+
+#[test]
+fn the_path_box_opens_a_typed_path() {
+    let dir = fixed_dir("the_path_box_opens_a_typed_path");
+    let input = dir.join("样例.xlsx");
+    sample::write_sample(&input).unwrap();
+    let mut h = harness(&dir);
+    h.run_steps(2);
+    h.get_by_role_and_label(egui::accesskit::Role::TextInput, "或者输入文件路径：")
+        .focus();
+    h.run_steps(1);
+    h.get_by_role_and_label(egui::accesskit::Role::TextInput, "或者输入文件路径：")
+        .type_text(&input.display().to_string());
+    h.run_steps(1);
+    h.get_by_label("打开").click();
+    h.step();
+    settle(&mut h);
+    assert_eq!(h.state().batch().map(|b| b.len()), Some(41));
+}
+
+#[test]
+fn a_failed_export_says_what_to_do_in_plain_words() {
+    let dir = fixed_dir("a_failed_export_says_what_to_do");
+    let (mut h, _) = open_sample(&dir);
+    // A folder under a file: the system answers "Not a directory (os error 20)".
+    let blocker = dir.join("不是文件夹.txt");
+    std::fs::write(&blocker, b"x").unwrap();
+    h.state_mut().review().unwrap().export_dir = blocker.join("导出");
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::S);
+    h.step();
+    settle(&mut h);
+    let notice = h.state().notice.clone().expect("a message");
+    assert!(notice.error);
+    assert!(notice.text.contains("更换文件夹"), "{}", notice.text);
+    let technical = ["os error", "Os {", "kind:", "Error", "error"];
+    assert!(
+        !technical.iter().any(|t| notice.text.contains(t)),
+        "{}",
+        notice.text
+    );
+    // The detail is kept for the log.
+    assert!(
+        h.state()
+            .detail
+            .as_deref()
+            .is_some_and(|d| d.contains("os error"))
+    );
+    h.get_by_label(&notice.text);
+}
+
+/// Every control of the start, mapping and review screens (panel open) is inside a 1024×768
+/// window and none overlaps another.
+#[test]
+fn every_control_fits_a_1024_by_768_screen() {
+    let size = egui::vec2(1024.0, 768.0);
+    let dir = fixed_dir("every_control_fits_1024");
+    let input = dir.join("样例.xlsx");
+    sample::write_sample(&input).unwrap();
+    let mut h = harness_sized(&dir, size);
+    h.run_steps(3);
+    let top = ["打开文件 (Ctrl+O)", "上传队列", "设置", "关于"];
+    let start: Vec<&str> = top.iter().copied().chain(["选择文件…", "打开"]).collect();
+    assert_fit(&h, &start, size);
+    h.snapshot("start_1024");
+    drop_file(&mut h, &input);
+    search(&mut h, "15");
+    h.get_by_label("15").click();
+    h.run_steps(3);
     h.get_by_role_and_label(egui::accesskit::Role::TextInput, "搜索：")
         .focus();
     h.run_steps(1);
@@ -465,4 +804,98 @@ fn search_fresh(h: &mut Harness<'static, App>, text: &str) {
     h.get_by_role_and_label(egui::accesskit::Role::TextInput, "搜索：")
         .type_text(text);
     h.run_steps(3);
+    h.key_press(egui::Key::Backspace);
+    h.run_steps(3);
+    let review: Vec<&str> = top
+        .iter()
+        .copied()
+        .chain([
+            "更换模板…",
+            "共 41 行",
+            "✓ 可上报 23",
+            "× 有错误 17",
+            "重复 1",
+            "只看有问题的行",
+            "右边的列 ▶",
+            "◀ 左边的列",
+            "保存修改",
+            "不上报此行",
+            "关闭",
+            "导出上报表（23 行） Ctrl+S",
+            "上传到省平台（23 行）",
+            "更换文件夹…",
+            "关闭此文件",
+        ])
+        .collect();
+    assert_fit(&h, &review, size);
+    h.snapshot("review_1024");
+}
+
+/// Each label is found, inside `size`, and overlaps no other.
+fn assert_fit(h: &Harness<'static, App>, labels: &[&str], size: egui::Vec2) {
+    let screen = egui::Rect::from_min_size(egui::Pos2::ZERO, size);
+    let rects: Vec<(&str, egui::Rect)> = labels
+        .iter()
+        .map(|l| (*l, h.get_by_label(l).rect()))
+        .collect();
+    for (l, r) in &rects {
+        assert!(screen.contains_rect(*r), "{l} is outside the window: {r:?}");
+    }
+    for (i, (a, ra)) in rects.iter().enumerate() {
+        for (b, rb) in &rects[i + 1..] {
+            assert!(
+                !ra.shrink(1.0).intersects(rb.shrink(1.0)),
+                "{a} {ra:?} overlaps {b} {rb:?}"
+            );
+        }
+    }
+}
+
+/// A name typed through a Chinese input method (what fcitx5, Sogou or Microsoft Pinyin send
+/// through winit): the pinyin being composed is shown in the field, the committed characters
+/// replace it and are what is saved, and the table's keys leave a focused field alone.
+#[test]
+fn a_name_typed_through_an_input_method_is_saved() {
+    use egui::{Event, ImeEvent, Key};
+    let dir = fixed_dir("a_name_typed_through_an_input_method");
+    let (mut h, _) = open_sample(&dir);
+    search(&mut h, "15");
+    h.get_by_label("15").click();
+    h.run_steps(3);
+    let field = |h: &Harness<'static, App>| {
+        h.get_by_role_and_label(egui::accesskit::Role::TextInput, "姓名（受检者姓名）")
+            .value()
+            .unwrap_or_default()
+    };
+    h.get_by_role_and_label(egui::accesskit::Role::TextInput, "姓名（受检者姓名）")
+        .focus();
+    h.run_steps(1);
+    h.key_press_modifiers(egui::Modifiers::COMMAND, Key::A);
+    h.key_press(Key::Backspace);
+    h.run_steps(1);
+    let cursor = h.state_mut().review().unwrap().cursor;
+    for pinyin in ["w", "wang", "wang'w", "wang'wei"] {
+        h.event(Event::Ime(ImeEvent::Preedit {
+            text: pinyin.into(),
+            active_range_chars: None,
+        }));
+        h.run_steps(1);
+    }
+    assert_eq!(field(&h), "wang'wei", "the composition shows in the field");
+    h.event(Event::Ime(ImeEvent::Preedit {
+        text: String::new(),
+        active_range_chars: None,
+    }));
+    h.event(Event::Ime(ImeEvent::Commit("王伟".into())));
+    h.run_steps(2);
+    assert_eq!(field(&h), "王伟");
+    // While a field has the keyboard, the arrows are the field's, not the table's.
+    h.key_press(Key::ArrowDown);
+    h.run_steps(1);
+    assert_eq!(h.state_mut().review().unwrap().cursor, cursor);
+    h.get_by_label("保存修改").click();
+    h.run_steps(3);
+    let b = h.state().batch().unwrap();
+    let i = b.index_of_line(15).unwrap();
+    assert_eq!(b.value(i, 0), "王伟");
 }

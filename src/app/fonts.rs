@@ -1,5 +1,6 @@
 //! Chinese text: the bundled CJK font (a GBK subset of Noto Sans CJK SC, OFL) as a fallback
-//! after egui's own fonts, and text sizes large enough to read at arm's length.
+//! after egui's own fonts, text sizes large enough to read at arm's length, and scroll bars
+//! large enough to grab.
 
 use eframe::egui;
 use std::sync::Arc;
@@ -40,5 +41,12 @@ pub fn install(ctx: &egui::Context) {
         style.spacing.button_padding = egui::vec2(10.0, 6.0);
         style.spacing.item_spacing = egui::vec2(10.0, 8.0);
         style.spacing.interact_size.y = 30.0;
+        // Scroll bars a clerk can grab: always shown, 16 px wide, a handle at least 40 px long.
+        let mut scroll = egui::style::ScrollStyle::solid();
+        scroll.bar_width = 16.0;
+        scroll.handle_min_length = 40.0;
+        style.spacing.scroll = scroll;
     });
+    // A wheel notch moves about three table rows (egui's default is about one).
+    ctx.options_mut(|o| o.input_options.line_scroll_speed = 90.0);
 }

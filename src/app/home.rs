@@ -1,77 +1,230 @@
-//! The start screen: one large place to drop the day's export, and what was handled today.
+//! The start screen: the newest spreadsheets in Downloads (one click opens one), a place to
+//! drop or choose a file, a box for a path, and what was handled today (click to open again).
 
+use super::recent::Recent;
 use super::settings::HistoryEntry;
 use super::{Action, tr};
 use crate::issue::Lang;
 use eframe::egui;
+use std::path::PathBuf;
 
-pub fn show(ui: &mut egui::Ui, lang: Lang, history: &[HistoryEntry]) -> Action {
-    let mut action = Action::None;
-    let hovering = ui.ctx().input(|i| !i.raw.hovered_files.is_empty());
-    ui.add_space(24.0);
-    let width = ui.available_width().min(820.0);
-    ui.vertical_centered(|ui| {
-        let stroke = if hovering {
-            egui::Stroke::new(3.0, ui.visuals().selection.bg_fill)
-        } else {
-            egui::Stroke::new(2.0, ui.visuals().widgets.noninteractive.bg_stroke.color)
-        };
-        let frame = egui::Frame::new().stroke(stroke).corner_radius(12.0).inner_margin(40.0);
-        let response = frame
-            .show(ui, |ui| {
-                ui.set_width(width - 80.0);
-                ui.vertical_centered(|ui| {
-                    ui.label(egui::RichText::new(tr(lang, "把导出的 Excel 拖到这里，或点击选择文件", "Drop the exported Excel file here, or click to choose it")).size(24.0));
-                    ui.add_space(8.0);
-                    ui.label(
-                        egui::RichText::new(tr(
-                            lang,
-                            "支持 .xlsx .xls .xlsb .ods .csv，以及网页系统导出的 .xls",
-                            "Reads .xlsx .xls .xlsb .ods .csv and the .xls files web systems export",
-                        ))
-                        .weak(),
-                    );
-                    ui.add_space(16.0);
-                    if ui.add(egui::Button::new(egui::RichText::new(tr(lang, "选择文件…", "Choose a file…")).size(20.0)).min_size(egui::vec2(200.0, 44.0))).clicked() {
-                        action = Action::PickFile;
-                    }
-                });
-            })
-            .response
-            .interact(egui::Sense::click());
-        if response.clicked() {
-            action = Action::PickFile;
+/// The start screen's own state.
+#[derive(Default)]
+pub struct Home {
+    pub recent: Recent,
+    /// The path typed or pasted into the box.
+    pub path: String,
+}
+
+impl Home {
+    pub fn show(&mut self, ui: &mut egui::Ui, lang: Lang, history: &[HistoryEntry]) -> Action {
+        self.recent.poll();
+        let mut action = Action::None;
+        egui::ScrollArea::vertical().show(ui, |ui| {
+            ui.add_space(12.0);
+            let width = ui.available_width().min(900.0);
+            ui.vertical_centered(|ui| {
+                ui.set_max_width(width);
+                if let Some(a) = self.downloads(ui, lang) {
+                    action = a;
+                }
+                ui.add_space(12.0);
+                if let Some(a) = drop_zone(ui, lang, width) {
+                    action = a;
+                }
+                ui.add_space(8.0);
+                if let Some(a) = self.path_box(ui, lang) {
+                    action = a;
+                }
+                ui.add_space(16.0);
+                if let Some(a) = today(ui, lang, history) {
+                    action = a;
+                }
+            });
+        });
+        action
+    }
+
+    /// The newest spreadsheets in Downloads, newest (today's) first: one click opens one.
+    fn downloads(&mut self, ui: &mut egui::Ui, lang: Lang) -> Option<Action> {
+        let mut action = None;
+        let folder = self
+            .recent
+            .dir
+            .as_ref()
+            .map(|d| crate::paths::file_name(d))
+            .unwrap_or_default();
+        ui.heading(match lang {
+            Lang::Zh => format!("“{folder}”文件夹里最新的表格（点一下就打开）"),
+            Lang::En => format!("Newest spreadsheets in \"{folder}\" (click to open)"),
+        });
+        if self.recent.files.is_empty() {
+            let text = if self.recent.reading() {
+                tr(lang, "正在查看下载文件夹……", "Looking in Downloads…")
+            } else {
+                tr(
+                    lang,
+                    "下载文件夹里没有表格文件。可以把文件拖进来，或点“选择文件…”。",
+                    "No spreadsheets in Downloads. Drop a file here or press \"Choose a file…\".",
+                )
+            };
+            ui.label(egui::RichText::new(text).weak());
+            return None;
         }
-    });
-    ui.add_space(24.0);
+        for f in &self.recent.files {
+            let text = format!("{}    {} · {}", f.name, f.when(lang), f.size_text());
+            let button = egui::Button::new(egui::RichText::new(text).size(17.0))
+                .min_size(egui::vec2(ui.available_width().min(640.0), 34.0));
+            if ui
+                .add(button)
+                .on_hover_text(f.path.display().to_string())
+                .clicked()
+            {
+                action = Some(Action::Open(f.path.clone()));
+            }
+        }
+        action
+    }
+
+    /// A box for a path typed or pasted (what works when no file dialog answers).
+    fn path_box(&mut self, ui: &mut egui::Ui, lang: Lang) -> Option<Action> {
+        let mut action = None;
+        ui.horizontal_wrapped(|ui| {
+            let label = ui.label(tr(lang, "或者输入文件路径：", "Or type the file's path:"));
+            let r = ui
+                .add(
+                    egui::TextEdit::singleline(&mut self.path)
+                        .desired_width((ui.available_width() - 90.0).clamp(200.0, 520.0))
+                        .hint_text(tr(
+                            lang,
+                            "例如 /home/user/下载/结果.xlsx",
+                            "e.g. /home/user/Downloads/results.xlsx",
+                        )),
+                )
+                .labelled_by(label.id);
+            let enter = r.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
+            let path = self.path.trim().trim_matches('"');
+            if (ui
+                .add_enabled(
+                    !path.is_empty(),
+                    egui::Button::new(tr(lang, "打开", "Open")),
+                )
+                .clicked()
+                || enter)
+                && !path.is_empty()
+            {
+                action = Some(Action::Open(PathBuf::from(path)));
+            }
+        });
+        action
+    }
+}
+
+/// The place to drop a file, with the button for the file dialog.
+fn drop_zone(ui: &mut egui::Ui, lang: Lang, width: f32) -> Option<Action> {
+    let mut action = None;
+    let hovering = ui.ctx().input(|i| !i.raw.hovered_files.is_empty());
+    let stroke = if hovering {
+        egui::Stroke::new(3.0, ui.visuals().selection.bg_fill)
+    } else {
+        egui::Stroke::new(2.0, ui.visuals().widgets.noninteractive.bg_stroke.color)
+    };
+    let frame = egui::Frame::new()
+        .stroke(stroke)
+        .corner_radius(12.0)
+        .inner_margin(20.0);
+    let response = frame
+        .show(ui, |ui| {
+            ui.set_width(width - 40.0);
+            ui.vertical_centered(|ui| {
+                ui.label(
+                    egui::RichText::new(tr(
+                        lang,
+                        "把导出的 Excel 拖到这里，或点击选择文件",
+                        "Drop the exported Excel file here, or click to choose it",
+                    ))
+                    .size(22.0),
+                );
+                ui.label(
+                    egui::RichText::new(tr(
+                        lang,
+                        "支持 .xlsx .xls .xlsb .ods .csv，以及网页系统导出的 .xls",
+                        "Reads .xlsx .xls .xlsb .ods .csv and the .xls files web systems export",
+                    ))
+                    .weak(),
+                );
+                ui.add_space(8.0);
+                if ui
+                    .add(
+                        egui::Button::new(
+                            egui::RichText::new(tr(lang, "选择文件…", "Choose a file…")).size(20.0),
+                        )
+                        .min_size(egui::vec2(200.0, 40.0)),
+                    )
+                    .clicked()
+                {
+                    action = Some(Action::PickFile);
+                }
+            });
+        })
+        .response
+        .interact(egui::Sense::click());
+    if response.clicked() {
+        action = Some(Action::PickFile);
+    }
+    action
+}
+
+/// What was handled today; an entry opens its file again.
+fn today(ui: &mut egui::Ui, lang: Lang, history: &[HistoryEntry]) -> Option<Action> {
+    let mut action = None;
     let today = chrono::Local::now().format("%Y-%m-%d").to_string();
     let todays: Vec<&HistoryEntry> = history.iter().filter(|e| e.date == today).collect();
-    ui.vertical_centered(|ui| {
-        ui.set_max_width(width);
-        ui.heading(tr(lang, "今天处理过的文件", "Handled today"));
-        if todays.is_empty() {
-            ui.label(
-                egui::RichText::new(tr(lang, "今天还没有处理文件。", "Nothing yet today.")).weak(),
-            );
-        }
-        egui::Grid::new("today")
-            .striped(true)
-            .num_columns(4)
-            .spacing([24.0, 6.0])
-            .show(ui, |ui| {
-                for e in todays.iter().rev().take(12) {
-                    ui.label(&e.time);
-                    ui.label(&e.file);
-                    ui.label(match lang {
-                        Lang::Zh => format!(
-                            "共 {} 行，可上报 {}，有错误 {}",
-                            e.rows, e.ready, e.rejected
-                        ),
-                        Lang::En => format!(
-                            "{} rows, {} ready, {} with errors",
-                            e.rows, e.ready, e.rejected
-                        ),
-                    });
+    ui.heading(tr(lang, "今天处理过的文件", "Handled today"));
+    if todays.is_empty() {
+        ui.label(
+            egui::RichText::new(tr(lang, "今天还没有处理文件。", "Nothing yet today.")).weak(),
+        );
+        return None;
+    }
+    egui::Grid::new("today")
+        .striped(true)
+        .num_columns(4)
+        .spacing([20.0, 6.0])
+        .show(ui, |ui| {
+            for e in todays.iter().rev().take(12) {
+                ui.label(&e.time);
+                match &e.source {
+                    Some(p) if p.exists() => {
+                        if ui
+                            .link(&e.file)
+                            .on_hover_text(tr(lang, "点击再次打开", "Click to open again"))
+                            .clicked()
+                        {
+                            action = Some(Action::Open(p.clone()));
+                        }
+                    }
+                    _ => {
+                        ui.label(&e.file);
+                    }
+                }
+                ui.label(match lang {
+                    Lang::Zh => format!(
+                        "共 {} 行，可上报 {}，有错误 {}",
+                        e.rows, e.ready, e.rejected
+                    ),
+                    Lang::En => format!(
+                        "{} rows, {} ready, {} with errors",
+                        e.rows, e.ready, e.rejected
+                    ),
+                });
+                ui.horizontal(|ui| {
+                    if e.queued > 0 {
+                        ui.label(match lang {
+                            Lang::Zh => format!("已放进上传队列 {} 行", e.queued),
+                            Lang::En => format!("{} rows queued for upload", e.queued),
+                        });
+                    }
                     match &e.exported {
                         Some(p) => {
                             if ui
@@ -79,18 +232,24 @@ pub fn show(ui: &mut egui::Ui, lang: Lang, history: &[HistoryEntry]) -> Action {
                                 .clicked()
                                 && let Some(dir) = p.parent()
                             {
-                                action = Action::OpenFolder(dir.to_owned());
+                                action = Some(Action::OpenFolder(dir.to_owned()));
                             }
                         }
-                        None => {
+                        None if e.queued == 0 => {
                             ui.label(
-                                egui::RichText::new(tr(lang, "未导出", "not exported")).weak(),
+                                egui::RichText::new(tr(
+                                    lang,
+                                    "未导出，未上传",
+                                    "not exported, not uploaded",
+                                ))
+                                .weak(),
                             );
                         }
+                        None => {}
                     }
-                    ui.end_row();
-                }
-            });
-    });
+                });
+                ui.end_row();
+            }
+        });
     action
 }

@@ -3,7 +3,9 @@
 //! is saved as a new profile in the user's folder, so the same export is recognised next time.
 
 use super::{Action, tr};
+use crate::guess::{self, Reason};
 use crate::issue::Lang;
+use crate::pipeline::HeaderMismatch;
 use crate::profile::Profile;
 use crate::rules::text::header_key;
 use eframe::egui::{self, RichText};
@@ -12,38 +14,37 @@ use std::path::{Path, PathBuf};
 pub struct Mapping {
     pub path: PathBuf,
     base: Profile,
+    /// The sheet's top rows (row number, cells as shown), for the header-row preview.
+    head: Vec<(u32, Vec<String>)>,
+    /// Which of `head` holds the header.
+    pub header_at: usize,
     headers: Vec<String>,
-    samples: Vec<Vec<String>>,
+    /// The rows below the header, for examples and guesses.
+    values: Vec<Vec<String>>,
+    /// Per column, its text in the drop-downs (number, header, first values).
+    column_texts: Vec<String>,
     /// Per template field, the chosen source column.
     pub choice: Vec<Option<usize>>,
+    /// Per template field, why its column was guessed (`None`: chosen by hand, or no guess).
+    pub reasons: Vec<Option<Reason>>,
     pub name: String,
     error: Option<String>,
+    /// The text typed into the open drop-down's search box.
+    filter: String,
+    focus_filter: bool,
 }
 
 impl Mapping {
-    pub fn new(
-        path: PathBuf,
-        base: Profile,
-        headers: Vec<String>,
-        samples: Vec<Vec<String>>,
-    ) -> Mapping {
-        let matched = base.match_headers(&headers);
-        let mut choice = matched.columns.clone();
-        // Best guesses for the rest: a header that contains an alias, or is contained in one.
-        for (fi, field) in base.fields.iter().enumerate() {
-            if choice[fi].is_some() {
-                continue;
-            }
-            let guess = headers.iter().enumerate().position(|(ci, h)| {
-                let k = header_key(h);
-                !k.is_empty()
-                    && !choice.contains(&Some(ci))
-                    && field.alias_keys.iter().any(|a| {
-                        a.chars().count() >= 2 && (k.contains(a.as_str()) || a.contains(k.as_str()))
-                    })
-            });
-            choice[fi] = guess;
-        }
+    /// The screen for a file whose header was not recognised, from what the load found.
+    pub fn new(path: PathBuf, base: Profile, found: &HeaderMismatch, lang: Lang) -> Mapping {
+        let head = if found.head.is_empty() {
+            // An older caller without the preview: the header row and its samples.
+            std::iter::once((1, found.headers_all.clone()))
+                .chain(found.samples.iter().cloned().map(|r| (2, r)))
+                .collect()
+        } else {
+            found.head.clone()
+        };
         let stem = path
             .file_stem()
             .map(|s| s.to_string_lossy().into_owned())
@@ -53,18 +54,72 @@ impl Mapping {
             .filter(|c| c.is_alphanumeric() || *c == '-' || *c == '_')
             .take(20)
             .collect();
-        Mapping {
+        let mut m = Mapping {
             path,
             base,
-            headers,
-            samples,
-            choice,
+            head,
+            header_at: 0,
+            headers: Vec::new(),
+            values: Vec::new(),
+            column_texts: Vec::new(),
+            choice: Vec::new(),
+            reasons: Vec::new(),
             name: if name.is_empty() {
                 "我的模板".into()
             } else {
                 format!("{name}-模板")
             },
             error: None,
+            filter: String::new(),
+            focus_filter: false,
+        };
+        m.set_header(found.header_at.min(m.head.len().saturating_sub(1)), lang);
+        m
+    }
+
+    /// Takes row `at` of the preview as the header: its cells name the columns, the rows
+    /// below give the examples, and every field is guessed again.
+    pub fn set_header(&mut self, at: usize, lang: Lang) {
+        let Some((_, row)) = self.head.get(at) else {
+            return;
+        };
+        let width = self.head.iter().map(|r| r.1.len()).max().unwrap_or(0);
+        let mut headers = row.clone();
+        headers.resize(width, String::new());
+        self.header_at = at;
+        self.values = self.head[at + 1..].iter().map(|r| r.1.clone()).collect();
+        let guesses = guess::columns(&self.base, &headers, &self.values);
+        self.choice = guesses
+            .iter()
+            .map(|g| g.as_ref().map(|g| g.column))
+            .collect();
+        self.reasons = guesses.into_iter().map(|g| g.map(|g| g.reason)).collect();
+        self.headers = headers;
+        self.column_texts = (0..self.headers.len())
+            .map(|ci| self.column_text(ci, lang))
+            .collect();
+        self.error = None;
+    }
+
+    /// The row number (1-based, as in the spreadsheet) of the header.
+    pub fn header_row(&self) -> u32 {
+        self.head.get(self.header_at).map_or(1, |r| r.0)
+    }
+
+    /// Chooses column `column` for field `field` (what picking it in the drop-down does): a
+    /// column feeds one field, so any other field that had it loses it.
+    pub fn choose(&mut self, field: usize, column: Option<usize>) {
+        if let Some(ci) = column {
+            for (fi, c) in self.choice.iter_mut().enumerate() {
+                if *c == Some(ci) && fi != field {
+                    *c = None;
+                    self.reasons[fi] = None;
+                }
+            }
+        }
+        if let Some(c) = self.choice.get_mut(field) {
+            *c = column;
+            self.reasons[field] = None;
         }
     }
 
@@ -85,7 +140,7 @@ impl Mapping {
 
     fn column_text(&self, ci: usize, lang: Lang) -> String {
         let examples: Vec<&str> = self
-            .samples
+            .values
             .iter()
             .filter_map(|r| r.get(ci).map(String::as_str))
             .filter(|v| !v.trim().is_empty())
@@ -167,78 +222,228 @@ impl Mapping {
 
     pub fn show(&mut self, ui: &mut egui::Ui, lang: Lang, dir: Option<&Path>) -> Action {
         let mut action = Action::None;
-        ui.heading(tr(
-            lang,
-            "没有认出这个文件的表头，请告诉我每一列是什么",
-            "The headers were not recognised: tell me which column is which",
-        ));
-        ui.label(match lang {
-            Lang::Zh => format!(
-                "文件：{}。带 * 的是必填项。选好后保存为新模板，以后同样格式的文件会自动识别。",
-                self.file_name()
-            ),
-            Lang::En => format!("File: {}. Fields marked * are required. Save the choice as a new profile and files like this are recognised next time.", self.file_name()),
+        egui::Panel::bottom("mapping_save").show(ui, |ui| {
+            action = self.save_bar(ui, lang, dir);
         });
-        ui.add_space(8.0);
-        egui::ScrollArea::vertical()
-            .max_height(ui.available_height() - 110.0)
-            .show(ui, |ui| {
-                egui::Grid::new("mapping")
-                    .num_columns(2)
-                    .striped(true)
-                    .spacing([20.0, 8.0])
-                    .show(ui, |ui| {
-                        for fi in 0..self.base.fields.len() {
-                            let field = &self.base.fields[fi];
-                            let star = if field.required && field.default.is_none() {
-                                " *"
-                            } else {
-                                ""
-                            };
-                            ui.label(RichText::new(format!("{}{star}", field.header)).strong());
-                            let selected = match self.choice[fi] {
-                                Some(ci) => self.column_text(ci, lang),
-                                None => tr(lang, "（没有这一列）", "(no such column)").to_owned(),
-                            };
-                            let mut pick = self.choice[fi];
-                            let header = field.header.clone();
-                            let combo = egui::ComboBox::from_id_salt(("map", fi))
-                                .width(560.0)
-                                .selected_text(selected)
-                                .show_ui(ui, |ui| {
-                                    ui.selectable_value(
-                                        &mut pick,
-                                        None,
-                                        tr(lang, "（没有这一列）", "(no such column)"),
-                                    );
-                                    for ci in 0..self.headers.len() {
-                                        if self.headers[ci].trim().is_empty() {
-                                            continue;
-                                        }
-                                        let text = self.column_text(ci, lang);
-                                        ui.selectable_value(&mut pick, Some(ci), text);
+        egui::CentralPanel::default().show(ui, |ui| {
+            egui::ScrollArea::vertical().show(ui, |ui| {
+                ui.heading(tr(
+                    lang,
+                    "没有认出这个文件的表头，请告诉我每一列是什么",
+                    "The headers were not recognised: tell me which column is which",
+                ));
+                ui.label(match lang {
+                    Lang::Zh => format!(
+                        "文件：{}。已按表头和内容猜好了对应的列，请核对；带 * 的是必填项。保存为新模板后，以后同样格式的文件会自动识别。",
+                        self.file_name()
+                    ),
+                    Lang::En => format!("File: {}. The columns are guessed from their headers and values: check them; fields marked * are required. Save the choice as a new profile and files like this are recognised next time.", self.file_name()),
+                });
+                ui.add_space(8.0);
+                self.preview(ui, lang);
+                ui.add_space(8.0);
+                self.fields(ui, lang);
+            });
+        });
+        action
+    }
+
+    /// The sheet's top rows as they are; clicking a row takes it as the header.
+    fn preview(&mut self, ui: &mut egui::Ui, lang: Lang) {
+        ui.label(
+            RichText::new(match lang {
+                Lang::Zh => format!(
+                    "表头在第 {} 行（如果不对，点下面表头所在的那一行）",
+                    self.header_row()
+                ),
+                Lang::En => format!(
+                    "The header is on row {} (if not, click the row that holds it)",
+                    self.header_row()
+                ),
+            })
+            .strong(),
+        );
+        let mut pick = None;
+        let shown = self.head.len().min(6);
+        let cols = self
+            .head
+            .iter()
+            .map(|r| r.1.len())
+            .max()
+            .unwrap_or(0)
+            .min(8);
+        egui::Frame::group(ui.style()).show(ui, |ui| {
+            egui::ScrollArea::horizontal()
+                .id_salt("preview")
+                .show(ui, |ui| {
+                    egui::Grid::new("preview_rows")
+                        .num_columns(cols + 1)
+                        .spacing([12.0, 0.0])
+                        .show(ui, |ui| {
+                            for (pos, (n, cells)) in self.head.iter().take(shown).enumerate() {
+                                let is_header = pos == self.header_at;
+                                let label = match lang {
+                                    Lang::Zh => format!("第 {n} 行"),
+                                    Lang::En => format!("row {n}"),
+                                };
+                                if ui.selectable_label(is_header, label).clicked() {
+                                    pick = Some(pos);
+                                }
+                                for c in 0..cols {
+                                    let text: String = cells
+                                        .get(c)
+                                        .map(|t| t.chars().take(14).collect())
+                                        .unwrap_or_default();
+                                    let mut rt = RichText::new(text);
+                                    if is_header {
+                                        rt = rt.strong();
+                                    } else if pos < self.header_at {
+                                        rt = rt.weak();
                                     }
-                                });
-                            // The drop-down is named by its field, for screen readers and tests.
-                            combo.response.widget_info(|| {
-                                egui::WidgetInfo::labeled(egui::Role::ComboBox, true, &header)
-                            });
-                            if pick != self.choice[fi] {
-                                // A column feeds one field: take it from any other.
-                                if let Some(ci) = pick {
-                                    for c in &mut self.choice {
-                                        if *c == Some(ci) {
-                                            *c = None;
-                                        }
+                                    if ui
+                                        .add(egui::Label::new(rt).sense(egui::Sense::click()))
+                                        .clicked()
+                                    {
+                                        pick = Some(pos);
                                     }
                                 }
-                                self.choice[fi] = pick;
+                                ui.end_row();
                             }
-                            ui.end_row();
-                        }
+                        });
+                });
+        });
+        if let Some(pos) = pick
+            && pos != self.header_at
+        {
+            self.set_header(pos, lang);
+        }
+    }
+
+    /// For each template field, a searchable drop-down of the columns, and why it was guessed.
+    fn fields(&mut self, ui: &mut egui::Ui, lang: Lang) {
+        let combo_width = (ui.available_width() - 380.0).clamp(300.0, 620.0);
+        let mut picked: Option<(usize, Option<usize>)> = None;
+        egui::Grid::new("mapping")
+            .num_columns(3)
+            .striped(true)
+            .spacing([16.0, 8.0])
+            .show(ui, |ui| {
+                for fi in 0..self.base.fields.len() {
+                    let field = &self.base.fields[fi];
+                    let star = if field.required && field.default.is_none() {
+                        " *"
+                    } else {
+                        ""
+                    };
+                    ui.label(RichText::new(format!("{}{star}", field.header)).strong());
+                    let none = tr(lang, "（没有这一列）", "(no such column)");
+                    let selected = match self.choice[fi] {
+                        Some(ci) => self.column_texts[ci].clone(),
+                        None => none.to_owned(),
+                    };
+                    let header = field.header.clone();
+                    // Which field uses each column, to mark them in the list.
+                    let used_by: Vec<Option<&str>> = (0..self.headers.len())
+                        .map(|ci| {
+                            self.choice
+                                .iter()
+                                .position(|c| *c == Some(ci))
+                                .filter(|&other| other != fi)
+                                .map(|other| self.base.fields[other].header.as_str())
+                        })
+                        .collect();
+                    let focus = std::mem::take(&mut self.focus_filter);
+                    let filter = &mut self.filter;
+                    let texts = &self.column_texts;
+                    let headers = &self.headers;
+                    let combo = egui::ComboBox::from_id_salt(("map", fi))
+                        .width(combo_width)
+                        .height(420.0)
+                        .truncate()
+                        .close_behavior(egui::PopupCloseBehavior::CloseOnClickOutside)
+                        .selected_text(selected)
+                        .show_ui(ui, |ui| {
+                            let search = ui.add(
+                                egui::TextEdit::singleline(filter)
+                                    .desired_width(f32::INFINITY)
+                                    .hint_text(tr(
+                                        lang,
+                                        "输入列名或内容查找",
+                                        "Type a header or a value to find",
+                                    )),
+                            );
+                            if focus {
+                                search.request_focus();
+                            }
+                            if ui
+                                .selectable_label(self.choice[fi].is_none(), none)
+                                .clicked()
+                            {
+                                picked = Some((fi, None));
+                                ui.close();
+                            }
+                            let needle = filter.trim().to_lowercase();
+                            for ci in 0..headers.len() {
+                                if headers[ci].trim().is_empty()
+                                    || (!needle.is_empty()
+                                        && !texts[ci].to_lowercase().contains(&needle))
+                                {
+                                    continue;
+                                }
+                                let mut text = RichText::new(texts[ci].as_str());
+                                let mut label = texts[ci].clone();
+                                if let Some(other) = used_by[ci] {
+                                    label = match lang {
+                                        Lang::Zh => format!("{label}（已用于“{other}”）"),
+                                        Lang::En => format!("{label} (used for \"{other}\")"),
+                                    };
+                                    text = RichText::new(label).weak();
+                                }
+                                if ui
+                                    .selectable_label(self.choice[fi] == Some(ci), text)
+                                    .clicked()
+                                {
+                                    picked = Some((fi, Some(ci)));
+                                    ui.close();
+                                }
+                            }
+                        });
+                    if combo.response.clicked() {
+                        self.filter.clear();
+                        self.focus_filter = true;
+                    } else if focus {
+                        // Not this one: keep the request for the drop-down being opened.
+                        self.focus_filter = combo.inner.is_none();
+                    }
+                    // The drop-down is named by its field, for screen readers and tests.
+                    combo.response.widget_info(|| {
+                        egui::WidgetInfo::labeled(egui::Role::ComboBox, true, &header)
                     });
+                    match &self.reasons[fi] {
+                        Some(r) => ui.label(
+                            RichText::new(format!(
+                                "{}{}",
+                                tr(lang, "猜测：", "guess: "),
+                                r.text(lang)
+                            ))
+                            .weak(),
+                        ),
+                        None if self.choice[fi].is_some() => {
+                            ui.label(RichText::new(tr(lang, "手动选择", "chosen by hand")).weak())
+                        }
+                        None => ui.label(""),
+                    };
+                    ui.end_row();
+                }
             });
-        ui.add_space(8.0);
+        if let Some((fi, ci)) = picked {
+            self.choose(fi, ci);
+        }
+    }
+
+    fn save_bar(&mut self, ui: &mut egui::Ui, lang: Lang, dir: Option<&Path>) -> Action {
+        let mut action = Action::None;
+        ui.add_space(6.0);
         let missing: Vec<String> = self.missing().into_iter().map(str::to_owned).collect();
         if !missing.is_empty() {
             ui.colored_label(
@@ -250,9 +455,9 @@ impl Mapping {
                 ),
             );
         }
-        ui.horizontal(|ui| {
+        ui.horizontal_wrapped(|ui| {
             let label = ui.label(tr(lang, "新模板名称：", "New profile name:"));
-            ui.add(egui::TextEdit::singleline(&mut self.name).desired_width(240.0))
+            ui.add(egui::TextEdit::singleline(&mut self.name).desired_width(220.0))
                 .labelled_by(label.id);
             let can = missing.is_empty() && dir.is_some();
             if ui
@@ -265,7 +470,8 @@ impl Mapping {
                             "Save as a new profile and continue",
                         ))
                         .size(19.0),
-                    ),
+                    )
+                    .min_size(egui::vec2(0.0, 36.0)),
                 )
                 .clicked()
                 && let Some(dir) = dir
@@ -282,6 +488,7 @@ impl Mapping {
         if let Some(e) = &self.error {
             ui.colored_label(egui::Color32::from_rgb(176, 0, 32), e);
         }
+        ui.add_space(6.0);
         action
     }
 }

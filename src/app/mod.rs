@@ -10,6 +10,7 @@ mod home;
 pub mod jobs;
 pub mod keep;
 pub mod mapping;
+pub mod recent;
 pub mod review;
 pub mod settings;
 pub mod upload;
@@ -125,6 +126,17 @@ pub struct App {
     allow_close: bool,
     /// Whether the outbox was looked at after start (to resume sending).
     resumed: bool,
+    /// The start screen's state (the Downloads list, the path box).
+    home: home::Home,
+    /// The start screen was opened anew: read the Downloads folder again.
+    home_stale: bool,
+    /// The technical detail of the last failure the clerk was told about in plain words
+    /// (for the log and the diagnostic bundle, never for the screen).
+    pub detail: Option<String>,
+    /// Whether the window was fitted to the screen's work area.
+    fitted: bool,
+    /// The language of the window title set.
+    titled: Option<Lang>,
 }
 
 impl App {
@@ -152,7 +164,32 @@ impl App {
             show_about: false,
             source: None,
             exported: None,
+            home: home::Home {
+                recent: recent::Recent::new(recent::downloads_dir()),
+                path: String::new(),
+            },
+            home_stale: true,
+            detail: None,
+            fitted: false,
+            titled: None,
         }
+    }
+
+    /// The folder whose newest spreadsheets the start screen lists (`None`: no list); read
+    /// again at the next frame.
+    pub fn set_downloads(&mut self, dir: Option<PathBuf>) {
+        self.home.recent = recent::Recent::new(dir);
+        self.home_stale = true;
+    }
+
+    /// The spreadsheets the start screen lists now.
+    pub fn downloads(&self) -> &[recent::RecentFile] {
+        &self.home.recent.files
+    }
+
+    /// Whether the Downloads folder is still being read.
+    pub fn reading_downloads(&self) -> bool {
+        self.home.recent.reading()
     }
 
     pub fn lang(&self) -> Lang {
@@ -235,6 +272,11 @@ impl App {
     /// Draws one frame: the whole window.
     pub fn show(&mut self, ui: &mut egui::Ui) {
         let ctx = ui.ctx().clone();
+        self.fit_to_screen(&ctx);
+        if self.home_stale && matches!(self.screen, Screen::Home) {
+            self.home_stale = false;
+            self.home.recent.refresh(&ctx);
+        }
         self.poll_job();
         self.uploads.poll();
         self.resume_uploads();
@@ -254,7 +296,7 @@ impl App {
                 progress_view(ui, job, self.settings.lang)
             } else {
                 match &mut self.screen {
-                    Screen::Home => home::show(ui, self.settings.lang, &self.history),
+                    Screen::Home => self.home.show(ui, self.settings.lang, &self.history),
                     Screen::Mapping(m) => {
                         m.show(ui, self.settings.lang, self.dirs.profiles().as_deref())
                     }
@@ -292,6 +334,30 @@ impl App {
         }
         self.close_changes_dialog(&ctx);
         self.apply(&ctx, action);
+    }
+
+    /// Once the screen's size is known: on a small screen (1366×768, 1024×768) the window
+    /// fills the work area (maximised, so the taskbar stays visible); the title follows the
+    /// language.
+    fn fit_to_screen(&mut self, ctx: &egui::Context) {
+        let title = tr(
+            self.lang(),
+            "核酸结果上报助手",
+            "Nucleic-acid result reporting",
+        );
+        if self.titled != Some(self.lang()) {
+            self.titled = Some(self.lang());
+            ctx.send_viewport_cmd(egui::ViewportCommand::Title(title.to_owned()));
+        }
+        if self.fitted {
+            return;
+        }
+        if let Some(size) = ctx.input(|i| i.viewport().monitor_size) {
+            self.fitted = true;
+            if size.x <= 1440.0 || size.y <= 900.0 {
+                ctx.send_viewport_cmd(egui::ViewportCommand::Maximized(true));
+            }
+        }
     }
 
     fn handle_input(&mut self, ctx: &egui::Context) -> Action {
@@ -365,8 +431,8 @@ impl App {
                         self.screen = Screen::Mapping(Box::new(mapping::Mapping::new(
                             path,
                             base,
-                            m.headers_all,
-                            m.samples,
+                            &m,
+                            self.settings.lang,
                         )));
                     }
                 }
@@ -404,6 +470,10 @@ impl App {
                 }
                 match result {
                     Ok((new, before)) => {
+                        if new > 0 {
+                            let ready = self.batch().map_or(0, |b| b.summary().ready);
+                            self.record_queued(ready);
+                        }
                         let lang = self.lang();
                         self.notice = Some(Notice {
                             text: match lang {
@@ -455,11 +525,10 @@ impl App {
                     }
                     Err(e) => {
                         let locked = matches!(e, crate::write::WriteError::Locked { .. });
+                        let (text, detail) = export_failure(&e, self.lang());
+                        self.detail = detail;
                         self.notice = Some(Notice {
-                            text: match self.lang() {
-                                Lang::Zh => e.to_string(),
-                                Lang::En => e.english(),
-                            },
+                            text,
                             error: true,
                             retry_export: locked.then(|| self.last_export_dir()),
                         });
@@ -592,7 +661,7 @@ impl App {
     fn record_history(&mut self, path: &Path, s: crate::batch::Summary, exported: Option<PathBuf>) {
         let now = chrono::Local::now();
         let file = crate::paths::file_name(path);
-        let entry = HistoryEntry {
+        let mut entry = HistoryEntry {
             date: now.format("%Y-%m-%d").to_string(),
             time: now.format("%H:%M").to_string(),
             file,
@@ -600,6 +669,8 @@ impl App {
             ready: s.ready,
             rejected: s.rejected,
             exported,
+            source: Some(path.to_owned()),
+            queued: 0,
         };
         // Exporting the file just opened updates its entry.
         match self.history.last_mut() {
@@ -608,10 +679,26 @@ impl App {
                     && last.file == entry.file
                     && last.date == entry.date =>
             {
+                entry.queued = last.queued;
                 *last = entry
             }
             _ => self.history.push(entry),
         }
+        self.save_history();
+    }
+
+    /// Notes in today's entry of the file on screen that `rows` rows went into the queue.
+    fn record_queued(&mut self, rows: usize) {
+        let Some(file) = self.source.as_deref().map(crate::paths::file_name) else {
+            return;
+        };
+        if let Some(last) = self.history.iter_mut().rev().find(|e| e.file == file) {
+            last.queued += rows;
+            self.save_history();
+        }
+    }
+
+    fn save_history(&self) {
         if let Some(dir) = &self.dirs.data {
             // The history is a convenience: failing to save it must not stop the clerk.
             let _ = settings::save_history(dir, &self.history);
@@ -672,6 +759,7 @@ impl App {
             Action::Close if !self.may_close_file() => {}
             Action::Close => {
                 self.screen = Screen::Home;
+                self.home_stale = true;
                 self.exported = None;
                 self.notice = None;
             }
@@ -686,12 +774,19 @@ impl App {
             }
             Action::OpenFolder(dir) => {
                 if let Err(e) = open::that_detached(&dir) {
+                    // The launcher's own words ("gio", exit statuses) are for the log only.
+                    self.detail = Some(format!("open {}: {e}", dir.display()));
                     self.notice = Some(Notice {
-                        text: format!(
-                            "{}{} ({e})",
-                            tr(self.lang(), "打不开文件夹：", "Cannot open the folder: "),
-                            dir.display()
-                        ),
+                        text: match self.lang() {
+                            Lang::Zh => format!(
+                                "没能自动打开文件夹。请在文件管理器里打开：{}",
+                                dir.display()
+                            ),
+                            Lang::En => format!(
+                                "The folder could not be opened for you. Open it in the file manager: {}",
+                                dir.display()
+                            ),
+                        },
                         error: true,
                         retry_export: None,
                     });
@@ -780,13 +875,18 @@ impl App {
             (Screen::Exporting(_), _) => 3,
         };
         let mut action = None;
+        let wide = ui.available_width() >= 1250.0;
         ui.horizontal(|ui| {
-            ui.heading(tr(
-                lang,
-                "核酸结果上报助手",
-                "Nucleic-acid result reporting",
-            ));
-            ui.add_space(20.0);
+            // On a narrow screen the window title names the program; the steps and the
+            // buttons keep their room.
+            if wide {
+                ui.heading(tr(
+                    lang,
+                    "核酸结果上报助手",
+                    "Nucleic-acid result reporting",
+                ));
+                ui.add_space(20.0);
+            }
             for (n, zh, en) in [
                 (1, "① 打开文件", "1 Open"),
                 (2, "② 核对", "2 Review"),
@@ -867,6 +967,37 @@ impl App {
     }
 }
 
+/// What the clerk reads when an export fails, and the technical detail (for the log) when the
+/// error carries any: an operating-system or spreadsheet-library message is not shown.
+pub fn export_failure(e: &crate::write::WriteError, lang: Lang) -> (String, Option<String>) {
+    use crate::write::WriteError;
+    let technical = match e {
+        WriteError::Io { reason, .. } => reason.contains('(') || reason.contains('（'),
+        WriteError::Xlsx { .. } | WriteError::Source(_) => true,
+        WriteError::Locked { .. } | WriteError::Extension { .. } => false,
+    };
+    if !technical {
+        let text = match lang {
+            Lang::Zh => e.to_string(),
+            Lang::En => e.english(),
+        };
+        return (text, None);
+    }
+    let path = match e {
+        WriteError::Io { path, .. } | WriteError::Xlsx { path, .. } => {
+            crate::paths::file_name(path)
+        }
+        _ => String::new(),
+    };
+    let text = match (lang, e) {
+        (Lang::Zh, WriteError::Source(_)) => "写出错误行时没能重新读取原文件。请确认原文件还在、没有被移动，然后再导出一次。".to_owned(),
+        (Lang::En, WriteError::Source(_)) => "The source file could not be read again for the rejected rows. Check it is still there, then export again.".to_owned(),
+        (Lang::Zh, _) => format!("没能写出「{path}」。请点“更换文件夹…”换一个文件夹（例如桌面），再导出一次。"),
+        (Lang::En, _) => format!("{path} could not be written. Press \"Change folder…\", choose another folder (the desktop, say) and export again."),
+    };
+    (text, Some(e.english()))
+}
+
 fn progress_view(ui: &mut egui::Ui, job: &Job, lang: Lang) -> Action {
     let mut action = Action::None;
     ui.add_space(60.0);
@@ -883,7 +1014,10 @@ fn progress_view(ui: &mut egui::Ui, job: &Job, lang: Lang) -> Action {
         };
         ui.heading(title);
         ui.add_space(16.0);
-        let bar = if of > 0 {
+        let bar = if !matches!(job.what, JobKind::Load(_)) {
+            // Writing and queueing report no rows: a moving bar says it is working.
+            egui::ProgressBar::new(0.0).animate(true)
+        } else if of > 0 {
             egui::ProgressBar::new((rows as f32 / of as f32).min(1.0)).text(match lang {
                 Lang::Zh => format!("已读 {rows} / 约 {of} 行"),
                 Lang::En => format!("{rows} of about {of} rows"),
@@ -923,8 +1057,9 @@ pub fn run(initial: Option<PathBuf>) -> Result<(), eframe::Error> {
     let options = eframe::NativeOptions {
         viewport: viewport
             .with_title("核酸结果上报助手")
-            .with_inner_size([1280.0, 760.0])
-            .with_min_inner_size([900.0, 560.0])
+            // Fits a 1366×768 screen with a taskbar; smaller screens are maximised at start.
+            .with_inner_size([1280.0, 680.0])
+            .with_min_inner_size([800.0, 560.0])
             .with_drag_and_drop(true),
         ..Default::default()
     };

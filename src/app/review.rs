@@ -41,7 +41,18 @@ pub struct Review {
     view_for: Option<(Filter, String, u64)>,
     /// Bumped by every edit, so the view is rebuilt.
     generation: u64,
+    /// The row open in the side panel.
     pub selected: Option<usize>,
+    /// The highlighted row, as a position in the view (arrow keys move it).
+    pub cursor: Option<usize>,
+    /// Columns scrolled out on the left (行号, 姓名 and 状态 always stay).
+    pub first_column: usize,
+    /// The panel field to focus and scroll to at the next frame.
+    focus_field: Option<usize>,
+    /// Sideways wheel movement not yet turned into a column.
+    hscroll: f32,
+    /// Focus the search box at the next frame (Ctrl+F).
+    focus_search: bool,
     /// The selected row's fields as being edited.
     edits: Vec<String>,
     scroll_to: Option<usize>,
@@ -63,6 +74,11 @@ impl Review {
             view_for: None,
             generation: 0,
             selected: None,
+            cursor: None,
+            first_column: 0,
+            focus_field: None,
+            hscroll: 0.0,
+            focus_search: false,
             edits: Vec::new(),
             scroll_to: None,
             export_dir,
@@ -127,22 +143,121 @@ impl Review {
         }
     }
 
-    /// Selects a row and scrolls the table to it.
+    /// The field the side panel focuses when it opens a row: the first with an error, else
+    /// the first with a warning.
+    pub fn first_problem_field(&self, index: usize) -> Option<usize> {
+        let n = self.batch.checker.profile.fields.len();
+        let sev = |want| (0..n).find(|&f| self.batch.field_severity(index, f) == Some(want));
+        sev(Severity::Error).or_else(|| sev(Severity::Warning))
+    }
+
+    /// Selects a row, opens it in the side panel with its first problem field focused, and
+    /// scrolls the table to it.
     pub fn select(&mut self, index: usize) {
         self.selected = Some(index);
+        self.focus_field = self.first_problem_field(index);
         self.edits = (0..self.batch.checker.profile.fields.len())
             .map(|f| self.batch.value(index, f).to_owned())
             .collect();
         self.refresh_view();
         if let Some(pos) = self.view.iter().position(|&i| i as usize == index) {
             self.scroll_to = Some(pos);
+            self.cursor = Some(pos);
         } else {
             // Out of the current filter: show everything so the row can be seen.
             self.filter = Filter::All;
             self.search.clear();
             self.refresh_view();
             self.scroll_to = Some(index);
+            self.cursor = Some(index);
         }
+    }
+
+    /// The row under the cursor (an index into the batch).
+    pub fn cursor_row(&mut self) -> Option<usize> {
+        self.refresh_view();
+        self.cursor
+            .and_then(|p| self.view.get(p))
+            .map(|&i| i as usize)
+    }
+
+    /// The keys of the table, when no text field has the keyboard: arrows, Page Up/Down,
+    /// Home/End move the highlighted row; Enter and F2 open it in the panel; left and right
+    /// move the columns; Ctrl+F goes to the search box; Esc closes the panel.
+    fn keys(&mut self, ui: &egui::Ui) {
+        use egui::Key;
+        let ctx = ui.ctx();
+        if ctx.input_mut(|i| i.consume_key(egui::Modifiers::COMMAND, Key::F)) {
+            self.focus_search = true;
+        }
+        if ctx.egui_wants_keyboard_input() {
+            return;
+        }
+        self.refresh_view();
+        let rows = self.view.len();
+        if rows == 0 {
+            return;
+        }
+        let page = 12;
+        let (moves, open, edit, close, left, right) = ctx.input_mut(|i| {
+            let mut step: Option<isize> = None;
+            for (key, d) in [
+                (Key::ArrowDown, 1),
+                (Key::ArrowUp, -1),
+                (Key::PageDown, page),
+                (Key::PageUp, -page),
+                (Key::End, isize::MAX / 2),
+                (Key::Home, -(isize::MAX / 2)),
+            ] {
+                if i.consume_key(egui::Modifiers::NONE, key) {
+                    step = Some(step.unwrap_or(0) + d);
+                }
+            }
+            (
+                step,
+                i.consume_key(egui::Modifiers::NONE, Key::Enter),
+                i.consume_key(egui::Modifiers::NONE, Key::F2),
+                i.consume_key(egui::Modifiers::NONE, Key::Escape),
+                i.consume_key(egui::Modifiers::NONE, Key::ArrowLeft),
+                i.consume_key(egui::Modifiers::NONE, Key::ArrowRight),
+            )
+        });
+        if let Some(d) = moves {
+            let now = self.cursor.map_or(-1, |c| c as isize);
+            let to = now.saturating_add(d).clamp(0, rows as isize - 1) as usize;
+            self.cursor = Some(to);
+            self.scroll_to = Some(to);
+            // With the panel open, it follows the highlighted row.
+            if self.selected.is_some() {
+                let i = self.view[to] as usize;
+                self.select(i);
+            }
+        }
+        if (open || edit)
+            && let Some(i) = self.cursor_row()
+        {
+            self.select(i);
+            if edit {
+                // F2: straight into the first field, problem or not.
+                self.focus_field = Some(self.focus_field.unwrap_or(0));
+            }
+        }
+        if close {
+            self.selected = None;
+        }
+        let scrollable = self.scrollable_columns();
+        if left {
+            self.first_column = self.first_column.saturating_sub(1);
+        }
+        if right {
+            self.first_column = (self.first_column + 1).min(scrollable.saturating_sub(1));
+        }
+    }
+
+    /// Columns that move left and right: 问题 and the fields other than 姓名.
+    fn scrollable_columns(&self) -> usize {
+        let p = &self.batch.checker.profile;
+        1 + p.fields.len() - usize::from(p.field_index("name").is_some())
     }
 
     /// Applies the changed fields of the selected row and re-checks.
@@ -175,6 +290,7 @@ impl Review {
         exported: Option<&Exported>,
     ) -> Action {
         let mut action = Action::None;
+        self.keys(ui);
         egui::Panel::top("review_head")
             .show_separator_line(false)
             .show(ui, |ui| {
@@ -188,8 +304,11 @@ impl Review {
             }
         });
         if self.selected.is_some() {
+            // Narrower on a small screen, so the table keeps most of the width.
+            let width = (ui.available_width() * 0.34).clamp(300.0, 420.0);
             egui::Panel::right("row_editor")
-                .default_size(400.0)
+                .default_size(width)
+                .min_size(260.0)
                 .resizable(true)
                 .show(ui, |ui| {
                     self.editor(ui, lang);
@@ -242,8 +361,9 @@ impl Review {
                     p.fields.len()
                 ),
             });
-            egui::ComboBox::new("profile_choice", tr(lang, "更换模板", "Change profile"))
-                .selected_text(p.name.as_str())
+            let change = tr(lang, "更换模板…", "Change profile…");
+            let combo = egui::ComboBox::from_id_salt("profile_choice")
+                .selected_text(change)
                 .show_ui(ui, |ui| {
                     if ui
                         .selectable_label(false, tr(lang, "自动识别", "Automatic"))
@@ -263,6 +383,9 @@ impl Review {
                         }
                     }
                 });
+            combo
+                .response
+                .widget_info(|| egui::WidgetInfo::labeled(egui::Role::ComboBox, true, change));
             if !src.unused.is_empty() {
                 ui.label(
                     RichText::new(format!(
@@ -381,16 +504,20 @@ impl Review {
                 };
             }
             let label = ui.label(tr(lang, "搜索：", "Search:"));
-            ui.add(
-                egui::TextEdit::singleline(&mut self.search)
-                    .desired_width(220.0)
-                    .hint_text(tr(
-                        lang,
-                        "姓名 / 证件号 / 条码 / 行号",
-                        "name / ID / barcode / row",
-                    )),
-            )
-            .labelled_by(label.id);
+            let r = ui
+                .add(
+                    egui::TextEdit::singleline(&mut self.search)
+                        .desired_width(180.0)
+                        .hint_text(tr(
+                            lang,
+                            "姓名 / 证件号 / 条码 / 行号",
+                            "name / ID / barcode / row",
+                        )),
+                )
+                .labelled_by(label.id);
+            if std::mem::take(&mut self.focus_search) {
+                r.request_focus();
+            }
         });
         ui.add_space(4.0);
         action
@@ -404,131 +531,200 @@ impl Review {
             return;
         }
         let fields = self.batch.checker.profile.fields.clone();
+        let name_field = self.batch.checker.profile.field_index("name");
+        // 问题 then the fields other than 姓名: the columns that move left and right.
+        let moving: Vec<Option<usize>> = std::iter::once(None)
+            .chain(
+                (0..fields.len())
+                    .filter(|&f| Some(f) != name_field)
+                    .map(Some),
+            )
+            .collect();
+        self.first_column = self.first_column.min(moving.len().saturating_sub(1));
+        // Horizontal wheel (or Shift+wheel) over the table moves the columns.
+        let over = ui.rect_contains_pointer(ui.max_rect());
+        let dx = ui.input(|i| i.smooth_scroll_delta.x);
+        if over && dx.abs() > 0.5 {
+            self.hscroll += dx;
+            if self.hscroll <= -60.0 {
+                self.first_column = (self.first_column + 1).min(moving.len() - 1);
+                self.hscroll = 0.0;
+            } else if self.hscroll >= 60.0 {
+                self.first_column = self.first_column.saturating_sub(1);
+                self.hscroll = 0.0;
+            }
+        }
+        ui.horizontal(|ui| {
+            if ui
+                .add_enabled(self.first_column > 0, egui::Button::new(tr(lang, "◀ 左边的列", "◀ Columns left")))
+                .clicked()
+            {
+                self.first_column -= 1;
+            }
+            if ui
+                .add_enabled(
+                    self.first_column + 1 < moving.len(),
+                    egui::Button::new(tr(lang, "右边的列 ▶", "Columns right ▶")),
+                )
+                .clicked()
+            {
+                self.first_column += 1;
+            }
+            ui.label(
+                RichText::new(tr(
+                    lang,
+                    "行号和姓名始终显示。键盘：↑↓ 翻行，PgUp/PgDn 翻页，←→ 移动列，回车打开，Esc 关闭。",
+                    "Row and name always show. Keys: ↑↓ rows, PgUp/PgDn pages, ←→ columns, Enter opens, Esc closes.",
+                ))
+                .weak()
+                .size(14.0),
+            );
+        });
+        let shown: Vec<Option<usize>> = moving[self.first_column..].to_vec();
         let scroll_to = self.scroll_to.take();
         let mut clicked: Option<usize> = None;
         let row_height = 30.0;
-        egui::ScrollArea::horizontal().show(ui, |ui| {
-            let mut table = TableBuilder::new(ui)
-                .striped(true)
-                .resizable(true)
-                .cell_layout(egui::Layout::left_to_right(egui::Align::Center))
-                .column(Column::exact(92.0))
-                .column(Column::exact(84.0))
-                .column(Column::initial(320.0).clip(true));
-            for f in &fields {
-                let w = match f.key.as_str() {
-                    "id_number" => 190.0,
-                    "sampled_at" | "tested_at" => 170.0,
-                    "barcode" => 170.0,
-                    "phone" => 125.0,
-                    "site" | "lab" | "address" => 200.0,
-                    "sex" | "age" | "id_type" => 56.0,
-                    _ => 96.0,
+        let mut table = TableBuilder::new(ui)
+            .striped(true)
+            .resizable(true)
+            .sense(egui::Sense::click())
+            .cell_layout(egui::Layout::left_to_right(egui::Align::Center))
+            .column(Column::exact(72.0))
+            .column(Column::initial(84.0).clip(true))
+            .column(Column::exact(84.0));
+        for col in &shown {
+            let w = match col.map(|f| fields[f].key.as_str()) {
+                None => 320.0,
+                Some("id_number") => 190.0,
+                Some("sampled_at" | "tested_at") => 170.0,
+                Some("barcode") => 170.0,
+                Some("phone") => 125.0,
+                Some("site" | "lab" | "address") => 200.0,
+                Some("sex" | "age" | "id_type") => 56.0,
+                Some(_) => 96.0,
+            };
+            table = table.column(Column::initial(w).at_least(40.0).clip(true));
+        }
+        if let Some(pos) = scroll_to {
+            table = table.scroll_to_row(pos, None);
+        }
+        let b = &self.batch;
+        let view = &self.view;
+        let selected = self.selected;
+        let cursor = self.cursor;
+        let field_cell = |ui: &mut egui::Ui, i: usize, fi: usize| {
+            let sev = b.field_severity(i, fi);
+            let value = if sev.is_some() {
+                b.value(i, fi)
+            } else {
+                b.output_value(i, fi)
+            };
+            if let Some(sev) = sev {
+                let bg = if sev == Severity::Error {
+                    ERROR_BG
+                } else {
+                    WARN_BG
                 };
-                table = table.column(Column::initial(w).clip(true));
+                ui.painter().rect_filled(ui.max_rect(), 0.0, bg);
             }
-            if let Some(pos) = scroll_to {
-                table = table.scroll_to_row(pos, Some(egui::Align::Center));
+            let r = ui.add(egui::Label::new(value).truncate());
+            if sev.is_some() {
+                let msgs: Vec<String> = b
+                    .issues(i)
+                    .iter()
+                    .filter(|x| x.field == Some(fi as u16))
+                    .map(|x| b.message_body(x, lang))
+                    .collect();
+                r.on_hover_text(msgs.join("\n"));
             }
-            let b = &self.batch;
-            let view = &self.view;
-            let selected = self.selected;
-            table
-                .header(row_height, |mut header| {
-                    header.col(|ui| {
-                        ui.strong(tr(lang, "行号", "Row"));
-                    });
-                    header.col(|ui| {
-                        ui.strong(tr(lang, "状态", "Status"));
-                    });
-                    header.col(|ui| {
-                        ui.strong(tr(
-                            lang,
-                            "问题（点击查看和修改）",
-                            "Problems (click to fix)",
-                        ));
-                    });
-                    for (fi, f) in fields.iter().enumerate() {
-                        header.col(|ui| {
-                            ui.strong(&f.header).on_hover_text(b.column_header(fi));
-                        });
-                    }
-                })
-                .body(|body| {
-                    body.rows(row_height, view.len(), |mut row| {
-                        let i = view[row.index()] as usize;
-                        row.set_selected(selected == Some(i));
-                        row.col(|ui| {
-                            if ui
-                                .selectable_label(selected == Some(i), b.line(i).to_string())
-                                .clicked()
-                            {
-                                clicked = Some(i);
-                            }
-                        });
-                        row.col(|ui| {
-                            let (text, color) = status_text(b, i, lang);
-                            ui.colored_label(color, text);
-                        });
-                        row.col(|ui| {
-                            if let Some(first) = b.issues(i).first() {
-                                let color = if first.severity == Severity::Error {
-                                    ERROR_FG
-                                } else {
-                                    WARN_FG
-                                };
-                                let n = b.issues(i).len();
-                                let text = if n > 1 {
-                                    format!(
-                                        "{}（{} {n} {}）",
-                                        b.message_body(first, lang),
-                                        tr(lang, "共", "of"),
-                                        tr(lang, "条", "")
-                                    )
-                                } else {
-                                    b.message_body(first, lang)
-                                };
-                                let r = ui.add(
-                                    egui::Label::new(RichText::new(text).color(color))
-                                        .truncate()
-                                        .sense(egui::Sense::click()),
-                                );
-                                if r.clicked() {
-                                    clicked = Some(i);
-                                }
-                            }
-                        });
-                        for fi in 0..fields.len() {
-                            row.col(|ui| {
-                                let sev = b.field_severity(i, fi);
-                                let value = if sev.is_some() {
-                                    b.value(i, fi)
-                                } else {
-                                    b.output_value(i, fi)
-                                };
-                                if let Some(sev) = sev {
-                                    let bg = if sev == Severity::Error {
-                                        ERROR_BG
-                                    } else {
-                                        WARN_BG
-                                    };
-                                    ui.painter().rect_filled(ui.max_rect(), 0.0, bg);
-                                }
-                                let r = ui.add(egui::Label::new(value).truncate());
-                                if sev.is_some() {
-                                    let msgs: Vec<String> = b
-                                        .issues(i)
-                                        .iter()
-                                        .filter(|x| x.field == Some(fi as u16))
-                                        .map(|x| b.message_body(x, lang))
-                                        .collect();
-                                    r.on_hover_text(msgs.join("\n"));
-                                }
-                            });
+        };
+        table
+            .header(row_height, |mut header| {
+                header.col(|ui| {
+                    ui.strong(tr(lang, "行号", "Row"));
+                });
+                header.col(|ui| {
+                    let name = name_field.map_or("", |f| fields[f].header.as_str());
+                    ui.strong(name);
+                });
+                header.col(|ui| {
+                    ui.strong(tr(lang, "状态", "Status"));
+                });
+                for col in &shown {
+                    header.col(|ui| match col {
+                        None => {
+                            ui.strong(tr(
+                                lang,
+                                "问题（点击查看和修改，可拖宽）",
+                                "Problems (click to fix; drag to widen)",
+                            ));
+                        }
+                        Some(fi) => {
+                            ui.strong(&fields[*fi].header)
+                                .on_hover_text(b.column_header(*fi));
                         }
                     });
+                }
+            })
+            .body(|body| {
+                body.rows(row_height, view.len(), |mut row| {
+                    let pos = row.index();
+                    let i = view[pos] as usize;
+                    row.set_selected(selected == Some(i) || cursor == Some(pos));
+                    row.col(|ui| {
+                        if ui
+                            .selectable_label(selected == Some(i), b.line(i).to_string())
+                            .clicked()
+                        {
+                            clicked = Some(i);
+                        }
+                    });
+                    row.col(|ui| match name_field {
+                        Some(f) => field_cell(ui, i, f),
+                        None => {}
+                    });
+                    row.col(|ui| {
+                        let (text, color) = status_text(b, i, lang);
+                        ui.colored_label(color, text);
+                    });
+                    for col in &shown {
+                        row.col(|ui| match col {
+                            None => {
+                                if let Some(first) = b.issues(i).first() {
+                                    let color = if first.severity == Severity::Error {
+                                        ERROR_FG
+                                    } else {
+                                        WARN_FG
+                                    };
+                                    let n = b.issues(i).len();
+                                    let text = if n > 1 {
+                                        format!(
+                                            "{}（{} {n} {}）",
+                                            b.message_body(first, lang),
+                                            tr(lang, "共", "of"),
+                                            tr(lang, "条", "")
+                                        )
+                                    } else {
+                                        b.message_body(first, lang)
+                                    };
+                                    let r = ui.add(
+                                        egui::Label::new(RichText::new(text.as_str()).color(color))
+                                            .truncate()
+                                            .sense(egui::Sense::click()),
+                                    );
+                                    if r.on_hover_text(text).clicked() {
+                                        clicked = Some(i);
+                                    }
+                                }
+                            }
+                            Some(fi) => field_cell(ui, i, *fi),
+                        });
+                    }
+                    if row.response().clicked() {
+                        clicked = Some(i);
+                    }
                 });
-        });
+            });
         if let Some(i) = clicked {
             self.select(i);
         }
@@ -585,6 +781,11 @@ impl Review {
                         _ => String::new(),
                     };
                     let r = ui.add(edit.hint_text(hint)).labelled_by(label.id);
+                    if self.focus_field == Some(fi) {
+                        self.focus_field = None;
+                        r.request_focus();
+                        r.scroll_to_me(Some(egui::Align::Center));
+                    }
                     if r.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter)) {
                         save = true;
                     }
@@ -678,7 +879,8 @@ impl Review {
                     });
                 });
         }
-        ui.horizontal(|ui| {
+        // Wraps on a narrow screen rather than pushing buttons out of the window.
+        ui.horizontal_wrapped(|ui| {
             let (s, _) = self.counts();
             let text = match lang {
                 Lang::Zh => format!("导出上报表（{} 行） Ctrl+S", s.ready),
@@ -715,7 +917,7 @@ impl Review {
                 self.export_dir.display()
             );
             ui.scope(|ui| {
-                ui.set_max_width(260.0);
+                ui.set_max_width(220.0);
                 ui.add(egui::Label::new(folder.as_str()).truncate())
                     .on_hover_text(folder.as_str());
             });
@@ -728,14 +930,13 @@ impl Review {
             {
                 self.export_dir = dir;
             }
-            ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
-                if ui
-                    .button(tr(lang, "关闭此文件", "Close this file"))
-                    .clicked()
-                {
-                    action = Some(Action::Close);
-                }
-            });
+            ui.add_space(16.0);
+            if ui
+                .button(tr(lang, "关闭此文件", "Close this file"))
+                .clicked()
+            {
+                action = Some(Action::Close);
+            }
         });
         ui.add_space(6.0);
         action

@@ -61,6 +61,12 @@ pub struct HistoryEntry {
     pub rejected: usize,
     /// Where the upload sheet went, when exported.
     pub exported: Option<PathBuf>,
+    /// The file opened, to open it again from the list.
+    #[serde(default)]
+    pub source: Option<PathBuf>,
+    /// Rows put into the upload queue from this file.
+    #[serde(default)]
+    pub queued: usize,
 }
 
 #[derive(Debug, Default, Serialize, Deserialize)]
@@ -151,6 +157,8 @@ mod tests {
             ready: 2,
             rejected: 1,
             exported: None,
+            source: None,
+            queued: 0,
         };
         save_history(dir.path(), &vec![e.clone(); 250]).unwrap();
         assert_eq!(load_history(Some(dir.path())).len(), 200);
