@@ -679,9 +679,10 @@ impl Review {
                             clicked = Some(i);
                         }
                     });
-                    row.col(|ui| match name_field {
-                        Some(f) => field_cell(ui, i, f),
-                        None => {}
+                    row.col(|ui| {
+                        if let Some(f) = name_field {
+                            field_cell(ui, i, f);
+                        }
                     });
                     row.col(|ui| {
                         let (text, color) = status_text(b, i, lang);
