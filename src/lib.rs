@@ -8,12 +8,14 @@
 pub mod app;
 pub mod batch;
 pub mod issue;
+pub mod log;
 pub mod paths;
 pub mod pipeline;
 pub mod profile;
 pub mod read;
 pub mod report;
 pub mod rules;
+pub mod support;
 pub mod upload;
 pub mod validate;
 pub mod write;

@@ -137,6 +137,13 @@ impl Job {
             let result = crate::upload::outbox::Outbox::open(&data_dir, keep_days)
                 .and_then(|(mut outbox, _)| outbox.queue(&target, &batch, &rows))
                 .map(|queued| {
+                    for q in &queued {
+                        let (id, rows, new) = match q {
+                            crate::upload::outbox::Queued::New { id, rows } => (id, *rows, true),
+                            crate::upload::outbox::Queued::Already { id, .. } => (id, 0, false),
+                        };
+                        crate::log::event::queued(id, &target.name, rows, new);
+                    }
                     let new = queued
                         .iter()
                         .filter(|q| matches!(q, crate::upload::outbox::Queued::New { .. }))

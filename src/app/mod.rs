@@ -115,6 +115,8 @@ pub struct App {
     allow_close: bool,
     /// Whether the outbox was looked at after start (to resume sending).
     resumed: bool,
+    /// The last error notice written to the program's log (each is logged once).
+    logged_notice: Option<String>,
 }
 
 impl App {
@@ -131,6 +133,7 @@ impl App {
             confirm_close: false,
             allow_close: false,
             resumed: false,
+            logged_notice: None,
             chosen_profile: settings.profile.clone(),
             settings,
             dirs,
@@ -281,6 +284,16 @@ impl App {
             self.close_dialog(&ctx);
         }
         self.apply(&ctx, action);
+        self.log_notice();
+    }
+
+    /// Writes an error notice to the program's log once, when it appears.
+    fn log_notice(&mut self) {
+        let error = self.notice.as_ref().filter(|n| n.error).map(|n| &n.text);
+        if error.is_some() && error != self.logged_notice.as_ref() {
+            crate::log::event::error(error.map_or("", String::as_str));
+        }
+        self.logged_notice = error.cloned();
     }
 
     fn handle_input(&mut self, ctx: &egui::Context) -> Action {

@@ -104,6 +104,7 @@ pub fn main() -> ExitCode {
         }
     };
     let lang = Lang::parse(&cli.lang);
+    let what = start_log();
     let code = match cli.command {
         Some(Command::Convert(args)) => convert::run(&args, lang),
         Some(Command::Check(args)) => check::run(&args, lang),
@@ -113,7 +114,25 @@ pub fn main() -> ExitCode {
         Some(Command::Window { file }) => window(file),
         None => window(None),
     };
+    sheetbridge::log::event::finished(&what, code);
     ExitCode::from(code)
+}
+
+/// Installs the program's log in the data folder's `logs/` and writes the start line (the
+/// arguments: file names and options; no secret is ever passed on the command line). Returns
+/// the arguments, for the end line.
+fn start_log() -> String {
+    if let Some(data) = sheetbridge::paths::data_dir() {
+        sheetbridge::log::install(&sheetbridge::log::dir_in(&data));
+    }
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let what = if args.is_empty() {
+        "window".to_owned()
+    } else {
+        args.join(" ")
+    };
+    sheetbridge::log::event::started(&what);
+    what
 }
 
 /// Opens the window. If the graphics driver cannot start it, tries once more with Mesa's
@@ -197,6 +216,7 @@ fn existing_ledger(lang: Lang) -> Option<std::sync::Arc<dyn sheetbridge::batch::
 }
 
 fn load_error(e: &LoadError, lang: Lang) -> String {
+    // The load itself logged the error (pipeline::load).
     match lang {
         Lang::Zh => format!("错误：{e}"),
         Lang::En => format!("error: {}", e.english()),
@@ -278,6 +298,7 @@ pub fn write_report(batch: &sheetbridge::batch::Batch, path: &std::path::Path, l
 }
 
 pub fn print_write_error(e: &sheetbridge::write::WriteError, lang: Lang) {
+    sheetbridge::log::event::error(&e.english());
     match lang {
         Lang::Zh => eprintln!("错误：{e}"),
         Lang::En => eprintln!("error: {}", e.english()),

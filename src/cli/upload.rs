@@ -41,6 +41,7 @@ pub fn run(args: &UploadArgs, lang: Lang) -> u8 {
     let target = match Target::find(&args.target, target::user_dir().as_deref()) {
         Ok(t) => t,
         Err(e) => {
+            sheetbridge::log::event::error(&e.english());
             match lang {
                 Lang::Zh => eprintln!("错误：{e}"),
                 Lang::En => eprintln!("error: {}", e.english()),
@@ -101,6 +102,11 @@ pub fn run(args: &UploadArgs, lang: Lang) -> u8 {
     };
     let mut new = HashSet::new();
     for q in &queued {
+        let (rows, is_new) = match q {
+            Queued::New { rows, .. } => (*rows, true),
+            Queued::Already { .. } => (0, false),
+        };
+        sheetbridge::log::event::queued(q.id(), &args.target, rows, is_new);
         match q {
             Queued::New { id, rows } => {
                 new.insert(id.clone());
