@@ -8,5 +8,6 @@ mod cli;
 mod corpus;
 mod edit;
 mod formats;
+mod kit;
 mod upload;
 mod window;

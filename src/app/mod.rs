@@ -117,6 +117,8 @@ pub struct App {
     resumed: bool,
     /// The last error notice written to the program's log (each is logged once).
     logged_notice: Option<String>,
+    /// The support kit: diagnostic bundle, profile packs.
+    support: dialogs::SupportState,
 }
 
 impl App {
@@ -134,6 +136,7 @@ impl App {
             allow_close: false,
             resumed: false,
             logged_notice: None,
+            support: Default::default(),
             chosen_profile: settings.profile.clone(),
             settings,
             dirs,
@@ -189,8 +192,13 @@ impl App {
         }
     }
 
-    /// Starts loading a file (what a drop, the dialog and the start screen do).
+    /// Starts loading a file (what a drop, the dialog and the start screen do); a profile pack
+    /// (`.sbpack`) is installed instead.
     pub fn open(&mut self, ctx: &egui::Context, path: PathBuf) {
+        if dialogs::is_pack(&path) {
+            self.install_pack(ctx, path);
+            return;
+        }
         if self.job.is_some() {
             self.notice = Some(Notice {
                 text: tr(
@@ -229,6 +237,7 @@ impl App {
     pub fn show(&mut self, ui: &mut egui::Ui) {
         let ctx = ui.ctx().clone();
         self.poll_job();
+        self.poll_support();
         self.uploads.poll();
         self.resume_uploads();
         self.guard_close(&ctx);
@@ -882,6 +891,26 @@ impl eframe::App for App {
     }
 }
 
+/// Writes the renderer in use to the program's log (the diagnostic bundle shows the last one).
+fn log_renderer(cc: &eframe::CreationContext<'_>) {
+    use eframe::glow::HasContext;
+    let Some(gl) = &cc.gl else { return };
+    // SAFETY: reading strings of the current OpenGL context, which eframe has made current on
+    // this thread for the creation of the app.
+    let (renderer, version) = unsafe {
+        (
+            gl.get_parameter_string(eframe::glow::RENDERER),
+            gl.get_parameter_string(eframe::glow::VERSION),
+        )
+    };
+    let software = std::env::var_os("LIBGL_ALWAYS_SOFTWARE").is_some();
+    ::log::info!(
+        target: "sheetbridge",
+        "window: renderer: {renderer}, OpenGL {version}{}",
+        if software { " (software rendering)" } else { "" }
+    );
+}
+
 /// Opens the window (what running `sheetbridge` with no arguments does).
 pub fn run(initial: Option<PathBuf>) -> Result<(), eframe::Error> {
     let mut viewport = egui::ViewportBuilder::default();
@@ -902,6 +931,7 @@ pub fn run(initial: Option<PathBuf>) -> Result<(), eframe::Error> {
         "sheetbridge",
         options,
         Box::new(move |cc| {
+            log_renderer(cc);
             let mut app = App::new(&cc.egui_ctx, Dirs::user());
             if let Some(path) = initial {
                 app.open(&cc.egui_ctx, path);

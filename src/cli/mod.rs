@@ -3,7 +3,9 @@
 
 mod check;
 mod convert;
+mod diagnose;
 mod outbox;
+mod pack;
 mod profiles;
 mod upload;
 
@@ -51,6 +53,11 @@ enum Command {
     /// 待上报队列：查看、发送、重发或放弃批次
     #[command(subcommand)]
     Outbox(outbox::OutboxCommand),
+    /// 导出诊断包（发给技术支持；不含密码和任何人的信息）
+    Diagnose(diagnose::DiagnoseArgs),
+    /// 模板包：安装、列出、退回上一个版本
+    #[command(subcommand)]
+    Pack(pack::PackCommand),
     /// 打开窗口（不带参数运行时也会打开）；可以带一个要打开的文件
     Window {
         /// 打开时直接读取这个文件
@@ -111,6 +118,8 @@ pub fn main() -> ExitCode {
         Some(Command::Profiles) => profiles::run(lang),
         Some(Command::Upload(args)) => upload::run(&args, lang),
         Some(Command::Outbox(cmd)) => outbox::run(&cmd, lang),
+        Some(Command::Diagnose(args)) => diagnose::run(&args, lang),
+        Some(Command::Pack(cmd)) => pack::run(&cmd, lang),
         Some(Command::Window { file }) => window(file),
         None => window(None),
     };

@@ -174,6 +174,16 @@ pub struct Checked {
     pub signed: bool,
 }
 
+/// Where the machine-wide trusted keys are: `/etc/sheetbridge/trusted-keys.txt` on Linux and
+/// other Unix systems; beside the installed program (`exe`) on Windows.
+pub fn machine_keys(exe: Option<&Path>) -> Option<PathBuf> {
+    if cfg!(windows) {
+        exe.and_then(Path::parent).map(|d| d.join(TRUSTED_KEYS))
+    } else {
+        Some(PathBuf::from("/etc/sheetbridge").join(TRUSTED_KEYS))
+    }
+}
+
 /// The signature file of a pack: `FILE.sbpack.minisig`.
 pub fn signature_path(pack: &Path) -> PathBuf {
     let mut s = pack.as_os_str().to_owned();
