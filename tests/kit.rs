@@ -514,3 +514,150 @@ fn a_key_in_the_machine_wide_file_is_trusted() {
         TARGET
     );
 }
+
+// ---- The ledger lookup ---------------------------------------------------------------------
+
+/// A home whose upload of `n` people went to the stand-in (10 rows a batch); the first batch
+/// met a 503 and is still queued.
+fn uploaded(n: u32) -> (tempfile::TempDir, Platform) {
+    let home = tmp();
+    let h = home.path();
+    let platform = Platform::start(Config::new(&h.join("platform.sqlite"))).unwrap();
+    std::fs::create_dir_all(h.join("config/targets")).unwrap();
+    std::fs::write(
+        h.join("config/targets/stand.toml"),
+        platform.target_toml(true, 5, 10),
+    )
+    .unwrap();
+    let input = h.join("今天的导出.xlsx");
+    write_xlsx(&input, &[SheetSpec::new("Sheet1", simple_rows(n))]);
+    platform.switches().fail_503.store(1, Ordering::SeqCst);
+    let r = run(
+        h,
+        &["upload", input.to_str().unwrap(), "--target", "stand"],
+        &[],
+    );
+    assert_eq!(r.code, 4, "{}", r.stderr);
+    (home, platform)
+}
+
+/// The ID number of person `i` of `simple_rows`.
+fn id_of(i: u32) -> String {
+    match &person(i, "T")[2] {
+        crate::support::V::T(id) => id.clone(),
+        _ => unreachable!(),
+    }
+}
+
+fn full_width(s: &str) -> String {
+    s.chars()
+        .map(|c| match c {
+            '0'..='9' | 'A'..='Z' | 'a'..='z' => char::from_u32(c as u32 + 0xFEE0).unwrap(),
+            c => c,
+        })
+        .collect()
+}
+
+#[test]
+fn lookup_finds_a_person_by_id_or_barcode() {
+    let (home, _platform) = uploaded(30);
+    let h = home.path();
+    let lookup = |v: &str| {
+        let r = run(h, &["lookup", v], &[]);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        r.stdout
+    };
+    // People 0-9 are in the first batch (still queued after the 503); 10-29 were confirmed.
+    let confirmed = lookup(&id_of(12));
+    assert!(confirmed.contains("已上报"), "{confirmed}");
+    assert!(confirmed.contains("目标「stand」"), "{confirmed}");
+    assert!(
+        confirmed.contains("来自文件「今天的导出.xlsx」"),
+        "{confirmed}"
+    );
+    assert!(
+        !confirmed.contains(&id_of(12)),
+        "the ID is shown masked: {confirmed}"
+    );
+    let queued = lookup(&id_of(3));
+    assert!(
+        queued.contains("还没有上报完成") && queued.contains("排队中"),
+        "{queued}"
+    );
+    // The batch named is the one `outbox list` shows.
+    let list = run(h, &["outbox", "list"], &[]).stdout;
+    let batch = confirmed
+        .split("批次 ")
+        .nth(1)
+        .unwrap()
+        .split('，')
+        .next()
+        .unwrap();
+    assert!(
+        list.lines()
+            .any(|l| l.starts_with(batch) && l.contains("confirmed")),
+        "{list}"
+    );
+
+    // With a lower-case x, and in full-width digits.
+    let with_x = (10..30)
+        .map(id_of)
+        .find(|id| id.ends_with('X'))
+        .expect("an ID ending in X");
+    assert!(lookup(&with_x.to_lowercase()).contains("已上报"));
+    assert!(lookup(&full_width(&id_of(15))).contains("已上报"));
+    // By barcode: person 20's tube (10 people a tube).
+    let by_barcode = lookup("T0000000002");
+    assert!(by_barcode.contains("已上报"), "{by_barcode}");
+    // Someone never uploaded, and a barcode never seen.
+    for other in [id_of(40), "T9999999999".to_owned()] {
+        let none = lookup(&other);
+        assert!(none.contains("没有上报记录"), "{none}");
+    }
+}
+
+#[test]
+fn the_window_looks_up_an_upload() {
+    use eframe::egui;
+    use egui_kittest::kittest::Queryable;
+    let (home, _platform) = uploaded(20);
+    let h = home.path();
+    let dirs = sheetbridge::app::Dirs {
+        config: Some(h.join("config")),
+        data: Some(h.join("data")),
+    };
+    let app = sheetbridge::app::App::new(&egui::Context::default(), dirs);
+    let mut harness = egui_kittest::Harness::builder()
+        .with_size(egui::vec2(1366.0, 768.0))
+        .with_context_setup(sheetbridge::app::fonts::install)
+        .build_ui_state(|ui, app: &mut sheetbridge::app::App| app.show(ui), app);
+    harness.run_steps(2);
+    harness.get_by_label("查询上报记录").click();
+    harness.run_steps(2);
+    let ask = |harness: &mut egui_kittest::Harness<'_, sheetbridge::app::App>, value: &str| {
+        let field =
+            harness.get_by_role_and_label(egui::accesskit::Role::TextInput, "证件号码或条码号");
+        field.focus();
+        harness.run_steps(1);
+        harness.state_mut().lookup.value.clear();
+        harness
+            .get_by_role_and_label(egui::accesskit::Role::TextInput, "证件号码或条码号")
+            .type_text(value);
+        harness.run_steps(2);
+        harness.get_by_label("查询").click();
+        for _ in 0..2000 {
+            harness.step();
+            if !harness.state().lookup.busy() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        harness.run_steps(2);
+    };
+    ask(&mut harness, &id_of(15).to_lowercase());
+    harness.get_by_label_contains("已上报");
+    harness.get_by_label_contains("来自文件「今天的导出.xlsx」");
+    ask(&mut harness, &id_of(40));
+    harness.get_by_label_contains("没有上报记录");
+    assert!(harness.query_by_label_contains("已上报").is_none());
+}

@@ -43,7 +43,16 @@ pub fn show(ui: &mut egui::Ui, lang: Lang, history: &[HistoryEntry]) -> Action {
             action = Action::PickFile;
         }
     });
-    ui.add_space(24.0);
+    ui.add_space(12.0);
+    ui.vertical_centered(|ui| {
+        if ui
+            .button(tr(lang, "查询上报记录", "Look up an upload"))
+            .clicked()
+        {
+            action = Action::ShowLookup;
+        }
+    });
+    ui.add_space(12.0);
     let today = chrono::Local::now().format("%Y-%m-%d").to_string();
     let todays: Vec<&HistoryEntry> = history.iter().filter(|e| e.date == today).collect();
     ui.vertical_centered(|ui| {

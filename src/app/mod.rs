@@ -8,6 +8,7 @@ mod dialogs;
 pub mod fonts;
 mod home;
 pub mod jobs;
+pub mod lookup;
 pub mod mapping;
 pub mod review;
 pub mod settings;
@@ -73,6 +74,8 @@ pub enum Action {
     /// Queue the ready rows for the upload target and start sending.
     Upload,
     ShowQueue,
+    /// "查询上报记录".
+    ShowLookup,
 }
 
 /// A message shown above the content until dismissed.
@@ -119,6 +122,8 @@ pub struct App {
     logged_notice: Option<String>,
     /// The support kit: diagnostic bundle, profile packs.
     support: dialogs::SupportState,
+    /// "查询上报记录".
+    pub lookup: lookup::Lookup,
 }
 
 impl App {
@@ -137,6 +142,7 @@ impl App {
             resumed: false,
             logged_notice: None,
             support: Default::default(),
+            lookup: Default::default(),
             chosen_profile: settings.profile.clone(),
             settings,
             dirs,
@@ -278,6 +284,10 @@ impl App {
         }
         if self.show_about {
             self.about_window(&ctx);
+        }
+        if self.lookup.open {
+            let data = self.dirs.data.clone();
+            self.lookup.window(&ctx, self.lang(), data, &self.profiles);
         }
         let can_send = self.credentials().is_some();
         match self.uploads.queue_window(&ctx, self.lang(), can_send) {
@@ -671,6 +681,7 @@ impl App {
                 }
             }
             Action::Upload => self.start_queue(ctx),
+            Action::ShowLookup => self.lookup.open = true,
             Action::ShowQueue => {
                 self.uploads.show_queue = true;
                 self.uploads.refresh();

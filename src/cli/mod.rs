@@ -4,6 +4,7 @@
 mod check;
 mod convert;
 mod diagnose;
+mod lookup;
 mod outbox;
 mod pack;
 mod profiles;
@@ -58,6 +59,8 @@ enum Command {
     /// 模板包：安装、列出、退回上一个版本
     #[command(subcommand)]
     Pack(pack::PackCommand),
+    /// 查询上报记录：某人（证件号码）或某条码是否已经上报、何时、在哪个批次
+    Lookup(lookup::LookupArgs),
     /// 打开窗口（不带参数运行时也会打开）；可以带一个要打开的文件
     Window {
         /// 打开时直接读取这个文件
@@ -120,6 +123,7 @@ pub fn main() -> ExitCode {
         Some(Command::Outbox(cmd)) => outbox::run(&cmd, lang),
         Some(Command::Diagnose(args)) => diagnose::run(&args, lang),
         Some(Command::Pack(cmd)) => pack::run(&cmd, lang),
+        Some(Command::Lookup(args)) => lookup::run(&args, lang),
         Some(Command::Window { file }) => window(file),
         None => window(None),
     };

@@ -2,6 +2,7 @@
 //! the ledger lookup. Each is given its folders by the front end.
 
 pub mod diagnose;
+pub mod lookup;
 pub mod pack;
 
 use std::path::PathBuf;
