@@ -7,10 +7,12 @@
 
 pub mod app;
 pub mod batch;
+pub mod edits;
 pub mod issue;
 pub mod log;
 pub mod paths;
 pub mod pipeline;
+pub mod privacy;
 pub mod profile;
 pub mod read;
 pub mod report;
@@ -18,4 +20,5 @@ pub mod rules;
 pub mod support;
 pub mod upload;
 pub mod validate;
+pub mod workspace;
 pub mod write;

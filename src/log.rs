@@ -247,14 +247,13 @@ pub mod event {
 
     const TARGET: &str = "sheetbridge";
 
-    /// A process started: version, system and what it was asked to do.
-    pub fn started(what: &str) {
+    /// A process started: version, system (the front end says which) and what it was asked
+    /// to do.
+    pub fn started(system: &str, what: &str) {
         ::log::info!(
             target: TARGET,
-            "start: sheetbridge {} on {} {}; {what}",
-            env!("CARGO_PKG_VERSION"),
-            std::env::consts::OS,
-            std::env::consts::ARCH
+            "start: sheetbridge {} on {system}; {what}",
+            env!("CARGO_PKG_VERSION")
         );
     }
 

@@ -1,6 +1,8 @@
 //! The per-user folders: profiles and targets (config), outbox, ledger and logs (data).
 //!
-//! `SHEETBRIDGE_CONFIG_DIR` and `SHEETBRIDGE_DATA_DIR` replace them (tests, portable installs).
+//! The front ends let `SHEETBRIDGE_CONFIG_DIR` and `SHEETBRIDGE_DATA_DIR` replace them (tests,
+//! portable installs) and hand the result to [`crate::workspace::Folders`]: the library reads
+//! no environment variable.
 
 use directories::ProjectDirs;
 use std::path::{Path, PathBuf};
@@ -10,24 +12,22 @@ fn project() -> Option<ProjectDirs> {
 }
 
 /// The per-user config folder (holds `profiles/`, `targets/`, `settings.toml`).
-pub fn config_dir() -> Option<PathBuf> {
-    match std::env::var_os("SHEETBRIDGE_CONFIG_DIR") {
-        Some(d) if !d.is_empty() => Some(PathBuf::from(d)),
-        _ => project().map(|p| p.config_dir().to_owned()),
-    }
+pub fn default_config_dir() -> Option<PathBuf> {
+    project().map(|p| p.config_dir().to_owned())
 }
 
-/// The per-user data folder (outbox database, batch files, ledger, logs).
-pub fn data_dir() -> Option<PathBuf> {
-    match std::env::var_os("SHEETBRIDGE_DATA_DIR") {
-        Some(d) if !d.is_empty() => Some(PathBuf::from(d)),
-        _ => project().map(|p| p.data_dir().to_owned()),
-    }
+/// The per-user data folder (outbox database, batch files, ledger, saved edits, logs).
+pub fn default_data_dir() -> Option<PathBuf> {
+    project().map(|p| p.data_dir().to_owned())
 }
 
-/// The user's own profiles.
-pub fn profiles_dir() -> Option<PathBuf> {
-    config_dir().map(|d| d.join("profiles"))
+/// A folder given by the environment (`SHEETBRIDGE_CONFIG_DIR`, ...) when set and not empty,
+/// else the default. The front ends read the variable and call this.
+pub fn chosen(from_env: Option<std::ffi::OsString>, default: Option<PathBuf>) -> Option<PathBuf> {
+    match from_env {
+        Some(d) if !d.is_empty() => Some(PathBuf::from(d)),
+        _ => default,
+    }
 }
 
 /// A path's file name as text, for messages and screens (empty when it has none).

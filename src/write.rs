@@ -81,9 +81,18 @@ pub fn write_atomically(
     };
     let mut builder = tempfile::Builder::new();
     builder.prefix(".sheetbridge-").suffix(".part");
-    // A temporary file is private (0600); the result is an ordinary file the clerk can share.
+    // A temporary file is private (0600); the result is an ordinary file the clerk can share,
+    // unless it goes into a private folder (the data folder): then it stays private.
     #[cfg(unix)]
-    builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644));
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let private = std::fs::metadata(&dir).is_ok_and(|m| m.permissions().mode() & 0o077 == 0);
+        builder.permissions(std::fs::Permissions::from_mode(if private {
+            0o600
+        } else {
+            0o644
+        }));
+    }
     let mut tmp = builder.tempfile_in(&dir).map_err(io)?;
     write(tmp.as_file_mut())?;
     tmp.as_file().sync_all().map_err(io)?;

@@ -136,7 +136,7 @@ fn the_bundle_of_a_run_with_failures_holds_no_person() {
         &["upload", input.to_str().unwrap(), "--target", "stand"],
         &[],
     );
-    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert_eq!(r.code, 5, "a batch needs a person: {}", r.stderr);
     let list = run(h, &["outbox", "list"], &[]);
     let batches: Vec<(String, String)> = list
         .stdout
@@ -570,7 +570,7 @@ fn lookup_finds_a_person_by_id_or_barcode() {
     // People 0-9 are in the first batch (still queued after the 503); 10-29 were confirmed.
     let confirmed = lookup(&id_of(12));
     assert!(confirmed.contains("已上报"), "{confirmed}");
-    assert!(confirmed.contains("目标「stand」"), "{confirmed}");
+    assert!(confirmed.contains("目标「演示平台」"), "{confirmed}");
     assert!(
         confirmed.contains("来自文件「今天的导出.xlsx」"),
         "{confirmed}"
@@ -633,7 +633,8 @@ fn the_window_looks_up_an_upload() {
         .build_ui_state(|ui, app: &mut sheetbridge::app::App| app.show(ui), app);
     harness.run_steps(2);
     harness.get_by_label("查询上报记录").click();
-    harness.run_steps(2);
+    harness.run_steps(5);
+    assert!(harness.state().lookup.open, "the lookup window opens");
     let ask = |harness: &mut egui_kittest::Harness<'_, sheetbridge::app::App>, value: &str| {
         let field =
             harness.get_by_role_and_label(egui::accesskit::Role::TextInput, "证件号码或条码号");

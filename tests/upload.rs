@@ -107,10 +107,13 @@ fn upload_confirms_then_refuses_the_same_rows() {
     assert!(r.stderr.contains("已确认"), "{}", r.stderr);
     env.assert_each_row_once(30);
     assert_eq!(env.states(), ["confirmed"]);
-    // The same rows again: already uploaded, nothing queued.
+    // The same rows again: already uploaded, nothing queued; the file is done (target.md:
+    // a FILE sent before exits 0, saying when).
     let again = env.upload(&input);
-    ok(&again, 2);
-    assert!(again.stderr.contains("已经上报过"), "{}", again.stderr);
+    ok(&again, 0);
+    assert!(again.stderr.contains("30 行已经上报过"), "{}", again.stderr);
+    let today = chrono::Local::now().format("%Y-%m-%d").to_string();
+    assert!(again.stderr.contains(&today), "{}", again.stderr);
     // convert and check now warn about them (the ledger is read).
     let report = env.path().join("report.json");
     let check = env.run(&[
@@ -229,11 +232,12 @@ fn lost_answer_without_idempotency_waits_for_a_person() {
         .store(1, Ordering::SeqCst);
     let input = env.input(8);
     let r = env.upload(&input);
-    ok(&r, 4);
+    // A batch waiting for a person: 5, for the upload and for the outbox.
+    ok(&r, 5);
     let list = env.list();
     assert_eq!(list[0].1, "waiting");
     // Nothing is resent by itself.
-    ok(&env.run(&["outbox", "send", "--max-wait", "5"]), 0);
+    ok(&env.run(&["outbox", "send", "--max-wait", "5"]), 5);
     assert_eq!(env.platform.shared.requests.load(Ordering::SeqCst), 1);
     env.assert_each_row_once(8);
     // The person checked the platform: the rows are there, so the batch is dropped.
@@ -284,7 +288,7 @@ fn rejected_batch_shows_the_platforms_message_and_can_be_retried() {
     env.platform.switches().reject.store(1, Ordering::SeqCst);
     let input = env.input(7);
     let r = env.upload(&input);
-    ok(&r, 2);
+    ok(&r, 5);
     assert!(
         r.stderr.contains("检测机构不在本省备案名单中"),
         "{}",
@@ -294,7 +298,7 @@ fn rejected_batch_shows_the_platforms_message_and_can_be_retried() {
     assert_eq!(list[0].1, "rejected");
     assert!(env.platform.rows().is_empty());
     // Not resent by itself; a person's retry sends it again.
-    ok(&env.run(&["outbox", "send"]), 0);
+    ok(&env.run(&["outbox", "send"]), 5);
     assert!(env.platform.rows().is_empty());
     ok(&env.run(&["outbox", "retry", &list[0].0]), 0);
     ok(&env.run(&["outbox", "send"]), 0);
@@ -316,22 +320,26 @@ fn refused_login_exits_2_and_keeps_the_batch() {
     assert!(!r.stderr.contains("demo"), "no credentials in messages");
     assert_eq!(env.states(), ["queued"]);
     assert_eq!(env.platform.shared.requests.load(Ordering::SeqCst), 0);
-    // Queuing the same rows again is refused.
+    // Running it again finds the queued batch (not queued twice) and tries to send it.
     let again = env.upload(&input);
     ok(&again, 2);
-    assert!(again.stderr.contains("不再重复排队"), "{}", again.stderr);
+    assert!(again.stderr.contains("之前已放入队列"), "{}", again.stderr);
     assert_eq!(env.states(), ["queued"]);
     // Missing credentials are named.
     let mut c = env.command(&["outbox", "send"]);
     c.env_remove("SHEETBRIDGE_PASSWORD");
     let out = c.output().unwrap();
-    assert_eq!(out.status.code(), Some(4));
+    // Nothing could be done: 2 (target.md, "Exit codes").
+    assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("SHEETBRIDGE_PASSWORD"));
     env.platform
         .switches()
         .refuse_login
         .store(false, Ordering::SeqCst);
-    ok(&env.run(&["outbox", "send"]), 0);
+    // The clerk's obvious next step, the same command again, sends the file's batch.
+    let fixed = env.upload(&input);
+    ok(&fixed, 0);
+    assert_eq!(env.states(), ["confirmed"]);
     env.assert_each_row_once(4);
 }
 
@@ -348,10 +356,10 @@ fn retries_stop_after_retry_for_hours_and_wait_for_a_person() {
     env.platform.switches().fail_503.store(1, Ordering::SeqCst);
     let input = env.input(3);
     let r = env.upload(&input);
-    ok(&r, 4);
+    ok(&r, 5);
     let list = env.list();
     assert_eq!(list[0].1, "waiting");
-    ok(&env.run(&["outbox", "send", "--max-wait", "5"]), 0);
+    ok(&env.run(&["outbox", "send", "--max-wait", "5"]), 5);
     assert!(env.platform.rows().is_empty());
     // A person's retry sends it once more.
     ok(&env.run(&["outbox", "retry", &list[0].0]), 0);
@@ -585,4 +593,255 @@ fn killed_sender_loses_nothing_and_sends_nothing_twice() {
         crate::support::files_in(&env.path().join("data/outbox")).len(),
         60
     );
+}
+
+/// A database and batch files written by main before the schema had a version
+/// (tests/fixtures/outbox-main-v0) are migrated in place: the queue and the ledger are intact,
+/// the queued batches are sent, and nothing is sent twice.
+#[test]
+fn a_database_of_the_previous_version_is_migrated() {
+    let env = Env::new(true, 10, 20);
+    let fixture = crate::support::repo().join("tests/fixtures/outbox-main-v0");
+    let data = env.path().join("data");
+    std::fs::create_dir_all(data.join("outbox")).unwrap();
+    std::fs::copy(fixture.join("outbox.sqlite"), data.join("outbox.sqlite")).unwrap();
+    for f in std::fs::read_dir(fixture.join("outbox")).unwrap() {
+        let f = f.unwrap();
+        std::fs::copy(f.path(), data.join("outbox").join(f.file_name())).unwrap();
+    }
+    let list = env.list();
+    let states: Vec<(&str, u32)> = list.iter().map(|b| (b.1.as_str(), b.2)).collect();
+    assert_eq!(
+        states,
+        [
+            ("confirmed", 1),
+            ("confirmed", 1),
+            ("queued", 1),
+            ("queued", 1)
+        ]
+    );
+    let conn = rusqlite::Connection::open(data.join("outbox.sqlite")).unwrap();
+    let version: u32 = conn
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .unwrap();
+    assert_eq!(version, 2);
+    let ledger: i64 = conn
+        .query_row("SELECT count(*) FROM ledger", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(ledger, 30);
+    drop(conn);
+    // The second file's batches, queued by main, are found (not queued again) and sent.
+    let second = env.path().join("second.xlsx");
+    let mut rows = simple_rows(0);
+    rows.extend(simple_rows(60).into_iter().skip(31));
+    write_xlsx(&second, &[SheetSpec::new("Sheet1", rows)]);
+    let r = env.upload(&second);
+    ok(&r, 0);
+    assert!(r.stderr.contains("之前已放入队列"), "{}", r.stderr);
+    assert_eq!(env.list().len(), 4);
+    assert!(env.states().iter().all(|s| s == "confirmed"));
+    env.assert_each_row_once(30);
+    // The ledger's rows count for the target their batches went to: the first file was
+    // uploaded before (by main), the second just now.
+    let first = env.input(30);
+    let r = env.upload(&first);
+    ok(&r, 0);
+    assert!(r.stderr.contains("30 行已经上报过"), "{}", r.stderr);
+    let r = env.upload(&second);
+    ok(&r, 0);
+    assert!(r.stderr.contains("30 行已经上报过"), "{}", r.stderr);
+    assert_eq!(env.list().len(), 4);
+    env.assert_each_row_once(30);
+}
+
+/// An empty database (a clean-up emptied it) over batch files: the files are moved aside, not
+/// deleted, and the clerk is told how to queue them again.
+#[test]
+fn batch_files_without_their_database_are_kept_aside() {
+    let env = Env::new(true, 10, 1000);
+    env.platform
+        .switches()
+        .refuse_login
+        .store(true, Ordering::SeqCst);
+    let input = env.input(5);
+    ok(&env.upload(&input), 2);
+    let data = env.path().join("data");
+    for f in ["outbox.sqlite-wal", "outbox.sqlite-shm"] {
+        let _ = std::fs::remove_file(data.join(f));
+    }
+    std::fs::write(data.join("outbox.sqlite"), b"").unwrap();
+    let r = env.run(&["outbox", "list"]);
+    ok(&r, 0);
+    assert!(r.stderr.contains("recovered-"), "{}", r.stderr);
+    assert!(r.stderr.contains("sheetbridge upload"), "{}", r.stderr);
+    let moved: Vec<PathBuf> = std::fs::read_dir(data.join("outbox"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_dir())
+        .collect();
+    assert_eq!(moved.len(), 1);
+    let files = crate::support::files_in(&moved[0]);
+    assert_eq!(files.len(), 1, "{files:?}");
+    // What the message says works: the batch file is an upload sheet.
+    env.platform
+        .switches()
+        .refuse_login
+        .store(false, Ordering::SeqCst);
+    ok(&env.upload(&moved[0].join(&files[0])), 0);
+    env.assert_each_row_once(5);
+}
+
+#[cfg(unix)]
+#[test]
+fn the_data_folder_and_its_files_are_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let env = Env::new(true, 10, 1000);
+    env.platform
+        .switches()
+        .refuse_login
+        .store(true, Ordering::SeqCst);
+    ok(&env.upload(&env.input(3)), 2);
+    let data = env.path().join("data");
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&data), 0o700);
+    assert_eq!(mode(&data.join("outbox")), 0o700);
+    for f in std::fs::read_dir(&data)
+        .unwrap()
+        .chain(std::fs::read_dir(data.join("outbox")).unwrap())
+    {
+        let p = f.unwrap().path();
+        if p.is_file() {
+            assert_eq!(mode(&p), 0o600, "{}", p.display());
+        }
+    }
+}
+
+/// Three programs at once on one data folder (target.md, "Safety rules"): an `upload` of
+/// 20,000 rows, a loop of `outbox list`, and a second `outbox send` killed (SIGKILL) and
+/// restarted at random moments, the `upload` itself killed once and run again. Returns the
+/// environment after a final `outbox send`, with how many kills landed.
+fn three_programs(idempotent: bool) -> (Env, usize, i32) {
+    const ROWS: u32 = 20_000;
+    let env = Env::new(idempotent, 10, 500);
+    let sw = env.platform.switches();
+    // Requests take a while before and after the platform stores the rows, so kills land
+    // before a request, while it is stored and before the answer.
+    sw.delay_ms.store(30, Ordering::SeqCst);
+    sw.answer_delay_ms.store(60, Ordering::SeqCst);
+    let input = env.input(ROWS);
+    let upload = |env: &Env| {
+        env.command(&[
+            "upload",
+            input.to_str().unwrap(),
+            "--target",
+            "stand",
+            "--max-wait",
+            "120",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+    };
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let lister = {
+        let stop = std::sync::Arc::clone(&stop);
+        let mut cmd = env.command(&["outbox", "list"]);
+        std::thread::spawn(move || {
+            let mut problems = Vec::new();
+            let mut runs = 0;
+            while !stop.load(Ordering::SeqCst) {
+                let out = cmd.output().unwrap();
+                runs += 1;
+                let err = String::from_utf8_lossy(&out.stderr).into_owned();
+                if out.status.code() != Some(0) || err.contains("错误：") {
+                    problems.push(format!("{:?}: {err}", out.status.code()));
+                }
+            }
+            (runs, problems)
+        })
+    };
+    let mut uploader = upload(&env);
+    let mut kills = 0;
+    let mut upload_killed = false;
+    let started = Instant::now();
+    while kills < 12 && started.elapsed() < Duration::from_secs(300) {
+        let mut sender = env
+            .command(&["outbox", "send", "--max-wait", "60"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(fastrand::u64(100..900)));
+        if sender.try_wait().unwrap().is_none() {
+            sender.kill().unwrap(); // SIGKILL
+            kills += 1;
+        }
+        sender.wait().unwrap();
+        if !upload_killed && kills == 5 && uploader.try_wait().unwrap().is_none() {
+            uploader.kill().unwrap();
+            uploader.wait().unwrap();
+            upload_killed = true;
+            kills += 1;
+            // The clerk runs it again.
+            uploader = upload(&env);
+        }
+    }
+    assert!(kills >= 10, "only {kills} kills");
+    let out = uploader.wait_with_output().unwrap();
+    let upload_err = String::from_utf8_lossy(&out.stderr).into_owned();
+    let upload_code = out.status.code().unwrap_or(-1);
+    assert!(
+        [0, 4, 5].contains(&upload_code) && !upload_err.contains("错误："),
+        "upload: {upload_code}\n{upload_err}"
+    );
+    stop.store(true, Ordering::SeqCst);
+    let (runs, problems) = lister.join().unwrap();
+    assert!(runs > 0);
+    assert!(problems.is_empty(), "outbox list: {problems:?}");
+    sw.delay_ms.store(0, Ordering::SeqCst);
+    sw.answer_delay_ms.store(0, Ordering::SeqCst);
+    let last = env.run(&["outbox", "send", "--max-wait", "120"]);
+    assert!(!last.stderr.contains("错误："), "{}", last.stderr);
+    eprintln!(
+        "three programs (idempotent: {idempotent}): {kills} kills, {runs} outbox lists, upload exit {upload_code}, {} requests",
+        env.platform.shared.requests.load(Ordering::SeqCst)
+    );
+    (env, kills, last.code)
+}
+
+#[test]
+fn three_programs_with_kills_send_each_row_once_with_an_idempotency_key() {
+    let (env, _, code) = three_programs(true);
+    assert_eq!(code, 0);
+    let states = env.states();
+    assert_eq!(states.len(), 40);
+    assert!(states.iter().all(|s| s == "confirmed"), "{states:?}");
+    env.assert_each_row_once(20_000);
+}
+
+#[test]
+fn three_programs_with_kills_never_send_a_row_twice_without_one() {
+    let (env, _, code) = three_programs(false);
+    let r = env.run(&["outbox", "list"]);
+    let mut confirmed_rows = 0;
+    let mut waiting = 0;
+    for line in r.stdout.lines() {
+        let f: Vec<&str> = line.split('\t').collect();
+        match f[3] {
+            "confirmed" => confirmed_rows += f[2].parse::<usize>().unwrap(),
+            "waiting" => {
+                waiting += 1;
+                // Only a batch whose sender was killed after it began sending.
+                assert!(f[5].contains("程序在发送时中断"), "{line}");
+            }
+            other => panic!("batch {} is {other}", f[0]),
+        }
+    }
+    assert_eq!(code, if waiting > 0 { 5 } else { 0 });
+    let rows = env.platform.rows();
+    let twice: Vec<_> = rows.iter().filter(|r| r.2 != 1).collect();
+    assert!(twice.is_empty(), "stored more than once: {twice:?}");
+    assert!(rows.len() >= confirmed_rows);
+    eprintln!("without idempotency: {waiting} batches waiting for a person");
 }

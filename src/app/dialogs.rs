@@ -185,7 +185,7 @@ impl App {
                         });
                         if days != self.settings.keep_days() {
                             self.settings.keep_days = Some(days);
-                            self.uploads.keep_days = days;
+                            self.uploads.set_keep_days(days);
                         }
                         ui.end_row();
                         ui.label(tr(lang, "导出到", "Export to"));
@@ -218,6 +218,7 @@ impl App {
         if save || !open {
             self.save_settings();
             self.show_settings = false;
+            self.uploads.credentials_changed(self.credentials());
         }
     }
 
@@ -267,7 +268,10 @@ impl App {
             let out = dir.join(crate::support::diagnose::default_name(
                 chrono::Local::now().date_naive(),
             ));
-            let context = crate::support::diagnose::Context::default();
+            let context = crate::support::diagnose::Context {
+                renderer: None,
+                system: format!("{} {}", std::env::consts::OS, std::env::consts::ARCH),
+            };
             let done = crate::support::diagnose::write_bundle(&out, &folders, &context)
                 .map(|_| out)
                 .map_err(|e| {

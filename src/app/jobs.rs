@@ -36,7 +36,7 @@ impl Progress for Shared {
 pub enum Done {
     Loaded {
         path: PathBuf,
-        result: Box<Result<Batch, LoadError>>,
+        result: Box<Result<crate::workspace::Loaded, LoadError>>,
     },
     Exported {
         batch: Box<Batch>,
@@ -47,6 +47,8 @@ pub enum Done {
         batch: Box<Batch>,
         result: Result<(usize, usize), (String, String)>,
     },
+    /// The sender thread ended while queueing (a bug): the batch is gone with it.
+    QueueLost,
 }
 
 /// Files an export wrote.
@@ -100,60 +102,68 @@ impl Job {
         Job { what, shared, rx }
     }
 
-    /// Loads and checks a file with the shared pipeline; rows already uploaded (the ledger in
-    /// `data_dir`) are marked as such.
+    /// Loads and checks a file through the workspace: rows already uploaded to `target` (to
+    /// any target when none is chosen) are marked as such, and the clerk's saved edits and
+    /// exclusions for the same content are applied.
     pub fn load(
         ctx: &egui::Context,
         path: PathBuf,
         profiles: Profiles,
-        mut options: Options,
-        data_dir: Option<PathBuf>,
+        options: Options,
+        folders: Option<crate::workspace::Folders>,
+        target: Option<crate::upload::target::Target>,
     ) -> Job {
         let p = path.clone();
         Job::spawn(JobKind::Load(path), ctx, move |shared| {
-            let db = data_dir
-                .map(|d| d.join("outbox.sqlite"))
-                .filter(|d| d.is_file());
-            if let Some(ledger) = db.and_then(|db| crate::upload::outbox::read_ledger(&db).ok()) {
-                options.ledger = Some(Arc::new(ledger));
-            }
+            let result = match &folders {
+                Some(f) => {
+                    crate::workspace::load(f, &profiles, &p, options, target.as_ref(), shared)
+                }
+                // No data folder: nothing saved to restore, no ledger.
+                None => pipeline::load(&p, &profiles, &options, shared).map(|batch| {
+                    crate::workspace::Loaded {
+                        batch,
+                        edits: None,
+                        restored: Default::default(),
+                        warnings: Vec::new(),
+                    }
+                }),
+            };
             Done::Loaded {
-                result: Box::new(pipeline::load(&p, &profiles, &options, shared)),
+                result: Box::new(result),
                 path: p,
             }
         })
     }
 
-    /// Queues the ready rows in the outbox (each batch file written whole first).
+    /// Queues the ready rows through the window's sender thread (the one owner of the outbox
+    /// in this process); each batch file is written whole first.
     pub fn queue(
         ctx: &egui::Context,
         batch: Batch,
         target: crate::upload::target::Target,
-        data_dir: PathBuf,
-        keep_days: u32,
+        sender: std::sync::mpsc::Sender<super::upload::Cmd>,
     ) -> Job {
         Job::spawn(JobKind::Queue, ctx, move |_| {
-            let rows: Vec<usize> = batch.rows_with(crate::batch::RowStatus::Ready).collect();
-            let result = crate::upload::outbox::Outbox::open(&data_dir, keep_days)
-                .and_then(|(mut outbox, _)| outbox.queue(&target, &batch, &rows))
-                .map(|queued| {
-                    for q in &queued {
-                        let (id, rows, new) = match q {
-                            crate::upload::outbox::Queued::New { id, rows } => (id, *rows, true),
-                            crate::upload::outbox::Queued::Already { id, .. } => (id, 0, false),
-                        };
-                        crate::log::event::queued(id, &target.name, rows, new);
-                    }
-                    let new = queued
-                        .iter()
-                        .filter(|q| matches!(q, crate::upload::outbox::Queued::New { .. }))
-                        .count();
-                    (new, queued.len() - new)
-                })
-                .map_err(|e| (e.to_string(), e.english()));
-            Done::Queued {
+            let (reply, answer) = channel();
+            let asked = sender.send(super::upload::Cmd::Queue {
                 batch: Box::new(batch),
-                result,
+                target: Box::new(target),
+                reply,
+            });
+            match (asked, answer.recv()) {
+                (Ok(()), Ok((batch, result))) => Done::Queued { batch, result },
+                // The sender thread is gone: the batch went with it; a bug, shown as such.
+                (Err(std::sync::mpsc::SendError(super::upload::Cmd::Queue { batch, .. })), _) => {
+                    Done::Queued {
+                        batch,
+                        result: Err((
+                            "上传队列没有运行，请重新打开程序后再上传。".into(),
+                            "the upload queue is not running; restart the program".into(),
+                        )),
+                    }
+                }
+                _ => Done::QueueLost,
             }
         })
     }

@@ -3,7 +3,6 @@
 
 use super::tr;
 use crate::issue::Lang;
-use crate::profile::Profiles;
 use eframe::egui;
 use std::path::PathBuf;
 use std::sync::mpsc::{Receiver, TryRecvError};
@@ -28,19 +27,13 @@ impl Lookup {
     }
 
     /// Starts a query of the outbox in `data` (the data folder).
-    fn start(
-        &mut self,
-        ctx: &egui::Context,
-        lang: Lang,
-        data: Option<PathBuf>,
-        codes: Vec<String>,
-    ) {
+    fn start(&mut self, ctx: &egui::Context, lang: Lang, data: Option<PathBuf>) {
         let value = self.value.clone();
         let (tx, rx) = std::sync::mpsc::channel();
         let ctx = ctx.clone();
         std::thread::spawn(move || {
             let answer = match data {
-                Some(d) => crate::support::lookup::find(&d.join("outbox.sqlite"), &value, &codes),
+                Some(d) => crate::support::lookup::find(&d, &value),
                 None => Ok(Vec::new()),
             }
             .map(|records| crate::support::lookup::describe(&value, &records, lang))
@@ -67,13 +60,7 @@ impl Lookup {
     }
 
     /// Draws the window while it is open.
-    pub fn window(
-        &mut self,
-        ctx: &egui::Context,
-        lang: Lang,
-        data: Option<PathBuf>,
-        profiles: &Profiles,
-    ) {
+    pub fn window(&mut self, ctx: &egui::Context, lang: Lang, data: Option<PathBuf>) {
         self.poll();
         let mut open = self.open;
         let mut query = false;
@@ -117,12 +104,7 @@ impl Lookup {
                 }
             });
         if query {
-            self.start(
-                ctx,
-                lang,
-                data,
-                crate::support::lookup::id_type_codes(profiles),
-            );
+            self.start(ctx, lang, data);
         }
         self.open = open;
     }

@@ -8,6 +8,7 @@ mod dialogs;
 pub mod fonts;
 mod home;
 pub mod jobs;
+pub mod keep;
 pub mod lookup;
 pub mod mapping;
 pub mod review;
@@ -42,10 +43,19 @@ pub struct Dirs {
 impl Dirs {
     /// The per-user folders (`SHEETBRIDGE_CONFIG_DIR`/`SHEETBRIDGE_DATA_DIR` replace them).
     pub fn user() -> Dirs {
+        use crate::paths::{chosen, default_config_dir, default_data_dir};
         Dirs {
-            config: crate::paths::config_dir(),
-            data: crate::paths::data_dir(),
+            config: chosen(
+                std::env::var_os("SHEETBRIDGE_CONFIG_DIR"),
+                default_config_dir(),
+            ),
+            data: chosen(std::env::var_os("SHEETBRIDGE_DATA_DIR"), default_data_dir()),
         }
+    }
+
+    /// The workspace's folders (none without a data folder).
+    pub fn folders(&self) -> Option<crate::workspace::Folders> {
+        upload::folders(self)
     }
 
     fn profiles(&self) -> Option<PathBuf> {
@@ -133,8 +143,7 @@ impl App {
         let settings = Settings::load(dirs.config.as_deref());
         let profiles = Profiles::load(dirs.profiles().as_deref());
         let history = settings::load_history(dirs.data.as_deref());
-        let mut uploads = upload::Uploads::new(ctx, dirs.data.clone());
-        uploads.keep_days = settings.keep_days();
+        let uploads = upload::Uploads::new(ctx, dirs.folders(), settings.keep_days());
         App {
             uploads,
             confirm_close: false,
@@ -235,7 +244,8 @@ impl App {
             path,
             self.profiles.clone(),
             options,
-            self.dirs.data.clone(),
+            self.dirs.folders(),
+            self.target().ok(),
         ));
     }
 
@@ -287,7 +297,7 @@ impl App {
         }
         if self.lookup.open {
             let data = self.dirs.data.clone();
-            self.lookup.window(&ctx, self.lang(), data, &self.profiles);
+            self.lookup.window(&ctx, self.lang(), data);
         }
         let can_send = self.credentials().is_some();
         match self.uploads.queue_window(&ctx, self.lang(), can_send) {
@@ -360,7 +370,14 @@ impl App {
         self.job = None;
         match done {
             Done::Loaded { path, result } => match *result {
-                Ok(batch) => {
+                Ok(loaded) => {
+                    let crate::workspace::Loaded {
+                        batch,
+                        edits,
+                        restored,
+                        warnings,
+                    } = loaded;
+                    self.notice = keep::loaded_notice(restored, &warnings, self.lang());
                     let s = batch.summary();
                     self.record_history(&path, s, None);
                     let export_dir = self
@@ -369,7 +386,9 @@ impl App {
                         .clone()
                         .or_else(|| path.parent().map(Path::to_owned))
                         .unwrap_or_default();
-                    self.screen = Screen::Review(Box::new(review::Review::new(batch, export_dir)));
+                    let mut review = review::Review::new(batch, export_dir);
+                    review.keep = keep::Keep::new(edits, restored);
+                    self.screen = Screen::Review(Box::new(review));
                 }
                 Err(LoadError::Cancelled) => self.screen = Screen::Home,
                 Err(LoadError::NoMatch(m)) if !m.headers_all.is_empty() => {
@@ -394,6 +413,19 @@ impl App {
                     });
                 }
             },
+            Done::QueueLost => {
+                self.screen = Screen::Home;
+                self.notice = Some(Notice {
+                    text: tr(
+                        self.lang(),
+                        "上传队列意外停止，文件已关闭（修改已保存）。请重新打开程序和文件后再上传。",
+                        "The upload queue stopped unexpectedly and the file was closed (edits are saved); restart and open it again.",
+                    )
+                    .into(),
+                    error: true,
+                    retry_export: None,
+                });
+            }
             Done::Queued { batch, result } => {
                 self.put_back(*batch);
                 match result {
@@ -666,7 +698,10 @@ impl App {
                     job.cancel();
                 }
             }
-            Action::SaveSettings => self.save_settings(),
+            Action::SaveSettings => {
+                self.save_settings();
+                self.uploads.credentials_changed(self.credentials());
+            }
             Action::OpenFolder(dir) => {
                 if let Err(e) = open::that_detached(&dir) {
                     self.notice = Some(Notice {
@@ -717,7 +752,7 @@ impl App {
             self.start_sending();
             return;
         }
-        let Some(data) = self.dirs.data.clone() else {
+        let Some(sender) = self.uploads.commands() else {
             return;
         };
         let Screen::Review(review) = &mut self.screen else {
@@ -728,13 +763,7 @@ impl App {
             self.screen = Screen::Exporting(review);
         }
         self.notice = None;
-        self.job = Some(Job::queue(
-            ctx,
-            batch,
-            target,
-            data,
-            self.settings.keep_days(),
-        ));
+        self.job = Some(Job::queue(ctx, batch, target, sender));
     }
 
     /// Exports the batch on screen into `dir` (the upload sheet, and the rejected rows).

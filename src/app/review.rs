@@ -49,6 +49,8 @@ pub struct Review {
     /// Counts for the summary line, for `generation` (a full pass over a million rows is
     /// too slow to repeat every frame).
     counts: Option<(u64, Summary, usize)>,
+    /// The clerk's decisions, saved as they are made (app/keep.rs).
+    pub keep: super::keep::Keep,
 }
 
 impl Review {
@@ -65,6 +67,7 @@ impl Review {
             scroll_to: None,
             export_dir,
             counts: None,
+            keep: Default::default(),
         }
     }
 
@@ -147,7 +150,7 @@ impl Review {
         let Some(index) = self.selected else { return };
         for (f, text) in self.edits.clone().iter().enumerate() {
             if text != self.batch.value(index, f) {
-                self.batch.edit(index, f, text);
+                self.keep.edit(&mut self.batch, index, f, text);
             }
         }
         self.edits = (0..self.edits.len())
@@ -159,7 +162,7 @@ impl Review {
     pub fn toggle_excluded(&mut self) {
         if let Some(index) = self.selected {
             let now = self.batch.is_excluded(index);
-            self.batch.set_excluded(index, !now);
+            self.keep.set_excluded(&mut self.batch, index, !now);
             self.generation += 1;
         }
     }
@@ -648,6 +651,9 @@ impl Review {
                                     path.display()
                                 ),
                             });
+                        }
+                        if self.keep.export_stale {
+                            ui.colored_label(WARN_FG, super::keep::STALE.text(lang));
                         }
                         if let Some(dir) = done.upload.parent()
                             && ui

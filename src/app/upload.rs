@@ -1,29 +1,58 @@
-//! Uploading from the window: the background sender that drains the outbox while the window is
-//! open (and resumes at the next start), the queue view with retry and forget, "测试连接", and
-//! the session's password (kept in memory only, never written).
+//! Uploading from the window: one long-lived sender thread that owns the window's workspace
+//! (the outbox is opened once, at start, and recovered then), fed by a channel: it queues a
+//! file's rows, sends what is due (resuming by itself at start and when the credentials
+//! change), applies a person's retry and forget, and reports the queue back. The queue view
+//! with retry and forget, "测试连接", and the session's password (kept in memory only).
 //!
-//! Every outbox and network call runs on a worker thread; results come back over a channel.
+//! Every outbox and network call runs on that thread; results come back over a channel.
 
 use super::tr;
+use crate::batch::{Batch, RowStatus};
 use crate::issue::Lang;
-use crate::upload::client::{Client, Credentials};
-use crate::upload::outbox::{BatchRecord, Outbox, State};
-use crate::upload::send::{SendOptions, send_due};
+use crate::upload::client::{Client, Credentials, Outcome};
+use crate::upload::outbox::{BatchRecord, Outbox, OutboxError, State};
+use crate::upload::send::{Flow, SendHooks};
 use crate::upload::target::{Auth, Target};
+use crate::workspace::{Folders, Workspace};
 use eframe::egui::{self, Color32, RichText};
-use std::path::PathBuf;
-use std::sync::mpsc::{Receiver, Sender, channel};
+use std::sync::mpsc::{Receiver, Sender, TryRecvError, channel};
 use std::time::Duration;
 
 /// How long the window keeps retrying a failing batch in one go before it rests (it starts
-/// again at the next upload, at "继续上传", or at the next start).
+/// again at the next upload, at "继续上传", when the credentials change, or at the next start).
 const SEND_FOR: Duration = Duration::from_secs(30 * 60);
 
-/// A message from a worker thread.
+/// What the window asks of its sender thread.
+pub enum Cmd {
+    /// Read the outbox again.
+    Refresh,
+    /// Send what is due with these credentials (a run in progress restarts with them, every
+    /// queued batch due now).
+    Send(Credentials),
+    /// "现在重试": stop waiting out the backoff.
+    Now,
+    /// Queue the batch's ready rows for the target; the answer goes back on `reply`.
+    Queue {
+        batch: Box<Batch>,
+        target: Box<Target>,
+        reply: Sender<(Box<Batch>, QueueResult)>,
+    },
+    /// A person's decisions.
+    Retry(String),
+    Forget(String),
+    /// The retention setting changed: delete files of batches confirmed longer ago.
+    KeepDays(u32),
+}
+
+/// (batches new, batches queued before), or why not (Chinese, English).
+pub type QueueResult = Result<(usize, usize), (String, String)>;
+
+/// A message from the sender thread.
 enum Msg {
     Records(Vec<BatchRecord>),
     /// What the last attempt said (already masked), in Chinese and English.
     Attempt(String, String),
+    Sending(bool),
     SenderDone(Option<(String, String)>),
     Tested(Result<(), (String, String)>),
     Failed(String, String),
@@ -31,10 +60,9 @@ enum Msg {
 
 /// The window's view of the outbox.
 pub struct Uploads {
-    data_dir: Option<PathBuf>,
+    cmd: Option<Sender<Cmd>>,
     tx: Sender<Msg>,
     rx: Receiver<Msg>,
-    ctx: egui::Context,
     /// The outbox as last read.
     pub records: Vec<BatchRecord>,
     pub sending: bool,
@@ -47,21 +75,27 @@ pub struct Uploads {
     pub show_queue: bool,
     /// The outbox has been read at least once (for resuming at start).
     pub loaded: bool,
-    /// Days to keep the files of confirmed batches (from the settings).
-    pub keep_days: u32,
-    /// "现在重试": ends the sender's wait for its next attempt.
-    wake: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    /// The credentials the sender was last given (to notice a change).
+    sent_with: Option<Credentials>,
+    ctx: egui::Context,
 }
 
 impl Uploads {
-    /// Reads the outbox in the background.
-    pub fn new(ctx: &egui::Context, data_dir: Option<PathBuf>) -> Uploads {
+    /// Starts the sender thread on the workspace in `folders` (opened there, once), keeping
+    /// files of confirmed batches `keep_days` days. No data folder: no thread, nothing to send.
+    pub fn new(ctx: &egui::Context, folders: Option<Folders>, keep_days: u32) -> Uploads {
         let (tx, rx) = channel();
+        let cmd = folders.map(|folders| {
+            let (cmd_tx, cmd_rx) = channel();
+            let tx = tx.clone();
+            let ctx = ctx.clone();
+            std::thread::spawn(move || sender(folders, keep_days, &cmd_rx, &tx, &ctx));
+            cmd_tx
+        });
         let u = Uploads {
-            data_dir,
+            cmd,
             tx,
             rx,
-            ctx: ctx.clone(),
             records: Vec::new(),
             sending: false,
             last: None,
@@ -70,41 +104,30 @@ impl Uploads {
             password: String::new(),
             show_queue: false,
             loaded: false,
-            keep_days: crate::upload::outbox::DEFAULT_RETENTION_DAYS,
-            wake: Default::default(),
+            sent_with: None,
+            ctx: ctx.clone(),
         };
         u.refresh();
         u
     }
 
-    fn work(&self, job: impl FnOnce(&Sender<Msg>, &mut Outbox) + Send + 'static) {
-        let Some(dir) = self.data_dir.clone() else {
-            return;
-        };
-        let tx = self.tx.clone();
-        let ctx = self.ctx.clone();
-        std::thread::spawn(move || {
-            match Outbox::open(&dir, 7) {
-                Ok((mut outbox, _)) => {
-                    job(&tx, &mut outbox);
-                    if let Ok(records) = outbox.list() {
-                        let _ = tx.send(Msg::Records(records));
-                    }
-                }
-                Err(e) => {
-                    let _ = tx.send(Msg::Failed(e.to_string(), e.english()));
-                }
-            }
-            ctx.request_repaint();
-        });
+    fn ask(&self, cmd: Cmd) {
+        if let Some(c) = &self.cmd {
+            let _ = c.send(cmd);
+        }
+    }
+
+    /// The sender's channel (for a queue job).
+    pub fn commands(&self) -> Option<Sender<Cmd>> {
+        self.cmd.clone()
     }
 
     /// Reads the outbox again.
     pub fn refresh(&self) {
-        self.work(|_, _| {});
+        self.ask(Cmd::Refresh);
     }
 
-    /// Takes in what the workers said.
+    /// Takes in what the sender said.
     pub fn poll(&mut self) {
         while let Ok(msg) = self.rx.try_recv() {
             match msg {
@@ -112,10 +135,8 @@ impl Uploads {
                     self.records = r;
                     self.loaded = true;
                 }
-                Msg::Attempt(zh, en) => {
-                    self.last = Some((zh, en));
-                    self.refresh();
-                }
+                Msg::Attempt(zh, en) => self.last = Some((zh, en)),
+                Msg::Sending(on) => self.sending = on,
                 Msg::SenderDone(last) => {
                     self.sending = false;
                     if last.is_some() {
@@ -126,10 +147,7 @@ impl Uploads {
                     self.testing = false;
                     self.test_result = Some(r.map(|_| String::new()).map_err(|(zh, _)| zh));
                 }
-                Msg::Failed(zh, en) => {
-                    self.sending = false;
-                    self.last = Some((zh, en));
-                }
+                Msg::Failed(zh, en) => self.last = Some((zh, en)),
             }
         }
     }
@@ -152,55 +170,57 @@ impl Uploads {
         (done.len(), done.iter().map(|r| r.rows).sum())
     }
 
-    /// Starts sending what is due, unless a sender already runs.
+    /// Starts sending what is due (a run in progress goes on with these credentials).
     pub fn start_sending(&mut self, creds: Credentials) {
-        if self.sending || self.data_dir.is_none() {
+        if self.cmd.is_none() {
             return;
         }
         self.sending = true;
-        let ctx = self.ctx.clone();
-        let wake = std::sync::Arc::clone(&self.wake);
-        self.work(move |tx, outbox| {
-            let mut last = None;
-            let opts = SendOptions {
-                max_wait: SEND_FOR,
-                only: None,
-                wake: Some(wake),
-            };
-            let result = send_due(outbox, &creds, &opts, &mut |_, outcome| {
-                // The window reads the outbox again on its own connection when it hears this.
-                let _ = tx.send(Msg::Attempt(outcome.zh.clone(), outcome.en.clone()));
-                last = Some((outcome.zh.clone(), outcome.en.clone()));
-                ctx.request_repaint();
-            });
-            let done = match result {
-                Ok(report) => report.login_refused.map(|o| (o.zh, o.en)).or(last),
-                Err(e) => Some((e.to_string(), e.english())),
-            };
-            let _ = tx.send(Msg::SenderDone(done));
+        self.sent_with = Some(creds.clone());
+        self.ask(Cmd::Send(creds));
+    }
+
+    /// The credentials may have changed (settings): when they did and batches are waiting,
+    /// sending resumes by itself and the last (stale) error goes.
+    pub fn credentials_changed(&mut self, creds: Option<Credentials>) {
+        let Some(creds) = creds else {
+            return;
+        };
+        let same = self.sent_with.as_ref().is_some_and(|old| {
+            old.user == creds.user && old.password == creds.password && old.token == creds.token
         });
+        if same || self.sent_with.is_none() && self.pending() == 0 {
+            return;
+        }
+        if self
+            .records
+            .iter()
+            .any(|r| matches!(r.state, State::Queued | State::Sending))
+        {
+            self.last = None;
+            self.start_sending(creds);
+        } else {
+            self.sent_with = Some(creds);
+        }
+    }
+
+    /// The retention setting changed: applied now, and at every start.
+    pub fn set_keep_days(&self, days: u32) {
+        self.ask(Cmd::KeepDays(days));
     }
 
     /// "现在重试": the sender stops waiting out its backoff and tries every queued batch now.
     pub fn retry_now(&self) {
-        self.wake.store(true, std::sync::atomic::Ordering::SeqCst);
+        self.ask(Cmd::Now);
     }
 
     /// A person's decision for a waiting or rejected batch.
     pub fn retry(&self, id: String) {
-        self.work(move |tx, outbox| {
-            if let Err(e) = outbox.retry(&id) {
-                let _ = tx.send(Msg::Failed(e.to_string(), e.english()));
-            }
-        });
+        self.ask(Cmd::Retry(id));
     }
 
     pub fn forget(&self, id: String) {
-        self.work(move |tx, outbox| {
-            if let Err(e) = outbox.forget(&id) {
-                let _ = tx.send(Msg::Failed(e.to_string(), e.english()));
-            }
-        });
+        self.ask(Cmd::Forget(id));
     }
 
     /// "测试连接": can the platform be reached, and does the login work?
@@ -371,7 +391,8 @@ fn state_text(state: State, lang: Lang) -> (&'static str, Color32) {
 /// The credentials for a target: the window's user name and this session's password, or the
 /// environment variables (scheduled use). `None` when the target needs what is missing.
 pub fn credentials(target: &Target, user: &str, password: &str) -> Option<Credentials> {
-    let env = Credentials::from_env();
+    // The window is a front end: it may read the environment (scheduled use).
+    let env = Credentials::from_vars(|k| std::env::var(k).ok());
     let user = Some(user.trim().to_owned())
         .filter(|u| !u.is_empty())
         .or(env.user);
@@ -390,4 +411,208 @@ pub fn credentials(target: &Target, user: &str, password: &str) -> Option<Creden
         Auth::Basic | Auth::Form { .. } => creds.user.is_some() && creds.password.is_some(),
     };
     ok.then_some(creds)
+}
+
+/// The workspace folders of the window's `Dirs` (none without a data folder).
+pub fn folders(dirs: &super::Dirs) -> Option<Folders> {
+    dirs.data.clone().map(|data| Folders {
+        data,
+        config: dirs.config.clone(),
+    })
+}
+
+/// The sender thread: opens the workspace once, then serves the window's commands until the
+/// window goes (its channel closes).
+fn sender(
+    folders: Folders,
+    keep_days: u32,
+    rx: &Receiver<Cmd>,
+    tx: &Sender<Msg>,
+    ctx: &egui::Context,
+) {
+    let mut ws = match Workspace::open(folders, keep_days) {
+        Ok(ws) => ws,
+        Err(e) => {
+            let _ = tx.send(Msg::Failed(e.to_string(), e.english()));
+            ctx.request_repaint();
+            // Answer queue requests with the reason, so no job waits for ever.
+            while let Ok(cmd) = rx.recv() {
+                if let Cmd::Queue { batch, reply, .. } = cmd {
+                    let _ = reply.send((batch, Err((e.to_string(), e.english()))));
+                }
+            }
+            return;
+        }
+    };
+    if let Some((folder, n)) = &ws.recovery().quarantined {
+        let _ = tx.send(Msg::Failed(
+            format!(
+                "待上报数据库不见了或读不了，但还有 {n} 个待上报文件：已移到「{}」，没有删除。请重新打开原来的文件并上传（同样的行不会重复上报）。",
+                folder.display()
+            ),
+            format!(
+                "the outbox database was missing or unreadable: {n} batch files moved to {} (nothing deleted); upload their source files again",
+                folder.display()
+            ),
+        ));
+    }
+    let mut hooks = WindowHooks {
+        rx,
+        tx,
+        ctx,
+        creds: None,
+        known: None,
+        dirty: false,
+        last: None,
+        closed: false,
+    };
+    hooks.records(ws.outbox());
+    loop {
+        let cmd = match rx.recv() {
+            Ok(c) => c,
+            Err(_) => return,
+        };
+        let flow = hooks.handle(ws.outbox(), cmd);
+        if flow == Flow::Now && hooks.creds.is_none() {
+            // A retry or a new upload while no run is going: send with the last credentials.
+            hooks.creds = hooks.known.clone();
+        }
+        if flow != Flow::Continue {
+            // New credentials: send until nothing is due or the window says otherwise.
+            while let Some(creds) = hooks.creds.take() {
+                let _ = tx.send(Msg::Sending(true));
+                let _ = ws.outbox().all_due_now();
+                let done = match ws.send(&creds, SEND_FOR, None, &mut hooks) {
+                    Ok(report) => report
+                        .login_refused
+                        .map(|o| (o.zh, o.en))
+                        .or(hooks.last.take()),
+                    Err(e) => Some((e.to_string(), e.english())),
+                };
+                if hooks.creds.is_none() {
+                    let _ = tx.send(Msg::SenderDone(done));
+                }
+                hooks.records(ws.outbox());
+            }
+        }
+        if hooks.closed {
+            return;
+        }
+    }
+}
+
+/// The sender's turn between attempts: the window's commands are served there too, so a
+/// retry, a forget or a new upload never waits for a long send run.
+struct WindowHooks<'a> {
+    rx: &'a Receiver<Cmd>,
+    tx: &'a Sender<Msg>,
+    ctx: &'a egui::Context,
+    /// Credentials to (re)start sending with.
+    creds: Option<Credentials>,
+    /// The credentials last given.
+    known: Option<Credentials>,
+    /// An attempt was made since the window last heard the queue.
+    dirty: bool,
+    last: Option<(String, String)>,
+    closed: bool,
+}
+
+impl WindowHooks<'_> {
+    fn records(&self, outbox: &Outbox) {
+        if let Ok(records) = outbox.list() {
+            let _ = self.tx.send(Msg::Records(records));
+        }
+        self.ctx.request_repaint();
+    }
+
+    fn failed(&self, e: &OutboxError) {
+        let _ = self.tx.send(Msg::Failed(e.to_string(), e.english()));
+    }
+
+    /// Serves one command; `Stop` when a send run must (re)start with `self.creds`.
+    fn handle(&mut self, outbox: &mut Outbox, cmd: Cmd) -> Flow {
+        let flow = match cmd {
+            Cmd::Refresh => Flow::Continue,
+            Cmd::Send(creds) => {
+                self.known = Some(creds.clone());
+                self.creds = Some(creds);
+                Flow::Stop
+            }
+            Cmd::Now => Flow::Now,
+            Cmd::Queue {
+                batch,
+                target,
+                reply,
+            } => {
+                let rows: Vec<usize> = batch.rows_with(RowStatus::Ready).collect();
+                let source = crate::paths::file_name(&batch.source.path);
+                let result = outbox
+                    .queue(&target, &batch, &rows, &source)
+                    .map(|queued| {
+                        let new = queued
+                            .iter()
+                            .filter(|q| matches!(q, crate::upload::outbox::Queued::New { .. }))
+                            .count();
+                        let ids: Vec<String> = queued.iter().map(|q| q.id().to_owned()).collect();
+                        let _ = outbox.due_now(&ids);
+                        (new, queued.len() - new)
+                    })
+                    .map_err(|e| (e.to_string(), e.english()));
+                let _ = reply.send((batch, result));
+                Flow::Now
+            }
+            Cmd::Retry(id) => {
+                if let Err(e) = outbox.retry(&id) {
+                    self.failed(&e);
+                }
+                Flow::Now
+            }
+            Cmd::Forget(id) => {
+                if let Err(e) = outbox.forget(&id) {
+                    self.failed(&e);
+                }
+                Flow::Continue
+            }
+            Cmd::KeepDays(days) => {
+                if let Err(e) = outbox.delete_expired(days) {
+                    self.failed(&e);
+                }
+                Flow::Continue
+            }
+        };
+        self.records(outbox);
+        flow
+    }
+}
+
+impl SendHooks for WindowHooks<'_> {
+    fn attempt(&mut self, _batch: &BatchRecord, outcome: &Outcome) {
+        let _ = self
+            .tx
+            .send(Msg::Attempt(outcome.zh.clone(), outcome.en.clone()));
+        self.last = Some((outcome.zh.clone(), outcome.en.clone()));
+        self.dirty = true;
+        self.ctx.request_repaint();
+    }
+
+    fn idle(&mut self, outbox: &mut Outbox) -> Result<Flow, OutboxError> {
+        if std::mem::take(&mut self.dirty) {
+            self.records(outbox);
+        }
+        let mut flow = Flow::Continue;
+        loop {
+            match self.rx.try_recv() {
+                Ok(cmd) => match self.handle(outbox, cmd) {
+                    Flow::Stop => return Ok(Flow::Stop),
+                    Flow::Now => flow = Flow::Now,
+                    Flow::Continue => {}
+                },
+                Err(TryRecvError::Empty) => return Ok(flow),
+                Err(TryRecvError::Disconnected) => {
+                    self.closed = true;
+                    return Ok(Flow::Stop);
+                }
+            }
+        }
+    }
 }

@@ -19,11 +19,18 @@ pub fn run(args: &DiagnoseArgs, lang: Lang) -> u8 {
     let out = args.output.clone().unwrap_or_else(|| {
         PathBuf::from(diagnose::default_name(chrono::Local::now().date_naive()))
     });
-    let folders = Folders {
-        config: sheetbridge::paths::config_dir(),
-        data: sheetbridge::paths::data_dir(),
+    let Some(chosen) = super::folders(lang) else {
+        return EXIT_NOTHING;
     };
-    match diagnose::write_bundle(&out, &folders, &Context::default()) {
+    let folders = Folders {
+        config: chosen.config,
+        data: Some(chosen.data),
+    };
+    let context = Context {
+        renderer: None,
+        system: super::system(),
+    };
+    match diagnose::write_bundle(&out, &folders, &context) {
         Ok(_) => {
             match lang {
                 Lang::Zh => eprintln!(

@@ -5,7 +5,6 @@
 use super::{EXIT_NOTHING, EXIT_OK};
 use clap::Args;
 use sheetbridge::issue::Lang;
-use sheetbridge::profile::Profiles;
 use sheetbridge::support::lookup;
 
 #[derive(Args)]
@@ -15,15 +14,10 @@ pub struct LookupArgs {
 }
 
 pub fn run(args: &LookupArgs, lang: Lang) -> u8 {
-    let profiles = Profiles::load(sheetbridge::paths::profiles_dir().as_deref());
-    let codes = lookup::id_type_codes(&profiles);
-    let Some(db) = sheetbridge::paths::data_dir().map(|d| d.join("outbox.sqlite")) else {
-        for line in lookup::describe(&args.value, &[], lang) {
-            println!("{line}");
-        }
-        return EXIT_OK;
+    let Some(folders) = super::folders(lang) else {
+        return EXIT_NOTHING;
     };
-    match lookup::find(&db, &args.value, &codes) {
+    match lookup::find(&folders.data, &args.value) {
         Ok(records) => {
             for line in lookup::describe(&args.value, &records, lang) {
                 println!("{line}");

@@ -12,8 +12,9 @@ mod upload;
 
 use clap::{Args, Parser, Subcommand};
 use sheetbridge::issue::Lang;
+use sheetbridge::paths;
 use sheetbridge::pipeline::{self, LoadError, Options};
-use sheetbridge::profile::Profiles;
+use sheetbridge::workspace::Folders;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -25,6 +26,8 @@ pub const EXIT_NOTHING: u8 = 2;
 pub const EXIT_SOME_REJECTED: u8 = 3;
 /// Upload: some batches are still queued for a later retry.
 pub const EXIT_QUEUED: u8 = 4;
+/// Upload: a batch needs a person (rejected by the platform, or `waiting`).
+pub const EXIT_PERSON: u8 = 5;
 
 #[derive(Parser)]
 #[command(
@@ -101,6 +104,45 @@ impl InputArgs {
     }
 }
 
+/// The folders to work in: `SHEETBRIDGE_DATA_DIR` / `SHEETBRIDGE_CONFIG_DIR` when set, else
+/// the per-user ones. Prints and gives `None` when there is no data folder.
+pub fn folders(lang: Lang) -> Option<Folders> {
+    let config = paths::chosen(
+        std::env::var_os("SHEETBRIDGE_CONFIG_DIR"),
+        paths::default_config_dir(),
+    );
+    match paths::chosen(
+        std::env::var_os("SHEETBRIDGE_DATA_DIR"),
+        paths::default_data_dir(),
+    ) {
+        Some(data) => Some(Folders { data, config }),
+        None => {
+            match lang {
+                Lang::Zh => eprintln!(
+                    "错误：没有找到存放待上报数据的文件夹；请设置环境变量 SHEETBRIDGE_DATA_DIR 指向一个可写的文件夹。"
+                ),
+                Lang::En => eprintln!(
+                    "error: no data folder found; set SHEETBRIDGE_DATA_DIR to a writable folder"
+                ),
+            }
+            None
+        }
+    }
+}
+
+/// Days to keep the files of confirmed batches: `SHEETBRIDGE_KEEP_DAYS`, or 7.
+pub fn keep_days() -> u32 {
+    std::env::var("SHEETBRIDGE_KEEP_DAYS")
+        .ok()
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(sheetbridge::upload::outbox::DEFAULT_RETENTION_DAYS)
+}
+
+/// `SHEETBRIDGE_USER`, `SHEETBRIDGE_PASSWORD`, `SHEETBRIDGE_TOKEN`.
+pub fn credentials() -> sheetbridge::upload::client::Credentials {
+    sheetbridge::upload::client::Credentials::from_vars(|k| std::env::var(k).ok())
+}
+
 pub fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
@@ -131,11 +173,19 @@ pub fn main() -> ExitCode {
     ExitCode::from(code)
 }
 
+/// The system and processor, for the log and the diagnostic bundle.
+pub fn system() -> String {
+    format!("{} {}", std::env::consts::OS, std::env::consts::ARCH)
+}
+
 /// Installs the program's log in the data folder's `logs/` and writes the start line (the
 /// arguments: file names and options; no secret is ever passed on the command line). Returns
 /// the arguments, for the end line.
 fn start_log() -> String {
-    if let Some(data) = sheetbridge::paths::data_dir() {
+    if let Some(data) = paths::chosen(
+        std::env::var_os("SHEETBRIDGE_DATA_DIR"),
+        paths::default_data_dir(),
+    ) {
         sheetbridge::log::install(&sheetbridge::log::dir_in(&data));
     }
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -144,7 +194,7 @@ fn start_log() -> String {
     } else {
         args.join(" ")
     };
-    sheetbridge::log::event::started(&what);
+    sheetbridge::log::event::started(&system(), &what);
     what
 }
 
@@ -199,7 +249,9 @@ fn window(file: Option<PathBuf>) -> u8 {
 
 /// Loads the input through the shared pipeline, printing a failure.
 pub fn load(args: &InputArgs, lang: Lang) -> Option<sheetbridge::batch::Batch> {
-    let profiles = Profiles::load(sheetbridge::paths::profiles_dir().as_deref());
+    let profiles = folders(lang)
+        .map(|f| f.profiles())
+        .unwrap_or_else(|| sheetbridge::profile::Profiles::load(None));
     match pipeline::load(&args.input, &profiles, &args.options(lang), &()) {
         Ok(batch) => Some(batch),
         Err(e) => {
@@ -212,9 +264,8 @@ pub fn load(args: &InputArgs, lang: Lang) -> Option<sheetbridge::batch::Batch> {
 /// The ledger of the outbox in the data folder, if there is one; a broken one is reported and
 /// skipped (the check is a warning, not a reason to stop).
 fn existing_ledger(lang: Lang) -> Option<std::sync::Arc<dyn sheetbridge::batch::Ledger>> {
-    let db = sheetbridge::upload::outbox::Outbox::existing_db()?;
-    match sheetbridge::upload::outbox::read_ledger(&db) {
-        Ok(ledger) => Some(std::sync::Arc::new(ledger)),
+    match folders(lang)?.ledger(None) {
+        Ok(ledger) => ledger.map(|l| std::sync::Arc::new(l) as _),
         Err(e) => {
             match lang {
                 Lang::Zh => eprintln!("提醒：读不了已上报记录，本次不检查重复上报：{e}"),

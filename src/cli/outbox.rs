@@ -1,12 +1,13 @@
 //! `sheetbridge outbox list|send|retry|forget`: the batches waiting for the platform, and a
 //! person's decisions about them (target.md).
 
-use super::{EXIT_NOTHING, EXIT_OK, EXIT_QUEUED};
+use super::{EXIT_NOTHING, EXIT_OK, EXIT_PERSON, EXIT_QUEUED};
 use clap::Subcommand;
 use sheetbridge::issue::Lang;
-use sheetbridge::upload::client::{Credentials, Outcome};
-use sheetbridge::upload::outbox::{BatchRecord, Outbox, OutboxError};
-use sheetbridge::upload::send::{SendOptions, SendReport, send_due};
+use sheetbridge::upload::client::Outcome;
+use sheetbridge::upload::outbox::{BatchRecord, OutboxError, State};
+use sheetbridge::upload::send::SendReport;
+use sheetbridge::workspace::Workspace;
 use std::time::Duration;
 
 #[derive(Subcommand)]
@@ -32,20 +33,20 @@ pub enum OutboxCommand {
 }
 
 pub fn run(cmd: &OutboxCommand, lang: Lang) -> u8 {
-    let Some(mut outbox) = open(lang) else {
+    let Some(mut ws) = open(lang) else {
         return EXIT_NOTHING;
     };
     let result = match cmd {
-        OutboxCommand::List => list(&outbox),
-        OutboxCommand::Send { max_wait } => return send(&mut outbox, *max_wait, lang),
-        OutboxCommand::Retry { id } => outbox.retry(id).map(|()| {
+        OutboxCommand::List => list(&mut ws),
+        OutboxCommand::Send { max_wait } => return send(&mut ws, *max_wait, lang),
+        OutboxCommand::Retry { id } => ws.outbox().retry(id).map(|()| {
             match lang {
                 Lang::Zh => eprintln!("批次 {id} 已重新排队，下次发送时会发出。"),
                 Lang::En => eprintln!("batch {id} queued again"),
             }
             EXIT_OK
         }),
-        OutboxCommand::Forget { id } => outbox.forget(id).map(|()| {
+        OutboxCommand::Forget { id } => ws.outbox().forget(id).map(|()| {
             match lang {
                 Lang::Zh => eprintln!("批次 {id} 已放弃并删除。"),
                 Lang::En => eprintln!("batch {id} forgotten"),
@@ -59,10 +60,14 @@ pub fn run(cmd: &OutboxCommand, lang: Lang) -> u8 {
     })
 }
 
-/// Opens the outbox, saying what a crash left behind; prints and gives `None` on failure.
-pub fn open(lang: Lang) -> Option<Outbox> {
-    match Outbox::open_default() {
-        Ok((outbox, rec)) => {
+/// Opens this process's workspace (once), saying what opening found: batches a program that
+/// died left behind, a database migrated, batch files moved aside. Prints and gives `None` on
+/// failure.
+pub fn open(lang: Lang) -> Option<Workspace> {
+    let folders = super::folders(lang)?;
+    match Workspace::open(folders, super::keep_days()) {
+        Ok(ws) => {
+            let rec = ws.recovery();
             if rec.requeued + rec.to_waiting > 0 {
                 match lang {
                     Lang::Zh => eprintln!(
@@ -75,7 +80,29 @@ pub fn open(lang: Lang) -> Option<Outbox> {
                     ),
                 }
             }
-            Some(outbox)
+            if let Some((folder, n)) = &rec.quarantined {
+                match lang {
+                    Lang::Zh => eprintln!(
+                        "注意：待上报数据库不见了、是空的或读不了，但还有 {n} 个待上报文件。为免丢失，已把它们移到「{}」，没有删除。请对其中每个文件运行 sheetbridge upload 文件 --target 目标 重新排队（省平台已收到的行不会重复上报，如果目标支持幂等键）。",
+                        folder.display()
+                    ),
+                    Lang::En => eprintln!(
+                        "note: the outbox database was missing, empty or unreadable while {n} batch files were there; they were moved to {} (nothing deleted). Queue each again with `sheetbridge upload FILE --target TARGET`.",
+                        folder.display()
+                    ),
+                }
+            }
+            if let Some(from) = rec.migrated_from {
+                match lang {
+                    Lang::Zh => {
+                        eprintln!("待上报数据库已从版本 {from} 升级，队列和已上报记录都保留。")
+                    }
+                    Lang::En => eprintln!(
+                        "the outbox database was migrated from schema {from}; queue and ledger kept"
+                    ),
+                }
+            }
+            Some(ws)
         }
         Err(e) => {
             print_error(&e, lang);
@@ -111,8 +138,8 @@ pub fn print_broken(report: &SendReport, lang: Lang) {
     }
 }
 
-fn list(outbox: &Outbox) -> Result<u8, OutboxError> {
-    let all = outbox.list()?;
+fn list(ws: &mut Workspace) -> Result<u8, OutboxError> {
+    let all = ws.outbox().list()?;
     for b in &all {
         println!(
             "{}\t{}\t{}\t{}\t{}\t{}",
@@ -130,14 +157,32 @@ fn list(outbox: &Outbox) -> Result<u8, OutboxError> {
     Ok(EXIT_OK)
 }
 
-fn send(outbox: &mut Outbox, max_wait: u64, lang: Lang) -> u8 {
-    let opts = SendOptions {
-        max_wait: Duration::from_secs(max_wait),
-        only: None,
-        wake: None,
-    };
-    let creds = Credentials::from_env();
-    let report = match send_due(outbox, &creds, &opts, &mut |b, o| print_attempt(b, o, lang)) {
+/// The exit code of a whole outbox (target.md, "Exit codes"): `5` when a batch needs a person,
+/// `4` when batches are still queued or being sent, else `0`.
+pub fn outbox_exit(all: &[BatchRecord]) -> u8 {
+    if all
+        .iter()
+        .any(|b| matches!(b.state, State::Rejected | State::Waiting))
+    {
+        EXIT_PERSON
+    } else if all
+        .iter()
+        .any(|b| matches!(b.state, State::Queued | State::Sending))
+    {
+        EXIT_QUEUED
+    } else {
+        EXIT_OK
+    }
+}
+
+fn send(ws: &mut Workspace, max_wait: u64, lang: Lang) -> u8 {
+    let creds = super::credentials();
+    let report = match ws.send(
+        &creds,
+        Duration::from_secs(max_wait),
+        None,
+        &mut |b: &BatchRecord, o: &Outcome| print_attempt(b, o, lang),
+    ) {
         Ok(r) => r,
         Err(e) => {
             print_error(&e, lang);
@@ -145,20 +190,34 @@ fn send(outbox: &mut Outbox, max_wait: u64, lang: Lang) -> u8 {
         }
     };
     print_broken(&report, lang);
-    let left = match outbox.queued() {
-        Ok(q) => q.len(),
+    if report.login_refused.is_some() {
+        return EXIT_NOTHING;
+    }
+    let all = match ws.outbox().list() {
+        Ok(all) => all,
         Err(e) => {
             print_error(&e, lang);
             return EXIT_QUEUED;
         }
     };
-    if left == 0 {
-        EXIT_OK
-    } else {
+    let count = |s: State| all.iter().filter(|b| b.state == s).count();
+    let (queued, person) = (
+        count(State::Queued) + count(State::Sending),
+        count(State::Waiting) + count(State::Rejected),
+    );
+    if person > 0 {
         match lang {
-            Lang::Zh => eprintln!("还有 {left} 个批次在队列中，稍后会再发送。"),
-            Lang::En => eprintln!("{left} batches are still queued"),
+            Lang::Zh => eprintln!(
+                "有 {person} 个批次需要人工处理（被省平台拒绝，或不知道省平台是否已收到）：用 sheetbridge outbox list 查看，核对后用 outbox retry 或 outbox forget。"
+            ),
+            Lang::En => eprintln!("{person} batches need a person: see `sheetbridge outbox list`"),
         }
-        EXIT_QUEUED
     }
+    if queued > 0 {
+        match lang {
+            Lang::Zh => eprintln!("还有 {queued} 个批次在队列中，稍后会再发送。"),
+            Lang::En => eprintln!("{queued} batches are still queued"),
+        }
+    }
+    outbox_exit(&all)
 }

@@ -35,7 +35,7 @@ pub fn machine_keys() -> Option<PathBuf> {
 }
 
 pub fn run(cmd: &PackCommand, lang: Lang) -> u8 {
-    let Some(config) = sheetbridge::paths::config_dir() else {
+    let Some(config) = super::folders(lang).and_then(|f| f.config) else {
         print_error(
             &PackError::Install {
                 detail: "没有找到配置文件夹，请设置环境变量 SHEETBRIDGE_CONFIG_DIR".into(),

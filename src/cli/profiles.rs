@@ -5,7 +5,7 @@ use sheetbridge::issue::Lang;
 use sheetbridge::profile::{Origin, Profiles};
 
 pub fn run(lang: Lang) -> u8 {
-    let dir = sheetbridge::paths::profiles_dir();
+    let dir = super::folders(lang).and_then(|f| f.profiles_dir());
     let all = Profiles::load(dir.as_deref());
     for p in &all.list {
         let source = match (&p.origin, lang) {

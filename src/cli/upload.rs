@@ -1,16 +1,14 @@
-//! `sheetbridge upload FILE --target TARGET`: queue the file's ready rows as batches in the
-//! outbox, then send what is due (target.md).
+//! `sheetbridge upload FILE --target TARGET`: queue the file's ready rows (with the clerk's
+//! saved edits and exclusions applied) as batches in the outbox, send what is due, and exit by
+//! the state of the file's batches (target.md).
 
-use super::{EXIT_NOTHING, EXIT_OK, EXIT_QUEUED};
+use super::{EXIT_NOTHING, EXIT_OK, EXIT_PERSON, EXIT_QUEUED};
 use clap::Args;
 use sheetbridge::issue::Lang;
-use sheetbridge::pipeline::{self, Options};
-use sheetbridge::profile::Profiles;
-use sheetbridge::upload::client::Credentials;
-use sheetbridge::upload::outbox::{Queued, State};
-use sheetbridge::upload::send::{SendOptions, send_due};
-use sheetbridge::upload::target::{self, Target};
-use std::collections::HashSet;
+use sheetbridge::pipeline::Options;
+use sheetbridge::upload::client::Outcome;
+use sheetbridge::upload::outbox::{BatchRecord, Lookup, Queued, State};
+use sheetbridge::workspace::{self, FileState};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -36,9 +34,22 @@ pub struct UploadArgs {
     pub max_wait: u64,
 }
 
+fn date(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .map(|d| {
+            d.with_timezone(&chrono::Local)
+                .format("%Y-%m-%d %H:%M")
+                .to_string()
+        })
+        .unwrap_or_default()
+}
+
 pub fn run(args: &UploadArgs, lang: Lang) -> u8 {
     let zh = lang == Lang::Zh;
-    let target = match Target::find(&args.target, target::user_dir().as_deref()) {
+    let Some(folders) = super::folders(lang) else {
+        return EXIT_NOTHING;
+    };
+    let target = match folders.target(&args.target) {
         Ok(t) => t,
         Err(e) => {
             sheetbridge::log::event::error(&e.english());
@@ -49,17 +60,16 @@ pub fn run(args: &UploadArgs, lang: Lang) -> u8 {
             return EXIT_NOTHING;
         }
     };
-    let Some(mut outbox) = super::outbox::open(lang) else {
+    let Some(mut ws) = super::outbox::open(lang) else {
         return EXIT_NOTHING;
     };
-    let ledger = match outbox.ledger() {
+    let ledger = match ws.ledger(Some(&target)) {
         Ok(l) => l,
         Err(e) => {
             super::outbox::print_error(&e, lang);
             return EXIT_NOTHING;
         }
     };
-    let profiles = Profiles::load(sheetbridge::paths::profiles_dir().as_deref());
     let opts = Options {
         sheet: args.sheet.clone(),
         profile: args.profile.clone(),
@@ -67,8 +77,15 @@ pub fn run(args: &UploadArgs, lang: Lang) -> u8 {
         ledger: Some(Arc::new(ledger)),
         ..Options::default()
     };
-    let batch = match pipeline::load(&args.file, &profiles, &opts, &()) {
-        Ok(b) => b,
+    let loaded = match workspace::load(
+        &folders,
+        &folders.profiles(),
+        &args.file,
+        opts,
+        Some(&target),
+        &(),
+    ) {
+        Ok(l) => l,
         Err(e) => {
             match lang {
                 Lang::Zh => eprintln!("错误：{e}"),
@@ -77,39 +94,61 @@ pub fn run(args: &UploadArgs, lang: Lang) -> u8 {
             return EXIT_NOTHING;
         }
     };
-    super::print_summary(&batch, lang, 5);
-    let rows: Vec<usize> = batch
+    for (w_zh, w_en) in &loaded.warnings {
+        match lang {
+            Lang::Zh => eprintln!("提醒：{w_zh}"),
+            Lang::En => eprintln!("warning: {w_en}"),
+        }
+    }
+    if let Some(line) = loaded.restored.message(lang) {
+        eprintln!("{line}");
+    }
+    let batch = &loaded.batch;
+    super::print_summary(batch, lang, 5);
+    let ready = batch
         .rows_with(sheetbridge::batch::RowStatus::Ready)
-        .collect();
-    if rows.is_empty() {
+        .count();
+    let before = workspace::already_uploaded(batch);
+    if ready == 0 && before == 0 {
         if zh {
             eprintln!(
-                "没有可以上报的行（有错误的行、重复的行和已经上报过的行都不会上报）。没有排队任何批次。"
+                "没有可以上报的行（有错误的行、重复的行和不上报的行都不会上报）。没有排队任何批次。"
             );
         } else {
             eprintln!(
-                "no row to upload (rows with errors, repeats and rows already uploaded are left out); nothing queued"
+                "no row to upload (rows with errors, repeats and rows left out are not sent); nothing queued"
             );
         }
         return EXIT_NOTHING;
     }
-    let queued = match outbox.queue(&target, &batch, &rows) {
-        Ok(q) => q,
+    if before > 0 {
+        let when = first_upload_date(&ws, batch);
+        match (lang, when) {
+            (Lang::Zh, Some(d)) => eprintln!("{before} 行已经上报过（{d} 起），不再重复上报。"),
+            (Lang::Zh, None) => eprintln!("{before} 行已经上报过，不再重复上报。"),
+            (Lang::En, Some(d)) => {
+                eprintln!("{before} rows were uploaded before ({d}), not sent again")
+            }
+            (Lang::En, None) => eprintln!("{before} rows were uploaded before, not sent again"),
+        }
+    }
+    let creds = super::credentials();
+    let result = match ws.upload(
+        &target,
+        batch,
+        &creds,
+        Duration::from_secs(args.max_wait),
+        &mut |b: &BatchRecord, o: &Outcome| super::outbox::print_attempt(b, o, lang),
+    ) {
+        Ok(r) => r,
         Err(e) => {
             super::outbox::print_error(&e, lang);
             return EXIT_NOTHING;
         }
     };
-    let mut new = HashSet::new();
-    for q in &queued {
-        let (rows, is_new) = match q {
-            Queued::New { rows, .. } => (*rows, true),
-            Queued::Already { .. } => (0, false),
-        };
-        sheetbridge::log::event::queued(q.id(), &args.target, rows, is_new);
+    for q in &result.queued {
         match q {
             Queued::New { id, rows } => {
-                new.insert(id.clone());
                 if zh {
                     eprintln!("批次 {id}：{rows} 行，已放入待上报队列。");
                 } else {
@@ -117,81 +156,100 @@ pub fn run(args: &UploadArgs, lang: Lang) -> u8 {
                 }
             }
             Queued::Already { id, state } => {
-                if zh {
-                    eprintln!(
-                        "批次 {id}：同样的数据之前已放入队列（现在「{}」），不再重复排队。",
-                        state.zh()
-                    );
-                } else {
-                    eprintln!(
-                        "batch {id}: the same rows were queued before ({}), not queued again",
-                        state.as_str()
-                    );
+                let Some(b) = result.batches.iter().find(|b| &b.id == id) else {
+                    continue;
+                };
+                // As it was found, before this run sent anything.
+                match (*state, lang) {
+                    (State::Confirmed, Lang::Zh) => eprintln!(
+                        "批次 {id}：这些行 {} 已经上报过，省平台已确认。",
+                        b.confirmed_at.map(date).unwrap_or_default()
+                    ),
+                    (State::Confirmed, Lang::En) => eprintln!(
+                        "batch {id}: uploaded before ({}), confirmed",
+                        b.confirmed_at.map(date).unwrap_or_default()
+                    ),
+                    (s, Lang::Zh) => eprintln!(
+                        "批次 {id}：之前已放入队列（「{}」），不重复排队，现在「{}」。",
+                        s.zh(),
+                        b.state.zh()
+                    ),
+                    (s, Lang::En) => eprintln!(
+                        "batch {id}: queued before ({}), not queued again; now {}",
+                        s.as_str(),
+                        b.state.as_str()
+                    ),
                 }
             }
         }
     }
-    if new.is_empty() {
-        if zh {
-            eprintln!("没有新的批次：这些数据已经排队或上报过。用 sheetbridge outbox list 查看。");
-        } else {
-            eprintln!("nothing new to queue: these rows were queued or sent before");
-        }
-        return EXIT_NOTHING;
-    }
-    let send = SendOptions {
-        max_wait: Duration::from_secs(args.max_wait),
-        only: None,
-        wake: None,
-    };
-    let creds = Credentials::from_env();
-    let report = match send_due(&mut outbox, &creds, &send, &mut |b, o| {
-        super::outbox::print_attempt(b, o, lang)
-    }) {
-        Ok(r) => r,
-        Err(e) => {
-            super::outbox::print_error(&e, lang);
-            return EXIT_NOTHING;
-        }
-    };
-    super::outbox::print_broken(&report, lang);
-    let mut states = Vec::new();
-    for id in &new {
-        match outbox.get(id) {
-            Ok(Some(b)) => states.push(b.state),
-            Ok(None) => {}
-            Err(e) => {
-                super::outbox::print_error(&e, lang);
-                return EXIT_NOTHING;
-            }
-        }
-    }
-    let confirmed = states.iter().filter(|s| **s == State::Confirmed).count();
-    let rejected = states.iter().filter(|s| **s == State::Rejected).count();
-    let open = states.len() - confirmed - rejected;
+    super::outbox::print_broken(&result.report, lang);
+    let count = |s: State| result.batches.iter().filter(|b| b.state == s).count();
+    let (confirmed, rejected, waiting) = (
+        count(State::Confirmed),
+        count(State::Rejected),
+        count(State::Waiting),
+    );
+    let open = result.batches.len() - confirmed - rejected - waiting;
     if zh {
         eprintln!(
-            "本次共 {} 批：已确认 {confirmed}，被拒绝 {rejected}，未完成 {open}。",
-            states.len()
+            "这个文件共 {} 批：已确认 {confirmed}，被拒绝 {rejected}，待人工处理 {waiting}，未完成 {open}。",
+            result.batches.len()
         );
     } else {
         eprintln!(
-            "{} batches: {confirmed} confirmed, {rejected} rejected, {open} not done",
-            states.len()
+            "{} batches of this file: {confirmed} confirmed, {rejected} rejected, {waiting} waiting for a person, {open} not done",
+            result.batches.len()
         );
     }
-    if report.login_refused.is_some() || rejected > 0 {
-        EXIT_NOTHING
-    } else if open > 0 {
-        if zh {
-            eprintln!("未完成的批次已保存，稍后可用 sheetbridge outbox send 或在窗口里继续发送。");
-        } else {
-            eprintln!(
-                "unfinished batches are kept; send them later with `sheetbridge outbox send`"
-            );
+    match result.state() {
+        FileState::Nothing => EXIT_NOTHING,
+        FileState::NeedsPerson => {
+            if zh {
+                eprintln!(
+                    "有批次需要人工处理：用 sheetbridge outbox list 查看原因，核对后用 outbox retry 或 outbox forget。"
+                );
+            } else {
+                eprintln!("a batch needs a person: see `sheetbridge outbox list`");
+            }
+            EXIT_PERSON
         }
-        EXIT_QUEUED
-    } else {
-        EXIT_OK
+        FileState::Queued => {
+            if zh {
+                eprintln!(
+                    "未完成的批次已保存，稍后可用 sheetbridge outbox send、再次运行这条命令或在窗口里继续发送。"
+                );
+            } else {
+                eprintln!(
+                    "unfinished batches are kept; send them later with `sheetbridge outbox send` or by running this again"
+                );
+            }
+            EXIT_QUEUED
+        }
+        FileState::Done => EXIT_OK,
     }
+}
+
+/// When the first of the batch's rows already uploaded was confirmed (from the ledger).
+fn first_upload_date(
+    ws: &sheetbridge::workspace::Workspace,
+    batch: &sheetbridge::batch::Batch,
+) -> Option<String> {
+    let barcode = batch.checker.profile.roles.barcode?;
+    let row = (0..batch.len()).find(|&i| {
+        batch
+            .issues(i)
+            .iter()
+            .any(|x| x.code == sheetbridge::issue::Code::AlreadyUploaded)
+    })?;
+    let entries = ws
+        .lookup(&Lookup::Barcode(
+            batch.output_value(row, barcode).to_owned(),
+        ))
+        .ok()?;
+    entries
+        .iter()
+        .filter_map(|e| e.confirmed_at)
+        .min()
+        .map(date)
 }

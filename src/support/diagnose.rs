@@ -47,6 +47,8 @@ impl DiagnoseError {
 pub struct Context {
     /// The renderer the window uses now, when the bundle is made from the window.
     pub renderer: Option<String>,
+    /// The system and processor (`linux x86_64`).
+    pub system: String,
 }
 
 /// The default file name: `sheetbridge-诊断-<date>.zip`.
@@ -141,9 +143,8 @@ fn about(folders: &Folders, context: &Context) -> String {
         chrono::Local::now().format("%Y-%m-%d %H:%M:%S %:z")
     ));
     t.push_str(&format!(
-        "系统 system: {} {} {}\n",
-        std::env::consts::OS,
-        std::env::consts::ARCH,
+        "系统 system: {} {}\n",
+        context.system,
         os_release().unwrap_or_default()
     ));
     let renderer = context

@@ -3,7 +3,7 @@
 //! number: the value typed is hashed the way the ledger hashes, once per document type.
 
 use crate::issue::Lang;
-use crate::upload::outbox::id_hash;
+use crate::upload::outbox;
 use rusqlite::{Connection, OpenFlags, params_from_iter};
 use std::path::{Path, PathBuf};
 
@@ -76,76 +76,51 @@ impl Record {
     }
 }
 
-/// Finds every batch holding `value` as a barcode, or as an ID number of any of `id_types`
-/// (document type codes, e.g. `01`), in the outbox database `db`. A missing database holds
-/// nothing. Confirmed batches come first, newest first.
-pub fn find(db: &Path, value: &str, id_types: &[String]) -> Result<Vec<Record>, LookupError> {
+/// Finds `value` as a barcode or as an ID number (any type) in the data folder `data`: the
+/// confirmed rows from the ledger ([`outbox::read_lookup`]), and the batches still in the
+/// outbox that hold it (their state). A missing database holds nothing. Confirmed first,
+/// newest first.
+pub fn find(data: &Path, value: &str) -> Result<Vec<Record>, LookupError> {
     let typed = value.trim();
     let norm = normalize(value);
-    if norm.is_empty() || !db.is_file() {
+    if norm.is_empty() {
         return Ok(Vec::new());
     }
-    let err = |e: rusqlite::Error| LookupError::Db {
-        path: db.to_owned(),
-        detail: e.to_string(),
-    };
-    let conn = Connection::open_with_flags(db, OpenFlags::SQLITE_OPEN_READ_ONLY).map_err(err)?;
-    conn.busy_timeout(std::time::Duration::from_secs(10))
-        .map_err(err)?;
     let mut barcodes = vec![norm.clone()];
     if typed != norm {
         barcodes.push(typed.to_owned());
     }
-    let mut hashes = Vec::new();
-    for code in id_types {
-        for number in &barcodes {
-            hashes.push(id_hash(&format!("{code}|{number}")));
+    let mut queries: Vec<outbox::Lookup> = barcodes
+        .iter()
+        .map(|b| outbox::Lookup::Barcode(b.clone()))
+        .collect();
+    queries.push(outbox::Lookup::IdNumber(norm.clone()));
+    let mut out: Vec<Record> = Vec::new();
+    for q in &queries {
+        let entries = outbox::read_lookup(data, q).map_err(|e| LookupError::Db {
+            path: data.join("outbox.sqlite"),
+            detail: e.english(),
+        })?;
+        for e in entries {
+            if out.iter().any(|r| r.batch == e.batch_id) {
+                continue;
+            }
+            out.push(Record {
+                target: e.target_name().to_owned(),
+                batch: e.batch_id,
+                state: "confirmed".into(),
+                queued_at: None,
+                confirmed_at: e.confirmed_at,
+                source_file: e.source,
+                last_error: None,
+            });
         }
     }
-    let mut keys: Vec<String> = barcodes.clone();
-    keys.extend(hashes.iter().cloned());
-    let marks = |from: usize, n: usize| {
-        (from..from + n)
-            .map(|i| format!("?{i}"))
-            .collect::<Vec<_>>()
-            .join(",")
-    };
-    let (b, h) = (
-        marks(1, barcodes.len()),
-        marks(barcodes.len() + 1, hashes.len()),
-    );
-    let hash_clause = if hashes.is_empty() {
-        String::new()
-    } else {
-        format!(" OR id_hash IN ({h})")
-    };
-    let source = source_expr(&conn).map_err(err)?;
-    let sql = format!(
-        "WITH hits AS (
-             SELECT batch_id FROM batch_rows WHERE barcode IN ({b}){hash_clause}
-             UNION SELECT batch_id FROM ledger WHERE barcode IN ({b}){hash_clause}
-         )
-         SELECT hits.batch_id, b.target, b.state, b.created, b.confirmed_at, {source}, b.last_error
-         FROM hits LEFT JOIN batches b ON b.id = hits.batch_id"
-    );
-    let mut st = conn.prepare(&sql).map_err(err)?;
-    let mut out: Vec<Record> = st
-        .query_map(params_from_iter(keys.iter()), |r| {
-            Ok(Record {
-                batch: r.get(0)?,
-                target: r.get::<_, Option<String>>(1)?.unwrap_or_default(),
-                state: r
-                    .get::<_, Option<String>>(2)?
-                    .unwrap_or_else(|| "confirmed".into()),
-                queued_at: r.get(3)?,
-                confirmed_at: r.get(4)?,
-                source_file: r.get(5)?,
-                last_error: r.get(6)?,
-            })
-        })
-        .map_err(err)?
-        .collect::<Result<_, _>>()
-        .map_err(err)?;
+    for r in in_outbox(data, &barcodes, &norm)? {
+        if !out.iter().any(|o| o.batch == r.batch) {
+            out.push(r);
+        }
+    }
     out.sort_by_key(|r| {
         (
             !r.confirmed(),
@@ -155,19 +130,55 @@ pub fn find(db: &Path, value: &str, id_types: &[String]) -> Result<Vec<Record>, 
     Ok(out)
 }
 
-/// The SQL giving a batch's source file name: the `batch_sources` table when the outbox has
-/// one, else NULL (outboxes written before it).
-fn source_expr(conn: &Connection) -> rusqlite::Result<&'static str> {
-    let has: bool = conn.query_row(
-        "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'batch_sources')",
-        [],
-        |r| r.get(0),
-    )?;
-    Ok(if has {
-        "(SELECT source_file FROM batch_sources s WHERE s.batch_id = hits.batch_id)"
-    } else {
-        "NULL"
+/// Batches not confirmed yet that hold one of `barcodes` or the ID number `number` (through
+/// its hash), read without changing anything. Outboxes of an older schema (migrated by the
+/// next program that writes) answer nothing here.
+fn in_outbox(data: &Path, barcodes: &[String], number: &str) -> Result<Vec<Record>, LookupError> {
+    let db = data.join("outbox.sqlite");
+    if !db.is_file() {
+        return Ok(Vec::new());
+    }
+    let err = |e: rusqlite::Error| LookupError::Db {
+        path: db.clone(),
+        detail: e.to_string(),
+    };
+    let conn = Connection::open_with_flags(&db, OpenFlags::SQLITE_OPEN_READ_ONLY).map_err(err)?;
+    conn.busy_timeout(std::time::Duration::from_secs(10))
+        .map_err(err)?;
+    let version: u32 = conn
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .map_err(err)?;
+    if version != outbox::SCHEMA_VERSION {
+        return Ok(Vec::new());
+    }
+    let mut keys: Vec<String> = barcodes.to_vec();
+    keys.push(outbox::id_number_hash(number));
+    let marks = (1..=barcodes.len())
+        .map(|i| format!("?{i}"))
+        .collect::<Vec<_>>()
+        .join(",");
+    let sql = format!(
+        "SELECT b.id, b.target, b.state, b.created, b.source, b.last_error FROM batches b
+         WHERE b.state != 'confirmed' AND b.id IN (
+             SELECT batch_id FROM batch_rows
+             WHERE barcode IN ({marks}) OR id_number_hash = ?{})",
+        barcodes.len() + 1
+    );
+    let mut st = conn.prepare(&sql).map_err(err)?;
+    st.query_map(params_from_iter(keys.iter()), |r| {
+        Ok(Record {
+            batch: r.get(0)?,
+            target: r.get(1)?,
+            state: r.get(2)?,
+            queued_at: r.get(3)?,
+            confirmed_at: None,
+            source_file: r.get(4)?,
+            last_error: r.get(5)?,
+        })
     })
+    .map_err(err)?
+    .collect::<Result<_, _>>()
+    .map_err(err)
 }
 
 fn when(ms: Option<i64>) -> String {
@@ -243,21 +254,6 @@ fn state_zh(state: &str) -> &'static str {
     }
 }
 
-/// The document type codes of the given profiles (the ledger hashes `"<code>|<number>"`).
-pub fn id_type_codes(profiles: &crate::profile::Profiles) -> Vec<String> {
-    let mut codes: Vec<String> = profiles
-        .list
-        .iter()
-        .flat_map(|p| p.id_types.iter().map(|t| t.code.clone()))
-        .collect();
-    if codes.is_empty() {
-        codes.push("01".into());
-    }
-    codes.sort();
-    codes.dedup();
-    codes
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -277,7 +273,7 @@ mod tests {
     #[test]
     fn nothing_is_found_without_an_outbox() {
         let dir = tempfile::tempdir().unwrap();
-        let found = find(&dir.path().join("outbox.sqlite"), "T1", &["01".into()]).unwrap();
+        let found = find(dir.path(), "T1").unwrap();
         assert!(found.is_empty());
         let text = describe("13812345678", &found, Lang::Zh);
         assert_eq!(

@@ -30,9 +30,9 @@ impl std::fmt::Debug for Credentials {
 
 impl Credentials {
     /// From `SHEETBRIDGE_USER`, `SHEETBRIDGE_PASSWORD` and `SHEETBRIDGE_TOKEN` (scheduled and
-    /// headless use; the window keeps them in the OS credential store).
-    pub fn from_env() -> Credentials {
-        let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    /// headless use), looked up by `var` (the front end passes the environment).
+    pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Credentials {
+        let var = |k: &str| var(k).filter(|v| !v.is_empty());
         Credentials {
             user: var("SHEETBRIDGE_USER"),
             password: var("SHEETBRIDGE_PASSWORD"),

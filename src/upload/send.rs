@@ -26,8 +26,36 @@ pub struct SendOptions {
     pub max_wait: Duration,
     /// Only these batches (the ones of one file); `None`: every due batch.
     pub only: Option<HashSet<String>>,
-    /// Set from another thread to end the wait for the next attempt at once ("现在重试").
-    pub wake: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
+    /// The user's target folder, where batches' targets are looked up (after the built-in
+    /// ones).
+    pub targets_dir: Option<std::path::PathBuf>,
+}
+
+/// What a sender does between attempts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flow {
+    /// Go on.
+    Continue,
+    /// Stop waiting out the backoff: every queued batch is due now ("现在重试").
+    Now,
+    /// End this run (the credentials changed, the window closes).
+    Stop,
+}
+
+/// Hears a send run: each attempt's outcome, and a turn between attempts and while waiting,
+/// with the outbox, for other work of the program that owns it (the window's sender thread
+/// applies a person's decisions there).
+pub trait SendHooks {
+    fn attempt(&mut self, _batch: &BatchRecord, _outcome: &Outcome) {}
+    fn idle(&mut self, _outbox: &mut Outbox) -> Result<Flow, OutboxError> {
+        Ok(Flow::Continue)
+    }
+}
+
+impl<F: FnMut(&BatchRecord, &Outcome)> SendHooks for F {
+    fn attempt(&mut self, batch: &BatchRecord, outcome: &Outcome) {
+        self(batch, outcome)
+    }
 }
 
 /// What a send run did.
@@ -42,16 +70,18 @@ pub struct SendReport {
 }
 
 /// Sends every due batch (of `opts.only`, if given), retrying with backoff for up to
-/// `opts.max_wait`. `on_attempt` hears every attempt's outcome (for progress and logs).
+/// `opts.max_wait`. `hooks` hears every attempt's outcome (for progress and logs) and gets a
+/// turn between attempts. Batches another program is sending are left to it; a claim of a
+/// program that has gone is taken over before each pass.
 pub fn send_due(
     outbox: &mut Outbox,
     creds: &Credentials,
     opts: &SendOptions,
-    on_attempt: &mut dyn FnMut(&BatchRecord, &Outcome),
+    hooks: &mut dyn SendHooks,
 ) -> Result<SendReport, OutboxError> {
     let deadline = Instant::now() + opts.max_wait;
     let wanted = |b: &BatchRecord| opts.only.as_ref().is_none_or(|o| o.contains(&b.id));
-    let user_dir = crate::upload::target::user_dir();
+    let user_dir = opts.targets_dir.clone();
     let mut targets: HashMap<String, Target> = HashMap::new();
     let mut report = SendReport::default();
     for b in outbox.queued()?.iter().filter(|b| wanted(b)) {
@@ -70,12 +100,17 @@ pub fn send_due(
     // Targets not tried again in this run: login refused, or a client that cannot be built.
     let mut stopped: HashSet<String> = HashSet::new();
     let today = chrono::Local::now().format("%Y-%m-%d").to_string();
-    loop {
+    'passes: loop {
+        outbox.recover_dead_claims()?;
         // Targets found unreachable in this pass: their other batches wait for the next one.
         let mut unreachable: HashSet<String> = HashSet::new();
         for b in outbox.due(now_ms())? {
             if !wanted(&b) || stopped.contains(&b.target) || unreachable.contains(&b.target) {
                 continue;
+            }
+            match hooks.idle(outbox)? {
+                Flow::Stop => break 'passes,
+                Flow::Continue | Flow::Now => {}
             }
             let Some((reference, target)) = targets.get_key_value(&b.target) else {
                 continue;
@@ -128,7 +163,7 @@ pub fn send_due(
                 }
             }
             crate::log::event::attempt(&b, &outcome);
-            on_attempt(&b, &outcome);
+            hooks.attempt(&b, &outcome);
         }
         let left: Vec<BatchRecord> = outbox
             .queued()?
@@ -148,31 +183,36 @@ pub fn send_due(
         if now + wait > deadline {
             break;
         }
-        sleep_unless_woken(outbox, wait, opts.wake.as_deref())?;
+        if wait_with_hooks(outbox, wait, hooks)? == Flow::Stop {
+            break;
+        }
     }
     Ok(report)
 }
 
-/// Waits `wait`, or less when `wake` is set: then every queued batch is made due now.
-fn sleep_unless_woken(
+/// Waits `wait`, giving `hooks` a turn every 200 ms; ends early when it says so (`Now`: every
+/// queued batch is made due now).
+fn wait_with_hooks(
     outbox: &mut Outbox,
     wait: Duration,
-    wake: Option<&std::sync::atomic::AtomicBool>,
-) -> Result<(), OutboxError> {
-    use std::sync::atomic::Ordering;
-    let Some(wake) = wake else {
-        std::thread::sleep(wait);
-        return Ok(());
-    };
+    hooks: &mut dyn SendHooks,
+) -> Result<Flow, OutboxError> {
     let end = Instant::now() + wait;
-    while Instant::now() < end {
-        if wake.swap(false, Ordering::SeqCst) {
-            outbox.all_due_now()?;
-            return Ok(());
+    loop {
+        match hooks.idle(outbox)? {
+            Flow::Continue => {}
+            Flow::Now => {
+                outbox.all_due_now()?;
+                return Ok(Flow::Now);
+            }
+            Flow::Stop => return Ok(Flow::Stop),
         }
-        std::thread::sleep((end - Instant::now()).min(Duration::from_millis(200)));
+        let now = Instant::now();
+        if now >= end {
+            return Ok(Flow::Continue);
+        }
+        std::thread::sleep((end - now).min(Duration::from_millis(200)));
     }
-    Ok(())
 }
 
 /// Queues a failed batch again after a backoff, unless that would be past its target's

@@ -6,7 +6,7 @@
 
 use reqwest::Url;
 use serde::Deserialize;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use toml::Spanned;
 
 /// The built-in targets: (stem, text).
@@ -450,6 +450,12 @@ impl Target {
         })
     }
 
+    /// Who this target is, for the ledger and for batch ids: its `name` together with its
+    /// `base_url`, so a copied target file pointed at another address is another target.
+    pub fn identity(&self) -> String {
+        format!("{}\u{1f}{}", self.name, self.base_url)
+    }
+
     /// Can a batch whose answer was lost be sent again without duplicating rows?
     pub fn resend_is_safe(&self) -> bool {
         self.idempotency_header.is_some() || self.resend_is_harmless
@@ -493,11 +499,6 @@ pub fn available(user_dir: Option<&Path>) -> Vec<String> {
         names.extend(user);
     }
     names
-}
-
-/// The user's target folder.
-pub fn user_dir() -> Option<PathBuf> {
-    crate::paths::config_dir().map(|d| d.join("targets"))
 }
 
 /// `base` joined with an absolute `path` (which must start with `/`).

@@ -1,0 +1,151 @@
+//! The clerk's work on the file on screen, kept: every fix and every "不上报此行" is saved as it
+//! is made (through [`crate::edits`]), restored when the same file is opened again, and
+//! tracked so that closing with changes neither exported nor queued asks first, and an export
+//! made before the last change is shown as out of date.
+
+use crate::batch::Batch;
+use crate::edits::{FileEdits, Restored};
+use crate::issue::Lang;
+
+/// A text in both languages.
+pub struct Text(&'static str, &'static str);
+
+impl Text {
+    pub fn text(&self, lang: Lang) -> &'static str {
+        match lang {
+            Lang::Zh => self.0,
+            Lang::En => self.1,
+        }
+    }
+}
+
+/// Shown beside an export made before the last change.
+pub const STALE: Text = Text(
+    "导出后又有修改：这个文件已过时，请重新导出。",
+    "Changed after the export: that file is out of date; export again.",
+);
+
+/// Asked before closing a file (or the window) with changes neither exported nor uploaded.
+pub const CLOSE_ASK: Text = Text(
+    "这个文件的修改还没有导出或上传。修改已自动保存，下次打开同一文件会恢复。仍要关闭吗？",
+    "The changes to this file were neither exported nor uploaded. They are saved and come back when the same file is opened again. Close anyway?",
+);
+
+/// The review screen's record of the clerk's decisions.
+#[derive(Debug, Default)]
+pub struct Keep {
+    /// Where the decisions are saved; `None` when the file could not be hashed (nothing is
+    /// saved then, and the clerk is told).
+    edits: Option<FileEdits>,
+    /// What opening restored.
+    pub restored: Restored,
+    /// A change was made since the last export or queueing.
+    pub changed: bool,
+    /// An export was made and a change came after it.
+    pub export_stale: bool,
+    exported: bool,
+    /// The last failure to save a decision (Chinese, English).
+    pub error: Option<(String, String)>,
+}
+
+impl Keep {
+    pub fn new(edits: Option<FileEdits>, restored: Restored) -> Keep {
+        Keep {
+            edits,
+            restored,
+            ..Keep::default()
+        }
+    }
+
+    /// The line saying what was restored, if anything.
+    pub fn restored_line(&self, lang: Lang) -> Option<String> {
+        self.restored.message(lang)
+    }
+
+    fn changed(&mut self) {
+        self.changed = true;
+        self.export_stale = self.exported;
+    }
+
+    fn saved(&mut self, r: Result<(), crate::edits::EditsError>) {
+        self.error = r.err().map(|e| (e.to_string(), e.english()));
+    }
+
+    /// Fixes a cell and saves the fix.
+    pub fn edit(&mut self, batch: &mut Batch, index: usize, field: usize, text: &str) {
+        match &mut self.edits {
+            Some(e) => {
+                let r = e.edit(batch, index, field, text);
+                self.saved(r);
+            }
+            None => batch.edit(index, field, text),
+        }
+        self.changed();
+    }
+
+    /// Leaves a row out (or takes it back) and saves the decision.
+    pub fn set_excluded(&mut self, batch: &mut Batch, index: usize, excluded: bool) {
+        match &mut self.edits {
+            Some(e) => {
+                let r = e.set_excluded(batch, index, excluded);
+                self.saved(r);
+            }
+            None => batch.set_excluded(index, excluded),
+        }
+        self.changed();
+    }
+
+    /// The upload sheet was written from the batch as it is now.
+    pub fn exported(&mut self) {
+        self.exported = true;
+        self.export_stale = false;
+        self.changed = false;
+    }
+
+    /// The ready rows were queued for upload as they are now.
+    pub fn queued(&mut self) {
+        self.changed = false;
+    }
+
+    /// Changes neither exported nor queued: closing the file should ask first.
+    pub fn unsent_changes(&self) -> bool {
+        self.changed
+    }
+}
+
+/// The notice after a load: what was restored, and what could not be read.
+pub fn loaded_notice(
+    restored: Restored,
+    warnings: &[(String, String)],
+    lang: Lang,
+) -> Option<super::Notice> {
+    let mut lines: Vec<String> = restored.message(lang).into_iter().collect();
+    lines.extend(warnings.iter().map(|(zh, en)| match lang {
+        Lang::Zh => zh.clone(),
+        Lang::En => en.clone(),
+    }));
+    (!lines.is_empty()).then(|| super::Notice {
+        text: lines.join("\n"),
+        error: !warnings.is_empty(),
+        retry_export: None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn changes_after_an_export_make_it_stale() {
+        let mut k = Keep::default();
+        assert!(!k.unsent_changes());
+        k.changed();
+        assert!(k.unsent_changes() && !k.export_stale);
+        k.exported();
+        assert!(!k.unsent_changes() && !k.export_stale);
+        k.changed();
+        assert!(k.unsent_changes() && k.export_stale);
+        k.queued();
+        assert!(!k.unsent_changes() && k.export_stale);
+    }
+}

@@ -1,0 +1,150 @@
+//! Personal data stays private: masking ID and phone numbers in every message, and creating
+//! the data folder and its files readable by the user alone (0700 / 0600 on Unix) from the
+//! start, never loosened and then tightened.
+//!
+//! On Windows the per-user data folder (under the user's profile) is already private to the
+//! user; the helpers there create folders and files normally.
+
+use std::fs::File;
+use std::io;
+use std::path::Path;
+
+/// Masks an ID number: its first 6 and last 4 characters stay (`440106********1234`). A value
+/// of 10 characters or fewer keeps only its last 2 (`******34`).
+pub fn mask_id(id: &str) -> String {
+    let chars: Vec<char> = id.trim().chars().collect();
+    let n = chars.len();
+    if n > 10 {
+        let mut out: String = chars[..6].iter().collect();
+        out.extend(std::iter::repeat_n('*', n - 10));
+        out.extend(&chars[n - 4..]);
+        out
+    } else {
+        let keep = n.min(2);
+        let mut out: String = std::iter::repeat_n('*', n - keep).collect();
+        out.extend(&chars[n - keep..]);
+        out
+    }
+}
+
+/// Masks a phone number: the first 3 and last 4 digits stay (`138****8000`). Shorter numbers
+/// (landlines without area code) keep their last 2.
+pub fn mask_phone(phone: &str) -> String {
+    let chars: Vec<char> = phone.trim().chars().collect();
+    let n = chars.len();
+    if n >= 8 {
+        let mut out: String = chars[..3].iter().collect();
+        out.extend(std::iter::repeat_n('*', n - 7));
+        out.extend(&chars[n - 4..]);
+        out
+    } else {
+        let keep = n.min(2);
+        let mut out: String = std::iter::repeat_n('*', n - keep).collect();
+        out.extend(&chars[n - keep..]);
+        out
+    }
+}
+
+/// Masks every ID or phone number inside free text (a platform's message, an error): each run
+/// of 11 or more digits (an `X` may follow or sit among them, as in a resident ID) is masked,
+/// an 18- or 15-character run as an ID, an 11-digit run as a mobile phone.
+pub fn mask_text(text: &str) -> String {
+    let chars: Vec<char> = text.chars().collect();
+    let mut out = String::with_capacity(text.len());
+    let mut i = 0;
+    while i < chars.len() {
+        if chars[i].is_ascii_digit() {
+            let start = i;
+            while i < chars.len() && (chars[i].is_ascii_digit() || matches!(chars[i], 'X' | 'x')) {
+                i += 1;
+            }
+            let run: String = chars[start..i].iter().collect();
+            if run.len() == 11 {
+                out.push_str(&mask_phone(&run));
+            } else if run.len() > 11 {
+                out.push_str(&mask_id(&run));
+            } else {
+                out.push_str(&run);
+            }
+        } else {
+            out.push(chars[i]);
+            i += 1;
+        }
+    }
+    out
+}
+
+/// Creates `dir` and its missing parents readable by the user alone (0700 on Unix). A folder
+/// that exists already is left as it is.
+pub fn create_private_dir(dir: &Path) -> io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir)
+}
+
+/// Creates a new file readable and writable by the user alone (0600 on Unix); fails when it
+/// exists.
+pub fn create_private_file(path: &Path) -> io::Result<File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path)
+}
+
+/// Makes sure `path` exists, creating it empty and private when it does not (for a database
+/// that SQLite then opens: its journal files take the same permissions).
+pub fn ensure_private_file(path: &Path) -> io::Result<()> {
+    match create_private_file(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_and_phones_are_masked() {
+        assert_eq!(mask_id("440106199001011234"), "440106********1234");
+        assert_eq!(mask_id("44010619900101123X"), "440106********123X");
+        assert_eq!(mask_id("440106900101123"), "440106*****1123");
+        assert_eq!(mask_id("E1234567"), "******67");
+        assert_eq!(mask_phone("13800138000"), "138****8000");
+        assert_eq!(mask_phone("12345"), "***45");
+        assert_eq!(mask_phone(""), "");
+    }
+
+    #[test]
+    fn numbers_inside_text_are_masked_and_others_kept() {
+        assert_eq!(
+            mask_text("证件号 44010619900101123X 电话13812345678"),
+            "证件号 440106********123X 电话138****5678"
+        );
+        assert_eq!(
+            mask_text("HTTP 503 第 12 行 127.0.0.1:8080"),
+            "HTTP 503 第 12 行 127.0.0.1:8080"
+        );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn folders_and_files_are_created_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("a/b");
+        create_private_dir(&data).unwrap();
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&data), 0o700);
+        assert_eq!(mode(&dir.path().join("a")), 0o700);
+        let f = data.join("x.sqlite");
+        ensure_private_file(&f).unwrap();
+        ensure_private_file(&f).unwrap();
+        assert_eq!(mode(&f), 0o600);
+        assert!(create_private_file(&f).is_err());
+    }
+}

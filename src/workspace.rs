@@ -1,0 +1,315 @@
+//! The workflow every front end follows, in one place: open -> check -> export -> queue ->
+//! send -> ledger. The command line, the window and the watcher call this; none of them strings
+//! the sequence together itself, and none opens the outbox any other way (this module is the
+//! only caller of `Outbox::open`).
+//!
+//! A [`Workspace`] is given its folders ([`Folders`]); it reads no environment variable. It
+//! owns the outbox for its process: open it once per process (recovery runs then, and only for
+//! batches whose claiming process has gone), and hand the same workspace to whatever sends.
+
+use crate::batch::{Batch, RowStatus};
+use crate::edits::{EditStore, FileEdits, Restored};
+use crate::pipeline::{self, LoadError, Options, Progress};
+use crate::profile::Profiles;
+use crate::upload::client::Credentials;
+use crate::upload::outbox::{
+    self, BatchRecord, LedgerEntry, LedgerSnapshot, Lookup, Outbox, OutboxError, Queued, Recovery,
+    State,
+};
+use crate::upload::send::{SendHooks, SendOptions, SendReport, send_due};
+use crate::upload::target::{Target, TargetError};
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The folders the program works in, chosen by the front end (the per-user folders, or
+/// `SHEETBRIDGE_DATA_DIR` / `SHEETBRIDGE_CONFIG_DIR`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Folders {
+    /// Outbox database, batch files, ledger, saved edits, logs. Private to the user.
+    pub data: PathBuf,
+    /// Profiles, targets, settings; `None` when there is none.
+    pub config: Option<PathBuf>,
+}
+
+impl Folders {
+    /// The user's targets (`<config>/targets`).
+    pub fn targets_dir(&self) -> Option<PathBuf> {
+        self.config.as_ref().map(|c| c.join("targets"))
+    }
+
+    /// The user's profiles (`<config>/profiles`).
+    pub fn profiles_dir(&self) -> Option<PathBuf> {
+        self.config.as_ref().map(|c| c.join("profiles"))
+    }
+
+    /// The built-in profiles and the user's.
+    pub fn profiles(&self) -> Profiles {
+        Profiles::load(self.profiles_dir().as_deref())
+    }
+
+    /// A target by file stem or path (the user's first, then the built-in ones).
+    pub fn target(&self, name: &str) -> Result<Target, TargetError> {
+        Target::find(name, self.targets_dir().as_deref())
+    }
+
+    /// Where the clerk's edits are kept.
+    pub fn edit_store(&self) -> EditStore {
+        EditStore::new(&self.data)
+    }
+
+    /// The ledger of `target` (of every target when `None`), read without opening the outbox
+    /// for writing; `None` when nothing was ever confirmed here.
+    pub fn ledger(&self, target: Option<&Target>) -> Result<Option<LedgerSnapshot>, OutboxError> {
+        outbox::read_ledger(&self.data, target)
+    }
+
+    /// Confirmed rows by barcode or by ID number, read-only (see [`Workspace::lookup`]).
+    pub fn lookup(&self, query: &Lookup) -> Result<Vec<LedgerEntry>, OutboxError> {
+        outbox::read_lookup(&self.data, query)
+    }
+}
+
+/// A file loaded and checked, with the clerk's saved decisions applied.
+pub struct Loaded {
+    pub batch: Batch,
+    /// The clerk's edits of this file, to record further ones; `None` when the file's content
+    /// could not be hashed (then nothing is saved).
+    pub edits: Option<FileEdits>,
+    /// What was restored from earlier work on the same content.
+    pub restored: Restored,
+    /// Things that did not stop the load, for the clerk: the ledger or the saved edits could
+    /// not be read. (Chinese, English.)
+    pub warnings: Vec<(String, String)>,
+}
+
+/// Loads and checks `path` through the one pipeline: rows already confirmed on `target` (on
+/// any target when `None`) are marked `already_uploaded`, and the clerk's saved edits and
+/// exclusions for this content are applied.
+pub fn load(
+    folders: &Folders,
+    profiles: &Profiles,
+    path: &Path,
+    mut options: Options,
+    target: Option<&Target>,
+    progress: &dyn Progress,
+) -> Result<Loaded, LoadError> {
+    let mut warnings = Vec::new();
+    if options.ledger.is_none() {
+        match folders.ledger(target) {
+            Ok(Some(ledger)) => options.ledger = Some(Arc::new(ledger)),
+            Ok(None) => {}
+            Err(e) => warnings.push((
+                format!("读不了已上报记录，本次不检查重复上报：{e}"),
+                format!(
+                    "ledger not read, no already_uploaded check: {}",
+                    e.english()
+                ),
+            )),
+        }
+    }
+    let mut batch = pipeline::load(path, profiles, &options, progress)?;
+    let store = folders.edit_store();
+    let (edits, restored) = match crate::edits::file_hash(path) {
+        Ok(hash) => match store.load(&hash) {
+            Ok(saved) => {
+                let restored = crate::edits::apply(&mut batch, &saved);
+                (Some(FileEdits::new(store, hash, saved)), restored)
+            }
+            Err(e) => {
+                warnings.push((e.to_string(), e.english()));
+                (None, Restored::default())
+            }
+        },
+        Err(e) => {
+            let detail = crate::read::io_message(&e);
+            warnings.push((
+                format!("无法读取文件内容来恢复上次的修改：{detail}"),
+                format!("cannot hash the file to restore earlier edits: {detail}"),
+            ));
+            (None, Restored::default())
+        }
+    };
+    Ok(Loaded {
+        batch,
+        edits,
+        restored,
+        warnings,
+    })
+}
+
+/// The outbox of one process, with the folders it lives in.
+pub struct Workspace {
+    folders: Folders,
+    outbox: Outbox,
+    recovery: Recovery,
+}
+
+/// What `upload FILE` (and the watcher, and the window's "上传到省平台") did with one file.
+#[derive(Debug, Clone)]
+pub struct FileUpload {
+    /// Each batch of the file's ready rows: new, or queued or sent before.
+    pub queued: Vec<Queued>,
+    /// Rows of the file already confirmed on this target (not queued again).
+    pub already_uploaded: usize,
+    /// The send run.
+    pub report: SendReport,
+    /// The file's batches as they are after the run.
+    pub batches: Vec<BatchRecord>,
+}
+
+/// The state of one file's batches after an upload, the first that applies (target.md, "Exit
+/// codes").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileState {
+    /// Nothing could be done: no ready row and nothing uploaded before, or the login refused.
+    Nothing,
+    /// A batch needs a person: rejected, or `waiting`.
+    NeedsPerson,
+    /// Batches are still queued for retry (or being sent by another program).
+    Queued,
+    /// Every batch confirmed (or every row uploaded before).
+    Done,
+}
+
+impl FileUpload {
+    pub fn state(&self) -> FileState {
+        if self.report.login_refused.is_some()
+            || (self.queued.is_empty() && self.already_uploaded == 0)
+        {
+            return FileState::Nothing;
+        }
+        if self
+            .batches
+            .iter()
+            .any(|b| matches!(b.state, State::Rejected | State::Waiting))
+        {
+            FileState::NeedsPerson
+        } else if self
+            .batches
+            .iter()
+            .any(|b| matches!(b.state, State::Queued | State::Sending))
+        {
+            FileState::Queued
+        } else {
+            FileState::Done
+        }
+    }
+}
+
+impl Workspace {
+    /// Opens the outbox in `folders.data` (created private if needed), once per process: see
+    /// `Outbox::open` for what it recovers, migrates and quarantines. Files of batches
+    /// confirmed more than `keep_days` ago are deleted.
+    pub fn open(folders: Folders, keep_days: u32) -> Result<Workspace, OutboxError> {
+        let (outbox, recovery) = Outbox::open(&folders.data, keep_days)?;
+        Ok(Workspace {
+            folders,
+            outbox,
+            recovery,
+        })
+    }
+
+    pub fn folders(&self) -> &Folders {
+        &self.folders
+    }
+
+    /// What opening found and tidied up.
+    pub fn recovery(&self) -> &Recovery {
+        &self.recovery
+    }
+
+    /// The outbox, for listing and a person's decisions (retry, forget).
+    pub fn outbox(&mut self) -> &mut Outbox {
+        &mut self.outbox
+    }
+
+    /// The ledger of `target` (every target's when `None`).
+    pub fn ledger(&self, target: Option<&Target>) -> Result<LedgerSnapshot, OutboxError> {
+        self.outbox.ledger(target)
+    }
+
+    /// Confirmed rows found by barcode, or by ID number through its hash, newest first, each
+    /// with its target, batch, source file name and confirmation time.
+    pub fn lookup(&self, query: &Lookup) -> Result<Vec<LedgerEntry>, OutboxError> {
+        self.outbox.lookup(query)
+    }
+
+    /// Queues the batch's ready rows for `target` (see [`Outbox::queue`]).
+    pub fn queue(&mut self, target: &Target, batch: &Batch) -> Result<Vec<Queued>, OutboxError> {
+        let rows: Vec<usize> = batch.rows_with(RowStatus::Ready).collect();
+        if rows.is_empty() {
+            return Ok(Vec::new());
+        }
+        let source = crate::paths::file_name(&batch.source.path);
+        let queued = self.outbox.queue(target, batch, &rows, &source)?;
+        for q in &queued {
+            let (rows, new) = match q {
+                Queued::New { rows, .. } => (*rows, true),
+                Queued::Already { .. } => (0, false),
+            };
+            crate::log::event::queued(q.id(), &target.name, rows, new);
+        }
+        Ok(queued)
+    }
+
+    /// Sends what is due (only the batches in `only`, when given), retrying for up to
+    /// `max_wait`.
+    pub fn send(
+        &mut self,
+        creds: &Credentials,
+        max_wait: Duration,
+        only: Option<HashSet<String>>,
+        hooks: &mut dyn SendHooks,
+    ) -> Result<SendReport, OutboxError> {
+        let opts = SendOptions {
+            max_wait,
+            only,
+            targets_dir: self.folders.targets_dir(),
+        };
+        send_due(&mut self.outbox, creds, &opts, hooks)
+    }
+
+    /// `upload FILE`: queues the ready rows of a loaded file (its batches queued before are
+    /// found, not refused), makes the file's queued batches due now, sends what is due, and
+    /// reports the state of the file's batches, whoever queued them.
+    pub fn upload(
+        &mut self,
+        target: &Target,
+        batch: &Batch,
+        creds: &Credentials,
+        max_wait: Duration,
+        hooks: &mut dyn SendHooks,
+    ) -> Result<FileUpload, OutboxError> {
+        let queued = self.queue(target, batch)?;
+        let already_uploaded = already_uploaded(batch);
+        let ids: Vec<String> = queued.iter().map(|q| q.id().to_owned()).collect();
+        self.outbox.due_now(&ids)?;
+        let report = self.send(creds, max_wait, None, hooks)?;
+        let mut batches = Vec::new();
+        for id in &ids {
+            if let Some(b) = self.outbox.get(id)? {
+                batches.push(b);
+            }
+        }
+        Ok(FileUpload {
+            queued,
+            already_uploaded,
+            report,
+            batches,
+        })
+    }
+}
+
+/// Rows of the batch already confirmed on the platform (the `already_uploaded` warning).
+pub fn already_uploaded(batch: &Batch) -> usize {
+    (0..batch.len())
+        .filter(|&i| {
+            batch
+                .issues(i)
+                .iter()
+                .any(|x| x.code == crate::issue::Code::AlreadyUploaded)
+        })
+        .count()
+}
