@@ -55,7 +55,7 @@ impl LogFile {
     pub fn write_line(&self, text: &str) -> std::io::Result<()> {
         let mut line = mask(&text.replace("\r\n", " | ").replace(['\n', '\r'], " | "));
         line.push('\n');
-        std::fs::create_dir_all(&self.dir)?;
+        private_dir(&self.dir)?;
         let lock = private_options().open(self.dir.join(LOCK_NAME))?;
         lock.lock()?;
         let result = self.append_locked(line.as_bytes());
@@ -117,6 +117,19 @@ impl LogFile {
         }
         lines
     }
+}
+
+/// Creates `dir` and its missing parents readable by the user alone (0700 on Linux): the log
+/// may be the first to make the data folder.
+fn private_dir(dir: &Path) -> std::io::Result<()> {
+    let mut b = std::fs::DirBuilder::new();
+    b.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        b.mode(0o700);
+    }
+    b.create(dir)
 }
 
 /// Options to create or append to a file only the user can read (0600 on Linux).
@@ -383,8 +396,9 @@ mod tests {
 
     #[test]
     fn lines_are_masked_and_rotation_keeps_five_files() {
-        let dir = tempfile::tempdir().unwrap();
-        let log = LogFile::with_limit(dir.path(), 200);
+        let home = tempfile::tempdir().unwrap();
+        let logs = home.path().join("data/logs");
+        let log = LogFile::with_limit(&logs, 200);
         for i in 0..100 {
             log.write_line(&format!("line {i:03} 13812345678\nsecond part"))
                 .unwrap();
@@ -394,6 +408,14 @@ mod tests {
         for f in &files {
             let len = std::fs::metadata(f).unwrap().len();
             assert!(len <= 200, "{} is {len} bytes", f.display());
+        }
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode(&home.path().join("data")), 0o700);
+            assert_eq!(mode(&logs), 0o700);
+            assert_eq!(mode(&files[0]), 0o600);
         }
         let tail = log.tail(3);
         assert_eq!(tail.len(), 3);
