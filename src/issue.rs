@@ -230,7 +230,8 @@ impl Issue {
                     } else if let Some(arg) =
                         key.parse::<usize>().ok().and_then(|i| self.args.get(i))
                     {
-                        out.push_str(arg);
+                        // An ID or phone number in a message is masked (target.md, privacy).
+                        out.push_str(&crate::privacy::mask_text(arg));
                     } else {
                         out.push('{');
                         out.push_str(key);

@@ -45,9 +45,37 @@ pub fn mask_phone(phone: &str) -> String {
     }
 }
 
-/// Masks every ID or phone number inside free text (a platform's message, an error): each run
-/// of 11 or more digits (an `X` may follow or sit among them, as in a resident ID) is masked,
-/// an 18- or 15-character run as an ID, an 11-digit run as a mobile phone.
+/// Whether a run of digits (an `X` may end it) looks like a resident ID: 15 digits with a
+/// plausible `YYMMDD` at 7-12, or 17 to 19 characters with a plausible `YYYYMMDD` at 7-14
+/// (one digit too many or too few is still someone's ID). A tube barcode such as
+/// `4401060000001000` is not one.
+fn looks_like_id(run: &[char]) -> bool {
+    let num = |from: usize, len: usize| -> Option<u32> {
+        let s: String = run.get(from..from + len)?.iter().collect();
+        s.parse().ok()
+    };
+    let date = |month: Option<u32>, day: Option<u32>| {
+        matches!(month, Some(1..=12)) && matches!(day, Some(1..=31))
+    };
+    match run.len() {
+        15 => date(num(8, 2), num(10, 2)),
+        17..=19 => matches!(num(6, 4), Some(1850..=2100)) && date(num(10, 2), num(12, 2)),
+        _ => false,
+    }
+}
+
+/// Whether an 11-digit run looks like a mainland mobile number (`1[3-9]…`).
+fn looks_like_mobile(run: &[char]) -> bool {
+    run.len() == 11
+        && run[0] == '1'
+        && matches!(run[1], '3'..='9')
+        && run.iter().all(|c| c.is_ascii_digit())
+}
+
+/// Masks every ID or phone number inside free text (a platform's message, an error, an issue's
+/// message): a run of digits (an `X` may end or sit in it) that looks like a resident ID is
+/// masked as one, an 11-digit mobile number as a phone; other numbers (barcodes, counts,
+/// addresses) stay as they are.
 pub fn mask_text(text: &str) -> String {
     let chars: Vec<char> = text.chars().collect();
     let mut out = String::with_capacity(text.len());
@@ -58,13 +86,14 @@ pub fn mask_text(text: &str) -> String {
             while i < chars.len() && (chars[i].is_ascii_digit() || matches!(chars[i], 'X' | 'x')) {
                 i += 1;
             }
-            let run: String = chars[start..i].iter().collect();
-            if run.len() == 11 {
-                out.push_str(&mask_phone(&run));
-            } else if run.len() > 11 {
-                out.push_str(&mask_id(&run));
+            let run = &chars[start..i];
+            let text: String = run.iter().collect();
+            if looks_like_mobile(run) {
+                out.push_str(&mask_phone(&text));
+            } else if looks_like_id(run) {
+                out.push_str(&mask_id(&text));
             } else {
-                out.push_str(&run);
+                out.push_str(&text);
             }
         } else {
             out.push(chars[i]);
@@ -128,6 +157,28 @@ mod tests {
         assert_eq!(
             mask_text("HTTP 503 第 12 行 127.0.0.1:8080"),
             "HTTP 503 第 12 行 127.0.0.1:8080"
+        );
+        // A 15-digit legacy ID, one typed with a digit missing; barcodes stay readable.
+        assert_eq!(mask_text("440106900101123"), "440106*****1123");
+        assert_eq!(mask_text("44010619900101123"), "440106*******1123");
+        assert_eq!(
+            mask_text("条码 4401060000001000 和 12345678901"),
+            "条码 4401060000001000 和 12345678901"
+        );
+    }
+
+    #[test]
+    fn issue_messages_show_no_full_id() {
+        use crate::issue::{Code, Issue, Lang, Stage};
+        let up = Issue::new(
+            Code::IdUpgraded,
+            Some(0),
+            Stage::Row,
+            &["440106199001011234"],
+        );
+        assert_eq!(
+            up.render(Code::IdUpgraded.template(Lang::Zh), ""),
+            "15 位旧身份证号已自动升级为 18 位（440106********1234），请核对。"
         );
     }
 

@@ -211,6 +211,12 @@ impl Workspace {
         })
     }
 
+    /// The outbox and what opening it found (for the outbox's own tests).
+    #[cfg(test)]
+    pub(crate) fn into_parts(self) -> (Outbox, Recovery) {
+        (self.outbox, self.recovery)
+    }
+
     pub fn folders(&self) -> &Folders {
         &self.folders
     }
@@ -302,14 +308,16 @@ impl Workspace {
     }
 }
 
-/// Rows of the batch already confirmed on the platform (the `already_uploaded` warning).
+/// Rows of the batch left out because they were already confirmed on the platform (the
+/// `already_uploaded` warning; rows with errors or left out by the clerk are not counted).
 pub fn already_uploaded(batch: &Batch) -> usize {
     (0..batch.len())
         .filter(|&i| {
-            batch
-                .issues(i)
-                .iter()
-                .any(|x| x.code == crate::issue::Code::AlreadyUploaded)
+            batch.status(i) == RowStatus::Duplicate
+                && batch
+                    .issues(i)
+                    .iter()
+                    .any(|x| x.code == crate::issue::Code::AlreadyUploaded)
         })
         .count()
 }

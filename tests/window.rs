@@ -357,3 +357,112 @@ fn wait_for(h: &mut Harness<'static, App>, done: impl Fn(&App) -> bool) {
     }
     h.run_steps(3);
 }
+
+/// The clerk's decisions outlive the window: a row left out and a fixed ID, exported, the app
+/// dropped; the same file opened in a new app has both back (and says so), and uploading from
+/// it sends neither the row left out nor the old value.
+#[test]
+fn decisions_are_restored_on_reopening_and_upload_follows_them() {
+    use crate::support::platform::{Config, Platform};
+    let dir = fixed_dir("decisions_kept");
+    let platform = Platform::start(Config::new(&dir.join("platform.sqlite"))).unwrap();
+    let target = dir.join("stand.toml");
+    std::fs::write(&target, platform.target_toml(true, 5, 5000)).unwrap();
+    let input = dir.join("样例.xlsx");
+    sample::write_sample(&input).unwrap();
+    let (wrong, fixed, left_out_id) = {
+        let mut h = harness(&dir);
+        h.run_steps(2);
+        drop_file(&mut h, &input);
+        let (wrong, fixed) = {
+            let b = h.state().batch().unwrap();
+            let i = b.index_of_line(15).unwrap();
+            let wrong = b.value(i, 2).to_owned();
+            let fixed = format!("{}{}", &wrong[..17], check_char(&wrong[..17]));
+            (wrong, fixed)
+        };
+        // Leave a ready row out: the first whose number finds it alone.
+        let (line, left_out_id) = (2..42u32)
+            .find_map(|line| {
+                let b = h.state().batch().unwrap();
+                let j = b.index_of_line(line)?;
+                if b.status(j) != RowStatus::Ready {
+                    return None;
+                }
+                let id = b.output_value(j, 2).to_owned();
+                search_fresh(&mut h, &line.to_string());
+                (h.query_all_by_label(&line.to_string()).count() == 1).then_some((line, id))
+            })
+            .unwrap();
+        h.get_by_label(&line.to_string()).click();
+        h.run_steps(3);
+        h.get_by_label("不上报此行").click();
+        h.run_steps(3);
+        // Fix the ID of row 15.
+        search_fresh(&mut h, "15");
+        h.get_by_label("15").click();
+        h.run_steps(3);
+        h.get_by_role_and_label(egui::accesskit::Role::TextInput, "证件号码")
+            .focus();
+        h.run_steps(1);
+        h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
+        h.run_steps(1);
+        h.get_by_role_and_label(egui::accesskit::Role::TextInput, "证件号码")
+            .type_text(&fixed);
+        h.run_steps(1);
+        h.get_by_label("保存修改").click();
+        h.run_steps(3);
+        // Closing the file now would ask: the changes are neither exported nor uploaded.
+        assert!(h.state_mut().review().unwrap().keep.unsent_changes());
+        // Export.
+        h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::S);
+        h.step();
+        settle(&mut h);
+        h.get_by_label_contains("已导出上报表");
+        assert!(!h.state_mut().review().unwrap().keep.unsent_changes());
+        (wrong, fixed, left_out_id)
+    };
+    // A new app, the same file.
+    let mut h = harness(&dir);
+    h.run_steps(2);
+    drop_file(&mut h, &input);
+    h.get_by_label_contains("已恢复上次的 1 处修改和 1 行不上报");
+    {
+        let b = h.state().batch().unwrap();
+        let i = b.index_of_line(15).unwrap();
+        assert_eq!(b.value(i, 2), fixed);
+        assert_eq!(b.status(i), RowStatus::Ready);
+        assert_eq!(b.summary().excluded, 1);
+        assert_eq!(b.summary().ready, 23);
+    }
+    h.state_mut().settings.target = Some(target.display().to_string());
+    h.state_mut().settings.user = "demo".into();
+    h.state_mut().uploads.password = "demo".into();
+    h.get_by_label("上传到省平台（23 行）").click();
+    h.step();
+    settle(&mut h);
+    wait_for(&mut h, |app| {
+        app.uploads.pending() == 0 && app.uploads.confirmed() == (1, 23)
+    });
+    let rows = platform.rows();
+    assert_eq!(rows.len(), 23);
+    let ids: Vec<&str> = rows.iter().map(|r| r.1.as_str()).collect();
+    assert!(ids.contains(&fixed.as_str()), "the fixed ID was sent");
+    assert!(!ids.contains(&wrong.as_str()), "the old value was not");
+    assert!(
+        !ids.contains(&left_out_id.as_str()),
+        "the row left out was not"
+    );
+}
+
+/// Replaces the search text.
+fn search_fresh(h: &mut Harness<'static, App>, text: &str) {
+    h.get_by_role_and_label(egui::accesskit::Role::TextInput, "搜索：")
+        .focus();
+    h.run_steps(1);
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
+    h.run_steps(1);
+    h.get_by_role_and_label(egui::accesskit::Role::TextInput, "搜索：")
+        .type_text(text);
+    h.run_steps(3);
+}

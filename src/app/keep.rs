@@ -6,6 +6,7 @@
 use crate::batch::Batch;
 use crate::edits::{FileEdits, Restored};
 use crate::issue::Lang;
+use eframe::egui;
 
 /// A text in both languages.
 pub struct Text(&'static str, &'static str);
@@ -46,6 +47,19 @@ pub struct Keep {
     exported: bool,
     /// The last failure to save a decision (Chinese, English).
     pub error: Option<(String, String)>,
+    /// Asking whether to close with unsent changes, and what.
+    asking: Option<Closing>,
+    /// The clerk said to close anyway.
+    close_ok: bool,
+    /// Rows uploaded before, counted for the review's edit generation.
+    before: Option<(u64, usize)>,
+}
+
+/// What is being closed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Closing {
+    File,
+    Window,
 }
 
 impl Keep {
@@ -95,6 +109,19 @@ impl Keep {
         self.changed();
     }
 
+    /// Rows of the batch already confirmed on the platform (counted once per edit generation:
+    /// a full pass is too slow to repeat every frame).
+    pub fn uploaded_before(&mut self, batch: &Batch, generation: u64) -> usize {
+        match self.before {
+            Some((g, n)) if g == generation => n,
+            _ => {
+                let n = crate::workspace::already_uploaded(batch);
+                self.before = Some((generation, n));
+                n
+            }
+        }
+    }
+
     /// The upload sheet was written from the batch as it is now.
     pub fn exported(&mut self) {
         self.exported = true;
@@ -110,6 +137,91 @@ impl Keep {
     /// Changes neither exported nor queued: closing the file should ask first.
     pub fn unsent_changes(&self) -> bool {
         self.changed
+    }
+}
+
+impl super::App {
+    fn unsent_review(&mut self) -> Option<&mut Keep> {
+        self.review()
+            .map(|r| &mut r.keep)
+            .filter(|k| k.unsent_changes() && !k.close_ok)
+    }
+
+    /// "关闭此文件": `true` when it may close now; else the clerk is asked first (changes
+    /// neither exported nor queued).
+    pub(super) fn may_close_file(&mut self) -> bool {
+        match self.unsent_review() {
+            Some(keep) => {
+                keep.asking = Some(Closing::File);
+                false
+            }
+            None => true,
+        }
+    }
+
+    /// Closing the window with such changes: cancelled, and the clerk asked. `true` when it
+    /// was held.
+    pub(super) fn hold_close_for_changes(&mut self, ctx: &egui::Context) -> bool {
+        if !ctx.input(|i| i.viewport().close_requested()) {
+            return false;
+        }
+        match self.unsent_review() {
+            Some(keep) => {
+                keep.asking = Some(Closing::Window);
+                ctx.send_viewport_cmd(egui::ViewportCommand::CancelClose);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// The question, when one is open.
+    pub(super) fn close_changes_dialog(&mut self, ctx: &egui::Context) {
+        let lang = self.lang();
+        let Some(asking) = self.review().and_then(|r| r.keep.asking) else {
+            return;
+        };
+        let mut answer = None;
+        egui::Modal::new(egui::Id::unique("confirm_close_changes")).show(ctx, |ui| {
+            ui.heading(match lang {
+                Lang::Zh => "修改还没有导出或上传",
+                Lang::En => "Changes not exported or uploaded",
+            });
+            ui.label(CLOSE_ASK.text(lang));
+            ui.horizontal(|ui| {
+                if ui
+                    .button(match lang {
+                        Lang::Zh => "仍要关闭",
+                        Lang::En => "Close anyway",
+                    })
+                    .clicked()
+                {
+                    answer = Some(true);
+                }
+                if ui
+                    .button(match lang {
+                        Lang::Zh => "不关闭",
+                        Lang::En => "Keep it open",
+                    })
+                    .clicked()
+                {
+                    answer = Some(false);
+                }
+            });
+        });
+        let Some(close) = answer else {
+            return;
+        };
+        if let Some(r) = self.review() {
+            r.keep.asking = None;
+            r.keep.close_ok = close;
+        }
+        if close {
+            match asking {
+                Closing::File => self.apply(ctx, super::Action::Close),
+                Closing::Window => ctx.send_viewport_cmd(egui::ViewportCommand::Close),
+            }
+        }
     }
 }
 

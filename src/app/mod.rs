@@ -312,6 +312,7 @@ impl App {
         if self.confirm_close {
             self.close_dialog(&ctx);
         }
+        self.close_changes_dialog(&ctx);
         self.apply(&ctx, action);
         self.log_notice();
     }
@@ -428,6 +429,11 @@ impl App {
             }
             Done::Queued { batch, result } => {
                 self.put_back(*batch);
+                if result.is_ok()
+                    && let Some(review) = self.review()
+                {
+                    review.keep.queued();
+                }
                 match result {
                     Ok((new, before)) => {
                         let lang = self.lang();
@@ -463,6 +469,7 @@ impl App {
                 }
             }
             Done::Exported { batch, result } => {
+                let written = result.is_ok();
                 let export_dir = result
                     .as_ref()
                     .ok()
@@ -493,6 +500,9 @@ impl App {
                 self.screen = match std::mem::replace(&mut self.screen, Screen::Home) {
                     Screen::Exporting(mut review) => {
                         review.batch.put_back(*batch);
+                        if written {
+                            review.keep.exported();
+                        }
                         Screen::Review(review)
                     }
                     _ => Screen::Review(Box::new(review::Review::new(
@@ -587,6 +597,9 @@ impl App {
 
     /// Closing with batches not uploaded asks first (they are sent at the next start).
     fn guard_close(&mut self, ctx: &egui::Context) {
+        if self.hold_close_for_changes(ctx) {
+            return;
+        }
         if ctx.input(|i| i.viewport().close_requested())
             && !self.allow_close
             && self.uploads.pending() > 0
@@ -688,6 +701,7 @@ impl App {
                 }
             }
             Action::Export(dir) => self.start_export(ctx, dir),
+            Action::Close if !self.may_close_file() => {}
             Action::Close => {
                 self.screen = Screen::Home;
                 self.exported = None;

@@ -276,6 +276,8 @@ impl Review {
         });
         ui.add_space(4.0);
         let (s, warnings) = self.counts();
+        // Rows uploaded before are shown apart from repeats within the file.
+        let before = self.keep.uploaded_before(&self.batch, self.generation);
         ui.horizontal_wrapped(|ui| {
             let mut button =
                 |ui: &mut egui::Ui, filter: Filter, text: String, color: Option<Color32>| {
@@ -311,7 +313,15 @@ impl Review {
                         format!("⚠ 有提醒 {warnings}"),
                         Some(WARN_FG),
                     );
-                    button(ui, Filter::Duplicate, format!("重复 {}", s.duplicate), None);
+                    button(
+                        ui,
+                        Filter::Duplicate,
+                        format!("重复 {}", s.duplicate.saturating_sub(before)),
+                        None,
+                    );
+                    if before > 0 {
+                        ui.label(RichText::new(format!("已上报过 {before}")).size(18.0));
+                    }
                     if s.excluded > 0 {
                         button(ui, Filter::Excluded, format!("不上报 {}", s.excluded), None);
                     }
@@ -339,9 +349,12 @@ impl Review {
                     button(
                         ui,
                         Filter::Duplicate,
-                        format!("repeated {}", s.duplicate),
+                        format!("repeated {}", s.duplicate.saturating_sub(before)),
                         None,
                     );
+                    if before > 0 {
+                        ui.label(RichText::new(format!("uploaded before {before}")).size(18.0));
+                    }
                     if s.excluded > 0 {
                         button(
                             ui,

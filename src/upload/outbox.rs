@@ -1194,6 +1194,18 @@ mod tests {
     use super::*;
     use crate::batch::Ledger;
 
+    /// Opens the outbox as a program does: through its workspace.
+    fn open_in(dir: &Path) -> Result<(Outbox, Recovery), OutboxError> {
+        crate::workspace::Workspace::open(
+            crate::workspace::Folders {
+                data: dir.to_owned(),
+                config: None,
+            },
+            7,
+        )
+        .map(crate::workspace::Workspace::into_parts)
+    }
+
     pub(crate) fn target(max_rows: usize, safe: bool) -> Target {
         let idem = if safe {
             "idempotency_header = \"Idempotency-Key\"\n"
@@ -1232,7 +1244,7 @@ mod tests {
     #[test]
     fn queue_splits_writes_files_and_refuses_the_same_rows() {
         let dir = tempfile::tempdir().unwrap();
-        let (mut ob, rec) = Outbox::open(dir.path(), 7).unwrap();
+        let (mut ob, rec) = open_in(dir.path()).unwrap();
         assert_eq!(rec, Recovery::default());
         let b = batch(5);
         let rows = ready(&b);
@@ -1276,7 +1288,7 @@ mod tests {
     #[test]
     fn confirm_fills_the_ledger_with_hashes_only() {
         let dir = tempfile::tempdir().unwrap();
-        let (mut ob, _) = Outbox::open(dir.path(), 7).unwrap();
+        let (mut ob, _) = open_in(dir.path()).unwrap();
         let b = batch(3);
         let rows = ready(&b);
         let q = ob.queue(&target(10, true), &b, &rows, "in.csv").unwrap();
@@ -1312,7 +1324,7 @@ mod tests {
         let b = batch(6);
         let rows = ready(&b);
         let (safe_id, unsafe_id, live_id) = {
-            let (mut ob, _) = Outbox::open(dir.path(), 7).unwrap();
+            let (mut ob, _) = open_in(dir.path()).unwrap();
             let s = ob
                 .queue(&target(10, true), &b, &rows[..2], "in.csv")
                 .unwrap();
@@ -1343,7 +1355,7 @@ mod tests {
         };
         std::fs::write(dir.path().join("outbox/0123456789abcdef.xlsx"), b"x").unwrap();
         std::fs::write(dir.path().join("outbox/.sheetbridge-abc.part"), b"x").unwrap();
-        let (ob, rec) = Outbox::open(dir.path(), 7).unwrap();
+        let (ob, rec) = open_in(dir.path()).unwrap();
         assert_eq!(
             rec,
             Recovery {
@@ -1373,7 +1385,7 @@ mod tests {
         let b = batch(2);
         let rows = ready(&b);
         let id = {
-            let (mut ob, _) = Outbox::open(dir.path(), 7).unwrap();
+            let (mut ob, _) = open_in(dir.path()).unwrap();
             ob.queue(&target(10, true), &b, &rows, "in.csv").unwrap()[0]
                 .id()
                 .to_owned()
@@ -1382,7 +1394,7 @@ mod tests {
         for f in ["outbox.sqlite", "outbox.sqlite-wal", "outbox.sqlite-shm"] {
             let _ = std::fs::remove_file(dir.path().join(f));
         }
-        let (ob, rec) = Outbox::open(dir.path(), 7).unwrap();
+        let (ob, rec) = open_in(dir.path()).unwrap();
         let (folder, n) = rec.quarantined.clone().unwrap();
         assert_eq!(n, 1);
         assert!(folder.join(format!("{id}.xlsx")).is_file());
@@ -1396,7 +1408,7 @@ mod tests {
         assert!(ob.list().unwrap().is_empty());
         drop(ob);
         // Opening again finds nothing more to move.
-        let (_, rec) = Outbox::open(dir.path(), 7).unwrap();
+        let (_, rec) = open_in(dir.path()).unwrap();
         assert_eq!(rec.quarantined, None);
 
         // Unreadable (overwritten with junk) while a batch file is there.
@@ -1409,7 +1421,7 @@ mod tests {
             let _ = std::fs::remove_file(dir.path().join(f));
         }
         std::fs::write(dir.path().join("outbox.sqlite"), vec![7u8; 4096]).unwrap();
-        let (ob, rec) = Outbox::open(dir.path(), 7).unwrap();
+        let (ob, rec) = open_in(dir.path()).unwrap();
         let (folder2, n) = rec.quarantined.unwrap();
         assert_eq!(n, 1);
         assert_ne!(folder2, folder);
@@ -1420,13 +1432,13 @@ mod tests {
     #[test]
     fn a_newer_database_is_refused_and_left_as_it_is() {
         let dir = tempfile::tempdir().unwrap();
-        drop(Outbox::open(dir.path(), 7).unwrap());
+        drop(open_in(dir.path()).unwrap());
         let conn = Connection::open(dir.path().join("outbox.sqlite")).unwrap();
         conn.pragma_update(None, "user_version", SCHEMA_VERSION + 1)
             .unwrap();
         drop(conn);
         assert!(matches!(
-            Outbox::open(dir.path(), 7),
+            open_in(dir.path()),
             Err(OutboxError::Newer { .. })
         ));
         let conn = Connection::open(dir.path().join("outbox.sqlite")).unwrap();
@@ -1441,7 +1453,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let b = batch(2);
         let rows = ready(&b);
-        let (mut ob, _) = Outbox::open(dir.path(), 7).unwrap();
+        let (mut ob, _) = open_in(dir.path()).unwrap();
         let t = target(10, true);
         let id = ob.queue(&t, &b, &rows, "样例.xlsx").unwrap()[0]
             .id()
@@ -1480,7 +1492,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let b = batch(2);
         let rows = ready(&b);
-        let (mut ob, _) = Outbox::open(dir.path(), 7).unwrap();
+        let (mut ob, _) = open_in(dir.path()).unwrap();
         let q = ob.queue(&target(1, true), &b, &rows, "in.csv").unwrap();
         let (old, queued) = (q[0].id().to_owned(), q[1].id().to_owned());
         ob.claim(&old).unwrap();
@@ -1492,7 +1504,7 @@ mod tests {
             )
             .unwrap();
         drop(ob);
-        let (ob, rec) = Outbox::open(dir.path(), 7).unwrap();
+        let (ob, rec) = open_in(dir.path()).unwrap();
         assert_eq!(rec.old_files_deleted, 1);
         assert!(!ob.file_path(&old).exists());
         assert!(ob.file_path(&queued).exists());
@@ -1504,7 +1516,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let b = batch(2);
         let rows = ready(&b);
-        let (mut ob, _) = Outbox::open(dir.path(), 7).unwrap();
+        let (mut ob, _) = open_in(dir.path()).unwrap();
         let q = ob.queue(&target(1, false), &b, &rows, "in.csv").unwrap();
         let (a, c) = (q[0].id().to_owned(), q[1].id().to_owned());
         assert!(matches!(ob.retry(&a), Err(OutboxError::WrongState { .. })));

@@ -96,11 +96,15 @@ mod tests {
     fn this_process_is_alive_and_a_finished_one_is_not() {
         let (pid, started) = current();
         assert!(alive(pid, started));
-        let mut child = std::process::Command::new(std::env::current_exe().unwrap())
-            .arg("--list")
-            .stdout(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
+        // A program that ends at once.
+        let mut child = if cfg!(windows) {
+            std::process::Command::new("cmd")
+                .args(["/C", "exit"])
+                .spawn()
+                .unwrap()
+        } else {
+            std::process::Command::new("true").spawn().unwrap()
+        };
         let child_pid = child.id();
         child.wait().unwrap();
         assert!(!alive(child_pid, 12345));
