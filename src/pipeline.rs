@@ -136,8 +136,19 @@ struct HeaderChoice {
     m: HeaderMatch,
 }
 
-/// Reads, maps and checks a file. See the module example.
+/// Reads, maps and checks a file. See the module example. The program's log gets a line.
 pub fn load(
+    path: &Path,
+    profiles: &Profiles,
+    opts: &Options,
+    progress: &dyn Progress,
+) -> Result<Batch, LoadError> {
+    let result = load_unlogged(path, profiles, opts, progress);
+    crate::log::event::opened(path, &result);
+    result
+}
+
+fn load_unlogged(
     path: &Path,
     profiles: &Profiles,
     opts: &Options,

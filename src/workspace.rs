@@ -249,7 +249,15 @@ impl Workspace {
             return Ok(Vec::new());
         }
         let source = crate::paths::file_name(&batch.source.path);
-        self.outbox.queue(target, batch, &rows, &source)
+        let queued = self.outbox.queue(target, batch, &rows, &source)?;
+        for q in &queued {
+            let (rows, new) = match q {
+                Queued::New { rows, .. } => (*rows, true),
+                Queued::Already { .. } => (0, false),
+            };
+            crate::log::event::queued(q.id(), &target.name, rows, new);
+        }
+        Ok(queued)
     }
 
     /// Sends what is due (only the batches in `only`, when given), retrying for up to

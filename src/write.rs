@@ -127,7 +127,9 @@ fn xlsx_error(path: &Path) -> impl Fn(XlsxError) -> WriteError + '_ {
 /// `.xlsx` or `.csv` (UTF-8 with BOM) by the extension. Returns the number of rows written.
 pub fn write_upload(batch: &Batch, path: &Path) -> Result<usize, WriteError> {
     let ready: Vec<usize> = batch.rows_with(RowStatus::Ready).collect();
-    write_rows(batch, &ready, path)
+    let n = write_rows(batch, &ready, path)?;
+    crate::log::event::exported("upload sheet", path, n);
+    Ok(n)
 }
 
 /// Writes an upload sheet holding only the chosen rows (batch indices, in that order), exactly
@@ -253,5 +255,6 @@ pub fn write_rejected(batch: &Batch, path: &Path, lang: Lang) -> Result<usize, W
         }
         wb.save_to_writer(BufWriter::new(file)).map_err(&err)
     })?;
+    crate::log::event::exported("rejected rows", path, rows.len());
     Ok(rows.len())
 }

@@ -9,5 +9,6 @@ mod corpus;
 mod edit;
 mod formats;
 mod rules;
+mod kit;
 mod upload;
 mod window;

@@ -1,8 +1,49 @@
-//! The small windows over the main screen: settings, about, and "close with batches pending?".
+//! The small windows over the main screen: settings, about (with the support kit: the
+//! diagnostic bundle and the installed profile packs), and "close with batches pending?".
 
-use super::{Action, App, tr, upload};
+use super::{Action, App, Notice, tr, upload};
 use crate::issue::Lang;
+use crate::support::pack::{self, InstalledPack, PackOptions};
 use eframe::egui;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{Receiver, TryRecvError};
+
+/// The support kit in the window: a bundle being written or a pack being installed (off the
+/// UI thread), the last bundle, and the installed packs (read when 关于 opens).
+#[derive(Default)]
+pub(crate) struct SupportState {
+    task: Option<Receiver<SupportDone>>,
+    packs: Option<Vec<InstalledPack>>,
+    /// The last bundle written (its folder is offered), or why it was not.
+    pub(crate) bundle: Option<Result<PathBuf, String>>,
+}
+
+enum SupportDone {
+    Bundle(Result<PathBuf, String>),
+    /// A pack installed: (name, version, notes), or the refusal.
+    Pack(Result<(String, String, String), String>),
+}
+
+impl SupportState {
+    /// Whether a bundle or a pack is being worked on.
+    pub(crate) fn busy(&self) -> bool {
+        self.task.is_some()
+    }
+}
+
+/// The machine-wide trusted keys: `SHEETBRIDGE_MACHINE_KEYS` when set, else the system's place.
+fn machine_keys() -> Option<PathBuf> {
+    match std::env::var_os("SHEETBRIDGE_MACHINE_KEYS") {
+        Some(p) if !p.is_empty() => Some(PathBuf::from(p)),
+        _ => pack::machine_keys(std::env::current_exe().ok().as_deref()),
+    }
+}
+
+/// Whether a file is a profile pack (opened or dropped, it is installed, not read as data).
+pub(crate) fn is_pack(path: &Path) -> bool {
+    path.extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("sbpack"))
+}
 
 impl App {
     pub(super) fn settings_window(&mut self, ctx: &egui::Context) {
@@ -181,10 +222,123 @@ impl App {
         }
     }
 
+    /// Installs a profile pack in the background (a drop, or the program opened with one).
+    pub(crate) fn install_pack(&mut self, ctx: &egui::Context, path: PathBuf) {
+        let Some(config) = self.dirs.config.clone() else {
+            return;
+        };
+        if self.support.busy() {
+            return;
+        }
+        let lang = self.lang();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let ctx = ctx.clone();
+        std::thread::spawn(move || {
+            let opts = PackOptions::new(&config, machine_keys());
+            let done = pack::install(&path, &opts)
+                .map(|p| (p.name, p.version, p.notes))
+                .map_err(|e| match lang {
+                    Lang::Zh => e.to_string(),
+                    Lang::En => e.english(),
+                });
+            let _ = tx.send(SupportDone::Pack(done));
+            ctx.request_repaint();
+        });
+        self.support.task = Some(rx);
+    }
+
+    /// Writes the diagnostic bundle in the background, onto the desktop (else the data folder).
+    fn start_bundle(&mut self, ctx: &egui::Context) {
+        if self.support.busy() {
+            return;
+        }
+        let folders = crate::support::Folders {
+            config: self.dirs.config.clone(),
+            data: self.dirs.data.clone(),
+        };
+        let dir = directories::UserDirs::new()
+            .and_then(|u| u.desktop_dir().map(Path::to_owned))
+            .filter(|d| d.is_dir())
+            .or_else(|| self.dirs.data.clone())
+            .unwrap_or_default();
+        let lang = self.lang();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let ctx = ctx.clone();
+        std::thread::spawn(move || {
+            let out = dir.join(crate::support::diagnose::default_name(
+                chrono::Local::now().date_naive(),
+            ));
+            let context = crate::support::diagnose::Context {
+                renderer: None,
+                system: format!("{} {}", std::env::consts::OS, std::env::consts::ARCH),
+            };
+            let done = crate::support::diagnose::write_bundle(&out, &folders, &context)
+                .map(|_| out)
+                .map_err(|e| {
+                    crate::log::event::error(&e.english());
+                    match lang {
+                        Lang::Zh => e.to_string(),
+                        Lang::En => e.english(),
+                    }
+                });
+            let _ = tx.send(SupportDone::Bundle(done));
+            ctx.request_repaint();
+        });
+        self.support.task = Some(rx);
+    }
+
+    /// Takes the result of a bundle or a pack install, once there.
+    pub(super) fn poll_support(&mut self) {
+        let Some(rx) = &self.support.task else { return };
+        let done = match rx.try_recv() {
+            Ok(done) => done,
+            Err(TryRecvError::Empty) => return,
+            Err(TryRecvError::Disconnected) => {
+                self.support.task = None;
+                return;
+            }
+        };
+        self.support.task = None;
+        let lang = self.lang();
+        match done {
+            SupportDone::Bundle(result) => self.support.bundle = Some(result),
+            SupportDone::Pack(Ok((name, version, notes))) => {
+                self.profiles = crate::profile::Profiles::load(self.dirs.profiles().as_deref());
+                self.support.packs = None;
+                self.notice = Some(Notice {
+                    text: match lang {
+                        Lang::Zh => format!("已安装模板包「{name}」版本 {version}。{notes}"),
+                        Lang::En => format!("Installed the profile pack {name} {version}. {notes}"),
+                    },
+                    error: false,
+                    retry_export: None,
+                });
+            }
+            SupportDone::Pack(Err(text)) => {
+                self.notice = Some(Notice {
+                    text,
+                    error: true,
+                    retry_export: None,
+                });
+            }
+        }
+    }
+
     pub(super) fn about_window(&mut self, ctx: &egui::Context) {
         let lang = self.lang();
         let mut open = true;
         let mut folder = None;
+        let mut bundle = false;
+        if self.support.packs.is_none() {
+            // Read once when 关于 opens (a small folder listing), not at every frame.
+            self.support.packs = Some(
+                self.dirs
+                    .config
+                    .as_deref()
+                    .map(pack::installed)
+                    .unwrap_or_default(),
+            );
+        }
         egui::Window::new(tr(lang, "关于", "About"))
             .open(&mut open)
             .collapsible(false)
@@ -201,6 +355,21 @@ impl App {
                 }
                 for e in &self.profiles.broken {
                     ui.colored_label(egui::Color32::from_rgb(180, 0, 0), e.to_string());
+                }
+                ui.add_space(6.0);
+                ui.label(
+                    egui::RichText::new(tr(lang, "已安装的模板包", "Installed profile packs"))
+                        .strong(),
+                );
+                let packs = self.support.packs.as_deref().unwrap_or_default();
+                if packs.is_empty() {
+                    ui.label(egui::RichText::new(tr(lang, "（无）", "(none)")).weak());
+                }
+                for p in packs {
+                    ui.label(match lang {
+                        Lang::Zh => format!("{} 版本 {}（{}，安装于 {}）", p.name, p.version, p.date, p.installed),
+                        Lang::En => format!("{} {} ({}, installed {})", p.name, p.version, p.date, p.installed),
+                    });
                 }
                 ui.add_space(6.0);
                 ui.label(
@@ -230,9 +399,51 @@ impl App {
                         }
                     });
                 }
+                ui.add_space(6.0);
+                ui.label(egui::RichText::new(tr(lang, "遇到问题时", "When something goes wrong")).strong());
+                ui.label(tr(
+                    lang,
+                    "导出诊断包发给技术支持：里面有版本、设置、模板、上报队列和运行记录，没有密码，也没有任何人的证件号、电话、姓名或检测数据。",
+                    "Export a diagnostic bundle for support: version, settings, profiles, the upload queue and the log; no password and no one's ID, phone, name or results.",
+                ));
+                ui.horizontal(|ui| {
+                    let busy = self.support.busy();
+                    if ui
+                        .add_enabled(!busy, egui::Button::new(tr(lang, "导出诊断包", "Export diagnostic bundle")))
+                        .clicked()
+                    {
+                        bundle = true;
+                    }
+                    if busy {
+                        ui.spinner();
+                    }
+                });
+                match &self.support.bundle {
+                    Some(Ok(path)) => {
+                        ui.horizontal_wrapped(|ui| {
+                            ui.label(match lang {
+                                Lang::Zh => format!("诊断包已保存：{}。请把它发给技术支持。", path.display()),
+                                Lang::En => format!("Saved: {}. Send it to support.", path.display()),
+                            });
+                            if ui.button(tr(lang, "打开所在文件夹", "Open its folder")).clicked()
+                                && let Some(dir) = path.parent()
+                            {
+                                folder = Some(dir.to_owned());
+                            }
+                        });
+                    }
+                    Some(Err(e)) => {
+                        ui.colored_label(egui::Color32::from_rgb(176, 0, 32), e);
+                    }
+                    None => {}
+                }
             });
+        if bundle {
+            self.start_bundle(ctx);
+        }
         if !open {
             self.show_about = false;
+            self.support.packs = None;
         }
         if let Some(dir) = folder {
             // The folder may not exist yet on a new install.

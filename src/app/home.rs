@@ -36,6 +36,13 @@ impl Home {
                 if let Some(a) = self.path_box(ui, lang) {
                     action = a;
                 }
+                ui.add_space(8.0);
+                if ui
+                    .button(tr(lang, "查询上报记录", "Look up an upload"))
+                    .clicked()
+                {
+                    action = Action::ShowLookup;
+                }
                 ui.add_space(16.0);
                 if let Some(a) = today(ui, lang, history) {
                     action = a;

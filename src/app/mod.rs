@@ -9,6 +9,7 @@ pub mod fonts;
 mod home;
 pub mod jobs;
 pub mod keep;
+pub mod lookup;
 pub mod mapping;
 pub mod recent;
 pub mod review;
@@ -84,6 +85,8 @@ pub enum Action {
     /// Queue the ready rows for the upload target and start sending.
     Upload,
     ShowQueue,
+    /// "查询上报记录".
+    ShowLookup,
 }
 
 /// A message shown above the content until dismissed.
@@ -137,6 +140,12 @@ pub struct App {
     fitted: bool,
     /// The language of the window title set.
     titled: Option<Lang>,
+    /// The last error notice written to the program's log (each is logged once).
+    logged_notice: Option<String>,
+    /// The support kit: diagnostic bundle, profile packs.
+    support: dialogs::SupportState,
+    /// "查询上报记录".
+    pub lookup: lookup::Lookup,
 }
 
 impl App {
@@ -152,6 +161,9 @@ impl App {
             confirm_close: false,
             allow_close: false,
             resumed: false,
+            logged_notice: None,
+            support: Default::default(),
+            lookup: Default::default(),
             chosen_profile: settings.profile.clone(),
             settings,
             dirs,
@@ -232,8 +244,13 @@ impl App {
         }
     }
 
-    /// Starts loading a file (what a drop, the dialog and the start screen do).
+    /// Starts loading a file (what a drop, the dialog and the start screen do); a profile pack
+    /// (`.sbpack`) is installed instead.
     pub fn open(&mut self, ctx: &egui::Context, path: PathBuf) {
+        if dialogs::is_pack(&path) {
+            self.install_pack(ctx, path);
+            return;
+        }
         if self.job.is_some() {
             self.notice = Some(Notice {
                 text: tr(
@@ -278,6 +295,7 @@ impl App {
             self.home.recent.refresh(&ctx);
         }
         self.poll_job();
+        self.poll_support();
         self.uploads.poll();
         self.resume_uploads();
         self.guard_close(&ctx);
@@ -319,6 +337,10 @@ impl App {
         if self.show_about {
             self.about_window(&ctx);
         }
+        if self.lookup.open {
+            let data = self.dirs.data.clone();
+            self.lookup.window(&ctx, self.lang(), data);
+        }
         let can_send = self.credentials().is_some();
         match self.uploads.queue_window(&ctx, self.lang(), can_send) {
             Some(upload::QueueAction::Send) => self.start_sending(),
@@ -334,6 +356,16 @@ impl App {
         }
         self.close_changes_dialog(&ctx);
         self.apply(&ctx, action);
+        self.log_notice();
+    }
+
+    /// Writes an error notice to the program's log once, when it appears.
+    fn log_notice(&mut self) {
+        let error = self.notice.as_ref().filter(|n| n.error).map(|n| &n.text);
+        if error.is_some() && error != self.logged_notice.as_ref() {
+            crate::log::event::error(error.map_or("", String::as_str));
+        }
+        self.logged_notice = error.cloned();
     }
 
     /// Once the screen's size is known: on a small screen (1366×768, 1024×768) the window
@@ -793,6 +825,7 @@ impl App {
                 }
             }
             Action::Upload => self.start_queue(ctx),
+            Action::ShowLookup => self.lookup.open = true,
             Action::ShowQueue => {
                 self.uploads.show_queue = true;
                 self.uploads.refresh();
@@ -1046,6 +1079,26 @@ impl eframe::App for App {
     }
 }
 
+/// Writes the renderer in use to the program's log (the diagnostic bundle shows the last one).
+fn log_renderer(cc: &eframe::CreationContext<'_>) {
+    use eframe::glow::HasContext;
+    let Some(gl) = &cc.gl else { return };
+    // SAFETY: reading strings of the current OpenGL context, which eframe has made current on
+    // this thread for the creation of the app.
+    let (renderer, version) = unsafe {
+        (
+            gl.get_parameter_string(eframe::glow::RENDERER),
+            gl.get_parameter_string(eframe::glow::VERSION),
+        )
+    };
+    let software = std::env::var_os("LIBGL_ALWAYS_SOFTWARE").is_some();
+    ::log::info!(
+        target: "sheetbridge",
+        "window: renderer: {renderer}, OpenGL {version}{}",
+        if software { " (software rendering)" } else { "" }
+    );
+}
+
 /// Opens the window (what running `sheetbridge` with no arguments does).
 pub fn run(initial: Option<PathBuf>) -> Result<(), eframe::Error> {
     let mut viewport = egui::ViewportBuilder::default();
@@ -1067,6 +1120,7 @@ pub fn run(initial: Option<PathBuf>) -> Result<(), eframe::Error> {
         "sheetbridge",
         options,
         Box::new(move |cc| {
+            log_renderer(cc);
             let mut app = App::new(&cc.egui_ctx, Dirs::user());
             if let Some(path) = initial {
                 app.open(&cc.egui_ctx, path);

@@ -3,7 +3,10 @@
 
 mod check;
 mod convert;
+mod diagnose;
+mod lookup;
 mod outbox;
+mod pack;
 mod profiles;
 mod upload;
 
@@ -54,6 +57,13 @@ enum Command {
     /// 待上报队列：查看、发送、重发或放弃批次
     #[command(subcommand)]
     Outbox(outbox::OutboxCommand),
+    /// 导出诊断包（发给技术支持；不含密码和任何人的信息）
+    Diagnose(diagnose::DiagnoseArgs),
+    /// 模板包：安装、列出、退回上一个版本
+    #[command(subcommand)]
+    Pack(pack::PackCommand),
+    /// 查询上报记录：某人（证件号码）或某条码是否已经上报、何时、在哪个批次
+    Lookup(lookup::LookupArgs),
     /// 打开窗口（不带参数运行时也会打开）；可以带一个要打开的文件
     Window {
         /// 打开时直接读取这个文件
@@ -146,16 +156,46 @@ pub fn main() -> ExitCode {
         }
     };
     let lang = Lang::parse(&cli.lang);
+    let what = start_log();
     let code = match cli.command {
         Some(Command::Convert(args)) => convert::run(&args, lang),
         Some(Command::Check(args)) => check::run(&args, lang),
         Some(Command::Profiles) => profiles::run(lang),
         Some(Command::Upload(args)) => upload::run(&args, lang),
         Some(Command::Outbox(cmd)) => outbox::run(&cmd, lang),
+        Some(Command::Diagnose(args)) => diagnose::run(&args, lang),
+        Some(Command::Pack(cmd)) => pack::run(&cmd, lang),
+        Some(Command::Lookup(args)) => lookup::run(&args, lang),
         Some(Command::Window { file }) => window(file),
         None => window(None),
     };
+    sheetbridge::log::event::finished(&what, code);
     ExitCode::from(code)
+}
+
+/// The system and processor, for the log and the diagnostic bundle.
+pub fn system() -> String {
+    format!("{} {}", std::env::consts::OS, std::env::consts::ARCH)
+}
+
+/// Installs the program's log in the data folder's `logs/` and writes the start line (the
+/// arguments: file names and options; no secret is ever passed on the command line). Returns
+/// the arguments, for the end line.
+fn start_log() -> String {
+    if let Some(data) = paths::chosen(
+        std::env::var_os("SHEETBRIDGE_DATA_DIR"),
+        paths::default_data_dir(),
+    ) {
+        sheetbridge::log::install(&sheetbridge::log::dir_in(&data));
+    }
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let what = if args.is_empty() {
+        "window".to_owned()
+    } else {
+        args.join(" ")
+    };
+    sheetbridge::log::event::started(&system(), &what);
+    what
 }
 
 /// Opens the window. If the graphics driver cannot start it, tries once more with Mesa's
@@ -240,6 +280,7 @@ fn existing_ledger(lang: Lang) -> Option<std::sync::Arc<dyn sheetbridge::batch::
 }
 
 fn load_error(e: &LoadError, lang: Lang) -> String {
+    // The load itself logged the error (pipeline::load).
     match lang {
         Lang::Zh => format!("错误：{e}"),
         Lang::En => format!("error: {}", e.english()),
@@ -321,6 +362,7 @@ pub fn write_report(batch: &sheetbridge::batch::Batch, path: &std::path::Path, l
 }
 
 pub fn print_write_error(e: &sheetbridge::write::WriteError, lang: Lang) {
+    sheetbridge::log::event::error(&e.english());
     match lang {
         Lang::Zh => eprintln!("错误：{e}"),
         Lang::En => eprintln!("error: {}", e.english()),

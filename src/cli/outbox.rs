@@ -112,6 +112,7 @@ pub fn open(lang: Lang) -> Option<Workspace> {
 }
 
 pub fn print_error(e: &OutboxError, lang: Lang) {
+    sheetbridge::log::event::error(&e.english());
     match lang {
         Lang::Zh => eprintln!("错误：{e}"),
         Lang::En => eprintln!("error: {}", e.english()),
@@ -129,6 +130,7 @@ pub fn print_attempt(b: &BatchRecord, o: &Outcome, lang: Lang) {
 /// Targets that could not be loaded during a send.
 pub fn print_broken(report: &SendReport, lang: Lang) {
     for e in &report.broken_targets {
+        sheetbridge::log::event::error(&e.english());
         match lang {
             Lang::Zh => eprintln!("错误：{e}（用这个目标的批次仍在队列中）"),
             Lang::En => eprintln!("error: {} (its batches stay queued)", e.english()),

@@ -52,6 +52,7 @@ pub fn run(args: &UploadArgs, lang: Lang) -> u8 {
     let target = match folders.target(&args.target) {
         Ok(t) => t,
         Err(e) => {
+            sheetbridge::log::event::error(&e.english());
             match lang {
                 Lang::Zh => eprintln!("错误：{e}"),
                 Lang::En => eprintln!("error: {}", e.english()),

@@ -162,6 +162,7 @@ pub fn send_due(
                     report.login_refused.get_or_insert_with(|| outcome.clone());
                 }
             }
+            crate::log::event::attempt(&b, &outcome);
             hooks.attempt(&b, &outcome);
         }
         let left: Vec<BatchRecord> = outbox

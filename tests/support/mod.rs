@@ -208,11 +208,13 @@ pub fn read_text_sheet(path: &Path) -> Vec<Vec<String>> {
         .collect()
 }
 
-/// Files in a folder (names), to check nothing stray was left behind.
+/// Files in a folder (names), to check nothing stray was left behind. The `data` folder that
+/// [`run`] gives the program inside the test's folder (where its log goes) is not a stray.
 pub fn files_in(dir: &Path) -> Vec<String> {
     let mut v: Vec<String> = std::fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name != "data")
         .collect();
     v.sort();
     v

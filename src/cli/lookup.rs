@@ -1,0 +1,36 @@
+//! `sheetbridge lookup VALUE`: whether a person's result (by ID number of any type) or a
+//! barcode was uploaded, when, to which target, in which batch and from which file; or where it
+//! is in the outbox (support.md).
+
+use super::{EXIT_NOTHING, EXIT_OK};
+use clap::Args;
+use sheetbridge::issue::Lang;
+use sheetbridge::support::lookup;
+
+#[derive(Args)]
+pub struct LookupArgs {
+    /// 证件号码（任何证件类型；小写 x、全角数字都可以）或条码号
+    pub value: String,
+}
+
+pub fn run(args: &LookupArgs, lang: Lang) -> u8 {
+    let Some(folders) = super::folders(lang) else {
+        return EXIT_NOTHING;
+    };
+    match lookup::find(&folders.data, &args.value) {
+        Ok(records) => {
+            for line in lookup::describe(&args.value, &records, lang) {
+                println!("{line}");
+            }
+            EXIT_OK
+        }
+        Err(e) => {
+            sheetbridge::log::event::error(&e.english());
+            match lang {
+                Lang::Zh => eprintln!("错误：{e}"),
+                Lang::En => eprintln!("error: {}", e.english()),
+            }
+            EXIT_NOTHING
+        }
+    }
+}

@@ -1,0 +1,121 @@
+//! `sheetbridge pack install | list | rollback`: signed profile packs (support.md).
+
+use super::{EXIT_NOTHING, EXIT_OK};
+use clap::Subcommand;
+use sheetbridge::issue::Lang;
+use sheetbridge::support::pack::{self, PackError, PackOptions};
+use std::path::PathBuf;
+
+#[derive(Subcommand)]
+pub enum PackCommand {
+    /// 安装模板包：先核对签名和包里的每个文件，全部没问题才一起安装
+    Install {
+        /// 模板包文件（.sbpack；签名文件 .sbpack.minisig 要放在它旁边）
+        file: PathBuf,
+        /// 不要求签名（只供技术支持自己测试用）
+        #[arg(long)]
+        allow_unsigned: bool,
+    },
+    /// 列出已安装的模板包和版本
+    List,
+    /// 退回模板包的上一个版本
+    Rollback {
+        /// 模板包名称（见 pack list）
+        name: String,
+    },
+}
+
+/// The machine-wide trusted keys: `SHEETBRIDGE_MACHINE_KEYS` when set (tests, portable
+/// installs), else the system's place (see [`pack::machine_keys`]).
+pub fn machine_keys() -> Option<PathBuf> {
+    match std::env::var_os("SHEETBRIDGE_MACHINE_KEYS") {
+        Some(p) if !p.is_empty() => Some(PathBuf::from(p)),
+        _ => pack::machine_keys(std::env::current_exe().ok().as_deref()),
+    }
+}
+
+pub fn run(cmd: &PackCommand, lang: Lang) -> u8 {
+    let Some(config) = super::folders(lang).and_then(|f| f.config) else {
+        print_error(
+            &PackError::Install {
+                detail: "没有找到配置文件夹，请设置环境变量 SHEETBRIDGE_CONFIG_DIR".into(),
+            },
+            lang,
+        );
+        return EXIT_NOTHING;
+    };
+    match cmd {
+        PackCommand::Install {
+            file,
+            allow_unsigned,
+        } => {
+            let mut opts = PackOptions::new(&config, machine_keys());
+            opts.allow_unsigned = *allow_unsigned;
+            match pack::install(file, &opts) {
+                Ok(p) => {
+                    match lang {
+                        Lang::Zh => eprintln!(
+                            "已安装模板包「{}」版本 {}（{} 个文件）。{}",
+                            p.name,
+                            p.version,
+                            p.files.len(),
+                            p.notes
+                        ),
+                        Lang::En => eprintln!(
+                            "installed pack {} {} ({} files). {}",
+                            p.name,
+                            p.version,
+                            p.files.len(),
+                            p.notes
+                        ),
+                    }
+                    EXIT_OK
+                }
+                Err(e) => {
+                    print_error(&e, lang);
+                    EXIT_NOTHING
+                }
+            }
+        }
+        PackCommand::List => {
+            let all = pack::installed(&config);
+            if all.is_empty() {
+                match lang {
+                    Lang::Zh => eprintln!("还没有安装模板包。"),
+                    Lang::En => eprintln!("no pack installed"),
+                }
+            }
+            for p in all {
+                println!("{}\t{}\t{}\t{}", p.name, p.version, p.date, p.installed);
+            }
+            EXIT_OK
+        }
+        PackCommand::Rollback { name } => match pack::rollback(&config, name) {
+            Ok(now) => {
+                match (lang, now) {
+                    (Lang::Zh, Some(p)) => {
+                        eprintln!("模板包「{name}」已退回到版本 {}。", p.version)
+                    }
+                    (Lang::Zh, None) => {
+                        eprintln!("模板包「{name}」已退回到安装它之前的样子。")
+                    }
+                    (Lang::En, Some(p)) => eprintln!("pack {name} is back at {}", p.version),
+                    (Lang::En, None) => eprintln!("pack {name} removed: back to before it"),
+                }
+                EXIT_OK
+            }
+            Err(e) => {
+                print_error(&e, lang);
+                EXIT_NOTHING
+            }
+        },
+    }
+}
+
+fn print_error(e: &PackError, lang: Lang) {
+    sheetbridge::log::event::error(&e.english());
+    match lang {
+        Lang::Zh => eprintln!("错误：{e}"),
+        Lang::En => eprintln!("error: {}", e.english()),
+    }
+}
