@@ -1163,7 +1163,7 @@ fn lookup(conn: &Connection, query: &Lookup) -> rusqlite::Result<Vec<LedgerEntry
             .collect::<Result<_, _>>()?
         }
     };
-    out.sort_by(|a, b| b.confirmed_at.cmp(&a.confirmed_at));
+    out.sort_by_key(|e| std::cmp::Reverse(e.confirmed_at));
     Ok(out)
 }
 
