@@ -8,5 +8,7 @@ mod cli;
 mod corpus;
 mod edit;
 mod formats;
+mod fuzz;
+mod hostile;
 mod upload;
 mod window;
