@@ -1094,18 +1094,18 @@ code = "my_result"
         );
         let e = Profile::parse(
             "p",
-            &format!("[batch]\npool_size = 0\n{base}"),
+            &format!("{base}[batch]\npool_size = 0\n"),
             Origin::Builtin,
         )
         .unwrap_err();
         assert!(
-            e.to_string().contains("第 2 行") && e.to_string().contains("pool_size"),
+            e.to_string().contains("第 6 行") && e.to_string().contains("pool_size"),
             "{e}"
         );
         let two = format!("{base}[[fields]]\nkey = \"b\"\nheader = \"A\"\n");
         let e = Profile::parse("p", &two, Origin::Builtin).unwrap_err();
         assert!(
-            e.to_string().contains("「A」") && e.to_string().contains("第 7 行"),
+            e.to_string().contains("「A」") && e.to_string().contains("第 6 行"),
             "{e}"
         );
         assert!(Profile::parse("p", &format!("{base}length = [1, 50]\n"), Origin::Builtin).is_ok());

@@ -582,7 +582,10 @@ fn mostly_utf8(bytes: &[u8]) -> bool {
                 good += std::str::from_utf8(valid)
                     .map(|s| s.chars().filter(|c| !c.is_ascii()).count())
                     .unwrap_or(0);
-                bad += 1;
+                // A damaged character leaves several bad bytes in a row: count it once.
+                if e.valid_up_to() > 0 || bad == 0 {
+                    bad += 1;
+                }
                 let skip = e.error_len().unwrap_or(after.len()).max(1);
                 rest = &after[skip.min(after.len())..];
                 if rest.is_empty() {
@@ -591,7 +594,7 @@ fn mostly_utf8(bytes: &[u8]) -> bool {
             }
         }
     }
-    good >= 8 && bad * 20 <= good
+    good >= 8 && bad * 10 <= good
 }
 
 fn declared_charset(head: &[u8]) -> Option<&'static encoding_rs::Encoding> {

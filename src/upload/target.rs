@@ -653,7 +653,7 @@ path = "/nat/import"
                 &format!("[auth]\nkind = \"form\"\nlogin_path = '{path}'\n[upload]"),
             );
             let e = parse(&text).unwrap_err();
-            assert!(e.to_string().contains("base_url 以外"), "{path}: {e}");
+            assert!(e.to_string().contains("other-host"), "{path}: {e}");
             let text = MINIMAL.replace("\"/nat/import\"", &format!("'{path}'"));
             assert!(parse(&text).is_err(), "{path}");
         }
