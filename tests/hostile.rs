@@ -160,7 +160,7 @@ fn write_zip(path: &Path, entries: &[Entry]) {
         out.extend(e.name.as_bytes());
         out.extend(&e.data);
         let mut c = head(0x0201_4b50, true);
-        c.extend([0u8; 8]);
+        c.extend([0u8; 6]);
         c.extend(0u32.to_le_bytes());
         c.extend(offset.to_le_bytes());
         c.extend(e.name.as_bytes());

@@ -45,20 +45,23 @@ impl Excel {
         for f in order {
             let file = File::open(path).map_err(|e| XlsOpenError::Other(e.to_string()))?;
             let rs = BufReader::new(file);
-            let r = match f {
-                Format::Xlsx => Xlsx::new(rs).map(Excel::Xlsx).map_err(|e| match e {
-                    calamine::XlsxError::Password => XlsOpenError::Password,
-                    e => XlsOpenError::Other(e.to_string()),
-                }),
-                Format::Xlsb => Xlsb::new(rs).map(Excel::Xlsb).map_err(|e| match e {
-                    calamine::XlsbError::Password => XlsOpenError::Password,
-                    e => XlsOpenError::Other(e.to_string()),
-                }),
-                _ => Ods::new(rs).map(Excel::Ods).map_err(|e| match e {
-                    calamine::OdsError::Password => XlsOpenError::Password,
-                    e => XlsOpenError::Other(e.to_string()),
-                }),
-            };
+            let r = guarded(|| {
+                Ok(match f {
+                    Format::Xlsx => Xlsx::new(rs).map(Excel::Xlsx).map_err(|e| match e {
+                        calamine::XlsxError::Password => XlsOpenError::Password,
+                        e => XlsOpenError::Other(e.to_string()),
+                    }),
+                    Format::Xlsb => Xlsb::new(rs).map(Excel::Xlsb).map_err(|e| match e {
+                        calamine::XlsbError::Password => XlsOpenError::Password,
+                        e => XlsOpenError::Other(e.to_string()),
+                    }),
+                    _ => Ods::new(rs).map(Excel::Ods).map_err(|e| match e {
+                        calamine::OdsError::Password => XlsOpenError::Password,
+                        e => XlsOpenError::Other(e.to_string()),
+                    }),
+                })
+            })
+            .unwrap_or_else(|_| Err(XlsOpenError::Other("calamine failed on this file".into())));
             match r {
                 Ok(x) => return Ok(x),
                 Err(XlsOpenError::Password) => return Err(XlsOpenError::Password),
@@ -70,7 +73,9 @@ impl Excel {
 
     pub fn open_xls(path: &Path) -> Result<Excel, XlsOpenError> {
         let file = File::open(path).map_err(|e| XlsOpenError::Other(e.to_string()))?;
-        match Xls::new(BufReader::new(file)) {
+        let opened = guarded(|| Ok(Xls::new(BufReader::new(file))))
+            .map_err(|_| XlsOpenError::Other("calamine failed on this file".into()))?;
+        match opened {
             Ok(x) => Ok(Excel::Xls(x)),
             Err(calamine::XlsError::Password) => Err(XlsOpenError::Password),
             Err(e) => Err(XlsOpenError::Other(e.to_string())),
@@ -118,6 +123,14 @@ impl Excel {
         sheet: &str,
         f: &mut dyn FnMut(u32, Vec<Cell>) -> ControlFlow<()>,
     ) -> Result<(), RowError> {
+        guarded(|| self.rows_unguarded(sheet, f))
+    }
+
+    fn rows_unguarded(
+        &mut self,
+        sheet: &str,
+        f: &mut dyn FnMut(u32, Vec<Cell>) -> ControlFlow<()>,
+    ) -> Result<(), RowError> {
         let corrupt = |e: &dyn std::fmt::Display| RowError::Corrupt(e.to_string());
         match self {
             Excel::Xlsx(x) => {
@@ -140,6 +153,13 @@ impl Excel {
     }
 
     pub fn merges(&mut self, sheet: &str) -> Result<Vec<Merge>, String> {
+        guarded(|| self.merges_unguarded(sheet).map_err(RowError::Corrupt)).map_err(|e| match e {
+            RowError::Corrupt(e) => e,
+            _ => "calamine failed on this file".into(),
+        })
+    }
+
+    fn merges_unguarded(&mut self, sheet: &str) -> Result<Vec<Merge>, String> {
         let dims = match self {
             Excel::Xlsx(x) => x
                 .merge_cells_by_sheet_name(sheet)
@@ -160,6 +180,16 @@ impl Excel {
             })
             .collect())
     }
+}
+
+/// Runs calamine on a damaged file, where it can panic (an index past the end of a sector in
+/// its CFB reader was found by tests/fuzz.rs): a panic there means a damaged file, not a crash.
+fn guarded<T>(f: impl FnOnce() -> Result<T, RowError>) -> Result<T, RowError> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or_else(|_| {
+        Err(RowError::Corrupt(
+            "calamine failed on this file (a panic)".into(),
+        ))
+    })
 }
 
 /// Feeds the cells of a streaming reader (`.xlsx`, `.xlsb`) to `f` row by row.
