@@ -226,7 +226,17 @@ pub fn load(args: &InputArgs, lang: Lang) -> Option<sheetbridge::batch::Batch> {
     // Choosing among the profiles while one of the user's is broken could pick the built-in
     // one it was meant to replace: say so rather than guess.
     if args.profile.is_none()
-        && let Some(e) = profiles.broken.first()
+        && let Some(e) = profiles.broken.iter().find(|e| match e {
+            sheetbridge::profile::ProfileError::Invalid { path, .. }
+            | sheetbridge::profile::ProfileError::Io { path, .. } => {
+                std::path::Path::new(path).file_stem().is_some_and(|stem| {
+                    profiles.list.iter().any(|p| {
+                        p.origin == sheetbridge::profile::Origin::Builtin && stem == p.name.as_str()
+                    })
+                })
+            }
+            sheetbridge::profile::ProfileError::NotFound { .. } => false,
+        })
     {
         eprintln!("{}", load_error(&LoadError::Profile(e.clone()), lang));
         return None;
