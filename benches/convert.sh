@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Benchmark: `sheetbridge convert` against the floor (calamine's streaming cell reader plus
 # rust_xlsxwriter's constant-memory writer copying every cell) on a city export of ROWS rows
-# made by ../shared/tools/gen_city_export.py. Prints wall time and peak memory of each.
+# made by ../shared/tools/gen_city_export.py; then the same rows as a CSV, and zip bombs
+# (benches/bombs.py). Prints wall time and peak memory (resident set) of each.
 #
 #   bash benches/convert.sh            # 1,000,000 rows
 #   ROWS=100000 RUNS=3 bash benches/convert.sh
@@ -26,7 +27,7 @@ measure() { # name, command...
   local best_t="" best_m=""
   for _ in $(seq "$RUNS"); do
     /usr/bin/time -f "%e %M" -o "$DATA/time.txt" "$@" >/dev/null 2>"$DATA/stderr.txt" || {
-      code=$?; [ "$code" -eq 3 ] || { cat "$DATA/stderr.txt"; exit "$code"; }; }
+      code=$?; [ "$code" -eq 3 ] || [ "$code" -eq 2 ] || { cat "$DATA/stderr.txt"; exit "$code"; }; }
     read -r t m < <(tail -n 1 "$DATA/time.txt")
     if [ -z "$best_t" ] || awk "BEGIN{exit !($t < $best_t)}"; then best_t=$t; best_m=$m; fi
   done
@@ -38,3 +39,18 @@ echo "rows: $ROWS, cores: $(nproc), best of $RUNS run(s)"
 measure floor ./target/release/examples/floor "$INPUT" "$DATA/floor_out.xlsx"
 measure convert ./target/release/sheetbridge convert "$INPUT" -o "$DATA/convert_out.xlsx"
 printf 'convert / floor = %.2f\n' "$(echo "$convert_t / $floor_t" | bc -l)"
+
+# The same export as CSV (the upload sheet's columns, written by convert itself), converted
+# back: peak memory must stay under 1 GiB (cli.md).
+CSV="$DATA/city_${ROWS}.csv"
+[ -f "$CSV" ] || ./target/release/sheetbridge convert "$INPUT" -o "$CSV" >/dev/null 2>&1 || [ $? -eq 3 ]
+measure csv ./target/release/sheetbridge convert "$CSV" -o "$DATA/csv_out.xlsx"
+
+# Zip bombs (benches/bombs.py): a few MB each, GIGS GiB inflated; each is refused (exit 2).
+GIGS=${GIGS:-2}
+[ -f "$DATA/bomb_cell.xlsx" ] || python3 benches/bombs.py "$DATA" "$GIGS"
+for bomb in "$DATA"/bomb_*.xlsx; do
+  name=$(basename "$bomb" .xlsx)
+  measure "$name" ./target/release/sheetbridge check "$bomb"
+  grep -q "错误" "$DATA/stderr.txt" || { echo "$name was not refused"; exit 1; }
+done

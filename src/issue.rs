@@ -162,6 +162,9 @@ codes! {
     ValueNotAllowed => "value_not_allowed", Error,
         "「{0}」不是允许的值，应为：{1}。",
         "\"{0}\" is not allowed; use one of: {1}.";
+    TextTooLong => "text_too_long", Error,
+        "内容有 {0} 个字符，超过了上报表一格最多能放的 32,767 个字符，请在原系统删减后重新导出。",
+        "has {0} characters, more than the 32,767 one cell of the upload sheet can hold; shorten it in the source system.";
 }
 
 impl serde::Serialize for Code {

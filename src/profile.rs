@@ -544,13 +544,41 @@ impl Profile {
                     format!("字段 {} 重复了", f.key.get_ref()),
                 ));
             }
+            if let Some(other) = file.fields[..i].iter().find(|o| o.header == f.header) {
+                return Err(err(
+                    Some(f.key.span()),
+                    format!(
+                        "字段 {} 和 {} 的 header 都是「{}」：上报表的表头不能重复",
+                        other.key.get_ref(),
+                        f.key.get_ref(),
+                        f.header
+                    ),
+                ));
+            }
+            if let Some([min, max]) = f.length
+                && min > max
+            {
+                return Err(err(
+                    key_after(text, f.key.span().start, "length"),
+                    format!("length = [{min}, {max}]：最短不能大于最长，应写成 [{max}, {min}]"),
+                ));
+            }
+        }
+        if file.batch.pool_size == 0 {
+            return Err(err(
+                key_after(text, 0, "pool_size"),
+                "pool_size 至少是 1（一管混采的最多人数）".into(),
+            ));
         }
         for f in file.fields {
             let mut patterns = Vec::new();
             if let Some(p) = &f.pattern {
                 for pat in p.get_ref().clone().into_vec() {
                     patterns.push(Regex::new(&pat).map_err(|e| {
-                        err(Some(p.span()), format!("正则表达式 {pat} 写错了：{e}"))
+                        err(
+                            Some(p.span()),
+                            format!("正则表达式 {} 写错了：{}", shorten(&pat), regex_reason(&e)),
+                        )
                     })?);
                 }
             }
@@ -653,8 +681,12 @@ impl Profile {
                     ));
                 }
                 (None, Some(p)) => IdRule::Pattern {
-                    re: Regex::new(p.get_ref())
-                        .map_err(|e| err(Some(p.span()), format!("正则表达式写错了：{e}")))?,
+                    re: Regex::new(p.get_ref()).map_err(|e| {
+                        err(
+                            Some(p.span()),
+                            format!("正则表达式写错了：{}", regex_reason(&e)),
+                        )
+                    })?,
                     hint: t.hint.clone().unwrap_or_else(|| p.get_ref().clone()),
                 },
                 (None, None) => IdRule::Any,
@@ -741,7 +773,7 @@ impl Profile {
             id_types,
             roles,
             batch: BatchRules {
-                pool_size: file.batch.pool_size.max(1),
+                pool_size: file.batch.pool_size,
                 barcode_must_agree,
                 conflicting_results: file.batch.conflicting_results,
                 age_tolerance: file.batch.age_tolerance,
@@ -815,6 +847,55 @@ fn default_code(kind: Kind, key: &str) -> Code {
     }
 }
 
+/// The span of the first `key =` at or after byte `from` (a check on a value serde gave
+/// without its place), so the message can still name the line and key.
+fn key_after(text: &str, from: usize, key: &str) -> Option<std::ops::Range<usize>> {
+    let rest = text.get(from..)?;
+    let mut at = 0;
+    while let Some(pos) = rest[at..].find(key) {
+        let start = at + pos;
+        let after = rest[start + key.len()..].trim_start_matches([' ', '\t']);
+        let line_start = rest[..start].rfind('\n').map_or(0, |n| n + 1);
+        if after.starts_with('=') && rest[line_start..start].trim().is_empty() {
+            return Some(from + start..from + start + key.len());
+        }
+        at = start + key.len();
+    }
+    None
+}
+
+/// A message detail is at most a few lines: what is wrong, never the whole file's content.
+fn shorten_detail(s: &str) -> String {
+    const MAX: usize = 400;
+    match s.char_indices().nth(MAX) {
+        Some((cut, _)) => format!("{}…", &s[..cut]),
+        None => s.to_owned(),
+    }
+}
+
+/// Long text from a file (a pasted regex can be megabytes) cut for a message.
+fn shorten(s: &str) -> String {
+    const MAX: usize = 80;
+    match s.char_indices().nth(MAX) {
+        Some((cut, _)) => format!("{}…（共 {} 个字符）", &s[..cut], s.chars().count()),
+        None => s.to_owned(),
+    }
+}
+
+/// Why a regex is wrong, without regex's copy of the whole pattern.
+fn regex_reason(e: &regex::Error) -> String {
+    match e {
+        regex::Error::Syntax(text) => text
+            .lines()
+            .rev()
+            .find_map(|l| l.trim().strip_prefix("error:"))
+            .map(|l| l.trim().to_owned())
+            .unwrap_or_else(|| shorten(text)),
+        regex::Error::CompiledTooBig(limit) => format!("太长太复杂（超过 {limit} 字节的上限）"),
+        other => shorten(&other.to_string()),
+    }
+}
+
 fn invalid(
     path: &str,
     text: &str,
@@ -825,8 +906,10 @@ fn invalid(
     ProfileError::Invalid {
         path: path.to_owned(),
         line,
-        key: key.map(|k| format!("（键 {k}）")).unwrap_or_default(),
-        detail: detail.trim().to_owned(),
+        key: key
+            .map(|k| format!("（键 {}）", shorten(&k)))
+            .unwrap_or_default(),
+        detail: shorten_detail(detail.trim()),
     }
 }
 
@@ -898,10 +981,8 @@ impl Profiles {
         if name.to_ascii_lowercase().ends_with(".toml") || as_path.is_file() {
             return Profile::from_path(as_path);
         }
-        // The user's own file of the same name overrides the built-in one.
-        if let Some(p) = self.list.iter().rev().find(|p| p.name == name) {
-            return Ok(p.clone());
-        }
+        // The user's own file of the same name overrides the built-in one, and so does a
+        // broken one: its error, never the built-in profile in its place.
         if let Some(e) = self.broken.iter().find(|e| match e {
             ProfileError::Invalid { path, .. } | ProfileError::Io { path, .. } => {
                 Path::new(path).file_stem().is_some_and(|s| s == name)
@@ -909,6 +990,9 @@ impl Profiles {
             ProfileError::NotFound { .. } => false,
         }) {
             return Err(e.clone());
+        }
+        if let Some(p) = self.list.iter().rev().find(|p| p.name == name) {
+            return Ok(p.clone());
         }
         Err(ProfileError::NotFound {
             name: name.to_owned(),
@@ -1147,6 +1231,60 @@ code = "my_result"
             .unwrap_err()
             .to_string();
         assert!(msg.contains("第 3 行") && msg.contains("phon"), "{msg}");
+    }
+
+    #[test]
+    fn a_broken_user_file_is_never_replaced_by_the_builtin() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("cdc-nat.toml"),
+            "title = \"x\"\n[[fieldz]]\n",
+        )
+        .unwrap();
+        let all = Profiles::load(Some(dir.path()));
+        let e = all.find("cdc-nat").unwrap_err();
+        assert!(e.to_string().contains("cdc-nat.toml"), "{e}");
+        assert!(e.to_string().contains("第 2 行"), "{e}");
+    }
+
+    #[test]
+    fn impossible_values_are_refused_with_line_and_key() {
+        let base = "title = \"t\"\n[[fields]]\nkey = \"a\"\nheader = \"A\"\n";
+        let e =
+            Profile::parse("p", &format!("{base}length = [50, 1]\n"), Origin::Builtin).unwrap_err();
+        assert!(
+            e.to_string().contains("第 5 行") && e.to_string().contains("length"),
+            "{e}"
+        );
+        let e = Profile::parse(
+            "p",
+            &format!("{base}[batch]\npool_size = 0\n"),
+            Origin::Builtin,
+        )
+        .unwrap_err();
+        assert!(
+            e.to_string().contains("第 6 行") && e.to_string().contains("pool_size"),
+            "{e}"
+        );
+        let two = format!("{base}[[fields]]\nkey = \"b\"\nheader = \"A\"\n");
+        let e = Profile::parse("p", &two, Origin::Builtin).unwrap_err();
+        assert!(
+            e.to_string().contains("「A」") && e.to_string().contains("第 6 行"),
+            "{e}"
+        );
+        assert!(Profile::parse("p", &format!("{base}length = [1, 50]\n"), Origin::Builtin).is_ok());
+    }
+
+    #[test]
+    fn a_huge_bad_regex_is_not_echoed() {
+        let huge = format!("({}", "a".repeat(1_600_000));
+        let text = format!(
+            "title = \"t\"\n[[fields]]\nkey = \"a\"\nheader = \"A\"\npattern = \"{huge}\"\n"
+        );
+        let e = Profile::parse("p", &text, Origin::Builtin).unwrap_err();
+        let msg = e.to_string();
+        assert!(msg.chars().count() < 1_000, "{} chars", msg.chars().count());
+        assert!(msg.contains("第 5 行"), "{}", &msg[..200.min(msg.len())]);
     }
 
     #[test]

@@ -122,6 +122,21 @@ impl Checker {
             (_, c) => c.display(),
         };
         text = field.normalize.iter().fold(text, |acc, n| n.apply(acc));
+        // One cell of the upload sheet holds at most 32,767 characters: a longer value is this
+        // row's error, never a failure of the whole file when it is written.
+        let chars = text.chars().count();
+        if chars > crate::write::MAX_CELL_CHARS {
+            let end = text
+                .char_indices()
+                .nth(crate::write::MAX_CELL_CHARS)
+                .map_or(text.len(), |(i, _)| i);
+            text.truncate(end);
+            issues.push(issue(Code::TextTooLong, &[&chars.to_string()]));
+            return FieldOutcome {
+                value: text,
+                issues,
+            };
+        }
 
         if text.is_empty()
             && let Some(default) = &field.default

@@ -24,6 +24,8 @@ pub enum WriteError {
     Xlsx { path: PathBuf, detail: String },
     #[error("为了写出错误行需要重新读取原文件，但读取失败：{0}")]
     Source(#[from] ReadError),
+    #[error("不能写到「{}」：它就是正在读取的原文件，写上去原来的数据（包括有错误的行）就没了。请换一个文件名。", path.display())]
+    IsSource { path: PathBuf },
 }
 
 impl WriteError {
@@ -44,6 +46,10 @@ impl WriteError {
                 format!("cannot build {}: {detail}", path.display())
             }
             WriteError::Source(e) => format!("cannot re-read the source: {}", e.english()),
+            WriteError::IsSource { path } => format!(
+                "refusing to write {}: it is the input file, which would be destroyed; choose another name",
+                path.display()
+            ),
         }
     }
 }
@@ -69,18 +75,82 @@ fn stem(path: &Path) -> String {
         .unwrap_or_default()
 }
 
+/// Refuses an output path that is the input file itself, however it is named (another spelling,
+/// a link to it): writing there would destroy the export, rejected rows included.
+pub fn refuse_source(input: &Path, output: &Path) -> Result<(), WriteError> {
+    if same_file(input, output) {
+        Err(WriteError::IsSource {
+            path: output.to_owned(),
+        })
+    } else {
+        Ok(())
+    }
+}
+
+/// Whether two paths name one existing file.
+pub fn same_file(a: &Path, b: &Path) -> bool {
+    let (Ok(ma), Ok(mb)) = (std::fs::metadata(a), std::fs::metadata(b)) else {
+        return false;
+    };
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        ma.dev() == mb.dev() && ma.ino() == mb.ino()
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = (ma, mb);
+        match (std::fs::canonicalize(a), std::fs::canonicalize(b)) {
+            (Ok(x), Ok(y)) => x == y,
+            _ => false,
+        }
+    }
+}
+
+/// The start of every temporary file this process writes: `.sheetbridge-<process id>-`. A
+/// front end that is stopped (Ctrl+C) removes the files with this prefix in its output folders.
+pub fn temp_prefix() -> String {
+    format!(".sheetbridge-{}-", std::process::id())
+}
+
+/// The suffix of every temporary file (see [`temp_prefix`]).
+pub const TEMP_SUFFIX: &str = ".part";
+
+/// Removes this process's temporary files (see [`temp_prefix`]) in `dir`; returns how many.
+pub fn remove_temp_files(dir: &Path) -> usize {
+    let prefix = temp_prefix();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .filter_map(Result::ok)
+        .filter(|e| {
+            let name = e.file_name();
+            let name = name.to_string_lossy();
+            name.starts_with(&prefix) && name.ends_with(TEMP_SUFFIX)
+        })
+        .filter(|e| std::fs::remove_file(e.path()).is_ok())
+        .count()
+}
+
+/// The folder a path is written in (`.` for a bare file name).
+pub fn folder_of(path: &Path) -> PathBuf {
+    match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_owned(),
+        _ => PathBuf::from("."),
+    }
+}
+
 /// Writes to a temporary file beside `target`, then renames it into place.
 pub fn write_atomically(
     target: &Path,
     write: impl FnOnce(&mut File) -> Result<(), WriteError>,
 ) -> Result<(), WriteError> {
     let io = |e: std::io::Error| io_error(target, e);
-    let dir = match target.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_owned(),
-        _ => PathBuf::from("."),
-    };
+    let dir = folder_of(target);
+    let prefix = temp_prefix();
     let mut builder = tempfile::Builder::new();
-    builder.prefix(".sheetbridge-").suffix(".part");
+    builder.prefix(&prefix).suffix(TEMP_SUFFIX);
     // A temporary file is private (0600); the result is an ordinary file the clerk can share,
     // unless it goes into a private folder (the data folder): then it stays private.
     #[cfg(unix)]
@@ -135,6 +205,7 @@ pub fn write_upload(batch: &Batch, path: &Path) -> Result<usize, WriteError> {
 /// Writes an upload sheet holding only the chosen rows (batch indices, in that order), exactly
 /// as [`write_upload`] writes all ready rows. The outbox uses it for one batch of an upload.
 pub fn write_rows(batch: &Batch, ready: &[usize], path: &Path) -> Result<usize, WriteError> {
+    refuse_source(&batch.source.path, path)?;
     let ext = path
         .extension()
         .map(|e| e.to_string_lossy().to_ascii_lowercase())
@@ -183,14 +254,11 @@ pub fn write_rows(batch: &Batch, ready: &[usize], path: &Path) -> Result<usize, 
             out.write_all("\u{feff}".as_bytes())
                 .map_err(|e| io_error(path, e))?;
             let mut w = csv::Writer::from_writer(out);
-            let csv_err = |e: csv::Error| WriteError::Io {
-                path: path.to_owned(),
-                reason: e.to_string(),
-            };
-            w.write_record(fields.iter().map(|f| f.header.as_str()))
+            let csv_err = |e: csv::Error| csv_error(path, e);
+            w.write_record(fields.iter().map(|f| defused_bytes(&f.header)))
                 .map_err(csv_err)?;
             for &i in ready {
-                w.write_record((0..fields.len()).map(|c| batch.output_value(i, c)))
+                w.write_record((0..fields.len()).map(|c| defused_bytes(batch.output_value(i, c))))
                     .map_err(csv_err)?;
             }
             w.flush().map_err(|e| io_error(path, e))
@@ -204,9 +272,52 @@ pub fn write_rows(batch: &Batch, ready: &[usize], path: &Path) -> Result<usize, 
     Ok(ready.len())
 }
 
+/// A CSV cell a spreadsheet would run as a formula (OWASP's CSV injection rule: it starts with
+/// `=`, `+`, `-`, `@`, tab or carriage return) gets a leading apostrophe, so it stays text.
+pub fn defused(value: &str) -> std::borrow::Cow<'_, str> {
+    if value.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        std::borrow::Cow::Owned(format!("'{value}"))
+    } else {
+        std::borrow::Cow::Borrowed(value)
+    }
+}
+
+fn defused_bytes(value: &str) -> std::borrow::Cow<'_, [u8]> {
+    match defused(value) {
+        std::borrow::Cow::Borrowed(s) => std::borrow::Cow::Borrowed(s.as_bytes()),
+        std::borrow::Cow::Owned(s) => std::borrow::Cow::Owned(s.into_bytes()),
+    }
+}
+
+/// A CSV writer's error: its I/O cause in plain words (a full disk), else its own text.
+fn csv_error(path: &Path, e: csv::Error) -> WriteError {
+    match e.into_kind() {
+        csv::ErrorKind::Io(io) => io_error(path, io),
+        other => WriteError::Io {
+            path: path.to_owned(),
+            reason: format!("{other:?}"),
+        },
+    }
+}
+
+/// A JSON writer's error (the report): its I/O cause in plain words, else its own text.
+pub fn json_error(path: &Path, e: serde_json::Error) -> WriteError {
+    match e.io_error_kind() {
+        Some(kind) => io_error(path, std::io::Error::from(kind)),
+        None => WriteError::Io {
+            path: path.to_owned(),
+            reason: e.to_string(),
+        },
+    }
+}
+
+/// Excel's limit for the text of one cell, in characters.
+pub const MAX_CELL_CHARS: usize = 32_767;
+
 /// Writes the rejected rows as they were in the source, with a last column `错误原因` holding
 /// every message of the row. Re-reads the source for the original cells. Returns the count.
 pub fn write_rejected(batch: &Batch, path: &Path, lang: Lang) -> Result<usize, WriteError> {
+    refuse_source(&batch.source.path, path)?;
     let rejected: Vec<usize> = batch.rows_with(RowStatus::Rejected).collect();
     let lines: BTreeSet<u32> = rejected.iter().map(|&i| batch.line(i)).collect();
     let (header, rows) = crate::pipeline::source_rows(batch, &lines)?;
@@ -232,23 +343,44 @@ pub fn write_rejected(batch: &Batch, path: &Path, lang: Lang) -> Result<usize, W
         ws.set_column_width(width as u16, 80.0).map_err(&err)?;
         for (r, (line, cells)) in rows.iter().enumerate() {
             let row = r as u32 + 1;
-            for (c, cell) in cells.iter().enumerate() {
-                let c = c as u16;
+            let mut cut = Vec::new();
+            for (ci, cell) in cells.iter().enumerate() {
+                let c = ci as u16;
                 match cell {
                     Cell::Empty => continue,
                     Cell::Number(n) => ws.write_number(row, c, *n).map(|_| ()),
                     Cell::Date(d) => ws.write_datetime_with_format(row, c, d, &date).map(|_| ()),
                     Cell::Bool(b) => ws.write_boolean(row, c, *b).map(|_| ()),
-                    other => ws.write_string(row, c, other.display()).map(|_| ()),
+                    other => {
+                        let text = other.display();
+                        let text = match text.char_indices().nth(MAX_CELL_CHARS) {
+                            Some((end, _)) => {
+                                cut.push(header.get(ci).map(Cell::display).unwrap_or_default());
+                                text[..end].to_owned()
+                            }
+                            None => text,
+                        };
+                        ws.write_string(row, c, text).map(|_| ())
+                    }
                 }
                 .map_err(&err)?;
             }
             if let Some(&i) = by_line.get(line) {
-                let reasons: Vec<String> = batch
+                let mut reasons: Vec<String> = batch
                     .issues(i)
                     .iter()
                     .map(|issue| batch.message(i, issue, lang))
                     .collect();
+                for column in cut {
+                    reasons.push(match lang {
+                        Lang::Zh => format!(
+                            "「{column}」的内容超过 Excel 一格能放的 {MAX_CELL_CHARS} 个字符，这里只保留了前 {MAX_CELL_CHARS} 个字符。"
+                        ),
+                        Lang::En => format!(
+                            "\"{column}\" is longer than Excel's {MAX_CELL_CHARS} characters per cell; only the first {MAX_CELL_CHARS} are kept here."
+                        ),
+                    });
+                }
                 ws.write_string_with_format(row, width as u16, reasons.join("\n"), &red)
                     .map_err(&err)?;
             }

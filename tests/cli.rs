@@ -207,7 +207,7 @@ fn unreadable_inputs_exit_2_with_chinese_message_and_no_output() {
             vec![0x89, b'P', b'N', b'G', 0, 0, 0, 13, 0, 1, 2, 3],
             "不是表格文件",
         ),
-        ("empty.csv", Vec::new(), "损坏或不完整"),
+        ("empty.csv", Vec::new(), "是空的"),
         ("zeros.xls", vec![0; 4096], "不是表格文件"),
     ];
     for (name, content, needle) in cases {

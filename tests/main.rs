@@ -10,5 +10,7 @@ mod edit;
 mod formats;
 mod rules;
 mod kit;
+mod fuzz;
+mod hostile;
 mod upload;
 mod window;

@@ -1007,7 +1007,9 @@ pub fn export_failure(e: &crate::write::WriteError, lang: Lang) -> (String, Opti
     let technical = match e {
         WriteError::Io { reason, .. } => reason.contains('(') || reason.contains('（'),
         WriteError::Xlsx { .. } | WriteError::Source(_) => true,
-        WriteError::Locked { .. } | WriteError::Extension { .. } => false,
+        WriteError::Locked { .. } | WriteError::Extension { .. } | WriteError::IsSource { .. } => {
+            false
+        }
     };
     if !technical {
         let text = match lang {

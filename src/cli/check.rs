@@ -11,6 +11,11 @@ pub struct CheckArgs {
 }
 
 pub fn run(args: &CheckArgs, lang: Lang) -> u8 {
+    if let Some(report) = &args.input.report
+        && super::refuse_source(&args.input.input, &[report.as_path()], lang)
+    {
+        return EXIT_NOTHING;
+    }
     let Some(batch) = super::load(&args.input, lang) else {
         return EXIT_NOTHING;
     };

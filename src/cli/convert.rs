@@ -19,13 +19,23 @@ pub struct ConvertArgs {
 }
 
 pub fn run(args: &ConvertArgs, lang: Lang) -> u8 {
-    let Some(batch) = super::load(&args.input, lang) else {
-        return EXIT_NOTHING;
-    };
     let output = args
         .output
         .clone()
         .unwrap_or_else(|| write::default_output(&args.input.input));
+    let outputs: Vec<&std::path::Path> = std::iter::once(output.as_path())
+        .chain(args.errors_out.as_deref())
+        .chain(args.input.report.as_deref())
+        .collect();
+    if super::refuse_source(&args.input.input, &outputs, lang) {
+        return EXIT_NOTHING;
+    }
+    for path in &outputs {
+        super::will_write(path);
+    }
+    let Some(batch) = super::load(&args.input, lang) else {
+        return EXIT_NOTHING;
+    };
     let s = batch.summary();
     let mut code = if s.rejected + s.excluded > 0 {
         EXIT_SOME_REJECTED
@@ -33,11 +43,6 @@ pub fn run(args: &ConvertArgs, lang: Lang) -> u8 {
         EXIT_OK
     };
 
-    if let Some(path) = &args.input.report
-        && !super::write_report(&batch, path, lang)
-    {
-        return EXIT_NOTHING;
-    }
     super::print_summary(
         &batch,
         lang,
@@ -88,6 +93,12 @@ pub fn run(args: &ConvertArgs, lang: Lang) -> u8 {
                 }
             }
         }
+    }
+    // Last, after every file it describes exists (cli.md).
+    if let Some(path) = &args.input.report
+        && !super::write_report(&batch, path, lang)
+    {
+        return EXIT_NOTHING;
     }
     code
 }

@@ -28,6 +28,8 @@ pub const EXIT_SOME_REJECTED: u8 = 3;
 pub const EXIT_QUEUED: u8 = 4;
 /// Upload: a batch needs a person (rejected by the platform, or `waiting`).
 pub const EXIT_PERSON: u8 = 5;
+/// Stopped by Ctrl+C (or SIGTERM, or the console closed).
+pub const EXIT_INTERRUPTED: i32 = 130;
 
 #[derive(Parser)]
 #[command(
@@ -157,6 +159,13 @@ pub fn main() -> ExitCode {
     };
     let lang = Lang::parse(&cli.lang);
     let what = start_log();
+    if cli
+        .command
+        .as_ref()
+        .is_some_and(|c| !matches!(c, Command::Window { .. }))
+    {
+        headless_signals();
+    }
     let code = match cli.command {
         Some(Command::Convert(args)) => convert::run(&args, lang),
         Some(Command::Check(args)) => check::run(&args, lang),
@@ -196,6 +205,52 @@ fn start_log() -> String {
     };
     sheetbridge::log::event::started(&system(), &what);
     what
+}
+
+/// The folders our temporary files may be in, for the Ctrl+C handler.
+static TEMP_FOLDERS: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
+
+/// Notes that a file will be written at `path`: if the run is stopped (Ctrl+C, SIGTERM, the
+/// console closed), the temporary files of this process in its folder are removed.
+pub fn will_write(path: &std::path::Path) {
+    if let Ok(mut folders) = TEMP_FOLDERS.lock() {
+        let folder = sheetbridge::write::folder_of(path);
+        if !folders.contains(&folder) {
+            folders.push(folder);
+        }
+    }
+}
+
+/// For a headless run: Ctrl+C removes our temporary files and exits 130 (cli.md), and a
+/// closed standard output ends the run quietly instead of a panic on the next print.
+fn headless_signals() {
+    // Failing to install the handler only loses the clean-up on Ctrl+C: not worth stopping for.
+    let _ = ctrlc::set_handler(|| {
+        let folders = TEMP_FOLDERS.lock().map(|f| f.clone()).unwrap_or_default();
+        for folder in &folders {
+            sheetbridge::write::remove_temp_files(folder);
+        }
+        std::process::exit(EXIT_INTERRUPTED);
+    });
+    #[cfg(unix)]
+    // SAFETY: restores the default action of SIGPIPE (end the process), as for any command-line
+    // tool; no handler runs. Sockets are written with MSG_NOSIGNAL by std, so uploads are not
+    // affected.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
+/// Refuses output paths that are the input file (cli.md: never write over INPUT), before
+/// anything is read; prints the reason.
+pub fn refuse_source(input: &std::path::Path, outputs: &[&std::path::Path], lang: Lang) -> bool {
+    for out in outputs {
+        if let Err(e) = sheetbridge::write::refuse_source(input, out) {
+            print_write_error(&e, lang);
+            return true;
+        }
+    }
+    false
 }
 
 /// Opens the window. If the graphics driver cannot start it, tries once more with Mesa's
@@ -252,6 +307,24 @@ pub fn load(args: &InputArgs, lang: Lang) -> Option<sheetbridge::batch::Batch> {
     let profiles = folders(lang)
         .map(|f| f.profiles())
         .unwrap_or_else(|| sheetbridge::profile::Profiles::load(None));
+    // Choosing among the profiles while one of the user's is broken could pick the built-in
+    // one it was meant to replace: say so rather than guess.
+    if args.profile.is_none()
+        && let Some(e) = profiles.broken.iter().find(|e| match e {
+            sheetbridge::profile::ProfileError::Invalid { path, .. }
+            | sheetbridge::profile::ProfileError::Io { path, .. } => {
+                std::path::Path::new(path).file_stem().is_some_and(|stem| {
+                    profiles.list.iter().any(|p| {
+                        p.origin == sheetbridge::profile::Origin::Builtin && stem == p.name.as_str()
+                    })
+                })
+            }
+            sheetbridge::profile::ProfileError::NotFound { .. } => false,
+        })
+    {
+        eprintln!("{}", load_error(&LoadError::Profile(e.clone()), lang));
+        return None;
+    }
     match pipeline::load(&args.input, &profiles, &args.options(lang), &()) {
         Ok(batch) => Some(batch),
         Err(e) => {
@@ -344,13 +417,13 @@ pub fn print_summary(batch: &sheetbridge::batch::Batch, lang: Lang, limit: usize
 /// Writes the JSON report; prints and returns `false` on failure.
 pub fn write_report(batch: &sheetbridge::batch::Batch, path: &std::path::Path, lang: Lang) -> bool {
     let report = sheetbridge::report::Report::new(batch, lang);
+    will_write(path);
     let r = sheetbridge::write::write_atomically(path, |file| {
-        serde_json::to_writer_pretty(std::io::BufWriter::new(file), &report).map_err(|e| {
-            sheetbridge::write::WriteError::Io {
-                path: path.to_owned(),
-                reason: e.to_string(),
-            }
-        })
+        let mut out = std::io::BufWriter::new(file);
+        serde_json::to_writer_pretty(&mut out, &report)
+            .map_err(|e| sheetbridge::write::json_error(path, e))?;
+        std::io::Write::flush(&mut out)
+            .map_err(|e| sheetbridge::write::json_error(path, serde_json::Error::io(e)))
     });
     match r {
         Ok(()) => true,

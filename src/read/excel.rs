@@ -17,6 +17,16 @@ pub(super) enum Excel {
     Ods(Ods<Rs>),
 }
 
+/// Why the rows of a sheet could not all be read.
+pub(super) enum RowError {
+    /// Damaged (a short English reason from calamine).
+    Corrupt(String),
+    /// Data in a column past [`MAX_COLS`] (1-based column).
+    TooWide { column: u32 },
+    /// A cell over the size limit.
+    Limit(super::limits::Limit),
+}
+
 pub(super) enum XlsOpenError {
     Password,
     Other(String),
@@ -35,20 +45,23 @@ impl Excel {
         for f in order {
             let file = File::open(path).map_err(|e| XlsOpenError::Other(e.to_string()))?;
             let rs = BufReader::new(file);
-            let r = match f {
-                Format::Xlsx => Xlsx::new(rs).map(Excel::Xlsx).map_err(|e| match e {
-                    calamine::XlsxError::Password => XlsOpenError::Password,
-                    e => XlsOpenError::Other(e.to_string()),
-                }),
-                Format::Xlsb => Xlsb::new(rs).map(Excel::Xlsb).map_err(|e| match e {
-                    calamine::XlsbError::Password => XlsOpenError::Password,
-                    e => XlsOpenError::Other(e.to_string()),
-                }),
-                _ => Ods::new(rs).map(Excel::Ods).map_err(|e| match e {
-                    calamine::OdsError::Password => XlsOpenError::Password,
-                    e => XlsOpenError::Other(e.to_string()),
-                }),
-            };
+            let r = guarded(|| {
+                Ok(match f {
+                    Format::Xlsx => Xlsx::new(rs).map(Excel::Xlsx).map_err(|e| match e {
+                        calamine::XlsxError::Password => XlsOpenError::Password,
+                        e => XlsOpenError::Other(e.to_string()),
+                    }),
+                    Format::Xlsb => Xlsb::new(rs).map(Excel::Xlsb).map_err(|e| match e {
+                        calamine::XlsbError::Password => XlsOpenError::Password,
+                        e => XlsOpenError::Other(e.to_string()),
+                    }),
+                    _ => Ods::new(rs).map(Excel::Ods).map_err(|e| match e {
+                        calamine::OdsError::Password => XlsOpenError::Password,
+                        e => XlsOpenError::Other(e.to_string()),
+                    }),
+                })
+            })
+            .unwrap_or_else(|_| Err(XlsOpenError::Other("calamine failed on this file".into())));
             match r {
                 Ok(x) => return Ok(x),
                 Err(XlsOpenError::Password) => return Err(XlsOpenError::Password),
@@ -60,7 +73,9 @@ impl Excel {
 
     pub fn open_xls(path: &Path) -> Result<Excel, XlsOpenError> {
         let file = File::open(path).map_err(|e| XlsOpenError::Other(e.to_string()))?;
-        match Xls::new(BufReader::new(file)) {
+        let opened = guarded(|| Ok(Xls::new(BufReader::new(file))))
+            .map_err(|_| XlsOpenError::Other("calamine failed on this file".into()))?;
+        match opened {
             Ok(x) => Ok(Excel::Xls(x)),
             Err(calamine::XlsError::Password) => Err(XlsOpenError::Password),
             Err(e) => Err(XlsOpenError::Other(e.to_string())),
@@ -118,30 +133,44 @@ impl Excel {
         &mut self,
         sheet: &str,
         f: &mut dyn FnMut(u32, Vec<Cell>) -> ControlFlow<()>,
-    ) -> Result<(), String> {
+    ) -> Result<(), RowError> {
+        guarded(|| self.rows_unguarded(sheet, f))
+    }
+
+    fn rows_unguarded(
+        &mut self,
+        sheet: &str,
+        f: &mut dyn FnMut(u32, Vec<Cell>) -> ControlFlow<()>,
+    ) -> Result<(), RowError> {
+        let corrupt = |e: &dyn std::fmt::Display| RowError::Corrupt(e.to_string());
         match self {
             Excel::Xlsx(x) => {
-                let mut reader = x.worksheet_cells_reader(sheet).map_err(|e| e.to_string())?;
-                stream_cells(|| reader.next_cell().map_err(|e| e.to_string()), f)
+                let mut reader = x.worksheet_cells_reader(sheet).map_err(|e| corrupt(&e))?;
+                stream_cells(|| reader.next_cell().map_err(|e| corrupt(&e)), f)
             }
             Excel::Xlsb(x) => {
-                let mut reader = x.worksheet_cells_reader(sheet).map_err(|e| e.to_string())?;
-                stream_cells(|| reader.next_cell().map_err(|e| e.to_string()), f)
+                let mut reader = x.worksheet_cells_reader(sheet).map_err(|e| corrupt(&e))?;
+                stream_cells(|| reader.next_cell().map_err(|e| corrupt(&e)), f)
             }
             Excel::Xls(x) => {
-                let range = x.worksheet_range(sheet).map_err(|e| e.to_string())?;
-                range_rows(&range, f);
-                Ok(())
+                let range = x.worksheet_range(sheet).map_err(|e| corrupt(&e))?;
+                range_rows(&range, f)
             }
             Excel::Ods(x) => {
-                let range = x.worksheet_range(sheet).map_err(|e| e.to_string())?;
-                range_rows(&range, f);
-                Ok(())
+                let range = x.worksheet_range(sheet).map_err(|e| corrupt(&e))?;
+                range_rows(&range, f)
             }
         }
     }
 
     pub fn merges(&mut self, sheet: &str) -> Result<Vec<Merge>, String> {
+        guarded(|| self.merges_unguarded(sheet).map_err(RowError::Corrupt)).map_err(|e| match e {
+            RowError::Corrupt(e) => e,
+            _ => "calamine failed on this file".into(),
+        })
+    }
+
+    fn merges_unguarded(&mut self, sheet: &str) -> Result<Vec<Merge>, String> {
         let dims = match self {
             Excel::Xlsx(x) => x
                 .merge_cells_by_sheet_name(sheet)
@@ -164,20 +193,62 @@ impl Excel {
     }
 }
 
+/// Runs calamine on a damaged file, where it can panic (an index past the end of a sector in
+/// its CFB reader was found by tests/fuzz.rs): a panic there means a damaged file, not a crash.
+fn guarded<T>(f: impl FnOnce() -> Result<T, RowError>) -> Result<T, RowError> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or_else(|_| {
+        Err(RowError::Corrupt(
+            "calamine failed on this file (a panic)".into(),
+        ))
+    })
+}
+
 /// Feeds the cells of a streaming reader (`.xlsx`, `.xlsb`) to `f` row by row.
 fn stream_cells<'a>(
-    mut next: impl FnMut() -> Result<Option<calamine::Cell<DataRef<'a>>>, String>,
+    mut next: impl FnMut() -> Result<Option<calamine::Cell<DataRef<'a>>>, RowError>,
     f: &mut dyn FnMut(u32, Vec<Cell>) -> ControlFlow<()>,
-) -> Result<(), String> {
+) -> Result<(), RowError> {
     let mut rows = RowAssembler::default();
     while let Some(cell) = next()? {
         let (r, c) = cell.get_position();
-        if rows.push(r, c, from_ref(cell.get_value()), f).is_break() {
+        if rows.push(r, c, from_ref(cell.get_value()), f)?.is_break() {
             return Ok(());
         }
     }
     rows.finish(f);
     Ok(())
+}
+
+/// Refuses a cell past the last column read or over the size limit; `Ok(false)` for a blank
+/// cell, which is not kept.
+fn keep(r: u32, c: u32, value: &Cell) -> Result<bool, RowError> {
+    if matches!(value, Cell::Empty) {
+        return Ok(false);
+    }
+    if u64::from(r) >= super::limits::MAX_ROWS {
+        return Err(RowError::Limit(super::limits::Limit::Rows {
+            row: u64::from(r) + 1,
+        }));
+    }
+    if c >= MAX_COLS {
+        return if value.is_blank() {
+            Ok(false)
+        } else {
+            Err(RowError::TooWide { column: c + 1 })
+        };
+    }
+    if let Cell::Text(t) | Cell::Error(t) = value
+        && t.len() > super::limits::MAX_CELL_BYTES
+    {
+        return Err(RowError::Limit(super::limits::Limit::Cell(
+            super::limits::Place {
+                part: String::new(),
+                row: Some(u64::from(r) + 1),
+                line: u64::from(r) + 1,
+            },
+        )));
+    }
+    Ok(true)
 }
 
 /// Groups a stream of `(row, col, cell)` into rows.
@@ -187,9 +258,9 @@ struct RowAssembler {
     cells: Vec<Cell>,
 }
 
-/// Columns past this are ignored: no real export is that wide, and a corrupt file could
-/// otherwise make us allocate gigabytes for one row.
-const MAX_COLS: u32 = 1024;
+/// Data past this column refuses the file with a message saying so (never dropped silently):
+/// no real export is that wide, and each row is kept with all its columns.
+pub(super) const MAX_COLS: u32 = 1024;
 
 impl RowAssembler {
     fn push(
@@ -198,22 +269,24 @@ impl RowAssembler {
         c: u32,
         value: Cell,
         f: &mut dyn FnMut(u32, Vec<Cell>) -> ControlFlow<()>,
-    ) -> ControlFlow<()> {
+    ) -> Result<ControlFlow<()>, RowError> {
         if self.row != Some(r) {
-            if let Some(prev) = self.row.take() {
-                f(prev, std::mem::take(&mut self.cells))?;
+            if let Some(prev) = self.row.take()
+                && f(prev, std::mem::take(&mut self.cells)).is_break()
+            {
+                return Ok(ControlFlow::Break(()));
             }
             self.row = Some(r);
         }
-        if c >= MAX_COLS || matches!(value, Cell::Empty) {
-            return ControlFlow::Continue(());
+        if !keep(r, c, &value)? {
+            return Ok(ControlFlow::Continue(()));
         }
         let c = c as usize;
         if self.cells.len() <= c {
             self.cells.resize(c + 1, Cell::Empty);
         }
         self.cells[c] = value;
-        ControlFlow::Continue(())
+        Ok(ControlFlow::Continue(()))
     }
 
     fn finish(mut self, f: &mut dyn FnMut(u32, Vec<Cell>) -> ControlFlow<()>) {
@@ -223,26 +296,32 @@ impl RowAssembler {
     }
 }
 
-fn range_rows(range: &calamine::Range<Data>, f: &mut dyn FnMut(u32, Vec<Cell>) -> ControlFlow<()>) {
+fn range_rows(
+    range: &calamine::Range<Data>,
+    f: &mut dyn FnMut(u32, Vec<Cell>) -> ControlFlow<()>,
+) -> Result<(), RowError> {
     let Some((r0, c0)) = range.start() else {
-        return;
+        return Ok(());
     };
-    if c0 >= MAX_COLS {
-        return;
-    }
     for (i, row) in range.rows().enumerate() {
-        let mut cells = vec![Cell::Empty; c0 as usize];
-        cells.extend(row.iter().take((MAX_COLS - c0) as usize).map(from_data));
-        while cells.last().is_some_and(|c| matches!(c, Cell::Empty)) {
-            cells.pop();
+        let r = r0 + i as u32;
+        let mut cells = Vec::new();
+        for (j, d) in row.iter().enumerate() {
+            let value = from_data(d);
+            let c = c0 + j as u32;
+            if keep(r, c, &value)? {
+                cells.resize(c as usize, Cell::Empty);
+                cells.push(value);
+            }
         }
         if cells.is_empty() {
             continue;
         }
-        if f(r0 + i as u32, cells).is_break() {
+        if f(r, cells).is_break() {
             break;
         }
     }
+    Ok(())
 }
 
 fn from_ref(d: &DataRef<'_>) -> Cell {

@@ -3,6 +3,7 @@
 //! HTML has no cell types, so every value is text. `colspan` and `rowspan` are laid out as a
 //! browser does, and each spanned block becomes a merge with its value in the top-left cell.
 
+use super::limits::{self, Limit, Place};
 use super::{Cell, MemorySheet, Merge};
 use crate::rules::text::is_space;
 use scraper::{ElementRef, Html, Node};
@@ -40,6 +41,124 @@ pub(super) fn parse(text: &str) -> Vec<MemorySheet> {
         }
     }
     sheets
+}
+
+/// Elements that never hold others (no end tag).
+const VOID: &[&[u8]] = &[
+    b"area", b"base", b"br", b"col", b"embed", b"hr", b"img", b"input", b"link", b"meta", b"param",
+    b"source", b"track", b"wbr",
+];
+/// Elements whose end tag may be left out (a browser closes them at the next sibling): not
+/// counted as nesting, so sloppy tables are not taken for deep ones.
+const IMPLIED_END: &[&[u8]] = &[
+    b"p",
+    b"li",
+    b"dt",
+    b"dd",
+    b"tr",
+    b"td",
+    b"th",
+    b"thead",
+    b"tbody",
+    b"tfoot",
+    b"option",
+    b"optgroup",
+    b"colgroup",
+    b"caption",
+    b"rb",
+    b"rt",
+    b"rp",
+    b"html",
+    b"head",
+    b"body",
+];
+
+/// Refuses, before parsing, HTML nested deeper than [`limits::MAX_DEPTH`] levels (the parser
+/// takes time growing with the square of the depth) or with a cell over
+/// [`limits::MAX_CELL_BYTES`], naming the line.
+pub(super) fn check_limits(text: &str) -> Result<(), Limit> {
+    let bytes = text.as_bytes();
+    let mut stack: Vec<&[u8]> = Vec::new();
+    let (mut i, mut line, mut cell) = (0usize, 1u64, 0usize);
+    let place = |line: u64| Place {
+        part: String::new(),
+        row: None,
+        line,
+    };
+    while i < bytes.len() {
+        let b = bytes[i];
+        if b != b'<' {
+            if b == b'\n' {
+                line += 1;
+            }
+            cell += 1;
+            if cell > limits::MAX_CELL_BYTES {
+                return Err(Limit::Cell(place(line)));
+            }
+            i += 1;
+            continue;
+        }
+        let rest = &bytes[i..];
+        // The end of this markup: a comment, a tag; raw text of script and style is skipped.
+        let end_mark: &[u8] = if rest.starts_with(b"<!--") {
+            b"-->"
+        } else {
+            b">"
+        };
+        let Some(len) = memchr::memmem::find(rest, end_mark) else {
+            return Ok(());
+        };
+        let tag = &rest[1..len];
+        line += memchr::memchr_iter(b'\n', &rest[..len]).count() as u64;
+        i += len + end_mark.len();
+        if tag.starts_with(b"!") || tag.starts_with(b"?") {
+            continue;
+        }
+        let closing = tag.first() == Some(&b'/');
+        let name_start = usize::from(closing);
+        let name_len = tag[name_start..]
+            .iter()
+            .position(|c| c.is_ascii_whitespace() || *c == b'/')
+            .unwrap_or(tag.len() - name_start);
+        let name = &tag[name_start..name_start + name_len];
+        let lower = name.to_ascii_lowercase();
+        if !closing && (lower == b"script" || lower == b"style") {
+            let close: &[u8] = if lower == b"script" {
+                b"</script"
+            } else {
+                b"</style"
+            };
+            let raw = &bytes[i..];
+            let end = raw
+                .windows(close.len())
+                .position(|w| w.eq_ignore_ascii_case(close))
+                .unwrap_or(raw.len());
+            line += memchr::memchr_iter(b'\n', &raw[..end]).count() as u64;
+            i += end;
+            continue;
+        }
+        if !closing && (lower == b"td" || lower == b"th" || lower == b"tr") {
+            cell = 0;
+        }
+        if VOID.contains(&lower.as_slice())
+            || IMPLIED_END.contains(&lower.as_slice())
+            || tag.ends_with(b"/")
+            || name.is_empty()
+        {
+            continue;
+        }
+        if closing {
+            if let Some(at) = stack.iter().rposition(|n| n.eq_ignore_ascii_case(name)) {
+                stack.truncate(at);
+            }
+        } else {
+            stack.push(name);
+            if stack.len() > limits::MAX_DEPTH {
+                return Err(Limit::Depth(place(line)));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Grid positions left to fill; spent as rows grow and as carried rowspans are scanned.
@@ -289,6 +408,42 @@ mod tests {
 
     fn text(s: &str) -> Cell {
         Cell::Text(s.to_owned())
+    }
+
+    #[test]
+    fn nesting_over_the_limit_is_refused_before_parsing() {
+        let deep = |n: usize| {
+            format!(
+                "<html><body>\n<table><tr><td>{}x</td></tr></table>",
+                "<div>".repeat(n)
+            )
+        };
+        assert_eq!(check_limits(&deep(limits::MAX_DEPTH - 1)), Ok(()));
+        let e = check_limits(&deep(200_000)).unwrap_err();
+        assert!(matches!(e, Limit::Depth(Place { line: 2, .. })), "{e:?}");
+        assert!(e.zh().contains("1000 层"), "{}", e.zh());
+        // Closed elements, unclosed cells and void elements do not add up.
+        let flat = "<table>".to_owned()
+            + &"<tr><td><div>a</div><br><img src=x><p>b".repeat(5_000)
+            + "</table>";
+        assert_eq!(check_limits(&flat), Ok(()));
+        let script = format!("<script>{}</script><table><tr><td>1", "<div>".repeat(5_000));
+        assert_eq!(check_limits(&script), Ok(()));
+    }
+
+    #[test]
+    fn a_cell_over_the_limit_names_its_line() {
+        let html = format!(
+            "<table>\n<tr><td>a</td></tr>\n<tr><td>{}</td></tr></table>",
+            "x".repeat(limits::MAX_CELL_BYTES + 1)
+        );
+        assert!(matches!(
+            check_limits(&html),
+            Err(Limit::Cell(Place { line: 3, .. }))
+        ));
+        // A 40,000-character cell is within the limit (the row gets text_too_long later).
+        let long = format!("<table><tr><td>{}</td></tr></table>", "址".repeat(40_000));
+        assert_eq!(check_limits(&long), Ok(()));
     }
 
     fn merge(first_row: u32, last_row: u32, first_col: u32, last_col: u32) -> Merge {

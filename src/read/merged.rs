@@ -156,6 +156,10 @@ fn rel_target(rels: &[u8], id: &str) -> Option<String> {
 
 /// Streams `reader` and returns everything from the first `<needle` (or `<prefix:needle`) on;
 /// empty when it never occurs. Only a window is kept while searching.
+/// The most bytes kept from `mergeCells` to the end of a sheet (1,000,000 merged blocks
+/// take about 30 MB).
+const MAX_TAIL: u64 = 64 << 20;
+
 fn tail_from(reader: &mut impl Read, needle: &[u8]) -> std::io::Result<Vec<u8>> {
     let finder = memchr::memmem::Finder::new(needle);
     let mut window: Vec<u8> = Vec::with_capacity(1 << 18);
@@ -173,7 +177,12 @@ fn tail_from(reader: &mut impl Read, needle: &[u8]) -> std::io::Result<Vec<u8>> 
             if pos > 0 && matches!(window[pos - 1], b'<' | b':') {
                 let start = window[..pos].iter().rposition(|&b| b == b'<').unwrap_or(0);
                 let mut tail = window.split_off(start);
-                reader.read_to_end(&mut tail)?;
+                // `mergeCells` before the cell data (unusual, or hostile) would make the
+                // "tail" the whole sheet: past this size calamine is asked instead.
+                reader.take(MAX_TAIL).read_to_end(&mut tail)?;
+                if tail.len() as u64 >= MAX_TAIL {
+                    return Err(std::io::Error::other("mergeCells is not at the end"));
+                }
                 return Ok(tail);
             }
             from = pos + 1;

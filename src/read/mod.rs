@@ -7,6 +7,7 @@
 mod csv_file;
 mod excel;
 mod html;
+pub mod limits;
 mod merged;
 mod spreadsheetml;
 
@@ -131,6 +132,18 @@ pub enum ReadError {
         "文件「{path}」已损坏或不完整（可能没有下载完或复制时出错），无法读取。请重新导出，或用 Excel/WPS 打开后另存为 .xlsx 再试。"
     )]
     Corrupt { path: PathBuf, detail: String },
+    #[error("文件「{path}」是空的（没有内容），可能导出或复制时出了错。请重新导出后再试。")]
+    Empty { path: PathBuf },
+    #[error("文件「{path}」{}，已停止读取。请确认选的是导出的结果文件；如果是，请在原系统重新导出。", limit.zh())]
+    Limit { path: PathBuf, limit: limits::Limit },
+    #[error(
+        "文件「{path}」在第 {column} 列还有数据，超过了能读取的 {max} 列。请删掉多余的列，或在原系统只导出需要的列。"
+    )]
+    TooWide {
+        path: PathBuf,
+        column: u32,
+        max: u32,
+    },
     #[error("文件「{path}」里没有名为「{sheet}」的工作表。有的工作表：{available}。")]
     SheetNotFound {
         path: PathBuf,
@@ -161,6 +174,14 @@ impl ReadError {
             }
             ReadError::Corrupt { path, detail } => format!(
                 "{} is damaged or incomplete ({detail}); export it again or re-save it as .xlsx",
+                path.display()
+            ),
+            ReadError::Empty { path } => format!("{} is empty", path.display()),
+            ReadError::Limit { path, limit } => {
+                format!("{}: {}; reading stopped", path.display(), limit.en())
+            }
+            ReadError::TooWide { path, column, max } => format!(
+                "{} has data in column {column}, past the {max} columns that can be read",
                 path.display()
             ),
             ReadError::SheetNotFound {
@@ -199,6 +220,7 @@ pub struct Workbook {
 
 enum Inner {
     Excel(Box<excel::Excel>),
+    Csv(csv_file::CsvSheet),
     Memory(Vec<MemorySheet>),
 }
 
@@ -237,9 +259,27 @@ impl Workbook {
             detail,
         };
         if n == 0 {
-            return Err(corrupt("empty file".into()));
+            return Err(ReadError::Empty {
+                path: path.to_owned(),
+            });
         }
+        let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+        let too_big = |limit: u64| ReadError::Limit {
+            path: path.to_owned(),
+            limit: limits::Limit::Size {
+                part: crate::paths::file_name(path),
+                limit,
+            },
+        };
         if head.starts_with(b"PK\x03\x04") {
+            // Every part is inflated and checked before calamine sees it (see read::limits).
+            limits::check_zip(path).map_err(|e| match e {
+                limits::ZipProblem::Limit(limit) => ReadError::Limit {
+                    path: path.to_owned(),
+                    limit,
+                },
+                limits::ZipProblem::Corrupt(detail) => corrupt(detail),
+            })?;
             let excel = excel::Excel::open_zip(path, &ext).map_err(|e| match e {
                 excel::XlsOpenError::Password => ReadError::Password {
                     path: path.to_owned(),
@@ -256,6 +296,9 @@ impl Workbook {
             return Err(corrupt("zip without a local header".into()));
         }
         if head == CFB_MAGIC {
+            if size > limits::MAX_XLS_BYTES {
+                return Err(too_big(limits::MAX_XLS_BYTES));
+            }
             return match excel::Excel::open_xls(path) {
                 Ok(excel) => Ok(Workbook {
                     path: path.to_owned(),
@@ -281,6 +324,9 @@ impl Workbook {
             };
         }
         // Text formats: read the whole file and look at it.
+        if size > limits::MAX_TEXT_BYTES {
+            return Err(too_big(limits::MAX_TEXT_BYTES));
+        }
         let bytes = std::fs::read(path).map_err(|e| ReadError::Io {
             path: path.to_owned(),
             reason: io_message(&e),
@@ -292,17 +338,29 @@ impl Workbook {
             });
         }
         let text = decode_text(&bytes);
+        drop(bytes);
+        if text.trim_start_matches('\u{feff}').trim().is_empty() {
+            return Err(ReadError::Empty {
+                path: path.to_owned(),
+            });
+        }
         let start = text.trim_start_matches('\u{feff}').trim_start();
         let lower_head: String = start
             .chars()
             .take(2048)
             .collect::<String>()
             .to_ascii_lowercase();
+        let limit = |limit: limits::Limit| ReadError::Limit {
+            path: path.to_owned(),
+            limit,
+        };
         let sheets = if lower_head.starts_with('<')
             && (lower_head.contains("urn:schemas-microsoft-com:office:spreadsheet")
                 || lower_head.contains("progid=\"excel.sheet\""))
             && lower_head.contains("<workbook")
         {
+            let mut scan = limits::XmlScan::new("");
+            scan.feed(text.as_bytes()).map_err(limit)?;
             (
                 Format::SpreadsheetMl,
                 spreadsheetml::parse(&text).map_err(corrupt)?,
@@ -312,6 +370,10 @@ impl Workbook {
                 || lower_head.contains("<table")
                 || lower_head.starts_with("<!doctype"))
         {
+            if size > limits::MAX_HTML_BYTES {
+                return Err(too_big(limits::MAX_HTML_BYTES));
+            }
+            html::check_limits(&text).map_err(limit)?;
             let sheets = html::parse(&text);
             if sheets.is_empty() {
                 return Err(ReadError::NotSpreadsheet {
@@ -327,7 +389,17 @@ impl Workbook {
                 path: path.to_owned(),
             });
         } else {
-            (Format::Csv, vec![csv_file::parse(&text, path)])
+            let sheet = csv_file::CsvSheet::new(text, path);
+            if !sheet.looks_like_table() {
+                return Err(ReadError::NotSpreadsheet {
+                    path: path.to_owned(),
+                });
+            }
+            return Ok(Workbook {
+                path: path.to_owned(),
+                format: Format::Csv,
+                inner: Inner::Csv(sheet),
+            });
         };
         Ok(Workbook {
             path: path.to_owned(),
@@ -348,6 +420,7 @@ impl Workbook {
     pub fn sheet_names(&self) -> Vec<String> {
         match &self.inner {
             Inner::Excel(e) => e.sheet_names(),
+            Inner::Csv(s) => vec![s.name.clone()],
             Inner::Memory(sheets) => sheets.iter().map(|s| s.name.clone()).collect(),
         }
     }
@@ -358,7 +431,7 @@ impl Workbook {
     pub fn date_1904(&self) -> bool {
         match &self.inner {
             Inner::Excel(e) => e.date_1904(),
-            Inner::Memory(_) => false,
+            Inner::Csv(_) | Inner::Memory(_) => false,
         }
     }
 
@@ -366,6 +439,7 @@ impl Workbook {
     pub fn row_count_hint(&mut self, sheet: &str) -> Option<u32> {
         match &mut self.inner {
             Inner::Excel(e) => e.row_count_hint(sheet),
+            Inner::Csv(s) => Some(s.line_count()),
             Inner::Memory(sheets) => sheets
                 .iter()
                 .find(|s| s.name == sheet)
@@ -383,9 +457,16 @@ impl Workbook {
         self.check_sheet(sheet)?;
         let path = self.path.clone();
         match &mut self.inner {
-            Inner::Excel(e) => e
-                .for_each_row(sheet, f)
-                .map_err(|detail| ReadError::Corrupt { path, detail }),
+            Inner::Excel(e) => e.for_each_row(sheet, f).map_err(|e| match e {
+                excel::RowError::Corrupt(detail) => ReadError::Corrupt { path, detail },
+                excel::RowError::TooWide { column } => ReadError::TooWide {
+                    path,
+                    column,
+                    max: excel::MAX_COLS,
+                },
+                excel::RowError::Limit(limit) => ReadError::Limit { path, limit },
+            }),
+            Inner::Csv(s) => s.for_each_row(&path, f),
             Inner::Memory(sheets) => {
                 if let Some(s) = sheets.iter().find(|s| s.name == sheet) {
                     for (r, cells) in &s.rows {
@@ -416,6 +497,7 @@ impl Workbook {
             Inner::Excel(e) => e
                 .merges(sheet)
                 .map_err(|detail| ReadError::Corrupt { path, detail }),
+            Inner::Csv(_) => Ok(Vec::new()),
             Inner::Memory(sheets) => Ok(sheets
                 .iter()
                 .find(|s| s.name == sheet)
@@ -485,11 +567,44 @@ pub fn decode_text(bytes: &[u8]) -> String {
     }
     match std::str::from_utf8(bytes) {
         Ok(s) => s.to_owned(),
+        Err(_) if mostly_utf8(bytes) => String::from_utf8_lossy(bytes).into_owned(),
         Err(_) => {
             let (text, _) = encoding_rs::GB18030.decode_without_bom_handling(bytes);
             text.into_owned()
         }
     }
+}
+
+/// Whether bytes that are not valid UTF-8 are still UTF-8 with a few damaged bytes: far more
+/// well-formed multi-byte characters than broken sequences. GBK text makes well-formed UTF-8
+/// sequences only by chance.
+fn mostly_utf8(bytes: &[u8]) -> bool {
+    let (mut good, mut bad) = (0usize, 0usize);
+    let mut rest = bytes;
+    loop {
+        match std::str::from_utf8(rest) {
+            Ok(s) => {
+                good += s.chars().filter(|c| !c.is_ascii()).count();
+                break;
+            }
+            Err(e) => {
+                let (valid, after) = rest.split_at(e.valid_up_to());
+                good += std::str::from_utf8(valid)
+                    .map(|s| s.chars().filter(|c| !c.is_ascii()).count())
+                    .unwrap_or(0);
+                // A damaged character leaves several bad bytes in a row: count it once.
+                if e.valid_up_to() > 0 || bad == 0 {
+                    bad += 1;
+                }
+                let skip = e.error_len().unwrap_or(after.len()).max(1);
+                rest = &after[skip.min(after.len())..];
+                if rest.is_empty() {
+                    break;
+                }
+            }
+        }
+    }
+    good >= 8 && bad * 10 <= good
 }
 
 fn declared_charset(head: &[u8]) -> Option<&'static encoding_rs::Encoding> {
@@ -534,6 +649,22 @@ mod tests {
         // 喆 is outside GB2312 but inside GBK/GB18030.
         let (bytes, _, _) = encoding_rs::GB18030.encode("<meta charset=\"gb2312\">喆");
         assert!(decode_text(&bytes).ends_with('喆'));
+    }
+
+    #[test]
+    fn damaged_utf8_stays_utf8() {
+        let mut bytes = "姓名,证件号码,现住址\n张三,110101199003070018,北京市朝阳区\n"
+            .as_bytes()
+            .to_vec();
+        // One damaged byte in the middle of 朝.
+        let pos = bytes.len() - 10;
+        bytes[pos] = 0xFF;
+        let text = decode_text(&bytes);
+        assert!(text.starts_with("姓名,证件号码,现住址"), "{text}");
+        assert!(text.contains('\u{FFFD}'));
+        // Real GBK is still read as GBK.
+        let (gbk, _, _) = encoding_rs::GBK.encode("姓名,证件号码,现住址\n张三,1,北京市朝阳区\n");
+        assert!(decode_text(&gbk).starts_with("姓名,证件号码"));
     }
 
     #[test]

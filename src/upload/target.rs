@@ -514,12 +514,21 @@ fn join(
             path.get_ref()
         )));
     }
-    base.join(path.get_ref()).map_err(|e| {
+    let url = base.join(path.get_ref()).map_err(|e| {
         bad(format!(
             "路径「{}」无法和 base_url 拼成网址：{e}",
             path.get_ref()
         ))
-    })
+    })?;
+    // "//host/x" (or "/\\host/x") is a path only in name: it would send the password to
+    // another server. The joined address must stay on base_url's server.
+    if url.origin() != base.origin() {
+        return Err(bad(format!(
+            "路径「{}」指向了 base_url 以外的服务器；请只写路径，例如 \"/login\"",
+            path.get_ref()
+        )));
+    }
+    Ok(url)
 }
 
 /// The first unknown `{placeholder}` in a field value.
@@ -631,6 +640,32 @@ path = "/nat/import"
         let text = MINIMAL.replace("[upload]", "[auth]\nkind = \"form\"\n[upload]");
         let e = parse(&text).unwrap_err();
         assert!(e.to_string().contains("login_path"), "{e}");
+    }
+
+    #[test]
+    fn a_path_never_leaves_the_base_server() {
+        for path in [
+            "//other-host/login",
+            "/\\\\other-host/login",
+            "///other-host/x",
+        ] {
+            let text = MINIMAL.replace(
+                "[upload]",
+                &format!("[auth]\nkind = \"form\"\nlogin_path = '{path}'\n[upload]"),
+            );
+            let e = parse(&text).unwrap_err();
+            assert!(e.to_string().contains("other-host"), "{path}: {e}");
+            let text = MINIMAL.replace("\"/nat/import\"", &format!("'{path}'"));
+            assert!(parse(&text).is_err(), "{path}");
+        }
+        let text = MINIMAL.replace(
+            "[upload]",
+            "[auth]\nkind = \"form\"\nlogin_path = \"/sso/login\"\n[upload]",
+        );
+        let Auth::Form { login_url, .. } = parse(&text).unwrap().auth else {
+            panic!("not form auth")
+        };
+        assert_eq!(login_url.as_str(), "https://10.1.2.3:8443/sso/login");
     }
 
     #[test]
