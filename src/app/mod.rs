@@ -869,8 +869,8 @@ impl eframe::App for App {
     }
 }
 
-/// Opens the window (what running `sheetbridge` with no arguments does).
-pub fn run(initial: Option<PathBuf>) -> Result<(), eframe::Error> {
+/// Opens the window (what running `sheetbridge` with no arguments does) drawn by `renderer`.
+pub fn run(initial: Option<PathBuf>, renderer: eframe::Renderer) -> Result<(), eframe::Error> {
     let mut viewport = egui::ViewportBuilder::default();
     if let Ok(icon) =
         eframe::icon_data::from_png_bytes(include_bytes!("../../assets/icon/sheetbridge-64.png"))
@@ -878,6 +878,7 @@ pub fn run(initial: Option<PathBuf>) -> Result<(), eframe::Error> {
         viewport = viewport.with_icon(icon);
     }
     let options = eframe::NativeOptions {
+        renderer,
         viewport: viewport
             .with_title("核酸结果上报助手")
             .with_inner_size([1280.0, 760.0])
