@@ -498,3 +498,26 @@ fn a_wps_et_file_is_refused_with_what_to_do() {
         r.stderr
     );
 }
+
+#[test]
+fn a_renderer_that_fails_leads_to_one_restart_then_the_message() {
+    // Both tries fail on purpose (Linux: glow, then glow on Mesa's software renderer); no
+    // display, so the message box has nothing to open on and the program ends at once.
+    let dir = tmp();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_sheetbridge"))
+        .arg("window")
+        .env("SHEETBRIDGE_FAIL_RENDERER", "glow,wgpu")
+        .env("SHEETBRIDGE_CONFIG_DIR", dir.path().join("config"))
+        .env("SHEETBRIDGE_DATA_DIR", dir.path().join("data"))
+        .env_remove("SHEETBRIDGE_RENDERER")
+        .env_remove("LIBGL_ALWAYS_SOFTWARE")
+        .env_remove("DISPLAY")
+        .env_remove("WAYLAND_DISPLAY")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert_eq!(stderr.matches("换一种绘图方式再试").count(), 1, "{stderr}");
+    assert!(stderr.contains("错误：无法打开窗口"), "{stderr}");
+    assert!(stderr.contains("请让信息科更新显卡驱动"), "{stderr}");
+}

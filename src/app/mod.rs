@@ -1101,8 +1101,8 @@ fn log_renderer(cc: &eframe::CreationContext<'_>) {
     );
 }
 
-/// Opens the window (what running `sheetbridge` with no arguments does).
-pub fn run(initial: Option<PathBuf>) -> Result<(), eframe::Error> {
+/// Opens the window (what running `sheetbridge` with no arguments does) drawn by `renderer`.
+pub fn run(initial: Option<PathBuf>, renderer: eframe::Renderer) -> Result<(), eframe::Error> {
     let mut viewport = egui::ViewportBuilder::default();
     if let Ok(icon) =
         eframe::icon_data::from_png_bytes(include_bytes!("../../assets/icon/sheetbridge-64.png"))
@@ -1110,6 +1110,7 @@ pub fn run(initial: Option<PathBuf>) -> Result<(), eframe::Error> {
         viewport = viewport.with_icon(icon);
     }
     let options = eframe::NativeOptions {
+        renderer,
         viewport: viewport
             .with_title("核酸结果上报助手")
             // Fits a 1366×768 screen with a taskbar; smaller screens are maximised at start.
