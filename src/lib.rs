@@ -7,6 +7,7 @@
 
 pub mod app;
 pub mod batch;
+pub mod credentials;
 pub mod issue;
 pub mod paths;
 pub mod pipeline;
@@ -14,6 +15,7 @@ pub mod profile;
 pub mod read;
 pub mod report;
 pub mod rules;
+pub mod unattended;
 pub mod upload;
 pub mod validate;
 pub mod write;

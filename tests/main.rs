@@ -8,5 +8,6 @@ mod cli;
 mod corpus;
 mod edit;
 mod formats;
+mod unattended;
 mod upload;
 mod window;

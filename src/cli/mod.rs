@@ -3,9 +3,13 @@
 
 mod check;
 mod convert;
+mod fetch;
+mod login;
 mod outbox;
 mod profiles;
+mod schedule;
 mod upload;
+mod watch;
 
 use clap::{Args, Parser, Subcommand};
 use sheetbridge::issue::Lang;
@@ -51,6 +55,15 @@ enum Command {
     /// 待上报队列：查看、发送、重发或放弃批次
     #[command(subcommand)]
     Outbox(outbox::OutboxCommand),
+    /// 无人值守：监视文件夹，新文件自动转换、上报，需要人处理的放进「需要处理」
+    Watch(watch::WatchArgs),
+    /// 定时任务：安装、删除或查看（窗口关闭时也自动上报）
+    #[command(subcommand)]
+    Schedule(schedule::ScheduleCommand),
+    /// 从城市系统下载当天的导出表（数据来源见配置文件夹 sources/）
+    Fetch(fetch::FetchArgs),
+    /// 记住省平台或城市系统的登录信息（自动上报需要）
+    Login(login::LoginArgs),
     /// 打开窗口（不带参数运行时也会打开）；可以带一个要打开的文件
     Window {
         /// 打开时直接读取这个文件
@@ -110,6 +123,10 @@ pub fn main() -> ExitCode {
         Some(Command::Profiles) => profiles::run(lang),
         Some(Command::Upload(args)) => upload::run(&args, lang),
         Some(Command::Outbox(cmd)) => outbox::run(&cmd, lang),
+        Some(Command::Watch(args)) => watch::run(&args, lang),
+        Some(Command::Schedule(cmd)) => schedule::run(&cmd, lang),
+        Some(Command::Fetch(args)) => fetch::run(&args, lang),
+        Some(Command::Login(args)) => login::run(&args, lang),
         Some(Command::Window { file }) => window(file),
         None => window(None),
     };
