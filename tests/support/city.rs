@@ -288,6 +288,10 @@ pub fn clean_rows(n: usize) -> Vec<Vec<V>> {
 /// An export workbook: a title line, the sample's header, the rows.
 pub fn workbook(rows: &[Vec<V>]) -> Result<Vec<u8>, rust_xlsxwriter::XlsxError> {
     let mut wb = rust_xlsxwriter::Workbook::new();
+    // A fixed creation time: the same rows give the same bytes (a real system's export may
+    // carry its own time; see the report).
+    let created = rust_xlsxwriter::ExcelDateTime::from_ymd(2022, 1, 10)?;
+    wb.set_properties(&rust_xlsxwriter::DocProperties::new().set_creation_datetime(&created));
     let ws = wb.add_worksheet();
     ws.set_name("核酸检测结果")?;
     let date = rust_xlsxwriter::Format::new().set_num_format("yyyy-mm-dd hh:mm:ss");
