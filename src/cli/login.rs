@@ -92,6 +92,7 @@ fn ask(prompt: &str, secret: bool) -> std::io::Result<String> {
     // Not a terminal (a script pipes it in): one line from standard input.
     let mut line = String::new();
     stdin.lock().read_line(&mut line)?;
+    eprintln!();
     Ok(line.trim_end_matches(['\r', '\n']).to_owned())
 }
 

@@ -123,8 +123,8 @@ pub struct Status {
 
 /// Checks the interval.
 pub fn check_every(every: u32) -> Result<(), ScheduleError> {
-    let ok = (every >= 1 && every <= 60 && 60 % every == 0)
-        || (every > 60 && every % 60 == 0 && 1440 % every == 0);
+    let ok = ((1..=60).contains(&every) && 60u32.is_multiple_of(every))
+        || (every > 60 && every.is_multiple_of(60) && 1440u32.is_multiple_of(every));
     if ok {
         Ok(())
     } else {
