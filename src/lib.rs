@@ -7,6 +7,7 @@
 
 pub mod app;
 pub mod batch;
+pub mod credentials;
 pub mod edits;
 pub mod guess;
 pub mod issue;
@@ -19,6 +20,7 @@ pub mod read;
 pub mod report;
 pub mod rules;
 pub mod support;
+pub mod unattended;
 pub mod upload;
 pub mod validate;
 pub mod workspace;

@@ -4,11 +4,15 @@
 mod check;
 mod convert;
 mod diagnose;
+mod fetch;
+mod login;
 mod lookup;
 mod outbox;
 mod pack;
 mod profiles;
+mod schedule;
 mod upload;
+mod watch;
 
 use clap::{Args, Parser, Subcommand};
 use sheetbridge::issue::Lang;
@@ -66,6 +70,15 @@ enum Command {
     Pack(pack::PackCommand),
     /// 查询上报记录：某人（证件号码）或某条码是否已经上报、何时、在哪个批次
     Lookup(lookup::LookupArgs),
+    /// 无人值守：监视文件夹，新文件自动转换、上报，需要人处理的放进「需要处理」
+    Watch(watch::WatchArgs),
+    /// 定时任务：安装、删除或查看（窗口关闭时也自动上报）
+    #[command(subcommand)]
+    Schedule(schedule::ScheduleCommand),
+    /// 从城市系统下载当天的导出表（数据来源见配置文件夹 sources/）
+    Fetch(fetch::FetchArgs),
+    /// 记住省平台或城市系统的登录信息（自动上报需要）
+    Login(login::LoginArgs),
     /// 打开窗口（不带参数运行时也会打开）；可以带一个要打开的文件
     Window {
         /// 打开时直接读取这个文件
@@ -132,6 +145,27 @@ pub fn folders(lang: Lang) -> Option<Folders> {
     }
 }
 
+/// The config folder: `SHEETBRIDGE_CONFIG_DIR`, or the per-user one.
+pub fn config_dir() -> Option<PathBuf> {
+    paths::chosen(
+        std::env::var_os("SHEETBRIDGE_CONFIG_DIR"),
+        paths::default_config_dir(),
+    )
+}
+
+/// The data folder: `SHEETBRIDGE_DATA_DIR`, or the per-user one.
+pub fn data_dir() -> Option<PathBuf> {
+    paths::chosen(
+        std::env::var_os("SHEETBRIDGE_DATA_DIR"),
+        paths::default_data_dir(),
+    )
+}
+
+/// The user's targets (`<config>/targets`).
+pub fn targets_dir() -> Option<PathBuf> {
+    config_dir().map(|c| c.join("targets"))
+}
+
 /// Days to keep the files of confirmed batches: `SHEETBRIDGE_KEEP_DAYS`, or 7.
 pub fn keep_days() -> u32 {
     std::env::var("SHEETBRIDGE_KEEP_DAYS")
@@ -175,6 +209,10 @@ pub fn main() -> ExitCode {
         Some(Command::Diagnose(args)) => diagnose::run(&args, lang),
         Some(Command::Pack(cmd)) => pack::run(&cmd, lang),
         Some(Command::Lookup(args)) => lookup::run(&args, lang),
+        Some(Command::Watch(args)) => watch::run(&args, lang),
+        Some(Command::Schedule(cmd)) => schedule::run(&cmd, lang),
+        Some(Command::Fetch(args)) => fetch::run(&args, lang),
+        Some(Command::Login(args)) => login::run(&args, lang),
         Some(Command::Window { file }) => window(file),
         None => window(None),
     };

@@ -183,6 +183,12 @@ impl<'t> Client<'t> {
         })
     }
 
+    /// The HTTP client with its session cookies: a source (unattended::fetch) logs in with
+    /// [`Client::login`], then asks for its export through it.
+    pub fn http(&self) -> &reqwest::blocking::Client {
+        &self.http
+    }
+
     fn need<'c>(&self, value: &'c Option<String>, var: &str) -> Result<&'c str, Outcome> {
         value.as_deref().ok_or_else(|| {
             Outcome::new(

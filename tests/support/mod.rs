@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+pub mod city;
 pub mod platform;
 pub mod sample;
 

@@ -1,0 +1,230 @@
+//! `sheetbridge login --target T` / `--source S`: asks for the user name and password on the
+//! terminal (the password without echo) and remembers them (target.md, "Credentials"). Also
+//! where every command finds the credentials to use: the environment first, then the
+//! remembered ones.
+
+use super::{EXIT_NOTHING, EXIT_OK};
+use clap::Args;
+use sheetbridge::credentials::{Account, Store, with_env};
+use sheetbridge::issue::Lang;
+use sheetbridge::unattended::source::{self, Source};
+use sheetbridge::upload::client::Credentials;
+use sheetbridge::upload::target::{Auth, Target};
+use std::io::{BufRead, IsTerminal, Write};
+
+#[derive(Args)]
+pub struct LoginArgs {
+    /// 记住这个上报目标（省平台）的登录信息
+    #[arg(
+        short = 't',
+        long,
+        required_unless_present = "source",
+        conflicts_with = "source"
+    )]
+    pub target: Option<String>,
+    /// 记住这个数据来源（城市系统）的登录信息
+    #[arg(long)]
+    pub source: Option<String>,
+    /// 忘掉记住的登录信息
+    #[arg(long)]
+    pub forget: bool,
+}
+
+/// The store: `SHEETBRIDGE_CREDENTIAL_STORE=file` uses only `credentials.toml` (tests,
+/// portable installs).
+pub fn store() -> Store {
+    let dir = super::config_dir();
+    match std::env::var("SHEETBRIDGE_CREDENTIAL_STORE") {
+        Ok(v) if v.eq_ignore_ascii_case("file") => Store::file_only(dir),
+        _ => Store::new(dir),
+    }
+}
+
+fn recall(account: &Account, lang: Lang) -> Option<Credentials> {
+    match store().recall(account) {
+        Ok(c) => c,
+        Err(e) => {
+            match lang {
+                Lang::Zh => eprintln!("提醒：读不了记住的密码：{e}"),
+                Lang::En => eprintln!("warning: remembered credentials not read: {}", e.english()),
+            }
+            None
+        }
+    }
+}
+
+/// The platform's credentials: `SHEETBRIDGE_USER` / `_PASSWORD` / `_TOKEN`, else remembered.
+pub fn target_credentials(target: &Target, lang: Lang) -> Credentials {
+    with_env(
+        super::credentials(),
+        recall(&Account::Target(target.reference.clone()), lang),
+    )
+}
+
+/// A source's credentials: `SHEETBRIDGE_SOURCE_USER` / `_SOURCE_PASSWORD` (else
+/// `SHEETBRIDGE_USER` / `_PASSWORD`), else remembered.
+pub fn source_credentials(source: &Source, lang: Lang) -> Credentials {
+    let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    let platform = super::credentials();
+    let env = Credentials {
+        user: var("SHEETBRIDGE_SOURCE_USER").or(platform.user),
+        password: var("SHEETBRIDGE_SOURCE_PASSWORD").or(platform.password),
+        token: var("SHEETBRIDGE_SOURCE_TOKEN").or(platform.token),
+    };
+    with_env(
+        env,
+        recall(&Account::Source(source.reference.clone()), lang),
+    )
+}
+
+/// The sources folder of the config folder.
+pub fn sources_dir() -> Option<std::path::PathBuf> {
+    source::user_dir(super::config_dir().as_deref())
+}
+
+fn ask(prompt: &str, secret: bool) -> std::io::Result<String> {
+    eprint!("{prompt}");
+    std::io::stderr().flush()?;
+    let stdin = std::io::stdin();
+    if secret && stdin.is_terminal() {
+        return rpassword::read_password();
+    }
+    // Not a terminal (a script pipes it in): one line from standard input.
+    let mut line = String::new();
+    stdin.lock().read_line(&mut line)?;
+    eprintln!();
+    Ok(line.trim_end_matches(['\r', '\n']).to_owned())
+}
+
+pub fn run(args: &LoginArgs, lang: Lang) -> u8 {
+    let zh = lang == Lang::Zh;
+    let (account, auth, shown) = if let Some(t) = &args.target {
+        match Target::find(t, super::targets_dir().as_deref()) {
+            Ok(t) => (Account::Target(t.reference.clone()), t.auth.clone(), t.name),
+            Err(e) => {
+                match lang {
+                    Lang::Zh => eprintln!("错误：{e}"),
+                    Lang::En => eprintln!("error: {}", e.english()),
+                }
+                return EXIT_NOTHING;
+            }
+        }
+    } else {
+        let name = args.source.as_deref().unwrap_or_default();
+        match Source::find(name, sources_dir().as_deref()) {
+            Ok(s) => (
+                Account::Source(s.reference.clone()),
+                s.connection.auth.clone(),
+                s.name,
+            ),
+            Err(e) => {
+                match lang {
+                    Lang::Zh => eprintln!("错误：{e}"),
+                    Lang::En => eprintln!("error: {}", e.english()),
+                }
+                return EXIT_NOTHING;
+            }
+        }
+    };
+    let store = store();
+    if args.forget {
+        return match store.forget(&account) {
+            Ok(()) => {
+                if zh {
+                    eprintln!("已忘掉「{shown}」的登录信息。");
+                } else {
+                    eprintln!("forgot the credentials of {shown}");
+                }
+                EXIT_OK
+            }
+            Err(e) => {
+                eprintln!(
+                    "{}",
+                    if zh {
+                        format!("错误：{e}")
+                    } else {
+                        format!("error: {}", e.english())
+                    }
+                );
+                EXIT_NOTHING
+            }
+        };
+    }
+    let asked = (|| -> std::io::Result<Credentials> {
+        if zh {
+            eprintln!("记住「{shown}」的登录信息（自动上报需要）。");
+        } else {
+            eprintln!("remembering the credentials of {shown} (unattended runs need them)");
+        }
+        if auth == Auth::Bearer {
+            let token = ask(
+                if zh {
+                    "令牌（输入时不显示）："
+                } else {
+                    "token (not shown): "
+                },
+                true,
+            )?;
+            return Ok(Credentials {
+                token: Some(token),
+                ..Credentials::default()
+            });
+        }
+        let user = ask(if zh { "用户名：" } else { "user name: " }, false)?;
+        let password = ask(
+            if zh {
+                "密码（输入时不显示）："
+            } else {
+                "password (not shown): "
+            },
+            true,
+        )?;
+        Ok(Credentials {
+            user: Some(user),
+            password: Some(password),
+            token: None,
+        })
+    })();
+    let creds = match asked {
+        Ok(c)
+            if c.token.as_deref().is_some_and(|t| !t.is_empty())
+                || (c.user.as_deref().is_some_and(|u| !u.is_empty())
+                    && c.password.as_deref().is_some_and(|p| !p.is_empty())) =>
+        {
+            c
+        }
+        Ok(_) => {
+            if zh {
+                eprintln!("错误：用户名和密码都不能为空，没有记住任何内容。");
+            } else {
+                eprintln!("error: empty user name or password; nothing remembered");
+            }
+            return EXIT_NOTHING;
+        }
+        Err(e) => {
+            if zh {
+                eprintln!("错误：读不到输入（{e}），没有记住任何内容。");
+            } else {
+                eprintln!("error: cannot read the input ({e}); nothing remembered");
+            }
+            return EXIT_NOTHING;
+        }
+    };
+    match store.remember(&account, &creds) {
+        Ok(stored) => {
+            eprintln!("{}", if zh { stored.zh() } else { stored.english() });
+            EXIT_OK
+        }
+        Err(e) => {
+            eprintln!(
+                "{}",
+                if zh {
+                    format!("错误：{e}")
+                } else {
+                    format!("error: {}", e.english())
+                }
+            );
+            EXIT_NOTHING
+        }
+    }
+}

@@ -1,0 +1,234 @@
+//! `sheetbridge watch FOLDER --target TARGET [--once]`: sends every file that lands in FOLDER
+//! without a click, and brings the ones that need a decision to `需要处理/` (unattended.md).
+
+use super::{EXIT_NOTHING, EXIT_OK, EXIT_QUEUED, EXIT_SOME_REJECTED};
+use clap::Args;
+use sheetbridge::issue::Lang;
+use sheetbridge::profile::Profiles;
+use sheetbridge::unattended::handle::{ConvertOptions, Workflow};
+use sheetbridge::unattended::journal::Journal;
+use sheetbridge::unattended::watch::{LastRun, Notifier, Pass, Settle, Watch, record_run};
+use sheetbridge::upload::target::Target;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// A batch needs a person (rejected by the platform, or waiting).
+pub const EXIT_BATCH_NEEDS_PERSON: u8 = 5;
+
+#[derive(Args)]
+pub struct WatchArgs {
+    /// 要监视的文件夹（自己单独的文件夹，不要用“下载”文件夹）
+    pub folder: PathBuf,
+    /// 上报目标：mappings/targets/ 或配置文件夹 targets/ 里的文件名（不带 .toml），或 .toml 文件路径
+    #[arg(short = 't', long)]
+    pub target: String,
+    /// 处理现有文件、发送到期的批次后退出（定时任务用）
+    #[arg(long)]
+    pub once: bool,
+    /// 文件在这么多秒内没有变化才处理（还在下载或写入的文件先不动）
+    #[arg(long, default_value_t = 10)]
+    pub settle: u64,
+    /// 不带 --once 时，至少每隔这么多秒查看一次文件夹
+    #[arg(long, default_value_t = 30)]
+    pub interval: u64,
+    /// 本院名称：检测机构为空时填入
+    #[arg(long, env = "SHEETBRIDGE_LAB")]
+    pub lab: Option<String>,
+    /// 模板名称或 .toml 文件路径；不填则自动识别
+    #[arg(short = 'p', long = "profile")]
+    pub profile: Option<String>,
+    /// 每次先从这个数据来源下载当天的导出表（见 sheetbridge fetch；定时任务用）
+    #[arg(long)]
+    pub source: Option<String>,
+}
+
+pub fn run(args: &WatchArgs, lang: Lang) -> u8 {
+    let zh = lang == Lang::Zh;
+    let fail = |zh_text: String, en: String| {
+        if zh {
+            eprintln!("错误：{zh_text}");
+        } else {
+            eprintln!("error: {en}");
+        }
+        EXIT_NOTHING
+    };
+    if !args.folder.is_dir() {
+        return fail(
+            format!(
+                "找不到要监视的文件夹「{}」。请先建好这个文件夹（例如 文档/核酸上报/待上报）。",
+                args.folder.display()
+            ),
+            format!("no folder {}", args.folder.display()),
+        );
+    }
+    let folder = std::path::absolute(&args.folder).unwrap_or_else(|_| args.folder.clone());
+    let target = match Target::find(&args.target, super::targets_dir().as_deref()) {
+        Ok(t) => t,
+        Err(e) => return fail(e.to_string(), e.english()),
+    };
+    let Some(data_dir) = super::data_dir() else {
+        return fail(
+            "没有找到数据文件夹；请设置环境变量 SHEETBRIDGE_DATA_DIR。".into(),
+            "no data folder; set SHEETBRIDGE_DATA_DIR".into(),
+        );
+    };
+    let creds = super::login::target_credentials(&target, lang);
+    let profiles = Profiles::load(super::config_dir().map(|c| c.join("profiles")).as_deref());
+    let convert = ConvertOptions {
+        profile: args.profile.clone(),
+        lab: args.lab.clone(),
+    };
+    let folders = sheetbridge::workspace::Folders {
+        data: data_dir.clone(),
+        config: super::config_dir(),
+    };
+    let mut workflow = match Workflow::open(
+        folders,
+        super::keep_days(),
+        target,
+        profiles,
+        convert,
+        creds,
+    ) {
+        Ok(w) => w,
+        Err(e) => return fail(e.to_string(), e.english()),
+    };
+    let journal = match Journal::open(&data_dir) {
+        Ok(j) => j,
+        Err(e) => return fail(e.to_string(), e.english()),
+    };
+    let watch = Watch {
+        folder: &folder,
+        data_dir: &data_dir,
+        settle: Duration::from_secs(args.settle),
+    };
+    let mut tracker = Settle::default();
+    let notifier = (!args.once).then(|| Notifier::new(&folder));
+    if let Some(n) = &notifier {
+        if zh {
+            eprintln!(
+                "正在监视文件夹「{}」，上报到「{}」。按 Ctrl+C 停止。{}",
+                folder.display(),
+                workflow.target().name,
+                if n.active() {
+                    ""
+                } else {
+                    "（收不到文件通知，改为定时查看）"
+                }
+            );
+        } else {
+            eprintln!("watching {}; Ctrl+C stops", folder.display());
+        }
+    }
+    loop {
+        let mut source_refused = false;
+        if let Some(source) = &args.source {
+            let day = chrono::Local::now().date_naive();
+            source_refused = super::fetch::fetch(source, day, &folder, lang).1;
+        }
+        let pass = match watch.pass(&journal, &mut workflow, &mut tracker, &mut |f| {
+            println!(
+                "{}",
+                if zh {
+                    f.line(&folder)
+                } else {
+                    f.line_en(&folder)
+                }
+            );
+        }) {
+            Ok(p) => p,
+            Err(e) => return fail(e.to_string(), e.english()),
+        };
+        for name in &pass.claimed {
+            if zh {
+                println!("{name}：正在窗口里打开，这次先不处理。");
+            } else {
+                println!("{name}: open in the window, left for later");
+            }
+        }
+        let sent = match workflow.send(Duration::ZERO, &mut |b, o| {
+            super::outbox::print_attempt(b, o, lang)
+        }) {
+            Ok(s) => s,
+            Err(e) => return fail(e.to_string(), e.english()),
+        };
+        for t in &sent.broken_targets {
+            eprintln!("{t}");
+        }
+        if let Some(o) = &sent.login_refused {
+            eprintln!("{}", if zh { &o.zh } else { &o.en });
+        }
+        if args.once {
+            let code = match exit_code(
+                &mut workflow,
+                &pass,
+                sent.login_refused.is_some() || source_refused,
+                lang,
+            ) {
+                Ok(c) => c,
+                Err(e) => return fail(e.to_string(), e.english()),
+            };
+            let run = LastRun {
+                at: chrono::Local::now().format("%Y-%m-%d %H:%M:%S").to_string(),
+                exit_code: code,
+                files: pass.files.len(),
+            };
+            if let Err(e) = record_run(&data_dir, &run) {
+                eprintln!(
+                    "{}",
+                    if zh {
+                        format!("提醒：没能记下本次运行（{e}）")
+                    } else {
+                        format!("warning: run not recorded ({e})")
+                    }
+                );
+            }
+            return code;
+        }
+        let wait = if pass.settling > 0 {
+            Duration::from_secs(args.interval.min(args.settle + 1).max(1))
+        } else {
+            Duration::from_secs(args.interval.max(1))
+        };
+        if let Some(n) = &notifier {
+            n.wait(wait);
+        }
+    }
+}
+
+/// target.md's order: 2, then 5 (any batch of the outbox), then 3 (a file of this run went to
+/// 需要处理/), then 4, then 0. Prints the summary.
+fn exit_code(
+    workflow: &mut Workflow,
+    pass: &Pass,
+    refused: bool,
+    lang: Lang,
+) -> Result<u8, sheetbridge::unattended::handle::WorkflowError> {
+    let state = workflow.state()?;
+    let to_fix = pass.files.iter().filter(|f| f.needs_clerk()).count();
+    match lang {
+        Lang::Zh => eprintln!(
+            "本次处理 {} 个文件，其中 {to_fix} 个需要处理；待上报队列：{} 批需要人工处理，{} 批等待重试。",
+            pass.files.len(),
+            state.needs_person,
+            state.queued
+        ),
+        Lang::En => eprintln!(
+            "{} files handled, {to_fix} need the clerk; outbox: {} batches need a person, {} queued",
+            pass.files.len(),
+            state.needs_person,
+            state.queued
+        ),
+    }
+    Ok(if refused {
+        EXIT_NOTHING
+    } else if state.needs_person > 0 {
+        EXIT_BATCH_NEEDS_PERSON
+    } else if to_fix > 0 {
+        EXIT_SOME_REJECTED
+    } else if state.queued > 0 {
+        EXIT_QUEUED
+    } else {
+        EXIT_OK
+    })
+}

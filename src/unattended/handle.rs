@@ -1,0 +1,263 @@
+//! The seam between unattended reporting and the conversion and upload workflow: the ONE place
+//! where [`super::watch`] converts a file, queues its ready rows and sends the outbox, exactly as
+//! `sheetbridge upload FILE --target TARGET` does, through the library's workflow layer
+//! ([`crate::workspace`]): the clerk's saved edits apply, the ledger is the target's, and the
+//! outbox is the process's one [`Workspace`]. Everything else in `unattended` only sees
+//! [`Workflow`], [`FileResult`] and [`OutboxState`].
+
+use crate::batch::Ledger;
+use crate::issue::Lang;
+use crate::pipeline::{LoadError, Options};
+use crate::profile::Profiles;
+use crate::upload::client::{Credentials, Outcome};
+use crate::upload::outbox::{BatchRecord, Outbox, OutboxError, State, id_hash};
+use crate::upload::target::Target;
+use crate::workspace::{self, Folders, Workspace};
+use std::collections::HashSet;
+use std::path::Path;
+use std::sync::Arc;
+
+/// Why the workflow could not go on (not a problem of one file: the watcher stops).
+#[derive(Debug, thiserror::Error)]
+pub enum WorkflowError {
+    #[error(transparent)]
+    Outbox(#[from] OutboxError),
+    #[error(transparent)]
+    Write(#[from] crate::write::WriteError),
+    #[error(transparent)]
+    Profile(#[from] crate::profile::ProfileError),
+}
+
+impl WorkflowError {
+    pub fn english(&self) -> String {
+        match self {
+            WorkflowError::Outbox(e) => e.english(),
+            WorkflowError::Write(e) => e.english(),
+            WorkflowError::Profile(e) => format!("profile error: {e}"),
+        }
+    }
+}
+
+/// What handling one file gave.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FileResult {
+    /// Read and checked; its ready rows are queued (committed to the outbox).
+    Converted(Counts),
+    /// Unreadable, or no profile recognises it: the reason in both languages.
+    Unreadable { zh: String, en: String },
+}
+
+/// The rows of one converted file.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Counts {
+    pub total: usize,
+    pub ready: usize,
+    /// Rejected: they need the clerk.
+    pub rejected: usize,
+    /// Left out by the clerk (a decision already made).
+    pub excluded: usize,
+    /// Repeats, rows already uploaded, rows already queued.
+    pub duplicate: usize,
+    /// Batches this file's ready rows went into (new or queued before).
+    pub batches: usize,
+    /// Rejected rows written to the errors workbook.
+    pub errors_written: usize,
+}
+
+/// The whole outbox after a run (the exit code of `watch --once`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OutboxState {
+    /// Batches rejected by the platform or `waiting` for a person.
+    pub needs_person: usize,
+    /// Batches still queued (or being sent).
+    pub queued: usize,
+}
+
+/// What a send gave.
+#[derive(Debug, Clone, Default)]
+pub struct Sent {
+    pub attempts: usize,
+    /// The login was refused: nothing more can be done until the credentials are fixed.
+    pub login_refused: Option<Outcome>,
+    /// Targets that could not be loaded (their batches stay queued), as messages.
+    pub broken_targets: Vec<String>,
+}
+
+/// Options of the conversion.
+#[derive(Debug, Clone, Default)]
+pub struct ConvertOptions {
+    pub profile: Option<String>,
+    pub lab: Option<String>,
+}
+
+/// The workflow for one target: the outbox (owned for the whole run), the profiles, the
+/// credentials.
+pub struct Workflow {
+    workspace: Workspace,
+    target: Target,
+    profiles: Profiles,
+    convert: ConvertOptions,
+    creds: Credentials,
+}
+
+impl Workflow {
+    /// Opens the outbox in `folders.data` (the process's one [`Workspace`]) for `target`.
+    pub fn open(
+        folders: Folders,
+        retention_days: u32,
+        target: Target,
+        profiles: Profiles,
+        convert: ConvertOptions,
+        creds: Credentials,
+    ) -> Result<Workflow, WorkflowError> {
+        if let Some(p) = &convert.profile {
+            profiles.find(p)?;
+        }
+        let workspace = Workspace::open(folders, retention_days)?;
+        Ok(Workflow {
+            workspace,
+            target,
+            profiles,
+            convert,
+            creds,
+        })
+    }
+
+    pub fn target(&self) -> &Target {
+        &self.target
+    }
+
+    /// Converts `path` and queues its ready rows; when some rows are rejected they are written
+    /// to `errors_out` (before the file moves: the workbook is made from the source).
+    ///
+    /// Rows already confirmed, or waiting in a batch that is queued, being sent or waiting for
+    /// a person, count as duplicates: a newer version of a growing export, or the same file
+    /// after a crash, never queues a row twice.
+    pub fn handle_file(
+        &mut self,
+        path: &Path,
+        errors_out: &Path,
+    ) -> Result<FileResult, WorkflowError> {
+        let data = self.workspace.folders().data.clone();
+        let ledger = KnownRows::read(self.workspace.outbox(), &data, &self.target)?;
+        let opts = Options {
+            profile: self.convert.profile.clone(),
+            lab: self.convert.lab.clone(),
+            ledger: Some(Arc::new(ledger)),
+            ..Options::default()
+        };
+        let loaded = match workspace::load(
+            self.workspace.folders(),
+            &self.profiles,
+            path,
+            opts,
+            Some(&self.target),
+            &(),
+        ) {
+            Ok(l) => l,
+            Err(LoadError::Profile(e)) => return Err(e.into()),
+            Err(e) => {
+                return Ok(FileResult::Unreadable {
+                    zh: e.to_string(),
+                    en: e.english(),
+                });
+            }
+        };
+        let batch = loaded.batch;
+        let s = batch.summary();
+        let queued = self.workspace.queue(&self.target, &batch)?;
+        let mut counts = Counts {
+            total: s.total,
+            ready: s.ready,
+            rejected: s.rejected,
+            excluded: s.excluded,
+            duplicate: s.duplicate,
+            batches: queued.len(),
+            errors_written: 0,
+        };
+        if s.rejected > 0 {
+            counts.errors_written = crate::write::write_rejected(&batch, errors_out, Lang::Zh)?;
+        }
+        Ok(FileResult::Converted(counts))
+    }
+
+    /// Sends every due batch of the outbox (one attempt each, or retrying for `max_wait`).
+    pub fn send(
+        &mut self,
+        max_wait: std::time::Duration,
+        on_attempt: &mut dyn FnMut(&BatchRecord, &Outcome),
+    ) -> Result<Sent, WorkflowError> {
+        let mut hooks = on_attempt;
+        let report = self
+            .workspace
+            .send(&self.creds, max_wait, None, &mut hooks)?;
+        Ok(Sent {
+            attempts: report.attempts,
+            login_refused: report.login_refused,
+            broken_targets: report
+                .broken_targets
+                .iter()
+                .map(|e| e.to_string())
+                .collect(),
+        })
+    }
+
+    /// The state of the whole outbox.
+    pub fn state(&mut self) -> Result<OutboxState, WorkflowError> {
+        let mut s = OutboxState::default();
+        for b in self.workspace.outbox().list()? {
+            match b.state {
+                State::Rejected | State::Waiting => s.needs_person += 1,
+                State::Queued | State::Sending => s.queued += 1,
+                State::Confirmed => {}
+            }
+        }
+        Ok(s)
+    }
+}
+
+/// Rows confirmed (the ledger) or in a batch not yet decided (queued, sending, waiting).
+struct KnownRows {
+    ledger: crate::upload::outbox::LedgerSnapshot,
+    pending: HashSet<(String, String)>,
+}
+
+impl KnownRows {
+    fn read(outbox: &Outbox, data_dir: &Path, target: &Target) -> Result<KnownRows, OutboxError> {
+        let ledger = outbox.ledger(Some(target))?;
+        let db_path = data_dir.join("outbox.sqlite");
+        let db = |e: rusqlite::Error| OutboxError::Db {
+            path: db_path.clone(),
+            detail: e.to_string(),
+        };
+        let conn = rusqlite::Connection::open_with_flags(
+            &db_path,
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+        )
+        .map_err(db)?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))
+            .map_err(db)?;
+        let mut st = conn
+            .prepare(
+                "SELECT r.barcode, r.id_hash FROM batch_rows r JOIN batches b ON b.id = r.batch_id
+                 WHERE b.state IN ('queued', 'sending', 'waiting')",
+            )
+            .map_err(db)?;
+        let pending = st
+            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
+            .map_err(db)?
+            .collect::<Result<_, _>>()
+            .map_err(db)?;
+        Ok(KnownRows { ledger, pending })
+    }
+}
+
+impl Ledger for KnownRows {
+    fn contains(&self, barcode: &str, id_key: &str) -> bool {
+        self.ledger.contains(barcode, id_key)
+            || (!self.pending.is_empty()
+                && self
+                    .pending
+                    .contains(&(barcode.to_owned(), id_hash(id_key))))
+    }
+}

@@ -1,0 +1,289 @@
+//! The journal of unattended work, `unattended.sqlite` in the data folder: the content (SHA-256)
+//! of every file handled and where it went, the program's own outputs (never taken as input),
+//! and the downloads of each source and day (a new version is saved only when it differs).
+//!
+//! Every change is one SQLite transaction (WAL, full sync), so it survives a kill; several
+//! processes may use it at once (the window, a scheduled `watch --once`, a terminal).
+
+use rusqlite::{Connection, OptionalExtension, params};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Why the journal could not be used.
+#[derive(Debug, thiserror::Error)]
+#[error("无人值守记录「{}」出错：{detail}。如果问题持续，请联系技术支持并提供这个文件。", path.display())]
+pub struct JournalError {
+    pub path: PathBuf,
+    pub detail: String,
+}
+
+impl JournalError {
+    pub fn english(&self) -> String {
+        format!("journal {}: {}", self.path.display(), self.detail)
+    }
+}
+
+/// One handled content.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Handled {
+    pub sha256: String,
+    /// The file's name when it was handled.
+    pub name: String,
+    /// Unix milliseconds.
+    pub at: i64,
+    /// Where the file was moved (its full path).
+    pub dest: PathBuf,
+    /// It went to `需要处理/`.
+    pub needs_clerk: bool,
+    /// The one-line summary (masked).
+    pub line: String,
+}
+
+/// The journal.
+pub struct Journal {
+    conn: Connection,
+    path: PathBuf,
+}
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS handled (
+    sha256 TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    at INTEGER NOT NULL,
+    dest TEXT NOT NULL,
+    needs_clerk INTEGER NOT NULL,
+    line TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS outputs (
+    sha256 TEXT PRIMARY KEY,
+    path TEXT NOT NULL,
+    at INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS fetched (
+    source TEXT NOT NULL,
+    day TEXT NOT NULL,
+    sha256 TEXT NOT NULL,
+    name TEXT NOT NULL,
+    at INTEGER NOT NULL,
+    PRIMARY KEY (source, day, sha256)
+);
+";
+
+/// The journal's file in a data folder.
+pub fn path_in(data_dir: &Path) -> PathBuf {
+    data_dir.join("unattended.sqlite")
+}
+
+impl Journal {
+    /// Opens (creating if needed) the journal in `data_dir`.
+    pub fn open(data_dir: &Path) -> Result<Journal, JournalError> {
+        let path = path_in(data_dir);
+        let err = |e: &dyn std::fmt::Display| JournalError {
+            path: path.clone(),
+            detail: e.to_string(),
+        };
+        std::fs::create_dir_all(data_dir).map_err(|e| err(&crate::read::io_message(&e)))?;
+        let conn = Connection::open(&path).map_err(|e| err(&e))?;
+        conn.busy_timeout(Duration::from_secs(10))
+            .map_err(|e| err(&e))?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(|e| err(&e))?;
+        conn.pragma_update(None, "synchronous", "FULL")
+            .map_err(|e| err(&e))?;
+        conn.execute_batch(SCHEMA).map_err(|e| err(&e))?;
+        Ok(Journal { conn, path })
+    }
+
+    fn err(&self) -> impl Fn(rusqlite::Error) -> JournalError + '_ {
+        move |e| JournalError {
+            path: self.path.clone(),
+            detail: e.to_string(),
+        }
+    }
+
+    /// The record of a content handled before.
+    pub fn handled(&self, sha256: &str) -> Result<Option<Handled>, JournalError> {
+        self.conn
+            .query_row(
+                "SELECT sha256, name, at, dest, needs_clerk, line FROM handled WHERE sha256 = ?1",
+                params![sha256],
+                row,
+            )
+            .optional()
+            .map_err(self.err())
+    }
+
+    /// Records a handled content (replacing an earlier record of it).
+    pub fn record_handled(&self, h: &Handled) -> Result<(), JournalError> {
+        self.conn
+            .execute(
+                "INSERT OR REPLACE INTO handled (sha256, name, at, dest, needs_clerk, line)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![
+                    h.sha256,
+                    h.name,
+                    h.at,
+                    h.dest.to_string_lossy(),
+                    h.needs_clerk as i64,
+                    h.line
+                ],
+            )
+            .map(|_| ())
+            .map_err(self.err())
+    }
+
+    /// Where a handled file now is (after it was moved on).
+    pub fn set_dest(
+        &self,
+        sha256: &str,
+        dest: &Path,
+        needs_clerk: bool,
+    ) -> Result<(), JournalError> {
+        self.conn
+            .execute(
+                "UPDATE handled SET dest = ?2, needs_clerk = ?3 WHERE sha256 = ?1",
+                params![sha256, dest.to_string_lossy(), needs_clerk as i64],
+            )
+            .map(|_| ())
+            .map_err(self.err())
+    }
+
+    /// Everything handled since `since_ms` (Unix ms), newest first (the start screen's list).
+    pub fn handled_since(&self, since_ms: i64) -> Result<Vec<Handled>, JournalError> {
+        let mut st = self
+            .conn
+            .prepare(
+                "SELECT sha256, name, at, dest, needs_clerk, line FROM handled
+                 WHERE at >= ?1 ORDER BY at DESC",
+            )
+            .map_err(self.err())?;
+        st.query_map(params![since_ms], row)
+            .map_err(self.err())?
+            .collect::<Result<_, _>>()
+            .map_err(self.err())
+    }
+
+    /// Records a file the program wrote (never to be taken as input).
+    pub fn record_output(&self, sha256: &str, path: &Path) -> Result<(), JournalError> {
+        self.conn
+            .execute(
+                "INSERT OR REPLACE INTO outputs (sha256, path, at) VALUES (?1, ?2, ?3)",
+                params![
+                    sha256,
+                    path.to_string_lossy(),
+                    crate::upload::outbox::now_ms()
+                ],
+            )
+            .map(|_| ())
+            .map_err(self.err())
+    }
+
+    /// Did the program write this content?
+    pub fn is_output(&self, sha256: &str) -> Result<bool, JournalError> {
+        self.conn
+            .query_row(
+                "SELECT 1 FROM outputs WHERE sha256 = ?1",
+                params![sha256],
+                |_| Ok(()),
+            )
+            .optional()
+            .map(|o| o.is_some())
+            .map_err(self.err())
+    }
+
+    /// The content of the latest download of `source` for `day`, if any.
+    pub fn last_fetched(&self, source: &str, day: &str) -> Result<Option<String>, JournalError> {
+        self.conn
+            .query_row(
+                "SELECT sha256 FROM fetched WHERE source = ?1 AND day = ?2 ORDER BY at DESC, rowid DESC LIMIT 1",
+                params![source, day],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(self.err())
+    }
+
+    /// Records a saved download.
+    pub fn record_fetched(
+        &self,
+        source: &str,
+        day: &str,
+        sha256: &str,
+        name: &str,
+    ) -> Result<(), JournalError> {
+        self.conn
+            .execute(
+                "INSERT OR REPLACE INTO fetched (source, day, sha256, name, at) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![source, day, sha256, name, crate::upload::outbox::now_ms()],
+            )
+            .map(|_| ())
+            .map_err(self.err())
+    }
+
+    /// The other downloads of the same source and day as this content (older versions).
+    pub fn other_versions(&self, sha256: &str) -> Result<Vec<String>, JournalError> {
+        let mut st = self
+            .conn
+            .prepare(
+                "SELECT b.sha256 FROM fetched a JOIN fetched b
+                 ON a.source = b.source AND a.day = b.day AND b.sha256 <> a.sha256
+                 WHERE a.sha256 = ?1",
+            )
+            .map_err(self.err())?;
+        st.query_map(params![sha256], |r| r.get(0))
+            .map_err(self.err())?
+            .collect::<Result<_, _>>()
+            .map_err(self.err())
+    }
+}
+
+fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Handled> {
+    Ok(Handled {
+        sha256: r.get(0)?,
+        name: r.get(1)?,
+        at: r.get(2)?,
+        dest: PathBuf::from(r.get::<_, String>(3)?),
+        needs_clerk: r.get::<_, i64>(4)? != 0,
+        line: r.get(5)?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_handled_outputs_and_versions() {
+        let dir = tempfile::tempdir().unwrap();
+        let j = Journal::open(dir.path()).unwrap();
+        assert!(j.handled("aa").unwrap().is_none());
+        let h = Handled {
+            sha256: "aa".into(),
+            name: "a.xlsx".into(),
+            at: 5,
+            dest: dir.path().join("已处理/a.xlsx"),
+            needs_clerk: false,
+            line: "a".into(),
+        };
+        j.record_handled(&h).unwrap();
+        // A second process sees it.
+        let j2 = Journal::open(dir.path()).unwrap();
+        assert_eq!(j2.handled("aa").unwrap(), Some(h));
+        assert_eq!(j2.handled_since(6).unwrap().len(), 0);
+        j.record_output("bb", Path::new("x")).unwrap();
+        assert!(j2.is_output("bb").unwrap());
+        assert!(!j2.is_output("aa").unwrap());
+        j.record_fetched("city", "2026-01-01", "v1", "a_0800.xlsx")
+            .unwrap();
+        j.record_fetched("city", "2026-01-01", "v2", "a_0900.xlsx")
+            .unwrap();
+        j.record_fetched("city", "2026-01-02", "v3", "a_0900.xlsx")
+            .unwrap();
+        assert_eq!(
+            j.last_fetched("city", "2026-01-01").unwrap().as_deref(),
+            Some("v2")
+        );
+        assert_eq!(j.other_versions("v2").unwrap(), vec!["v1".to_owned()]);
+        assert!(j.last_fetched("city", "2026-01-03").unwrap().is_none());
+    }
+}

@@ -1,0 +1,41 @@
+//! Unattended reporting (unattended.md): results reach the platform while the clerk is busy.
+//!
+//! [`watch`] handles the files that land in a folder of their own (convert, queue the ready
+//! rows, send, then move each file to `已处理/<date>/` or `需要处理/`); [`fetch`] downloads the
+//! city system's export by a [`source::Source`]; [`schedule`] registers `watch --once` with the
+//! system's scheduler. [`journal`] remembers handled content and the program's own outputs;
+//! [`claim`] lets the window hold a file so that no watcher touches it. The one place that
+//! calls the conversion and upload workflow is [`handle`].
+
+pub mod claim;
+pub mod fetch;
+pub mod handle;
+pub mod journal;
+pub mod schedule;
+pub mod source;
+pub mod watch;
+
+use sha2::{Digest, Sha256};
+use std::path::Path;
+
+/// SHA-256 of a file's content, hex.
+pub fn file_sha256(path: &Path) -> std::io::Result<String> {
+    let mut f = std::fs::File::open(path)?;
+    let mut h = Sha256::new();
+    std::io::copy(&mut f, &mut h)?;
+    Ok(hex(&h.finalize()))
+}
+
+/// SHA-256 of bytes, hex.
+pub fn bytes_sha256(data: &[u8]) -> String {
+    hex(&Sha256::digest(data))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The folder, under the watched one, for files handled completely.
+pub const DONE_DIR: &str = "已处理";
+/// The folder, under the watched one, for files that need the clerk.
+pub const FIX_DIR: &str = "需要处理";
