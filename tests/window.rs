@@ -690,7 +690,11 @@ fn every_control_fits_a_1024_by_768_screen() {
     let mut h = harness_sized(&dir, size);
     h.run_steps(3);
     let top = ["打开文件 (Ctrl+O)", "上传队列", "设置", "关于"];
-    let start: Vec<&str> = top.iter().copied().chain(["选择文件…", "打开"]).collect();
+    let start: Vec<&str> = top
+        .iter()
+        .copied()
+        .chain(["选择文件…", "打开", "查询上报记录"])
+        .collect();
     assert_fit(&h, &start, size);
     h.snapshot("start_1024");
     drop_file(&mut h, &input);
