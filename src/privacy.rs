@@ -113,6 +113,36 @@ pub fn create_private_dir(dir: &Path) -> io::Result<()> {
     builder.create(dir)
 }
 
+/// Makes a folder written by an older version private: the folder itself (0700) and the files
+/// directly in it (0600) that others could read. Folders and files that are private already are
+/// not touched; on systems without Unix permissions this does nothing (the per-user profile
+/// folder is private there).
+pub fn tighten(dir: &Path) -> io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let open_to_others = |m: &std::fs::Metadata| m.permissions().mode() & 0o077 != 0;
+        let meta = match std::fs::metadata(dir) {
+            Ok(m) => m,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(e),
+        };
+        if open_to_others(&meta) {
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+        }
+        for entry in std::fs::read_dir(dir)? {
+            let entry = entry?;
+            let meta = entry.metadata()?;
+            if meta.is_file() && open_to_others(&meta) {
+                std::fs::set_permissions(entry.path(), std::fs::Permissions::from_mode(0o600))?;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = dir;
+    Ok(())
+}
+
 /// Creates a new file readable and writable by the user alone (0600 on Unix); fails when it
 /// exists.
 pub fn create_private_file(path: &Path) -> io::Result<File> {
@@ -136,6 +166,25 @@ pub fn ensure_private_file(path: &Path) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(unix)]
+    #[test]
+    fn a_folder_of_an_older_version_becomes_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let tmp = tempfile::tempdir().unwrap();
+        let data = tmp.path().join("data");
+        std::fs::create_dir(&data).unwrap();
+        std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let db = data.join("outbox.sqlite");
+        std::fs::write(&db, b"x").unwrap();
+        std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o644)).unwrap();
+        tighten(&data).unwrap();
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&data), 0o700);
+        assert_eq!(mode(&db), 0o600);
+        // A folder that is not there yet is nothing to do.
+        tighten(&tmp.path().join("none")).unwrap();
+    }
 
     #[test]
     fn ids_and_phones_are_masked() {

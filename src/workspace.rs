@@ -203,6 +203,13 @@ impl Workspace {
     /// `Outbox::open` for what it recovers, migrates and quarantines. Files of batches
     /// confirmed more than `keep_days` ago are deleted.
     pub fn open(folders: Folders, keep_days: u32) -> Result<Workspace, OutboxError> {
+        // A data folder made by an older version was readable by every local account.
+        for dir in [folders.data.clone(), folders.data.join("outbox")] {
+            crate::privacy::tighten(&dir).map_err(|e| OutboxError::Io {
+                path: dir.clone(),
+                detail: crate::read::io_message(&e),
+            })?;
+        }
         let (outbox, recovery) = Outbox::open(&folders.data, keep_days)?;
         Ok(Workspace {
             folders,

@@ -80,13 +80,15 @@ impl App {
                         });
                         ui.end_row();
                         ui.label(tr(lang, "上报目标（省平台）", "Upload target"));
-                        let targets = crate::upload::target::available(
-                            self.dirs
-                                .config
-                                .as_ref()
-                                .map(|c| c.join("targets"))
-                                .as_deref(),
-                        );
+                        let dirs = &self.dirs;
+                        let targets = self
+                            .settings_targets
+                            .get_or_insert_with(|| {
+                                crate::upload::target::available(
+                                    dirs.config.as_ref().map(|c| c.join("targets")).as_deref(),
+                                )
+                            })
+                            .clone();
                         let current = self
                             .settings
                             .target
@@ -218,6 +220,7 @@ impl App {
         if save || !open {
             self.save_settings();
             self.show_settings = false;
+            self.settings_targets = None;
             self.uploads.credentials_changed(self.credentials());
         }
     }

@@ -117,6 +117,8 @@ pub struct App {
     pub notice: Option<Notice>,
     history: Vec<HistoryEntry>,
     show_settings: bool,
+    /// The targets offered in settings, read when the settings window opens (not every frame).
+    settings_targets: Option<Vec<String>>,
     show_about: bool,
     /// The source of the batch on screen, and the profile chosen by hand (if any).
     source: Option<PathBuf>,
@@ -173,6 +175,7 @@ impl App {
             notice: None,
             history,
             show_settings: false,
+            settings_targets: None,
             show_about: false,
             source: None,
             exported: None,
