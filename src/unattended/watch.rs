@@ -12,7 +12,7 @@
 use super::handle::{Counts, FileResult, Workflow, WorkflowError};
 use super::journal::{Handled, Journal, JournalError};
 use super::{DONE_DIR, FIX_DIR, claim, file_sha256};
-use crate::upload::mask;
+use crate::privacy::mask_text as mask;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
@@ -90,14 +90,18 @@ impl FileReport {
             || (self.went == Went::SeenBefore && in_fix_dir(&self.dest))
     }
 
-    /// The one line for the terminal and the log; no ID or phone number in full.
-    pub fn line(&self, folder: &Path) -> String {
-        let dest = self
-            .dest
+    /// Where the file went, relative to the watched folder (`已处理/2022-01-10/`).
+    fn dest_shown(&self, folder: &Path) -> String {
+        self.dest
             .parent()
             .and_then(|p| p.strip_prefix(folder).ok())
             .map(|p| format!("{}/", p.display()))
-            .unwrap_or_else(|| self.dest.display().to_string());
+            .unwrap_or_else(|| self.dest.display().to_string())
+    }
+
+    /// The one line for the terminal and the log; no ID or phone number in full.
+    pub fn line(&self, folder: &Path) -> String {
+        let dest = self.dest_shown(folder);
         let rows = match &self.counts {
             Some(c) => format!(
                 "共 {} 行，可上报 {}，有错误 {}，重复或已上报 {}，批次 {}",
@@ -115,12 +119,7 @@ impl FileReport {
 
     /// The line in English.
     pub fn line_en(&self, folder: &Path) -> String {
-        let dest = self
-            .dest
-            .parent()
-            .and_then(|p| p.strip_prefix(folder).ok())
-            .map(|p| format!("{}/", p.display()))
-            .unwrap_or_else(|| self.dest.display().to_string());
+        let dest = self.dest_shown(folder);
         let rows = match &self.counts {
             Some(c) => format!(
                 "{} rows, {} ready, {} rejected, {} duplicate or uploaded before, {} batches",

@@ -4,7 +4,7 @@
 //! Certificates are always verified (the target may add its own CA). Credentials come from the
 //! caller and are never put into a message.
 
-use crate::upload::mask;
+use crate::privacy::mask_text as mask;
 use crate::upload::target::{Auth, Target};
 use reqwest::blocking::multipart::{Form, Part};
 use std::path::Path;

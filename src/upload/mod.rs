@@ -11,8 +11,3 @@ pub mod send;
 pub mod target;
 
 pub mod process;
-
-/// Masks ID and phone numbers in a message (see [`crate::privacy::mask_text`]).
-pub fn mask(text: &str) -> String {
-    crate::privacy::mask_text(text)
-}
