@@ -147,12 +147,21 @@ fn private_options() -> std::fs::OpenOptions {
 /// Masks ID-like and phone-like numbers: every run of 11 or more digits (ASCII or full-width;
 /// an `X` may end it, as in a resident ID). A run of 15 to 18 keeps its first 6 and last 4
 /// (`440106********1234`); any other keeps its first 3 and last 4 (`138****8000`).
+///
+/// A batch id or a file's SHA-256 (a word of 16 or more lowercase hex characters holding both
+/// letters and digits) is kept whole: it names no person, and the support engineer looks batches
+/// up by it.
 pub fn mask(text: &str) -> String {
     let chars: Vec<char> = text.chars().collect();
     let is_digit = |c: char| c.is_ascii_digit() || ('０'..='９').contains(&c);
     let mut out = String::with_capacity(text.len());
     let mut i = 0;
     while i < chars.len() {
+        if let Some(end) = hex_word_at(&chars, i) {
+            out.extend(&chars[i..end]);
+            i = end;
+            continue;
+        }
         if !is_digit(chars[i]) {
             out.push(chars[i]);
             i += 1;
@@ -179,6 +188,20 @@ pub fn mask(text: &str) -> String {
         out.extend(&run[run.len() - 4..]);
     }
     out
+}
+
+/// The end of the hex word (a batch id, a SHA-256) that starts at `i`, if one does: 16 or more
+/// of `0-9a-f`, at least one a letter and one a digit, with no letter or digit either side.
+fn hex_word_at(chars: &[char], i: usize) -> Option<usize> {
+    let word = |c: &char| c.is_ascii_alphanumeric();
+    if i > 0 && word(&chars[i - 1]) {
+        return None;
+    }
+    let end = i + chars[i..].iter().take_while(|c| word(c)).count();
+    let w = &chars[i..end];
+    let hex = w.iter().all(|c| matches!(c, '0'..='9' | 'a'..='f'));
+    let mixed = w.iter().any(|c| c.is_ascii_digit()) && w.iter().any(|c| c.is_ascii_lowercase());
+    (w.len() >= 16 && hex && mixed).then_some(end)
 }
 
 /// Masks a known person's name wherever it appears: its first character stays, the rest
@@ -385,6 +408,12 @@ mod tests {
             "HTTP 503 127.0.0.1:8080 2026-11-28T08:00:00.123+08:00"
         );
         assert_eq!(mask("12345678901234"), "123*******1234");
+        // A batch id with a long run of digits is not a person's number.
+        assert_eq!(mask("批次 856956684570bb94 已确认"), "批次 856956684570bb94 已确认");
+        assert_eq!(mask("856956684570bb94\tqueued"), "856956684570bb94\tqueued");
+        // An ID run into other letters is still masked.
+        assert_eq!(mask("ID44010619900101123X"), "ID440106********123X");
+        assert_eq!(mask("44010619900101123xab"), "440106********123xab");
     }
 
     #[test]
