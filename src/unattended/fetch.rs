@@ -122,42 +122,47 @@ impl Fetch<'_> {
         })?;
         let sha = super::bytes_sha256(&data);
         let day = self.day.format("%Y-%m-%d").to_string();
-        if journal
-            .last_fetched(&self.source.reference, &day)?
-            .as_deref()
-            == Some(sha.as_str())
-        {
+        let last = journal.last_fetched(&self.source.reference, &day)?;
+        if last.as_ref().is_some_and(|(bytes, _)| *bytes == sha) {
+            return Ok(Fetched::Unchanged);
+        }
+        // Written beside its final place under a temporary name the watcher skips, compared by
+        // its cells (a city system may stamp every export with the time it was made), then
+        // renamed: whole or not at all.
+        let save_err = |path: &Path, e: std::io::Error| FetchError::Save {
+            path: path.to_owned(),
+            detail: crate::read::io_message(&e),
+        };
+        let mut temp = tempfile::Builder::new()
+            .prefix(&crate::write::temp_prefix())
+            .suffix(crate::write::TEMP_SUFFIX)
+            .tempfile_in(self.folder)
+            .map_err(|e| save_err(self.folder, e))?;
+        std::io::Write::write_all(temp.as_file_mut(), &data)
+            .and_then(|()| temp.as_file().sync_all())
+            .map_err(|e| save_err(temp.path(), e))?;
+        let cells = super::cells_sha256(temp.path());
+        if cells.is_some() && last.as_ref().and_then(|(_, c)| c.as_ref()) == cells.as_ref() {
             return Ok(Fetched::Unchanged);
         }
         let today = self.now.date();
-        let mut path = self.folder.join(self.source.saved_name(
-            self.day,
-            today,
-            &self.now.format("%H%M").to_string(),
-        ));
+        let name = |time: &str| {
+            self.folder
+                .join(self.source.saved_name(self.day, today, time))
+        };
+        let mut path = name(&self.now.format("%H%M").to_string());
         if path.exists() {
-            path = self.folder.join(self.source.saved_name(
-                self.day,
-                today,
-                &self.now.format("%H%M%S").to_string(),
-            ));
+            path = name(&self.now.format("%H%M%S").to_string());
         }
-        crate::write::write_atomically(&path, |f| {
-            std::io::Write::write_all(f, &data).map_err(|e| crate::write::WriteError::Io {
-                path: path.clone(),
-                reason: crate::read::io_message(&e),
-            })
-        })
-        .map_err(|e| FetchError::Save {
-            path: path.clone(),
-            detail: e.to_string(),
-        })?;
+        temp.persist_noclobber(&path)
+            .map_err(|e| save_err(&path, e.error))?;
         // Saved first, recorded after: a kill in between saves the same version again next
         // time (the watcher handles one content once), never loses one.
         journal.record_fetched(
             &self.source.reference,
             &day,
             &sha,
+            cells.as_deref(),
             &crate::paths::file_name(&path),
         )?;
         Ok(Fetched::Saved {

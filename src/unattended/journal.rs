@@ -65,6 +65,7 @@ CREATE TABLE IF NOT EXISTS fetched (
     sha256 TEXT NOT NULL,
     name TEXT NOT NULL,
     at INTEGER NOT NULL,
+    cells TEXT,
     PRIMARY KEY (source, day, sha256)
 );
 ";
@@ -91,6 +92,7 @@ impl Journal {
         conn.pragma_update(None, "synchronous", "FULL")
             .map_err(|e| err(&e))?;
         conn.execute_batch(SCHEMA).map_err(|e| err(&e))?;
+        add_cells_column(&conn).map_err(|e| err(&e))?;
         Ok(Journal { conn, path })
     }
 
@@ -191,13 +193,18 @@ impl Journal {
             .map_err(self.err())
     }
 
-    /// The content of the latest download of `source` for `day`, if any.
-    pub fn last_fetched(&self, source: &str, day: &str) -> Result<Option<String>, JournalError> {
+    /// The content of the latest download of `source` for `day`, if any: its bytes' SHA-256
+    /// and its cells' (see [`super::cells_sha256`]; `None` when not known).
+    pub fn last_fetched(
+        &self,
+        source: &str,
+        day: &str,
+    ) -> Result<Option<(String, Option<String>)>, JournalError> {
         self.conn
             .query_row(
-                "SELECT sha256 FROM fetched WHERE source = ?1 AND day = ?2 ORDER BY at DESC, rowid DESC LIMIT 1",
+                "SELECT sha256, cells FROM fetched WHERE source = ?1 AND day = ?2 ORDER BY at DESC, rowid DESC LIMIT 1",
                 params![source, day],
-                |r| r.get(0),
+                |r| Ok((r.get(0)?, r.get(1)?)),
             )
             .optional()
             .map_err(self.err())
@@ -209,12 +216,13 @@ impl Journal {
         source: &str,
         day: &str,
         sha256: &str,
+        cells: Option<&str>,
         name: &str,
     ) -> Result<(), JournalError> {
         self.conn
             .execute(
-                "INSERT OR REPLACE INTO fetched (source, day, sha256, name, at) VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![source, day, sha256, name, crate::upload::outbox::now_ms()],
+                "INSERT OR REPLACE INTO fetched (source, day, sha256, name, at, cells) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![source, day, sha256, name, crate::upload::outbox::now_ms(), cells],
             )
             .map(|_| ())
             .map_err(self.err())
@@ -234,6 +242,23 @@ impl Journal {
             .map_err(self.err())?
             .collect::<Result<_, _>>()
             .map_err(self.err())
+    }
+}
+
+/// A journal made before downloads were compared by their cells gains the column. Two programs
+/// opening it at once may both try: the second finds the column there.
+fn add_cells_column(conn: &Connection) -> rusqlite::Result<()> {
+    let has = |conn: &Connection| -> rusqlite::Result<bool> {
+        let mut st =
+            conn.prepare("SELECT 1 FROM pragma_table_info('fetched') WHERE name = 'cells'")?;
+        st.exists([])
+    };
+    if has(conn)? {
+        return Ok(());
+    }
+    match conn.execute_batch("ALTER TABLE fetched ADD COLUMN cells TEXT") {
+        Err(_) if has(conn)? => Ok(()),
+        r => r,
     }
 }
 
@@ -273,17 +298,40 @@ mod tests {
         j.record_output("bb", Path::new("x")).unwrap();
         assert!(j2.is_output("bb").unwrap());
         assert!(!j2.is_output("aa").unwrap());
-        j.record_fetched("city", "2026-01-01", "v1", "a_0800.xlsx")
+        j.record_fetched("city", "2026-01-01", "v1", None, "a_0800.xlsx")
             .unwrap();
-        j.record_fetched("city", "2026-01-01", "v2", "a_0900.xlsx")
+        j.record_fetched("city", "2026-01-01", "v2", Some("c2"), "a_0900.xlsx")
             .unwrap();
-        j.record_fetched("city", "2026-01-02", "v3", "a_0900.xlsx")
+        j.record_fetched("city", "2026-01-02", "v3", None, "a_0900.xlsx")
             .unwrap();
         assert_eq!(
-            j.last_fetched("city", "2026-01-01").unwrap().as_deref(),
-            Some("v2")
+            j.last_fetched("city", "2026-01-01").unwrap(),
+            Some(("v2".to_owned(), Some("c2".to_owned())))
         );
         assert_eq!(j.other_versions("v2").unwrap(), vec!["v1".to_owned()]);
         assert!(j.last_fetched("city", "2026-01-03").unwrap().is_none());
+    }
+
+    #[test]
+    fn a_journal_without_the_cells_column_gains_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let conn = Connection::open(path_in(dir.path())).unwrap();
+        conn.execute_batch(
+            "CREATE TABLE fetched (source TEXT NOT NULL, day TEXT NOT NULL, sha256 TEXT NOT NULL,
+             name TEXT NOT NULL, at INTEGER NOT NULL, PRIMARY KEY (source, day, sha256));
+             INSERT INTO fetched VALUES ('city', '2026-01-01', 'v1', 'a_0800.xlsx', 1);",
+        )
+        .unwrap();
+        drop(conn);
+        let j = Journal::open(dir.path()).unwrap();
+        assert_eq!(
+            j.last_fetched("city", "2026-01-01").unwrap(),
+            Some(("v1".to_owned(), None))
+        );
+        drop(j);
+        // Opening again finds the column there.
+        let j = Journal::open(dir.path()).unwrap();
+        j.record_fetched("city", "2026-01-01", "v2", Some("c2"), "a_0900.xlsx")
+            .unwrap();
     }
 }

@@ -26,6 +26,29 @@ pub fn file_sha256(path: &Path) -> std::io::Result<String> {
     Ok(hex(&h.finalize()))
 }
 
+/// SHA-256 of what a spreadsheet holds: every sheet's name and every cell's value, not the
+/// file's bytes. A city system that stamps each export with the time it was made gives the same
+/// fingerprint for the same rows. `None` when the file cannot be read as a table.
+pub fn cells_sha256(path: &Path) -> Option<String> {
+    let mut book = crate::read::Workbook::open(path).ok()?;
+    let mut h = Sha256::new();
+    for sheet in book.sheet_names() {
+        h.update(sheet.as_bytes());
+        h.update([0x1d]);
+        book.for_each_row(&sheet, &mut |r, cells| {
+            h.update(r.to_le_bytes());
+            for c in &cells {
+                h.update(c.display().as_bytes());
+                h.update([0x1f]);
+            }
+            h.update([0x1e]);
+            std::ops::ControlFlow::Continue(())
+        })
+        .ok()?;
+    }
+    Some(hex(&h.finalize()))
+}
+
 /// SHA-256 of bytes, hex.
 pub fn bytes_sha256(data: &[u8]) -> String {
     hex(&Sha256::digest(data))

@@ -224,9 +224,15 @@ fn serve_export(s: &Shared, headers: &HeaderMap, params: &HashMap<String, String
         return html(StatusCode::OK, login_page("登录已过期，请重新登录"));
     }
     let kind = params.get("kind").map(String::as_str).unwrap_or("sample");
+    // Like a real system, every export carries the time it was made: the same rows give other
+    // bytes each time.
+    let made = s.switches.exports.load(Ordering::SeqCst);
     let data = match kind {
         "broken" => Ok(b"PK\x03\x04 this is not a workbook".to_vec()),
-        "clean" => workbook(&clean_rows(s.switches.clean_rows.load(Ordering::SeqCst))),
+        "clean" => workbook(
+            &clean_rows(s.switches.clean_rows.load(Ordering::SeqCst)),
+            made,
+        ),
         _ => {
             let (mut rows, _) = sample::rows();
             let n = s.switches.rows.load(Ordering::SeqCst);
@@ -236,7 +242,7 @@ fn serve_export(s: &Shared, headers: &HeaderMap, params: &HashMap<String, String
             s.switches
                 .rows
                 .fetch_add(s.switches.grow.load(Ordering::SeqCst), Ordering::SeqCst);
-            workbook(&rows)
+            workbook(&rows, made)
         }
     };
     s.switches.exports.fetch_add(1, Ordering::SeqCst);
@@ -285,12 +291,15 @@ pub fn clean_rows(n: usize) -> Vec<Vec<V>> {
         .collect()
 }
 
-/// An export workbook: a title line, the sample's header, the rows.
-pub fn workbook(rows: &[Vec<V>]) -> Result<Vec<u8>, rust_xlsxwriter::XlsxError> {
+/// An export workbook: a title line, the sample's header, the rows; made `made` seconds after
+/// 2022-01-10 08:00 (the file's creation time).
+pub fn workbook(rows: &[Vec<V>], made: u32) -> Result<Vec<u8>, rust_xlsxwriter::XlsxError> {
     let mut wb = rust_xlsxwriter::Workbook::new();
-    // A fixed creation time: the same rows give the same bytes (a real system's export may
-    // carry its own time; see the report).
-    let created = rust_xlsxwriter::ExcelDateTime::from_ymd(2022, 1, 10)?;
+    let created = rust_xlsxwriter::ExcelDateTime::from_ymd(2022, 1, 10)?.and_hms(
+        8 + (made / 3600 % 16) as u16,
+        (made / 60 % 60) as u8,
+        made % 60,
+    )?;
     wb.set_properties(&rust_xlsxwriter::DocProperties::new().set_creation_datetime(&created));
     let ws = wb.add_worksheet();
     ws.set_name("核酸检测结果")?;
