@@ -12,6 +12,7 @@ pub mod edits;
 pub mod guess;
 pub mod issue;
 pub mod log;
+pub mod message;
 pub mod paths;
 pub mod pipeline;
 pub mod privacy;

@@ -130,11 +130,24 @@ pub fn tighten(dir: &Path) -> io::Result<()> {
         if open_to_others(&meta) {
             std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
         }
+        // Another program may remove a file meanwhile (a batch file sent, a temporary file
+        // renamed): one gone is not an error.
+        let gone = |r: io::Result<()>| match r {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+            r => r,
+        };
         for entry in std::fs::read_dir(dir)? {
             let entry = entry?;
-            let meta = entry.metadata()?;
+            let meta = match entry.metadata() {
+                Ok(m) => m,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(e),
+            };
             if meta.is_file() && open_to_others(&meta) {
-                std::fs::set_permissions(entry.path(), std::fs::Permissions::from_mode(0o600))?;
+                gone(std::fs::set_permissions(
+                    entry.path(),
+                    std::fs::Permissions::from_mode(0o600),
+                ))?;
             }
         }
     }

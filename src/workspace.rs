@@ -203,12 +203,18 @@ impl Workspace {
     /// `Outbox::open` for what it recovers, migrates and quarantines. Files of batches
     /// confirmed more than `keep_days` ago are deleted.
     pub fn open(folders: Folders, keep_days: u32) -> Result<Workspace, OutboxError> {
-        // A data folder made by an older version was readable by every local account.
+        // A data folder made by an older version was readable by every local account. Not
+        // being able to change that (a file of another owner) is logged; it does not stop the
+        // clerk's work.
         for dir in [folders.data.clone(), folders.data.join("outbox")] {
-            crate::privacy::tighten(&dir).map_err(|e| OutboxError::Io {
-                path: dir.clone(),
-                detail: crate::read::io_message(&e),
-            })?;
+            if let Err(e) = crate::privacy::tighten(&dir) {
+                ::log::warn!(
+                    target: "sheetbridge::workspace",
+                    "cannot make {} private: {}",
+                    crate::paths::file_name(&dir),
+                    crate::read::io_message(&e)
+                );
+            }
         }
         let (outbox, recovery) = Outbox::open(&folders.data, keep_days)?;
         Ok(Workspace {

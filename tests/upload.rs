@@ -845,3 +845,66 @@ fn three_programs_with_kills_never_send_a_row_twice_without_one() {
     assert!(rows.len() >= confirmed_rows);
     eprintln!("without idempotency: {waiting} batches waiting for a person");
 }
+
+/// `convert` and `check` mark rows already confirmed on the target they are given (or the
+/// window's), not on any target; and they apply the clerk's saved exclusions, as `upload` does.
+#[test]
+fn convert_and_check_look_in_the_ledger_of_their_target_and_apply_saved_decisions() {
+    let env = Env::new(true, 10, 1000);
+    let input = env.input(12);
+    ok(&env.upload(&input), 0);
+    // Another platform: the same file pointed at another address.
+    let other = env
+        .platform
+        .target_toml(true, 10, 1000)
+        .replace("127.0.0.1", "localhost");
+    std::fs::write(env.path().join("config/targets/other.toml"), other).unwrap();
+    let report = env.path().join("report.json");
+    let marked = |args: &[&str]| {
+        let mut all = vec![
+            "check",
+            input.to_str().unwrap(),
+            "--report",
+            report.to_str().unwrap(),
+        ];
+        all.extend_from_slice(args);
+        let r = env.run(&all);
+        let text = std::fs::read_to_string(&report).unwrap();
+        (r.code, text.matches("\"already_uploaded\"").count())
+    };
+    assert_eq!(marked(&["--target", "stand"]), (2, 12));
+    assert_eq!(marked(&["--target", "other"]), (0, 0));
+    // Without --target: the window's target, then every target.
+    assert_eq!(marked(&[]), (2, 12));
+    std::fs::write(
+        env.path().join("config/settings.toml"),
+        "target = \"other\"\n",
+    )
+    .unwrap();
+    assert_eq!(marked(&[]), (0, 0));
+    let r = env.run(&["check", input.to_str().unwrap(), "--target", "nowhere"]);
+    ok(&r, 2);
+    assert_eq!(
+        r.stderr.matches("错误").count(),
+        1,
+        "said once: {}",
+        r.stderr
+    );
+
+    // The clerk left line 3 out in the window: convert leaves it out too, and says so.
+    let hash = sheetbridge::edits::file_hash(&input).unwrap();
+    let store = sheetbridge::edits::EditStore::new(&env.path().join("data"));
+    let mut saved = store.load(&hash).unwrap();
+    saved.set_excluded(3, true);
+    store.save(&hash, &saved).unwrap();
+    let sheet = env.path().join("sheet.xlsx");
+    let r = env.run(&[
+        "convert",
+        input.to_str().unwrap(),
+        "-o",
+        sheet.to_str().unwrap(),
+    ]);
+    ok(&r, 3);
+    assert!(r.stderr.contains("1 行不上报"), "{}", r.stderr);
+    assert!(r.stderr.contains("（11 行）"), "{}", r.stderr);
+}

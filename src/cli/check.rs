@@ -1,6 +1,6 @@
 //! `sheetbridge check`: like convert, but writes nothing except the report.
 
-use super::{EXIT_NOTHING, EXIT_OK, EXIT_SOME_REJECTED, InputArgs};
+use super::{EXIT_NOTHING, EXIT_OK, EXIT_SOME_REJECTED, InputArgs, Run};
 use clap::Args;
 use sheetbridge::issue::Lang;
 
@@ -10,30 +10,36 @@ pub struct CheckArgs {
     pub input: InputArgs,
 }
 
-pub fn run(args: &CheckArgs, lang: Lang) -> u8 {
-    if let Some(report) = &args.input.report
-        && super::refuse_source(&args.input.input, &[report.as_path()], lang)
-    {
-        return EXIT_NOTHING;
+pub fn run(args: &CheckArgs, lang: Lang) -> Run {
+    let args = &args.input;
+    if let Some(report) = &args.report {
+        super::refuse_source(&args.input, &[report.as_path()])?;
     }
-    let Some(batch) = super::load(&args.input, lang) else {
-        return EXIT_NOTHING;
+    let folders = super::folders().ok();
+    let target = match &folders {
+        Some(f) => super::ledger_target(f, args.target.as_deref())?,
+        None => None,
     };
-    match &args.input.report {
+    let batch = super::load(
+        folders.as_ref(),
+        &args.input,
+        &args.load,
+        target.as_ref(),
+        lang,
+    )?;
+    match &args.report {
         Some(path) => {
-            if !super::write_report(&batch, path, lang) {
-                return EXIT_NOTHING;
-            }
+            super::write_report(&batch, path, lang)?;
             super::print_summary(&batch, lang, 0);
         }
         None => super::print_summary(&batch, lang, 20),
     }
     let s = batch.summary();
-    if s.ready == 0 {
+    Ok(if s.ready == 0 {
         EXIT_NOTHING
     } else if s.rejected + s.excluded > 0 {
         EXIT_SOME_REJECTED
     } else {
         EXIT_OK
-    }
+    })
 }

@@ -1,6 +1,6 @@
 //! `sheetbridge convert`: read, check and write the upload sheet (and the rejected rows).
 
-use super::{EXIT_NOTHING, EXIT_OK, EXIT_SOME_REJECTED, InputArgs};
+use super::{EXIT_NOTHING, EXIT_OK, EXIT_SOME_REJECTED, InputArgs, Run, say};
 use clap::Args;
 use sheetbridge::issue::Lang;
 use sheetbridge::write;
@@ -18,7 +18,7 @@ pub struct ConvertArgs {
     pub errors_out: Option<PathBuf>,
 }
 
-pub fn run(args: &ConvertArgs, lang: Lang) -> u8 {
+pub fn run(args: &ConvertArgs, lang: Lang) -> Run {
     let output = args
         .output
         .clone()
@@ -27,15 +27,22 @@ pub fn run(args: &ConvertArgs, lang: Lang) -> u8 {
         .chain(args.errors_out.as_deref())
         .chain(args.input.report.as_deref())
         .collect();
-    if super::refuse_source(&args.input.input, &outputs, lang) {
-        return EXIT_NOTHING;
-    }
+    super::refuse_source(&args.input.input, &outputs)?;
     for path in &outputs {
         super::will_write(path);
     }
-    let Some(batch) = super::load(&args.input, lang) else {
-        return EXIT_NOTHING;
+    let folders = super::folders().ok();
+    let target = match &folders {
+        Some(f) => super::ledger_target(f, args.input.target.as_deref())?,
+        None => None,
     };
+    let batch = super::load(
+        folders.as_ref(),
+        &args.input.input,
+        &args.input.load,
+        target.as_ref(),
+        lang,
+    )?;
     let s = batch.summary();
     let mut code = if s.rejected + s.excluded > 0 {
         EXIT_SOME_REJECTED
@@ -50,55 +57,43 @@ pub fn run(args: &ConvertArgs, lang: Lang) -> u8 {
     );
 
     if s.ready == 0 {
-        match lang {
-            Lang::Zh => {
-                eprintln!("没有一行可以上报，所以没有写出上报表。请按上面的提示改正后再试。")
-            }
-            Lang::En => eprintln!("not one row is valid, so no upload sheet was written."),
-        }
+        say(
+            lang,
+            "没有一行可以上报，所以没有写出上报表。请按上面的提示改正后再试。",
+            "not one row is valid, so no upload sheet was written.",
+        );
         code = EXIT_NOTHING;
     } else {
-        match write::write_upload(&batch, &output) {
-            Ok(n) => match lang {
-                Lang::Zh => eprintln!("已写出上报表：{}（{n} 行）", output.display()),
-                Lang::En => eprintln!("wrote {} ({n} rows)", output.display()),
-            },
-            Err(e) => {
-                super::print_write_error(&e, lang);
-                return EXIT_NOTHING;
-            }
-        }
+        let n = write::write_upload(&batch, &output)?;
+        say(
+            lang,
+            format!("已写出上报表：{}（{n} 行）", output.display()),
+            format!("wrote {} ({n} rows)", output.display()),
+        );
     }
 
     if let Some(path) = &args.errors_out {
         if s.rejected == 0 {
-            match lang {
-                Lang::Zh => eprintln!("没有错误行，未写出「{}」。", path.display()),
-                Lang::En => eprintln!("no rejected rows; {} not written.", path.display()),
-            }
+            say(
+                lang,
+                format!("没有错误行，未写出「{}」。", path.display()),
+                format!("no rejected rows; {} not written.", path.display()),
+            );
         } else {
-            match write::write_rejected(&batch, path, lang) {
-                Ok(n) => match lang {
-                    Lang::Zh => eprintln!(
-                        "已写出错误行：{}（{n} 行，改好后可重新转换）",
-                        path.display()
-                    ),
-                    Lang::En => {
-                        eprintln!("wrote the rejected rows to {} ({n} rows)", path.display())
-                    }
-                },
-                Err(e) => {
-                    super::print_write_error(&e, lang);
-                    return EXIT_NOTHING;
-                }
-            }
+            let n = write::write_rejected(&batch, path, lang)?;
+            say(
+                lang,
+                format!(
+                    "已写出错误行：{}（{n} 行，改好后可重新转换）",
+                    path.display()
+                ),
+                format!("wrote the rejected rows to {} ({n} rows)", path.display()),
+            );
         }
     }
     // Last, after every file it describes exists (cli.md).
-    if let Some(path) = &args.input.report
-        && !super::write_report(&batch, path, lang)
-    {
-        return EXIT_NOTHING;
+    if let Some(path) = &args.input.report {
+        super::write_report(&batch, path, lang)?;
     }
-    code
+    Ok(code)
 }

@@ -1,7 +1,7 @@
 //! `sheetbridge diagnose [-o FILE.zip]`: the diagnostic bundle for the support engineer
 //! (support.md).
 
-use super::{EXIT_NOTHING, EXIT_OK};
+use super::{EXIT_OK, Run, say};
 use clap::Args;
 use sheetbridge::issue::Lang;
 use sheetbridge::support::Folders;
@@ -15,13 +15,11 @@ pub struct DiagnoseArgs {
     pub output: Option<PathBuf>,
 }
 
-pub fn run(args: &DiagnoseArgs, lang: Lang) -> u8 {
+pub fn run(args: &DiagnoseArgs, lang: Lang) -> Run {
     let out = args.output.clone().unwrap_or_else(|| {
         PathBuf::from(diagnose::default_name(chrono::Local::now().date_naive()))
     });
-    let Some(chosen) = super::folders(lang) else {
-        return EXIT_NOTHING;
-    };
+    let chosen = super::folders()?;
     let folders = Folders {
         config: chosen.config,
         data: Some(chosen.data),
@@ -30,27 +28,17 @@ pub fn run(args: &DiagnoseArgs, lang: Lang) -> u8 {
         renderer: None,
         system: super::system(),
     };
-    match diagnose::write_bundle(&out, &folders, &context) {
-        Ok(_) => {
-            match lang {
-                Lang::Zh => eprintln!(
-                    "已写出诊断包：{}。请把这个文件发给技术支持；里面没有密码，也没有任何人的证件号、电话、姓名或检测数据。",
-                    out.display()
-                ),
-                Lang::En => eprintln!(
-                    "wrote the diagnostic bundle {}: send it to support; it holds no password and no one's ID, phone, name or results.",
-                    out.display()
-                ),
-            }
-            EXIT_OK
-        }
-        Err(e) => {
-            sheetbridge::log::event::error(&e.english());
-            match lang {
-                Lang::Zh => eprintln!("错误：{e}"),
-                Lang::En => eprintln!("error: {}", e.english()),
-            }
-            EXIT_NOTHING
-        }
-    }
+    diagnose::write_bundle(&out, &folders, &context)?;
+    say(
+        lang,
+        format!(
+            "已写出诊断包：{}。请把这个文件发给技术支持；里面没有密码，也没有任何人的证件号、电话、姓名或检测数据。",
+            out.display()
+        ),
+        format!(
+            "wrote the diagnostic bundle {}: send it to support; it holds no password and no one's ID, phone, name or results.",
+            out.display()
+        ),
+    );
+    Ok(EXIT_OK)
 }

@@ -1,7 +1,7 @@
 //! `sheetbridge fetch --source SOURCE [--date YYYY-MM-DD] -o FOLDER`: downloads the city
 //! system's export into the watched folder (unattended.md).
 
-use super::{EXIT_NOTHING, EXIT_OK};
+use super::{EXIT_OK, Failure, Run, answer};
 use clap::Args;
 use sheetbridge::issue::Lang;
 use sheetbridge::unattended::fetch::{Fetch, Fetched};
@@ -22,47 +22,34 @@ pub struct FetchArgs {
     pub output: PathBuf,
 }
 
-pub fn run(args: &FetchArgs, lang: Lang) -> u8 {
+pub fn run(args: &FetchArgs, lang: Lang) -> Run {
     let day = match &args.date {
         None => chrono::Local::now().date_naive(),
-        Some(d) => match chrono::NaiveDate::parse_from_str(d.trim(), "%Y-%m-%d") {
-            Ok(d) => d,
-            Err(_) => {
-                match lang {
-                    Lang::Zh => eprintln!("错误：日期「{d}」应写成 YYYY-MM-DD，例如 2022-01-10。"),
-                    Lang::En => eprintln!("error: the date {d} should be YYYY-MM-DD"),
-                }
-                return EXIT_NOTHING;
-            }
-        },
+        Some(d) => chrono::NaiveDate::parse_from_str(d.trim(), "%Y-%m-%d").map_err(|_| {
+            Failure::new(
+                format!("日期「{d}」应写成 YYYY-MM-DD，例如 2022-01-10。"),
+                format!("the date {d} should be YYYY-MM-DD"),
+            )
+        })?,
     };
-    fetch(&args.source, day, &args.output, lang).0
+    fetch(&args.source, day, &args.output, lang)
+        .map(|()| EXIT_OK)
+        .map_err(|(failure, _)| failure)
 }
 
-/// Fetches once and prints one line; the exit code of `fetch` (0 saved or unchanged, 2
-/// nothing could be done), and whether the city system refused the login.
-pub fn fetch(source: &str, day: chrono::NaiveDate, folder: &Path, lang: Lang) -> (u8, bool) {
-    let error = |zh: String, en: String| {
-        match lang {
-            Lang::Zh => eprintln!("错误：{zh}"),
-            Lang::En => eprintln!("error: {en}"),
-        }
-        (EXIT_NOTHING, false)
-    };
-    let source = match Source::find(source, super::login::sources_dir().as_deref()) {
-        Ok(s) => s,
-        Err(e) => return error(e.to_string(), e.english()),
-    };
-    let Some(data_dir) = super::data_dir() else {
-        return error(
-            "没有找到数据文件夹；请设置环境变量 SHEETBRIDGE_DATA_DIR。".into(),
-            "no data folder; set SHEETBRIDGE_DATA_DIR".into(),
-        );
-    };
-    let journal = match Journal::open(&data_dir) {
-        Ok(j) => j,
-        Err(e) => return error(e.to_string(), e.english()),
-    };
+/// Fetches once and prints one line. `Err` says why nothing was saved, and whether it was
+/// because the city system refused the login.
+pub fn fetch(
+    source: &str,
+    day: chrono::NaiveDate,
+    folder: &Path,
+    lang: Lang,
+) -> Result<(), (Failure, bool)> {
+    let other = |f: Failure| (f, false);
+    let source = Source::find(source, super::login::sources_dir().as_deref())
+        .map_err(|e| other(e.into()))?;
+    let data = super::folders().map_err(other)?.data;
+    let journal = Journal::open(&data).map_err(|e| other(e.into()))?;
     let creds = super::login::source_credentials(&source, lang);
     let fetch = Fetch {
         source: &source,
@@ -71,38 +58,38 @@ pub fn fetch(source: &str, day: chrono::NaiveDate, folder: &Path, lang: Lang) ->
         now: chrono::Local::now().naive_local(),
         folder,
     };
-    match fetch.run(&journal) {
-        Ok(Fetched::Saved { path, bytes }) => {
-            match lang {
-                Lang::Zh => println!(
-                    "已从「{}」下载 {} 的结果：{}（{} KB）",
-                    source.name,
-                    day,
-                    path.display(),
-                    bytes.div_ceil(1024)
-                ),
-                Lang::En => println!(
-                    "downloaded {} from {}: {} ({bytes} bytes)",
-                    day,
-                    source.name,
-                    path.display()
-                ),
-            }
-            (EXIT_OK, false)
-        }
-        Ok(Fetched::Unchanged) => {
-            match lang {
-                Lang::Zh => println!(
-                    "「{}」{} 的结果和上次下载的一样，没有新内容，不再保存。",
-                    source.name, day
-                ),
-                Lang::En => println!(
-                    "{} for {}: same as the previous download; nothing new saved",
-                    source.name, day
-                ),
-            }
-            (EXIT_OK, false)
-        }
-        Err(e) => (error(e.to_string(), e.english()).0, e.is_login()),
+    let fetched = fetch.run(&journal).map_err(|e| {
+        let login = e.is_login();
+        (Failure::from(e), login)
+    })?;
+    match fetched {
+        Fetched::Saved { path, bytes } => answer(
+            lang,
+            format!(
+                "已从「{}」下载 {} 的结果：{}（{} KB）",
+                source.name,
+                day,
+                path.display(),
+                bytes.div_ceil(1024)
+            ),
+            format!(
+                "downloaded {} from {}: {} ({bytes} bytes)",
+                day,
+                source.name,
+                path.display()
+            ),
+        ),
+        Fetched::Unchanged => answer(
+            lang,
+            format!(
+                "「{}」{} 的结果和上次下载的一样，没有新内容，不再保存。",
+                source.name, day
+            ),
+            format!(
+                "{} for {}: same as the previous download; nothing new saved",
+                source.name, day
+            ),
+        ),
     }
+    Ok(())
 }

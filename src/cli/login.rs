@@ -3,7 +3,7 @@
 //! where every command finds the credentials to use: the environment first, then the
 //! remembered ones.
 
-use super::{EXIT_NOTHING, EXIT_OK};
+use super::{EXIT_OK, Failure, Run, say};
 use clap::Args;
 use sheetbridge::credentials::{Account, Store, with_env};
 use sheetbridge::issue::Lang;
@@ -41,16 +41,14 @@ pub fn store() -> Store {
 }
 
 fn recall(account: &Account, lang: Lang) -> Option<Credentials> {
-    match store().recall(account) {
-        Ok(c) => c,
-        Err(e) => {
-            match lang {
-                Lang::Zh => eprintln!("提醒：读不了记住的密码：{e}"),
-                Lang::En => eprintln!("warning: remembered credentials not read: {}", e.english()),
-            }
-            None
-        }
-    }
+    store().recall(account).unwrap_or_else(|e| {
+        say(
+            lang,
+            format!("提醒：读不了记住的密码：{e}"),
+            format!("warning: remembered credentials not read: {}", e.english()),
+        );
+        None
+    })
 }
 
 /// The platform's credentials: `SHEETBRIDGE_USER` / `_PASSWORD` / `_TOKEN`, else remembered.
@@ -96,66 +94,36 @@ fn ask(prompt: &str, secret: bool) -> std::io::Result<String> {
     Ok(line.trim_end_matches(['\r', '\n']).to_owned())
 }
 
-pub fn run(args: &LoginArgs, lang: Lang) -> u8 {
+pub fn run(args: &LoginArgs, lang: Lang) -> Run {
     let zh = lang == Lang::Zh;
     let (account, auth, shown) = if let Some(t) = &args.target {
-        match Target::find(t, super::targets_dir().as_deref()) {
-            Ok(t) => (Account::Target(t.reference.clone()), t.auth.clone(), t.name),
-            Err(e) => {
-                match lang {
-                    Lang::Zh => eprintln!("错误：{e}"),
-                    Lang::En => eprintln!("error: {}", e.english()),
-                }
-                return EXIT_NOTHING;
-            }
-        }
+        let t = Target::find(t, super::targets_dir().as_deref())?;
+        (Account::Target(t.reference.clone()), t.auth.clone(), t.name)
     } else {
         let name = args.source.as_deref().unwrap_or_default();
-        match Source::find(name, sources_dir().as_deref()) {
-            Ok(s) => (
-                Account::Source(s.reference.clone()),
-                s.connection.auth.clone(),
-                s.name,
-            ),
-            Err(e) => {
-                match lang {
-                    Lang::Zh => eprintln!("错误：{e}"),
-                    Lang::En => eprintln!("error: {}", e.english()),
-                }
-                return EXIT_NOTHING;
-            }
-        }
+        let s = Source::find(name, sources_dir().as_deref())?;
+        (
+            Account::Source(s.reference.clone()),
+            s.connection.auth.clone(),
+            s.name,
+        )
     };
     let store = store();
     if args.forget {
-        return match store.forget(&account) {
-            Ok(()) => {
-                if zh {
-                    eprintln!("已忘掉「{shown}」的登录信息。");
-                } else {
-                    eprintln!("forgot the credentials of {shown}");
-                }
-                EXIT_OK
-            }
-            Err(e) => {
-                eprintln!(
-                    "{}",
-                    if zh {
-                        format!("错误：{e}")
-                    } else {
-                        format!("error: {}", e.english())
-                    }
-                );
-                EXIT_NOTHING
-            }
-        };
+        store.forget(&account)?;
+        say(
+            lang,
+            format!("已忘掉「{shown}」的登录信息。"),
+            format!("forgot the credentials of {shown}"),
+        );
+        return Ok(EXIT_OK);
     }
+    say(
+        lang,
+        format!("记住「{shown}」的登录信息（自动上报需要）。"),
+        format!("remembering the credentials of {shown} (unattended runs need them)"),
+    );
     let asked = (|| -> std::io::Result<Credentials> {
-        if zh {
-            eprintln!("记住「{shown}」的登录信息（自动上报需要）。");
-        } else {
-            eprintln!("remembering the credentials of {shown} (unattended runs need them)");
-        }
         if auth == Auth::Bearer {
             let token = ask(
                 if zh {
@@ -185,46 +153,21 @@ pub fn run(args: &LoginArgs, lang: Lang) -> u8 {
             token: None,
         })
     })();
-    let creds = match asked {
-        Ok(c)
-            if c.token.as_deref().is_some_and(|t| !t.is_empty())
-                || (c.user.as_deref().is_some_and(|u| !u.is_empty())
-                    && c.password.as_deref().is_some_and(|p| !p.is_empty())) =>
-        {
-            c
-        }
-        Ok(_) => {
-            if zh {
-                eprintln!("错误：用户名和密码都不能为空，没有记住任何内容。");
-            } else {
-                eprintln!("error: empty user name or password; nothing remembered");
-            }
-            return EXIT_NOTHING;
-        }
-        Err(e) => {
-            if zh {
-                eprintln!("错误：读不到输入（{e}），没有记住任何内容。");
-            } else {
-                eprintln!("error: cannot read the input ({e}); nothing remembered");
-            }
-            return EXIT_NOTHING;
-        }
-    };
-    match store.remember(&account, &creds) {
-        Ok(stored) => {
-            eprintln!("{}", if zh { stored.zh() } else { stored.english() });
-            EXIT_OK
-        }
-        Err(e) => {
-            eprintln!(
-                "{}",
-                if zh {
-                    format!("错误：{e}")
-                } else {
-                    format!("error: {}", e.english())
-                }
-            );
-            EXIT_NOTHING
-        }
+    let creds = asked.map_err(|e| {
+        Failure::new(
+            format!("读不到输入（{e}），没有记住任何内容。"),
+            format!("cannot read the input ({e}); nothing remembered"),
+        )
+    })?;
+    let given = |v: &Option<String>| v.as_deref().is_some_and(|v| !v.is_empty());
+    let complete = given(&creds.token) || (given(&creds.user) && given(&creds.password));
+    if !complete {
+        return Err(Failure::new(
+            "用户名和密码都不能为空，没有记住任何内容。",
+            "empty user name or password; nothing remembered",
+        ));
     }
+    let stored = store.remember(&account, &creds)?;
+    say(lang, stored.zh(), stored.english());
+    Ok(EXIT_OK)
 }

@@ -2,7 +2,7 @@
 //! barcode was uploaded, when, to which target, in which batch and from which file; or where it
 //! is in the outbox (support.md).
 
-use super::{EXIT_NOTHING, EXIT_OK};
+use super::{EXIT_OK, Run};
 use clap::Args;
 use sheetbridge::issue::Lang;
 use sheetbridge::support::lookup;
@@ -13,24 +13,10 @@ pub struct LookupArgs {
     pub value: String,
 }
 
-pub fn run(args: &LookupArgs, lang: Lang) -> u8 {
-    let Some(folders) = super::folders(lang) else {
-        return EXIT_NOTHING;
-    };
-    match lookup::find(&folders.data, &args.value) {
-        Ok(records) => {
-            for line in lookup::describe(&args.value, &records, lang) {
-                println!("{line}");
-            }
-            EXIT_OK
-        }
-        Err(e) => {
-            sheetbridge::log::event::error(&e.english());
-            match lang {
-                Lang::Zh => eprintln!("错误：{e}"),
-                Lang::En => eprintln!("error: {}", e.english()),
-            }
-            EXIT_NOTHING
-        }
+pub fn run(args: &LookupArgs, lang: Lang) -> Run {
+    let records = lookup::find(&super::folders()?.data, &args.value)?;
+    for line in lookup::describe(&args.value, &records, lang) {
+        println!("{line}");
     }
+    Ok(EXIT_OK)
 }

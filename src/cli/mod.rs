@@ -16,9 +16,12 @@ mod watch;
 
 use clap::{Args, Parser, Subcommand};
 use sheetbridge::issue::Lang;
+use sheetbridge::message::{Localized, Text};
 use sheetbridge::paths;
-use sheetbridge::pipeline::{self, LoadError, Options};
-use sheetbridge::workspace::Folders;
+use sheetbridge::pipeline::{LoadError, Options};
+use sheetbridge::upload::target::Target;
+use sheetbridge::workspace::{self, Folders, Loaded};
+use std::fmt::Display;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -86,17 +89,12 @@ enum Command {
     },
 }
 
-/// What `convert` and `check` share.
+/// How a file is read and checked: what `convert`, `check` and `upload` share.
 #[derive(Args)]
-pub struct InputArgs {
-    /// 导出的表格文件（.xlsx .xlsm .xls .xlsb .ods .csv）
-    pub input: PathBuf,
+pub struct LoadArgs {
     /// 模板名称或 .toml 文件路径；不填则自动识别
     #[arg(short = 'p', long = "profile")]
     pub profile: Option<String>,
-    /// 写出 JSON 报告到这个文件
-    #[arg(long)]
-    pub report: Option<PathBuf>,
     /// 读取哪个工作表；不填则自动选择
     #[arg(long)]
     pub sheet: Option<String>,
@@ -105,43 +103,102 @@ pub struct InputArgs {
     pub lab: Option<String>,
 }
 
-impl InputArgs {
-    /// The load options; rows already confirmed by a platform (the outbox's ledger, when there
-    /// is one) get the `already_uploaded` warning.
-    pub fn options(&self, lang: Lang) -> Options {
+impl LoadArgs {
+    pub fn options(&self) -> Options {
         Options {
             sheet: self.sheet.clone(),
             profile: self.profile.clone(),
             lab: self.lab.clone(),
-            ledger: existing_ledger(lang),
             ..Options::default()
         }
     }
 }
 
-/// The folders to work in: `SHEETBRIDGE_DATA_DIR` / `SHEETBRIDGE_CONFIG_DIR` when set, else
-/// the per-user ones. Prints and gives `None` when there is no data folder.
-pub fn folders(lang: Lang) -> Option<Folders> {
-    let config = paths::chosen(
-        std::env::var_os("SHEETBRIDGE_CONFIG_DIR"),
-        paths::default_config_dir(),
-    );
-    match paths::chosen(
-        std::env::var_os("SHEETBRIDGE_DATA_DIR"),
-        paths::default_data_dir(),
-    ) {
-        Some(data) => Some(Folders { data, config }),
-        None => {
-            match lang {
-                Lang::Zh => eprintln!(
-                    "错误：没有找到存放待上报数据的文件夹；请设置环境变量 SHEETBRIDGE_DATA_DIR 指向一个可写的文件夹。"
-                ),
-                Lang::En => eprintln!(
-                    "error: no data folder found; set SHEETBRIDGE_DATA_DIR to a writable folder"
-                ),
-            }
-            None
+/// What `convert` and `check` share.
+#[derive(Args)]
+pub struct InputArgs {
+    /// 导出的表格文件（.xlsx .xlsm .xls .xlsb .ods .csv）
+    pub input: PathBuf,
+    #[command(flatten)]
+    pub load: LoadArgs,
+    /// 写出 JSON 报告到这个文件
+    #[arg(long)]
+    pub report: Option<PathBuf>,
+    /// 查重用的上报目标：已在这个省平台上报过的行标为「已上报过」；不填则用窗口里设置的目标，都没有则查所有目标
+    #[arg(short = 't', long)]
+    pub target: Option<String>,
+}
+
+/// A command's failure: said once, by [`main`], in the user's language, and logged.
+#[derive(Debug)]
+pub struct Failure {
+    text: Text,
+    code: u8,
+}
+
+/// What a command returns: its exit code, or why it stopped.
+pub type Run = Result<u8, Failure>;
+
+impl Failure {
+    /// Nothing could be done (exit code 2).
+    pub fn new(zh: impl Into<String>, en: impl Into<String>) -> Failure {
+        Failure {
+            text: Text::new(zh, en),
+            code: EXIT_NOTHING,
         }
+    }
+
+    /// The same failure with another exit code.
+    pub fn with_code(mut self, code: u8) -> Failure {
+        self.code = code;
+        self
+    }
+
+    /// Logs and prints the failure; its exit code.
+    fn report(&self, lang: Lang) -> u8 {
+        sheetbridge::log::event::error(&self.text.en);
+        match lang {
+            Lang::Zh => eprintln!("错误：{}", self.text.zh),
+            Lang::En => eprintln!("error: {}", self.text.en),
+        }
+        self.code
+    }
+}
+
+impl<E: Localized> From<E> for Failure {
+    fn from(e: E) -> Failure {
+        Failure::new(e.to_string(), e.english())
+    }
+}
+
+/// Prints a line to standard error in the user's language.
+pub fn say(lang: Lang, zh: impl Display, en: impl Display) {
+    match lang {
+        Lang::Zh => eprintln!("{zh}"),
+        Lang::En => eprintln!("{en}"),
+    }
+}
+
+/// Prints a line to standard output (what a command answers) in the user's language.
+pub fn answer(lang: Lang, zh: impl Display, en: impl Display) {
+    match lang {
+        Lang::Zh => println!("{zh}"),
+        Lang::En => println!("{en}"),
+    }
+}
+
+/// The folders to work in: `SHEETBRIDGE_DATA_DIR` / `SHEETBRIDGE_CONFIG_DIR` when set, else
+/// the per-user ones.
+pub fn folders() -> Result<Folders, Failure> {
+    match data_dir() {
+        Some(data) => Ok(Folders {
+            data,
+            config: config_dir(),
+        }),
+        None => Err(Failure::new(
+            "没有找到存放待上报数据的文件夹；请设置环境变量 SHEETBRIDGE_DATA_DIR 指向一个可写的文件夹。",
+            "no data folder found; set SHEETBRIDGE_DATA_DIR to a writable folder",
+        )),
     }
 }
 
@@ -200,7 +257,7 @@ pub fn main() -> ExitCode {
     {
         headless_signals();
     }
-    let code = match cli.command {
+    let run = match cli.command {
         Some(Command::Convert(args)) => convert::run(&args, lang),
         Some(Command::Check(args)) => check::run(&args, lang),
         Some(Command::Profiles) => profiles::run(lang),
@@ -213,9 +270,10 @@ pub fn main() -> ExitCode {
         Some(Command::Schedule(cmd)) => schedule::run(&cmd, lang),
         Some(Command::Fetch(args)) => fetch::run(&args, lang),
         Some(Command::Login(args)) => login::run(&args, lang),
-        Some(Command::Window { file }) => window(file),
-        None => window(None),
+        Some(Command::Window { file }) => Ok(window(file)),
+        None => Ok(window(None)),
     };
+    let code = run.unwrap_or_else(|failure| failure.report(lang));
     sheetbridge::log::event::finished(&what, code);
     ExitCode::from(code)
 }
@@ -280,15 +338,12 @@ fn headless_signals() {
 }
 
 /// Refuses output paths that are the input file (cli.md: never write over INPUT), before
-/// anything is read; prints the reason.
-pub fn refuse_source(input: &std::path::Path, outputs: &[&std::path::Path], lang: Lang) -> bool {
+/// anything is read.
+pub fn refuse_source(input: &std::path::Path, outputs: &[&std::path::Path]) -> Result<(), Failure> {
     for out in outputs {
-        if let Err(e) = sheetbridge::write::refuse_source(input, out) {
-            print_write_error(&e, lang);
-            return true;
-        }
+        sheetbridge::write::refuse_source(input, out)?;
     }
-    false
+    Ok(())
 }
 
 /// Set by the restart after glow failed on Windows, or by hand to start with one renderer:
@@ -389,11 +444,23 @@ fn fallback() -> Option<(&'static str, &'static str)> {
     Some((var, value))
 }
 
-/// Loads the input through the shared pipeline, printing a failure.
-pub fn load(args: &InputArgs, lang: Lang) -> Option<sheetbridge::batch::Batch> {
-    let profiles = folders(lang)
-        .map(|f| f.profiles())
-        .unwrap_or_else(|| sheetbridge::profile::Profiles::load(None));
+/// Loads and checks the input through the workflow (the clerk's saved edits and exclusions
+/// for this content applied; rows already confirmed on `target` marked), printing what did not
+/// stop the load. Without a data folder there is nothing saved to apply: the file is only read
+/// and checked.
+pub fn load(
+    folders: Option<&Folders>,
+    input: &std::path::Path,
+    args: &LoadArgs,
+    target: Option<&Target>,
+    lang: Lang,
+) -> Result<sheetbridge::batch::Batch, Failure> {
+    let profiles = match folders {
+        Some(f) => f.profiles(),
+        None => sheetbridge::profile::Profiles::load(
+            config_dir().map(|c| c.join("profiles")).as_deref(),
+        ),
+    };
     // Choosing among the profiles while one of the user's is broken could pick the built-in
     // one it was meant to replace: say so rather than guess.
     if args.profile.is_none()
@@ -409,42 +476,35 @@ pub fn load(args: &InputArgs, lang: Lang) -> Option<sheetbridge::batch::Batch> {
             sheetbridge::profile::ProfileError::NotFound { .. } => false,
         })
     {
-        eprintln!("{}", load_error(&LoadError::Profile(e.clone()), lang));
-        return None;
+        return Err(LoadError::Profile(e.clone()).into());
     }
-    match pipeline::load(&args.input, &profiles, &args.options(lang), &()) {
-        Ok(batch) => Some(batch),
-        Err(e) => {
-            eprintln!("{}", load_error(&e, lang));
-            None
-        }
+    let Some(folders) = folders else {
+        return Ok(sheetbridge::pipeline::load(
+            input,
+            &profiles,
+            &args.options(),
+            &(),
+        )?);
+    };
+    let loaded: Loaded = workspace::load(folders, &profiles, input, args.options(), target, &())?;
+    for (zh, en) in &loaded.warnings {
+        say(lang, format!("提醒：{zh}"), format!("warning: {en}"));
     }
+    if let Some(line) = loaded.restored.message(lang) {
+        eprintln!("{line}");
+    }
+    Ok(loaded.batch)
 }
 
-/// The ledger of the outbox in the data folder, if there is one; a broken one is reported and
-/// skipped (the check is a warning, not a reason to stop).
-fn existing_ledger(lang: Lang) -> Option<std::sync::Arc<dyn sheetbridge::batch::Ledger>> {
-    match folders(lang)?.ledger(None) {
-        Ok(ledger) => ledger.map(|l| std::sync::Arc::new(l) as _),
-        Err(e) => {
-            match lang {
-                Lang::Zh => eprintln!("提醒：读不了已上报记录，本次不检查重复上报：{e}"),
-                Lang::En => eprintln!(
-                    "warning: ledger not read, no already_uploaded check: {}",
-                    e.english()
-                ),
-            }
-            None
-        }
+/// The target whose ledger `convert` and `check` look in: the one named, else the window's,
+/// else none (every target's).
+pub fn ledger_target(folders: &Folders, named: Option<&str>) -> Result<Option<Target>, Failure> {
+    if let Some(name) = named {
+        return Ok(Some(folders.target(name)?));
     }
-}
-
-fn load_error(e: &LoadError, lang: Lang) -> String {
-    // The load itself logged the error (pipeline::load).
-    match lang {
-        Lang::Zh => format!("错误：{e}"),
-        Lang::En => format!("error: {}", e.english()),
-    }
+    let settings = sheetbridge::app::settings::Settings::load(folders.config.as_deref());
+    // The window's target is only a default: one that cannot be read is left out.
+    Ok(settings.target.and_then(|t| folders.target(&t).ok()))
 }
 
 /// Prints the chosen profile, the counts and the first problems to standard error.
@@ -501,30 +561,20 @@ pub fn print_summary(batch: &sheetbridge::batch::Batch, lang: Lang, limit: usize
     }
 }
 
-/// Writes the JSON report; prints and returns `false` on failure.
-pub fn write_report(batch: &sheetbridge::batch::Batch, path: &std::path::Path, lang: Lang) -> bool {
+/// Writes the JSON report.
+pub fn write_report(
+    batch: &sheetbridge::batch::Batch,
+    path: &std::path::Path,
+    lang: Lang,
+) -> Result<(), Failure> {
     let report = sheetbridge::report::Report::new(batch, lang);
     will_write(path);
-    let r = sheetbridge::write::write_atomically(path, |file| {
+    sheetbridge::write::write_atomically(path, |file| {
         let mut out = std::io::BufWriter::new(file);
         serde_json::to_writer_pretty(&mut out, &report)
             .map_err(|e| sheetbridge::write::json_error(path, e))?;
         std::io::Write::flush(&mut out)
             .map_err(|e| sheetbridge::write::json_error(path, serde_json::Error::io(e)))
-    });
-    match r {
-        Ok(()) => true,
-        Err(e) => {
-            print_write_error(&e, lang);
-            false
-        }
-    }
-}
-
-pub fn print_write_error(e: &sheetbridge::write::WriteError, lang: Lang) {
-    sheetbridge::log::event::error(&e.english());
-    match lang {
-        Lang::Zh => eprintln!("错误：{e}"),
-        Lang::En => eprintln!("error: {}", e.english()),
-    }
+    })?;
+    Ok(())
 }

@@ -1,13 +1,13 @@
 //! `sheetbridge outbox list|send|retry|forget`: the batches waiting for the platform, and a
 //! person's decisions about them (target.md).
 
-use super::{EXIT_NOTHING, EXIT_OK, EXIT_PERSON, EXIT_QUEUED};
+use super::{EXIT_NOTHING, EXIT_OK, EXIT_PERSON, EXIT_QUEUED, Failure, Run, say};
 use clap::Subcommand;
 use sheetbridge::issue::Lang;
 use sheetbridge::upload::client::Outcome;
 use sheetbridge::upload::outbox::{BatchRecord, OutboxError, State};
 use sheetbridge::upload::send::SendReport;
-use sheetbridge::workspace::Workspace;
+use sheetbridge::workspace::{Folders, Workspace};
 use std::time::Duration;
 
 #[derive(Subcommand)]
@@ -32,91 +32,71 @@ pub enum OutboxCommand {
     },
 }
 
-pub fn run(cmd: &OutboxCommand, lang: Lang) -> u8 {
-    let Some(mut ws) = open(lang) else {
-        return EXIT_NOTHING;
-    };
-    let result = match cmd {
+pub fn run(cmd: &OutboxCommand, lang: Lang) -> Run {
+    let mut ws = open(super::folders()?, lang)?;
+    match cmd {
         OutboxCommand::List => list(&mut ws),
-        OutboxCommand::Send { max_wait } => return send(&mut ws, *max_wait, lang),
-        OutboxCommand::Retry { id } => ws.outbox().retry(id).map(|()| {
-            match lang {
-                Lang::Zh => eprintln!("批次 {id} 已重新排队，下次发送时会发出。"),
-                Lang::En => eprintln!("batch {id} queued again"),
-            }
-            EXIT_OK
-        }),
-        OutboxCommand::Forget { id } => ws.outbox().forget(id).map(|()| {
-            match lang {
-                Lang::Zh => eprintln!("批次 {id} 已放弃并删除。"),
-                Lang::En => eprintln!("batch {id} forgotten"),
-            }
-            EXIT_OK
-        }),
-    };
-    result.unwrap_or_else(|e| {
-        print_error(&e, lang);
-        EXIT_NOTHING
-    })
+        OutboxCommand::Send { max_wait } => send(&mut ws, *max_wait, lang),
+        OutboxCommand::Retry { id } => {
+            ws.outbox().retry(id)?;
+            say(
+                lang,
+                format!("批次 {id} 已重新排队，下次发送时会发出。"),
+                format!("batch {id} queued again"),
+            );
+            Ok(EXIT_OK)
+        }
+        OutboxCommand::Forget { id } => {
+            ws.outbox().forget(id)?;
+            say(
+                lang,
+                format!("批次 {id} 已放弃并删除。"),
+                format!("batch {id} forgotten"),
+            );
+            Ok(EXIT_OK)
+        }
+    }
 }
 
 /// Opens this process's workspace (once), saying what opening found: batches a program that
-/// died left behind, a database migrated, batch files moved aside. Prints and gives `None` on
-/// failure.
-pub fn open(lang: Lang) -> Option<Workspace> {
-    let folders = super::folders(lang)?;
-    match Workspace::open(folders, super::keep_days()) {
-        Ok(ws) => {
-            let rec = ws.recovery();
-            if rec.requeued + rec.to_waiting > 0 {
-                match lang {
-                    Lang::Zh => eprintln!(
-                        "上次发送时程序中断：{} 个批次将重新发送，{} 个批次需要人工核对。",
-                        rec.requeued, rec.to_waiting
-                    ),
-                    Lang::En => eprintln!(
-                        "an earlier run was interrupted while sending: {} batches will be resent, {} wait for a person",
-                        rec.requeued, rec.to_waiting
-                    ),
-                }
-            }
-            if let Some((folder, n)) = &rec.quarantined {
-                match lang {
-                    Lang::Zh => eprintln!(
-                        "注意：待上报数据库不见了、是空的或读不了，但还有 {n} 个待上报文件。为免丢失，已把它们移到「{}」，没有删除。请对其中每个文件运行 sheetbridge upload 文件 --target 目标 重新排队（省平台已收到的行不会重复上报，如果目标支持幂等键）。",
-                        folder.display()
-                    ),
-                    Lang::En => eprintln!(
-                        "note: the outbox database was missing, empty or unreadable while {n} batch files were there; they were moved to {} (nothing deleted). Queue each again with `sheetbridge upload FILE --target TARGET`.",
-                        folder.display()
-                    ),
-                }
-            }
-            if let Some(from) = rec.migrated_from {
-                match lang {
-                    Lang::Zh => {
-                        eprintln!("待上报数据库已从版本 {from} 升级，队列和已上报记录都保留。")
-                    }
-                    Lang::En => eprintln!(
-                        "the outbox database was migrated from schema {from}; queue and ledger kept"
-                    ),
-                }
-            }
-            Some(ws)
-        }
-        Err(e) => {
-            print_error(&e, lang);
-            None
-        }
+/// died left behind, a database migrated, batch files moved aside.
+pub fn open(folders: Folders, lang: Lang) -> Result<Workspace, Failure> {
+    let ws = Workspace::open(folders, super::keep_days())?;
+    let rec = ws.recovery();
+    if rec.requeued + rec.to_waiting > 0 {
+        say(
+            lang,
+            format!(
+                "上次发送时程序中断：{} 个批次将重新发送，{} 个批次需要人工核对。",
+                rec.requeued, rec.to_waiting
+            ),
+            format!(
+                "an earlier run was interrupted while sending: {} batches will be resent, {} wait for a person",
+                rec.requeued, rec.to_waiting
+            ),
+        );
     }
-}
-
-pub fn print_error(e: &OutboxError, lang: Lang) {
-    sheetbridge::log::event::error(&e.english());
-    match lang {
-        Lang::Zh => eprintln!("错误：{e}"),
-        Lang::En => eprintln!("error: {}", e.english()),
+    if let Some((folder, n)) = &rec.quarantined {
+        say(
+            lang,
+            format!(
+                "注意：待上报数据库不见了、是空的或读不了，但还有 {n} 个待上报文件。为免丢失，已把它们移到「{}」，没有删除。请对其中每个文件运行 sheetbridge upload 文件 --target 目标 重新排队（省平台已收到的行不会重复上报，如果目标支持幂等键）。",
+                folder.display()
+            ),
+            format!(
+                "note: the outbox database was missing, empty or unreadable while {n} batch files were there; they were moved to {} (nothing deleted). Queue each again with `sheetbridge upload FILE --target TARGET`.",
+                folder.display()
+            ),
+        );
     }
+    if let Some(from) = rec.migrated_from {
+        say(
+            lang,
+            format!("待上报数据库已从版本 {from} 升级，队列和已上报记录都保留。"),
+            format!("the outbox database was migrated from schema {from}; queue and ledger kept"),
+        );
+    }
+    Ok(ws)
 }
 
 /// One line per attempt.
@@ -131,14 +111,15 @@ pub fn print_attempt(b: &BatchRecord, o: &Outcome, lang: Lang) {
 pub fn print_broken(report: &SendReport, lang: Lang) {
     for e in &report.broken_targets {
         sheetbridge::log::event::error(&e.english());
-        match lang {
-            Lang::Zh => eprintln!("错误：{e}（用这个目标的批次仍在队列中）"),
-            Lang::En => eprintln!("error: {} (its batches stay queued)", e.english()),
-        }
+        say(
+            lang,
+            format!("错误：{e}（用这个目标的批次仍在队列中）"),
+            format!("error: {} (its batches stay queued)", e.english()),
+        );
     }
 }
 
-fn list(ws: &mut Workspace) -> Result<u8, OutboxError> {
+fn list(ws: &mut Workspace) -> Run {
     let all = ws.outbox().list()?;
     for b in &all {
         println!(
@@ -175,49 +156,43 @@ pub fn outbox_exit(all: &[BatchRecord]) -> u8 {
     }
 }
 
-fn send(ws: &mut Workspace, max_wait: u64, lang: Lang) -> u8 {
+fn send(ws: &mut Workspace, max_wait: u64, lang: Lang) -> Run {
     let creds = super::credentials();
-    let report = match ws.send(
-        &creds,
-        Duration::from_secs(max_wait),
-        None,
-        &mut |b: &BatchRecord, o: &Outcome| print_attempt(b, o, lang),
-    ) {
-        Ok(r) => r,
-        Err(e) => {
-            print_error(&e, lang);
-            return EXIT_QUEUED;
-        }
-    };
+    // What stops a send leaves its batches queued (exit 4), not lost.
+    let queued = |e: OutboxError| Failure::from(e).with_code(EXIT_QUEUED);
+    let report = ws
+        .send(
+            &creds,
+            Duration::from_secs(max_wait),
+            None,
+            &mut |b: &BatchRecord, o: &Outcome| print_attempt(b, o, lang),
+        )
+        .map_err(queued)?;
     print_broken(&report, lang);
     if report.login_refused.is_some() {
-        return EXIT_NOTHING;
+        return Ok(EXIT_NOTHING);
     }
-    let all = match ws.outbox().list() {
-        Ok(all) => all,
-        Err(e) => {
-            print_error(&e, lang);
-            return EXIT_QUEUED;
-        }
-    };
+    let all = ws.outbox().list().map_err(queued)?;
     let count = |s: State| all.iter().filter(|b| b.state == s).count();
     let (queued, person) = (
         count(State::Queued) + count(State::Sending),
         count(State::Waiting) + count(State::Rejected),
     );
     if person > 0 {
-        match lang {
-            Lang::Zh => eprintln!(
+        say(
+            lang,
+            format!(
                 "有 {person} 个批次需要人工处理（被省平台拒绝，或不知道省平台是否已收到）：用 sheetbridge outbox list 查看，核对后用 outbox retry 或 outbox forget。"
             ),
-            Lang::En => eprintln!("{person} batches need a person: see `sheetbridge outbox list`"),
-        }
+            format!("{person} batches need a person: see `sheetbridge outbox list`"),
+        );
     }
     if queued > 0 {
-        match lang {
-            Lang::Zh => eprintln!("还有 {queued} 个批次在队列中，稍后会再发送。"),
-            Lang::En => eprintln!("{queued} batches are still queued"),
-        }
+        say(
+            lang,
+            format!("还有 {queued} 个批次在队列中，稍后会再发送。"),
+            format!("{queued} batches are still queued"),
+        );
     }
-    outbox_exit(&all)
+    Ok(outbox_exit(&all))
 }

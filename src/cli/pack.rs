@@ -1,9 +1,9 @@
 //! `sheetbridge pack install | list | rollback`: signed profile packs (support.md).
 
-use super::{EXIT_NOTHING, EXIT_OK};
+use super::{EXIT_OK, Failure, Run, say};
 use clap::Subcommand;
 use sheetbridge::issue::Lang;
-use sheetbridge::support::pack::{self, PackError, PackOptions};
+use sheetbridge::support::pack::{self, PackOptions};
 use std::path::PathBuf;
 
 #[derive(Subcommand)]
@@ -34,16 +34,13 @@ pub fn machine_keys() -> Option<PathBuf> {
     }
 }
 
-pub fn run(cmd: &PackCommand, lang: Lang) -> u8 {
-    let Some(config) = super::folders(lang).and_then(|f| f.config) else {
-        print_error(
-            &PackError::Install {
-                detail: "没有找到配置文件夹，请设置环境变量 SHEETBRIDGE_CONFIG_DIR".into(),
-            },
-            lang,
-        );
-        return EXIT_NOTHING;
-    };
+pub fn run(cmd: &PackCommand, lang: Lang) -> Run {
+    let config = super::folders()?.config.ok_or_else(|| {
+        Failure::new(
+            "没有找到配置文件夹，请设置环境变量 SHEETBRIDGE_CONFIG_DIR。",
+            "no config folder; set SHEETBRIDGE_CONFIG_DIR",
+        )
+    })?;
     match cmd {
         PackCommand::Install {
             file,
@@ -51,71 +48,41 @@ pub fn run(cmd: &PackCommand, lang: Lang) -> u8 {
         } => {
             let mut opts = PackOptions::new(&config, machine_keys());
             opts.allow_unsigned = *allow_unsigned;
-            match pack::install(file, &opts) {
-                Ok(p) => {
-                    match lang {
-                        Lang::Zh => eprintln!(
-                            "已安装模板包「{}」版本 {}（{} 个文件）。{}",
-                            p.name,
-                            p.version,
-                            p.files.len(),
-                            p.notes
-                        ),
-                        Lang::En => eprintln!(
-                            "installed pack {} {} ({} files). {}",
-                            p.name,
-                            p.version,
-                            p.files.len(),
-                            p.notes
-                        ),
-                    }
-                    EXIT_OK
-                }
-                Err(e) => {
-                    print_error(&e, lang);
-                    EXIT_NOTHING
-                }
-            }
+            let p = pack::install(file, &opts)?;
+            let n = p.files.len();
+            say(
+                lang,
+                format!(
+                    "已安装模板包「{}」版本 {}（{n} 个文件）。{}",
+                    p.name, p.version, p.notes
+                ),
+                format!(
+                    "installed pack {} {} ({n} files). {}",
+                    p.name, p.version, p.notes
+                ),
+            );
         }
         PackCommand::List => {
             let all = pack::installed(&config);
             if all.is_empty() {
-                match lang {
-                    Lang::Zh => eprintln!("还没有安装模板包。"),
-                    Lang::En => eprintln!("no pack installed"),
-                }
+                say(lang, "还没有安装模板包。", "no pack installed");
             }
             for p in all {
                 println!("{}\t{}\t{}\t{}", p.name, p.version, p.date, p.installed);
             }
-            EXIT_OK
         }
-        PackCommand::Rollback { name } => match pack::rollback(&config, name) {
-            Ok(now) => {
-                match (lang, now) {
-                    (Lang::Zh, Some(p)) => {
-                        eprintln!("模板包「{name}」已退回到版本 {}。", p.version)
-                    }
-                    (Lang::Zh, None) => {
-                        eprintln!("模板包「{name}」已退回到安装它之前的样子。")
-                    }
-                    (Lang::En, Some(p)) => eprintln!("pack {name} is back at {}", p.version),
-                    (Lang::En, None) => eprintln!("pack {name} removed: back to before it"),
-                }
-                EXIT_OK
-            }
-            Err(e) => {
-                print_error(&e, lang);
-                EXIT_NOTHING
-            }
+        PackCommand::Rollback { name } => match pack::rollback(&config, name)? {
+            Some(p) => say(
+                lang,
+                format!("模板包「{name}」已退回到版本 {}。", p.version),
+                format!("pack {name} is back at {}", p.version),
+            ),
+            None => say(
+                lang,
+                format!("模板包「{name}」已退回到安装它之前的样子。"),
+                format!("pack {name} removed: back to before it"),
+            ),
         },
     }
-}
-
-fn print_error(e: &PackError, lang: Lang) {
-    sheetbridge::log::event::error(&e.english());
-    match lang {
-        Lang::Zh => eprintln!("错误：{e}"),
-        Lang::En => eprintln!("error: {}", e.english()),
-    }
+    Ok(EXIT_OK)
 }

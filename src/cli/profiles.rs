@@ -1,11 +1,11 @@
 //! `sheetbridge profiles`: the profiles found, built-in and the user's, with their files.
 
-use super::EXIT_OK;
+use super::{EXIT_OK, Run, answer};
 use sheetbridge::issue::Lang;
 use sheetbridge::profile::{Origin, Profiles};
 
-pub fn run(lang: Lang) -> u8 {
-    let dir = super::folders(lang).and_then(|f| f.profiles_dir());
+pub fn run(lang: Lang) -> Run {
+    let dir = super::config_dir().map(|c| c.join("profiles"));
     let all = Profiles::load(dir.as_deref());
     for p in &all.list {
         let source = match (&p.origin, lang) {
@@ -16,16 +16,14 @@ pub fn run(lang: Lang) -> u8 {
         println!("{}\t{}\t{}", p.name, p.title, source);
     }
     for e in &all.broken {
-        match lang {
-            Lang::Zh => println!("（无法使用）{e}"),
-            Lang::En => println!("(unusable) {e}"),
-        }
+        answer(lang, format!("（无法使用）{e}"), format!("(unusable) {e}"));
     }
     if let Some(d) = dir {
-        match lang {
-            Lang::Zh => println!("自己的模板放在：{}", d.display()),
-            Lang::En => println!("your own profiles go in: {}", d.display()),
-        }
+        answer(
+            lang,
+            format!("自己的模板放在：{}", d.display()),
+            format!("your own profiles go in: {}", d.display()),
+        );
     }
-    EXIT_OK
+    Ok(EXIT_OK)
 }

@@ -2,15 +2,13 @@
 //! saved edits and exclusions applied) as batches in the outbox, send what is due, and exit by
 //! the state of the file's batches (target.md).
 
-use super::{EXIT_NOTHING, EXIT_OK, EXIT_PERSON, EXIT_QUEUED};
+use super::{EXIT_NOTHING, EXIT_OK, EXIT_PERSON, EXIT_QUEUED, Failure, LoadArgs, Run, say};
 use clap::Args;
 use sheetbridge::issue::Lang;
-use sheetbridge::pipeline::Options;
 use sheetbridge::upload::client::Outcome;
 use sheetbridge::upload::outbox::{BatchRecord, Lookup, Queued, State};
 use sheetbridge::workspace::{self, FileState};
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Duration;
 
 #[derive(Args)]
@@ -20,15 +18,8 @@ pub struct UploadArgs {
     /// 上报目标：mappings/targets/ 或配置文件夹 targets/ 里的文件名（不带 .toml），或 .toml 文件路径
     #[arg(short = 't', long)]
     pub target: String,
-    /// 模板名称或 .toml 文件路径；不填则自动识别
-    #[arg(short = 'p', long = "profile")]
-    pub profile: Option<String>,
-    /// 读取哪个工作表；不填则自动选择
-    #[arg(long)]
-    pub sheet: Option<String>,
-    /// 本院名称：检测机构为空时填入
-    #[arg(long, env = "SHEETBRIDGE_LAB")]
-    pub lab: Option<String>,
+    #[command(flatten)]
+    pub load: LoadArgs,
     /// 失败后在本次运行中继续重试的最长秒数（默认 0：每批只试一次）
     #[arg(long, default_value_t = 0)]
     pub max_wait: u64,
@@ -44,82 +35,22 @@ fn date(ms: i64) -> String {
         .unwrap_or_default()
 }
 
-pub fn run(args: &UploadArgs, lang: Lang) -> u8 {
-    let zh = lang == Lang::Zh;
-    let Some(folders) = super::folders(lang) else {
-        return EXIT_NOTHING;
-    };
-    let target = match folders.target(&args.target) {
-        Ok(t) => t,
-        Err(e) => {
-            sheetbridge::log::event::error(&e.english());
-            match lang {
-                Lang::Zh => eprintln!("错误：{e}"),
-                Lang::En => eprintln!("error: {}", e.english()),
-            }
-            return EXIT_NOTHING;
-        }
-    };
-    let Some(mut ws) = super::outbox::open(lang) else {
-        return EXIT_NOTHING;
-    };
-    let ledger = match ws.ledger(Some(&target)) {
-        Ok(l) => l,
-        Err(e) => {
-            super::outbox::print_error(&e, lang);
-            return EXIT_NOTHING;
-        }
-    };
-    let opts = Options {
-        sheet: args.sheet.clone(),
-        profile: args.profile.clone(),
-        lab: args.lab.clone(),
-        ledger: Some(Arc::new(ledger)),
-        ..Options::default()
-    };
-    let loaded = match workspace::load(
-        &folders,
-        &folders.profiles(),
-        &args.file,
-        opts,
-        Some(&target),
-        &(),
-    ) {
-        Ok(l) => l,
-        Err(e) => {
-            match lang {
-                Lang::Zh => eprintln!("错误：{e}"),
-                Lang::En => eprintln!("error: {}", e.english()),
-            }
-            return EXIT_NOTHING;
-        }
-    };
-    for (w_zh, w_en) in &loaded.warnings {
-        match lang {
-            Lang::Zh => eprintln!("提醒：{w_zh}"),
-            Lang::En => eprintln!("warning: {w_en}"),
-        }
-    }
-    if let Some(line) = loaded.restored.message(lang) {
-        eprintln!("{line}");
-    }
-    let batch = &loaded.batch;
+pub fn run(args: &UploadArgs, lang: Lang) -> Run {
+    let folders = super::folders()?;
+    let target = folders.target(&args.target)?;
+    let mut ws = super::outbox::open(folders.clone(), lang)?;
+    let batch = super::load(Some(&folders), &args.file, &args.load, Some(&target), lang)?;
+    let batch = &batch;
     super::print_summary(batch, lang, 5);
     let ready = batch
         .rows_with(sheetbridge::batch::RowStatus::Ready)
         .count();
     let before = workspace::already_uploaded(batch);
     if ready == 0 && before == 0 {
-        if zh {
-            eprintln!(
-                "没有可以上报的行（有错误的行、重复的行和不上报的行都不会上报）。没有排队任何批次。"
-            );
-        } else {
-            eprintln!(
-                "no row to upload (rows with errors, repeats and rows left out are not sent); nothing queued"
-            );
-        }
-        return EXIT_NOTHING;
+        return Err(Failure::new(
+            "没有可以上报的行（有错误的行、重复的行和不上报的行都不会上报）。没有排队任何批次。",
+            "no row to upload (rows with errors, repeats and rows left out are not sent); nothing queued",
+        ));
     }
     if before > 0 {
         let when = first_upload_date(&ws, batch);
@@ -133,28 +64,20 @@ pub fn run(args: &UploadArgs, lang: Lang) -> u8 {
         }
     }
     let creds = super::credentials();
-    let result = match ws.upload(
+    let result = ws.upload(
         &target,
         batch,
         &creds,
         Duration::from_secs(args.max_wait),
         &mut |b: &BatchRecord, o: &Outcome| super::outbox::print_attempt(b, o, lang),
-    ) {
-        Ok(r) => r,
-        Err(e) => {
-            super::outbox::print_error(&e, lang);
-            return EXIT_NOTHING;
-        }
-    };
+    )?;
     for q in &result.queued {
         match q {
-            Queued::New { id, rows } => {
-                if zh {
-                    eprintln!("批次 {id}：{rows} 行，已放入待上报队列。");
-                } else {
-                    eprintln!("batch {id}: {rows} rows queued");
-                }
-            }
+            Queued::New { id, rows } => say(
+                lang,
+                format!("批次 {id}：{rows} 行，已放入待上报队列。"),
+                format!("batch {id}: {rows} rows queued"),
+            ),
             Queued::Already { id, state } => {
                 let Some(b) = result.batches.iter().find(|b| &b.id == id) else {
                     continue;
@@ -191,43 +114,36 @@ pub fn run(args: &UploadArgs, lang: Lang) -> u8 {
         count(State::Waiting),
     );
     let open = result.batches.len() - confirmed - rejected - waiting;
-    if zh {
-        eprintln!(
-            "这个文件共 {} 批：已确认 {confirmed}，被拒绝 {rejected}，待人工处理 {waiting}，未完成 {open}。",
-            result.batches.len()
-        );
-    } else {
-        eprintln!(
-            "{} batches of this file: {confirmed} confirmed, {rejected} rejected, {waiting} waiting for a person, {open} not done",
-            result.batches.len()
-        );
-    }
-    match result.state() {
+    let n = result.batches.len();
+    say(
+        lang,
+        format!(
+            "这个文件共 {n} 批：已确认 {confirmed}，被拒绝 {rejected}，待人工处理 {waiting}，未完成 {open}。"
+        ),
+        format!(
+            "{n} batches of this file: {confirmed} confirmed, {rejected} rejected, {waiting} waiting for a person, {open} not done"
+        ),
+    );
+    Ok(match result.state() {
         FileState::Nothing => EXIT_NOTHING,
         FileState::NeedsPerson => {
-            if zh {
-                eprintln!(
-                    "有批次需要人工处理：用 sheetbridge outbox list 查看原因，核对后用 outbox retry 或 outbox forget。"
-                );
-            } else {
-                eprintln!("a batch needs a person: see `sheetbridge outbox list`");
-            }
+            say(
+                lang,
+                "有批次需要人工处理：用 sheetbridge outbox list 查看原因，核对后用 outbox retry 或 outbox forget。",
+                "a batch needs a person: see `sheetbridge outbox list`",
+            );
             EXIT_PERSON
         }
         FileState::Queued => {
-            if zh {
-                eprintln!(
-                    "未完成的批次已保存，稍后可用 sheetbridge outbox send、再次运行这条命令或在窗口里继续发送。"
-                );
-            } else {
-                eprintln!(
-                    "unfinished batches are kept; send them later with `sheetbridge outbox send` or by running this again"
-                );
-            }
+            say(
+                lang,
+                "未完成的批次已保存，稍后可用 sheetbridge outbox send、再次运行这条命令或在窗口里继续发送。",
+                "unfinished batches are kept; send them later with `sheetbridge outbox send` or by running this again",
+            );
             EXIT_QUEUED
         }
         FileState::Done => EXIT_OK,
-    }
+    })
 }
 
 /// When the first of the batch's rows already uploaded was confirmed (from the ledger).

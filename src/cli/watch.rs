@@ -1,19 +1,16 @@
 //! `sheetbridge watch FOLDER --target TARGET [--once]`: sends every file that lands in FOLDER
 //! without a click, and brings the ones that need a decision to `需要处理/` (unattended.md).
 
-use super::{EXIT_NOTHING, EXIT_OK, EXIT_QUEUED, EXIT_SOME_REJECTED};
+use super::{
+    EXIT_NOTHING, EXIT_OK, EXIT_PERSON, EXIT_QUEUED, EXIT_SOME_REJECTED, Failure, Run, answer, say,
+};
 use clap::Args;
 use sheetbridge::issue::Lang;
-use sheetbridge::profile::Profiles;
 use sheetbridge::unattended::handle::{ConvertOptions, Workflow};
 use sheetbridge::unattended::journal::Journal;
 use sheetbridge::unattended::watch::{LastRun, Notifier, Pass, Settle, Watch, record_run};
-use sheetbridge::upload::target::Target;
 use std::path::PathBuf;
 use std::time::Duration;
-
-/// A batch needs a person (rejected by the platform, or waiting).
-pub const EXIT_BATCH_NEEDS_PERSON: u8 = 5;
 
 #[derive(Args)]
 pub struct WatchArgs {
@@ -42,61 +39,35 @@ pub struct WatchArgs {
     pub source: Option<String>,
 }
 
-pub fn run(args: &WatchArgs, lang: Lang) -> u8 {
-    let zh = lang == Lang::Zh;
-    let fail = |zh_text: String, en: String| {
-        if zh {
-            eprintln!("错误：{zh_text}");
-        } else {
-            eprintln!("error: {en}");
-        }
-        EXIT_NOTHING
-    };
+pub fn run(args: &WatchArgs, lang: Lang) -> Run {
     if !args.folder.is_dir() {
-        return fail(
+        return Err(Failure::new(
             format!(
                 "找不到要监视的文件夹「{}」。请先建好这个文件夹（例如 文档/核酸上报/待上报）。",
                 args.folder.display()
             ),
             format!("no folder {}", args.folder.display()),
-        );
+        ));
     }
     let folder = std::path::absolute(&args.folder).unwrap_or_else(|_| args.folder.clone());
-    let target = match Target::find(&args.target, super::targets_dir().as_deref()) {
-        Ok(t) => t,
-        Err(e) => return fail(e.to_string(), e.english()),
-    };
-    let Some(data_dir) = super::data_dir() else {
-        return fail(
-            "没有找到数据文件夹；请设置环境变量 SHEETBRIDGE_DATA_DIR。".into(),
-            "no data folder; set SHEETBRIDGE_DATA_DIR".into(),
-        );
-    };
+    let folders = super::folders()?;
+    let target = folders.target(&args.target)?;
+    let data_dir = folders.data.clone();
     let creds = super::login::target_credentials(&target, lang);
-    let profiles = Profiles::load(super::config_dir().map(|c| c.join("profiles")).as_deref());
+    let profiles = folders.profiles();
     let convert = ConvertOptions {
         profile: args.profile.clone(),
         lab: args.lab.clone(),
     };
-    let folders = sheetbridge::workspace::Folders {
-        data: data_dir.clone(),
-        config: super::config_dir(),
-    };
-    let mut workflow = match Workflow::open(
+    let mut workflow = Workflow::open(
         folders,
         super::keep_days(),
         target,
         profiles,
         convert,
         creds,
-    ) {
-        Ok(w) => w,
-        Err(e) => return fail(e.to_string(), e.english()),
-    };
-    let journal = match Journal::open(&data_dir) {
-        Ok(j) => j,
-        Err(e) => return fail(e.to_string(), e.english()),
-    };
+    )?;
+    let journal = Journal::open(&data_dir)?;
     let watch = Watch {
         folder: &folder,
         data_dir: &data_dir,
@@ -105,8 +76,9 @@ pub fn run(args: &WatchArgs, lang: Lang) -> u8 {
     let mut tracker = Settle::default();
     let notifier = (!args.once).then(|| Notifier::new(&folder));
     if let Some(n) = &notifier {
-        if zh {
-            eprintln!(
+        say(
+            lang,
+            format!(
                 "正在监视文件夹「{}」，上报到「{}」。按 Ctrl+C 停止。{}",
                 folder.display(),
                 workflow.target().name,
@@ -115,75 +87,60 @@ pub fn run(args: &WatchArgs, lang: Lang) -> u8 {
                 } else {
                     "（收不到文件通知，改为定时查看）"
                 }
-            );
-        } else {
-            eprintln!("watching {}; Ctrl+C stops", folder.display());
-        }
+            ),
+            format!("watching {}; Ctrl+C stops", folder.display()),
+        );
     }
     loop {
         let mut source_refused = false;
         if let Some(source) = &args.source {
             let day = chrono::Local::now().date_naive();
-            source_refused = super::fetch::fetch(source, day, &folder, lang).1;
-        }
-        let pass = match watch.pass(&journal, &mut workflow, &mut tracker, &mut |f| {
-            println!(
-                "{}",
-                if zh {
-                    f.line(&folder)
-                } else {
-                    f.line_en(&folder)
-                }
-            );
-        }) {
-            Ok(p) => p,
-            Err(e) => return fail(e.to_string(), e.english()),
-        };
-        for name in &pass.claimed {
-            if zh {
-                println!("{name}：正在窗口里打开，这次先不处理。");
-            } else {
-                println!("{name}: open in the window, left for later");
+            // A failed download is said and the files already there are still handled.
+            if let Err((failure, login)) = super::fetch::fetch(source, day, &folder, lang) {
+                failure.report(lang);
+                source_refused = login;
             }
         }
-        let sent = match workflow.send(Duration::ZERO, &mut |b, o| {
+        let pass = watch.pass(&journal, &mut workflow, &mut tracker, &mut |f| {
+            answer(lang, f.line(&folder), f.line_en(&folder));
+        })?;
+        for name in &pass.claimed {
+            answer(
+                lang,
+                format!("{name}：正在窗口里打开，这次先不处理。"),
+                format!("{name}: open in the window, left for later"),
+            );
+        }
+        let sent = workflow.send(Duration::ZERO, &mut |b, o| {
             super::outbox::print_attempt(b, o, lang)
-        }) {
-            Ok(s) => s,
-            Err(e) => return fail(e.to_string(), e.english()),
-        };
+        })?;
         for t in &sent.broken_targets {
             eprintln!("{t}");
         }
         if let Some(o) = &sent.login_refused {
-            eprintln!("{}", if zh { &o.zh } else { &o.en });
+            say(lang, &o.zh, &o.en);
         }
         if args.once {
-            let code = match exit_code(
+            let code = exit_code(
                 &mut workflow,
                 &pass,
                 sent.login_refused.is_some() || source_refused,
                 lang,
-            ) {
-                Ok(c) => c,
-                Err(e) => return fail(e.to_string(), e.english()),
-            };
+            )?;
             let run = LastRun {
                 at: chrono::Local::now().format("%Y-%m-%d %H:%M:%S").to_string(),
                 exit_code: code,
                 files: pass.files.len(),
             };
             if let Err(e) = record_run(&data_dir, &run) {
-                eprintln!(
-                    "{}",
-                    if zh {
-                        format!("提醒：没能记下本次运行（{e}）")
-                    } else {
-                        format!("warning: run not recorded ({e})")
-                    }
+                let e = sheetbridge::read::io_message(&e);
+                say(
+                    lang,
+                    format!("提醒：没能记下本次运行（{e}）"),
+                    format!("warning: run not recorded ({e})"),
                 );
             }
-            return code;
+            return Ok(code);
         }
         let wait = if pass.settling > 0 {
             Duration::from_secs(args.interval.min(args.settle + 1).max(1))
@@ -206,24 +163,25 @@ fn exit_code(
 ) -> Result<u8, sheetbridge::unattended::handle::WorkflowError> {
     let state = workflow.state()?;
     let to_fix = pass.files.iter().filter(|f| f.needs_clerk()).count();
-    match lang {
-        Lang::Zh => eprintln!(
+    say(
+        lang,
+        format!(
             "本次处理 {} 个文件，其中 {to_fix} 个需要处理；待上报队列：{} 批需要人工处理，{} 批等待重试。",
             pass.files.len(),
             state.needs_person,
             state.queued
         ),
-        Lang::En => eprintln!(
+        format!(
             "{} files handled, {to_fix} need the clerk; outbox: {} batches need a person, {} queued",
             pass.files.len(),
             state.needs_person,
             state.queued
         ),
-    }
+    );
     Ok(if refused {
         EXIT_NOTHING
     } else if state.needs_person > 0 {
-        EXIT_BATCH_NEEDS_PERSON
+        EXIT_PERSON
     } else if to_fix > 0 {
         EXIT_SOME_REJECTED
     } else if state.queued > 0 {
