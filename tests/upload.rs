@@ -547,7 +547,18 @@ fn killed_sender_loses_nothing_and_sends_nothing_twice() {
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        std::thread::sleep(Duration::from_millis(fastrand::u64(20..400)));
+        // Kill once it is sending, whatever the machine's load makes its start-up take: after
+        // its first request reached the platform, at a random moment of the next ones.
+        let requests = &env.platform.shared.requests;
+        let before = requests.load(Ordering::SeqCst);
+        let waiting = Instant::now();
+        while requests.load(Ordering::SeqCst) == before
+            && child.try_wait().unwrap().is_none()
+            && waiting.elapsed() < Duration::from_secs(20)
+        {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        std::thread::sleep(Duration::from_millis(fastrand::u64(0..300)));
         let finished = child.try_wait().unwrap().is_some();
         if !finished {
             child.kill().unwrap(); // SIGKILL
