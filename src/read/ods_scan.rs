@@ -137,8 +137,14 @@ fn check_content(input: impl std::io::BufRead) -> Result<(), Limit> {
                         .unwrap_or(1)
                         .min(MAX_COLS - *built);
                     let has_value = !empty
-                        || e.try_get_attribute("office:value-type").ok().flatten().is_some()
-                        || e.try_get_attribute("table:formula").ok().flatten().is_some();
+                        || e.try_get_attribute("office:value-type")
+                            .ok()
+                            .flatten()
+                            .is_some()
+                        || e.try_get_attribute("table:formula")
+                            .ok()
+                            .flatten()
+                            .is_some();
                     if !has_value {
                         *pending = reps;
                     } else if reps > 0 {
@@ -167,7 +173,8 @@ mod tests {
         check_content(s.as_bytes())
     }
 
-    const CELL: &str = r#"<table:table-cell office:value-type="string"><text:p>x</text:p></table:table-cell>"#;
+    const CELL: &str =
+        r#"<table:table-cell office:value-type="string"><text:p>x</text:p></table:table-cell>"#;
 
     #[test]
     fn an_ordinary_sheet_with_trailing_empty_repeats_passes() {

@@ -402,7 +402,11 @@ fn sheet_name(data: &[u8]) -> Option<String> {
     match data.get(7)? {
         0 => Some(text.get(..len)?.iter().map(|&b| char::from(b)).collect()),
         1 => {
-            let units: Vec<u16> = text.get(..len * 2)?.chunks_exact(2).map(|c| u16::from_le_bytes([c[0], c[1]])).collect();
+            let units: Vec<u16> = text
+                .get(..len * 2)?
+                .chunks_exact(2)
+                .map(|c| u16::from_le_bytes([c[0], c[1]]))
+                .collect();
             Some(String::from_utf16_lossy(&units))
         }
         _ => None,
@@ -413,12 +417,16 @@ fn sheet_name(data: &[u8]) -> Option<String> {
 /// (including its wrap-around when the last row is before the first).
 fn declared_size(r: &[u8]) -> (u64, u64) {
     let fields = match r.len() {
-        10 => u16_at(r, 0).zip(u16_at(r, 2)).zip(u16_at(r, 4).zip(u16_at(r, 6))).map(
-            |((rf, rl), (cf, cl))| (u32::from(rf), u32::from(rl), u32::from(cf), u32::from(cl)),
-        ),
-        14 | 16 => u32_at(r, 0).zip(u32_at(r, 4)).zip(u16_at(r, 8).zip(u16_at(r, 10))).map(
-            |((rf, rl), (cf, cl))| (rf, rl, u32::from(cf), u32::from(cl)),
-        ),
+        10 => u16_at(r, 0)
+            .zip(u16_at(r, 2))
+            .zip(u16_at(r, 4).zip(u16_at(r, 6)))
+            .map(|((rf, rl), (cf, cl))| {
+                (u32::from(rf), u32::from(rl), u32::from(cf), u32::from(cl))
+            }),
+        14 | 16 => u32_at(r, 0)
+            .zip(u32_at(r, 4))
+            .zip(u16_at(r, 8).zip(u16_at(r, 10)))
+            .map(|((rf, rl), (cf, cl))| (rf, rl, u32::from(cf), u32::from(cl))),
         _ => None,
     };
     let Some((rf, rl, mut cf, cl)) = fields else {
@@ -503,7 +511,10 @@ mod tests {
         }
         // Within Excel's own 256 columns but still too many cells for one grid.
         assert!(scan_biff(&workbook(&[number(0, 0), number(65_535, 255)])).is_err());
-        assert_eq!(scan_biff(&workbook(&[number(0, 0), number(65_535, 20)])), Ok(()));
+        assert_eq!(
+            scan_biff(&workbook(&[number(0, 0), number(65_535, 20)])),
+            Ok(())
+        );
     }
 
     #[test]
