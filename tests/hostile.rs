@@ -953,3 +953,33 @@ fn ods_repeat_bombs_are_refused_in_bounded_memory() {
     );
     assert_refused_within_memory(dir.path(), &cols_bomb, &["Sheet1", "16384 列"]);
 }
+
+#[test]
+fn damaged_utf8_in_a_csv_is_a_warning_naming_the_row_and_count() {
+    let dir = tmp();
+    let lines = csv_rows(8, false);
+    let mut bytes = lines.join("\r\n").into_bytes();
+    // Damage the line of the fourth data row (line 5): the two bytes after the first of 天 in
+    // its address; each of the three bytes left over is read as one replacement character.
+    let start = lines[..4].iter().map(|l| l.len() + 2).sum::<usize>();
+    let pos = start + lines[4].rfind("天河区").unwrap();
+    bytes[pos + 1] = 0xFF;
+    bytes[pos + 2] = 0xFE;
+    let input = dir.path().join("damaged.csv");
+    std::fs::write(&input, &bytes).unwrap();
+    let (code, issues) = report_rows(dir.path(), &input);
+    assert_eq!(code, 0, "{issues:?}");
+    assert_eq!(issues, [(5, "text_damaged".to_owned())]);
+    let report: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("damaged.json")).unwrap())
+            .unwrap();
+    let message = report["issues"][0]["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("第 5 行「现住址」") && message.contains("有 3 个字读不出来"),
+        "{message}"
+    );
+    assert_eq!(report["issues"][0]["severity"], "warning");
+    // The headers were read as UTF-8, not as GBK.
+    let r = run(dir.path(), &["check", input.to_str().unwrap()]);
+    assert!(r.stderr.contains("读不出来"), "{}", r.stderr);
+}
