@@ -983,3 +983,72 @@ fn damaged_utf8_in_a_csv_is_a_warning_naming_the_row_and_count() {
     let r = run(dir.path(), &["check", input.to_str().unwrap()]);
     assert!(r.stderr.contains("读不出来"), "{}", r.stderr);
 }
+
+#[test]
+fn a_full_disk_gives_one_chinese_message_and_no_file() {
+    use std::os::unix::process::CommandExt;
+    let dir = tmp();
+    let input = dir.path().join("big.csv");
+    std::fs::write(&input, csv_rows(3_000, false).join("\n")).unwrap();
+    let out_dir = dir.path().join("out");
+    std::fs::create_dir(&out_dir).unwrap();
+    for name in ["upload.xlsx", "upload.csv"] {
+        let output = out_dir.join(name);
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_sheetbridge"));
+        cmd.args([
+            "convert",
+            input.to_str().unwrap(),
+            "-o",
+            output.to_str().unwrap(),
+        ])
+        .env("SHEETBRIDGE_CONFIG_DIR", dir.path().join("config"))
+        .env("SHEETBRIDGE_DATA_DIR", dir.path().join("data"))
+        .env_remove("SHEETBRIDGE_LANG");
+        // SAFETY: setrlimit and signal are async-signal-safe. Files the child writes stop at
+        // 20 KB, as on a full disk (EFBIG instead of SIGXFSZ, which is ignored).
+        unsafe {
+            cmd.pre_exec(|| {
+                libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+                let cap = libc::rlimit {
+                    rlim_cur: 20_000,
+                    rlim_max: 20_000,
+                };
+                libc::setrlimit(libc::RLIMIT_FSIZE, &cap);
+                Ok(())
+            });
+        }
+        let r = cmd.output().unwrap();
+        let stderr = String::from_utf8_lossy(&r.stderr);
+        assert_eq!(r.status.code(), Some(2), "{name}: {stderr}");
+        assert!(!stderr.contains("ZipWriter"), "{name}: {stderr}");
+        assert!(stderr.contains("无法写入"), "{name}: {stderr}");
+        assert!(stderr.contains("超过了这个磁盘"), "{name}: {stderr}");
+        let left: Vec<_> = std::fs::read_dir(&out_dir).unwrap().collect();
+        assert!(left.is_empty(), "{name}: {left:?}");
+    }
+}
+
+#[test]
+fn a_panic_in_calamine_shows_only_the_chinese_message() {
+    let dir = tmp();
+    let mut bytes = xls_file(&[xls_text(0, 0, "姓名"), xls_text(1, 0, "张三")]);
+    // The FAT sends the stream's second sector to sector 200, past the end of the FAT itself:
+    // calamine's compound-file reader indexes its FAT there and panics.
+    bytes[512 + 2 * 4..512 + 3 * 4].copy_from_slice(&200u32.to_le_bytes());
+    bytes.resize(202 * 512, 0);
+    let input = dir.path().join("panics.xls");
+    std::fs::write(&input, &bytes).unwrap();
+    let r = run(dir.path(), &["check", input.to_str().unwrap()]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.starts_with("错误："), "{}", r.stderr);
+    assert!(r.stderr.contains("已损坏"), "{}", r.stderr);
+    assert!(
+        !r.stderr.contains("panicked") && !r.stderr.contains("thread"),
+        "{}",
+        r.stderr
+    );
+    // The detail is in the log, for support.
+    let logs = dir.path().join("data/logs/sheetbridge.log");
+    let log = std::fs::read_to_string(&logs).unwrap_or_default();
+    assert!(log.contains("caught:"), "{}: {log}", logs.display());
+}

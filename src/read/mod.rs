@@ -208,6 +208,7 @@ pub fn io_message(e: &std::io::Error) -> String {
         }
         AlreadyExists => "文件已存在".into(),
         StorageFull => "磁盘空间已满，请清理后重试".into(),
+        FileTooLarge => "文件超过了这个磁盘或系统允许的大小，请换一个磁盘或文件夹".into(),
         ReadOnlyFilesystem => "磁盘或文件夹是只读的，请换一个文件夹".into(),
         _ => format!("系统错误（{e}）"),
     }
