@@ -269,6 +269,42 @@ pub fn install(dir: &Path) -> bool {
     true
 }
 
+thread_local! {
+    /// How many [`catch_panic`] scopes this thread is inside.
+    static CATCHING: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+}
+
+/// Runs `f` and catches a panic in it (a dependency's bug on a damaged file, rust_xlsxwriter's
+/// `expect` when its temporary file cannot be written on a full disk): `Err` holds the panic's
+/// text. With [`install_panic_hook`] that text goes to the log only, never to the clerk's
+/// console; the caller turns the `Err` into its own plain message.
+pub fn catch_panic<T>(f: impl FnOnce() -> T) -> Result<T, String> {
+    CATCHING.with(|c| c.set(c.get() + 1));
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+    CATCHING.with(|c| c.set(c.get().saturating_sub(1)));
+    result.map_err(|payload| {
+        payload
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "a panic".to_owned())
+    })
+}
+
+/// For front ends, once at start: a panic inside [`catch_panic`] is written to the log (target
+/// `sheetbridge::panic`) instead of standard error; any other panic still goes to the hook
+/// that was there before (Rust's message: a bug should be seen).
+pub fn install_panic_hook() {
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        if CATCHING.with(|c| c.get()) > 0 {
+            ::log::error!(target: "sheetbridge::panic", "caught: {info}");
+        } else {
+            previous(info);
+        }
+    }));
+}
+
 /// The log folder inside a data folder.
 pub fn dir_in(data_dir: &Path) -> PathBuf {
     data_dir.join("logs")

@@ -10,6 +10,8 @@ use std::process::ExitCode;
 mod cli;
 
 fn main() -> ExitCode {
+    // A panic the library catches (calamine on a damaged file) goes to the log, not the console.
+    sheetbridge::log::install_panic_hook();
     #[cfg(windows)]
     if std::env::args_os().len() > 1 {
         console::attach_parent();

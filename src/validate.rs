@@ -121,6 +121,15 @@ impl Checker {
             }
             (_, c) => c.display(),
         };
+        // Bytes a text file could not decode are read as U+FFFD (read::decode_text): say how
+        // many characters of this cell are lost, so the clerk checks it against the source.
+        let damaged = text
+            .chars()
+            .filter(|&c| c == char::REPLACEMENT_CHARACTER)
+            .count();
+        if damaged > 0 {
+            issues.push(issue(Code::TextDamaged, &[&damaged.to_string()]));
+        }
         text = field.normalize.iter().fold(text, |acc, n| n.apply(acc));
         // One cell of the upload sheet holds at most 32,767 characters: a longer value is this
         // row's error, never a failure of the whole file when it is written.
@@ -603,6 +612,14 @@ mod tests {
         assert_eq!(text("name", "ＡＢＣ").value, "ABC");
         assert_eq!(codes(&text("name", "")), ["required"]);
         assert_eq!(codes(&text("name", &"长".repeat(51))), ["name_format"]);
+    }
+
+    #[test]
+    fn undecodable_characters_are_a_warning_that_counts_them() {
+        let out = text("address", "北京市\u{FFFD}\u{FFFD}区");
+        assert_eq!(codes(&out), ["text_damaged"]);
+        assert_eq!(&*out.issues[0].args[0], "2");
+        assert!(codes(&text("address", "北京市朝阳区")).is_empty());
     }
 
     #[test]

@@ -749,3 +749,306 @@ fn ctrl_c_leaves_no_temporary_file_and_exits_130() {
         "nothing left, no report"
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// Old-format workbooks built by hand: a compound file (version 3, 512-byte sectors) holding one
+// BIFF8 `Workbook` stream, so a sheet can name any cell.
+
+fn biff(typ: u16, data: &[u8]) -> Vec<u8> {
+    let mut r = typ.to_le_bytes().to_vec();
+    r.extend((data.len() as u16).to_le_bytes());
+    r.extend(data);
+    r
+}
+
+/// A text cell (Label, the string as UTF-16).
+fn xls_text(row: u16, col: u16, text: &str) -> Vec<u8> {
+    let units: Vec<u16> = text.encode_utf16().collect();
+    let mut d = [row.to_le_bytes(), col.to_le_bytes(), 0u16.to_le_bytes()].concat();
+    d.extend((units.len() as u16).to_le_bytes());
+    d.push(1);
+    d.extend(units.iter().flat_map(|u| u.to_le_bytes()));
+    biff(0x0204, &d)
+}
+
+/// A number cell.
+fn xls_number(row: u16, col: u16, n: f64) -> Vec<u8> {
+    let mut d = [row.to_le_bytes(), col.to_le_bytes(), 0u16.to_le_bytes()].concat();
+    d.extend(n.to_le_bytes());
+    biff(0x0203, &d)
+}
+
+/// An `.xls` with one sheet `Sheet1` holding `cells` (BIFF records).
+fn xls_file(cells: &[Vec<u8>]) -> Vec<u8> {
+    let bof = |dt: u16| {
+        let mut d = [0x0600u16.to_le_bytes(), dt.to_le_bytes()].concat();
+        d.extend([0u8; 12]);
+        biff(0x0809, &d)
+    };
+    let bound = |pos: u32| {
+        let mut d = pos.to_le_bytes().to_vec();
+        d.extend([0, 0, 6, 0]);
+        d.extend(b"Sheet1");
+        biff(0x0085, &d)
+    };
+    // Padding in the globals (an unknown record), so the stream is past the mini-stream size.
+    let pad = biff(0x0899, &[0u8; 4200]);
+    let eof = biff(0x000A, &[]);
+    let globals = bof(5).len() + pad.len() + bound(0).len() + eof.len();
+    let mut stream = [bof(5), pad, bound(globals as u32), eof.clone(), bof(0x10)].concat();
+    for c in cells {
+        stream.extend(c);
+    }
+    stream.extend(eof);
+    let stream_len = stream.len();
+    stream.resize(stream_len.div_ceil(512) * 512, 0);
+    let stream_sectors = (stream.len() / 512) as u32;
+    let (end, free) = (0xFFFF_FFFEu32, 0xFFFF_FFFFu32);
+    assert!(stream_sectors + 2 <= 128, "one FAT sector is enough");
+    let mut header = vec![0u8; 512];
+    header[..8].copy_from_slice(&[0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1]);
+    header[24..26].copy_from_slice(&0x3Eu16.to_le_bytes());
+    header[26..28].copy_from_slice(&3u16.to_le_bytes());
+    header[28..30].copy_from_slice(&0xFFFEu16.to_le_bytes());
+    header[30..32].copy_from_slice(&9u16.to_le_bytes());
+    header[32..34].copy_from_slice(&6u16.to_le_bytes());
+    header[44..48].copy_from_slice(&1u32.to_le_bytes()); // FAT sectors
+    header[48..52].copy_from_slice(&1u32.to_le_bytes()); // directory at sector 1
+    header[56..60].copy_from_slice(&4096u32.to_le_bytes());
+    header[60..64].copy_from_slice(&end.to_le_bytes()); // no mini FAT
+    header[68..72].copy_from_slice(&end.to_le_bytes()); // no DIFAT sectors
+    for (i, chunk) in header[76..512].chunks_exact_mut(4).enumerate() {
+        chunk.copy_from_slice(&if i == 0 { 0 } else { free }.to_le_bytes());
+    }
+    // Sector 0: the FAT; 1: the directory; 2..: the stream.
+    let mut fat = vec![0xFFFF_FFFDu32, end];
+    fat.extend((0..stream_sectors).map(|i| if i + 1 == stream_sectors { end } else { i + 3 }));
+    fat.resize(128, free);
+    let entry = |name: &str, typ: u8, start: u32, len: u32| {
+        let mut e = vec![0u8; 128];
+        let units: Vec<u8> = name.encode_utf16().flat_map(|u| u.to_le_bytes()).collect();
+        e[..units.len()].copy_from_slice(&units);
+        e[64..66].copy_from_slice(&(units.len() as u16 + 2).to_le_bytes());
+        e[66] = typ;
+        e[68..80].copy_from_slice(&[0xFF; 12]); // no siblings, no child
+        e[116..120].copy_from_slice(&start.to_le_bytes());
+        e[120..124].copy_from_slice(&len.to_le_bytes());
+        e
+    };
+    let mut root = entry("Root Entry", 5, end, 0);
+    root[76..80].copy_from_slice(&1u32.to_le_bytes()); // child: the stream
+    let dir = [
+        root,
+        entry("Workbook", 2, 2, stream_len as u32),
+        vec![0u8; 128],
+        vec![0u8; 128],
+    ]
+    .concat();
+    let fat: Vec<u8> = fat.iter().flat_map(|w| w.to_le_bytes()).collect();
+    [header, fat, dir, stream].concat()
+}
+
+#[test]
+fn an_xls_that_names_a_cell_far_away_is_refused_in_bounded_memory() {
+    let dir = tmp();
+    // The same builder makes a file that reads: the far cell is the only difference.
+    let fine = dir.path().join("fine.xls");
+    let rows = [
+        xls_text(0, 0, "姓名"),
+        xls_text(0, 1, "年龄"),
+        xls_text(1, 0, "张三"),
+        xls_number(1, 1, 35.0),
+    ];
+    std::fs::write(&fine, xls_file(&rows)).unwrap();
+    let mut wb = sheetbridge::read::Workbook::open(&fine).unwrap();
+    let mut seen = Vec::new();
+    wb.for_each_row("Sheet1", &mut |r, cells| {
+        seen.push((r, cells.iter().map(|c| c.display()).collect::<Vec<_>>()));
+        std::ops::ControlFlow::Continue(())
+    })
+    .unwrap();
+    assert_eq!(
+        seen,
+        [
+            (0, vec!["姓名".to_owned(), "年龄".into()]),
+            (1, vec!["张三".into(), "35".into()])
+        ]
+    );
+    // Row 65,536, column 65,536: calamine would lay out 4 billion cells (128 GB).
+    let far = dir.path().join("far.xls");
+    let mut cells = rows.to_vec();
+    cells.push(xls_number(65_535, 65_535, 1.0));
+    std::fs::write(&far, xls_file(&cells)).unwrap();
+    assert_refused_within_memory(
+        dir.path(),
+        &far,
+        &["Sheet1", "65536 行 × 65536 列", "已损坏", ".xlsx"],
+    );
+}
+
+/// An `.ods` whose first sheet has `table` (rows) as its content.
+fn ods_file(path: &Path, table: &str) {
+    let content = format!(
+        r#"<?xml version="1.0" encoding="UTF-8"?>
+<office:document-content xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" xmlns:table="urn:oasis:names:tc:opendocument:xmlns:table:1.0" xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0" office:version="1.2"><office:body><office:spreadsheet><table:table table:name="Sheet1">{table}</table:table></office:spreadsheet></office:body></office:document-content>"#
+    );
+    let manifest = r#"<?xml version="1.0" encoding="UTF-8"?>
+<manifest:manifest xmlns:manifest="urn:oasis:names:tc:opendocument:xmlns:manifest:1.0" manifest:version="1.2"><manifest:file-entry manifest:full-path="/" manifest:media-type="application/vnd.oasis.opendocument.spreadsheet"/><manifest:file-entry manifest:full-path="content.xml" manifest:media-type="text/xml"/></manifest:manifest>"#;
+    write_zip(
+        path,
+        &[
+            stored(
+                "mimetype",
+                b"application/vnd.oasis.opendocument.spreadsheet",
+            ),
+            stored("META-INF/manifest.xml", manifest.as_bytes()),
+            stored("content.xml", content.as_bytes()),
+        ],
+    );
+}
+
+#[test]
+fn ods_repeat_bombs_are_refused_in_bounded_memory() {
+    let dir = tmp();
+    let text = |s: &str| {
+        format!(
+            r#"<table:table-cell office:value-type="string"><text:p>{s}</text:p></table:table-cell>"#
+        )
+    };
+    let fine = dir.path().join("fine.ods");
+    ods_file(
+        &fine,
+        &format!(
+            r#"<table:table-row>{}{}<table:table-cell table:number-columns-repeated="16382"/></table:table-row><table:table-row>{}{}</table:table-row><table:table-row table:number-rows-repeated="1048574"><table:table-cell table:number-columns-repeated="16384"/></table:table-row>"#,
+            text("姓名"),
+            text("年龄"),
+            text("张三"),
+            text("35")
+        ),
+    );
+    let mut wb = sheetbridge::read::Workbook::open(&fine).unwrap();
+    let mut n = 0;
+    wb.for_each_row("Sheet1", &mut |_, _| {
+        n += 1;
+        std::ops::ControlFlow::Continue(())
+    })
+    .unwrap();
+    assert_eq!(n, 2);
+    // A value repeated down a million rows, and one repeated across every column of many rows:
+    // a few hundred bytes of XML each, billions of cells in calamine.
+    let rows_bomb = dir.path().join("rows.ods");
+    ods_file(
+        &rows_bomb,
+        &format!(
+            r#"<table:table-row>{}</table:table-row><table:table-row table:number-rows-repeated="1000000"><table:table-cell office:value-type="float" office:value="1" table:number-columns-repeated="90"/></table:table-row>"#,
+            text("姓名")
+        ),
+    );
+    assert_refused_within_memory(dir.path(), &rows_bomb, &["Sheet1", "1000001 行 × 90 列"]);
+    let cols_bomb = dir.path().join("cols.ods");
+    ods_file(
+        &cols_bomb,
+        &r#"<table:table-row><table:table-cell office:value-type="string" table:number-columns-repeated="16384"><text:p>x</text:p></table:table-cell></table:table-row>"#
+            .repeat(6_000),
+    );
+    assert_refused_within_memory(dir.path(), &cols_bomb, &["Sheet1", "16384 列"]);
+}
+
+#[test]
+fn damaged_utf8_in_a_csv_is_a_warning_naming_the_row_and_count() {
+    let dir = tmp();
+    let lines = csv_rows(8, false);
+    let mut bytes = lines.join("\r\n").into_bytes();
+    // Damage the line of the fourth data row (line 5): the two bytes after the first of 天 in
+    // its address; each of the three bytes left over is read as one replacement character.
+    let start = lines[..4].iter().map(|l| l.len() + 2).sum::<usize>();
+    let pos = start + lines[4].rfind("天河区").unwrap();
+    bytes[pos + 1] = 0xFF;
+    bytes[pos + 2] = 0xFE;
+    let input = dir.path().join("damaged.csv");
+    std::fs::write(&input, &bytes).unwrap();
+    let (code, issues) = report_rows(dir.path(), &input);
+    assert_eq!(code, 0, "{issues:?}");
+    assert_eq!(issues, [(5, "text_damaged".to_owned())]);
+    let report: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("damaged.json")).unwrap())
+            .unwrap();
+    let message = report["issues"][0]["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("第 5 行「现住址」") && message.contains("有 3 个字读不出来"),
+        "{message}"
+    );
+    assert_eq!(report["issues"][0]["severity"], "warning");
+    // The headers were read as UTF-8, not as GBK.
+    let r = run(dir.path(), &["check", input.to_str().unwrap()]);
+    assert!(r.stderr.contains("读不出来"), "{}", r.stderr);
+}
+
+#[test]
+fn a_full_disk_gives_one_chinese_message_and_no_file() {
+    use std::os::unix::process::CommandExt;
+    let dir = tmp();
+    let input = dir.path().join("big.csv");
+    std::fs::write(&input, csv_rows(3_000, false).join("\n")).unwrap();
+    let out_dir = dir.path().join("out");
+    std::fs::create_dir(&out_dir).unwrap();
+    for name in ["upload.xlsx", "upload.csv"] {
+        let output = out_dir.join(name);
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_sheetbridge"));
+        cmd.args([
+            "convert",
+            input.to_str().unwrap(),
+            "-o",
+            output.to_str().unwrap(),
+        ])
+        .env("SHEETBRIDGE_CONFIG_DIR", dir.path().join("config"))
+        .env("SHEETBRIDGE_DATA_DIR", dir.path().join("data"))
+        .env_remove("SHEETBRIDGE_LANG");
+        // SAFETY: setrlimit and signal are async-signal-safe. Files the child writes stop at
+        // 20 KB, as on a full disk (EFBIG instead of SIGXFSZ, which is ignored).
+        unsafe {
+            cmd.pre_exec(|| {
+                libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+                let cap = libc::rlimit {
+                    rlim_cur: 20_000,
+                    rlim_max: 20_000,
+                };
+                libc::setrlimit(libc::RLIMIT_FSIZE, &cap);
+                Ok(())
+            });
+        }
+        let r = cmd.output().unwrap();
+        let stderr = String::from_utf8_lossy(&r.stderr);
+        assert_eq!(r.status.code(), Some(2), "{name}: {stderr}");
+        assert!(!stderr.contains("ZipWriter"), "{name}: {stderr}");
+        assert!(stderr.contains("无法写入"), "{name}: {stderr}");
+        assert!(stderr.contains("超过了这个磁盘"), "{name}: {stderr}");
+        let left: Vec<_> = std::fs::read_dir(&out_dir).unwrap().collect();
+        assert!(left.is_empty(), "{name}: {left:?}");
+    }
+}
+
+#[test]
+fn a_panic_in_calamine_shows_only_the_chinese_message() {
+    let dir = tmp();
+    let mut bytes = xls_file(&[xls_text(0, 0, "姓名"), xls_text(1, 0, "张三")]);
+    // The FAT sends the stream's second sector to sector 200, past the end of the FAT itself:
+    // calamine's compound-file reader indexes its FAT there and panics.
+    bytes[512 + 2 * 4..512 + 3 * 4].copy_from_slice(&200u32.to_le_bytes());
+    bytes.resize(202 * 512, 0);
+    let input = dir.path().join("panics.xls");
+    std::fs::write(&input, &bytes).unwrap();
+    let r = run(dir.path(), &["check", input.to_str().unwrap()]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.starts_with("错误："), "{}", r.stderr);
+    assert!(r.stderr.contains("已损坏"), "{}", r.stderr);
+    assert!(
+        !r.stderr.contains("panicked") && !r.stderr.contains("thread"),
+        "{}",
+        r.stderr
+    );
+    // The detail is in the log, for support.
+    let logs = dir.path().join("data/logs/sheetbridge.log");
+    let log = std::fs::read_to_string(&logs).unwrap_or_default();
+    assert!(log.contains("caught:"), "{}: {log}", logs.display());
+}

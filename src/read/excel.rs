@@ -195,8 +195,9 @@ impl Excel {
 
 /// Runs calamine on a damaged file, where it can panic (an index past the end of a sector in
 /// its CFB reader was found by tests/fuzz.rs): a panic there means a damaged file, not a crash.
+/// The panic's text goes to the log (crate::log::catch_panic), not to the console.
 fn guarded<T>(f: impl FnOnce() -> Result<T, RowError>) -> Result<T, RowError> {
-    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or_else(|_| {
+    crate::log::catch_panic(f).unwrap_or_else(|_| {
         Err(RowError::Corrupt(
             "calamine failed on this file (a panic)".into(),
         ))

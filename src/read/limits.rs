@@ -30,6 +30,13 @@ pub const MAX_TEXT_BYTES: u64 = 400 << 20;
 pub const MAX_HTML_BYTES: u64 = 48 << 20;
 /// The largest `.xls` (read whole by calamine; the format holds at most 65,536 rows).
 pub const MAX_XLS_BYTES: u64 = 256 << 20;
+/// The most cells of the grids calamine lays out for a whole `.xls` or `.ods` (every sheet at
+/// once, from its first to its last cell, empty ones included; 32 bytes each, and the sheet
+/// being read is copied once more). 65,536 rows of 64 columns; a real export is far smaller.
+pub const MAX_GRID_CELLS: u64 = 1 << 22;
+/// The most bytes of an `.xls`'s shared-string table (calamine keeps each string with a
+/// 24-byte header, so tiny strings take up to ten times their size in memory).
+pub const MAX_XLS_STRINGS_BYTES: u64 = 32 << 20;
 
 /// A limit a file went over, and where.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,6 +51,9 @@ pub enum Limit {
     Merges { part: String },
     /// A row past [`MAX_ROWS`] (its 1-based number).
     Rows { row: u64 },
+    /// A sheet of an `.xls` or `.ods` whose grid (declared, or spanned by its cells) takes the
+    /// workbook past [`MAX_GRID_CELLS`].
+    Grid { sheet: String, rows: u64, cols: u64 },
 }
 
 /// Where in a file: the sheet row when known, else the line of the part.
@@ -96,6 +106,9 @@ impl Limit {
             Limit::Rows { row } => format!(
                 "在第 {row} 行还有数据，超过了 Excel 最多 {MAX_ROWS} 行的上限。请分成几个文件导出"
             ),
+            Limit::Grid { sheet, rows, cols } => format!(
+                "的工作表「{sheet}」范围达 {rows} 行 × {cols} 列，超过了能读取的 {MAX_GRID_CELLS} 个单元格（文件已损坏，或对这种旧格式来说太大；请在原系统改为导出 .xlsx，或用 Excel/WPS 打开后另存为 .xlsx）"
+            ),
         }
     }
 
@@ -120,6 +133,11 @@ impl Limit {
             Limit::Rows { row } => {
                 format!("has data on row {row}, past Excel's limit of {MAX_ROWS} rows")
             }
+            Limit::Grid { sheet, rows, cols } => format!(
+                "sheet {sheet} spans {rows} rows x {cols} columns, past the limit of \
+                 {MAX_GRID_CELLS} cells (damaged, or too large for this old format: export it \
+                 as .xlsx)"
+            ),
         }
     }
 }

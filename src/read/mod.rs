@@ -9,7 +9,9 @@ mod excel;
 mod html;
 pub mod limits;
 mod merged;
+mod ods_scan;
 mod spreadsheetml;
+mod xls_scan;
 
 use chrono::NaiveDateTime;
 use std::fmt;
@@ -206,6 +208,7 @@ pub fn io_message(e: &std::io::Error) -> String {
         }
         AlreadyExists => "文件已存在".into(),
         StorageFull => "磁盘空间已满，请清理后重试".into(),
+        FileTooLarge => "文件超过了这个磁盘或系统允许的大小，请换一个磁盘或文件夹".into(),
         ReadOnlyFilesystem => "磁盘或文件夹是只读的，请换一个文件夹".into(),
         _ => format!("系统错误（{e}）"),
     }
@@ -280,6 +283,11 @@ impl Workbook {
                 },
                 limits::ZipProblem::Corrupt(detail) => corrupt(detail),
             })?;
+            // An .ods's repeat attributes multiply cells before calamine gives any back.
+            ods_scan::check(path).map_err(|limit| ReadError::Limit {
+                path: path.to_owned(),
+                limit,
+            })?;
             let excel = excel::Excel::open_zip(path, &ext).map_err(|e| match e {
                 excel::XlsOpenError::Password => ReadError::Password {
                     path: path.to_owned(),
@@ -298,6 +306,29 @@ impl Workbook {
         if head == CFB_MAGIC {
             if size > limits::MAX_XLS_BYTES {
                 return Err(too_big(limits::MAX_XLS_BYTES));
+            }
+            // calamine lays out every sheet as a dense grid when it opens the file: measure
+            // first (see read::xls_scan).
+            let bytes = std::fs::read(path).map_err(|e| ReadError::Io {
+                path: path.to_owned(),
+                reason: io_message(&e),
+            })?;
+            let scanned = xls_scan::check(&bytes);
+            drop(bytes);
+            match scanned {
+                Ok(()) => {}
+                Err(xls_scan::XlsProblem::Limit(limit)) => {
+                    return Err(ReadError::Limit {
+                        path: path.to_owned(),
+                        limit,
+                    });
+                }
+                Err(xls_scan::XlsProblem::Password) => {
+                    return Err(ReadError::Password {
+                        path: path.to_owned(),
+                    });
+                }
+                Err(xls_scan::XlsProblem::Corrupt(detail)) => return Err(corrupt(detail)),
             }
             return match excel::Excel::open_xls(path) {
                 Ok(excel) => Ok(Workbook {
