@@ -1094,12 +1094,12 @@ fn a_corrected_password_resumes_sending_and_each_row_goes_once() {
     h.get_by_label("设置").click();
     h.run_steps(3);
     let field = "密码（只在这次打开期间记住）";
-    h.get_by_role_and_label(egui::accesskit::Role::TextInput, field)
+    h.get_by_role_and_label(egui::accesskit::Role::PasswordInput, field)
         .focus();
     h.run_steps(1);
     h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
     h.run_steps(1);
-    h.get_by_role_and_label(egui::accesskit::Role::TextInput, field)
+    h.get_by_role_and_label(egui::accesskit::Role::PasswordInput, field)
         .type_text("demo");
     h.run_steps(1);
     h.get_by_label("保存设置").click();

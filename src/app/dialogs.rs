@@ -64,17 +64,20 @@ impl App {
         let lang = self.lang();
         let mut open = true;
         let mut save = false;
+        let tall = (ctx.content_rect().height() - 60.0).clamp(200.0, 700.0);
         egui::Window::new(tr(lang, "设置", "Settings"))
             .max_width(640.0)
+            // On a small screen the window scrolls rather than hiding its lower part; it opens
+            // tall enough to show everything on a 768-pixel screen.
+            .vscroll(true)
+            .min_height(tall)
+            .default_height(tall)
             .open(&mut open)
             .collapsible(false)
             .resizable(false)
             .show(ctx, |ui| {
-                // The save button stays in view on a 768-pixel screen; the rest scrolls.
-                let room = (ctx.content_rect().height() - 170.0).max(200.0);
-                egui::ScrollArea::vertical()
-                    .max_height(room)
-                    .show(ui, |ui| {
+                {
+                    {
                         egui::Grid::new("settings")
                             .num_columns(2)
                             .spacing([16.0, 12.0])
@@ -256,7 +259,8 @@ impl App {
                             ))
                             .weak(),
                         );
-                    });
+                    }
+                }
                 if ui.button(tr(lang, "保存设置", "Save settings")).clicked() {
                     save = true;
                 }
