@@ -170,7 +170,7 @@ impl App {
         let profiles = Profiles::load(dirs.profiles().as_deref());
         let history = settings::load_history(dirs.data.as_deref());
         let uploads = upload::Uploads::new(ctx, dirs.folders(), settings.keep_days());
-        App {
+        let mut app = App {
             uploads,
             confirm_close: false,
             allow_close: false,
@@ -204,7 +204,10 @@ impl App {
             detail: None,
             fitted: false,
             titled: None,
-        }
+        };
+        // The chosen target is read once here and again only when settings change.
+        app.refresh_target(false);
+        app
     }
 
     /// The folder whose newest spreadsheets the start screen lists (`None`: no list); read
