@@ -909,3 +909,213 @@ fn search_fresh(h: &mut Harness<'static, App>, text: &str) {
         .type_text(text);
     h.run_steps(3);
 }
+
+/// Puts `from` into `folder` as `name`, written a minute ago: settled, as a file a browser
+/// finished saving is (moved in whole, so no watcher sees it half-written).
+fn put_settled(from: &Path, folder: &Path, name: &str) -> PathBuf {
+    let staged = from.with_extension("staged");
+    std::fs::copy(from, &staged).unwrap();
+    let f = std::fs::File::options().write(true).open(&staged).unwrap();
+    f.set_modified(std::time::SystemTime::now() - std::time::Duration::from_secs(60))
+        .unwrap();
+    drop(f);
+    let to = folder.join(name);
+    std::fs::rename(&staged, &to).unwrap();
+    to
+}
+
+/// Five valid people no other test file has.
+fn five_people(path: &Path) {
+    let mut rows = vec![HEADER.iter().map(|h| t(h)).collect::<Vec<_>>()];
+    for i in 0..5 {
+        rows.push(person(700 + i, "T7000000001"));
+    }
+    write_xlsx(path, &[SheetSpec::new("Sheet1", rows)]);
+}
+
+/// Issue 13: 自动上报 switched on in settings, a file put in the folder is sent and shown on
+/// the start screen, with the one that needs the clerk one click away; a file open in the
+/// review screen is left alone until it is closed.
+#[test]
+fn unattended_reporting_sends_new_files_and_leaves_an_open_one_until_it_is_closed() {
+    use crate::support::platform::{Config, Platform};
+    let dir = fixed_dir("unattended");
+    let platform = Platform::start(Config::new(&dir.join("platform.sqlite"))).unwrap();
+    let target = dir.join("stand.toml");
+    std::fs::write(&target, platform.target_toml(true, 5, 5000)).unwrap();
+    let watched = dir.join("待上报");
+    std::fs::create_dir_all(&watched).unwrap();
+    let sample_file = dir.join("sample.xlsx");
+    sample::write_sample(&sample_file).unwrap();
+    let five = dir.join("five.xlsx");
+    five_people(&five);
+    let mut h = harness(&dir);
+    h.run_steps(2);
+    h.state_mut().settings.target = Some(target.display().to_string());
+    h.state_mut().settings.user = "demo".into();
+    h.state_mut().uploads.password = "demo".into();
+    h.state_mut().settings.auto.folder = Some(watched.clone());
+    // The clerk opens a file of the folder before unattended reporting is on.
+    let open_one = put_settled(&five, &watched, "五人.xlsx");
+    drop_file(&mut h, &open_one);
+    assert_eq!(h.state().batch().unwrap().summary().ready, 5);
+    // 自动上报 switched on in settings.
+    h.get_by_label("设置").click();
+    h.run_steps(3);
+    h.get_by_label("自动上报（窗口开着时，放进下面文件夹的导出表自动上报）")
+        .click();
+    h.run_steps(1);
+    h.get_by_label("保存设置").click();
+    h.run_steps(3);
+    assert!(h.state().settings.auto.on);
+    // A new export lands in the folder: it is sent without a click (23 ready rows; the rows
+    // with errors wait in 需要处理 with the errors workbook).
+    put_settled(&sample_file, &watched, "样例.xlsx");
+    wait_for(&mut h, |app| {
+        platform.rows().len() == 23
+            && app.uploads.pending() == 0
+            && app.unattended().claimed == ["五人.xlsx"]
+    });
+    assert!(watched.join("需要处理/样例.xlsx").is_file());
+    assert!(watched.join("需要处理/样例_错误行.xlsx").is_file());
+    assert!(
+        open_one.is_file(),
+        "the file open in the window was not touched"
+    );
+    // Closed, it is sent: five more rows, each row on the platform once.
+    h.get_by_label("关闭此文件").click();
+    h.run_steps(3);
+    wait_for(&mut h, |app| {
+        platform.rows().len() == 28
+            && app.uploads.pending() == 0
+            && app.unattended().today.len() == 2
+    });
+    assert!(
+        platform.rows().iter().all(|r| r.2 == 1),
+        "every row stored once"
+    );
+    assert!(!open_one.exists(), "it moved to 已处理");
+    // The start screen says what was done today; the file to fix opens in one click.
+    h.get_by_label_contains("今天自动处理了 2 个文件");
+    h.get_by_label_contains("五人.xlsx：共 5 行，可上报 5");
+    h.get_by_label("核对并上报：样例.xlsx").click();
+    h.step();
+    settle(&mut h);
+    let b = h.state().batch().expect("the review screen");
+    assert_eq!(b.summary().rejected, 17);
+    assert_eq!(b.summary().ready, 0, "its ready rows were sent already");
+}
+
+/// Issue 11, points 7 and 8: the queue shows one card per file and day (no batch id in its
+/// main line), and a failed upload says what to do in plain words, the network library's
+/// text left to the log.
+#[test]
+fn the_queue_is_grouped_by_file_and_a_failed_upload_is_said_in_plain_words() {
+    use crate::support::platform::{Config, Platform};
+    let dir = fixed_dir("queue_grouped");
+    let platform = Platform::start(Config::new(&dir.join("platform.sqlite"))).unwrap();
+    // Nothing listens on this port: the connection is refused (as with the VPN down).
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let toml = platform
+        .target_toml(true, 5, 5000)
+        .replace(&platform.base_url(), &format!("http://{closed}"));
+    let target = dir.join("stand.toml");
+    std::fs::write(&target, toml).unwrap();
+    let (mut h, _) = open_sample(&dir);
+    h.state_mut().settings.target = Some(target.display().to_string());
+    h.state_mut().settings.user = "demo".into();
+    h.state_mut().uploads.password = "demo".into();
+    h.get_by_label("上传到省平台（23 行）").click();
+    h.step();
+    settle(&mut h);
+    wait_for(&mut h, |app| {
+        app.uploads.last.is_some() && app.uploads.pending() == 1
+    });
+    let id = h.state().uploads.records[0].id.clone();
+    h.get_by_label_contains("样例.xlsx · 今天");
+    h.get_by_label_contains("1 批 · 23 行");
+    h.get_by_label("等待 1");
+    // The message says what to do, once, in plain words.
+    assert!(h.query_all_by_label_contains("请检查 VPN").count() >= 1);
+    for raw in [
+        "error sending",
+        "tcp connect",
+        "os error",
+        "client error",
+        "Connection refused",
+    ] {
+        assert_eq!(
+            h.query_all_by_label_contains(raw).count(),
+            0,
+            "raw text {raw:?} reached the clerk"
+        );
+    }
+    assert_eq!(
+        h.query_all_by_label_contains(&id[..8]).count(),
+        0,
+        "no batch id in the main line"
+    );
+    // The id is there for support, under 详情.
+    h.get_by_label("详情（给技术支持看）").click();
+    h.run_steps(3);
+    h.get_by_label_contains(&id);
+}
+
+/// Issue 8: batches wait after a wrong password; the password corrected in settings, they go
+/// by themselves, each row once.
+#[test]
+fn a_corrected_password_resumes_sending_and_each_row_goes_once() {
+    use crate::support::platform::{Config, Platform};
+    let dir = fixed_dir("password_corrected");
+    let platform = Platform::start(Config::new(&dir.join("platform.sqlite"))).unwrap();
+    let target = dir.join("stand.toml");
+    std::fs::write(&target, platform.target_toml(false, 5, 10)).unwrap();
+    let (mut h, _) = open_sample(&dir);
+    h.state_mut().settings.target = Some(target.display().to_string());
+    h.state_mut().settings.user = "demo".into();
+    h.state_mut().uploads.password = "wrong".into();
+    h.get_by_label("上传到省平台（23 行）").click();
+    h.step();
+    settle(&mut h);
+    wait_for(&mut h, |app| {
+        !app.uploads.sending
+            && app.uploads.pending() == 3
+            && app
+                .uploads
+                .last
+                .as_ref()
+                .is_some_and(|l| l.0.contains("拒绝登录"))
+    });
+    assert!(platform.rows().is_empty());
+    // The clerk corrects the password in settings and saves: nothing else to press.
+    h.get_by_label("设置").click();
+    h.run_steps(3);
+    let field = "密码（只在这次打开期间记住）";
+    h.get_by_role_and_label(egui::accesskit::Role::PasswordInput, field)
+        .focus();
+    h.run_steps(1);
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
+    h.run_steps(1);
+    h.get_by_role_and_label(egui::accesskit::Role::PasswordInput, field)
+        .type_text("demo");
+    h.run_steps(1);
+    h.get_by_label("保存设置").click();
+    h.run_steps(3);
+    wait_for(&mut h, |app| {
+        app.uploads.pending() == 0 && app.uploads.confirmed() == (3, 23)
+    });
+    let rows = platform.rows();
+    assert_eq!(rows.len(), 23);
+    assert!(rows.iter().all(|r| r.2 == 1), "every row stored once");
+    assert!(
+        h.state()
+            .uploads
+            .last
+            .as_ref()
+            .is_none_or(|l| !l.0.contains("拒绝登录")),
+        "the stale error went"
+    );
+}

@@ -39,6 +39,20 @@ fn machine_keys() -> Option<PathBuf> {
     }
 }
 
+/// The targets offered in settings as (reference, name shown), read when settings open: the
+/// built-in `example` (an address no one reaches) only when it is the one chosen.
+fn target_names(user_dir: Option<PathBuf>, chosen: Option<&str>) -> Vec<(String, String)> {
+    crate::upload::target::available(user_dir.as_deref())
+        .into_iter()
+        .filter(|stem| stem != "example" || chosen == Some("example"))
+        .map(|stem| {
+            let name = crate::upload::target::Target::find(&stem, user_dir.as_deref())
+                .map_or_else(|_| stem.clone(), |t| t.name);
+            (stem, name)
+        })
+        .collect()
+}
+
 /// Whether a file is a profile pack (opened or dropped, it is installed, not read as data).
 pub(crate) fn is_pack(path: &Path) -> bool {
     path.extension()
@@ -50,174 +64,218 @@ impl App {
         let lang = self.lang();
         let mut open = true;
         let mut save = false;
+        let tall = (ctx.content_rect().height() - 60.0).clamp(200.0, 700.0);
         egui::Window::new(tr(lang, "设置", "Settings"))
             .max_width(640.0)
+            // On a small screen the window scrolls rather than hiding its lower part; it opens
+            // tall enough to show everything on a 768-pixel screen.
+            .vscroll(true)
+            .min_height(tall)
+            .default_height(tall)
             .open(&mut open)
             .collapsible(false)
             .resizable(false)
             .show(ctx, |ui| {
-                egui::Grid::new("settings")
-                    .num_columns(2)
-                    .spacing([16.0, 12.0])
-                    .show(ui, |ui| {
-                        let label =
-                            ui.label(tr(lang, "本院名称（检测机构）", "Your lab (检测机构)"));
-                        ui.add(
-                            egui::TextEdit::singleline(&mut self.settings.lab)
-                                .desired_width(320.0)
-                                .hint_text(tr(
+                {
+                    {
+                        egui::Grid::new("settings")
+                            .num_columns(2)
+                            .spacing([16.0, 12.0])
+                            .show(ui, |ui| {
+                                let label = ui.label(tr(
                                     lang,
-                                    "例如：天河区人民医院检验科",
-                                    "e.g. 天河区人民医院检验科",
-                                )),
-                        )
-                        .labelled_by(label.id);
-                        ui.end_row();
-                        ui.label(tr(lang, "语言", "Language"));
-                        ui.horizontal(|ui| {
-                            ui.radio_value(&mut self.settings.lang, Lang::Zh, "中文");
-                            ui.radio_value(&mut self.settings.lang, Lang::En, "English");
-                        });
-                        ui.end_row();
-                        ui.label(tr(lang, "上报目标（省平台）", "Upload target"));
-                        let dirs = &self.dirs;
-                        let targets = self
-                            .settings_targets
-                            .get_or_insert_with(|| {
-                                crate::upload::target::available(
-                                    dirs.config.as_ref().map(|c| c.join("targets")).as_deref(),
+                                    "本院名称（检测机构）",
+                                    "Your lab (检测机构)",
+                                ));
+                                ui.add(
+                                    egui::TextEdit::singleline(&mut self.settings.lab)
+                                        .desired_width(320.0)
+                                        .hint_text(tr(
+                                            lang,
+                                            "例如：天河区人民医院检验科",
+                                            "e.g. 天河区人民医院检验科",
+                                        )),
                                 )
-                            })
-                            .clone();
-                        let current = self
-                            .settings
-                            .target
-                            .clone()
-                            .unwrap_or_else(|| tr(lang, "（未选择）", "(none)").to_owned());
-                        let combo = egui::ComboBox::from_id_salt("target")
-                            .selected_text(current)
-                            .show_ui(ui, |ui| {
-                                for t in targets {
-                                    let selected =
-                                        self.settings.target.as_deref() == Some(t.as_str());
-                                    if ui.selectable_label(selected, &t).clicked() {
-                                        self.settings.target = Some(t);
-                                    }
+                                .labelled_by(label.id);
+                                ui.end_row();
+                                ui.label(tr(lang, "语言", "Language"));
+                                ui.horizontal(|ui| {
+                                    ui.radio_value(&mut self.settings.lang, Lang::Zh, "中文");
+                                    ui.radio_value(&mut self.settings.lang, Lang::En, "English");
+                                });
+                                ui.end_row();
+                                ui.label(tr(lang, "上报目标（省平台）", "Upload target"));
+                                if self.settings_targets.is_none() {
+                                    self.settings_targets = Some(target_names(
+                                        self.dirs.config.as_ref().map(|c| c.join("targets")),
+                                        self.settings.target.as_deref(),
+                                    ));
                                 }
-                            });
-                        combo.response.widget_info(|| {
-                            egui::WidgetInfo::labeled(egui::Role::ComboBox, true, "上报目标")
-                        });
-                        ui.end_row();
-                        let label = ui.label(tr(lang, "省平台用户名", "Platform user name"));
-                        ui.add(
-                            egui::TextEdit::singleline(&mut self.settings.user)
-                                .desired_width(240.0),
-                        )
-                        .labelled_by(label.id);
-                        ui.end_row();
-                        let label = ui.label(tr(
-                            lang,
-                            "密码（只在这次打开期间记住）",
-                            "Password (this session only)",
-                        ));
-                        ui.horizontal(|ui| {
-                            ui.add(
-                                egui::TextEdit::singleline(&mut self.uploads.password)
-                                    .password(true)
-                                    .desired_width(240.0),
-                            )
-                            .labelled_by(label.id);
-                            let testing = self.uploads.testing;
-                            if ui
-                                .add_enabled(
-                                    !testing,
-                                    egui::Button::new(tr(lang, "测试连接", "Test connection")),
-                                )
-                                .clicked()
-                            {
-                                match self.target() {
-                                    Ok(target) => {
-                                        let creds = upload::credentials(
-                                            &target,
-                                            &self.settings.user,
-                                            &self.uploads.password,
-                                        )
-                                        .unwrap_or_default();
-                                        self.uploads.test(target, creds);
-                                    }
-                                    Err(e) => self.uploads.test_result = Some(Err(e)),
-                                }
-                            }
-                            if testing {
-                                ui.spinner();
-                            }
-                        });
-                        ui.end_row();
-                        if let Some(result) = &self.uploads.test_result {
-                            ui.label("");
-                            match result {
-                                Ok(_) => ui.colored_label(
-                                    egui::Color32::from_rgb(27, 120, 50),
-                                    tr(lang, "连接成功，可以上传。", "Connected: ready to upload."),
-                                ),
-                                Err(e) => ui.add(
-                                    egui::Label::new(
-                                        egui::RichText::new(e)
-                                            .color(egui::Color32::from_rgb(176, 0, 32)),
+                                let targets = self.settings_targets.clone().unwrap_or_default();
+                                let current = match &self.settings.target {
+                                    None => tr(lang, "（未选择）", "(none)").to_owned(),
+                                    Some(r) => targets
+                                        .iter()
+                                        .find(|(reference, _)| reference == r)
+                                        .map(|(_, name)| name.clone())
+                                        .or_else(|| self.target().ok().map(|t| t.name))
+                                        .unwrap_or_else(|| r.clone()),
+                                };
+                                let combo = egui::ComboBox::from_id_salt("target")
+                                    .selected_text(current)
+                                    .width(320.0)
+                                    .show_ui(ui, |ui| {
+                                        for (reference, name) in targets {
+                                            let selected = self.settings.target.as_deref()
+                                                == Some(reference.as_str());
+                                            if ui.selectable_label(selected, &name).clicked() {
+                                                self.settings.target = Some(reference);
+                                            }
+                                        }
+                                    });
+                                combo.response.widget_info(|| {
+                                    egui::WidgetInfo::labeled(
+                                        egui::Role::ComboBox,
+                                        true,
+                                        "上报目标",
                                     )
-                                    .wrap(),
-                                ),
-                            };
-                            ui.end_row();
-                        }
-                        ui.label(tr(lang, "已上报文件保留天数", "Keep uploaded files (days)"));
-                        let mut days = self.settings.keep_days();
-                        let r = ui.add(
-                            egui::DragValue::new(&mut days)
-                                .range(1..=365)
-                                .suffix(tr(lang, " 天", " days")),
-                        );
-                        r.widget_info(|| {
-                            egui::WidgetInfo::labeled(
-                                egui::Role::SpinButton,
-                                true,
-                                "已上报文件保留天数",
-                            )
-                        });
-                        if days != self.settings.keep_days() {
-                            self.settings.keep_days = Some(days);
-                            self.uploads.set_keep_days(days);
-                        }
-                        ui.end_row();
-                        ui.label(tr(lang, "导出到", "Export to"));
-                        let shown = self
-                            .settings
-                            .export_dir
-                            .as_ref()
-                            .map(|d| d.display().to_string())
-                            .unwrap_or_else(|| {
-                                tr(lang, "原文件所在的文件夹", "the source file's folder")
-                                    .to_owned()
+                                });
+                                ui.end_row();
+                                let label =
+                                    ui.label(tr(lang, "省平台用户名", "Platform user name"));
+                                ui.add(
+                                    egui::TextEdit::singleline(&mut self.settings.user)
+                                        .desired_width(240.0),
+                                )
+                                .labelled_by(label.id);
+                                ui.end_row();
+                                let label = ui.label(tr(
+                                    lang,
+                                    "密码（只在这次打开期间记住）",
+                                    "Password (this session only)",
+                                ));
+                                ui.horizontal(|ui| {
+                                    ui.add(
+                                        egui::TextEdit::singleline(&mut self.uploads.password)
+                                            .password(true)
+                                            .desired_width(240.0),
+                                    )
+                                    .labelled_by(label.id);
+                                    let testing = self.uploads.testing;
+                                    if ui
+                                        .add_enabled(
+                                            !testing,
+                                            egui::Button::new(tr(
+                                                lang,
+                                                "测试连接",
+                                                "Test connection",
+                                            )),
+                                        )
+                                        .clicked()
+                                    {
+                                        match self.target() {
+                                            Ok(target) => {
+                                                let creds = upload::credentials(
+                                                    &target,
+                                                    &self.settings.user,
+                                                    &self.uploads.password,
+                                                    self.remembered.as_ref(),
+                                                )
+                                                .unwrap_or_default();
+                                                self.uploads.test(target, creds);
+                                            }
+                                            Err(e) => self.uploads.test_result = Some(Err(e)),
+                                        }
+                                    }
+                                    if testing {
+                                        ui.spinner();
+                                    }
+                                });
+                                ui.end_row();
+                                if let Some(result) = &self.uploads.test_result {
+                                    ui.label("");
+                                    match result {
+                                        Ok(_) => ui.colored_label(
+                                            egui::Color32::from_rgb(27, 120, 50),
+                                            tr(
+                                                lang,
+                                                "连接成功，可以上传。",
+                                                "Connected: ready to upload.",
+                                            ),
+                                        ),
+                                        Err(e) => ui.add(
+                                            egui::Label::new(
+                                                egui::RichText::new(e)
+                                                    .color(egui::Color32::from_rgb(176, 0, 32)),
+                                            )
+                                            .wrap(),
+                                        ),
+                                    };
+                                    ui.end_row();
+                                }
+                                ui.label(tr(
+                                    lang,
+                                    "已上报文件保留天数",
+                                    "Keep uploaded files (days)",
+                                ));
+                                let mut days = self.settings.keep_days();
+                                let r = ui.add(
+                                    egui::DragValue::new(&mut days)
+                                        .range(1..=365)
+                                        .suffix(tr(lang, " 天", " days")),
+                                );
+                                r.widget_info(|| {
+                                    egui::WidgetInfo::labeled(
+                                        egui::Role::SpinButton,
+                                        true,
+                                        "已上报文件保留天数",
+                                    )
+                                });
+                                if days != self.settings.keep_days() {
+                                    self.settings.keep_days = Some(days);
+                                    self.uploads.set_keep_days(days);
+                                }
+                                ui.end_row();
+                                ui.label(tr(lang, "导出到", "Export to"));
+                                let shown = self
+                                    .settings
+                                    .export_dir
+                                    .as_ref()
+                                    .map(|d| d.display().to_string())
+                                    .unwrap_or_else(|| {
+                                        tr(lang, "原文件所在的文件夹", "the source file's folder")
+                                            .to_owned()
+                                    });
+                                ui.label(shown);
+                                ui.end_row();
                             });
-                        ui.label(shown);
-                        ui.end_row();
-                    });
-                ui.add_space(8.0);
-                ui.label(
-                    egui::RichText::new(tr(
-                        lang,
-                        "本院名称用于“检测机构”一栏为空的行。",
-                        "Your lab fills 检测机构 where the export has none.",
-                    ))
-                    .weak(),
-                );
+                        super::auto::section(self, ui);
+                        ui.add_space(8.0);
+                        ui.label(
+                            egui::RichText::new(tr(
+                                lang,
+                                "本院名称用于“检测机构”一栏为空的行。",
+                                "Your lab fills 检测机构 where the export has none.",
+                            ))
+                            .weak(),
+                        );
+                    }
+                }
                 if ui.button(tr(lang, "保存设置", "Save settings")).clicked() {
                     save = true;
                 }
             });
         // Closing the window keeps what was typed, like the button does.
         if save || !open {
+            super::auto::settings_saved(self, ctx, self.remember_saved);
+            self.remember_saved = self.settings.remember;
+            if let Some(problem) = self.auto.problem.clone() {
+                self.notice = Some(Notice {
+                    text: problem,
+                    error: true,
+                    retry_export: None,
+                });
+            }
             self.save_settings();
             self.show_settings = false;
             self.settings_targets = None;
@@ -354,7 +412,14 @@ impl App {
                 ui.add_space(6.0);
                 ui.label(egui::RichText::new(tr(lang, "使用的模板", "Profiles in use")).strong());
                 for p in &self.profiles.list {
-                    ui.label(format!("{}（{}）— {}", p.title, p.name, p.origin));
+                    let origin = match &p.origin {
+                        crate::profile::Origin::Builtin => tr(lang, "内置", "built in").to_owned(),
+                        crate::profile::Origin::File(path) => path.display().to_string(),
+                    };
+                    ui.label(match lang {
+                        Lang::Zh => format!("{}（{}）— {origin}", p.title, p.name),
+                        Lang::En => format!("{} ({}) — {origin}", p.title, p.name),
+                    });
                 }
                 for e in &self.profiles.broken {
                     ui.colored_label(egui::Color32::from_rgb(180, 0, 0), e.to_string());

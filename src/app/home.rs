@@ -3,6 +3,7 @@
 
 use super::recent::Recent;
 use super::settings::HistoryEntry;
+use super::upload::Unattended;
 use super::{Action, tr};
 use crate::issue::Lang;
 use eframe::egui;
@@ -17,7 +18,14 @@ pub struct Home {
 }
 
 impl Home {
-    pub fn show(&mut self, ui: &mut egui::Ui, lang: Lang, history: &[HistoryEntry]) -> Action {
+    pub fn show(
+        &mut self,
+        ui: &mut egui::Ui,
+        lang: Lang,
+        history: &[HistoryEntry],
+        unattended: &Unattended,
+        problem: Option<&str>,
+    ) -> Action {
         self.recent.poll();
         let mut action = Action::None;
         egui::ScrollArea::vertical().show(ui, |ui| {
@@ -25,6 +33,9 @@ impl Home {
             let width = ui.available_width().min(900.0);
             ui.vertical_centered(|ui| {
                 ui.set_max_width(width);
+                if let Some(a) = unattended_today(ui, lang, unattended, problem) {
+                    action = a;
+                }
                 if let Some(a) = self.downloads(ui, lang) {
                     action = a;
                 }
@@ -125,6 +136,94 @@ impl Home {
         });
         action
     }
+}
+
+/// What unattended mode did today, and the files waiting in 需要处理 (one click opens each in
+/// the review screen). Nothing when it is off and did nothing.
+fn unattended_today(
+    ui: &mut egui::Ui,
+    lang: Lang,
+    u: &Unattended,
+    problem: Option<&str>,
+) -> Option<Action> {
+    if u.watching.is_none() && u.today.is_empty() && u.to_fix.is_empty() && problem.is_none() {
+        return None;
+    }
+    let mut action = None;
+    ui.heading(tr(lang, "自动上报", "Unattended reporting"));
+    let state = match (&u.watching, lang) {
+        (Some(f), Lang::Zh) => format!("正在自动上报文件夹「{}」里的新文件。", f.display()),
+        (Some(f), Lang::En) => format!("Files put into {} are sent by themselves.", f.display()),
+        (None, Lang::Zh) => "自动上报没有开（在“设置”里打开）。".to_owned(),
+        (None, Lang::En) => "Unattended reporting is off (turn it on in Settings).".to_owned(),
+    };
+    ui.label(egui::RichText::new(state).weak());
+    let red = egui::Color32::from_rgb(176, 0, 32);
+    if let Some(p) = problem {
+        ui.add(egui::Label::new(egui::RichText::new(p).color(red)).wrap());
+    }
+    if let Some((zh, en)) = &u.error {
+        let text = if lang == Lang::Zh { zh } else { en };
+        ui.add(egui::Label::new(egui::RichText::new(text).color(red)).wrap());
+    }
+    if !u.claimed.is_empty() {
+        ui.label(match lang {
+            Lang::Zh => format!("正在窗口里核对，关闭后再自动上报：{}", u.claimed.join("、")),
+            Lang::En => format!("Open here; sent once closed: {}", u.claimed.join(", ")),
+        });
+    }
+    ui.label(match lang {
+        Lang::Zh => format!("今天自动处理了 {} 个文件：", u.today.len()),
+        Lang::En => format!("{} files handled by themselves today:", u.today.len()),
+    });
+    const SHOWN: usize = 6;
+    for h in u.today.iter().take(SHOWN) {
+        let time = chrono::DateTime::from_timestamp_millis(h.at)
+            .map(|t| t.with_timezone(&chrono::Local).format("%H:%M").to_string())
+            .unwrap_or_default();
+        ui.add(egui::Label::new(format!("{time}  {}", h.line)).wrap());
+    }
+    if u.today.len() > SHOWN {
+        ui.label(
+            egui::RichText::new(match lang {
+                Lang::Zh => format!("……还有 {} 个", u.today.len() - SHOWN),
+                Lang::En => format!("… and {} more", u.today.len() - SHOWN),
+            })
+            .weak(),
+        );
+    }
+    if !u.to_fix.is_empty() {
+        ui.add_space(4.0);
+        ui.label(
+            egui::RichText::new(match lang {
+                Lang::Zh => format!(
+                    "需要处理（{} 个文件）：有错误的行没有上报，点一下打开核对，改好后上传",
+                    u.to_fix.len()
+                ),
+                Lang::En => format!(
+                    "To fix ({} files): rows with errors were not sent; click to review, fix and upload",
+                    u.to_fix.len()
+                ),
+            })
+            .strong(),
+        );
+        for h in &u.to_fix {
+            let text = match lang {
+                Lang::Zh => format!("核对并上报：{}", h.name),
+                Lang::En => format!("Review and upload: {}", h.name),
+            };
+            if ui
+                .add(egui::Button::new(egui::RichText::new(text).size(17.0)))
+                .on_hover_text(h.dest.display().to_string())
+                .clicked()
+            {
+                action = Some(Action::Open(h.dest.clone()));
+            }
+        }
+    }
+    ui.add_space(12.0);
+    ui.separator();
+    action
 }
 
 /// The place to drop a file, with the button for the file dialog.

@@ -37,6 +37,8 @@ pub enum Done {
     Loaded {
         path: PathBuf,
         result: Box<Result<crate::workspace::Loaded, LoadError>>,
+        /// The file's claim (unattended.md): no watcher touches it while the window holds it.
+        claim: Option<crate::unattended::claim::Claim>,
     },
     Exported {
         batch: Box<Batch>,
@@ -115,6 +117,14 @@ impl Job {
     ) -> Job {
         let p = path.clone();
         Job::spawn(JobKind::Load(path), ctx, move |shared| {
+            // Claimed before it is read, so a watcher cannot take it meanwhile. A file a
+            // watcher is handling right now is opened all the same, without a claim.
+            let claim = folders.as_ref().and_then(|f| {
+                let sha = crate::unattended::file_sha256(&p).ok()?;
+                crate::unattended::claim::claim(&f.data, &sha, &p)
+                    .ok()
+                    .flatten()
+            });
             let result = match &folders {
                 Some(f) => {
                     crate::workspace::load(f, &profiles, &p, options, target.as_ref(), shared)
@@ -132,6 +142,7 @@ impl Job {
             Done::Loaded {
                 result: Box::new(result),
                 path: p,
+                claim,
             }
         })
     }

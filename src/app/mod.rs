@@ -4,6 +4,7 @@
 //! The UI thread never reads a file: loading and exporting run as [`jobs::Job`]s. Screens draw
 //! and return an [`Action`], which [`App`] applies after drawing.
 
+mod auto;
 mod dialogs;
 pub mod fonts;
 mod home;
@@ -117,8 +118,9 @@ pub struct App {
     pub notice: Option<Notice>,
     history: Vec<HistoryEntry>,
     show_settings: bool,
-    /// The targets offered in settings, read when the settings window opens (not every frame).
-    settings_targets: Option<Vec<String>>,
+    /// The targets offered in settings (reference, name), read when the settings window
+    /// opens (not every frame).
+    settings_targets: Option<Vec<(String, String)>>,
     show_about: bool,
     /// The source of the batch on screen, and the profile chosen by hand (if any).
     source: Option<PathBuf>,
@@ -148,6 +150,16 @@ pub struct App {
     support: dialogs::SupportState,
     /// "查询上报记录".
     pub lookup: lookup::Lookup,
+    /// The chosen target, read when settings change (not at every action).
+    target_cache: Option<auto::TargetCache>,
+    /// The remembered credentials of the chosen target (read when settings change).
+    remembered: Option<crate::upload::client::Credentials>,
+    /// Settings → 自动上报 and its workers.
+    auto: auto::AutoState,
+    /// "记住密码" as last saved (unticking it forgets the password).
+    remember_saved: bool,
+    /// The claim on the file open in the window: no watcher touches it until it is closed.
+    claim: Option<crate::unattended::claim::Claim>,
 }
 
 impl App {
@@ -158,7 +170,7 @@ impl App {
         let profiles = Profiles::load(dirs.profiles().as_deref());
         let history = settings::load_history(dirs.data.as_deref());
         let uploads = upload::Uploads::new(ctx, dirs.folders(), settings.keep_days());
-        App {
+        let mut app = App {
             uploads,
             confirm_close: false,
             allow_close: false,
@@ -166,6 +178,11 @@ impl App {
             logged_notice: None,
             support: Default::default(),
             lookup: Default::default(),
+            target_cache: None,
+            remembered: None,
+            auto: Default::default(),
+            remember_saved: settings.remember,
+            claim: None,
             chosen_profile: settings.profile.clone(),
             settings,
             dirs,
@@ -187,7 +204,10 @@ impl App {
             detail: None,
             fitted: false,
             titled: None,
-        }
+        };
+        // The chosen target is read once here and again only when settings change.
+        app.refresh_target(false);
+        app
     }
 
     /// The folder whose newest spreadsheets the start screen lists (`None`: no list); read
@@ -272,6 +292,8 @@ impl App {
         }
         self.notice = None;
         self.exported = None;
+        // The file on screen is let go before the next is claimed (it may be the same file).
+        self.claim = None;
         self.source = Some(path.clone());
         let options = Options {
             profile: self.chosen_profile.clone(),
@@ -297,9 +319,12 @@ impl App {
             self.home_stale = false;
             self.home.recent.refresh(&ctx);
         }
+        self.refresh_target(false);
         self.poll_job();
         self.poll_support();
         self.uploads.poll();
+        self.poll_auto(&ctx);
+        self.follow_unattended();
         self.resume_uploads();
         self.guard_close(&ctx);
         let mut action = self.handle_input(&ctx);
@@ -317,7 +342,13 @@ impl App {
                 progress_view(ui, job, self.settings.lang)
             } else {
                 match &mut self.screen {
-                    Screen::Home => self.home.show(ui, self.settings.lang, &self.history),
+                    Screen::Home => self.home.show(
+                        ui,
+                        self.settings.lang,
+                        &self.history,
+                        &self.uploads.unattended,
+                        self.auto.problem.as_deref(),
+                    ),
                     Screen::Mapping(m) => {
                         m.show(ui, self.settings.lang, self.dirs.profiles().as_deref())
                     }
@@ -347,11 +378,17 @@ impl App {
         let can_send = self.credentials().is_some();
         match self.uploads.queue_window(&ctx, self.lang(), can_send) {
             Some(upload::QueueAction::Send) => self.start_sending(),
-            Some(upload::QueueAction::Retry(id)) => {
-                self.uploads.retry(id);
+            Some(upload::QueueAction::Retry(ids)) => {
+                for id in ids {
+                    self.uploads.retry(id);
+                }
                 self.start_sending();
             }
-            Some(upload::QueueAction::Forget(id)) => self.uploads.forget(id),
+            Some(upload::QueueAction::Forget(ids)) => {
+                for id in ids {
+                    self.uploads.forget(id);
+                }
+            }
             None => {}
         }
         if self.confirm_close {
@@ -439,8 +476,13 @@ impl App {
         };
         self.job = None;
         match done {
-            Done::Loaded { path, result } => match *result {
+            Done::Loaded {
+                path,
+                result,
+                claim,
+            } => match *result {
                 Ok(loaded) => {
+                    self.claim = claim;
                     let crate::workspace::Loaded {
                         batch,
                         edits,
@@ -462,6 +504,7 @@ impl App {
                 }
                 Err(LoadError::Cancelled) => self.screen = Screen::Home,
                 Err(LoadError::NoMatch(m)) if !m.headers_all.is_empty() => {
+                    self.claim = claim;
                     if let Some(base) = self.profiles.list.first().cloned() {
                         self.screen = Screen::Mapping(Box::new(mapping::Mapping::new(
                             path,
@@ -497,7 +540,15 @@ impl App {
                 });
             }
             Done::Queued { batch, result } => {
+                let fixed = batch.summary().rejected == 0;
                 self.put_back(*batch);
+                // A file of 需要处理/ fixed and uploaded leaves it (unattended.md).
+                if result.is_ok()
+                    && fixed
+                    && let Some(source) = self.source.clone()
+                {
+                    self.uploads.resolved(source);
+                }
                 if result.is_ok()
                     && let Some(review) = self.review()
                 {
@@ -597,26 +648,55 @@ impl App {
         };
     }
 
-    /// The chosen upload target, loaded.
-    fn target(&self) -> Result<crate::upload::target::Target, String> {
-        let name = self.settings.target.clone().ok_or_else(|| {
-            tr(
-                self.lang(),
-                "还没有选择上报目标：请在“设置”里选择省平台。",
-                "No upload target yet: choose one in Settings.",
-            )
-            .to_owned()
-        })?;
-        let dir = self.dirs.config.as_ref().map(|c| c.join("targets"));
-        crate::upload::target::Target::find(&name, dir.as_deref()).map_err(|e| match self.lang() {
-            Lang::Zh => e.to_string(),
-            Lang::En => e.english(),
-        })
-    }
-
     fn credentials(&self) -> Option<crate::upload::client::Credentials> {
         let target = self.target().ok()?;
-        upload::credentials(&target, &self.settings.user, &self.uploads.password)
+        upload::credentials(
+            &target,
+            &self.settings.user,
+            &self.uploads.password,
+            self.remembered.as_ref(),
+        )
+    }
+
+    /// Follows what the window's watcher did: batches it queued are sent (with the
+    /// credentials at hand), and a fixed file that left 需要处理/ is followed to its new place.
+    fn follow_unattended(&mut self) {
+        if std::mem::take(&mut self.uploads.pass_queued) {
+            match self.credentials() {
+                Some(creds) => self.uploads.start_sending(creds),
+                None => {
+                    self.notice = Some(Notice {
+                        text: tr(
+                            self.lang(),
+                            "自动上报已把新文件放进上传队列，但还没有密码：请在“设置”里填写密码，并勾选“记住密码（自动上报需要）”。",
+                            "Unattended reporting queued a new file, but there is no password: enter it in Settings and tick \"Remember the password\".",
+                        )
+                        .into(),
+                        error: true,
+                        retry_export: None,
+                    });
+                }
+            }
+        }
+        if let Some((from, to)) = self.uploads.moved.take() {
+            if self.source.as_ref() == Some(&from) {
+                self.source = Some(to.clone());
+                if let Some(batch) = self.batch_mut() {
+                    batch.source.path = to.clone();
+                }
+                if let Some(dir) = to.parent() {
+                    self.settings.last_dir = Some(dir.to_owned());
+                }
+            }
+            for e in self
+                .history
+                .iter_mut()
+                .filter(|e| e.source.as_ref() == Some(&from))
+            {
+                e.source = Some(to.clone());
+            }
+            self.save_history();
+        }
     }
 
     fn start_sending(&mut self) {
@@ -793,6 +873,9 @@ impl App {
             Action::Export(dir) => self.start_export(ctx, dir),
             Action::Close if !self.may_close_file() => {}
             Action::Close => {
+                // Let go of the file: a watcher may take it now.
+                self.claim = None;
+                self.uploads.look_now();
                 self.screen = Screen::Home;
                 self.home_stale = true;
                 self.exported = None;
@@ -860,7 +943,14 @@ impl App {
                 return;
             }
         };
-        if upload::credentials(&target, &self.settings.user, &self.uploads.password).is_none() {
+        if upload::credentials(
+            &target,
+            &self.settings.user,
+            &self.uploads.password,
+            self.remembered.as_ref(),
+        )
+        .is_none()
+        {
             self.start_sending();
             return;
         }

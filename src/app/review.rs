@@ -951,7 +951,7 @@ fn status_text(b: &Batch, index: usize, lang: Lang) -> (&'static str, Color32) {
             .any(|x| x.code == crate::issue::Code::AlreadyUploaded)
     };
     match b.status(index) {
-        RowStatus::Duplicate if uploaded() => (tr(lang, "已上报过", "uploaded before"), OK_FG),
+        RowStatus::Duplicate if uploaded() => (tr(lang, "已上报过", "uploaded"), OK_FG),
         RowStatus::Ready => (tr(lang, "✓ 可上报", "✓ ready"), OK_FG),
         RowStatus::Rejected => (tr(lang, "× 有错误", "× error"), ERROR_FG),
         RowStatus::Duplicate => (tr(lang, "重复", "repeat"), WARN_FG),

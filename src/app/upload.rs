@@ -9,14 +9,28 @@
 use super::tr;
 use crate::batch::{Batch, RowStatus};
 use crate::issue::Lang;
+use crate::profile::Profiles;
+use crate::unattended::handle::{ConvertOptions, Workflow};
+use crate::unattended::journal::{Handled, Journal};
+use crate::unattended::watch::{self, Settle, Watch, WatchError};
 use crate::upload::client::{Client, Credentials, Outcome};
 use crate::upload::outbox::{BatchRecord, Outbox, OutboxError, State};
 use crate::upload::send::{Flow, SendHooks};
 use crate::upload::target::{Auth, Target};
 use crate::workspace::{Folders, Workspace};
 use eframe::egui::{self, Color32, RichText};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, Sender, TryRecvError, channel};
 use std::time::Duration;
+
+/// A file must have been still this long before the window's watcher takes it (a browser or a
+/// colleague may still be writing it): the same as `watch --settle`'s default.
+const SETTLE: Duration = Duration::from_secs(10);
+/// The window's watcher looks at the folder at least this often (file notifications bring it
+/// sooner; network folders send none).
+const LOOK_EVERY: Duration = Duration::from_secs(11);
 
 /// How long the window keeps retrying a failing batch in one go before it rests (it starts
 /// again at the next upload, at "继续上传", when the credentials change, or at the next start).
@@ -42,6 +56,40 @@ pub enum Cmd {
     Forget(String),
     /// The retention setting changed: delete files of batches confirmed longer ago.
     KeepDays(u32),
+    /// Settings → 自动上报: watch this folder (`None`: stop watching).
+    Watch(Option<Box<WatchSetup>>),
+    /// Look at the watched folder now (a file event, the timer, a file closed in the window).
+    Pass,
+    /// The clerk fixed and uploaded this file of `需要处理/`: it moves to `已处理/<today>/`.
+    Resolved(PathBuf),
+}
+
+/// What the window's own watcher needs (settings → 自动上报).
+#[derive(Clone)]
+pub struct WatchSetup {
+    pub folder: PathBuf,
+    pub target: Target,
+    pub profiles: Profiles,
+    /// The clerk's lab, for rows without one.
+    pub lab: Option<String>,
+}
+
+/// What unattended mode did, for the start screen: read from the journal after every pass of
+/// the window's watcher (and at start, for what a scheduled task did).
+#[derive(Debug, Clone, Default)]
+pub struct Unattended {
+    /// Files handled today, newest first.
+    pub today: Vec<Handled>,
+    /// Files waiting in `需要处理/`, newest first.
+    pub to_fix: Vec<Handled>,
+    /// The folder watched by the window now.
+    pub watching: Option<PathBuf>,
+    /// Files left alone by the last pass because they are open in the window.
+    pub claimed: Vec<String>,
+    /// Passes made since the window opened.
+    pub passes: u64,
+    /// Why the last pass failed (Chinese, English).
+    pub error: Option<(String, String)>,
 }
 
 /// (batches new, batches queued before), or why not (Chinese, English).
@@ -56,6 +104,11 @@ enum Msg {
     SenderDone(Option<(String, String)>),
     Tested(Result<(), (String, String)>),
     Failed(String, String),
+    Unattended(Box<Unattended>),
+    /// A pass of the watcher queued new batches.
+    PassQueued,
+    /// A fixed file left `需要处理/` for here.
+    Moved(PathBuf, PathBuf),
 }
 
 /// The window's view of the outbox.
@@ -77,6 +130,14 @@ pub struct Uploads {
     pub loaded: bool,
     /// The credentials the sender was last given (to notice a change).
     sent_with: Option<Credentials>,
+    /// What unattended mode did (the start screen shows it).
+    pub unattended: Unattended,
+    /// A pass of the watcher queued batches: the window starts sending.
+    pub pass_queued: bool,
+    /// A file that left `需要处理/` (from, to), for the window to follow.
+    pub moved: Option<(PathBuf, PathBuf)>,
+    /// Stops the thread that wakes the watcher.
+    ticker: Option<Arc<AtomicBool>>,
     ctx: egui::Context,
 }
 
@@ -105,6 +166,10 @@ impl Uploads {
             show_queue: false,
             loaded: false,
             sent_with: None,
+            unattended: Unattended::default(),
+            pass_queued: false,
+            moved: None,
+            ticker: None,
             ctx: ctx.clone(),
         };
         u.refresh();
@@ -135,21 +200,62 @@ impl Uploads {
                     self.records = r;
                     self.loaded = true;
                 }
-                Msg::Attempt(zh, en) => self.last = Some((zh, en)),
+                Msg::Attempt(zh, en) => self.last = Some((plain(&zh).0, plain(&en).0)),
                 Msg::Sending(on) => self.sending = on,
                 Msg::SenderDone(last) => {
                     self.sending = false;
-                    if last.is_some() {
-                        self.last = last;
+                    if let Some((zh, en)) = last {
+                        self.last = Some((plain(&zh).0, plain(&en).0));
                     }
                 }
                 Msg::Tested(r) => {
                     self.testing = false;
-                    self.test_result = Some(r.map(|_| String::new()).map_err(|(zh, _)| zh));
+                    self.test_result = Some(r.map(|_| String::new()).map_err(|(zh, en)| {
+                        let (text, detail) = plain(&zh);
+                        if let Some(d) = detail.or_else(|| plain(&en).1) {
+                            crate::log::event::error(&format!("test connection: {d}"));
+                        }
+                        text
+                    }));
                 }
-                Msg::Failed(zh, en) => self.last = Some((zh, en)),
+                Msg::Failed(zh, en) => {
+                    crate::log::event::error(&en);
+                    self.last = Some((plain(&zh).0, plain(&en).0));
+                }
+                Msg::Unattended(u) => self.unattended = *u,
+                Msg::PassQueued => self.pass_queued = true,
+                Msg::Moved(from, to) => self.moved = Some((from, to)),
             }
         }
+    }
+
+    /// Starts (or stops, with `None`) the window's own watcher: the sender thread looks at the
+    /// folder when a file event comes, every few seconds, and when asked
+    /// ([`Uploads::look_now`]).
+    pub fn watch(&mut self, setup: Option<WatchSetup>) {
+        if let Some(stop) = self.ticker.take() {
+            stop.store(true, Ordering::Relaxed);
+        }
+        if let (Some(setup), Some(cmd)) = (&setup, &self.cmd) {
+            let stop = Arc::new(AtomicBool::new(false));
+            self.ticker = Some(Arc::clone(&stop));
+            let cmd = cmd.clone();
+            let folder = setup.folder.clone();
+            std::thread::spawn(move || ticker(&folder, &cmd, &stop));
+        }
+        self.ask(Cmd::Watch(setup.map(Box::new)));
+    }
+
+    /// Asks the watcher to look at the folder now (a file was closed in the window).
+    pub fn look_now(&self) {
+        if self.ticker.is_some() {
+            self.ask(Cmd::Pass);
+        }
+    }
+
+    /// The clerk fixed and uploaded `path`: when it is a file of `需要处理/`, it moves on.
+    pub fn resolved(&self, path: PathBuf) {
+        self.ask(Cmd::Resolved(path));
     }
 
     /// Batches not yet confirmed nor given up: queued, sending, or waiting for a person.
@@ -319,38 +425,10 @@ impl Uploads {
                                     .weak(),
                             );
                         }
-                        for r in self.records.iter().rev() {
-                            egui::Frame::group(ui.style()).show(ui, |ui| {
-                                ui.set_width(ui.available_width());
-                                ui.horizontal(|ui| {
-                                    let (text, color) = state_text(r.state, lang);
-                                    ui.label(RichText::new(text).color(color).strong());
-                                    let short = &r.id[..r.id.len().min(8)];
-                                    ui.label(match lang {
-                                        Lang::Zh => format!(
-                                            "批次 {short} · {} 行 · 已尝试 {} 次",
-                                            r.rows, r.attempts
-                                        ),
-                                        Lang::En => format!(
-                                            "batch {short} · {} rows · {} attempts",
-                                            r.rows, r.attempts
-                                        ),
-                                    });
-                                    if matches!(r.state, State::Waiting | State::Rejected) {
-                                        if ui.button(tr(lang, "重新上传", "Retry")).clicked() {
-                                            action = Some(QueueAction::Retry(r.id.clone()));
-                                        }
-                                        if ui.button(tr(lang, "放弃", "Forget")).clicked() {
-                                            action = Some(QueueAction::Forget(r.id.clone()));
-                                        }
-                                    }
-                                });
-                                if let Some(note) = &r.last_error
-                                    && r.state != State::Confirmed
-                                {
-                                    ui.add(egui::Label::new(RichText::new(note).weak()).wrap());
-                                }
-                            });
+                        for (i, group) in groups(&self.records).iter().enumerate() {
+                            if let Some(a) = group_card(ui, lang, i, group) {
+                                action = Some(a);
+                            }
                         }
                     });
             });
@@ -359,11 +437,294 @@ impl Uploads {
     }
 }
 
+impl Drop for Uploads {
+    fn drop(&mut self) {
+        if let Some(stop) = self.ticker.take() {
+            stop.store(true, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Wakes the watcher on the sender thread: at a file event in `folder`, and every
+/// [`LOOK_EVERY`], until `stop` is set or the sender is gone.
+fn ticker(folder: &Path, cmd: &Sender<Cmd>, stop: &AtomicBool) {
+    let _ = std::fs::create_dir_all(folder);
+    let notifier = watch::Notifier::new(folder);
+    while !stop.load(Ordering::Relaxed) {
+        if cmd.send(Cmd::Pass).is_err() {
+            return;
+        }
+        notifier.wait(LOOK_EVERY);
+    }
+}
+
 /// What the queue window asks for.
 pub enum QueueAction {
     Send,
-    Retry(String),
-    Forget(String),
+    /// A person's decision for these batches (one file's waiting or rejected batches).
+    Retry(Vec<String>),
+    Forget(Vec<String>),
+}
+
+/// The batches of one file queued on one day: one card in the queue view.
+pub struct Group<'a> {
+    /// The file's name (or a word saying it is not known).
+    pub file: Option<String>,
+    /// `YYYY-MM-DD`, local.
+    pub day: String,
+    /// The earliest queueing time of the group, `HH:MM`.
+    pub time: String,
+    pub batches: Vec<&'a BatchRecord>,
+}
+
+impl Group<'_> {
+    pub fn rows(&self) -> usize {
+        self.batches.iter().map(|b| b.rows).sum()
+    }
+
+    fn count(&self, state: State) -> usize {
+        self.batches.iter().filter(|b| b.state == state).count()
+    }
+
+    /// One line for the state of the group: "已确认 10，等待 2".
+    pub fn state_line(&self, lang: Lang) -> String {
+        [
+            State::Confirmed,
+            State::Sending,
+            State::Queued,
+            State::Waiting,
+            State::Rejected,
+        ]
+        .iter()
+        .filter_map(|&st| {
+            let n = self.count(st);
+            (n > 0).then(|| match lang {
+                Lang::Zh => format!("{} {n}", state_text(st, lang).0),
+                Lang::En => format!("{n} {}", state_text(st, lang).0),
+            })
+        })
+        .collect::<Vec<_>>()
+        .join(tr(lang, "，", ", "))
+    }
+
+    /// The group's distinct problems in plain words, each once.
+    pub fn problems(&self) -> Vec<String> {
+        let mut seen: Vec<String> = Vec::new();
+        for b in &self.batches {
+            if b.state == State::Confirmed {
+                continue;
+            }
+            if let Some(e) = &b.last_error {
+                let (text, _) = plain(e);
+                if !seen.contains(&text) {
+                    seen.push(text);
+                }
+            }
+        }
+        seen
+    }
+
+    /// The batches a person must decide on.
+    fn undecided(&self) -> Vec<String> {
+        self.batches
+            .iter()
+            .filter(|b| matches!(b.state, State::Waiting | State::Rejected))
+            .map(|b| b.id.clone())
+            .collect()
+    }
+}
+
+/// The queue grouped by file and day, newest first.
+pub fn groups(records: &[BatchRecord]) -> Vec<Group<'_>> {
+    let mut out: Vec<Group<'_>> = Vec::new();
+    let local = |ms: i64| {
+        chrono::DateTime::from_timestamp_millis(ms)
+            .map(|t| t.with_timezone(&chrono::Local))
+            .unwrap_or_default()
+    };
+    let mut sorted: Vec<&BatchRecord> = records.iter().collect();
+    sorted.sort_by_key(|r| r.created);
+    for r in sorted {
+        let when = local(r.created);
+        let day = when.format("%Y-%m-%d").to_string();
+        match out.iter_mut().find(|g| g.file == r.source && g.day == day) {
+            Some(g) => g.batches.push(r),
+            None => out.push(Group {
+                file: r.source.clone(),
+                day,
+                time: when.format("%H:%M").to_string(),
+                batches: vec![r],
+            }),
+        }
+    }
+    out.reverse();
+    out
+}
+
+/// One file's card: name, day, batches and rows, one state line, each problem once, the
+/// decisions for the whole file; batch ids only under "详情" (for support).
+fn group_card(ui: &mut egui::Ui, lang: Lang, index: usize, g: &Group<'_>) -> Option<QueueAction> {
+    let mut action = None;
+    let today = chrono::Local::now().format("%Y-%m-%d").to_string();
+    let day = if g.day == today {
+        tr(lang, "今天", "today").to_owned()
+    } else {
+        g.day.clone()
+    };
+    let file = g
+        .file
+        .clone()
+        .unwrap_or_else(|| tr(lang, "（文件名未记录）", "(file not recorded)").to_owned());
+    egui::Frame::group(ui.style()).show(ui, |ui| {
+        ui.set_width(ui.available_width());
+        ui.label(
+            RichText::new(match lang {
+                Lang::Zh => format!(
+                    "{file} · {day} {} · {} 批 · {} 行",
+                    g.time,
+                    g.batches.len(),
+                    g.rows()
+                ),
+                Lang::En => format!(
+                    "{file} · {day} {} · {} batches · {} rows",
+                    g.time,
+                    g.batches.len(),
+                    g.rows()
+                ),
+            })
+            .strong(),
+        );
+        let worst = [
+            State::Rejected,
+            State::Waiting,
+            State::Queued,
+            State::Sending,
+            State::Confirmed,
+        ]
+        .into_iter()
+        .find(|&st| g.count(st) > 0)
+        .unwrap_or(State::Confirmed);
+        ui.label(RichText::new(g.state_line(lang)).color(state_text(worst, lang).1));
+        for p in g.problems() {
+            ui.add(egui::Label::new(RichText::new(p).weak()).wrap());
+        }
+        let undecided = g.undecided();
+        if !undecided.is_empty() {
+            ui.horizontal(|ui| {
+                let n = undecided.len();
+                let again = match lang {
+                    Lang::Zh => format!("重新上传（{n} 批）"),
+                    Lang::En => format!("Retry ({n})"),
+                };
+                if ui.button(again).clicked() {
+                    action = Some(QueueAction::Retry(undecided.clone()));
+                }
+                let forget = match lang {
+                    Lang::Zh => format!("放弃（{n} 批）"),
+                    Lang::En => format!("Forget ({n})"),
+                };
+                if ui.button(forget).clicked() {
+                    action = Some(QueueAction::Forget(undecided.clone()));
+                }
+            });
+        }
+        egui::CollapsingHeader::new(tr(lang, "详情（给技术支持看）", "Details (for support)"))
+            .id_salt(("queue-group", index))
+            .show(ui, |ui| {
+                for b in &g.batches {
+                    ui.add(
+                        egui::Label::new(
+                            RichText::new(match lang {
+                                Lang::Zh => format!(
+                                    "批次 {} · {} 行 · {} · 已尝试 {} 次{}",
+                                    b.id,
+                                    b.rows,
+                                    state_text(b.state, lang).0,
+                                    b.attempts,
+                                    b.last_error
+                                        .as_ref()
+                                        .map(|e| format!(" · {e}"))
+                                        .unwrap_or_default()
+                                ),
+                                Lang::En => format!(
+                                    "batch {} · {} rows · {} · {} attempts{}",
+                                    b.id,
+                                    b.rows,
+                                    state_text(b.state, lang).0,
+                                    b.attempts,
+                                    b.last_error
+                                        .as_ref()
+                                        .map(|e| format!(" · {e}"))
+                                        .unwrap_or_default()
+                                ),
+                            })
+                            .small()
+                            .weak(),
+                        )
+                        .wrap(),
+                    );
+                }
+            });
+    });
+    action
+}
+
+/// A message for the clerk in plain words, and the technical detail taken out of it: a
+/// bracketed part with no Chinese in it and several words of English (a network library's
+/// error chain, an operating-system message) goes to the log, not to the screen. A short part
+/// such as an address or "HTTP 503" stays.
+pub fn plain(text: &str) -> (String, Option<String>) {
+    let mut shown = String::new();
+    let mut detail: Vec<String> = Vec::new();
+    let chars: Vec<char> = text.chars().collect();
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        if c != '（' && c != '(' {
+            shown.push(c);
+            i += 1;
+            continue;
+        }
+        // The matching bracket, counting both kinds.
+        let mut depth = 0usize;
+        let mut end = None;
+        for (j, &d) in chars.iter().enumerate().skip(i) {
+            match d {
+                '（' | '(' => depth += 1,
+                '）' | ')' => {
+                    depth -= 1;
+                    if depth == 0 {
+                        end = Some(j);
+                        break;
+                    }
+                }
+                _ => {}
+            }
+        }
+        let Some(end) = end else {
+            shown.extend(&chars[i..]);
+            break;
+        };
+        let inner: String = chars[i + 1..end].iter().collect();
+        let cjk = inner
+            .chars()
+            .any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c));
+        let words = inner
+            .split_whitespace()
+            .filter(|w| w.chars().filter(char::is_ascii_alphabetic).count() >= 2)
+            .count();
+        if !cjk && words >= 3 {
+            detail.push(inner);
+            while shown.ends_with(' ') {
+                shown.pop();
+            }
+        } else {
+            shown.extend(&chars[i..=end]);
+        }
+        i = end + 1;
+    }
+    let shown = shown.replace("，。", "。").replace("；。", "。");
+    (shown, (!detail.is_empty()).then(|| detail.join("; ")))
 }
 
 fn state_text(state: State, lang: Lang) -> (&'static str, Color32) {
@@ -388,11 +749,18 @@ fn state_text(state: State, lang: Lang) -> (&'static str, Color32) {
     }
 }
 
-/// The credentials for a target: the window's user name and this session's password, or the
-/// environment variables (scheduled use). `None` when the target needs what is missing.
-pub fn credentials(target: &Target, user: &str, password: &str) -> Option<Credentials> {
+/// The credentials for a target: the window's user name and this session's password, else the
+/// environment variables (scheduled use), else the remembered ones (`remembered`, read from the
+/// credential store when settings change). `None` when the target needs what is missing.
+pub fn credentials(
+    target: &Target,
+    user: &str,
+    password: &str,
+    remembered: Option<&Credentials>,
+) -> Option<Credentials> {
     // The window is a front end: it may read the environment (scheduled use).
     let env = Credentials::from_vars(|k| std::env::var(k).ok());
+    let env = crate::credentials::with_env(env, remembered.cloned());
     let user = Some(user.trim().to_owned())
         .filter(|u| !u.is_empty())
         .or(env.user);
@@ -456,6 +824,7 @@ fn sender(
             ),
         ));
     }
+    let data = ws.folders().data.clone();
     let mut hooks = WindowHooks {
         rx,
         tx,
@@ -465,8 +834,17 @@ fn sender(
         dirty: false,
         last: None,
         closed: false,
+        journal: None,
+        watching: None,
+        pass_due: false,
+        passes: 0,
+        claimed: Vec::new(),
+        pass_error: None,
+        in_run: false,
+        data: data.clone(),
     };
     hooks.records(ws.outbox());
+    hooks.report(&data);
     loop {
         let cmd = match rx.recv() {
             Ok(c) => c,
@@ -477,28 +855,53 @@ fn sender(
             // A retry or a new upload while no run is going: send with the last credentials.
             hooks.creds = hooks.known.clone();
         }
-        if flow != Flow::Continue {
-            // New credentials: send until nothing is due or the window says otherwise.
-            while let Some(creds) = hooks.creds.take() {
-                let _ = tx.send(Msg::Sending(true));
-                let _ = ws.outbox().all_due_now();
-                let done = match ws.send(&creds, SEND_FOR, None, &mut hooks) {
-                    Ok(report) => report
-                        .login_refused
-                        .map(|o| (o.zh, o.en))
-                        .or(hooks.last.take()),
-                    Err(e) => Some((e.to_string(), e.english())),
-                };
-                if hooks.creds.is_none() {
-                    let _ = tx.send(Msg::SenderDone(done));
+        // New credentials, a retry, a new upload: every queued batch is due now. A run that
+        // resumes after a pass of the watcher keeps its backoff.
+        let mut fresh = flow != Flow::Continue;
+        loop {
+            if std::mem::take(&mut hooks.pass_due) {
+                let (back, queued) = hooks.pass(ws, &data);
+                ws = back;
+                if queued && hooks.creds.is_none() {
+                    if hooks.known.is_some() {
+                        hooks.creds = hooks.known.clone();
+                    } else {
+                        let _ = tx.send(Msg::PassQueued);
+                    }
                 }
-                hooks.records(ws.outbox());
             }
+            let Some(creds) = hooks.creds.take() else {
+                break;
+            };
+            let _ = tx.send(Msg::Sending(true));
+            if std::mem::take(&mut fresh) {
+                let _ = ws.outbox().all_due_now();
+            }
+            hooks.in_run = true;
+            let sent = ws.send(&creds, SEND_FOR, None, &mut hooks);
+            hooks.in_run = false;
+            let done = match sent {
+                Ok(report) => report
+                    .login_refused
+                    .map(|o| (o.zh, o.en))
+                    .or(hooks.last.take()),
+                Err(e) => Some((e.to_string(), e.english())),
+            };
+            if hooks.creds.is_none() {
+                let _ = tx.send(Msg::SenderDone(done));
+            }
+            hooks.records(ws.outbox());
         }
         if hooks.closed {
             return;
         }
     }
+}
+
+/// The window's watcher on the sender thread: the folder, the journal, the files settling.
+struct Watching {
+    setup: WatchSetup,
+    settle: Settle,
 }
 
 /// The sender's turn between attempts: the window's commands are served there too, so a
@@ -515,9 +918,153 @@ struct WindowHooks<'a> {
     dirty: bool,
     last: Option<(String, String)>,
     closed: bool,
+    /// The journal of unattended work, once there is one.
+    journal: Option<Journal>,
+    watching: Option<Watching>,
+    /// A pass of the watcher is asked for.
+    pass_due: bool,
+    passes: u64,
+    claimed: Vec<String>,
+    pass_error: Option<(String, String)>,
+    /// A send run is going on (commands come through `idle`).
+    in_run: bool,
+    /// The data folder.
+    data: PathBuf,
 }
 
 impl WindowHooks<'_> {
+    /// After a pass was asked for: a send run in progress stops for it and resumes after it
+    /// with the same credentials; otherwise the pass comes next.
+    fn resume_after_pass(&mut self) -> Flow {
+        if self.pass_due && self.in_run {
+            if self.creds.is_none() {
+                self.creds = self.known.clone();
+            }
+            Flow::Stop
+        } else {
+            Flow::Continue
+        }
+    }
+
+    /// The journal, opened when there is one (or `create`: the window starts watching).
+    fn journal(&mut self, data: &Path, create: bool) -> Option<&Journal> {
+        if self.journal.is_none() && (create || crate::unattended::journal::path_in(data).exists())
+        {
+            match Journal::open(data) {
+                Ok(j) => self.journal = Some(j),
+                Err(e) => self.pass_error = Some((e.to_string(), e.english())),
+            }
+        }
+        self.journal.as_ref()
+    }
+
+    /// Tells the window what unattended mode did today and what waits in `需要处理/`.
+    fn report(&mut self, data: &Path) {
+        let today_ms = chrono::Local::now()
+            .date_naive()
+            .and_hms_opt(0, 0, 0)
+            .and_then(|t| t.and_local_timezone(chrono::Local).earliest())
+            .map_or(0, |t| t.timestamp_millis());
+        let mut u = Unattended {
+            watching: self.watching.as_ref().map(|w| w.setup.folder.clone()),
+            claimed: self.claimed.clone(),
+            passes: self.passes,
+            error: self.pass_error.clone(),
+            ..Unattended::default()
+        };
+        if let Some(j) = self.journal(data, false) {
+            match (j.handled_since(today_ms), watch::waiting_for_clerk(j)) {
+                (Ok(today), Ok(to_fix)) => {
+                    u.today = today;
+                    u.to_fix = to_fix;
+                }
+                (Err(e), _) => u.error = Some((e.to_string(), e.english())),
+                (_, Err(e)) => u.error = Some((e.to_string(), e.english())),
+            }
+        }
+        let _ = self.tx.send(Msg::Unattended(Box::new(u)));
+        self.ctx.request_repaint();
+    }
+
+    /// One pass of the window's watcher over its folder (exactly what `watch --once` does to
+    /// each file, on the window's own workspace). Gives the workspace back, and whether new
+    /// batches were queued.
+    fn pass(&mut self, ws: Workspace, data: &Path) -> (Workspace, bool) {
+        if self.watching.is_none() {
+            return (ws, false);
+        }
+        if self.journal(data, true).is_none() {
+            self.report(data);
+            return (ws, false);
+        }
+        let (Some(w), Some(journal)) = (&mut self.watching, &self.journal) else {
+            return (ws, false);
+        };
+        let setup = &w.setup;
+        let made = std::fs::create_dir_all(&setup.folder).map_err(|e| WatchError::Io {
+            path: setup.folder.clone(),
+            detail: crate::read::io_message(&e),
+        });
+        let convert = ConvertOptions {
+            profile: None,
+            lab: setup.lab.clone(),
+        };
+        let mut flow = Workflow::on(
+            ws,
+            setup.target.clone(),
+            setup.profiles.clone(),
+            convert,
+            Credentials::default(),
+        );
+        let watcher = Watch {
+            folder: &setup.folder,
+            data_dir: data,
+            settle: SETTLE,
+        };
+        let folder = setup.folder.clone();
+        let result = made.and_then(|()| {
+            watcher.pass(journal, &mut flow, &mut w.settle, &mut |f| {
+                ::log::info!(target: "sheetbridge", "watch (window): {}", f.line_en(&folder));
+            })
+        });
+        let ws = flow.into_workspace();
+        self.passes += 1;
+        let queued = match result {
+            Ok(pass) => {
+                self.pass_error = None;
+                self.claimed = pass.claimed;
+                pass.files
+                    .iter()
+                    .any(|f| f.counts.as_ref().is_some_and(|c| c.batches > 0))
+            }
+            Err(e) => {
+                crate::log::event::error(&e.english());
+                self.pass_error = Some((e.to_string(), e.english()));
+                false
+            }
+        };
+        self.report(data);
+        (ws, queued)
+    }
+
+    /// A fixed file leaves `需要处理/` (the window says where it went).
+    fn resolve(&mut self, data: &Path, path: &Path) {
+        let Some(journal) = self.journal(data, false) else {
+            return;
+        };
+        match watch::resolve(journal, path) {
+            Ok(Some(dest)) => {
+                let _ = self.tx.send(Msg::Moved(path.to_owned(), dest));
+            }
+            Ok(None) => {}
+            Err(e) => {
+                crate::log::event::error(&e.english());
+                self.pass_error = Some((e.to_string(), e.english()));
+            }
+        }
+        self.report(data);
+    }
+
     fn records(&self, outbox: &Outbox) {
         if let Ok(records) = outbox.list() {
             let _ = self.tx.send(Msg::Records(records));
@@ -579,6 +1126,28 @@ impl WindowHooks<'_> {
                 }
                 Flow::Continue
             }
+            Cmd::Watch(setup) => {
+                self.watching = setup.map(|setup| Watching {
+                    setup: *setup,
+                    settle: Settle::default(),
+                });
+                self.claimed.clear();
+                self.pass_error = None;
+                self.pass_due = self.watching.is_some();
+                let data = self.data.clone();
+                self.report(&data);
+                // A run in progress stops for the pass and goes on after it.
+                self.resume_after_pass()
+            }
+            Cmd::Pass => {
+                self.pass_due = self.watching.is_some();
+                self.resume_after_pass()
+            }
+            Cmd::Resolved(path) => {
+                let data = self.data.clone();
+                self.resolve(&data, &path);
+                Flow::Continue
+            }
         };
         self.records(outbox);
         flow
@@ -614,5 +1183,99 @@ impl SendHooks for WindowHooks<'_> {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn technical_text_is_taken_out_of_messages() {
+        let zh = "连不上省平台（http://10.1.2.3:8443），请检查 VPN 是否已连接、网络是否正常；数据已保存，连上后会自动重发。（error sending request for url (http://10.1.2.3:8443/login): client error (Connect): tcp connect error: Connection refused (os error 111)）";
+        let (shown, detail) = plain(zh);
+        assert_eq!(
+            shown,
+            "连不上省平台（http://10.1.2.3:8443），请检查 VPN 是否已连接、网络是否正常；数据已保存，连上后会自动重发。"
+        );
+        assert!(detail.unwrap().contains("Connection refused"));
+        let en = "cannot reach the platform at http://x: check the VPN; the batch stays queued (error sending request for url (http://x/): operation timed out)";
+        let (shown, detail) = plain(en);
+        assert_eq!(
+            shown,
+            "cannot reach the platform at http://x: check the VPN; the batch stays queued"
+        );
+        assert!(detail.is_some());
+        // Short or Chinese brackets stay.
+        for kept in [
+            "省平台暂时无法处理（HTTP 503），稍后会自动重试。",
+            "省平台拒绝登录：用户名或密码错误（第 2 次）。",
+        ] {
+            assert_eq!(plain(kept), (kept.to_owned(), None));
+        }
+    }
+
+    fn record(
+        id: &str,
+        source: Option<&str>,
+        created: i64,
+        state: State,
+        err: Option<&str>,
+    ) -> BatchRecord {
+        BatchRecord {
+            id: id.into(),
+            target: "t".into(),
+            rows: 10,
+            state,
+            attempts: 1,
+            last_error: err.map(str::to_owned),
+            created,
+            next_attempt_at: 0,
+            idempotency_key: id.into(),
+            confirmed_at: None,
+            accepted: None,
+            resend_safe: true,
+            retry_from: created,
+            source: source.map(str::to_owned),
+        }
+    }
+
+    #[test]
+    fn the_queue_is_grouped_by_file_and_day_with_each_problem_once() {
+        let day = 86_400_000;
+        let t0 = chrono::Local::now().timestamp_millis();
+        let busy = "省平台暂时无法处理（HTTP 503），稍后会自动重试。";
+        let records = vec![
+            record("a1", Some("a.xlsx"), t0 - day, State::Confirmed, None),
+            record("b1", Some("b.xlsx"), t0, State::Confirmed, None),
+            record("b2", Some("b.xlsx"), t0 + 1, State::Queued, Some(busy)),
+            record("b3", Some("b.xlsx"), t0 + 2, State::Queued, Some(busy)),
+            record(
+                "a2",
+                Some("a.xlsx"),
+                t0 + 3,
+                State::Rejected,
+                Some("平台说：格式不对"),
+            ),
+        ];
+        let g = groups(&records);
+        let names: Vec<(Option<&str>, usize)> = g
+            .iter()
+            .map(|g| (g.file.as_deref(), g.batches.len()))
+            .collect();
+        // Newest first; a.xlsx of yesterday is a group of its own.
+        assert_eq!(
+            names,
+            vec![
+                (Some("a.xlsx"), 1),
+                (Some("b.xlsx"), 3),
+                (Some("a.xlsx"), 1)
+            ]
+        );
+        let b = &g[1];
+        assert_eq!(b.rows(), 30);
+        assert_eq!(b.state_line(Lang::Zh), "已确认 1，等待 2");
+        assert_eq!(b.problems(), vec![busy.to_owned()]);
+        assert_eq!(g[0].undecided(), vec!["a2".to_owned()]);
     }
 }

@@ -123,6 +123,29 @@ impl Workflow {
         })
     }
 
+    /// The workflow on a workspace the caller already owns (the window's sender thread, the one
+    /// owner of the outbox in its process); [`Workflow::into_workspace`] gives it back.
+    pub fn on(
+        workspace: Workspace,
+        target: Target,
+        profiles: Profiles,
+        convert: ConvertOptions,
+        creds: Credentials,
+    ) -> Workflow {
+        Workflow {
+            workspace,
+            target,
+            profiles,
+            convert,
+            creds,
+        }
+    }
+
+    /// The workspace back, for its owner.
+    pub fn into_workspace(self) -> Workspace {
+        self.workspace
+    }
+
     pub fn target(&self) -> &Target {
         &self.target
     }

@@ -446,6 +446,48 @@ impl Watch<'_> {
     }
 }
 
+/// A file of `需要处理/` that the clerk fixed and uploaded from the window leaves it: it moves
+/// with its errors workbook and note to `已处理/<today>/` next to it, and the journal says so.
+/// Returns where it went; `None` when `path` is not in a `需要处理/` folder or the journal does
+/// not know its content (a file put there by hand is left alone).
+pub fn resolve(journal: &Journal, path: &Path) -> Result<Option<PathBuf>, WatchError> {
+    if !in_fix_dir(path) || !path.is_file() {
+        return Ok(None);
+    }
+    let sha = file_sha256(path).map_err(io(path))?;
+    if journal.handled(&sha)?.is_none() {
+        return Ok(None);
+    }
+    let Some(folder) = path.parent().and_then(Path::parent) else {
+        return Ok(None);
+    };
+    let done_dir = folder
+        .join(DONE_DIR)
+        .join(chrono::Local::now().format("%Y-%m-%d").to_string());
+    std::fs::create_dir_all(&done_dir).map_err(io(&done_dir))?;
+    let dest = free_name(&done_dir, &crate::paths::file_name(path));
+    let (errors, note) = side_files(path);
+    let (new_errors, new_note) = side_files(&dest);
+    journal.set_dest(&sha, &dest, false)?;
+    std::fs::rename(path, &dest).map_err(io(path))?;
+    for (from, to) in [(errors, new_errors), (note, new_note)] {
+        if from.is_file() {
+            std::fs::rename(&from, &to).map_err(io(&from))?;
+        }
+    }
+    Ok(Some(dest))
+}
+
+/// The files waiting in `需要处理/` for the clerk, newest first, as the journal knows them
+/// (side files and files moved on since are left out).
+pub fn waiting_for_clerk(journal: &Journal) -> Result<Vec<Handled>, WatchError> {
+    Ok(journal
+        .handled_since(0)?
+        .into_iter()
+        .filter(|h| h.needs_clerk && in_fix_dir(&h.dest) && h.dest.is_file())
+        .collect())
+}
+
 /// File notifications for a folder: `wait` returns when something changed or `timeout` passed.
 /// Where notifications cannot be had (network folders), it just waits: the periodic scan is
 /// the fallback.
@@ -592,5 +634,41 @@ mod tests {
         assert!(line.contains("138****5678"), "{line}");
         assert!(line.contains("已处理/2026-01-01/"), "{line}");
         assert!(!r.needs_clerk());
+    }
+
+    #[test]
+    fn a_fixed_file_leaves_the_fix_folder_with_its_side_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let journal = Journal::open(&dir.path().join("data")).unwrap();
+        let fix = dir.path().join("watch").join(FIX_DIR);
+        std::fs::create_dir_all(&fix).unwrap();
+        let file = fix.join("结果.xlsx");
+        std::fs::write(&file, "rows").unwrap();
+        std::fs::write(fix.join("结果_错误行.xlsx"), "errors").unwrap();
+        let unknown = fix.join("别人放的.xlsx");
+        std::fs::write(&unknown, "other").unwrap();
+        let sha = file_sha256(&file).unwrap();
+        journal
+            .record_handled(&Handled {
+                sha256: sha.clone(),
+                name: "结果.xlsx".into(),
+                at: 1,
+                dest: file.clone(),
+                needs_clerk: true,
+                line: String::new(),
+            })
+            .unwrap();
+        assert_eq!(waiting_for_clerk(&journal).unwrap().len(), 1);
+        assert_eq!(resolve(&journal, &unknown).unwrap(), None);
+        let dest = resolve(&journal, &file).unwrap().unwrap();
+        assert!(dest.is_file() && !file.exists());
+        assert!(dest.parent().unwrap().parent().unwrap().ends_with(DONE_DIR));
+        assert!(
+            side_files(&dest).0.is_file(),
+            "the errors workbook moved along"
+        );
+        assert!(waiting_for_clerk(&journal).unwrap().is_empty());
+        assert!(!journal.handled(&sha).unwrap().unwrap().needs_clerk);
+        assert!(unknown.is_file(), "a file the journal does not know stays");
     }
 }
