@@ -5,7 +5,7 @@
 //! The credential store and the system's scheduler are asked on worker threads: a Secret
 //! Service or `systemctl` that is slow to answer never holds up the window.
 
-use super::settings::{default_watch_folder, watch_folder_problem};
+use super::settings::{default_watch_folder, watch_folder_warning};
 use super::{App, Notice, tr, upload};
 use crate::credentials::{Account, Store};
 use crate::issue::Lang;
@@ -49,6 +49,8 @@ pub(crate) struct AutoState {
     pub(crate) schedule_busy: bool,
     /// Why the folder cannot be watched (shown in settings and on the start screen).
     pub(crate) problem: Option<String>,
+    /// Why the folder is a poor choice (the Downloads folder): said, but watched.
+    pub(crate) warning: Option<String>,
     /// What the watcher was last started with (to start it again only when that changes).
     watched: Option<(PathBuf, Option<String>, String)>,
     pub(crate) started: bool,
@@ -241,13 +243,14 @@ impl App {
     pub(crate) fn apply_watch(&mut self) {
         let folder = self.watch_folder();
         self.auto.problem = None;
+        self.auto.warning = None;
         let setup = match (&folder, self.target()) {
             (Some(folder), Ok(target)) if self.settings.auto.on => {
                 let downloads = [recent_downloads(), self.home.recent.dir.clone()];
                 let downloads: Vec<&std::path::Path> =
                     downloads.iter().flatten().map(PathBuf::as_path).collect();
-                self.auto.problem = watch_folder_problem(folder, &downloads, self.lang());
-                self.auto.problem.is_none().then(|| upload::WatchSetup {
+                self.auto.warning = watch_folder_warning(folder, &downloads, self.lang());
+                Some(upload::WatchSetup {
                     folder: folder.clone(),
                     target,
                     profiles: self.profiles.clone(),
@@ -474,6 +477,14 @@ pub(crate) fn section(app: &mut App, ui: &mut egui::Ui) {
         ui.add(
             egui::Label::new(
                 egui::RichText::new(problem).color(egui::Color32::from_rgb(176, 0, 32)),
+            )
+            .wrap(),
+        );
+    }
+    if let Some(warning) = &app.auto.warning {
+        ui.add(
+            egui::Label::new(
+                egui::RichText::new(warning).color(egui::Color32::from_rgb(150, 90, 0)),
             )
             .wrap(),
         );

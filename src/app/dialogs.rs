@@ -275,6 +275,12 @@ impl App {
                     error: true,
                     retry_export: None,
                 });
+            } else if let Some(warning) = self.auto.warning.clone() {
+                self.notice = Some(Notice {
+                    text: warning,
+                    error: false,
+                    retry_export: None,
+                });
             }
             self.save_settings();
             self.show_settings = false;

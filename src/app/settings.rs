@@ -50,24 +50,7 @@ pub fn default_watch_folder() -> Option<PathBuf> {
         .map(|d| d.join("核酸上报").join("待上报"))
 }
 
-/// Why `folder` cannot be watched, for the clerk: the Downloads folder is where files are
-/// opened to be reviewed, and a file under review must not be sent behind the clerk's back.
-pub fn watch_folder_problem(folder: &Path, downloads: &[&Path], lang: Lang) -> Option<String> {
-    let same = |a: &Path, b: &Path| {
-        a == b
-            || std::fs::canonicalize(a)
-                .ok()
-                .zip(std::fs::canonicalize(b).ok())
-                .is_some_and(|(a, b)| a == b)
-    };
-    if !downloads.iter().any(|d| same(folder, d)) {
-        return None;
-    }
-    Some(match lang {
-        Lang::Zh => "不能用“下载”文件夹：大家从这里打开文件核对，放在这里的文件会在核对之前就被自动上报。请用单独的文件夹，例如 文档/核酸上报/待上报，并让浏览器或同事把导出表存到那里。".into(),
-        Lang::En => "The Downloads folder cannot be watched: files are opened from there to be reviewed, and they would be sent before the review. Use a folder of its own, such as Documents/核酸上报/待上报.".into(),
-    })
-}
+pub use crate::unattended::watch::watch_folder_warning;
 
 impl Settings {
     /// Days to keep the files of confirmed batches.
@@ -181,18 +164,18 @@ mod tests {
     }
 
     #[test]
-    fn the_downloads_folder_is_never_watched() {
+    fn watching_the_downloads_folder_comes_with_a_warning() {
         let dir = tempfile::tempdir().unwrap();
         let downloads = dir.path().join("下载");
         std::fs::create_dir(&downloads).unwrap();
         let own = dir.path().join("待上报");
-        assert!(watch_folder_problem(&own, &[&downloads], Lang::Zh).is_none());
-        let why = watch_folder_problem(&downloads, &[&downloads], Lang::Zh).unwrap();
+        assert!(watch_folder_warning(&own, &[&downloads], Lang::Zh).is_none());
+        let why = watch_folder_warning(&downloads, &[&downloads], Lang::Zh).unwrap();
         assert!(why.contains("下载") && why.contains("核对"), "{why}");
         // The same folder written another way is still Downloads.
         let other_way = dir.path().join("待上报/../下载");
         std::fs::create_dir(&own).unwrap();
-        assert!(watch_folder_problem(&other_way, &[&downloads], Lang::En).is_some());
+        assert!(watch_folder_warning(&other_way, &[&downloads], Lang::En).is_some());
         assert!(default_watch_folder().is_none_or(|f| f.ends_with("核酸上报/待上报")));
     }
 

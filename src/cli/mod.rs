@@ -202,6 +202,19 @@ pub fn folders() -> Result<Folders, Failure> {
     }
 }
 
+/// Warns when `folder`, to be watched, is the Downloads folder (unattended.md: allowed, with a
+/// warning saying why not).
+pub fn warn_if_downloads(folder: &std::path::Path, lang: Lang) {
+    let downloads = directories::UserDirs::new()
+        .and_then(|u| u.download_dir().map(std::path::Path::to_path_buf));
+    if let Some(d) = downloads
+        && let Some(warning) =
+            sheetbridge::unattended::watch::watch_folder_warning(folder, &[d.as_path()], lang)
+    {
+        eprintln!("{warning}");
+    }
+}
+
 /// The config folder: `SHEETBRIDGE_CONFIG_DIR`, or the per-user one.
 pub fn config_dir() -> Option<PathBuf> {
     paths::chosen(

@@ -102,15 +102,7 @@ fn install(
         )
     })?;
     let folder = std::path::absolute(folder).unwrap_or_else(|_| folder.to_owned());
-    let downloads = directories::UserDirs::new()
-        .and_then(|u| u.download_dir().map(std::path::Path::to_path_buf));
-    if downloads.is_some_and(|d| d == folder) {
-        say(
-            lang,
-            "提醒：监视的是“下载”文件夹。护士从这里打开文件核对时，文件可能已被自动上报；建议用单独的文件夹（例如 文档/核酸上报/待上报）。",
-            "warning: the watched folder is Downloads; files opened from there to check may be sent already. Use a folder of its own.",
-        );
-    }
+    super::warn_if_downloads(&folder, lang);
     let creds = super::login::target_credentials(&t, lang);
     let has_creds = creds.token.is_some() || (creds.user.is_some() && creds.password.is_some());
     if !has_creds && t.auth != sheetbridge::upload::target::Auth::None {

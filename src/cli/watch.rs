@@ -50,6 +50,7 @@ pub fn run(args: &WatchArgs, lang: Lang) -> Run {
         ));
     }
     let folder = std::path::absolute(&args.folder).unwrap_or_else(|_| args.folder.clone());
+    super::warn_if_downloads(&folder, lang);
     let folders = super::folders()?;
     let target = folders.target(&args.target)?;
     let data_dir = folders.data.clone();
