@@ -215,9 +215,8 @@ impl<W: Write> Write for StopOnError<W> {
         if self.error.is_some() {
             return Ok(buf.len());
         }
-        self.inner.write(buf).map_err(|e| {
+        self.inner.write(buf).inspect_err(|e| {
             self.error = Some(std::io::Error::new(e.kind(), e.to_string()));
-            e
         })
     }
 
@@ -225,9 +224,8 @@ impl<W: Write> Write for StopOnError<W> {
         if self.error.is_some() {
             return Ok(());
         }
-        self.inner.flush().map_err(|e| {
+        self.inner.flush().inspect_err(|e| {
             self.error = Some(std::io::Error::new(e.kind(), e.to_string()));
-            e
         })
     }
 }

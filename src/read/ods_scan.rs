@@ -50,6 +50,10 @@ impl Sheet {
     }
 }
 
+/// The row being read: its first index, its repeat count, the columns built so far, the empty
+/// columns waiting for a later cell, and its first and last column with a value.
+type Row = (u64, u64, u64, u64, Option<(u64, u64)>);
+
 fn attr(e: &BytesStart<'_>, name: &str) -> Option<u64> {
     let a = e.try_get_attribute(name).ok()??;
     a.value.trim().parse().ok()
@@ -62,9 +66,7 @@ fn check_content(input: impl std::io::BufRead) -> Result<(), Limit> {
     let mut buf = Vec::new();
     let mut total = 0u64;
     let mut sheet: Option<Sheet> = None;
-    // The row being read: its first index, its repeat count, the columns built so far, the
-    // empty columns waiting for a later cell, and its first and last column with a value.
-    let mut row: Option<(u64, u64, u64, u64, Option<(u64, u64)>)> = None;
+    let mut row: Option<Row> = None;
     loop {
         buf.clear();
         let (e, empty) = match reader.read_event_into(&mut buf) {
