@@ -9,7 +9,7 @@ use super::settings::{default_watch_folder, watch_folder_warning};
 use super::{App, Notice, tr, upload};
 use crate::credentials::{Account, Store};
 use crate::issue::Lang;
-use crate::unattended::schedule::{self, Backend, Job, Scheduler};
+use crate::unattended::schedule::{self, Job, Scheduler};
 use crate::upload::client::Credentials;
 use crate::upload::target::Target;
 use eframe::egui;
@@ -279,7 +279,7 @@ impl App {
         };
         self.auto.schedule_busy = true;
         self.spawn_auto(ctx, move || {
-            let s = scheduler(data);
+            let s = Scheduler::for_user(data);
             schedule_words(&s, None)
         });
     }
@@ -314,7 +314,7 @@ impl App {
         let exe = std::env::current_exe().ok();
         self.auto.schedule_busy = true;
         self.spawn_auto(ctx, move || {
-            let s = scheduler(data);
+            let s = Scheduler::for_user(data);
             let result = if install {
                 let Some(exe) = exe else {
                     return Done::Schedule(
@@ -350,24 +350,6 @@ fn recent_downloads() -> Option<PathBuf> {
 
 /// The scheduler of this user: Task Scheduler on Windows, a systemd user timer where a user
 /// session answers, else cron (as `sheetbridge schedule` chooses).
-fn scheduler(data_dir: PathBuf) -> Scheduler {
-    let backend = if cfg!(windows) {
-        Backend::Schtasks
-    } else if schedule::systemd_user_session() {
-        Backend::Systemd
-    } else {
-        Backend::Cron
-    };
-    let unit_dir = directories::BaseDirs::new()
-        .map(|b| b.config_dir().join("systemd").join("user"))
-        .unwrap_or_else(|| data_dir.join("systemd"));
-    Scheduler {
-        backend,
-        unit_dir,
-        data_dir,
-    }
-}
-
 /// The task's state in words for the clerk (after `failed`, when an install or removal
 /// failed); the scheduler's own words go to the log.
 fn schedule_words(s: &Scheduler, failed: Option<(String, String)>) -> Done {

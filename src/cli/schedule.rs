@@ -4,7 +4,7 @@
 use super::{EXIT_OK, Failure, Run, answer, say};
 use clap::Subcommand;
 use sheetbridge::issue::Lang;
-use sheetbridge::unattended::schedule::{self, Backend, Job, Scheduler};
+use sheetbridge::unattended::schedule::{self, Job, Scheduler};
 use sheetbridge::upload::target::Target;
 use std::path::PathBuf;
 
@@ -41,27 +41,8 @@ const PASSED_ON: &[&str] = &[
     "SHEETBRIDGE_CREDENTIAL_STORE",
 ];
 
-fn scheduler() -> Result<Scheduler, Failure> {
-    let data_dir = super::folders()?.data;
-    let backend = if cfg!(windows) {
-        Backend::Schtasks
-    } else if schedule::systemd_user_session() {
-        Backend::Systemd
-    } else {
-        Backend::Cron
-    };
-    let unit_dir = directories::BaseDirs::new()
-        .map(|b| b.config_dir().join("systemd").join("user"))
-        .unwrap_or_else(|| data_dir.join("systemd"));
-    Ok(Scheduler {
-        backend,
-        unit_dir,
-        data_dir,
-    })
-}
-
 pub fn run(cmd: &ScheduleCommand, lang: Lang) -> Run {
-    let s = scheduler()?;
+    let s = Scheduler::for_user(super::folders()?.data);
     match cmd {
         ScheduleCommand::Install {
             folder,

@@ -323,6 +323,26 @@ pub fn systemd_user_session() -> bool {
 }
 
 impl Scheduler {
+    /// The current user's scheduler: Task Scheduler on Windows, a systemd user timer where a
+    /// user session answers, else cron; the install record in `data_dir`.
+    pub fn for_user(data_dir: PathBuf) -> Scheduler {
+        let backend = if cfg!(windows) {
+            Backend::Schtasks
+        } else if systemd_user_session() {
+            Backend::Systemd
+        } else {
+            Backend::Cron
+        };
+        let unit_dir = directories::BaseDirs::new()
+            .map(|b| b.config_dir().join("systemd").join("user"))
+            .unwrap_or_else(|| data_dir.join("systemd"));
+        Scheduler {
+            backend,
+            unit_dir,
+            data_dir,
+        }
+    }
+
     fn record_path(&self) -> PathBuf {
         self.data_dir.join("schedule.json")
     }
