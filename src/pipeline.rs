@@ -12,7 +12,9 @@
 //! ```
 
 use crate::batch::{Batch, Ledger, SourceInfo};
-use crate::profile::{HeaderMatch, Profile, ProfileError, Profiles};
+use crate::profile::{
+    HEAD_ROWS, HeaderChoice, Profile, ProfileError, Profiles, choose_sheet, find_header, is_footer,
+};
 use crate::read::{Cell, Merge, ReadError, Workbook};
 use crate::validate::{Checker, Context};
 use chrono::NaiveDateTime;
@@ -22,8 +24,6 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::mpsc::sync_channel;
 
-/// How many non-blank rows at the top of a sheet are searched for the header.
-const HEAD_ROWS: usize = 30;
 /// Rows sent from the reading thread to the checking thread at a time.
 const CHUNK: usize = 1024;
 
@@ -126,14 +126,6 @@ impl LoadError {
             LoadError::Cancelled => "cancelled".into(),
         }
     }
-}
-
-/// Where the header is and which profile reads it.
-struct HeaderChoice {
-    /// Position in the head rows.
-    pos: usize,
-    profile: usize,
-    m: HeaderMatch,
 }
 
 /// Reads, maps and checks a file. See the module example. The program's log gets a line.
@@ -442,88 +434,6 @@ fn header_texts(cells: &[Cell]) -> Vec<String> {
         .collect()
 }
 
-/// The best (profile, row) among the head rows: most required fields matched, then most
-/// fields; the earlier row and the earlier profile win ties. A row needs two matches.
-fn find_header(head: &[(u32, Vec<Cell>)], candidates: &[Arc<Profile>]) -> Option<HeaderChoice> {
-    let mut best: Option<(HeaderChoice, (usize, usize))> = None;
-    for (pos, (_, cells)) in head.iter().enumerate() {
-        if cells.iter().all(Cell::is_blank) {
-            continue;
-        }
-        let texts: Vec<String> = cells.iter().map(Cell::display).collect();
-        for (pi, p) in candidates.iter().enumerate() {
-            let m = p.match_headers(&texts);
-            let score = m.score(p);
-            if score.1 < 2 {
-                continue;
-            }
-            if best.as_ref().is_none_or(|(_, s)| score > *s) {
-                best = Some((
-                    HeaderChoice {
-                        pos,
-                        profile: pi,
-                        m,
-                    },
-                    score,
-                ));
-            }
-        }
-    }
-    best.map(|(c, _)| c)
-}
-
-/// The sheet whose head matches a profile best; `None` when every sheet is empty.
-fn choose_sheet(
-    wb: &mut Workbook,
-    names: &[String],
-    candidates: &[Arc<Profile>],
-) -> Result<Option<String>, ReadError> {
-    if names.len() <= 1 {
-        return Ok(names.first().cloned());
-    }
-    let mut best: Option<(String, (usize, usize))> = None;
-    let mut first_nonempty = None;
-    for name in names {
-        let mut head = Vec::new();
-        let r = wb.for_each_row(name, &mut |r, cells| {
-            if !cells.iter().all(Cell::is_blank) {
-                head.push((r, cells));
-            }
-            if head.len() >= HEAD_ROWS {
-                ControlFlow::Break(())
-            } else {
-                ControlFlow::Continue(())
-            }
-        });
-        // A sheet that cannot be read is passed over if another one holds the data.
-        if r.is_err() || head.is_empty() {
-            continue;
-        }
-        first_nonempty.get_or_insert_with(|| name.clone());
-        if let Some(c) = find_header(&head, candidates) {
-            let score = c.m.score(&candidates[c.profile]);
-            if best.as_ref().is_none_or(|(_, s)| score > *s) {
-                best = Some((name.clone(), score));
-            }
-        }
-    }
-    Ok(best.map(|b| b.0).or(first_nonempty))
-}
-
-/// A footer: its first filled cell starts with a marker such as 合计 or 导出人, and the row
-/// has few filled cells (a data row never looks like that).
-fn is_footer(cells: &[Cell], markers: &[String]) -> bool {
-    if cells.iter().filter(|c| !c.is_blank()).nth(3).is_some() {
-        return false;
-    }
-    let Some(first) = cells.iter().find(|c| !c.is_blank()) else {
-        return false;
-    };
-    let text = first.display();
-    let text = text.trim();
-    markers.iter().any(|m| text.starts_with(m.as_str()))
-}
-
 /// A source row: its Excel row number and its cells.
 pub type SourceRow = (u32, Vec<Cell>);
 
@@ -624,25 +534,6 @@ pub fn source_rows(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn footer_rows() {
-        let markers = vec!["合计".to_owned(), "导出人".to_owned()];
-        assert!(is_footer(&[Cell::Text("合计: 1234".into())], &markers));
-        assert!(is_footer(
-            &[
-                Cell::Empty,
-                Cell::Text("导出人：张三".into()),
-                Cell::Text("2022-01-10".into())
-            ],
-            &markers
-        ));
-        let data: Vec<Cell> = ["合计", "a", "b", "c"]
-            .iter()
-            .map(|s| Cell::Text((*s).into()))
-            .collect();
-        assert!(!is_footer(&data, &markers));
-    }
 
     #[test]
     fn merged_block_fills_down() {
