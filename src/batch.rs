@@ -6,7 +6,8 @@
 //! without touching the source file.
 
 use crate::issue::{Code, Issue, Lang, Severity, Stage, full_message};
-use crate::read::Cell;
+use crate::read::{Cell, Merge};
+use crate::source::MergeFiller;
 use crate::validate::Checker;
 use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
@@ -34,6 +35,8 @@ pub struct SourceInfo {
     pub unused: Vec<String>,
     /// How the profile was chosen, for the window and the summary.
     pub auto_chosen: bool,
+    /// The vertically merged blocks below the header (0-based), filled by [`MergeFiller`].
+    pub merges: Vec<Merge>,
 }
 
 /// What happens to a row.
@@ -172,48 +175,60 @@ impl Batch {
 
     /// Gives one field of a row a new source value and re-checks the row (not its neighbours).
     fn recheck_field(&mut self, index: usize, field: usize, cell: &Cell) {
+        self.recheck_fields(index, &[(field, cell.clone())]);
+    }
+
+    /// Gives fields of a row new source values and re-checks the row (not its neighbours).
+    fn recheck_fields(&mut self, index: usize, cells: &[(usize, Cell)]) {
         let mut values: Vec<String> = self
             .values_of(&self.rows[index], index)
             .into_iter()
             .map(str::to_owned)
             .collect();
-        let fresh = self.checker.field(field, cell);
-        values[field] = fresh.value;
         // Keep the field-stage issues of the other fields (their source cells are not kept).
         let mut issues: Vec<Issue> = self
             .issues(index)
             .iter()
-            .filter(|i| i.stage == Stage::Field && i.field != Some(field as u16))
+            .filter(|i| {
+                i.stage == Stage::Field && !cells.iter().any(|(f, _)| i.field == Some(*f as u16))
+            })
             .cloned()
             .collect();
-        issues.extend(fresh.issues);
+        for (field, cell) in cells {
+            let fresh = self.checker.field(*field, cell);
+            values[*field] = fresh.value;
+            issues.extend(fresh.issues);
+        }
         self.store(index, values, issues);
     }
 
-    /// Fills vertically merged blocks (0-based source rows and columns): every row of a block
-    /// takes the value of its top row, as Excel shows it. Run before [`Batch::check_all`].
-    pub(crate) fn apply_merges(&mut self, merges: &[crate::read::Merge]) {
-        for m in merges {
-            let Some(top) = self.index_of_line(m.first_row + 1) else {
-                continue;
-            };
-            let fields: Vec<usize> = (0..self.nfields)
-                .filter(|&f| {
-                    self.source.columns[f]
-                        .is_some_and(|c| (m.first_col..=m.last_col).contains(&(c as u32)))
-                })
+    /// Fills the vertically merged blocks of `source.merges` with the one [`MergeFiller`]:
+    /// every row of a block takes the value its top row has in the same column, as Excel shows
+    /// it. Run before [`Batch::check_all`].
+    pub(crate) fn apply_merges(&mut self) {
+        let mut filler = MergeFiller::new(&self.source.merges, self.source.header_row - 1);
+        if filler.is_empty() {
+            return;
+        }
+        // A source column feeds at most one field.
+        let field_of: std::collections::HashMap<usize, usize> = self
+            .source
+            .columns
+            .iter()
+            .enumerate()
+            .filter_map(|(f, c)| c.map(|c| (c, f)))
+            .collect();
+        for i in 0..self.rows.len() {
+            let fills = filler.row(self.rows[i].line - 1, |c| match field_of.get(&c) {
+                Some(&f) if !self.value(i, f).is_empty() => Cell::Text(self.value(i, f).to_owned()),
+                _ => Cell::Empty,
+            });
+            let cells: Vec<(usize, Cell)> = fills
+                .into_iter()
+                .filter_map(|(c, v)| field_of.get(&c).map(|&f| (f, v)))
                 .collect();
-            for f in fields {
-                let value = self.value(top, f).to_owned();
-                if value.is_empty() {
-                    continue;
-                }
-                let cell = Cell::Text(value);
-                for line in m.first_row + 2..=m.last_row + 1 {
-                    if let Some(i) = self.index_of_line(line) {
-                        self.recheck_field(i, f, &cell);
-                    }
-                }
+            if !cells.is_empty() {
+                self.recheck_fields(i, &cells);
             }
         }
     }

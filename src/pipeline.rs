@@ -15,10 +15,9 @@ use crate::batch::{Batch, Ledger, SourceInfo};
 use crate::profile::{
     HEAD_ROWS, HeaderChoice, Profile, ProfileError, Profiles, choose_sheet, find_header, is_footer,
 };
-use crate::read::{Cell, Merge, ReadError, Workbook};
+use crate::read::{Cell, ReadError, Workbook};
 use crate::validate::{Checker, Context};
 use chrono::NaiveDateTime;
-use std::collections::BTreeSet;
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -225,11 +224,11 @@ fn load_unlogged(
         (None, None) => wb.merges(&sheet)?,
     };
     let header_index = batch.source.header_row - 1;
-    let vertical: Vec<Merge> = merges
+    batch.source.merges = merges
         .into_iter()
         .filter(|m| m.last_row > m.first_row && m.first_row > header_index)
         .collect();
-    batch.apply_merges(&vertical);
+    batch.apply_merges();
     batch.check_all();
     Ok(batch)
 }
@@ -302,6 +301,7 @@ fn check_rows(
         columns: choice.m.columns.clone(),
         unused,
         auto_chosen: opts.profile.is_none(),
+        merges: Vec::new(),
     };
     let ctx = Context {
         now: opts
@@ -432,125 +432,4 @@ fn header_texts(cells: &[Cell]) -> Vec<String> {
         .map(|c| c.display().trim().replace('\n', " "))
         .filter(|h| !h.is_empty())
         .collect()
-}
-
-/// A source row: its Excel row number and its cells.
-pub type SourceRow = (u32, Vec<Cell>);
-
-/// Gives every cell of a vertically merged block the value of its top cell.
-struct MergeFiller {
-    /// Merges below the header, by first row.
-    pending: Vec<Merge>,
-    next: usize,
-    active: Vec<(Merge, Cell)>,
-}
-
-impl MergeFiller {
-    fn new(merges: &[Merge], header_index: u32) -> MergeFiller {
-        let mut pending: Vec<Merge> = merges
-            .iter()
-            .filter(|m| m.first_row > header_index)
-            .copied()
-            .collect();
-        pending.sort_by_key(|m| m.first_row);
-        MergeFiller {
-            pending,
-            next: 0,
-            active: Vec::new(),
-        }
-    }
-
-    fn fill(&mut self, r: u32, cells: &mut Vec<Cell>) {
-        if self.pending.is_empty() {
-            return;
-        }
-        self.active.retain(|(m, _)| m.last_row >= r);
-        while let Some(m) = self.pending.get(self.next).filter(|m| m.first_row <= r) {
-            let top = if m.first_row == r {
-                cells.get(m.first_col as usize).cloned().unwrap_or_default()
-            } else {
-                Cell::Empty
-            };
-            if m.last_row >= r {
-                self.active.push((*m, top));
-            }
-            self.next += 1;
-        }
-        for (m, value) in &self.active {
-            if m.first_row == r || value.is_blank() {
-                continue;
-            }
-            let last = (m.last_col as usize).min(1023);
-            if cells.len() <= last {
-                cells.resize(last + 1, Cell::Empty);
-            }
-            for cell in &mut cells[m.first_col as usize..=last] {
-                if cell.is_blank() {
-                    *cell = value.clone();
-                }
-            }
-        }
-    }
-}
-
-/// The source rows with these Excel row numbers, as the checker saw them (merged blocks
-/// filled), plus the header cells: for the workbook of rejected rows.
-pub fn source_rows(
-    batch: &Batch,
-    lines: &BTreeSet<u32>,
-) -> Result<(Vec<Cell>, Vec<SourceRow>), ReadError> {
-    let src = &batch.source;
-    let mut wb = Workbook::open(&src.path)?;
-    let merges: Vec<Merge> = wb
-        .merges(&src.sheet)?
-        .into_iter()
-        .filter(|m| m.last_row > m.first_row)
-        .collect();
-    let header_index = src.header_row - 1;
-    let mut filler = MergeFiller::new(&merges, header_index);
-    let mut header = Vec::new();
-    let mut rows = Vec::new();
-    let last = lines.last().copied().unwrap_or(0);
-    wb.for_each_row(&src.sheet, &mut |r, mut cells| {
-        if r == header_index {
-            header = cells;
-            return ControlFlow::Continue(());
-        }
-        if r > header_index {
-            filler.fill(r, &mut cells);
-            if lines.contains(&(r + 1)) {
-                rows.push((r + 1, cells));
-            }
-        }
-        if r + 1 >= last && r >= header_index {
-            ControlFlow::Break(())
-        } else {
-            ControlFlow::Continue(())
-        }
-    })?;
-    Ok((header, rows))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn merged_block_fills_down() {
-        let m = Merge {
-            first_row: 2,
-            last_row: 4,
-            first_col: 1,
-            last_col: 1,
-        };
-        let mut f = MergeFiller::new(&[m], 0);
-        let mut r2 = vec![Cell::Text("a".into()), Cell::Text("采样点一".into())];
-        f.fill(2, &mut r2);
-        let mut r3 = vec![Cell::Text("b".into())];
-        f.fill(3, &mut r3);
-        assert_eq!(r3[1], Cell::Text("采样点一".into()));
-        let mut r5 = vec![Cell::Text("c".into())];
-        f.fill(5, &mut r5);
-        assert_eq!(r5.len(), 1);
-    }
 }

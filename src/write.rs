@@ -320,7 +320,7 @@ pub fn write_rejected(batch: &Batch, path: &Path, lang: Lang) -> Result<usize, W
     refuse_source(&batch.source.path, path)?;
     let rejected: Vec<usize> = batch.rows_with(RowStatus::Rejected).collect();
     let lines: BTreeSet<u32> = rejected.iter().map(|&i| batch.line(i)).collect();
-    let (header, rows) = crate::pipeline::source_rows(batch, &lines)?;
+    let (header, rows) = crate::source::rows(&batch.source, &lines)?;
     let by_line: std::collections::HashMap<u32, usize> =
         rejected.iter().map(|&i| (batch.line(i), i)).collect();
     let width = header
