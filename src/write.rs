@@ -210,7 +210,7 @@ pub fn write_rows(batch: &Batch, ready: &[usize], path: &Path) -> Result<usize, 
         .extension()
         .map(|e| e.to_string_lossy().to_ascii_lowercase())
         .unwrap_or_default();
-    let fields = &batch.checker.profile.fields;
+    let fields = &batch.profile().fields;
     match ext.as_str() {
         "xlsx" => write_atomically(path, |file| {
             let err = xlsx_error(path);
@@ -221,8 +221,7 @@ pub fn write_rows(batch: &Batch, ready: &[usize], path: &Path) -> Result<usize, 
             let text = Format::new().set_num_format("@");
             let bold = Format::new().set_bold().set_num_format("@");
             let ws = wb.add_worksheet_with_constant_memory().map_err(&err)?;
-            ws.set_name(&batch.checker.profile.output_sheet)
-                .map_err(&err)?;
+            ws.set_name(&batch.profile().output_sheet).map_err(&err)?;
             for (c, f) in fields.iter().enumerate() {
                 let width = match f.key.as_str() {
                     "id_number" | "sampled_at" | "tested_at" => 21.0,

@@ -450,7 +450,7 @@ fn load_error(e: &LoadError, lang: Lang) -> String {
 /// Prints the chosen profile, the counts and the first problems to standard error.
 pub fn print_summary(batch: &sheetbridge::batch::Batch, lang: Lang, limit: usize) {
     let s = batch.summary();
-    let p = &batch.checker.profile;
+    let p = &batch.profile();
     let how = match (batch.source.auto_chosen, lang) {
         (true, Lang::Zh) => "自动识别",
         (false, Lang::Zh) => "指定",

@@ -234,7 +234,7 @@ fn legacy_batch_id(target: &Target, batch: &Batch, rows: &[usize]) -> String {
 }
 
 fn rows_id(target: &str, batch: &Batch, rows: &[usize]) -> String {
-    let nfields = batch.checker.profile.fields.len();
+    let nfields = batch.profile().fields.len();
     let mut h = Sha256::new();
     h.update(target.as_bytes());
     for &i in rows {
@@ -702,7 +702,7 @@ impl Outbox {
         rows: &[usize],
         source: &str,
     ) -> Result<Vec<Queued>, OutboxError> {
-        let roles = &batch.checker.profile.roles;
+        let roles = &batch.profile().roles;
         let mut out = Vec::new();
         for chunk in rows.chunks(target.max_rows_per_file.max(1)) {
             let id = batch_id(target, batch, chunk);
@@ -1305,7 +1305,7 @@ mod tests {
         let ledger = ob.ledger(None).unwrap();
         assert_eq!(ledger.len(), 3);
         assert_eq!(read_ledger(dir.path(), None).unwrap().unwrap().len(), 3);
-        let barcode = b.output_value(rows[0], b.checker.profile.roles.barcode.unwrap());
+        let barcode = b.output_value(rows[0], b.profile().roles.barcode.unwrap());
         assert!(ledger.contains(barcode, &b.person_id(rows[0])));
         assert!(!ledger.contains(barcode, &b.person_id(rows[1])));
         // The database never holds an ID number.
@@ -1461,7 +1461,7 @@ mod tests {
         assert!(ob.claim(&id).unwrap());
         ob.confirm(&id, None).unwrap();
         let barcode = b
-            .output_value(rows[0], b.checker.profile.roles.barcode.unwrap())
+            .output_value(rows[0], b.profile().roles.barcode.unwrap())
             .to_owned();
         let person = b.person_id(rows[0]);
         assert!(ob.ledger(Some(&t)).unwrap().contains(&barcode, &person));
