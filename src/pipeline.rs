@@ -139,6 +139,7 @@ pub fn load(
     result
 }
 
+// Long: the reader thread, the merge scan and the checker run in one scope; their results are joined here.
 fn load_unlogged(
     path: &Path,
     profiles: &Profiles,
@@ -234,6 +235,7 @@ fn load_unlogged(
 }
 
 #[allow(clippy::too_many_arguments)]
+// Long: gathers the head, finds the header and streams the rest through one iterator, so no row is read or copied twice.
 fn check_rows(
     path: &Path,
     sheet: &str,

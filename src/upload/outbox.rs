@@ -10,6 +10,8 @@
 //! SHA-256 of `"<id type>|<id number>"` and one of the number alone, the batch, the source
 //! file's name and the time: never the ID itself. The schema is versioned (`user_version`)
 //! and migrated in place.
+// Over 600 lines: batches, claims, recovery, migration and the ledger share one SQLite database
+// and its transactions; a fifth of the file is tests.
 
 use crate::batch::Batch;
 use crate::upload::target::Target;
@@ -695,6 +697,7 @@ impl Outbox {
     /// batch is recorded. Rows queued before for the same target (same identity, same values)
     /// are refused: see [`Queued::Already`]. `source` is the name of the file the rows came
     /// from, kept for the ledger.
+    // Long: file first, then the database row, in one transaction per batch; the order is the safety rule.
     pub fn queue(
         &mut self,
         target: &Target,
