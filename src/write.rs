@@ -223,13 +223,8 @@ pub fn write_rows(batch: &Batch, ready: &[usize], path: &Path) -> Result<usize, 
             let ws = wb.add_worksheet_with_constant_memory().map_err(&err)?;
             ws.set_name(&batch.profile().output_sheet).map_err(&err)?;
             for (c, f) in fields.iter().enumerate() {
-                let width = match f.key.as_str() {
-                    "id_number" | "sampled_at" | "tested_at" => 21.0,
-                    "barcode" | "phone" => 18.0,
-                    "site" | "lab" | "address" => 30.0,
-                    _ => 10.0,
-                };
-                ws.set_column_width(c as u16, width).map_err(&err)?;
+                ws.set_column_width(c as u16, f.show.sheet_width)
+                    .map_err(&err)?;
                 ws.set_column_format(c as u16, &text).map_err(&err)?;
                 ws.write_string_with_format(0, c as u16, &f.header, &bold)
                     .map_err(&err)?;

@@ -100,10 +100,7 @@ impl Review {
         }
         let b = &self.batch;
         let needle = self.search.trim().to_uppercase();
-        let search_fields: Vec<usize> = ["name", "id_number", "barcode", "phone"]
-            .iter()
-            .filter_map(|k| b.profile().field_index(k))
-            .collect();
+        let search_fields = b.profile().searched_fields();
         self.view = (0..b.len())
             .filter(|&i| {
                 let st = b.status(i);
@@ -593,16 +590,7 @@ impl Review {
             .column(Column::initial(84.0).clip(true))
             .column(Column::exact(84.0));
         for col in &shown {
-            let w = match col.map(|f| fields[f].key.as_str()) {
-                None => 320.0,
-                Some("id_number") => 190.0,
-                Some("sampled_at" | "tested_at") => 170.0,
-                Some("barcode") => 170.0,
-                Some("phone") => 125.0,
-                Some("site" | "lab" | "address") => 200.0,
-                Some("sex" | "age" | "id_type") => 56.0,
-                Some(_) => 96.0,
-            };
+            let w = col.map_or(320.0, |f| fields[f].show.screen_width);
             table = table.column(Column::initial(w).at_least(40.0).clip(true));
         }
         if let Some(pos) = scroll_to {

@@ -2,10 +2,12 @@
 //! resolved to field indices, with the line and key of anything wrong.
 
 use super::format::{
-    FieldFile, IdTypeFile, ProfileFile, invalid, key_after, read_file, regex_reason, shorten,
+    FieldFile, IdTypeFile, ProfileFile, ShowFile, invalid, key_after, read_file, regex_reason,
+    shorten,
 };
 use super::{
-    BatchRules, Field, IdRule, IdType, Kind, Origin, Profile, ProfileError, Roles, Targets,
+    BatchRules, Field, IdRule, IdType, Kind, Origin, Presentation, Profile, ProfileError, Roles,
+    Targets,
 };
 use crate::issue::{Code, Severity};
 use crate::rules::text::{Normalizer, header_key};
@@ -19,6 +21,7 @@ type IndexOf<'a> = &'a dyn Fn(&Spanned<String>) -> Result<usize, ProfileError>;
 
 impl Profile {
     /// Parses and checks profile text.
+    // Long: the checks that need the whole file (roles, batch keys, id types) in one place.
     pub fn parse(name: &str, text: &str, origin: Origin) -> Result<Profile, ProfileError> {
         let shown = match &origin {
             Origin::Builtin => format!("mappings/{name}.toml"),
@@ -49,7 +52,7 @@ impl Profile {
         let fields = file
             .fields
             .into_iter()
-            .map(|f| compile_field(f, &index_of, &err))
+            .map(|f| compile_field(f, text, &index_of, &err))
             .collect::<Result<Vec<Field>, _>>()?;
         let id_type_norm: Vec<Normalizer> = fields
             .iter()
@@ -151,7 +154,13 @@ fn check_fields(file: &ProfileFile, text: &str, err: ErrAt) -> Result<(), Profil
 }
 
 /// One `[[fields]]` entry: patterns, code, targets, aliases and value map compiled.
-fn compile_field(f: FieldFile, index_of: IndexOf, err: ErrAt) -> Result<Field, ProfileError> {
+// Long: one step per key of a [[fields]] entry, in the order the README documents them.
+fn compile_field(
+    f: FieldFile,
+    text: &str,
+    index_of: IndexOf,
+    err: ErrAt,
+) -> Result<Field, ProfileError> {
     let mut patterns = Vec::new();
     if let Some(p) = &f.pattern {
         for pat in p.get_ref().clone().into_vec() {
@@ -202,6 +211,7 @@ fn compile_field(f: FieldFile, index_of: IndexOf, err: ErrAt) -> Result<Field, P
             })
         }
     };
+    let show = presentation(f.show.as_ref(), text, f.key.span().start, err)?;
     let mut alias_keys: Vec<String> = std::iter::once(&f.header)
         .chain(&f.aliases)
         .map(|a| header_key(a))
@@ -236,7 +246,42 @@ fn compile_field(f: FieldFile, index_of: IndexOf, err: ErrAt) -> Result<Field, P
         not_in_future: f.not_in_future,
         targets,
         normalize,
+        show,
     })
+}
+
+/// A field's `show = { ... }` with its defaults; widths Excel or the window cannot use are
+/// refused (`at`: where the field starts in the text).
+fn presentation(
+    show: Option<&ShowFile>,
+    text: &str,
+    at: usize,
+    err: ErrAt,
+) -> Result<Presentation, ProfileError> {
+    let mut p = Presentation::default();
+    let Some(show) = show else {
+        return Ok(p);
+    };
+    if let Some(w) = show.sheet_width {
+        if !(w > 0.0 && w <= 255.0) {
+            return Err(err(
+                key_after(text, at, "show"),
+                format!("sheet_width = {w}：上报表的列宽要在 1 到 255 之间"),
+            ));
+        }
+        p.sheet_width = w;
+    }
+    if let Some(w) = show.screen_width {
+        if !(20.0..=2000.0).contains(&w) {
+            return Err(err(
+                key_after(text, at, "show"),
+                format!("screen_width = {w}：窗口里的列宽要在 20 到 2000 之间"),
+            ));
+        }
+        p.screen_width = w;
+    }
+    p.search = show.search;
+    Ok(p)
 }
 
 /// One `[[id_types]]` entry; `earlier` are the types before it (a repeated code is stored by
@@ -382,6 +427,37 @@ mod tests {
         let fb = p.id_type_for("身份证").unwrap().fallback.as_ref().unwrap();
         assert_eq!(p.id_types[fb.0].name, "外国人永久居留身份证");
         assert_eq!(p.roles.barcode, p.field_index("barcode"));
+    }
+
+    #[test]
+    fn presentation_has_defaults_and_refuses_impossible_widths() {
+        let p = cdc();
+        let id = &p.fields[p.field_index("id_number").unwrap()].show;
+        assert_eq!(
+            (id.sheet_width, id.screen_width, id.search),
+            (21.0, 190.0, true)
+        );
+        let result = &p.fields[p.field_index("result").unwrap()].show;
+        assert_eq!(*result, Presentation::default());
+        let searched: Vec<&str> = p
+            .searched_fields()
+            .iter()
+            .map(|&f| p.fields[f].key.as_str())
+            .collect();
+        assert_eq!(searched, ["name", "id_number", "phone", "barcode"]);
+        let base = "title = \"t\"\n[[fields]]\nkey = \"a\"\nheader = \"A\"\n";
+        let e = Profile::parse(
+            "p",
+            &format!("{base}show = {{ sheet_width = 300 }}\n"),
+            Origin::Builtin,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("第 5 行") && e.contains("255"), "{e}");
+        let wide = format!("{base}show = {{ screen_width = 150, search = true }}\n");
+        let p = Profile::parse("p", &wide, Origin::Builtin).unwrap();
+        assert_eq!(p.fields[0].show.screen_width, 150.0);
+        assert_eq!(p.searched_fields(), [0]);
     }
 
     #[test]

@@ -53,6 +53,22 @@ pub(super) struct FieldFile {
     #[serde(default)]
     pub(super) not_in_future: bool,
     pub(super) targets: Option<TargetsFile>,
+    pub(super) show: Option<ShowFile>,
+}
+
+/// How a field is shown: column widths in the upload sheet and in the window, and whether the
+/// window's search box looks in it. Every key may be left out (see `Presentation`'s defaults).
+///
+/// ```toml
+/// show = { sheet_width = 21, screen_width = 190, search = true }
+/// ```
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct ShowFile {
+    pub(super) sheet_width: Option<f64>,
+    pub(super) screen_width: Option<f32>,
+    #[serde(default)]
+    pub(super) search: bool,
 }
 
 /// A value made of several per-target results (`ORF1ab阴性，N基因阴性`), in a field with a

@@ -150,6 +150,29 @@ pub struct Field {
     pub not_in_future: bool,
     /// Per-target results, for a value the `map` does not know.
     pub targets: Option<Targets>,
+    /// How the field is shown (`show = { ... }`).
+    pub show: Presentation,
+}
+
+/// How a field is shown, from its `show = { ... }` (each part has a default).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Presentation {
+    /// Column width in the upload sheet, in Excel's characters (default 10).
+    pub sheet_width: f64,
+    /// Column width in the window's table, in points (default 96).
+    pub screen_width: f32,
+    /// The window's search box looks in this field (default no).
+    pub search: bool,
+}
+
+impl Default for Presentation {
+    fn default() -> Self {
+        Presentation {
+            sheet_width: 10.0,
+            screen_width: 96.0,
+            search: false,
+        }
+    }
 }
 
 /// Per-target results in one value (`ORF1ab阴性，N基因阴性`): every target the same gives that
@@ -248,6 +271,13 @@ impl Profile {
             .map(|s| s.to_string_lossy().into_owned())
             .unwrap_or_default();
         Profile::parse(&stem, &text, Origin::File(path.to_owned()))
+    }
+
+    /// The fields the window's search box looks in (`show = { search = true }`).
+    pub fn searched_fields(&self) -> Vec<usize> {
+        (0..self.fields.len())
+            .filter(|&f| self.fields[f].show.search)
+            .collect()
     }
 
     /// The index of a field by key.
