@@ -1,12 +1,16 @@
-//! A checked batch: every data row with its values and problems, the batch-wide checks
-//! (pooled barcodes, conflicts, repeats, earlier uploads) and the edits a clerk makes.
+//! A checked batch: every data row with its values and problems, the edits a clerk makes, and
+//! when the batch-wide rules (`src/rules/batch.rs`: pooled barcodes, conflicts, repeats,
+//! earlier uploads) run again.
 //!
 //! Rows are stored compactly (one string per row) so a 1,000,000-row export fits in a few
 //! hundred MiB. Editing a cell re-checks that row and the rows sharing its barcode or person,
 //! without touching the source file.
+// Over 600 lines: storage, status and editing of the rows share the compact row layout; the rules themselves are in src/rules/batch.rs.
 
 use crate::issue::{Code, Issue, Lang, Severity, Stage, full_message};
-use crate::read::Cell;
+use crate::profile::Profile;
+use crate::read::{Cell, Merge};
+use crate::source::MergeFiller;
 use crate::validate::Checker;
 use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
@@ -34,6 +38,8 @@ pub struct SourceInfo {
     pub unused: Vec<String>,
     /// How the profile was chosen, for the window and the summary.
     pub auto_chosen: bool,
+    /// The vertically merged blocks below the header (0-based), filled by [`MergeFiller`].
+    pub merges: Vec<Merge>,
 }
 
 /// What happens to a row.
@@ -82,7 +88,7 @@ pub struct Summary {
 /// A loaded and checked batch.
 pub struct Batch {
     pub source: SourceInfo,
-    pub checker: Checker,
+    checker: Checker,
     ledger: Option<Arc<dyn Ledger>>,
     nfields: usize,
     rows: Vec<Row>,
@@ -172,48 +178,60 @@ impl Batch {
 
     /// Gives one field of a row a new source value and re-checks the row (not its neighbours).
     fn recheck_field(&mut self, index: usize, field: usize, cell: &Cell) {
+        self.recheck_fields(index, &[(field, cell.clone())]);
+    }
+
+    /// Gives fields of a row new source values and re-checks the row (not its neighbours).
+    fn recheck_fields(&mut self, index: usize, cells: &[(usize, Cell)]) {
         let mut values: Vec<String> = self
             .values_of(&self.rows[index], index)
             .into_iter()
             .map(str::to_owned)
             .collect();
-        let fresh = self.checker.field(field, cell);
-        values[field] = fresh.value;
         // Keep the field-stage issues of the other fields (their source cells are not kept).
         let mut issues: Vec<Issue> = self
             .issues(index)
             .iter()
-            .filter(|i| i.stage == Stage::Field && i.field != Some(field as u16))
+            .filter(|i| {
+                i.stage == Stage::Field && !cells.iter().any(|(f, _)| i.field == Some(*f as u16))
+            })
             .cloned()
             .collect();
-        issues.extend(fresh.issues);
+        for (field, cell) in cells {
+            let fresh = self.checker.field(*field, cell);
+            values[*field] = fresh.value;
+            issues.extend(fresh.issues);
+        }
         self.store(index, values, issues);
     }
 
-    /// Fills vertically merged blocks (0-based source rows and columns): every row of a block
-    /// takes the value of its top row, as Excel shows it. Run before [`Batch::check_all`].
-    pub(crate) fn apply_merges(&mut self, merges: &[crate::read::Merge]) {
-        for m in merges {
-            let Some(top) = self.index_of_line(m.first_row + 1) else {
-                continue;
-            };
-            let fields: Vec<usize> = (0..self.nfields)
-                .filter(|&f| {
-                    self.source.columns[f]
-                        .is_some_and(|c| (m.first_col..=m.last_col).contains(&(c as u32)))
-                })
+    /// Fills the vertically merged blocks of `source.merges` with the one [`MergeFiller`]:
+    /// every row of a block takes the value its top row has in the same column, as Excel shows
+    /// it. Run before [`Batch::check_all`].
+    pub(crate) fn apply_merges(&mut self) {
+        let mut filler = MergeFiller::new(&self.source.merges, self.source.header_row - 1);
+        if filler.is_empty() {
+            return;
+        }
+        // A source column feeds at most one field.
+        let field_of: std::collections::HashMap<usize, usize> = self
+            .source
+            .columns
+            .iter()
+            .enumerate()
+            .filter_map(|(f, c)| c.map(|c| (c, f)))
+            .collect();
+        for i in 0..self.rows.len() {
+            let fills = filler.row(self.rows[i].line - 1, |c| match field_of.get(&c) {
+                Some(&f) if !self.value(i, f).is_empty() => Cell::Text(self.value(i, f).to_owned()),
+                _ => Cell::Empty,
+            });
+            let cells: Vec<(usize, Cell)> = fills
+                .into_iter()
+                .filter_map(|(c, v)| field_of.get(&c).map(|&f| (f, v)))
                 .collect();
-            for f in fields {
-                let value = self.value(top, f).to_owned();
-                if value.is_empty() {
-                    continue;
-                }
-                let cell = Cell::Text(value);
-                for line in m.first_row + 2..=m.last_row + 1 {
-                    if let Some(i) = self.index_of_line(line) {
-                        self.recheck_field(i, f, &cell);
-                    }
-                }
+            if !cells.is_empty() {
+                self.recheck_fields(i, &cells);
             }
         }
     }
@@ -249,6 +267,16 @@ impl Batch {
     /// Puts rows taken with [`Batch::take`] back.
     pub fn put_back(&mut self, batch: Batch) {
         *self = batch;
+    }
+
+    /// The profile the rows were checked against.
+    pub fn profile(&self) -> &Profile {
+        &self.checker.profile
+    }
+
+    /// The checker of the rows (the profile and the context: now, the clerk's lab).
+    pub fn checker(&self) -> &Checker {
+        &self.checker
     }
 
     /// Number of data rows.
@@ -365,12 +393,12 @@ impl Batch {
             .and_then(|c| self.source.headers.get(c))
             .map(|h| h.trim())
             .filter(|h| !h.is_empty())
-            .unwrap_or(&self.checker.profile.fields[field].header)
+            .unwrap_or(&self.profile().fields[field].header)
     }
 
     /// The message body of an issue, in a language.
     pub fn message_body(&self, issue: &Issue, lang: Lang) -> String {
-        let profile = &self.checker.profile;
+        let profile = &self.profile();
         let field = issue.field.map(|f| &profile.fields[f as usize]);
         let header = issue
             .field
@@ -401,7 +429,7 @@ impl Batch {
     /// The stable code name of an issue (a user profile's own name for custom codes).
     pub fn code_name(&self, issue: &Issue) -> String {
         match issue.field {
-            Some(f) => self.checker.profile.fields[f as usize]
+            Some(f) => self.profile().fields[f as usize]
                 .code_name(issue.code)
                 .to_owned(),
             None => issue.code.as_str().to_owned(),
@@ -450,7 +478,7 @@ impl Batch {
     // ---- Batch checks ---------------------------------------------------------------------
 
     fn update_keys(&mut self, index: usize) {
-        let r = &self.checker.profile.roles;
+        let r = &self.profile().roles;
         let ok = |this: &Self, f: Option<usize>| f.is_some_and(|f| !this.field_failed(index, f));
         let barcode_key = match r.barcode {
             Some(b) if ok(self, Some(b)) && !self.value(index, b).is_empty() => {
@@ -471,7 +499,7 @@ impl Batch {
 
     /// `"<id type code>|<id number>"`, the person's key.
     pub fn person_id(&self, index: usize) -> String {
-        let r = &self.checker.profile.roles;
+        let r = &self.profile().roles;
         let t = r
             .id_type
             .map(|t| self.output_value(index, t))
@@ -540,183 +568,42 @@ impl Batch {
         }
     }
 
-    /// Rows sharing one barcode key (hash): pooled size, repeats, disagreeing values.
+    /// Rows sharing one barcode key (hash): the rules of `rules::batch::barcode_group`.
     fn check_barcode_group(&mut self, group: &[usize]) {
         for &i in group {
             self.clear_stage(i, Stage::Barcode);
         }
-        let p = Arc::clone(&self.checker.profile);
-        let Some(bf) = p.roles.barcode else { return };
-        let bf16 = bf as u16;
-        // Split by the real barcode (two barcodes may share a hash) and drop excluded rows.
-        let mut by_code: Vec<(String, Vec<usize>)> = Vec::new();
-        for &i in group {
-            if self.rows[i].excluded || self.rows[i].barcode_key == 0 {
-                continue;
-            }
-            let code = self.output_value(i, bf).to_owned();
-            match by_code.iter_mut().find(|(c, _)| *c == code) {
-                Some((_, v)) => v.push(i),
-                None => by_code.push((code, vec![i])),
-            }
-        }
-        for (code, mut rows) in by_code {
-            rows.sort_by_key(|&i| self.rows[i].line);
-            // Repeats: the same person again under this barcode. The row kept is the first
-            // without an error of its own (field or row stage), or the first when all have one.
-            let mut persons: Vec<(String, Vec<usize>)> = Vec::new();
-            let mut counted: Vec<usize> = Vec::new();
-            for &i in &rows {
-                if self.rows[i].person_key == 0 {
-                    counted.push(i);
-                    continue;
-                }
-                let person = self.person_id(i);
-                match persons.iter_mut().find(|(p, _)| *p == person) {
-                    Some((_, v)) => v.push(i),
-                    None => persons.push((person, vec![i])),
-                }
-            }
-            for (_, same) in &persons {
-                let keep = same
-                    .iter()
-                    .copied()
-                    .find(|&i| !self.has_own_error(i))
-                    .unwrap_or(same[0]);
-                counted.push(keep);
-                let keep_line = self.rows[keep].line.to_string();
-                for &i in same.iter().filter(|&&i| i != keep) {
-                    self.add_issue(
-                        i,
-                        Issue::new(
-                            Code::DuplicateRow,
-                            Some(bf16),
-                            Stage::Barcode,
-                            &[&keep_line],
-                        ),
-                    );
-                }
-            }
-            counted.sort_by_key(|&i| self.rows[i].line);
-            // Pool size.
-            let pool = p.batch.pool_size;
-            for &i in counted.iter().skip(pool) {
-                self.add_issue(
-                    i,
-                    Issue::new(
-                        Code::PoolOverflow,
-                        Some(bf16),
-                        Stage::Barcode,
-                        &[&code, &pool.to_string()],
-                    ),
-                );
-            }
-            // Values that must agree (result, site, lab): an error on every row of the barcode,
-            // repeats and rows whose own value is unreadable included. A value that failed its
-            // own check is already an error of its row: it does not make the tube disagree.
-            for &f in &p.batch.barcode_must_agree {
-                let vals: Vec<(usize, String)> = rows
-                    .iter()
-                    .filter(|&&i| !self.field_failed(i, f))
-                    .map(|&i| (i, self.output_value(i, f).to_owned()))
-                    .collect();
-                let first = &vals.first().map(|v| v.1.clone()).unwrap_or_default();
-                if vals.iter().all(|(_, v)| v == first) {
-                    continue;
-                }
-                let header = self.column_header(f).to_owned();
-                for &i in &rows {
-                    let mine = self.output_value(i, f).to_owned();
-                    let other = vals
-                        .iter()
-                        .find(|(_, w)| *w != mine)
-                        .map(|(j, _)| self.rows[*j].line)
-                        .unwrap_or(0);
-                    self.add_issue(
-                        i,
-                        Issue::new(
-                            Code::BarcodeConflict,
-                            Some(f as u16),
-                            Stage::Barcode,
-                            &[&code, &other.to_string(), &header],
-                        ),
-                    );
-                }
-            }
+        for (i, issue) in crate::rules::batch::barcode_group(self, group) {
+            self.add_issue(i, issue);
         }
     }
 
+    /// The row's barcode and person keys (hashes; 0 when it has none that is valid).
+    pub(crate) fn keys(&self, index: usize) -> (u64, u64) {
+        (self.rows[index].barcode_key, self.rows[index].person_key)
+    }
+
     /// Whether a row has an error found by checking it alone (field or row stage).
-    fn has_own_error(&self, index: usize) -> bool {
+    pub(crate) fn has_own_error(&self, index: usize) -> bool {
         self.issues(index)
             .iter()
             .any(|i| i.is_error() && matches!(i.stage, Stage::Field | Stage::Row))
     }
 
     /// Whether a field of a row has an error of its own (field stage).
-    fn field_failed(&self, index: usize, field: usize) -> bool {
+    pub(crate) fn field_failed(&self, index: usize, field: usize) -> bool {
         self.issues(index)
             .iter()
             .any(|i| i.is_error() && i.stage == Stage::Field && i.field == Some(field as u16))
     }
 
-    /// Rows of one person: a negative and a positive result in one batch.
+    /// Rows of one person: the rules of `rules::batch::person_group`.
     fn check_person_group(&mut self, group: &[usize]) {
         for &i in group {
             self.clear_stage(i, Stage::Person);
         }
-        let p = Arc::clone(&self.checker.profile);
-        let (Some(rf), conflicting) = (p.roles.result, &p.batch.conflicting_results) else {
-            return;
-        };
-        if conflicting.len() < 2 {
-            return;
-        }
-        let mut by_person: Vec<(String, Vec<usize>)> = Vec::new();
-        for &i in group {
-            if self.rows[i].excluded || self.rows[i].person_key == 0 {
-                continue;
-            }
-            let person = self.person_id(i);
-            match by_person.iter_mut().find(|(c, _)| *c == person) {
-                Some((_, v)) => v.push(i),
-                None => by_person.push((person, vec![i])),
-            }
-        }
-        for (_, rows) in by_person {
-            let results: Vec<(usize, &str)> = rows
-                .iter()
-                .map(|&i| (i, self.output_value(i, rf)))
-                .filter(|(_, r)| conflicting.iter().any(|c| c == r))
-                .collect();
-            let distinct = conflicting
-                .iter()
-                .filter(|c| results.iter().any(|(_, r)| r == c))
-                .count();
-            if distinct < 2 {
-                continue;
-            }
-            let pairs: Vec<(usize, u32)> = results
-                .iter()
-                .map(|(i, r)| {
-                    let other = results
-                        .iter()
-                        .find(|(_, s)| s != r)
-                        .map_or(0, |(j, _)| self.rows[*j].line);
-                    (*i, other)
-                })
-                .collect();
-            for (i, other) in pairs {
-                self.add_issue(
-                    i,
-                    Issue::new(
-                        Code::PersonConflict,
-                        Some(rf as u16),
-                        Stage::Person,
-                        &[&other.to_string()],
-                    ),
-                );
-            }
+        for (i, issue) in crate::rules::batch::person_group(self, group) {
+            self.add_issue(i, issue);
         }
     }
 
@@ -725,24 +612,8 @@ impl Batch {
             return;
         };
         self.clear_stage(index, Stage::Ledger);
-        let row = &self.rows[index];
-        if row.excluded || row.barcode_key == 0 || row.person_key == 0 {
-            return;
-        }
-        let Some(bf) = self.checker.profile.roles.barcode else {
-            return;
-        };
-        let barcode = self.output_value(index, bf).to_owned();
-        if ledger.contains(&barcode, &self.person_id(index)) {
-            self.add_issue(
-                index,
-                Issue::new(
-                    Code::AlreadyUploaded,
-                    Some(bf as u16),
-                    Stage::Ledger,
-                    &[&barcode],
-                ),
-            );
+        if let Some(issue) = crate::rules::batch::already_uploaded(self, index, ledger.as_ref()) {
+            self.add_issue(index, issue);
         }
     }
 

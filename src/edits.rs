@@ -204,7 +204,7 @@ pub fn apply(batch: &mut Batch, saved: &SavedEdits) -> Restored {
     for e in &saved.edits {
         let (Some(index), Some(field)) = (
             batch.index_of_line(e.line),
-            batch.checker.profile.field_index(&e.field),
+            batch.profile().field_index(&e.field),
         ) else {
             continue;
         };
@@ -247,7 +247,7 @@ impl FileEdits {
         text: &str,
     ) -> Result<(), EditsError> {
         batch.edit(index, field, text);
-        let key = batch.checker.profile.fields[field].key.clone();
+        let key = batch.profile().fields[field].key.clone();
         self.saved.set_edit(batch.line(index), &key, text);
         self.store.save(&self.hash, &self.saved)
     }

@@ -116,6 +116,7 @@ pub fn header_row(rows: &[Vec<String>]) -> usize {
 /// Per field of `profile`, a guessed column among `headers`, with `values` the rows below the
 /// header (as shown). Each column is guessed for one field at most: first the headers the
 /// profile knows, then headers that contain a known name, then the columns' values.
+// Long: the three guessing passes (known headers, contained names, values) in order.
 pub fn columns(
     profile: &Profile,
     headers: &[String],
@@ -267,6 +268,7 @@ impl Profile1 {
         v.len() as f32 / self.values.len().max(1) as f32
     }
 
+    // Long: one arm per kind of look; the table reads better whole.
     fn score(&self, look: Looks, field: &crate::profile::Field) -> f32 {
         match look {
             Looks::IdNumber => self.share(looks_id),

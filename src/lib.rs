@@ -20,6 +20,7 @@ pub mod profile;
 pub mod read;
 pub mod report;
 pub mod rules;
+pub mod source;
 pub mod support;
 pub mod unattended;
 pub mod upload;

@@ -340,7 +340,7 @@ pub mod event {
                     "opened: {file}, sheet {}, header row {}, profile {}{}: {} rows, {} ready, {} rejected, {} excluded, {} duplicate, {} with warnings",
                     b.source.sheet,
                     b.source.header_row,
-                    b.checker.profile.name,
+                    b.profile().name,
                     if b.source.auto_chosen { " (auto)" } else { "" },
                     s.total,
                     s.ready,

@@ -12,18 +12,17 @@
 //! ```
 
 use crate::batch::{Batch, Ledger, SourceInfo};
-use crate::profile::{HeaderMatch, Profile, ProfileError, Profiles};
-use crate::read::{Cell, Merge, ReadError, Workbook};
+use crate::profile::{
+    HEAD_ROWS, HeaderChoice, Profile, ProfileError, Profiles, choose_sheet, find_header, is_footer,
+};
+use crate::read::{Cell, ReadError, Workbook};
 use crate::validate::{Checker, Context};
 use chrono::NaiveDateTime;
-use std::collections::BTreeSet;
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::mpsc::sync_channel;
 
-/// How many non-blank rows at the top of a sheet are searched for the header.
-const HEAD_ROWS: usize = 30;
 /// Rows sent from the reading thread to the checking thread at a time.
 const CHUNK: usize = 1024;
 
@@ -128,14 +127,6 @@ impl LoadError {
     }
 }
 
-/// Where the header is and which profile reads it.
-struct HeaderChoice {
-    /// Position in the head rows.
-    pos: usize,
-    profile: usize,
-    m: HeaderMatch,
-}
-
 /// Reads, maps and checks a file. See the module example. The program's log gets a line.
 pub fn load(
     path: &Path,
@@ -148,6 +139,7 @@ pub fn load(
     result
 }
 
+// Long: the reader thread, the merge scan and the checker run in one scope; their results are joined here.
 fn load_unlogged(
     path: &Path,
     profiles: &Profiles,
@@ -233,16 +225,17 @@ fn load_unlogged(
         (None, None) => wb.merges(&sheet)?,
     };
     let header_index = batch.source.header_row - 1;
-    let vertical: Vec<Merge> = merges
+    batch.source.merges = merges
         .into_iter()
         .filter(|m| m.last_row > m.first_row && m.first_row > header_index)
         .collect();
-    batch.apply_merges(&vertical);
+    batch.apply_merges();
     batch.check_all();
     Ok(batch)
 }
 
 #[allow(clippy::too_many_arguments)]
+// Long: gathers the head, finds the header and streams the rest through one iterator, so no row is read or copied twice.
 fn check_rows(
     path: &Path,
     sheet: &str,
@@ -310,6 +303,7 @@ fn check_rows(
         columns: choice.m.columns.clone(),
         unused,
         auto_chosen: opts.profile.is_none(),
+        merges: Vec::new(),
     };
     let ctx = Context {
         now: opts
@@ -440,226 +434,4 @@ fn header_texts(cells: &[Cell]) -> Vec<String> {
         .map(|c| c.display().trim().replace('\n', " "))
         .filter(|h| !h.is_empty())
         .collect()
-}
-
-/// The best (profile, row) among the head rows: most required fields matched, then most
-/// fields; the earlier row and the earlier profile win ties. A row needs two matches.
-fn find_header(head: &[(u32, Vec<Cell>)], candidates: &[Arc<Profile>]) -> Option<HeaderChoice> {
-    let mut best: Option<(HeaderChoice, (usize, usize))> = None;
-    for (pos, (_, cells)) in head.iter().enumerate() {
-        if cells.iter().all(Cell::is_blank) {
-            continue;
-        }
-        let texts: Vec<String> = cells.iter().map(Cell::display).collect();
-        for (pi, p) in candidates.iter().enumerate() {
-            let m = p.match_headers(&texts);
-            let score = m.score(p);
-            if score.1 < 2 {
-                continue;
-            }
-            if best.as_ref().is_none_or(|(_, s)| score > *s) {
-                best = Some((
-                    HeaderChoice {
-                        pos,
-                        profile: pi,
-                        m,
-                    },
-                    score,
-                ));
-            }
-        }
-    }
-    best.map(|(c, _)| c)
-}
-
-/// The sheet whose head matches a profile best; `None` when every sheet is empty.
-fn choose_sheet(
-    wb: &mut Workbook,
-    names: &[String],
-    candidates: &[Arc<Profile>],
-) -> Result<Option<String>, ReadError> {
-    if names.len() <= 1 {
-        return Ok(names.first().cloned());
-    }
-    let mut best: Option<(String, (usize, usize))> = None;
-    let mut first_nonempty = None;
-    for name in names {
-        let mut head = Vec::new();
-        let r = wb.for_each_row(name, &mut |r, cells| {
-            if !cells.iter().all(Cell::is_blank) {
-                head.push((r, cells));
-            }
-            if head.len() >= HEAD_ROWS {
-                ControlFlow::Break(())
-            } else {
-                ControlFlow::Continue(())
-            }
-        });
-        // A sheet that cannot be read is passed over if another one holds the data.
-        if r.is_err() || head.is_empty() {
-            continue;
-        }
-        first_nonempty.get_or_insert_with(|| name.clone());
-        if let Some(c) = find_header(&head, candidates) {
-            let score = c.m.score(&candidates[c.profile]);
-            if best.as_ref().is_none_or(|(_, s)| score > *s) {
-                best = Some((name.clone(), score));
-            }
-        }
-    }
-    Ok(best.map(|b| b.0).or(first_nonempty))
-}
-
-/// A footer: its first filled cell starts with a marker such as 合计 or 导出人, and the row
-/// has few filled cells (a data row never looks like that).
-fn is_footer(cells: &[Cell], markers: &[String]) -> bool {
-    if cells.iter().filter(|c| !c.is_blank()).nth(3).is_some() {
-        return false;
-    }
-    let Some(first) = cells.iter().find(|c| !c.is_blank()) else {
-        return false;
-    };
-    let text = first.display();
-    let text = text.trim();
-    markers.iter().any(|m| text.starts_with(m.as_str()))
-}
-
-/// A source row: its Excel row number and its cells.
-pub type SourceRow = (u32, Vec<Cell>);
-
-/// Gives every cell of a vertically merged block the value of its top cell.
-struct MergeFiller {
-    /// Merges below the header, by first row.
-    pending: Vec<Merge>,
-    next: usize,
-    active: Vec<(Merge, Cell)>,
-}
-
-impl MergeFiller {
-    fn new(merges: &[Merge], header_index: u32) -> MergeFiller {
-        let mut pending: Vec<Merge> = merges
-            .iter()
-            .filter(|m| m.first_row > header_index)
-            .copied()
-            .collect();
-        pending.sort_by_key(|m| m.first_row);
-        MergeFiller {
-            pending,
-            next: 0,
-            active: Vec::new(),
-        }
-    }
-
-    fn fill(&mut self, r: u32, cells: &mut Vec<Cell>) {
-        if self.pending.is_empty() {
-            return;
-        }
-        self.active.retain(|(m, _)| m.last_row >= r);
-        while let Some(m) = self.pending.get(self.next).filter(|m| m.first_row <= r) {
-            let top = if m.first_row == r {
-                cells.get(m.first_col as usize).cloned().unwrap_or_default()
-            } else {
-                Cell::Empty
-            };
-            if m.last_row >= r {
-                self.active.push((*m, top));
-            }
-            self.next += 1;
-        }
-        for (m, value) in &self.active {
-            if m.first_row == r || value.is_blank() {
-                continue;
-            }
-            let last = (m.last_col as usize).min(1023);
-            if cells.len() <= last {
-                cells.resize(last + 1, Cell::Empty);
-            }
-            for cell in &mut cells[m.first_col as usize..=last] {
-                if cell.is_blank() {
-                    *cell = value.clone();
-                }
-            }
-        }
-    }
-}
-
-/// The source rows with these Excel row numbers, as the checker saw them (merged blocks
-/// filled), plus the header cells: for the workbook of rejected rows.
-pub fn source_rows(
-    batch: &Batch,
-    lines: &BTreeSet<u32>,
-) -> Result<(Vec<Cell>, Vec<SourceRow>), ReadError> {
-    let src = &batch.source;
-    let mut wb = Workbook::open(&src.path)?;
-    let merges: Vec<Merge> = wb
-        .merges(&src.sheet)?
-        .into_iter()
-        .filter(|m| m.last_row > m.first_row)
-        .collect();
-    let header_index = src.header_row - 1;
-    let mut filler = MergeFiller::new(&merges, header_index);
-    let mut header = Vec::new();
-    let mut rows = Vec::new();
-    let last = lines.last().copied().unwrap_or(0);
-    wb.for_each_row(&src.sheet, &mut |r, mut cells| {
-        if r == header_index {
-            header = cells;
-            return ControlFlow::Continue(());
-        }
-        if r > header_index {
-            filler.fill(r, &mut cells);
-            if lines.contains(&(r + 1)) {
-                rows.push((r + 1, cells));
-            }
-        }
-        if r + 1 >= last && r >= header_index {
-            ControlFlow::Break(())
-        } else {
-            ControlFlow::Continue(())
-        }
-    })?;
-    Ok((header, rows))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn footer_rows() {
-        let markers = vec!["合计".to_owned(), "导出人".to_owned()];
-        assert!(is_footer(&[Cell::Text("合计: 1234".into())], &markers));
-        assert!(is_footer(
-            &[
-                Cell::Empty,
-                Cell::Text("导出人：张三".into()),
-                Cell::Text("2022-01-10".into())
-            ],
-            &markers
-        ));
-        let data: Vec<Cell> = ["合计", "a", "b", "c"]
-            .iter()
-            .map(|s| Cell::Text((*s).into()))
-            .collect();
-        assert!(!is_footer(&data, &markers));
-    }
-
-    #[test]
-    fn merged_block_fills_down() {
-        let m = Merge {
-            first_row: 2,
-            last_row: 4,
-            first_col: 1,
-            last_col: 1,
-        };
-        let mut f = MergeFiller::new(&[m], 0);
-        let mut r2 = vec![Cell::Text("a".into()), Cell::Text("采样点一".into())];
-        f.fill(2, &mut r2);
-        let mut r3 = vec![Cell::Text("b".into())];
-        f.fill(3, &mut r3);
-        assert_eq!(r3[1], Cell::Text("采样点一".into()));
-        let mut r5 = vec![Cell::Text("c".into())];
-        f.fill(5, &mut r5);
-        assert_eq!(r5.len(), 1);
-    }
 }

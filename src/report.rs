@@ -34,7 +34,7 @@ impl Report {
     /// Builds the report of a batch. Excluded rows count as rejected (they are not written).
     pub fn new(batch: &Batch, lang: Lang) -> Report {
         let s = batch.summary();
-        let fields = &batch.checker.profile.fields;
+        let fields = &batch.profile().fields;
         let issues = batch
             .all_issues()
             .map(|ri| {
@@ -55,7 +55,7 @@ impl Report {
             input: crate::paths::file_name(&batch.source.path),
             sheet: batch.source.sheet.clone(),
             header_row: batch.source.header_row,
-            profile: batch.checker.profile.name.clone(),
+            profile: batch.profile().name.clone(),
             rows_total: s.total,
             rows_written: s.ready,
             rows_rejected: s.rejected + s.excluded,

@@ -4,6 +4,8 @@
 //! Checking is split in stages so the window can re-check one edited cell without re-reading
 //! the file: [`Checker::field`] turns a source cell into the stored value and its issues,
 //! [`Checker::row`] derives values and cross-checks the stored values of one row.
+// Over 600 lines: nearly half is the unit tests of every field kind and cross-field rule, kept
+// next to the code they test.
 
 use crate::issue::{Code, Issue, Severity, Stage};
 use crate::profile::{Derive, Field, IdRule, IdType, Kind, Profile};
@@ -59,6 +61,26 @@ pub struct Checker {
     pub ctx: Context,
 }
 
+/// How the checks of one field end early: the value to store, and the problem that ended them
+/// (none when the value is already final: a date cell, an empty cell).
+struct Stop {
+    value: String,
+    issue: Option<Issue>,
+}
+
+impl Stop {
+    fn with(issue: Issue, value: String) -> Stop {
+        Stop {
+            value,
+            issue: Some(issue),
+        }
+    }
+
+    fn done(value: String) -> Stop {
+        Stop { value, issue: None }
+    }
+}
+
 fn excel_number_text() -> &'static Regex {
     static RE: OnceLock<Regex> = OnceLock::new();
     RE.get_or_init(|| Regex::new(r"^[0-9](\.[0-9]+)?E\+?[0-9]+$").expect("valid regex"))
@@ -69,58 +91,31 @@ impl Checker {
         Checker { profile, ctx }
     }
 
-    /// Checks field `fi` given its source cell.
+    /// Checks field `fi` given its source cell: the cell's text by its type, normalised (or the
+    /// default), mapped, then the value checks; the first problem ends the checks.
     pub fn field(&self, fi: usize, cell: &Cell) -> FieldOutcome {
         let field = &self.profile.fields[fi];
         let fi16 = fi as u16;
         let mut issues = Vec::new();
-        let issue = |code: Code, args: &[&str]| Issue::new(code, Some(fi16), Stage::Field, args);
-
-        // The text of the cell, keeping what its type tells.
-        let mut text = match (field.kind, cell) {
-            (_, c) if c.is_blank() => String::new(),
-            (Kind::IdNumber, Cell::Number(n)) => {
-                let shown = format_number(*n);
-                if n.abs() >= 1e15 || n.fract() != 0.0 {
-                    return FieldOutcome {
-                        issues: vec![issue(Code::IdExcelNumber, &[&shown])],
-                        value: shown,
-                    };
-                }
-                shown
+        let value = match self.field_value(field, fi16, cell, &mut issues) {
+            Ok(value) => value,
+            Err(Stop { value, issue }) => {
+                issues.extend(issue);
+                value
             }
-            // A cell holding only a time (before 1900-01-01, day 0 of the serials) is not a date.
-            (Kind::Datetime, Cell::Date(d)) if d.year() < 1900 => {
-                let shown = d.format("%H:%M:%S").to_string();
-                return FieldOutcome {
-                    issues: vec![issue(Code::DateFormat, &[&shown])],
-                    value: shown,
-                };
-            }
-            (Kind::Datetime, Cell::Date(d)) => {
-                let value = datetime::format_output(*d);
-                self.check_datetime(
-                    field,
-                    fi16,
-                    *d,
-                    d.time() != chrono::NaiveTime::MIN,
-                    &mut issues,
-                );
-                return FieldOutcome { value, issues };
-            }
-            // A number below 1 is a time of day without a date: `date_format` below.
-            (Kind::Datetime, Cell::Number(n)) => {
-                match datetime::from_excel_serial(*n, self.ctx.date_1904) {
-                    Some(d) if *n >= 1.0 => {
-                        let value = datetime::format_output(d);
-                        self.check_datetime(field, fi16, d, n.fract() != 0.0, &mut issues);
-                        return FieldOutcome { value, issues };
-                    }
-                    _ => format_number(*n),
-                }
-            }
-            (_, c) => c.display(),
         };
+        FieldOutcome { value, issues }
+    }
+
+    /// The stages of [`Checker::field`]; `issues` gets the warnings that do not stop it.
+    fn field_value(
+        &self,
+        field: &Field,
+        fi16: u16,
+        cell: &Cell,
+        issues: &mut Vec<Issue>,
+    ) -> Result<String, Stop> {
+        let text = self.cell_text(field, fi16, cell, issues)?;
         // Bytes a text file could not decode are read as U+FFFD (read::decode_text): say how
         // many characters of this cell are lost, so the clerk checks it against the source.
         let damaged = text
@@ -128,9 +123,65 @@ impl Checker {
             .filter(|&c| c == char::REPLACEMENT_CHARACTER)
             .count();
         if damaged > 0 {
-            issues.push(issue(Code::TextDamaged, &[&damaged.to_string()]));
+            issues.push(Issue::new(
+                Code::TextDamaged,
+                Some(fi16),
+                Stage::Field,
+                &[&damaged.to_string()],
+            ));
         }
-        text = field.normalize.iter().fold(text, |acc, n| n.apply(acc));
+        let text = self.normalised(field, fi16, text)?;
+        let text = self.mapped(field, fi16, text, issues)?;
+        self.value_checks(field, fi16, text)
+    }
+
+    /// The text of the cell, keeping what its type tells. A date cell is final here.
+    fn cell_text(
+        &self,
+        field: &Field,
+        fi16: u16,
+        cell: &Cell,
+        issues: &mut Vec<Issue>,
+    ) -> Result<String, Stop> {
+        let issue = |code: Code, args: &[&str]| Issue::new(code, Some(fi16), Stage::Field, args);
+        Ok(match (field.kind, cell) {
+            (_, c) if c.is_blank() => String::new(),
+            (Kind::IdNumber, Cell::Number(n)) => {
+                let shown = format_number(*n);
+                if n.abs() >= 1e15 || n.fract() != 0.0 {
+                    return Err(Stop::with(issue(Code::IdExcelNumber, &[&shown]), shown));
+                }
+                shown
+            }
+            // A cell holding only a time (before 1900-01-01, day 0 of the serials) is not a date.
+            (Kind::Datetime, Cell::Date(d)) if d.year() < 1900 => {
+                let shown = d.format("%H:%M:%S").to_string();
+                return Err(Stop::with(issue(Code::DateFormat, &[&shown]), shown));
+            }
+            (Kind::Datetime, Cell::Date(d)) => {
+                let has_time = d.time() != chrono::NaiveTime::MIN;
+                self.check_datetime(field, fi16, *d, has_time, issues);
+                return Err(Stop::done(datetime::format_output(*d)));
+            }
+            // A number below 1 is a time of day without a date: `date_format` later.
+            (Kind::Datetime, Cell::Number(n)) => {
+                match datetime::from_excel_serial(*n, self.ctx.date_1904) {
+                    Some(d) if *n >= 1.0 => {
+                        self.check_datetime(field, fi16, d, n.fract() != 0.0, issues);
+                        return Err(Stop::done(datetime::format_output(d)));
+                    }
+                    _ => format_number(*n),
+                }
+            }
+            (_, c) => c.display(),
+        })
+    }
+
+    /// The text normalised, cut to one cell's size, or the default when empty. An empty value
+    /// is final here (required, unless the row stage derives it).
+    fn normalised(&self, field: &Field, fi16: u16, text: String) -> Result<String, Stop> {
+        let issue = |code: Code, args: &[&str]| Issue::new(code, Some(fi16), Stage::Field, args);
+        let mut text = field.normalize.iter().fold(text, |acc, n| n.apply(acc));
         // One cell of the upload sheet holds at most 32,767 characters: a longer value is this
         // row's error, never a failure of the whole file when it is written.
         let chars = text.chars().count();
@@ -140,13 +191,11 @@ impl Checker {
                 .nth(crate::write::MAX_CELL_CHARS)
                 .map_or(text.len(), |(i, _)| i);
             text.truncate(end);
-            issues.push(issue(Code::TextTooLong, &[&chars.to_string()]));
-            return FieldOutcome {
-                value: text,
-                issues,
-            };
+            return Err(Stop::with(
+                issue(Code::TextTooLong, &[&chars.to_string()]),
+                text,
+            ));
         }
-
         if text.is_empty()
             && let Some(default) = &field.default
         {
@@ -154,15 +203,24 @@ impl Checker {
         }
         if text.is_empty() {
             // A derivable field is judged in the row stage.
-            if field.required && field.derive.is_none() {
-                issues.push(issue(Code::Required, &[]));
-            }
-            return FieldOutcome {
+            let required = field.required && field.derive.is_none();
+            return Err(Stop {
+                issue: required.then(|| issue(Code::Required, &[])),
                 value: text,
-                issues,
-            };
+            });
         }
+        Ok(text)
+    }
 
+    /// The value map (with per-target results), then what the field's kind makes of it.
+    fn mapped(
+        &self,
+        field: &Field,
+        fi16: u16,
+        mut text: String,
+        issues: &mut Vec<Issue>,
+    ) -> Result<String, Stop> {
+        let issue = |code: Code, text: &str| Issue::new(code, Some(fi16), Stage::Field, &[text]);
         if let Some(map) = &field.map {
             match map
                 .get(&text)
@@ -170,76 +228,42 @@ impl Checker {
                 .or_else(|| by_target(field, map, &text))
             {
                 Some(v) => text = v,
-                None => {
-                    issues.push(self.value_issue(field, fi16, &text));
-                    return FieldOutcome {
-                        value: text,
-                        issues,
-                    };
-                }
+                None => return Err(Stop::with(self.value_issue(field, fi16, &text), text)),
             }
         }
-
         match field.kind {
             Kind::IdNumber if excel_number_text().is_match(&text) => {
-                issues.push(issue(Code::IdExcelNumber, &[&text]));
-                return FieldOutcome {
-                    value: text,
-                    issues,
-                };
+                Err(Stop::with(issue(Code::IdExcelNumber, &text), text))
             }
             Kind::IdType => match self.profile.id_type_for(&text) {
-                Some(t) => text = t.value.clone(),
-                None => {
-                    issues.push(issue(Code::IdType, &[&text]));
-                    return FieldOutcome {
-                        value: text,
-                        issues,
-                    };
-                }
+                Some(t) => Ok(t.value.clone()),
+                None => Err(Stop::with(issue(Code::IdType, &text), text)),
             },
             Kind::Age => match parse_age(&text) {
-                Some(age) => text = age.to_string(),
-                None => {
-                    issues.push(issue(Code::AgeValue, &[&text]));
-                    return FieldOutcome {
-                        value: text,
-                        issues,
-                    };
-                }
+                Some(age) => Ok(age.to_string()),
+                None => Err(Stop::with(issue(Code::AgeValue, &text), text)),
             },
             Kind::Datetime => match datetime::parse_text(&text) {
                 Some(p) => {
-                    self.check_datetime(field, fi16, p.at, p.has_time, &mut issues);
-                    text = datetime::format_output(p.at);
+                    self.check_datetime(field, fi16, p.at, p.has_time, issues);
+                    Ok(datetime::format_output(p.at))
                 }
-                None => {
-                    issues.push(issue(Code::DateFormat, &[&text]));
-                    return FieldOutcome {
-                        value: text,
-                        issues,
-                    };
-                }
+                None => Err(Stop::with(issue(Code::DateFormat, &text), text)),
             },
-            _ => {}
+            _ => Ok(text),
         }
+    }
 
+    /// The profile's checks of the value: length, patterns, allowed values.
+    fn value_checks(&self, field: &Field, fi16: u16, text: String) -> Result<String, Stop> {
         if let Some((min, max)) = field.length {
             let n = text.chars().count();
             if n < min || n > max {
-                issues.push(self.value_issue(field, fi16, &text));
-                return FieldOutcome {
-                    value: text,
-                    issues,
-                };
+                return Err(Stop::with(self.value_issue(field, fi16, &text), text));
             }
         }
         if !field.patterns.is_empty() && !field.patterns.iter().any(|re| re.is_match(&text)) {
-            issues.push(self.value_issue(field, fi16, &text));
-            return FieldOutcome {
-                value: text,
-                issues,
-            };
+            return Err(Stop::with(self.value_issue(field, fi16, &text), text));
         }
         if let Some(allowed) = &field.one_of
             && !allowed.contains(&text)
@@ -253,16 +277,9 @@ impl Checker {
             if field.code != Code::TextFormat && field.code != Code::NameFormat {
                 i.code = field.code;
             }
-            issues.push(i.with_severity(field.severity));
-            return FieldOutcome {
-                value: text,
-                issues,
-            };
+            return Err(Stop::with(i.with_severity(field.severity), text));
         }
-        FieldOutcome {
-            value: text,
-            issues,
-        }
+        Ok(text)
     }
 
     fn value_issue(&self, field: &Field, fi: u16, text: &str) -> Issue {
@@ -305,19 +322,38 @@ impl Checker {
     /// The row stage: `values` are the stored field values (`""` for empty), `field_ok[i]` is
     /// false when field `i` already has a field-stage error.
     pub fn row(&self, values: &[&str], field_ok: &[bool]) -> RowOutcome {
-        let p = &*self.profile;
-        let r = &p.roles;
+        let r = &self.profile.roles;
         let mut out = RowOutcome::default();
-        let get = |i: Option<usize>| i.map(|i| values[i]).filter(|v| !v.is_empty());
         // A sampling time is used even when it is in the future (its own error says so); an
         // unreadable one is not replaced by today: age is then neither derived nor compared.
-        let sampled = get(r.sampled_at).and_then(datetime::parse_output);
-        let sampled_date = sampled.map(|d| d.date());
+        let sampled_date = r
+            .sampled_at
+            .map(|i| values[i])
+            .filter(|v| !v.is_empty())
+            .and_then(datetime::parse_output)
+            .map(|d| d.date());
         let birth_limit: NaiveDate = sampled_date.unwrap_or(self.ctx.now.date());
+        let resident = self.id_number_stage(values, field_ok, birth_limit, &mut out);
+        // Sex and age against the resident ID, or derived from it; date order.
+        for fi in 0..self.profile.fields.len() {
+            self.cross_field(fi, (values, field_ok), resident, sampled_date, &mut out);
+        }
+        out
+    }
 
-        // The document number, by the rule of its type. An unknown type is its own error and
-        // its number is not checked by any type's rule.
-        let mut resident: Option<idcard::ResidentId> = None;
+    /// The document number, by the rule of its type (or the type it falls back to); the
+    /// resident ID it is, if any. An unknown type is its own error and its number is not
+    /// checked by any type's rule.
+    fn id_number_stage(
+        &self,
+        values: &[&str],
+        field_ok: &[bool],
+        birth_limit: NaiveDate,
+        out: &mut RowOutcome,
+    ) -> Option<idcard::ResidentId> {
+        let p = &*self.profile;
+        let r = &p.roles;
+        let get = |i: Option<usize>| i.map(|i| values[i]).filter(|v| !v.is_empty());
         let type_value = match r.id_type {
             Some(ti) if !field_ok[ti] => None,
             Some(ti) if !values[ti].is_empty() => Some(values[ti]),
@@ -363,80 +399,90 @@ impl Checker {
             for problem in checked.problems {
                 out.issues.push(problem.into_issue(n16, &used.name, number));
             }
-            resident = checked.person;
+            return checked.person;
         }
+        None
+    }
 
-        // Sex and age against the resident ID, or derived from it.
-        for (fi, field) in p.fields.iter().enumerate() {
-            let f16 = fi as u16;
-            let value = values[fi];
-            if value.is_empty() {
-                let derived = match (field.derive, resident) {
-                    (Some(Derive::SexFromId), Some(rid)) => {
-                        Some(if rid.male { "1" } else { "2" }.to_owned())
-                    }
-                    (Some(Derive::AgeFromId), Some(rid)) => {
-                        sampled_date.map(|at| idcard::age_at(rid.birth, at).max(0).to_string())
-                    }
-                    _ => None,
-                };
-                match derived {
-                    Some(v) => out.derived.push((f16, v.into())),
-                    None if field.required && field.derive.is_some() => {
-                        out.issues
-                            .push(Issue::new(Code::Required, Some(f16), Stage::Row, &[]));
-                    }
-                    None => {}
+    /// One field against the others: derived when empty (sex, age from the resident ID), else
+    /// compared with the resident ID, and its date order.
+    fn cross_field(
+        &self,
+        fi: usize,
+        (values, field_ok): (&[&str], &[bool]),
+        resident: Option<idcard::ResidentId>,
+        sampled_date: Option<NaiveDate>,
+        out: &mut RowOutcome,
+    ) {
+        let p = &*self.profile;
+        let field = &p.fields[fi];
+        let f16 = fi as u16;
+        let value = values[fi];
+        if value.is_empty() {
+            let derived = match (field.derive, resident) {
+                (Some(Derive::SexFromId), Some(rid)) => {
+                    Some(if rid.male { "1" } else { "2" }.to_owned())
                 }
-                continue;
+                (Some(Derive::AgeFromId), Some(rid)) => {
+                    sampled_date.map(|at| idcard::age_at(rid.birth, at).max(0).to_string())
+                }
+                _ => None,
+            };
+            match derived {
+                Some(v) => out.derived.push((f16, v.into())),
+                None if field.required && field.derive.is_some() => {
+                    out.issues
+                        .push(Issue::new(Code::Required, Some(f16), Stage::Row, &[]));
+                }
+                None => {}
             }
-            if !field_ok[fi] {
-                continue;
+            return;
+        }
+        if !field_ok[fi] {
+            return;
+        }
+        match (field.kind, resident) {
+            (Kind::Sex, Some(rid)) if value == "1" || value == "2" => {
+                let id_male = rid.male;
+                if (value == "1") != id_male {
+                    let word = |m: bool| if m { "男" } else { "女" };
+                    out.issues.push(Issue::new(
+                        Code::SexMismatch,
+                        Some(f16),
+                        Stage::Row,
+                        &[word(value == "1"), word(id_male)],
+                    ));
+                }
             }
-            match (field.kind, resident) {
-                (Kind::Sex, Some(rid)) if value == "1" || value == "2" => {
-                    let id_male = rid.male;
-                    if (value == "1") != id_male {
-                        let word = |m: bool| if m { "男" } else { "女" };
+            (Kind::Age, Some(rid)) => {
+                if let (Ok(age), Some(at)) = (value.parse::<i32>(), sampled_date) {
+                    let computed = idcard::age_at(rid.birth, at);
+                    if (age - computed).abs() > p.batch.age_tolerance {
                         out.issues.push(Issue::new(
-                            Code::SexMismatch,
+                            Code::AgeMismatch,
                             Some(f16),
                             Stage::Row,
-                            &[word(value == "1"), word(id_male)],
+                            &[value, &computed.to_string()],
                         ));
                     }
                 }
-                (Kind::Age, Some(rid)) => {
-                    if let (Ok(age), Some(at)) = (value.parse::<i32>(), sampled_date) {
-                        let computed = idcard::age_at(rid.birth, at);
-                        if (age - computed).abs() > p.batch.age_tolerance {
-                            out.issues.push(Issue::new(
-                                Code::AgeMismatch,
-                                Some(f16),
-                                Stage::Row,
-                                &[value, &computed.to_string()],
-                            ));
-                        }
-                    }
-                }
-                _ => {}
             }
-            // Date order.
-            if let Some(before) = field.not_before
-                && field_ok[before]
-                && !values[before].is_empty()
-                && field.kind == Kind::Datetime
-                && value < values[before]
-            {
-                out.issues.push(Issue::new(
-                    Code::DateOrder,
-                    Some(f16),
-                    Stage::Row,
-                    &[value, values[before]],
-                ));
-            }
+            _ => {}
         }
-        out
+        // Date order.
+        if let Some(before) = field.not_before
+            && field_ok[before]
+            && !values[before].is_empty()
+            && field.kind == Kind::Datetime
+            && value < values[before]
+        {
+            out.issues.push(Issue::new(
+                Code::DateOrder,
+                Some(f16),
+                Stage::Row,
+                &[value, values[before]],
+            ));
+        }
     }
 }
 

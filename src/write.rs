@@ -285,7 +285,7 @@ pub fn write_rows(batch: &Batch, ready: &[usize], path: &Path) -> Result<usize, 
         .extension()
         .map(|e| e.to_string_lossy().to_ascii_lowercase())
         .unwrap_or_default();
-    let fields = &batch.checker.profile.fields;
+    let fields = &batch.profile().fields;
     match ext.as_str() {
         "xlsx" => write_atomically(path, |file| {
             building(path, || {
@@ -297,16 +297,10 @@ pub fn write_rows(batch: &Batch, ready: &[usize], path: &Path) -> Result<usize, 
                 let text = Format::new().set_num_format("@");
                 let bold = Format::new().set_bold().set_num_format("@");
                 let ws = wb.add_worksheet_with_constant_memory().map_err(&err)?;
-                ws.set_name(&batch.checker.profile.output_sheet)
-                    .map_err(&err)?;
+                ws.set_name(&batch.profile().output_sheet).map_err(&err)?;
                 for (c, f) in fields.iter().enumerate() {
-                    let width = match f.key.as_str() {
-                        "id_number" | "sampled_at" | "tested_at" => 21.0,
-                        "barcode" | "phone" => 18.0,
-                        "site" | "lab" | "address" => 30.0,
-                        _ => 10.0,
-                    };
-                    ws.set_column_width(c as u16, width).map_err(&err)?;
+                    ws.set_column_width(c as u16, f.show.sheet_width)
+                        .map_err(&err)?;
                     ws.set_column_format(c as u16, &text).map_err(&err)?;
                     ws.write_string_with_format(0, c as u16, &f.header, &bold)
                         .map_err(&err)?;
@@ -397,7 +391,7 @@ pub fn write_rejected(batch: &Batch, path: &Path, lang: Lang) -> Result<usize, W
     refuse_source(&batch.source.path, path)?;
     let rejected: Vec<usize> = batch.rows_with(RowStatus::Rejected).collect();
     let lines: BTreeSet<u32> = rejected.iter().map(|&i| batch.line(i)).collect();
-    let (header, rows) = crate::pipeline::source_rows(batch, &lines)?;
+    let (header, rows) = crate::source::rows(&batch.source, &lines)?;
     let by_line: std::collections::HashMap<u32, usize> =
         rejected.iter().map(|&i| (batch.line(i), i)).collect();
     let width = header

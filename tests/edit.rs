@@ -13,7 +13,7 @@ fn fixing_an_id_makes_the_row_ready() {
     let before = batch.summary();
     let row = (0..batch.len()).find(|&i| batch.line(i) == 15).unwrap();
     assert_eq!(batch.status(row), RowStatus::Rejected);
-    let id_field = batch.checker.profile.field_index("id_number").unwrap();
+    let id_field = batch.profile().field_index("id_number").unwrap();
     let wrong = batch.value(row, id_field).to_owned();
     let fixed = format!("{}{}", &wrong[..17], check_char(&wrong[..17]));
     batch.edit(row, id_field, &fixed);

@@ -12,9 +12,9 @@ fn assert_city_fixture(file: &str, sheet: &str) {
     assert_eq!(batch.source.header_row, 3, "{file}");
     assert_eq!(batch.len(), 6, "{file}: footer and blank rows are not data");
     assert_eq!(codes(&batch), [(6, "id_checksum".to_owned())], "{file}");
-    let site = batch.checker.profile.field_index("site").unwrap();
-    let lab = batch.checker.profile.field_index("lab").unwrap();
-    let sampled = batch.checker.profile.field_index("sampled_at").unwrap();
+    let site = batch.profile().field_index("site").unwrap();
+    let lab = batch.profile().field_index("lab").unwrap();
+    let sampled = batch.profile().field_index("sampled_at").unwrap();
     for i in 0..6 {
         assert_eq!(
             batch.value(i, lab),
@@ -134,7 +134,7 @@ fn html_table_saved_as_xls_in_gbk() {
     assert_eq!(batch.source.header_row, 2);
     assert_eq!(batch.len(), 4);
     assert!(codes(&batch).is_empty(), "{:?}", codes(&batch));
-    let site = batch.checker.profile.field_index("site").unwrap();
+    let site = batch.profile().field_index("site").unwrap();
     assert_eq!(batch.value(3, site), "华景社区 临时采样点");
     assert_eq!(batch.value(3, 0), "李珺3");
 }
@@ -174,7 +174,7 @@ fn excel_2003_xml_saved_as_xls() {
         ("检测结果", 2, 3)
     );
     assert!(codes(&batch).is_empty(), "{:?}", codes(&batch));
-    let result = batch.checker.profile.field_index("result").unwrap();
+    let result = batch.profile().field_index("result").unwrap();
     assert_eq!(batch.value(0, result), "阴性");
 }
 

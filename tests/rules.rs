@@ -41,7 +41,7 @@ fn plain_number_dates_in_1904_workbooks_are_not_four_years_off() {
         let batch = load(&path).unwrap_or_else(|e| panic!("{file}: {e}"));
         // Only the wrong check digit of row 6; no age warning from a 2018 date.
         assert_eq!(codes(&batch), [(6, "id_checksum".to_owned())], "{file}");
-        let p = &batch.checker.profile;
+        let p = &batch.profile();
         let (s, t) = (
             p.field_index("sampled_at").unwrap(),
             p.field_index("tested_at").unwrap(),

@@ -256,7 +256,7 @@ fn unknown_headers_lead_to_the_mapping_screen_and_a_saved_profile() {
     );
     let b = h.state().batch().expect("loaded with the new profile");
     assert_eq!(b.summary().ready, 3);
-    assert_eq!(b.checker.profile.name, "某系统导出-模板");
+    assert_eq!(b.profile().name, "某系统导出-模板");
     // Next time the same export is recognised by itself.
     let profiles =
         sheetbridge::profile::Profiles::load(Some(&dir.as_path().join("config/profiles")));
@@ -447,7 +447,7 @@ fn a_titled_unknown_export_is_mapped_with_its_header_row_and_guesses_in_one_clic
     let b = h.state().batch().expect("loaded with the new profile");
     assert_eq!(b.source.header_row, 3);
     assert_eq!(b.summary().ready, 10, "{:?}", b.issues(0));
-    assert_eq!(b.checker.profile.name, "城市导出0110-模板");
+    assert_eq!(b.profile().name, "城市导出0110-模板");
 }
 
 #[test]
@@ -564,7 +564,7 @@ fn the_panel_goes_to_the_first_field_with_a_problem() {
             .max_by_key(|&(_, f)| f)
             .unwrap();
         assert!(f >= 5, "the sample has a problem below the fold");
-        let header = &b.checker.profile.fields[f].header;
+        let header = &b.profile().fields[f].header;
         let source = b.column_header(f);
         let caption = if source == header {
             header.clone()

@@ -173,33 +173,27 @@ impl Mapping {
         if stem.is_empty() {
             return Err("请给新模板起个名字。".into());
         }
-        let mut aliases = toml::Table::new();
+        let mut extra_aliases = std::collections::BTreeMap::new();
         for (fi, field) in self.base.fields.iter().enumerate() {
             if let Some(ci) = self.choice[fi] {
                 let header = self.headers[ci].trim();
                 if !header.is_empty() && !field.alias_keys.contains(&header_key(header)) {
-                    aliases.insert(
-                        field.key.clone(),
-                        toml::Value::Array(vec![toml::Value::String(header.to_owned())]),
-                    );
+                    extra_aliases.insert(field.key.clone(), vec![header.to_owned()]);
                 }
             }
         }
-        let mut doc = toml::Table::new();
-        doc.insert(
-            "extends".into(),
-            toml::Value::String(self.base.name.clone()),
-        );
-        doc.insert(
-            "title".into(),
-            toml::Value::String(format!("{}（{}）", self.base.title, stem)),
-        );
-        doc.insert("extra_aliases".into(), toml::Value::Table(aliases));
-        let text = format!(
-            "# 由核酸结果上报助手的“对应列”界面生成，可以用记事本修改。\n# 原始文件：{}\n{}",
-            crate::paths::file_name(&self.path),
-            toml::to_string(&doc).map_err(|e| e.to_string())?
-        );
+        let ext = crate::profile::Extension {
+            extends: self.base.name.clone(),
+            title: format!("{}（{}）", self.base.title, stem),
+            extra_aliases,
+        };
+        let source = format!("原始文件：{}", crate::paths::file_name(&self.path));
+        let text = ext
+            .to_text(&[
+                "由核酸结果上报助手的“对应列”界面生成，可以用记事本修改。",
+                &source,
+            ])
+            .map_err(|e| e.to_string())?;
         std::fs::create_dir_all(dir).map_err(|e| {
             format!(
                 "无法创建模板文件夹 {}：{}",

@@ -100,10 +100,7 @@ impl Review {
         }
         let b = &self.batch;
         let needle = self.search.trim().to_uppercase();
-        let search_fields: Vec<usize> = ["name", "id_number", "barcode", "phone"]
-            .iter()
-            .filter_map(|k| b.checker.profile.field_index(k))
-            .collect();
+        let search_fields = b.profile().searched_fields();
         self.view = (0..b.len())
             .filter(|&i| {
                 let st = b.status(i);
@@ -146,7 +143,7 @@ impl Review {
     /// The field the side panel focuses when it opens a row: the first with an error, else
     /// the first with a warning.
     pub fn first_problem_field(&self, index: usize) -> Option<usize> {
-        let n = self.batch.checker.profile.fields.len();
+        let n = self.batch.profile().fields.len();
         let sev = |want| (0..n).find(|&f| self.batch.field_severity(index, f) == Some(want));
         sev(Severity::Error).or_else(|| sev(Severity::Warning))
     }
@@ -156,7 +153,7 @@ impl Review {
     pub fn select(&mut self, index: usize) {
         self.selected = Some(index);
         self.focus_field = self.first_problem_field(index);
-        self.edits = (0..self.batch.checker.profile.fields.len())
+        self.edits = (0..self.batch.profile().fields.len())
             .map(|f| self.batch.value(index, f).to_owned())
             .collect();
         self.refresh_view();
@@ -256,7 +253,7 @@ impl Review {
 
     /// Columns that move left and right: 问题 and the fields other than 姓名.
     fn scrollable_columns(&self) -> usize {
-        let p = &self.batch.checker.profile;
+        let p = &self.batch.profile();
         1 + p.fields.len() - usize::from(p.field_index("name").is_some())
     }
 
@@ -338,7 +335,7 @@ impl Review {
             })
             .strong(),
         );
-        let p = &b.checker.profile;
+        let p = &b.profile();
         let matched = src.columns.iter().filter(|c| c.is_some()).count();
         ui.horizontal(|ui| {
             ui.label(match (lang, src.auto_chosen) {
@@ -530,8 +527,8 @@ impl Review {
             ui.label(tr(lang, "没有符合条件的行。", "No rows match."));
             return;
         }
-        let fields = self.batch.checker.profile.fields.clone();
-        let name_field = self.batch.checker.profile.field_index("name");
+        let fields = self.batch.profile().fields.clone();
+        let name_field = self.batch.profile().field_index("name");
         // 问题 then the fields other than 姓名: the columns that move left and right.
         let moving: Vec<Option<usize>> = std::iter::once(None)
             .chain(
@@ -593,16 +590,7 @@ impl Review {
             .column(Column::initial(84.0).clip(true))
             .column(Column::exact(84.0));
         for col in &shown {
-            let w = match col.map(|f| fields[f].key.as_str()) {
-                None => 320.0,
-                Some("id_number") => 190.0,
-                Some("sampled_at" | "tested_at") => 170.0,
-                Some("barcode") => 170.0,
-                Some("phone") => 125.0,
-                Some("site" | "lab" | "address") => 200.0,
-                Some("sex" | "age" | "id_type") => 56.0,
-                Some(_) => 96.0,
-            };
+            let w = col.map_or(320.0, |f| fields[f].show.screen_width);
             table = table.column(Column::initial(w).at_least(40.0).clip(true));
         }
         if let Some(pos) = scroll_to {
@@ -734,7 +722,7 @@ impl Review {
     fn editor(&mut self, ui: &mut egui::Ui, lang: Lang) {
         let Some(index) = self.selected else { return };
         let b = &self.batch;
-        let fields = b.checker.profile.fields.clone();
+        let fields = b.profile().fields.clone();
         ui.horizontal(|ui| {
             ui.heading(match lang {
                 Lang::Zh => format!("第 {} 行", b.line(index)),

@@ -523,7 +523,7 @@ pub fn ledger_target(folders: &Folders, named: Option<&str>) -> Result<Option<Ta
 /// Prints the chosen profile, the counts and the first problems to standard error.
 pub fn print_summary(batch: &sheetbridge::batch::Batch, lang: Lang, limit: usize) {
     let s = batch.summary();
-    let p = &batch.checker.profile;
+    let p = &batch.profile();
     let how = match (batch.source.auto_chosen, lang) {
         (true, Lang::Zh) => "自动识别",
         (false, Lang::Zh) => "指定",

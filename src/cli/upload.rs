@@ -151,7 +151,7 @@ fn first_upload_date(
     ws: &sheetbridge::workspace::Workspace,
     batch: &sheetbridge::batch::Batch,
 ) -> Option<String> {
-    let barcode = batch.checker.profile.roles.barcode?;
+    let barcode = batch.profile().roles.barcode?;
     let row = (0..batch.len()).find(|&i| {
         batch
             .issues(i)

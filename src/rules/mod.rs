@@ -1,5 +1,7 @@
-//! Field rules that need more than a pattern: text normalisers, resident IDs, date-times.
+//! Rules that need more than a pattern: text normalisers, resident IDs, date-times, and the
+//! batch-wide rules (`batch.rs`). The rules of one row are in `src/validate.rs`.
 
+pub mod batch;
 pub mod datetime;
 pub mod idcard;
 pub mod text;

@@ -8,6 +8,8 @@
 //! every file with the program's own loaders; only then does it touch the config folder. The
 //! files a pack replaces are kept in `previous/<name>-<old version>/`, and `packs/<name>.toml`
 //! records what is installed, so [`rollback`] can put the previous version back.
+// Over 600 lines: checking, installing and rolling back a pack are one sequence of steps over
+// the same files and locks (see above); split, the order of the checks would be harder to see.
 
 use crate::profile::{Origin, Profile};
 use crate::upload::target::Target;

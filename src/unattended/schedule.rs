@@ -6,6 +6,7 @@
 //!
 //! Credentials never go into the task: a run reads the remembered ones (crate::credentials).
 //! The scheduler programs are found on `PATH` (tests put stand-ins there).
+// Over 600 lines: the schedule format, its next-run arithmetic and their tests.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};

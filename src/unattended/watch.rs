@@ -341,6 +341,7 @@ impl Watch<'_> {
     }
 
     /// Handles one claimed file.
+    // Long: one claimed file from claim to journal entry, with each way it can end recorded.
     fn one(
         &self,
         journal: &Journal,

@@ -320,6 +320,7 @@ impl<'t> Client<'t> {
     }
 
     /// One POST. `Err(401)` when the platform wants (new) credentials.
+    // Long: one request with its form, headers and every kind of answer turned into an outcome.
     fn post(
         &mut self,
         creds: &Credentials,

@@ -10,6 +10,8 @@
 //! SHA-256 of `"<id type>|<id number>"` and one of the number alone, the batch, the source
 //! file's name and the time: never the ID itself. The schema is versioned (`user_version`)
 //! and migrated in place.
+// Over 600 lines: batches, claims, recovery, migration and the ledger share one SQLite database
+// and its transactions; a fifth of the file is tests.
 
 use crate::batch::Batch;
 use crate::upload::target::Target;
@@ -234,7 +236,7 @@ fn legacy_batch_id(target: &Target, batch: &Batch, rows: &[usize]) -> String {
 }
 
 fn rows_id(target: &str, batch: &Batch, rows: &[usize]) -> String {
-    let nfields = batch.checker.profile.fields.len();
+    let nfields = batch.profile().fields.len();
     let mut h = Sha256::new();
     h.update(target.as_bytes());
     for &i in rows {
@@ -695,6 +697,7 @@ impl Outbox {
     /// batch is recorded. Rows queued before for the same target (same identity, same values)
     /// are refused: see [`Queued::Already`]. `source` is the name of the file the rows came
     /// from, kept for the ledger.
+    // Long: file first, then the database row, in one transaction per batch; the order is the safety rule.
     pub fn queue(
         &mut self,
         target: &Target,
@@ -702,7 +705,7 @@ impl Outbox {
         rows: &[usize],
         source: &str,
     ) -> Result<Vec<Queued>, OutboxError> {
-        let roles = &batch.checker.profile.roles;
+        let roles = &batch.profile().roles;
         let mut out = Vec::new();
         for chunk in rows.chunks(target.max_rows_per_file.max(1)) {
             let id = batch_id(target, batch, chunk);
@@ -1305,7 +1308,7 @@ mod tests {
         let ledger = ob.ledger(None).unwrap();
         assert_eq!(ledger.len(), 3);
         assert_eq!(read_ledger(dir.path(), None).unwrap().unwrap().len(), 3);
-        let barcode = b.output_value(rows[0], b.checker.profile.roles.barcode.unwrap());
+        let barcode = b.output_value(rows[0], b.profile().roles.barcode.unwrap());
         assert!(ledger.contains(barcode, &b.person_id(rows[0])));
         assert!(!ledger.contains(barcode, &b.person_id(rows[1])));
         // The database never holds an ID number.
@@ -1461,7 +1464,7 @@ mod tests {
         assert!(ob.claim(&id).unwrap());
         ob.confirm(&id, None).unwrap();
         let barcode = b
-            .output_value(rows[0], b.checker.profile.roles.barcode.unwrap())
+            .output_value(rows[0], b.profile().roles.barcode.unwrap())
             .to_owned();
         let person = b.person_id(rows[0]);
         assert!(ob.ledger(Some(&t)).unwrap().contains(&barcode, &person));

@@ -73,6 +73,7 @@ pub struct SendReport {
 /// `opts.max_wait`. `hooks` hears every attempt's outcome (for progress and logs) and gets a
 /// turn between attempts. Batches another program is sending are left to it; a claim of a
 /// program that has gone is taken over before each pass.
+// Long: one pass per round (recover, claim, send, record the outcome); every way a batch leaves the loop is visible in one place.
 pub fn send_due(
     outbox: &mut Outbox,
     creds: &Credentials,
