@@ -409,7 +409,10 @@ mod tests {
         );
         assert_eq!(mask("12345678901234"), "123*******1234");
         // A batch id with a long run of digits is not a person's number.
-        assert_eq!(mask("批次 856956684570bb94 已确认"), "批次 856956684570bb94 已确认");
+        assert_eq!(
+            mask("批次 856956684570bb94 已确认"),
+            "批次 856956684570bb94 已确认"
+        );
         assert_eq!(mask("856956684570bb94\tqueued"), "856956684570bb94\tqueued");
         // An ID run into other letters is still masked.
         assert_eq!(mask("ID44010619900101123X"), "ID440106********123X");
