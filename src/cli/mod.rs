@@ -348,6 +348,29 @@ fn headless_signals() {
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
+    #[cfg(windows)]
+    quiet_closed_output();
+}
+
+/// Windows has no SIGPIPE: a print to a closed pipe (`sheetbridge outbox list | more`, the
+/// reader quit) makes `println!` panic. Such a panic ends the run as Ctrl+C does: temporary files
+/// removed, exit 130, no panic message. Any other panic is reported as before.
+#[cfg(windows)]
+fn quiet_closed_output() {
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let closed = info.payload_as_str().is_some_and(|m| {
+            m.starts_with("failed printing to stdout") || m.starts_with("failed printing to stderr")
+        });
+        if !closed {
+            return previous(info);
+        }
+        let folders = TEMP_FOLDERS.lock().map(|f| f.clone()).unwrap_or_default();
+        for folder in &folders {
+            sheetbridge::write::remove_temp_files(folder);
+        }
+        std::process::exit(EXIT_INTERRUPTED);
+    }));
 }
 
 /// Refuses output paths that are the input file (cli.md: never write over INPUT), before
