@@ -521,3 +521,24 @@ fn a_renderer_that_fails_leads_to_one_restart_then_the_message() {
     assert!(stderr.contains("错误：无法打开窗口"), "{stderr}");
     assert!(stderr.contains("请让信息科更新显卡驱动"), "{stderr}");
 }
+
+/// A full disk under `> file` is said in one plain line and exits 2, not a panic; a closed
+/// pipe ends the run quietly.
+#[cfg(target_os = "linux")]
+#[test]
+fn output_that_cannot_be_written_is_said_once_without_a_panic() {
+    let home = tmp();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_sheetbridge"))
+        .arg("profiles")
+        .env("SHEETBRIDGE_CONFIG_DIR", home.path().join("config"))
+        .env("SHEETBRIDGE_DATA_DIR", home.path().join("data"))
+        .env_remove("SHEETBRIDGE_LANG")
+        .stdout(std::fs::File::create("/dev/full").unwrap())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("结果没能写出（磁盘已满）"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+}

@@ -268,7 +268,7 @@ pub fn main() -> ExitCode {
         .as_ref()
         .is_some_and(|c| !matches!(c, Command::Window { .. }))
     {
-        headless_signals();
+        headless_signals(lang);
     }
     let run = match cli.command {
         Some(Command::Convert(args)) => convert::run(&args, lang),
@@ -332,7 +332,7 @@ pub fn will_write(path: &std::path::Path) {
 
 /// For a headless run: Ctrl+C removes our temporary files and exits 130 (cli.md), and a
 /// closed standard output ends the run quietly instead of a panic on the next print.
-fn headless_signals() {
+fn headless_signals(lang: Lang) {
     // Failing to install the handler only loses the clean-up on Ctrl+C: not worth stopping for.
     let _ = ctrlc::set_handler(|| {
         let folders = TEMP_FOLDERS.lock().map(|f| f.clone()).unwrap_or_default();
@@ -348,28 +348,49 @@ fn headless_signals() {
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
-    #[cfg(windows)]
-    quiet_closed_output();
+    failed_output_ends_the_run(lang);
 }
 
-/// Windows has no SIGPIPE: a print to a closed pipe (`sheetbridge outbox list | more`, the
-/// reader quit) makes `println!` panic. Such a panic ends the run as Ctrl+C does: temporary files
-/// removed, exit 130, no panic message. Any other panic is reported as before.
-#[cfg(windows)]
-fn quiet_closed_output() {
+/// A print that fails makes `println!` panic. To a closed pipe (`sheetbridge outbox list |
+/// more`, the reader quit; Windows has no SIGPIPE) the run ends as Ctrl+C ends it: temporary
+/// files removed, exit 130, no message. Any other failure (a full disk under `> file`) is said
+/// in one line and exits 2. Any other panic is reported as before.
+fn failed_output_ends_the_run(lang: Lang) {
     let previous = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
-        let closed = info.payload_as_str().is_some_and(|m| {
-            m.starts_with("failed printing to stdout") || m.starts_with("failed printing to stderr")
-        });
-        if !closed {
+        let Some(message) = info
+            .payload_as_str()
+            .filter(|m| m.starts_with("failed printing to std"))
+        else {
             return previous(info);
-        }
+        };
         let folders = TEMP_FOLDERS.lock().map(|f| f.clone()).unwrap_or_default();
         for folder in &folders {
             sheetbridge::write::remove_temp_files(folder);
         }
-        std::process::exit(EXIT_INTERRUPTED);
+        let closed = message.contains("Broken pipe")
+            || message.contains("os error 32")
+            || message.contains("os error 232");
+        if closed {
+            std::process::exit(EXIT_INTERRUPTED);
+        }
+        sheetbridge::log::event::error(message);
+        let detail = message.split_once(": ").map_or(message, |(_, d)| d);
+        let detail = match lang {
+            Lang::Zh if detail.contains("os error 28") => "磁盘已满",
+            _ => detail,
+        };
+        let _ = std::io::Write::write_all(
+            &mut std::io::stderr(),
+            match lang {
+                Lang::Zh => {
+                    format!("错误：结果没能写出（{detail}）。请检查磁盘空间或输出去向后再试。\n")
+                }
+                Lang::En => format!("error: the output could not be written ({detail})\n"),
+            }
+            .as_bytes(),
+        );
+        std::process::exit(i32::from(EXIT_NOTHING));
     }));
 }
 
