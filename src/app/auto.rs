@@ -216,14 +216,10 @@ impl App {
                 Done::Remembered(Ok(note)) => self.auto.remembered_note = Some(note),
                 Done::Remembered(Err((zh, en))) => {
                     self.auto.remembered_note = Some((zh.clone(), en.clone()));
-                    self.notice = Some(Notice {
-                        text: match self.lang() {
-                            Lang::Zh => format!("密码没能记住：{zh}"),
-                            Lang::En => format!("The password was not remembered: {en}"),
-                        },
-                        error: true,
-                        retry_export: None,
-                    });
+                    self.notice = Some(Notice::error(match self.lang() {
+                        Lang::Zh => format!("密码没能记住：{zh}"),
+                        Lang::En => format!("The password was not remembered: {en}"),
+                    }));
                 }
                 Done::Schedule(zh, en) => {
                     self.auto.schedule = Some((zh, en));

@@ -270,17 +270,9 @@ impl App {
             super::auto::settings_saved(self, ctx, self.remember_saved);
             self.remember_saved = self.settings.remember;
             if let Some(problem) = self.auto.problem.clone() {
-                self.notice = Some(Notice {
-                    text: problem,
-                    error: true,
-                    retry_export: None,
-                });
+                self.notice = Some(Notice::error(problem));
             } else if let Some(warning) = self.auto.warning.clone() {
-                self.notice = Some(Notice {
-                    text: warning,
-                    error: false,
-                    retry_export: None,
-                });
+                self.notice = Some(Notice::info(warning));
             }
             self.save_settings();
             self.show_settings = false;
@@ -372,21 +364,13 @@ impl App {
             SupportDone::Pack(Ok((name, version, notes))) => {
                 self.profiles = crate::profile::Profiles::load(self.dirs.profiles().as_deref());
                 self.support.packs = None;
-                self.notice = Some(Notice {
-                    text: match lang {
-                        Lang::Zh => format!("已安装模板包「{name}」版本 {version}。{notes}"),
-                        Lang::En => format!("Installed the profile pack {name} {version}. {notes}"),
-                    },
-                    error: false,
-                    retry_export: None,
-                });
+                self.notice = Some(Notice::info(match lang {
+                    Lang::Zh => format!("已安装模板包「{name}」版本 {version}。{notes}"),
+                    Lang::En => format!("Installed the profile pack {name} {version}. {notes}"),
+                }));
             }
             SupportDone::Pack(Err(text)) => {
-                self.notice = Some(Notice {
-                    text,
-                    error: true,
-                    retry_export: None,
-                });
+                self.notice = Some(Notice::error(text));
             }
         }
     }

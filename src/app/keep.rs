@@ -236,10 +236,13 @@ pub fn loaded_notice(
         Lang::Zh => zh.clone(),
         Lang::En => en.clone(),
     }));
-    (!lines.is_empty()).then(|| super::Notice {
-        text: lines.join("\n"),
-        error: !warnings.is_empty(),
-        retry_export: None,
+    (!lines.is_empty()).then(|| {
+        let text = lines.join("\n");
+        if warnings.is_empty() {
+            super::Notice::info(text)
+        } else {
+            super::Notice::error(text)
+        }
     })
 }
 

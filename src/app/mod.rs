@@ -99,6 +99,25 @@ pub struct Notice {
     pub retry_export: Option<PathBuf>,
 }
 
+impl Notice {
+    /// Something went wrong: said in red until dismissed.
+    pub fn error(text: impl Into<String>) -> Notice {
+        Notice {
+            text: text.into(),
+            error: true,
+            retry_export: None,
+        }
+    }
+
+    /// Something done, or to know.
+    pub fn info(text: impl Into<String>) -> Notice {
+        Notice {
+            error: false,
+            ..Notice::error(text)
+        }
+    }
+}
+
 pub(crate) enum Screen {
     Home,
     Mapping(Box<mapping::Mapping>),
@@ -275,16 +294,11 @@ impl App {
             return;
         }
         if self.job.is_some() {
-            self.notice = Some(Notice {
-                text: tr(
-                    self.lang(),
-                    "正在处理上一个文件，请稍候再打开。",
-                    "Still working on the last file; open this one afterwards.",
-                )
-                .into(),
-                error: true,
-                retry_export: None,
-            });
+            self.notice = Some(Notice::error(tr(
+                self.lang(),
+                "正在处理上一个文件，请稍候再打开。",
+                "Still working on the last file; open this one afterwards.",
+            )));
             return;
         }
         if let Some(dir) = path.parent() {
@@ -466,11 +480,11 @@ impl App {
             Poll::Done(done) => done,
             Poll::Died => {
                 self.job = None;
-                self.notice = Some(Notice {
-                    text: tr(self.lang(), "程序内部出错，这次处理没有完成。请重新打开文件；如果反复出现，请联系技术支持。", "Internal error: the job did not finish. Open the file again; if it keeps happening, contact support.").into(),
-                    error: true,
-                    retry_export: None,
-                });
+                self.notice = Some(Notice::error(tr(
+                    self.lang(),
+                    "程序内部出错，这次处理没有完成。请重新打开文件；如果反复出现，请联系技术支持。",
+                    "Internal error: the job did not finish. Open the file again; if it keeps happening, contact support.",
+                )));
                 return;
             }
         };
@@ -516,28 +530,19 @@ impl App {
                 }
                 Err(e) => {
                     self.screen = Screen::Home;
-                    self.notice = Some(Notice {
-                        text: match self.lang() {
-                            Lang::Zh => e.to_string(),
-                            Lang::En => e.english(),
-                        },
-                        error: true,
-                        retry_export: None,
-                    });
+                    self.notice = Some(Notice::error(match self.lang() {
+                        Lang::Zh => e.to_string(),
+                        Lang::En => e.english(),
+                    }));
                 }
             },
             Done::QueueLost => {
                 self.screen = Screen::Home;
-                self.notice = Some(Notice {
-                    text: tr(
-                        self.lang(),
-                        "上传队列意外停止，文件已关闭（修改已保存）。请重新打开程序和文件后再上传。",
-                        "The upload queue stopped unexpectedly and the file was closed (edits are saved); restart and open it again.",
-                    )
-                    .into(),
-                    error: true,
-                    retry_export: None,
-                });
+                self.notice = Some(Notice::error(tr(
+                    self.lang(),
+                    "上传队列意外停止，文件已关闭（修改已保存）。请重新打开程序和文件后再上传。",
+                    "The upload queue stopped unexpectedly and the file was closed (edits are saved); restart and open it again.",
+                )));
             }
             Done::Queued { batch, result } => {
                 let fixed = batch.summary().rejected == 0;
@@ -561,34 +566,27 @@ impl App {
                             self.record_queued(ready);
                         }
                         let lang = self.lang();
-                        self.notice = Some(Notice {
-                            text: match lang {
-                                Lang::Zh if new == 0 => format!(
-                                    "这些数据之前已经放进上传队列（{before} 批），不会重复上传。"
-                                ),
-                                Lang::Zh => format!(
-                                    "已放进上传队列：{new} 批。正在上传，进度见“上传队列”。"
-                                ),
-                                Lang::En if new == 0 => format!(
-                                    "These rows were queued before ({before} batches); they are not sent twice."
-                                ),
-                                Lang::En => format!(
-                                    "Queued {new} batches; sending now (see the upload queue)."
-                                ),
-                            },
-                            error: false,
-                            retry_export: None,
-                        });
+                        self.notice = Some(Notice::info(match lang {
+                            Lang::Zh if new == 0 => format!(
+                                "这些数据之前已经放进上传队列（{before} 批），不会重复上传。"
+                            ),
+                            Lang::Zh => {
+                                format!("已放进上传队列：{new} 批。正在上传，进度见“上传队列”。")
+                            }
+                            Lang::En if new == 0 => format!(
+                                "These rows were queued before ({before} batches); they are not sent twice."
+                            ),
+                            Lang::En => {
+                                format!("Queued {new} batches; sending now (see the upload queue).")
+                            }
+                        }));
                         self.uploads.refresh();
                         self.start_sending();
                         self.uploads.show_queue = true;
                     }
                     Err((zh, en)) => {
-                        self.notice = Some(Notice {
-                            text: if self.lang() == Lang::Zh { zh } else { en },
-                            error: true,
-                            retry_export: None,
-                        });
+                        self.notice =
+                            Some(Notice::error(if self.lang() == Lang::Zh { zh } else { en }));
                     }
                 }
             }
@@ -613,10 +611,10 @@ impl App {
                         let locked = matches!(e, crate::write::WriteError::Locked { .. });
                         let (text, detail) = export_failure(&e, self.lang());
                         self.detail = detail;
+                        let retry = locked.then(|| self.last_export_dir());
                         self.notice = Some(Notice {
-                            text,
-                            error: true,
-                            retry_export: locked.then(|| self.last_export_dir()),
+                            retry_export: retry,
+                            ..Notice::error(text)
                         });
                     }
                 }
@@ -665,16 +663,11 @@ impl App {
             match self.credentials() {
                 Some(creds) => self.uploads.start_sending(creds),
                 None => {
-                    self.notice = Some(Notice {
-                        text: tr(
-                            self.lang(),
-                            "自动上报已把新文件放进上传队列，但还没有密码：请在“设置”里填写密码，并勾选“记住密码（自动上报需要）”。",
-                            "Unattended reporting queued a new file, but there is no password: enter it in Settings and tick \"Remember the password\".",
-                        )
-                        .into(),
-                        error: true,
-                        retry_export: None,
-                    });
+                    self.notice = Some(Notice::error(tr(
+                        self.lang(),
+                        "自动上报已把新文件放进上传队列，但还没有密码：请在“设置”里填写密码，并勾选“记住密码（自动上报需要）”。",
+                        "Unattended reporting queued a new file, but there is no password: enter it in Settings and tick \"Remember the password\".",
+                    )));
                 }
             }
         }
@@ -703,16 +696,11 @@ impl App {
         match self.credentials() {
             Some(creds) => self.uploads.start_sending(creds),
             None => {
-                self.notice = Some(Notice {
-                    text: tr(
-                        self.lang(),
-                        "要上传，请先在“设置”里选择省平台并填写用户名和密码（密码只在这次打开期间记住）。",
-                        "To upload, choose the platform and enter the user name and password in Settings (the password is kept for this session only).",
-                    )
-                    .into(),
-                    error: true,
-                    retry_export: None,
-                });
+                self.notice = Some(Notice::error(tr(
+                    self.lang(),
+                    "要上传，请先在“设置”里选择省平台并填写用户名和密码（密码只在这次打开期间记住）。",
+                    "To upload, choose the platform and enter the user name and password in Settings (the password is kept for this session only).",
+                )));
                 self.show_settings = true;
             }
         }
@@ -731,18 +719,14 @@ impl App {
         match self.credentials() {
             Some(creds) => self.uploads.start_sending(creds),
             None => {
-                self.notice = Some(Notice {
-                    text: match self.lang() {
-                        Lang::Zh => format!(
-                            "上次还有 {pending} 批数据没有上传完。请在“设置”里填写密码，然后在“上传队列”里点“继续上传”。"
-                        ),
-                        Lang::En => format!(
-                            "{pending} batches were not finished last time. Enter the password in Settings, then press \"Send now\" in the upload queue."
-                        ),
-                    },
-                    error: false,
-                    retry_export: None,
-                });
+                self.notice = Some(Notice::info(match self.lang() {
+                    Lang::Zh => format!(
+                        "上次还有 {pending} 批数据没有上传完。请在“设置”里填写密码，然后在“上传队列”里点“继续上传”。"
+                    ),
+                    Lang::En => format!(
+                        "{pending} batches were not finished last time. Enter the password in Settings, then press \"Send now\" in the upload queue."
+                    ),
+                }));
             }
         }
     }
@@ -824,14 +808,10 @@ impl App {
         if let Some(dir) = &self.dirs.config
             && let Err(e) = self.settings.save(dir)
         {
-            self.notice = Some(Notice {
-                text: format!(
-                    "{}{e}",
-                    tr(self.lang(), "设置没能保存：", "Settings were not saved: ")
-                ),
-                error: true,
-                retry_export: None,
-            });
+            self.notice = Some(Notice::error(format!(
+                "{}{e}",
+                tr(self.lang(), "设置没能保存：", "Settings were not saved: ")
+            )));
         }
     }
 
@@ -894,20 +874,16 @@ impl App {
                 if let Err(e) = open::that_detached(&dir) {
                     // The launcher's own words ("gio", exit statuses) are for the log only.
                     self.detail = Some(format!("open {}: {e}", dir.display()));
-                    self.notice = Some(Notice {
-                        text: match self.lang() {
-                            Lang::Zh => format!(
-                                "没能自动打开文件夹。请在文件管理器里打开：{}",
-                                dir.display()
-                            ),
-                            Lang::En => format!(
-                                "The folder could not be opened for you. Open it in the file manager: {}",
-                                dir.display()
-                            ),
-                        },
-                        error: true,
-                        retry_export: None,
-                    });
+                    self.notice = Some(Notice::error(match self.lang() {
+                        Lang::Zh => format!(
+                            "没能自动打开文件夹。请在文件管理器里打开：{}",
+                            dir.display()
+                        ),
+                        Lang::En => format!(
+                            "The folder could not be opened for you. Open it in the file manager: {}",
+                            dir.display()
+                        ),
+                    }));
                 }
             }
             Action::Upload => self.start_queue(ctx),
@@ -934,11 +910,7 @@ impl App {
         let target = match self.target() {
             Ok(t) => t,
             Err(text) => {
-                self.notice = Some(Notice {
-                    text,
-                    error: true,
-                    retry_export: None,
-                });
+                self.notice = Some(Notice::error(text));
                 self.show_settings = true;
                 return;
             }
