@@ -105,13 +105,13 @@ impl App {
                                 });
                                 ui.end_row();
                                 ui.label(tr(lang, "上报目标（省平台）", "Upload target"));
-                                if self.settings_targets.is_none() {
-                                    self.settings_targets = Some(target_names(
+                                if self.ui.settings_targets.is_none() {
+                                    self.ui.settings_targets = Some(target_names(
                                         self.dirs.config.as_ref().map(|c| c.join("targets")),
                                         self.settings.target.as_deref(),
                                     ));
                                 }
-                                let targets = self.settings_targets.clone().unwrap_or_default();
+                                let targets = self.ui.settings_targets.clone().unwrap_or_default();
                                 let current = match &self.settings.target {
                                     None => tr(lang, "（未选择）", "(none)").to_owned(),
                                     Some(r) => targets
@@ -267,16 +267,16 @@ impl App {
             });
         // Closing the window keeps what was typed, like the button does.
         if save || !open {
-            super::auto::settings_saved(self, ctx, self.remember_saved);
-            self.remember_saved = self.settings.remember;
+            super::auto::settings_saved(self, ctx, self.ui.remember_saved);
+            self.ui.remember_saved = self.settings.remember;
             if let Some(problem) = self.auto.problem.clone() {
                 self.notice = Some(Notice::error(problem));
             } else if let Some(warning) = self.auto.warning.clone() {
                 self.notice = Some(Notice::info(warning));
             }
             self.save_settings();
-            self.show_settings = false;
-            self.settings_targets = None;
+            self.ui.show_settings = false;
+            self.ui.settings_targets = None;
             self.uploads.credentials_changed(self.credentials());
         }
     }
@@ -500,7 +500,7 @@ impl App {
             self.start_bundle(ctx);
         }
         if !open {
-            self.show_about = false;
+            self.ui.show_about = false;
             self.support.packs = None;
         }
         if let Some(dir) = folder {
@@ -521,12 +521,12 @@ impl App {
             });
             ui.horizontal(|ui| {
                 if ui.button(tr(lang, "关闭程序", "Close")).clicked() {
-                    self.allow_close = true;
-                    self.confirm_close = false;
+                    self.ui.allow_close = true;
+                    self.ui.confirm_close = false;
                     ctx.send_viewport_cmd(egui::ViewportCommand::Close);
                 }
                 if ui.button(tr(lang, "不关闭，继续上传", "Keep it open")).clicked() {
-                    self.confirm_close = false;
+                    self.ui.confirm_close = false;
                 }
             });
         });

@@ -136,35 +136,19 @@ pub struct App {
     job: Option<Job>,
     pub notice: Option<Notice>,
     history: Vec<HistoryEntry>,
-    show_settings: bool,
-    /// The targets offered in settings (reference, name), read when the settings window
-    /// opens (not every frame).
-    settings_targets: Option<Vec<(String, String)>>,
-    show_about: bool,
     /// The source of the batch on screen, and the profile chosen by hand (if any).
     source: Option<PathBuf>,
     chosen_profile: Option<String>,
     /// The last export, for the result panel.
     pub exported: Option<jobs::Exported>,
     pub uploads: upload::Uploads,
-    /// Asking whether to close with batches not uploaded; `allow_close` once answered yes.
-    confirm_close: bool,
-    allow_close: bool,
     /// Whether the outbox was looked at after start (to resume sending).
     resumed: bool,
     /// The start screen's state (the Downloads list, the path box).
     home: home::Home,
-    /// The start screen was opened anew: read the Downloads folder again.
-    home_stale: bool,
     /// The technical detail of the last failure the clerk was told about in plain words
     /// (for the log and the diagnostic bundle, never for the screen).
     pub detail: Option<String>,
-    /// Whether the window was fitted to the screen's work area.
-    fitted: bool,
-    /// The language of the window title set.
-    titled: Option<Lang>,
-    /// The last error notice written to the program's log (each is logged once).
-    logged_notice: Option<String>,
     /// The support kit: diagnostic bundle, profile packs.
     support: dialogs::SupportState,
     /// "查询上报记录".
@@ -175,10 +159,33 @@ pub struct App {
     remembered: Option<crate::upload::client::Credentials>,
     /// Settings → 自动上报 and its workers.
     auto: auto::AutoState,
-    /// "记住密码" as last saved (unticking it forgets the password).
-    remember_saved: bool,
     /// The claim on the file open in the window: no watcher touches it until it is closed.
     claim: Option<crate::unattended::claim::Claim>,
+    /// Which dialogs are open, and what the frame loop remembers between frames.
+    ui: Ui,
+}
+
+/// The window's own state between frames: open dialogs, questions asked, what was done once.
+#[derive(Default)]
+struct Ui {
+    show_settings: bool,
+    /// The targets offered in settings (reference, name), read when the settings window
+    /// opens (not every frame).
+    settings_targets: Option<Vec<(String, String)>>,
+    show_about: bool,
+    /// Asking whether to close with batches not uploaded; `allow_close` once answered yes.
+    confirm_close: bool,
+    allow_close: bool,
+    /// The start screen was opened anew: read the Downloads folder again.
+    home_stale: bool,
+    /// Whether the window was fitted to the screen's work area.
+    fitted: bool,
+    /// The language of the window title set.
+    titled: Option<Lang>,
+    /// The last error notice written to the program's log (each is logged once).
+    logged_notice: Option<String>,
+    /// "记住密码" as last saved (unticking it forgets the password).
+    remember_saved: bool,
 }
 
 impl App {
@@ -189,18 +196,15 @@ impl App {
         let profiles = Profiles::load(dirs.profiles().as_deref());
         let history = settings::load_history(dirs.data.as_deref());
         let uploads = upload::Uploads::new(ctx, dirs.folders(), settings.keep_days());
+        let remember_saved = settings.remember;
         let mut app = App {
             uploads,
-            confirm_close: false,
-            allow_close: false,
             resumed: false,
-            logged_notice: None,
             support: Default::default(),
             lookup: Default::default(),
             target_cache: None,
             remembered: None,
             auto: Default::default(),
-            remember_saved: settings.remember,
             claim: None,
             chosen_profile: settings.profile.clone(),
             settings,
@@ -210,19 +214,18 @@ impl App {
             job: None,
             notice: None,
             history,
-            show_settings: false,
-            settings_targets: None,
-            show_about: false,
             source: None,
             exported: None,
             home: home::Home {
                 recent: recent::Recent::new(recent::downloads_dir()),
                 path: String::new(),
             },
-            home_stale: true,
             detail: None,
-            fitted: false,
-            titled: None,
+            ui: Ui {
+                home_stale: true,
+                remember_saved,
+                ..Ui::default()
+            },
         };
         // The chosen target is read once here and again only when settings change.
         app.refresh_target(false);
@@ -233,7 +236,7 @@ impl App {
     /// again at the next frame.
     pub fn set_downloads(&mut self, dir: Option<PathBuf>) {
         self.home.recent = recent::Recent::new(dir);
-        self.home_stale = true;
+        self.ui.home_stale = true;
     }
 
     /// The spreadsheets the start screen lists now.
@@ -329,8 +332,8 @@ impl App {
     pub fn show(&mut self, ui: &mut egui::Ui) {
         let ctx = ui.ctx().clone();
         self.fit_to_screen(&ctx);
-        if self.home_stale && matches!(self.screen, Screen::Home) {
-            self.home_stale = false;
+        if self.ui.home_stale && matches!(self.screen, Screen::Home) {
+            self.ui.home_stale = false;
             self.home.recent.refresh(&ctx);
         }
         self.refresh_target(false);
@@ -379,10 +382,10 @@ impl App {
                 action = screen_action;
             }
         });
-        if self.show_settings {
+        if self.ui.show_settings {
             self.settings_window(&ctx);
         }
-        if self.show_about {
+        if self.ui.show_about {
             self.about_window(&ctx);
         }
         if self.lookup.open {
@@ -405,7 +408,7 @@ impl App {
             }
             None => {}
         }
-        if self.confirm_close {
+        if self.ui.confirm_close {
             self.close_dialog(&ctx);
         }
         self.close_changes_dialog(&ctx);
@@ -416,10 +419,10 @@ impl App {
     /// Writes an error notice to the program's log once, when it appears.
     fn log_notice(&mut self) {
         let error = self.notice.as_ref().filter(|n| n.error).map(|n| &n.text);
-        if error.is_some() && error != self.logged_notice.as_ref() {
+        if error.is_some() && error != self.ui.logged_notice.as_ref() {
             crate::log::event::error(error.map_or("", String::as_str));
         }
-        self.logged_notice = error.cloned();
+        self.ui.logged_notice = error.cloned();
     }
 
     /// Once the screen's size is known: on a small screen (1366×768, 1024×768) the window
@@ -431,15 +434,15 @@ impl App {
             "核酸结果上报助手",
             "Nucleic-acid result reporting",
         );
-        if self.titled != Some(self.lang()) {
-            self.titled = Some(self.lang());
+        if self.ui.titled != Some(self.lang()) {
+            self.ui.titled = Some(self.lang());
             ctx.send_viewport_cmd(egui::ViewportCommand::Title(title.to_owned()));
         }
-        if self.fitted {
+        if self.ui.fitted {
             return;
         }
         if let Some(size) = ctx.input(|i| i.viewport().monitor_size) {
-            self.fitted = true;
+            self.ui.fitted = true;
             if size.x <= 1440.0 || size.y <= 900.0 {
                 ctx.send_viewport_cmd(egui::ViewportCommand::Maximized(true));
             }
@@ -701,7 +704,7 @@ impl App {
                     "要上传，请先在“设置”里选择省平台并填写用户名和密码（密码只在这次打开期间记住）。",
                     "To upload, choose the platform and enter the user name and password in Settings (the password is kept for this session only).",
                 )));
-                self.show_settings = true;
+                self.ui.show_settings = true;
             }
         }
     }
@@ -737,11 +740,11 @@ impl App {
             return;
         }
         if ctx.input(|i| i.viewport().close_requested())
-            && !self.allow_close
+            && !self.ui.allow_close
             && self.uploads.pending() > 0
         {
             ctx.send_viewport_cmd(egui::ViewportCommand::CancelClose);
-            self.confirm_close = true;
+            self.ui.confirm_close = true;
         }
     }
 
@@ -857,7 +860,7 @@ impl App {
                 self.claim = None;
                 self.uploads.look_now();
                 self.screen = Screen::Home;
-                self.home_stale = true;
+                self.ui.home_stale = true;
                 self.exported = None;
                 self.notice = None;
             }
@@ -911,7 +914,7 @@ impl App {
             Ok(t) => t,
             Err(text) => {
                 self.notice = Some(Notice::error(text));
-                self.show_settings = true;
+                self.ui.show_settings = true;
                 return;
             }
         };
@@ -1003,10 +1006,10 @@ impl App {
             }
             ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
                 if ui.button(tr(lang, "关于", "About")).clicked() {
-                    self.show_about = true;
+                    self.ui.show_about = true;
                 }
                 if ui.button(tr(lang, "设置", "Settings")).clicked() {
-                    self.show_settings = true;
+                    self.ui.show_settings = true;
                 }
                 let pending = self.uploads.pending();
                 let queue = match (lang, pending, self.uploads.sending) {
