@@ -521,12 +521,12 @@ pub(crate) fn section(app: &mut App, ui: &mut egui::Ui) {
     if app.auto.schedule.is_none() && !app.auto.schedule_busy {
         app.ask_schedule(&ctx);
     }
-    if let Some((zh, en)) = &app.auto.schedule {
-        ui.add(
-            egui::Label::new(egui::RichText::new(if lang == Lang::Zh { zh } else { en }).weak())
-                .wrap(),
-        );
-    }
+    // A line is always there, so that nothing below moves when the answer comes.
+    let line = match &app.auto.schedule {
+        Some((zh, en)) => if lang == Lang::Zh { zh } else { en }.clone(),
+        None => tr(lang, "正在查看定时任务…", "Looking at the task…").to_owned(),
+    };
+    ui.add(egui::Label::new(egui::RichText::new(line).weak()).wrap());
 }
 
 /// Settings were saved or closed: the typed folder is taken, the target read again, the
