@@ -368,9 +368,12 @@ fn failed_output_ends_the_run(lang: Lang) {
         for folder in &folders {
             sheetbridge::write::remove_temp_files(folder);
         }
+        // EPIPE on Unix; ERROR_BROKEN_PIPE, ERROR_NO_DATA and ERROR_PIPE_NOT_CONNECTED on
+        // Windows.
         let closed = message.contains("Broken pipe")
-            || message.contains("os error 32")
-            || message.contains("os error 232");
+            || ["32", "109", "232", "233"]
+                .iter()
+                .any(|code| message.contains(&format!("(os error {code})")));
         if closed {
             std::process::exit(EXIT_INTERRUPTED);
         }
