@@ -634,29 +634,22 @@ fn group_card(ui: &mut egui::Ui, lang: Lang, index: usize, g: &Group<'_>) -> Opt
                 for b in &g.batches {
                     ui.add(
                         egui::Label::new(
-                            RichText::new(match lang {
-                                Lang::Zh => format!(
-                                    "批次 {} · {} 行 · {} · 已尝试 {} 次{}",
-                                    b.id,
-                                    b.rows,
-                                    state_text(b.state, lang).0,
-                                    b.attempts,
-                                    b.last_error
-                                        .as_ref()
-                                        .map(|e| format!(" · {e}"))
-                                        .unwrap_or_default()
-                                ),
-                                Lang::En => format!(
-                                    "batch {} · {} rows · {} · {} attempts{}",
-                                    b.id,
-                                    b.rows,
-                                    state_text(b.state, lang).0,
-                                    b.attempts,
-                                    b.last_error
-                                        .as_ref()
-                                        .map(|e| format!(" · {e}"))
-                                        .unwrap_or_default()
-                                ),
+                            RichText::new({
+                                let (id, rows, tries) = (&b.id, b.rows, b.attempts);
+                                let state = state_text(b.state, lang).0;
+                                let error = b
+                                    .last_error
+                                    .as_ref()
+                                    .map(|e| format!(" · {e}"))
+                                    .unwrap_or_default();
+                                match lang {
+                                    Lang::Zh => format!(
+                                        "批次 {id} · {rows} 行 · {state} · 已尝试 {tries} 次{error}"
+                                    ),
+                                    Lang::En => format!(
+                                        "batch {id} · {rows} rows · {state} · {tries} attempts{error}"
+                                    ),
+                                }
                             })
                             .small()
                             .weak(),
