@@ -300,10 +300,7 @@ pub fn system() -> String {
 /// arguments: file names and options; no secret is ever passed on the command line). Returns
 /// the arguments, for the end line.
 fn start_log() -> String {
-    if let Some(data) = paths::chosen(
-        std::env::var_os("SHEETBRIDGE_DATA_DIR"),
-        paths::default_data_dir(),
-    ) {
+    if let Some(data) = data_dir() {
         sheetbridge::log::install(&sheetbridge::log::dir_in(&data));
     }
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -330,15 +327,20 @@ pub fn will_write(path: &std::path::Path) {
     }
 }
 
+/// Removes this process's temporary files in the folders noted by [`will_write`].
+fn remove_our_temp_files() {
+    let folders = TEMP_FOLDERS.lock().map(|f| f.clone()).unwrap_or_default();
+    for folder in &folders {
+        sheetbridge::write::remove_temp_files(folder);
+    }
+}
+
 /// For a headless run: Ctrl+C removes our temporary files and exits 130 (cli.md), and a
 /// closed standard output ends the run quietly instead of a panic on the next print.
 fn headless_signals(lang: Lang) {
     // Failing to install the handler only loses the clean-up on Ctrl+C: not worth stopping for.
     let _ = ctrlc::set_handler(|| {
-        let folders = TEMP_FOLDERS.lock().map(|f| f.clone()).unwrap_or_default();
-        for folder in &folders {
-            sheetbridge::write::remove_temp_files(folder);
-        }
+        remove_our_temp_files();
         std::process::exit(EXIT_INTERRUPTED);
     });
     #[cfg(unix)]
@@ -364,10 +366,7 @@ fn failed_output_ends_the_run(lang: Lang) {
         else {
             return previous(info);
         };
-        let folders = TEMP_FOLDERS.lock().map(|f| f.clone()).unwrap_or_default();
-        for folder in &folders {
-            sheetbridge::write::remove_temp_files(folder);
-        }
+        remove_our_temp_files();
         // EPIPE on Unix; ERROR_BROKEN_PIPE, ERROR_NO_DATA and ERROR_PIPE_NOT_CONNECTED on
         // Windows.
         let closed = message.contains("Broken pipe")
