@@ -30,6 +30,15 @@ impl Lang {
             _ => Lang::Zh,
         }
     }
+
+    /// Of a message's two texts, Chinese first, the one in this language:
+    /// `lang.pick("保存", "Save")`. The two stay side by side where the message is written.
+    pub fn pick<T>(self, zh: T, en: T) -> T {
+        match self {
+            Lang::Zh => zh,
+            Lang::En => en,
+        }
+    }
 }
 
 macro_rules! codes {
