@@ -262,6 +262,7 @@ fn profile_text(title: &str) -> String {
 }
 
 const TARGET: &str = "name = \"市平台\"\nbase_url = \"https://127.0.0.1:1\"\nmax_rows_per_file = 10\n[upload]\npath = \"/u\"\n";
+const SOURCE: &str = "name = \"市核酸检测系统\"\nbase_url = \"https://127.0.0.1:1\"\n[export]\npath = \"/nat/export\"\nparams = { start = \"{date} 00:00:00\" }\nfile_name = \"city-{date}.xlsx\"\n";
 
 /// Writes a pack: `pack.toml` plus the given entries.
 fn make_pack(path: &Path, name: &str, version: &str, entries: &[(&str, &str)]) {
@@ -344,6 +345,7 @@ impl PackHome {
             &[
                 ("profiles/city.toml", &profile_text(title)),
                 ("targets/city.toml", TARGET),
+                ("sources/city.toml", SOURCE),
             ],
         );
         self.signer.sign(&p);
@@ -385,6 +387,7 @@ fn a_signed_pack_installs_and_rolls_back() {
     assert!(r.stderr.contains("1.0"), "{}", r.stderr);
     assert!(h.config("profiles/city.toml").contains("城市版一"));
     assert_eq!(h.config("targets/city.toml"), TARGET);
+    assert_eq!(h.config("sources/city.toml"), SOURCE);
     assert!(
         h.config("previous/city-0/profiles/city.toml")
             .contains("本地版")
@@ -472,6 +475,21 @@ fn a_bad_pack_is_refused_naming_the_check() {
     h.signer.sign(&broken);
     h.refused(&broken, "profiles/city.toml");
     assert!(h.install(&broken).stderr.contains("文件内容"));
+
+    // A city-system source that is valid TOML but not a source: checked by the source loader.
+    let bad_source = h.path().join("bad-source.sbpack");
+    make_pack(
+        &bad_source,
+        "city",
+        "3.0",
+        &[
+            ("targets/city.toml", TARGET),
+            ("sources/city.toml", "title = \"市平台\"\n"),
+        ],
+    );
+    h.signer.sign(&bad_source);
+    h.refused(&bad_source, "sources/city.toml");
+    assert!(h.install(&bad_source).stderr.contains("[export]"));
 
     // A path that escapes the config folder.
     for escape in ["../evil.toml", "profiles/../../evil.toml", "/tmp/evil.toml"] {

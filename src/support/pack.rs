@@ -419,13 +419,14 @@ fn load_file(config: &Path, rel: &str, data: &[u8]) -> Result<(), PackError> {
         "targets" => Target::parse(stem, &shown, text, installed_at.parent())
             .map(|_| ())
             .map_err(|e| e.to_string()),
-        // No loader reads sources yet: it must at least be valid TOML.
-        _ => text
-            .parse::<toml::Table>()
+        _ => crate::unattended::source::Source::parse(stem, &shown, text, installed_at.parent())
             .map(|_| ())
-            .map_err(|e| format!("{shown}：{}", e.message())),
+            .map_err(|e| e.to_string()),
     };
-    result.map_err(|detail| PackError::BadFile { detail })
+    // The loaders' messages end a sentence; the pack's message goes on after it.
+    result.map_err(|detail| PackError::BadFile {
+        detail: detail.trim_end_matches('。').to_owned(),
+    })
 }
 
 fn packs_dir(config: &Path) -> PathBuf {
