@@ -984,9 +984,26 @@ fn damaged_utf8_in_a_csv_is_a_warning_naming_the_row_and_count() {
     assert!(r.stderr.contains("读不出来"), "{}", r.stderr);
 }
 
+/// The command with every file it writes stopped at 20 KB, as on a full disk (EFBIG instead of
+/// SIGXFSZ, which is ignored).
+fn on_a_full_disk(cmd: &mut Command) -> &mut Command {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: setrlimit and signal are async-signal-safe.
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+            let cap = libc::rlimit {
+                rlim_cur: 20_000,
+                rlim_max: 20_000,
+            };
+            libc::setrlimit(libc::RLIMIT_FSIZE, &cap);
+            Ok(())
+        })
+    }
+}
+
 #[test]
 fn a_full_disk_gives_one_chinese_message_and_no_file() {
-    use std::os::unix::process::CommandExt;
     let dir = tmp();
     let input = dir.path().join("big.csv");
     std::fs::write(&input, csv_rows(3_000, false).join("\n")).unwrap();
@@ -1004,20 +1021,7 @@ fn a_full_disk_gives_one_chinese_message_and_no_file() {
         .env("SHEETBRIDGE_CONFIG_DIR", dir.path().join("config"))
         .env("SHEETBRIDGE_DATA_DIR", dir.path().join("data"))
         .env_remove("SHEETBRIDGE_LANG");
-        // SAFETY: setrlimit and signal are async-signal-safe. Files the child writes stop at
-        // 20 KB, as on a full disk (EFBIG instead of SIGXFSZ, which is ignored).
-        unsafe {
-            cmd.pre_exec(|| {
-                libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
-                let cap = libc::rlimit {
-                    rlim_cur: 20_000,
-                    rlim_max: 20_000,
-                };
-                libc::setrlimit(libc::RLIMIT_FSIZE, &cap);
-                Ok(())
-            });
-        }
-        let r = cmd.output().unwrap();
+        let r = on_a_full_disk(&mut cmd).output().unwrap();
         let stderr = String::from_utf8_lossy(&r.stderr);
         assert_eq!(r.status.code(), Some(2), "{name}: {stderr}");
         assert!(!stderr.contains("ZipWriter"), "{name}: {stderr}");
@@ -1026,6 +1030,40 @@ fn a_full_disk_gives_one_chinese_message_and_no_file() {
         let left: Vec<_> = std::fs::read_dir(&out_dir).unwrap().collect();
         assert!(left.is_empty(), "{name}: {left:?}");
     }
+}
+
+#[test]
+fn a_diagnostic_bundle_on_a_full_disk_is_one_message_and_no_file() {
+    let dir = tmp();
+    // A profile folder larger than the disk's room, hard to compress (hex of a simple generator).
+    let profiles = dir.path().join("config/profiles");
+    std::fs::create_dir_all(&profiles).unwrap();
+    let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+    let noise: String = (0..12_000)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            format!("# {x:016x}\n")
+        })
+        .collect();
+    std::fs::write(profiles.join("big.toml"), noise).unwrap();
+    let out_dir = dir.path().join("out");
+    std::fs::create_dir(&out_dir).unwrap();
+    let bundle = out_dir.join("bundle.zip");
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_sheetbridge"));
+    cmd.args(["diagnose", "-o", bundle.to_str().unwrap()])
+        .env("SHEETBRIDGE_CONFIG_DIR", dir.path().join("config"))
+        .env("SHEETBRIDGE_DATA_DIR", dir.path().join("data"))
+        .env_remove("SHEETBRIDGE_LANG");
+    let r = on_a_full_disk(&mut cmd).output().unwrap();
+    let stderr = String::from_utf8_lossy(&r.stderr);
+    assert_eq!(r.status.code(), Some(2), "{stderr}");
+    assert!(!stderr.contains("ZipWriter"), "{stderr}");
+    assert!(stderr.contains("超过了这个磁盘"), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    let left: Vec<_> = std::fs::read_dir(&out_dir).unwrap().collect();
+    assert!(left.is_empty(), "{left:?}");
 }
 
 #[test]

@@ -70,66 +70,50 @@ pub fn write_bundle(
     ];
     if let Some(config) = &folders.config {
         for name in COPIED_FOLDERS {
-            for path in files_under(&config.join(name)) {
-                let Ok(rel) = path.strip_prefix(config) else {
-                    continue;
-                };
+            for (path, rel) in super::files_under(&config.join(name)) {
                 // An unreadable file is left out; about.txt lists the folders anyway.
                 if let Ok(bytes) = std::fs::read(&path) {
-                    let rel = rel
-                        .components()
-                        .map(|c| c.as_os_str().to_string_lossy().into_owned())
-                        .collect::<Vec<_>>()
-                        .join("/");
-                    entries.push((rel, bytes));
+                    entries.push((format!("{name}/{rel}"), bytes));
                 }
             }
         }
     }
     let names: Vec<String> = entries.iter().map(|(n, _)| n.clone()).collect();
     crate::write::write_atomically(out, |file| {
-        let err = |e: &dyn std::fmt::Display| crate::write::WriteError::Io {
+        let err = |e: std::io::Error| crate::write::WriteError::Io {
             path: out.to_owned(),
-            reason: e.to_string(),
+            reason: crate::read::io_message(&e),
         };
-        let mut zip = zip::ZipWriter::new(std::io::BufWriter::new(file));
+        // Behind StopOnError a full disk is one error, and the zip writer's last attempt to
+        // finish the archive (on drop) prints nothing on the console.
+        let sink = crate::write::StopOnError::new(std::io::BufWriter::new(file));
+        let mut zip = zip::ZipWriter::new_stream(sink);
         let options =
             SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated);
+        let mut added = Ok(());
         for (name, bytes) in &entries {
-            zip.start_file(name.as_str(), options)
-                .map_err(|e| err(&e))?;
-            zip.write_all(bytes).map_err(|e| err(&e))?;
+            added = zip
+                .start_file(name.as_str(), options)
+                .map_err(|e| err(e.into()))
+                .and_then(|()| zip.write_all(bytes).map_err(err));
+            if added.is_err() {
+                break;
+            }
         }
-        let mut inner = zip.finish().map_err(|e| err(&e))?;
-        inner.flush().map_err(|e| err(&e))
+        let sink = zip.finish().map_err(|e| err(e.into()))?.into_inner();
+        // The first I/O error says most (the disk is full); then the archive's own.
+        sink.finish().map_err(err)?;
+        added
     })
     .map_err(|e| DiagnoseError::Write {
         path: out.to_owned(),
-        detail: e.to_string(),
+        detail: match e {
+            crate::write::WriteError::Io { reason, .. } => reason,
+            other => other.to_string(),
+        },
     })?;
     ::log::info!(target: "sheetbridge", "diagnostic bundle written: {}", crate::paths::file_name(out));
     Ok(names)
-}
-
-/// Regular files under `dir`, sorted, following no symbolic link out of it.
-fn files_under(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_owned()];
-    while let Some(d) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&d) else {
-            continue;
-        };
-        for e in entries.flatten() {
-            let Ok(kind) = e.file_type() else { continue };
-            if kind.is_dir() {
-                stack.push(e.path());
-            } else if kind.is_file() {
-                out.push(e.path());
-            }
-        }
-    }
-    out.sort();
-    out
 }
 
 fn about(folders: &Folders, context: &Context) -> String {
@@ -163,7 +147,7 @@ fn about(folders: &Folders, context: &Context) -> String {
     t.push_str(&format!("  data:   {}\n", show(&folders.data)));
     if let Some(config) = &folders.config {
         for name in COPIED_FOLDERS {
-            let n = files_under(&config.join(name)).len();
+            let n = super::files_under(&config.join(name)).len();
             t.push_str(&format!("  {name}/: {n} 个文件 files\n"));
         }
     }

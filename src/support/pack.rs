@@ -622,7 +622,7 @@ pub fn rollback(config: &Path, name: &str) -> Result<Option<InstalledPack>, Pack
     }
     let index_rel = format!("{PACKS_DIR}/{name}.toml");
     let mut rels: Vec<String> = current.files.clone();
-    rels.extend(files_under_rel(&backup));
+    rels.extend(super::files_under(&backup).into_iter().map(|(_, rel)| rel));
     rels.push(index_rel.clone());
     rels.sort();
     rels.dedup();
@@ -654,31 +654,6 @@ pub fn rollback(config: &Path, name: &str) -> Result<Option<InstalledPack>, Pack
         current.version
     );
     Ok(installed_pack(config, name))
-}
-
-/// Files under `dir`, as `/`-joined paths relative to it.
-fn files_under_rel(dir: &Path) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_owned()];
-    while let Some(d) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&d) else {
-            continue;
-        };
-        for e in entries.flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                stack.push(p);
-            } else if let Ok(rel) = p.strip_prefix(dir) {
-                out.push(
-                    rel.components()
-                        .map(|c| c.as_os_str().to_string_lossy().into_owned())
-                        .collect::<Vec<_>>()
-                        .join("/"),
-                );
-            }
-        }
-    }
-    out
 }
 
 #[cfg(test)]
