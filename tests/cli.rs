@@ -1,22 +1,18 @@
 //! The command line contract of cli.md: outputs, exit codes, the report, languages.
 
 use crate::support::*;
-use serde_json::Value;
 
 #[test]
 fn sample_converts_with_exit_3_and_the_expected_rows() {
     let dir = tmp();
     let input = dir.path().join("样例.xlsx");
     let expect = sample::write_sample(&input).unwrap();
-    let report = dir.path().join("r.json");
     let errors = dir.path().join("errors.xlsx");
-    let r = run(
+    let (r, rep) = run_reported(
         dir.path(),
         &[
             "convert",
             input.to_str().unwrap(),
-            "--report",
-            report.to_str().unwrap(),
             "--errors-out",
             errors.to_str().unwrap(),
         ],
@@ -28,7 +24,6 @@ fn sample_converts_with_exit_3_and_the_expected_rows() {
         r.stderr
     );
 
-    let rep: Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
     assert_eq!(rep["header_row"], expect.header_row);
     assert_eq!(rep["profile"], "cdc-nat");
     assert_eq!(rep["sheet"], "核酸检测结果");
@@ -411,18 +406,8 @@ message = "管号「{0}」应为 4 位数字。"
 
     let input = dir.path().join("in.csv");
     std::fs::write(&input, "人员,试管\n张三,1234\n李四,12\n").unwrap();
-    let report = dir.path().join("r.json");
-    let r = run(
-        dir.path(),
-        &[
-            "convert",
-            input.to_str().unwrap(),
-            "--report",
-            report.to_str().unwrap(),
-        ],
-    );
+    let (r, rep) = run_reported(dir.path(), &["convert", input.to_str().unwrap()]);
     assert_eq!(r.code, 3, "{}", r.stderr);
-    let rep: Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
     assert_eq!(rep["profile"], "mini");
     assert_eq!(rep["issues"][0]["code"], "tube_format");
     assert_eq!(

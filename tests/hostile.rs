@@ -4,7 +4,6 @@
 //! is that row's error, Ctrl+C leaves nothing behind, a closed pipe ends the run quietly.
 
 use crate::support::*;
-use serde_json::Value;
 use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -360,20 +359,7 @@ fn csv_rows(rows: u32, bad_first: bool) -> Vec<String> {
 }
 
 fn report_rows(dir: &Path, input: &Path) -> (i32, Vec<(u64, String)>) {
-    let report = dir.join(format!(
-        "{}.json",
-        input.file_stem().unwrap().to_string_lossy()
-    ));
-    let r = run(
-        dir,
-        &[
-            "check",
-            input.to_str().unwrap(),
-            "--report",
-            report.to_str().unwrap(),
-        ],
-    );
-    let rep: Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    let (r, rep) = run_reported(dir, &["check", input.to_str().unwrap()]);
     let rows = rep["issues"]
         .as_array()
         .unwrap()
@@ -504,8 +490,7 @@ fn one_long_cell_is_that_rows_error_not_the_files() {
         let stem = input.extension().unwrap().to_string_lossy().into_owned();
         let out = dir.path().join(format!("{stem}_out.xlsx"));
         let errors = dir.path().join(format!("{stem}_errors.xlsx"));
-        let report = dir.path().join(format!("{stem}.json"));
-        let r = run(
+        let (r, rep) = run_reported(
             dir.path(),
             &[
                 "convert",
@@ -514,12 +499,9 @@ fn one_long_cell_is_that_rows_error_not_the_files() {
                 out.to_str().unwrap(),
                 "--errors-out",
                 errors.to_str().unwrap(),
-                "--report",
-                report.to_str().unwrap(),
             ],
         );
         assert_eq!(r.code, 3, "{}", r.stderr);
-        let rep: Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
         assert_eq!(rep["rows_written"], 3);
         let issue = &rep["issues"][0];
         assert_eq!(issue["code"], "text_too_long");
@@ -967,12 +949,11 @@ fn damaged_utf8_in_a_csv_is_a_warning_naming_the_row_and_count() {
     bytes[pos + 2] = 0xFE;
     let input = dir.path().join("damaged.csv");
     std::fs::write(&input, &bytes).unwrap();
-    let (code, issues) = report_rows(dir.path(), &input);
-    assert_eq!(code, 0, "{issues:?}");
-    assert_eq!(issues, [(5, "text_damaged".to_owned())]);
-    let report: Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.path().join("damaged.json")).unwrap())
-            .unwrap();
+    let (r, report) = run_reported(dir.path(), &["check", input.to_str().unwrap()]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(report["issues"].as_array().unwrap().len(), 1, "{report}");
+    assert_eq!(report["issues"][0]["code"], "text_damaged");
+    assert_eq!(report["issues"][0]["row"], 5);
     let message = report["issues"][0]["message"].as_str().unwrap();
     assert!(
         message.starts_with("第 5 行「现住址」") && message.contains("有 3 个字读不出来"),

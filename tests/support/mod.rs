@@ -178,6 +178,20 @@ pub fn run(home: &Path, args: &[&str]) -> Run {
     }
 }
 
+/// Runs `sheetbridge ARGS --report <home>/report.json` like [`run`], and reads the report back
+/// (`Null` when none was written).
+pub fn run_reported(home: &Path, args: &[&str]) -> (Run, serde_json::Value) {
+    let report = home.join("report.json");
+    let _ = std::fs::remove_file(&report);
+    let mut all = args.to_vec();
+    all.extend(["--report", report.to_str().unwrap()]);
+    let r = run(home, &all);
+    let rep = std::fs::read_to_string(&report)
+        .map(|text| serde_json::from_str(&text).unwrap())
+        .unwrap_or(serde_json::Value::Null);
+    (r, rep)
+}
+
 /// Reads a written workbook back: (sheet name, rows of typed cells).
 pub fn read_back(path: &Path) -> Vec<(String, Vec<Vec<Data>>)> {
     let mut wb = open_workbook_auto(path).unwrap();
