@@ -3,7 +3,7 @@
 //!
 //! The library writes through the `log` facade (`log::info!`, `log::warn!`, `log::error!` with
 //! a target under `sheetbridge`); a front end calls [`install`] once with the log folder. Each
-//! line is masked ([`mask`]) before it is written, so no full ID or phone number reaches the
+//! line is masked ([`crate::privacy::mask_numbers`]) before it is written, so no full ID or phone number reaches the
 //! disk. Every write takes an exclusive lock on `logs/.lock` (a file lock, so it holds across
 //! processes), lets `file-rotate` rotate when the line would take the file past the limit, and
 //! appends the whole line with one `write` on a file opened for appending: lines of the window,
@@ -53,7 +53,8 @@ impl LogFile {
     /// Appends one line (masked; line breaks inside it become ` | `), rotating first when it
     /// would take the current file past the limit.
     pub fn write_line(&self, text: &str) -> std::io::Result<()> {
-        let mut line = mask(&text.replace("\r\n", " | ").replace(['\n', '\r'], " | "));
+        let mut line =
+            crate::privacy::mask_numbers(&text.replace("\r\n", " | ").replace(['\n', '\r'], " | "));
         line.push('\n');
         private_dir(&self.dir)?;
         let lock = private_options().open(self.dir.join(LOCK_NAME))?;
@@ -142,86 +143,6 @@ fn private_options() -> std::fs::OpenOptions {
         o.mode(0o600);
     }
     o
-}
-
-/// Masks ID-like and phone-like numbers: every run of 11 or more digits (ASCII or full-width;
-/// an `X` may end it, as in a resident ID). A run of 15 to 18 keeps its first 6 and last 4
-/// (`440106********1234`); any other keeps its first 3 and last 4 (`138****8000`).
-///
-/// A batch id or a file's SHA-256 (a word of 16 or more lowercase hex characters holding both
-/// letters and digits) is kept whole: it names no person, and the support engineer looks batches
-/// up by it.
-pub fn mask(text: &str) -> String {
-    let chars: Vec<char> = text.chars().collect();
-    let is_digit = |c: char| c.is_ascii_digit() || ('０'..='９').contains(&c);
-    let mut out = String::with_capacity(text.len());
-    let mut i = 0;
-    while i < chars.len() {
-        if let Some(end) = hex_word_at(&chars, i) {
-            out.extend(&chars[i..end]);
-            i = end;
-            continue;
-        }
-        if !is_digit(chars[i]) {
-            out.push(chars[i]);
-            i += 1;
-            continue;
-        }
-        let start = i;
-        while i < chars.len() && is_digit(chars[i]) {
-            i += 1;
-        }
-        if i < chars.len() && matches!(chars[i], 'X' | 'x' | 'Ｘ' | 'ｘ') {
-            i += 1;
-        }
-        let run = &chars[start..i];
-        let keep_front = match run.len() {
-            0..=10 => {
-                out.extend(run);
-                continue;
-            }
-            15..=18 => 6,
-            _ => 3,
-        };
-        out.extend(&run[..keep_front]);
-        out.extend(std::iter::repeat_n('*', run.len() - keep_front - 4));
-        out.extend(&run[run.len() - 4..]);
-    }
-    out
-}
-
-/// The end of the hex word (a batch id, a SHA-256) that starts at `i`, if one does: 16 or more
-/// of `0-9a-f`, at least one a letter and one a digit, with no letter or digit either side.
-fn hex_word_at(chars: &[char], i: usize) -> Option<usize> {
-    let word = |c: &char| c.is_ascii_alphanumeric();
-    if i > 0 && word(&chars[i - 1]) {
-        return None;
-    }
-    let end = i + chars[i..].iter().take_while(|c| word(c)).count();
-    let w = &chars[i..end];
-    let hex = w.iter().all(|c| matches!(c, '0'..='9' | 'a'..='f'));
-    let mixed = w.iter().any(|c| c.is_ascii_digit()) && w.iter().any(|c| c.is_ascii_lowercase());
-    (w.len() >= 16 && hex && mixed).then_some(end)
-}
-
-/// Masks a known person's name wherever it appears: its first character stays, the rest
-/// become `*` (`张三丰` -> `张**`). Blank names change nothing.
-pub fn mask_name(text: &str, name: &str) -> String {
-    let name = name.trim();
-    let mut chars = name.chars();
-    let Some(first) = chars.next() else {
-        return text.to_owned();
-    };
-    let masked: String = std::iter::once(first)
-        .chain(chars.map(|_| '*'))
-        .collect::<String>();
-    // A one-character "name" would mask that character everywhere: it is masked whole.
-    let masked = if masked.chars().count() == 1 {
-        "*".to_owned()
-    } else {
-        masked
-    };
-    text.replace(name, &masked)
 }
 
 /// The logger behind the `log` facade: lines of targets under `sheetbridge` at `Info` or
@@ -423,44 +344,6 @@ pub mod event {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn masks_ids_phones_and_full_width_digits_only() {
-        assert_eq!(
-            mask("证件号 44010619900101123X 电话13812345678"),
-            "证件号 440106********123X 电话138****5678"
-        );
-        assert_eq!(mask("id 44010619900101123x."), "id 440106********123x.");
-        assert_eq!(
-            mask("全角 ４４０１０６１９９００１０１１２３４"),
-            "全角 ４４０１０６********１２３４"
-        );
-        assert_eq!(
-            mask("条码 T0000000001 共 120 行"),
-            "条码 T0000000001 共 120 行"
-        );
-        assert_eq!(
-            mask("HTTP 503 127.0.0.1:8080 2026-11-28T08:00:00.123+08:00"),
-            "HTTP 503 127.0.0.1:8080 2026-11-28T08:00:00.123+08:00"
-        );
-        assert_eq!(mask("12345678901234"), "123*******1234");
-        // A batch id with a long run of digits is not a person's number.
-        assert_eq!(
-            mask("批次 856956684570bb94 已确认"),
-            "批次 856956684570bb94 已确认"
-        );
-        assert_eq!(mask("856956684570bb94\tqueued"), "856956684570bb94\tqueued");
-        // An ID run into other letters is still masked.
-        assert_eq!(mask("ID44010619900101123X"), "ID440106********123X");
-        assert_eq!(mask("44010619900101123xab"), "440106********123xab");
-    }
-
-    #[test]
-    fn masks_a_known_name() {
-        assert_eq!(mask_name("张三丰的结果", "张三丰"), "张**的结果");
-        assert_eq!(mask_name("王五：阳性", " 王五 "), "王*：阳性");
-        assert_eq!(mask_name("没有名字", ""), "没有名字");
-    }
 
     #[test]
     fn lines_are_masked_and_rotation_keeps_five_files() {

@@ -1,4 +1,5 @@
-//! Personal data stays private: masking ID and phone numbers in every message, and creating
+//! Personal data stays private: masking ID and phone numbers in every message and in the log
+//! (one scanner, two policies: [`mask_text`], [`mask_numbers`]), and creating
 //! the data folder and its files readable by the user alone (0700 / 0600 on Unix) from the
 //! start, never loosened and then tightened.
 //!
@@ -73,34 +74,84 @@ fn looks_like_mobile(run: &[char]) -> bool {
 }
 
 /// Masks every ID or phone number inside free text (a platform's message, an error, an issue's
-/// message): a run of digits (an `X` may end or sit in it) that looks like a resident ID is
-/// masked as one, an 11-digit mobile number as a phone; other numbers (barcodes, counts,
-/// addresses) stay as they are.
+/// message): a run of digits that looks like a resident ID is masked as one, an 11-digit mobile
+/// number as a phone; other numbers (barcodes, counts, addresses) stay as they are.
 pub fn mask_text(text: &str) -> String {
+    mask_runs(text, |run| {
+        if looks_like_mobile(run) {
+            Some(mask_phone(&String::from_iter(run)))
+        } else if looks_like_id(run) {
+            Some(mask_id(&String::from_iter(run)))
+        } else {
+            None
+        }
+    })
+}
+
+/// Masks every long number, for text that leaves the clerk's PC (the log, the diagnostic
+/// bundle) and may hold numbers no rule recognises: every run of 11 or more digits. A run of 15
+/// to 18 is masked as an ID (`440106********1234`), any other as a phone (`138****8000`).
+pub fn mask_numbers(text: &str) -> String {
+    mask_runs(text, |run| {
+        let shown = String::from_iter(run);
+        match run.len() {
+            0..=10 => None,
+            15..=18 => Some(mask_id(&shown)),
+            _ => Some(mask_phone(&shown)),
+        }
+    })
+}
+
+/// Replaces each run of digits in `text` (ASCII or full-width, an `X` may end it as in a resident
+/// ID) by what `mask` makes of it, or keeps it where `mask` gives `None`.
+///
+/// A batch id or a file's SHA-256 (a word of 16 or more lowercase hex characters holding both
+/// letters and digits) is kept whole: it names no person, and the support engineer looks batches
+/// up by it.
+fn mask_runs(text: &str, mask: impl Fn(&[char]) -> Option<String>) -> String {
     let chars: Vec<char> = text.chars().collect();
+    let is_digit = |c: char| c.is_ascii_digit() || ('０'..='９').contains(&c);
     let mut out = String::with_capacity(text.len());
     let mut i = 0;
     while i < chars.len() {
-        if chars[i].is_ascii_digit() {
-            let start = i;
-            while i < chars.len() && (chars[i].is_ascii_digit() || matches!(chars[i], 'X' | 'x')) {
-                i += 1;
-            }
-            let run = &chars[start..i];
-            let text: String = run.iter().collect();
-            if looks_like_mobile(run) {
-                out.push_str(&mask_phone(&text));
-            } else if looks_like_id(run) {
-                out.push_str(&mask_id(&text));
-            } else {
-                out.push_str(&text);
-            }
-        } else {
+        if let Some(end) = hex_word_at(&chars, i) {
+            out.extend(&chars[i..end]);
+            i = end;
+            continue;
+        }
+        if !is_digit(chars[i]) {
             out.push(chars[i]);
             i += 1;
+            continue;
+        }
+        let start = i;
+        while i < chars.len() && is_digit(chars[i]) {
+            i += 1;
+        }
+        if i < chars.len() && matches!(chars[i], 'X' | 'x' | 'Ｘ' | 'ｘ') {
+            i += 1;
+        }
+        let run = &chars[start..i];
+        match mask(run) {
+            Some(masked) => out.push_str(&masked),
+            None => out.extend(run),
         }
     }
     out
+}
+
+/// The end of the hex word (a batch id, a SHA-256) that starts at `i`, if one does: 16 or more
+/// of `0-9a-f`, at least one a letter and one a digit, with no letter or digit either side.
+fn hex_word_at(chars: &[char], i: usize) -> Option<usize> {
+    let word = |c: &char| c.is_ascii_alphanumeric();
+    if i > 0 && word(&chars[i - 1]) {
+        return None;
+    }
+    let end = i + chars[i..].iter().take_while(|c| word(c)).count();
+    let w = &chars[i..end];
+    let hex = w.iter().all(|c| matches!(c, '0'..='9' | 'a'..='f'));
+    let mixed = w.iter().any(|c| c.is_ascii_digit()) && w.iter().any(|c| c.is_ascii_lowercase());
+    (w.len() >= 16 && hex && mixed).then_some(end)
 }
 
 /// Creates `dir` and its missing parents readable by the user alone (0700 on Unix). A folder
@@ -197,6 +248,43 @@ mod tests {
         assert_eq!(mode(&db), 0o600);
         // A folder that is not there yet is nothing to do.
         tighten(&tmp.path().join("none")).unwrap();
+    }
+
+    #[test]
+    fn mask_numbers_masks_every_long_number_but_not_a_batch_id() {
+        assert_eq!(
+            mask_numbers("证件号 44010619900101123X 电话13812345678"),
+            "证件号 440106********123X 电话138****5678"
+        );
+        assert_eq!(
+            mask_numbers("id 44010619900101123x."),
+            "id 440106********123x."
+        );
+        assert_eq!(
+            mask_numbers("全角 ４４０１０６１９９００１０１１２３４"),
+            "全角 ４４０１０６********１２３４"
+        );
+        assert_eq!(
+            mask_numbers("条码 T0000000001 共 120 行"),
+            "条码 T0000000001 共 120 行"
+        );
+        assert_eq!(
+            mask_numbers("HTTP 503 127.0.0.1:8080 2026-11-28T08:00:00.123+08:00"),
+            "HTTP 503 127.0.0.1:8080 2026-11-28T08:00:00.123+08:00"
+        );
+        assert_eq!(mask_numbers("12345678901234"), "123*******1234");
+        // A batch id with a long run of digits is not a person's number.
+        assert_eq!(
+            mask_numbers("批次 856956684570bb94 已确认"),
+            "批次 856956684570bb94 已确认"
+        );
+        assert_eq!(
+            mask_numbers("856956684570bb94\tqueued"),
+            "856956684570bb94\tqueued"
+        );
+        // An ID run into other letters is still masked.
+        assert_eq!(mask_numbers("ID44010619900101123X"), "ID440106********123X");
+        assert_eq!(mask_numbers("44010619900101123xab"), "440106********123xab");
     }
 
     #[test]

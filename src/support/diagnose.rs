@@ -4,11 +4,12 @@
 //! A zip of `about.txt`, the user's `profiles/`, `targets/` and `sources/` as they are,
 //! `outbox.txt`, `log.txt` (the last [`LOG_LINES`] lines) and `history.txt` (the last
 //! [`HISTORY_DAYS`] days). Never a password, a token, a row of data, or a full ID or phone
-//! number: every text written is masked ([`crate::log::mask`]) once more, the settings lose
+//! number: every text written is masked ([`crate::privacy::mask_numbers`]) once more, the settings lose
 //! their user and secret entries, and `credentials.toml` is never read.
 
 use super::Folders;
-use crate::log::{LogFile, mask};
+use crate::log::LogFile;
+use crate::privacy::mask_numbers as mask;
 use rusqlite::{Connection, OpenFlags};
 use std::io::Write;
 use std::path::{Path, PathBuf};

@@ -194,7 +194,7 @@ fn when(ms: Option<i64>) -> String {
 /// What to say for `value` and its records, one line per batch; "没有上报记录" when none.
 /// The value is shown masked.
 pub fn describe(value: &str, records: &[Record], lang: Lang) -> Vec<String> {
-    let shown = crate::log::mask(&normalize(value));
+    let shown = crate::privacy::mask_numbers(&normalize(value));
     if records.is_empty() {
         return vec![match lang {
             Lang::Zh => format!("{shown}：没有上报记录。这个人（或条码）没有通过本程序上报过。"),
