@@ -9,6 +9,8 @@
 //! then does the file move. A file whose content is in the journal but which is still in the
 //! folder is moved where the journal says, without being handled again.
 
+// Over 600 lines: candidates, settling, the one-file sequence and the folder moves share the
+XX
 use super::handle::{Counts, FileResult, Workflow, WorkflowError};
 use super::journal::{Handled, Journal, JournalError};
 use super::{DONE_DIR, FIX_DIR, claim, file_sha256};
