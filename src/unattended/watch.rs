@@ -10,7 +10,7 @@
 //! folder is moved where the journal says, without being handled again.
 
 // Over 600 lines: candidates, settling, the one-file sequence and the folder moves share the
-XX
+// journal's invariants above, and the last hundred lines are their tests.
 use super::handle::{Counts, FileResult, Workflow, WorkflowError};
 use super::journal::{Handled, Journal, JournalError};
 use super::{DONE_DIR, FIX_DIR, claim, file_sha256};
