@@ -1014,6 +1014,40 @@ fn a_full_disk_gives_one_chinese_message_and_no_file() {
 }
 
 #[test]
+fn an_export_does_not_need_the_system_temporary_folder() {
+    // The workbook writer's temporary files go beside the output: a system temporary folder
+    // that is gone (or full, or a small RAM disk) does not stop the export.
+    let dir = tmp();
+    let input = dir.path().join("样例.xlsx");
+    sample::write_sample(&input).unwrap();
+    let out = dir.path().join("up.xlsx");
+    let errors = dir.path().join("errors.xlsx");
+    let r = Command::new(env!("CARGO_BIN_EXE_sheetbridge"))
+        .args([
+            "convert",
+            input.to_str().unwrap(),
+            "-o",
+            out.to_str().unwrap(),
+            "--errors-out",
+            errors.to_str().unwrap(),
+        ])
+        .env("SHEETBRIDGE_CONFIG_DIR", dir.path().join("config"))
+        .env("SHEETBRIDGE_DATA_DIR", dir.path().join("data"))
+        .env("TMPDIR", dir.path().join("no-such-folder"))
+        .env_remove("SHEETBRIDGE_LANG")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&r.stderr);
+    assert_eq!(r.status.code(), Some(3), "{stderr}");
+    assert!(read_back(&out)[0].1.len() > 1, "{stderr}");
+    assert!(read_back(&errors)[0].1.len() > 1, "{stderr}");
+    assert_eq!(
+        files_in(dir.path()),
+        ["errors.xlsx", "up.xlsx", "样例.xlsx"]
+    );
+}
+
+#[test]
 fn a_diagnostic_bundle_on_a_full_disk_is_one_message_and_no_file() {
     let dir = tmp();
     // A profile folder larger than the disk's room, hard to compress (hex of a simple generator).
