@@ -161,6 +161,17 @@ pub struct Run {
     pub stderr: String,
 }
 
+impl Run {
+    /// Asserts that the run ended with `code` and that its standard error says each of `words`.
+    #[track_caller]
+    pub fn says(&self, code: i32, words: &[&str]) {
+        assert_eq!(self.code, code, "{}", self.stderr);
+        for w in words {
+            assert!(self.stderr.contains(w), "{w:?} not in: {}", self.stderr);
+        }
+    }
+}
+
 /// Runs `sheetbridge` with its per-user folders inside `home`.
 pub fn run(home: &Path, args: &[&str]) -> Run {
     let out = Command::new(env!("CARGO_BIN_EXE_sheetbridge"))
