@@ -76,7 +76,7 @@ fn install(
         sheetbridge::unattended::source::Source::find(src, super::login::sources_dir().as_deref())?;
     }
     std::fs::create_dir_all(folder).map_err(|e| {
-        let e = sheetbridge::read::io_message(&e);
+        let e = sheetbridge::message::io_message(&e);
         Failure::new(
             format!("无法建立文件夹「{}」：{e}", folder.display()),
             format!("cannot create {}: {e}", folder.display()),
@@ -100,7 +100,7 @@ fn install(
         );
     }
     let exe = std::env::current_exe().map_err(|e| {
-        let e = sheetbridge::read::io_message(&e);
+        let e = sheetbridge::message::io_message(&e);
         Failure::new(
             format!("找不到本程序的位置：{e}"),
             format!("no program path: {e}"),

@@ -134,7 +134,7 @@ pub fn run(args: &WatchArgs, lang: Lang) -> Run {
                 files: pass.files.len(),
             };
             if let Err(e) = record_run(&data_dir, &run) {
-                let e = sheetbridge::read::io_message(&e);
+                let e = sheetbridge::message::io_message(&e);
                 say(
                     lang,
                     format!("提醒：没能记下本次运行（{e}）"),

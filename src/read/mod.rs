@@ -13,11 +13,16 @@ mod ods_scan;
 mod spreadsheetml;
 mod xls_scan;
 
+use crate::issue::Lang;
+use crate::message::{Localized, Text};
 use chrono::NaiveDateTime;
 use std::fmt;
 use std::io::Read;
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
+
+/// Kept here for the window, which names it `read::io_message`.
+pub use crate::message::io_message;
 
 /// One cell, with its type kept: a number cell, a date cell and a text cell stay different.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -115,38 +120,40 @@ impl fmt::Display for Format {
 
 /// Why a file could not be read. The message says what to do next.
 #[derive(Debug, thiserror::Error)]
+#[error("{}", self.text(Lang::Zh))]
 pub enum ReadError {
-    #[error("找不到文件「{path}」。请检查文件是否已被移动或删除，再重新选择。")]
-    NotFound { path: PathBuf },
-    #[error("打不开文件「{path}」：{reason}")]
-    Io { path: PathBuf, reason: String },
-    #[error(
-        "文件「{path}」设置了密码，无法读取。请用 Excel 或 WPS 打开，取消密码后另存为 .xlsx 再试。"
-    )]
-    Password { path: PathBuf },
-    #[error(
-        "文件「{path}」是 WPS 表格专用格式（.et），无法直接读取。请用 WPS 打开，“另存为” Excel 格式（.xlsx）再试。"
-    )]
-    Wps { path: PathBuf },
-    #[error("文件「{path}」不是表格文件（不是 Excel、WPS 或 CSV）。请确认选的是导出的结果文件。")]
-    NotSpreadsheet { path: PathBuf },
-    #[error(
-        "文件「{path}」已损坏或不完整（可能没有下载完或复制时出错），无法读取。请重新导出，或用 Excel/WPS 打开后另存为 .xlsx 再试。"
-    )]
-    Corrupt { path: PathBuf, detail: String },
-    #[error("文件「{path}」是空的（没有内容），可能导出或复制时出了错。请重新导出后再试。")]
-    Empty { path: PathBuf },
-    #[error("文件「{path}」{}，已停止读取。请确认选的是导出的结果文件；如果是，请在原系统重新导出。", limit.zh())]
-    Limit { path: PathBuf, limit: limits::Limit },
-    #[error(
-        "文件「{path}」在第 {column} 列还有数据，超过了能读取的 {max} 列。请删掉多余的列，或在原系统只导出需要的列。"
-    )]
+    NotFound {
+        path: PathBuf,
+    },
+    Io {
+        path: PathBuf,
+        reason: String,
+    },
+    Password {
+        path: PathBuf,
+    },
+    Wps {
+        path: PathBuf,
+    },
+    NotSpreadsheet {
+        path: PathBuf,
+    },
+    Corrupt {
+        path: PathBuf,
+        detail: String,
+    },
+    Empty {
+        path: PathBuf,
+    },
+    Limit {
+        path: PathBuf,
+        limit: limits::Limit,
+    },
     TooWide {
         path: PathBuf,
         column: u32,
         max: u32,
     },
-    #[error("文件「{path}」里没有名为「{sheet}」的工作表。有的工作表：{available}。")]
     SheetNotFound {
         path: PathBuf,
         sheet: String,
@@ -154,63 +161,107 @@ pub enum ReadError {
     },
 }
 
-impl ReadError {
-    /// The same message in English (for `--lang en` and logs).
-    pub fn english(&self) -> String {
+impl Localized for ReadError {
+    fn message(&self) -> Text {
         match self {
-            ReadError::NotFound { path } => format!("file not found: {}", path.display()),
-            ReadError::Io { path, reason } => format!("cannot open {}: {reason}", path.display()),
-            ReadError::Password { path } => format!(
-                "{} is password-protected; open it in Excel or WPS, remove the password and save as .xlsx",
-                path.display()
-            ),
-            ReadError::Wps { path } => format!(
-                "{} is a WPS .et file; open it in WPS and save it as .xlsx",
-                path.display()
-            ),
-            ReadError::NotSpreadsheet { path } => {
-                format!(
-                    "{} is not a spreadsheet (Excel, WPS or CSV)",
-                    path.display()
+            ReadError::NotFound { path } => {
+                let path = path.display();
+                Text::new(
+                    format!("找不到文件「{path}」。请检查文件是否已被移动或删除，再重新选择。"),
+                    format!("file not found: {path}"),
                 )
             }
-            ReadError::Corrupt { path, detail } => format!(
-                "{} is damaged or incomplete ({detail}); export it again or re-save it as .xlsx",
-                path.display()
-            ),
-            ReadError::Empty { path } => format!("{} is empty", path.display()),
-            ReadError::Limit { path, limit } => {
-                format!("{}: {}; reading stopped", path.display(), limit.en())
+            ReadError::Io { path, reason } => {
+                let path = path.display();
+                Text::new(
+                    format!("打不开文件「{path}」：{reason}"),
+                    format!("cannot open {path}: {reason}"),
+                )
             }
-            ReadError::TooWide { path, column, max } => format!(
-                "{} has data in column {column}, past the {max} columns that can be read",
-                path.display()
-            ),
+            ReadError::Password { path } => {
+                let path = path.display();
+                Text::new(
+                    format!(
+                        "文件「{path}」设置了密码，无法读取。请用 Excel 或 WPS 打开，取消密码后另存为 .xlsx 再试。"
+                    ),
+                    format!(
+                        "{path} is password-protected; open it in Excel or WPS, remove the password and save as .xlsx"
+                    ),
+                )
+            }
+            ReadError::Wps { path } => {
+                let path = path.display();
+                Text::new(
+                    format!(
+                        "文件「{path}」是 WPS 表格专用格式（.et），无法直接读取。请用 WPS 打开，“另存为” Excel 格式（.xlsx）再试。"
+                    ),
+                    format!("{path} is a WPS .et file; open it in WPS and save it as .xlsx"),
+                )
+            }
+            ReadError::NotSpreadsheet { path } => {
+                let path = path.display();
+                Text::new(
+                    format!(
+                        "文件「{path}」不是表格文件（不是 Excel、WPS 或 CSV）。请确认选的是导出的结果文件。"
+                    ),
+                    format!("{path} is not a spreadsheet (Excel, WPS or CSV)"),
+                )
+            }
+            ReadError::Corrupt { path, detail } => {
+                let path = path.display();
+                Text::new(
+                    format!(
+                        "文件「{path}」已损坏或不完整（可能没有下载完或复制时出错），无法读取。请重新导出，或用 Excel/WPS 打开后另存为 .xlsx 再试。"
+                    ),
+                    format!(
+                        "{path} is damaged or incomplete ({detail}); export it again or re-save it as .xlsx"
+                    ),
+                )
+            }
+            ReadError::Empty { path } => {
+                let path = path.display();
+                Text::new(
+                    format!(
+                        "文件「{path}」是空的（没有内容），可能导出或复制时出了错。请重新导出后再试。"
+                    ),
+                    format!("{path} is empty"),
+                )
+            }
+            ReadError::Limit { path, limit } => {
+                let path = path.display();
+                Text::new(
+                    format!(
+                        "文件「{path}」{}，已停止读取。请确认选的是导出的结果文件；如果是，请在原系统重新导出。",
+                        limit.zh()
+                    ),
+                    format!("{path}: {}; reading stopped", limit.en()),
+                )
+            }
+            ReadError::TooWide { path, column, max } => {
+                let path = path.display();
+                Text::new(
+                    format!(
+                        "文件「{path}」在第 {column} 列还有数据，超过了能读取的 {max} 列。请删掉多余的列，或在原系统只导出需要的列。"
+                    ),
+                    format!(
+                        "{path} has data in column {column}, past the {max} columns that can be read"
+                    ),
+                )
+            }
             ReadError::SheetNotFound {
                 path,
                 sheet,
                 available,
-            } => format!(
-                "{} has no sheet named {sheet}; sheets: {available}",
-                path.display()
-            ),
+            } => {
+                let path = path.display();
+                Text::new(
+                    format!(
+                        "文件「{path}」里没有名为「{sheet}」的工作表。有的工作表：{available}。"
+                    ),
+                    format!("{path} has no sheet named {sheet}; sheets: {available}"),
+                )
+            }
         }
-    }
-}
-
-/// A plain Chinese reason for an I/O error.
-pub fn io_message(e: &std::io::Error) -> String {
-    use std::io::ErrorKind::*;
-    match e.kind() {
-        NotFound => "文件或文件夹不存在".into(),
-        PermissionDenied => {
-            "没有权限，或文件正被其他程序（如 Excel、WPS）打开。请关闭那个程序后重试".into()
-        }
-        AlreadyExists => "文件已存在".into(),
-        StorageFull => "磁盘空间已满，请清理后重试".into(),
-        FileTooLarge => "文件超过了这个磁盘或系统允许的大小，请换一个磁盘或文件夹".into(),
-        ReadOnlyFilesystem => "磁盘或文件夹是只读的，请换一个文件夹".into(),
-        _ => format!("系统错误（{e}）"),
     }
 }
 

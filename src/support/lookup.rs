@@ -3,25 +3,28 @@
 //! number: the value typed is hashed the way the ledger hashes, once per document type.
 
 use crate::issue::Lang;
+use crate::message::{Localized, Text};
 use crate::upload::outbox;
 use rusqlite::{Connection, OpenFlags, params_from_iter};
 use std::path::{Path, PathBuf};
 
 /// Why the records could not be read.
 #[derive(Debug, thiserror::Error)]
+#[error("{}", self.text(Lang::Zh))]
 pub enum LookupError {
-    #[error("读不了上报记录「{}」：{detail}。请稍后再试；如果问题持续，请导出诊断包发给技术支持。", path.display())]
     Db { path: PathBuf, detail: String },
 }
 
-impl LookupError {
-    /// The message in English.
-    pub fn english(&self) -> String {
+impl Localized for LookupError {
+    fn message(&self) -> Text {
         match self {
             LookupError::Db { path, detail } => {
-                format!(
-                    "cannot read the upload records {}: {detail}",
-                    path.display()
+                let path = path.display();
+                Text::new(
+                    format!(
+                        "读不了上报记录「{path}」：{detail}。请稍后再试；如果问题持续，请导出诊断包发给技术支持。"
+                    ),
+                    format!("cannot read the upload records {path}: {detail}"),
                 )
             }
         }

@@ -12,6 +12,8 @@
 use super::handle::{Counts, FileResult, Workflow, WorkflowError};
 use super::journal::{Handled, Journal, JournalError};
 use super::{DONE_DIR, FIX_DIR, claim, file_sha256};
+use crate::issue::Lang;
+use crate::message::{Localized, Text, io_message};
 use crate::privacy::mask_text as mask;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -27,24 +29,35 @@ const PARTIAL: &[&str] = &["crdownload", "part", "tmp", "download"];
 
 /// Why a pass stopped (not a problem of one file).
 #[derive(Debug, thiserror::Error)]
+#[error("{}", self.text(Lang::Zh))]
 pub enum WatchError {
-    #[error("找不到要监视的文件夹「{}」。请先建好这个文件夹，或在设置里改成另一个文件夹。", path.display())]
     NoFolder { path: PathBuf },
-    #[error("无法处理文件夹「{}」：{detail}", path.display())]
     Io { path: PathBuf, detail: String },
-    #[error(transparent)]
     Journal(#[from] JournalError),
-    #[error(transparent)]
     Workflow(#[from] WorkflowError),
 }
 
-impl WatchError {
-    pub fn english(&self) -> String {
+impl Localized for WatchError {
+    fn message(&self) -> Text {
         match self {
-            WatchError::NoFolder { path } => format!("no folder {}", path.display()),
-            WatchError::Io { path, detail } => format!("{}: {detail}", path.display()),
-            WatchError::Journal(e) => e.english(),
-            WatchError::Workflow(e) => e.english(),
+            WatchError::NoFolder { path } => {
+                let path = path.display();
+                Text::new(
+                    format!(
+                        "找不到要监视的文件夹「{path}」。请先建好这个文件夹，或在设置里改成另一个文件夹。"
+                    ),
+                    format!("no folder {path}"),
+                )
+            }
+            WatchError::Io { path, detail } => {
+                let path = path.display();
+                Text::new(
+                    format!("无法处理文件夹「{path}」：{detail}"),
+                    format!("{path}: {detail}"),
+                )
+            }
+            WatchError::Journal(e) => e.message(),
+            WatchError::Workflow(e) => e.message(),
         }
     }
 }
@@ -52,7 +65,7 @@ impl WatchError {
 fn io(path: &Path) -> impl Fn(std::io::Error) -> WatchError + '_ {
     move |e| WatchError::Io {
         path: path.to_owned(),
-        detail: crate::read::io_message(&e),
+        detail: io_message(&e),
     }
 }
 
@@ -397,7 +410,7 @@ impl Watch<'_> {
                     std::io::Write::write_all(f, text.as_bytes()).map_err(|e| {
                         crate::write::WriteError::Io {
                             path: note_out.clone(),
-                            reason: crate::read::io_message(&e),
+                            reason: io_message(&e),
                         }
                     })
                 })
