@@ -107,16 +107,11 @@ impl Restored {
         if self.edits == 0 && self.excluded == 0 {
             return None;
         }
-        Some(match lang {
-            Lang::Zh => format!(
-                "已恢复上次的 {} 处修改和 {} 行不上报",
-                self.edits, self.excluded
-            ),
-            Lang::En => format!(
-                "restored {} earlier edits and {} rows left out",
-                self.edits, self.excluded
-            ),
-        })
+        let (edits, excluded) = (self.edits, self.excluded);
+        Some(lang.pick(
+            format!("已恢复上次的 {edits} 处修改和 {excluded} 行不上报"),
+            format!("restored {edits} earlier edits and {excluded} rows left out"),
+        ))
     }
 }
 

@@ -473,14 +473,14 @@ pub fn write_rejected(batch: &Batch, path: &Path, lang: Lang) -> Result<usize, W
                         .map(|issue| batch.message(i, issue, lang))
                         .collect();
                     for column in cut {
-                        reasons.push(match lang {
-                        Lang::Zh => format!(
-                            "「{column}」的内容超过 Excel 一格能放的 {MAX_CELL_CHARS} 个字符，这里只保留了前 {MAX_CELL_CHARS} 个字符。"
-                        ),
-                        Lang::En => format!(
-                            "\"{column}\" is longer than Excel's {MAX_CELL_CHARS} characters per cell; only the first {MAX_CELL_CHARS} are kept here."
-                        ),
-                    });
+                        reasons.push(lang.pick(
+                            format!(
+                                "「{column}」的内容超过 Excel 一格能放的 {MAX_CELL_CHARS} 个字符，这里只保留了前 {MAX_CELL_CHARS} 个字符。"
+                            ),
+                            format!(
+                                "\"{column}\" is longer than Excel's {MAX_CELL_CHARS} characters per cell; only the first {MAX_CELL_CHARS} are kept here."
+                            ),
+                        ));
                     }
                     ws.write_string_with_format(row, width as u16, reasons.join("\n"), &red)
                         .map_err(&err)?;

@@ -106,22 +106,13 @@ fn install(
             format!("no program path: {e}"),
         )
     })?;
-    let env: Vec<(String, String)> = PASSED_ON
-        .iter()
-        .filter_map(|k| {
-            std::env::var(k)
-                .ok()
-                .filter(|v| !v.is_empty())
-                .map(|v| ((*k).to_owned(), v))
-        })
-        .collect();
     let job = Job {
         exe,
         folder: folder.clone(),
         target: target.to_owned(),
         source: source.map(str::to_owned),
         every,
-        env,
+        env: passed_on(),
     };
     let i = s.install(&job, schedule::random_start(every))?;
     answer(
@@ -143,6 +134,19 @@ fn install(
         ),
     );
     Ok(())
+}
+
+/// The variables of [`PASSED_ON`] set here, for the scheduled run.
+fn passed_on() -> Vec<(String, String)> {
+    PASSED_ON
+        .iter()
+        .filter_map(|k| {
+            std::env::var(k)
+                .ok()
+                .filter(|v| !v.is_empty())
+                .map(|v| ((*k).to_owned(), v))
+        })
+        .collect()
 }
 
 fn status(s: &Scheduler, lang: Lang) -> Result<(), Failure> {

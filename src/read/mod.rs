@@ -5,24 +5,24 @@
 //! so a 1,000,000-row sheet never has to sit in memory as a whole.
 
 mod csv_file;
+mod error;
 mod excel;
 mod html;
 pub mod limits;
 mod merged;
 mod ods_scan;
+mod open;
 mod spreadsheetml;
 mod xls_scan;
 
-use crate::issue::Lang;
-use crate::message::{Localized, Text};
 use chrono::NaiveDateTime;
 use std::fmt;
-use std::io::Read;
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 
 /// Kept here for the window, which names it `read::io_message`.
 pub use crate::message::io_message;
+pub use error::ReadError;
 
 /// One cell, with its type kept: a number cell, a date cell and a text cell stay different.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -118,153 +118,6 @@ impl fmt::Display for Format {
     }
 }
 
-/// Why a file could not be read. The message says what to do next.
-#[derive(Debug, thiserror::Error)]
-#[error("{}", self.text(Lang::Zh))]
-pub enum ReadError {
-    NotFound {
-        path: PathBuf,
-    },
-    Io {
-        path: PathBuf,
-        reason: String,
-    },
-    Password {
-        path: PathBuf,
-    },
-    Wps {
-        path: PathBuf,
-    },
-    NotSpreadsheet {
-        path: PathBuf,
-    },
-    Corrupt {
-        path: PathBuf,
-        detail: String,
-    },
-    Empty {
-        path: PathBuf,
-    },
-    Limit {
-        path: PathBuf,
-        limit: limits::Limit,
-    },
-    TooWide {
-        path: PathBuf,
-        column: u32,
-        max: u32,
-    },
-    SheetNotFound {
-        path: PathBuf,
-        sheet: String,
-        available: String,
-    },
-}
-
-impl Localized for ReadError {
-    fn message(&self) -> Text {
-        match self {
-            ReadError::NotFound { path } => {
-                let path = path.display();
-                Text::new(
-                    format!("找不到文件「{path}」。请检查文件是否已被移动或删除，再重新选择。"),
-                    format!("file not found: {path}"),
-                )
-            }
-            ReadError::Io { path, reason } => {
-                let path = path.display();
-                Text::new(
-                    format!("打不开文件「{path}」：{reason}"),
-                    format!("cannot open {path}: {reason}"),
-                )
-            }
-            ReadError::Password { path } => {
-                let path = path.display();
-                Text::new(
-                    format!(
-                        "文件「{path}」设置了密码，无法读取。请用 Excel 或 WPS 打开，取消密码后另存为 .xlsx 再试。"
-                    ),
-                    format!(
-                        "{path} is password-protected; open it in Excel or WPS, remove the password and save as .xlsx"
-                    ),
-                )
-            }
-            ReadError::Wps { path } => {
-                let path = path.display();
-                Text::new(
-                    format!(
-                        "文件「{path}」是 WPS 表格专用格式（.et），无法直接读取。请用 WPS 打开，“另存为” Excel 格式（.xlsx）再试。"
-                    ),
-                    format!("{path} is a WPS .et file; open it in WPS and save it as .xlsx"),
-                )
-            }
-            ReadError::NotSpreadsheet { path } => {
-                let path = path.display();
-                Text::new(
-                    format!(
-                        "文件「{path}」不是表格文件（不是 Excel、WPS 或 CSV）。请确认选的是导出的结果文件。"
-                    ),
-                    format!("{path} is not a spreadsheet (Excel, WPS or CSV)"),
-                )
-            }
-            ReadError::Corrupt { path, detail } => {
-                let path = path.display();
-                Text::new(
-                    format!(
-                        "文件「{path}」已损坏或不完整（可能没有下载完或复制时出错），无法读取。请重新导出，或用 Excel/WPS 打开后另存为 .xlsx 再试。"
-                    ),
-                    format!(
-                        "{path} is damaged or incomplete ({detail}); export it again or re-save it as .xlsx"
-                    ),
-                )
-            }
-            ReadError::Empty { path } => {
-                let path = path.display();
-                Text::new(
-                    format!(
-                        "文件「{path}」是空的（没有内容），可能导出或复制时出了错。请重新导出后再试。"
-                    ),
-                    format!("{path} is empty"),
-                )
-            }
-            ReadError::Limit { path, limit } => {
-                let path = path.display();
-                Text::new(
-                    format!(
-                        "文件「{path}」{}，已停止读取。请确认选的是导出的结果文件；如果是，请在原系统重新导出。",
-                        limit.zh()
-                    ),
-                    format!("{path}: {}; reading stopped", limit.en()),
-                )
-            }
-            ReadError::TooWide { path, column, max } => {
-                let path = path.display();
-                Text::new(
-                    format!(
-                        "文件「{path}」在第 {column} 列还有数据，超过了能读取的 {max} 列。请删掉多余的列，或在原系统只导出需要的列。"
-                    ),
-                    format!(
-                        "{path} has data in column {column}, past the {max} columns that can be read"
-                    ),
-                )
-            }
-            ReadError::SheetNotFound {
-                path,
-                sheet,
-                available,
-            } => {
-                let path = path.display();
-                Text::new(
-                    format!(
-                        "文件「{path}」里没有名为「{sheet}」的工作表。有的工作表：{available}。"
-                    ),
-                    format!("{path} has no sheet named {sheet}; sheets: {available}"),
-                )
-            }
-        }
-    }
-}
-
 /// An opened workbook.
 pub struct Workbook {
     path: PathBuf,
@@ -286,210 +139,7 @@ pub(crate) struct MemorySheet {
     pub merges: Vec<Merge>,
 }
 
-const CFB_MAGIC: [u8; 8] = [0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1];
-
 impl Workbook {
-    /// Opens a file, finding its format from its content.
-    pub fn open(path: &Path) -> Result<Workbook, ReadError> {
-        let mut head = [0u8; 8];
-        let n = std::fs::File::open(path)
-            .and_then(|mut f| read_up_to(&mut f, &mut head))
-            .map_err(|e| match e.kind() {
-                std::io::ErrorKind::NotFound => ReadError::NotFound {
-                    path: path.to_owned(),
-                },
-                _ => ReadError::Io {
-                    path: path.to_owned(),
-                    reason: io_message(&e),
-                },
-            })?;
-        let head = &head[..n];
-        let ext = path
-            .extension()
-            .map(|e| e.to_string_lossy().to_ascii_lowercase())
-            .unwrap_or_default();
-        let corrupt = |detail: String| ReadError::Corrupt {
-            path: path.to_owned(),
-            detail,
-        };
-        if n == 0 {
-            return Err(ReadError::Empty {
-                path: path.to_owned(),
-            });
-        }
-        let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
-        let too_big = |limit: u64| ReadError::Limit {
-            path: path.to_owned(),
-            limit: limits::Limit::Size {
-                part: crate::paths::file_name(path),
-                limit,
-            },
-        };
-        if head.starts_with(b"PK\x03\x04") {
-            // Every part is inflated and checked before calamine sees it (see read::limits).
-            limits::check_zip(path).map_err(|e| match e {
-                limits::ZipProblem::Limit(limit) => ReadError::Limit {
-                    path: path.to_owned(),
-                    limit,
-                },
-                limits::ZipProblem::Corrupt(detail) => corrupt(detail),
-            })?;
-            // An .ods's repeat attributes multiply cells before calamine gives any back.
-            ods_scan::check(path).map_err(|limit| ReadError::Limit {
-                path: path.to_owned(),
-                limit,
-            })?;
-            let excel = excel::Excel::open_zip(path, &ext).map_err(|e| match e {
-                excel::XlsOpenError::Password => ReadError::Password {
-                    path: path.to_owned(),
-                },
-                excel::XlsOpenError::Other(detail) => corrupt(detail),
-            })?;
-            return Ok(Workbook {
-                path: path.to_owned(),
-                format: excel.format(),
-                inner: Inner::Excel(Box::new(excel)),
-            });
-        }
-        if head.starts_with(b"PK") {
-            return Err(corrupt("zip without a local header".into()));
-        }
-        if head == CFB_MAGIC {
-            if size > limits::MAX_XLS_BYTES {
-                return Err(too_big(limits::MAX_XLS_BYTES));
-            }
-            // calamine lays out every sheet as a dense grid when it opens the file: measure
-            // first (see read::xls_scan).
-            let bytes = std::fs::read(path).map_err(|e| ReadError::Io {
-                path: path.to_owned(),
-                reason: io_message(&e),
-            })?;
-            let scanned = xls_scan::check(&bytes);
-            drop(bytes);
-            match scanned {
-                Ok(()) => {}
-                Err(xls_scan::XlsProblem::Limit(limit)) => {
-                    return Err(ReadError::Limit {
-                        path: path.to_owned(),
-                        limit,
-                    });
-                }
-                Err(xls_scan::XlsProblem::Password) => {
-                    return Err(ReadError::Password {
-                        path: path.to_owned(),
-                    });
-                }
-                Err(xls_scan::XlsProblem::Corrupt(detail)) => return Err(corrupt(detail)),
-            }
-            return match excel::Excel::open_xls(path) {
-                Ok(excel) => Ok(Workbook {
-                    path: path.to_owned(),
-                    format: Format::Xls,
-                    inner: Inner::Excel(Box::new(excel)),
-                }),
-                Err(excel::XlsOpenError::Password) => Err(ReadError::Password {
-                    path: path.to_owned(),
-                }),
-                Err(excel::XlsOpenError::Other(detail)) => {
-                    if is_encrypted_ooxml(path) {
-                        Err(ReadError::Password {
-                            path: path.to_owned(),
-                        })
-                    } else if ext == "et" || ext == "ett" {
-                        Err(ReadError::Wps {
-                            path: path.to_owned(),
-                        })
-                    } else {
-                        Err(corrupt(detail))
-                    }
-                }
-            };
-        }
-        // Text formats: read the whole file and look at it.
-        if size > limits::MAX_TEXT_BYTES {
-            return Err(too_big(limits::MAX_TEXT_BYTES));
-        }
-        let bytes = std::fs::read(path).map_err(|e| ReadError::Io {
-            path: path.to_owned(),
-            reason: io_message(&e),
-        })?;
-        let sniff = &bytes[..bytes.len().min(4096)];
-        if sniff.contains(&0) && !is_utf16(sniff) {
-            return Err(ReadError::NotSpreadsheet {
-                path: path.to_owned(),
-            });
-        }
-        let text = decode_text(&bytes);
-        drop(bytes);
-        if text.trim_start_matches('\u{feff}').trim().is_empty() {
-            return Err(ReadError::Empty {
-                path: path.to_owned(),
-            });
-        }
-        let start = text.trim_start_matches('\u{feff}').trim_start();
-        let lower_head: String = start
-            .chars()
-            .take(2048)
-            .collect::<String>()
-            .to_ascii_lowercase();
-        let limit = |limit: limits::Limit| ReadError::Limit {
-            path: path.to_owned(),
-            limit,
-        };
-        let sheets = if lower_head.starts_with('<')
-            && (lower_head.contains("urn:schemas-microsoft-com:office:spreadsheet")
-                || lower_head.contains("progid=\"excel.sheet\""))
-            && lower_head.contains("<workbook")
-        {
-            let mut scan = limits::XmlScan::new("");
-            scan.feed(text.as_bytes()).map_err(limit)?;
-            (
-                Format::SpreadsheetMl,
-                spreadsheetml::parse(&text).map_err(corrupt)?,
-            )
-        } else if lower_head.starts_with('<')
-            && (lower_head.contains("<html")
-                || lower_head.contains("<table")
-                || lower_head.starts_with("<!doctype"))
-        {
-            if size > limits::MAX_HTML_BYTES {
-                return Err(too_big(limits::MAX_HTML_BYTES));
-            }
-            html::check_limits(&text).map_err(limit)?;
-            let sheets = html::parse(&text);
-            if sheets.is_empty() {
-                return Err(ReadError::NotSpreadsheet {
-                    path: path.to_owned(),
-                });
-            }
-            (Format::Html, sheets)
-        } else if lower_head.starts_with("<?xml")
-            || lower_head.starts_with("{\\rtf")
-            || lower_head.starts_with("%pdf")
-        {
-            return Err(ReadError::NotSpreadsheet {
-                path: path.to_owned(),
-            });
-        } else {
-            let sheet = csv_file::CsvSheet::new(text, path);
-            if !sheet.looks_like_table() {
-                return Err(ReadError::NotSpreadsheet {
-                    path: path.to_owned(),
-                });
-            }
-            return Ok(Workbook {
-                path: path.to_owned(),
-                format: Format::Csv,
-                inner: Inner::Csv(sheet),
-            });
-        };
-        Ok(Workbook {
-            path: path.to_owned(),
-            format: sheets.0,
-            inner: Inner::Memory(sheets.1),
-        })
-    }
-
     pub fn path(&self) -> &Path {
         &self.path
     }
@@ -607,29 +257,6 @@ impl Workbook {
 /// [`Workbook`], so it can run beside the cell reader.
 pub fn fast_xlsx_merges(path: &Path, sheet: &str) -> Option<Vec<Merge>> {
     merged::xlsx(path, sheet).ok()
-}
-
-fn read_up_to(f: &mut std::fs::File, buf: &mut [u8]) -> std::io::Result<usize> {
-    let mut n = 0;
-    while n < buf.len() {
-        match f.read(&mut buf[n..])? {
-            0 => break,
-            k => n += k,
-        }
-    }
-    Ok(n)
-}
-
-/// An Office file encrypted with a password is a CFB container holding `EncryptedPackage`.
-fn is_encrypted_ooxml(path: &Path) -> bool {
-    let Ok(bytes) = std::fs::read(path) else {
-        return false;
-    };
-    let needle: Vec<u8> = "EncryptedPackage"
-        .encode_utf16()
-        .flat_map(|u| u.to_le_bytes())
-        .collect();
-    bytes.windows(needle.len()).any(|w| w == needle.as_slice())
 }
 
 fn is_utf16(b: &[u8]) -> bool {

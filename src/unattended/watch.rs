@@ -224,10 +224,10 @@ pub fn watch_folder_warning(
     if !downloads.iter().any(|d| same(folder, d)) {
         return None;
     }
-    Some(match lang {
-        crate::issue::Lang::Zh => "提醒：监视的是“下载”文件夹。大家从这里打开文件核对，放在这里的文件可能在核对之前就被自动上报了。建议用单独的文件夹，例如 文档/核酸上报/待上报，并让浏览器或同事把导出表存到那里。".into(),
-        crate::issue::Lang::En => "Note: the watched folder is Downloads. Files are opened from there to be reviewed, and may be sent before the review. A folder of its own, such as Documents/核酸上报/待上报, is better.".into(),
-    })
+    Some(lang.pick(
+        "提醒：监视的是“下载”文件夹。大家从这里打开文件核对，放在这里的文件可能在核对之前就被自动上报了。建议用单独的文件夹，例如 文档/核酸上报/待上报，并让浏览器或同事把导出表存到那里。",
+        "Note: the watched folder is Downloads. Files are opened from there to be reviewed, and may be sent before the review. A folder of its own, such as Documents/核酸上报/待上报, is better.",
+    ).into())
 }
 
 /// The files directly in `folder` that may be handled now, oldest first; and how many are
