@@ -116,13 +116,13 @@ impl Localized for ReadError {
                 )
             }
             ReadError::Limit { path, limit } => {
-                let path = path.display();
+                let (path, limit) = (path.display(), limit.message());
                 Text::new(
                     format!(
                         "文件「{path}」{}，已停止读取。请确认选的是导出的结果文件；如果是，请在原系统重新导出。",
-                        limit.zh()
+                        limit.zh
                     ),
-                    format!("{path}: {}; reading stopped", limit.en()),
+                    format!("{path}: {}; reading stopped", limit.en),
                 )
             }
             ReadError::TooWide { path, column, max } => {
