@@ -2,7 +2,8 @@
 //! writes one `match` in which each variant gives its Chinese and its English side by side
 //! ([`Localized::message`]); its `Display` is the Chinese (`#[error("{}", self.text(Lang::Zh))]`),
 //! and a front end asks for [`Localized::text`] in the user's [`Lang`]. Issue codes have their
-//! own table (`issue::codes!`), laid out the same way.
+//! own table (`issue::codes!`), laid out the same way. [`io_message`] is the plain Chinese
+//! reason for an I/O error that many of these messages carry.
 
 use crate::issue::Lang;
 
