@@ -14,10 +14,7 @@ pub fn folders() -> Result<Folders, Failure> {
             data,
             config: config_dir(),
         }),
-        None => Err(Failure::new(
-            "没有找到存放待上报数据的文件夹；请设置环境变量 SHEETBRIDGE_DATA_DIR 指向一个可写的文件夹。",
-            "no data folder found; set SHEETBRIDGE_DATA_DIR to a writable folder",
-        )),
+        None => Err(sheetbridge::upload::outbox::OutboxError::NoDataDir.into()),
     }
 }
 
