@@ -404,9 +404,9 @@ impl Batch {
             .field
             .map(|f| self.column_header(f as usize))
             .unwrap_or("");
-        let custom = field.and_then(|f| match lang {
-            Lang::Zh => f.message.as_deref(),
-            Lang::En => f.message_en.as_deref().or(f.message.as_deref()),
+        let custom = field.and_then(|f| {
+            let zh = f.message.as_deref();
+            lang.pick(zh, f.message_en.as_deref().or(zh))
         });
         let template = match custom {
             Some(t) if issue.code == field.map_or(Code::Custom, |f| f.code) => t,

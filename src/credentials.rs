@@ -7,6 +7,8 @@
 //! them in ([`with_env`]). Nothing here prints or logs a secret, and [`Credentials`]' `Debug`
 //! hides them.
 
+use crate::issue::Lang;
+use crate::message::{Localized, Text, io_message};
 use crate::upload::client::Credentials;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -51,46 +53,62 @@ pub enum Stored {
     File { path: PathBuf, why: String },
 }
 
-impl Stored {
-    /// A sentence for the clerk.
-    pub fn zh(&self) -> String {
+impl Localized for Stored {
+    fn message(&self) -> Text {
         match self {
-            Stored::Keyring => {
-                "已记住：保存在系统的密码库里（Windows 凭据管理器或桌面的密钥环）。".into()
-            }
-            Stored::File { path, why } => format!(
-                "已记住：这台电脑没有可用的系统密码库（{why}），所以保存在文件「{}」里，只有当前用户能读。",
-                path.display()
+            Stored::Keyring => Text::new(
+                "已记住：保存在系统的密码库里（Windows 凭据管理器或桌面的密钥环）。",
+                "remembered in the OS credential store",
             ),
+            Stored::File { path, why } => {
+                let path = path.display();
+                Text::new(
+                    format!(
+                        "已记住：这台电脑没有可用的系统密码库（{why}），所以保存在文件「{path}」里，只有当前用户能读。"
+                    ),
+                    format!(
+                        "no OS credential store answered ({why}); remembered in {path}, readable by this user alone"
+                    ),
+                )
+            }
         }
     }
+}
 
-    pub fn english(&self) -> String {
-        match self {
-            Stored::Keyring => "remembered in the OS credential store".into(),
-            Stored::File { path, why } => format!(
-                "no OS credential store answered ({why}); remembered in {}, readable by this user alone",
-                path.display()
-            ),
-        }
+impl std::fmt::Display for Stored {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.text(Lang::Zh))
+    }
+}
+
+impl Stored {
+    /// The sentence for the clerk (the window calls it by this name).
+    pub fn zh(&self) -> String {
+        self.text(Lang::Zh)
     }
 }
 
 /// Why credentials could not be remembered or read.
 #[derive(Debug, thiserror::Error)]
+#[error("{}", self.text(Lang::Zh))]
 pub enum CredentialError {
-    #[error("没有找到配置文件夹，无法记住密码；请设置环境变量 SHEETBRIDGE_CONFIG_DIR。")]
     NoConfigDir,
-    #[error("读写密码文件「{}」出错：{detail}", path.display())]
     File { path: PathBuf, detail: String },
 }
 
-impl CredentialError {
-    pub fn english(&self) -> String {
+impl Localized for CredentialError {
+    fn message(&self) -> Text {
         match self {
-            CredentialError::NoConfigDir => "no config folder; set SHEETBRIDGE_CONFIG_DIR".into(),
+            CredentialError::NoConfigDir => Text::new(
+                "没有找到配置文件夹，无法记住密码；请设置环境变量 SHEETBRIDGE_CONFIG_DIR。",
+                "no config folder; set SHEETBRIDGE_CONFIG_DIR",
+            ),
             CredentialError::File { path, detail } => {
-                format!("credentials file {}: {detail}", path.display())
+                let path = path.display();
+                Text::new(
+                    format!("读写密码文件「{path}」出错：{detail}"),
+                    format!("credentials file {path}: {detail}"),
+                )
             }
         }
     }
@@ -227,7 +245,7 @@ impl Store {
             Err(e) => {
                 return Err(CredentialError::File {
                     path,
-                    detail: crate::read::io_message(&e),
+                    detail: io_message(&e),
                 });
             }
         };
@@ -267,7 +285,7 @@ impl Store {
         })?;
         write_private(&path, text.as_bytes()).map_err(|e| CredentialError::File {
             path: path.clone(),
-            detail: crate::read::io_message(&e),
+            detail: io_message(&e),
         })
     }
 }

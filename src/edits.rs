@@ -8,6 +8,7 @@
 
 use crate::batch::Batch;
 use crate::issue::Lang;
+use crate::message::{Localized, Text, io_message};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::io::Read;
@@ -15,24 +16,31 @@ use std::path::{Path, PathBuf};
 
 /// Why saved edits could not be read or written.
 #[derive(Debug, thiserror::Error)]
+#[error("{}", self.text(Lang::Zh))]
 pub enum EditsError {
-    #[error("无法保存或读取对「{}」的修改：{detail}", path.display())]
     Io { path: PathBuf, detail: String },
-    #[error("保存的修改「{}」已损坏（{detail}），本次不恢复；可以删除这个文件。", path.display())]
     Corrupt { path: PathBuf, detail: String },
 }
 
-impl EditsError {
-    /// The message in English.
-    pub fn english(&self) -> String {
+impl Localized for EditsError {
+    fn message(&self) -> Text {
         match self {
             EditsError::Io { path, detail } => {
-                format!("cannot read or save the edits {}: {detail}", path.display())
+                let path = path.display();
+                Text::new(
+                    format!("无法保存或读取对「{path}」的修改：{detail}"),
+                    format!("cannot read or save the edits {path}: {detail}"),
+                )
             }
-            EditsError::Corrupt { path, detail } => format!(
-                "the saved edits {} are damaged ({detail}); not restored",
-                path.display()
-            ),
+            EditsError::Corrupt { path, detail } => {
+                let path = path.display();
+                Text::new(
+                    format!(
+                        "保存的修改「{path}」已损坏（{detail}），本次不恢复；可以删除这个文件。"
+                    ),
+                    format!("the saved edits {path} are damaged ({detail}); not restored"),
+                )
+            }
         }
     }
 }
@@ -99,16 +107,11 @@ impl Restored {
         if self.edits == 0 && self.excluded == 0 {
             return None;
         }
-        Some(match lang {
-            Lang::Zh => format!(
-                "已恢复上次的 {} 处修改和 {} 行不上报",
-                self.edits, self.excluded
-            ),
-            Lang::En => format!(
-                "restored {} earlier edits and {} rows left out",
-                self.edits, self.excluded
-            ),
-        })
+        let (edits, excluded) = (self.edits, self.excluded);
+        Some(lang.pick(
+            format!("已恢复上次的 {edits} 处修改和 {excluded} 行不上报"),
+            format!("restored {edits} earlier edits and {excluded} rows left out"),
+        ))
     }
 }
 
@@ -154,7 +157,7 @@ impl EditStore {
             }
             Err(e) => {
                 return Err(EditsError::Io {
-                    detail: crate::read::io_message(&e),
+                    detail: io_message(&e),
                     path,
                 });
             }
@@ -170,7 +173,7 @@ impl EditStore {
         let path = self.path(hash);
         let io = |e: std::io::Error| EditsError::Io {
             path: path.clone(),
-            detail: crate::read::io_message(&e),
+            detail: io_message(&e),
         };
         if saved.is_empty() {
             return match std::fs::remove_file(&path) {
@@ -186,7 +189,7 @@ impl EditStore {
         crate::write::write_atomically(&path, |file| {
             std::io::Write::write_all(file, &text).map_err(|e| crate::write::WriteError::Io {
                 path: path.clone(),
-                reason: crate::read::io_message(&e),
+                reason: io_message(&e),
             })
         })
         .map_err(|e| EditsError::Io {

@@ -40,12 +40,12 @@ pub enum Reason {
 impl Reason {
     /// The reason as the clerk reads it ("像身份证号").
     pub fn text(&self, lang: Lang) -> String {
-        match (self, lang) {
-            (Reason::SameHeader, Lang::Zh) => "表头相同".into(),
-            (Reason::SameHeader, Lang::En) => "same header".into(),
-            (Reason::HeaderLike(a), Lang::Zh) => format!("表头像“{a}”"),
-            (Reason::HeaderLike(a), Lang::En) => format!("header like \"{a}\""),
-            (Reason::Values(l), lang) => {
+        match self {
+            Reason::SameHeader => lang.pick("表头相同", "same header").into(),
+            Reason::HeaderLike(a) => {
+                lang.pick(format!("表头像“{a}”"), format!("header like \"{a}\""))
+            }
+            Reason::Values(l) => {
                 let (zh, en) = match l {
                     Looks::IdNumber => ("像身份证号", "looks like ID numbers"),
                     Looks::Phone => ("像手机号", "looks like phone numbers"),
@@ -61,10 +61,7 @@ impl Reason {
                     Looks::Site => ("像采样点", "looks like sampling sites"),
                     Looks::Listed => ("取值在模板的列表里", "values are in the list"),
                 };
-                match lang {
-                    Lang::Zh => zh.into(),
-                    Lang::En => en.into(),
-                }
+                lang.pick(zh, en).into()
             }
         }
     }

@@ -12,6 +12,8 @@
 //! ```
 
 use crate::batch::{Batch, Ledger, SourceInfo};
+use crate::issue::Lang;
+use crate::message::{Localized, Text};
 use crate::profile::{
     HEAD_ROWS, HeaderChoice, Profile, ProfileError, Profiles, choose_sheet, find_header, is_footer,
 };
@@ -77,52 +79,61 @@ pub struct HeaderMismatch {
 
 impl std::fmt::Display for HeaderMismatch {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.text(Lang::Zh))
+    }
+}
+
+impl Localized for HeaderMismatch {
+    fn message(&self) -> Text {
+        let path = self.path.display();
         let found = if self.headers.is_empty() {
             "（没有找到表头）".to_owned()
         } else {
             self.headers.join("、")
         };
-        write!(
-            f,
-            "认不出文件「{}」的表头，不知道哪一列是什么。模板「{}」需要的这些列没有找到：{}。文件里的表头是：{}。请把这几列的表头改成模板认识的名字，或在窗口里手动对应列后另存为新模板。",
-            self.path.display(),
-            self.profile,
-            self.missing.join("、"),
-            found
+        Text::new(
+            format!(
+                "认不出文件「{path}」的表头，不知道哪一列是什么。模板「{}」需要的这些列没有找到：{}。文件里的表头是：{found}。请把这几列的表头改成模板认识的名字，或在窗口里手动对应列后另存为新模板。",
+                self.profile,
+                self.missing.join("、"),
+            ),
+            format!(
+                "cannot recognise the header of {path}: profile {} needs columns {} that were not found; headers found: {}",
+                self.profile,
+                self.missing.join(", "),
+                self.headers.join(", ")
+            ),
         )
     }
 }
 
 /// Why a file gave no batch.
 #[derive(Debug, thiserror::Error)]
+#[error("{}", self.text(Lang::Zh))]
 pub enum LoadError {
-    #[error(transparent)]
     Read(#[from] ReadError),
-    #[error(transparent)]
     Profile(#[from] ProfileError),
-    #[error("文件「{}」里没有数据（工作表都是空的）。请确认导出时选了正确的日期和范围。", path.display())]
     Empty { path: PathBuf },
-    #[error("{0}")]
     NoMatch(Box<HeaderMismatch>),
-    #[error("已取消读取。")]
     Cancelled,
 }
 
-impl LoadError {
-    /// The message in English.
-    pub fn english(&self) -> String {
+impl Localized for LoadError {
+    fn message(&self) -> Text {
         match self {
-            LoadError::Read(e) => e.english(),
-            LoadError::Profile(e) => format!("profile error: {e}"),
-            LoadError::Empty { path } => format!("{} holds no data", path.display()),
-            LoadError::NoMatch(m) => format!(
-                "cannot recognise the header of {}: profile {} needs columns {} that were not found; headers found: {}",
-                m.path.display(),
-                m.profile,
-                m.missing.join(", "),
-                m.headers.join(", ")
-            ),
-            LoadError::Cancelled => "cancelled".into(),
+            LoadError::Read(e) => e.message(),
+            LoadError::Profile(e) => e.message(),
+            LoadError::Empty { path } => {
+                let path = path.display();
+                Text::new(
+                    format!(
+                        "文件「{path}」里没有数据（工作表都是空的）。请确认导出时选了正确的日期和范围。"
+                    ),
+                    format!("{path} holds no data"),
+                )
+            }
+            LoadError::NoMatch(m) => m.message(),
+            LoadError::Cancelled => Text::new("已取消读取。", "cancelled"),
         }
     }
 }

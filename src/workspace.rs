@@ -123,7 +123,7 @@ pub fn load(
             }
         },
         Err(e) => {
-            let detail = crate::read::io_message(&e);
+            let detail = crate::message::io_message(&e);
             warnings.push((
                 format!("无法读取文件内容来恢复上次的修改：{detail}"),
                 format!("cannot hash the file to restore earlier edits: {detail}"),
@@ -212,7 +212,7 @@ impl Workspace {
                     target: "sheetbridge::workspace",
                     "cannot make {} private: {}",
                     crate::paths::file_name(&dir),
-                    crate::read::io_message(&e)
+                    crate::message::io_message(&e)
                 );
             }
         }

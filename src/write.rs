@@ -4,7 +4,8 @@
 
 use crate::batch::{Batch, RowStatus};
 use crate::issue::Lang;
-use crate::read::{Cell, ReadError, io_message};
+use crate::message::{Localized, Text, io_message};
+use crate::read::{Cell, ReadError};
 use rust_xlsxwriter::{Format, Workbook, XlsxError};
 use std::collections::BTreeSet;
 use std::fs::File;
@@ -13,43 +14,69 @@ use std::path::{Path, PathBuf};
 
 /// Why an output file was not written. Nothing half-written is ever left behind.
 #[derive(Debug, thiserror::Error)]
+#[error("{}", self.text(Lang::Zh))]
 pub enum WriteError {
-    #[error("无法写入「{}」：文件正被其他程序（多半是 Excel 或 WPS）打开。请关闭它后重试。", path.display())]
     Locked { path: PathBuf },
-    #[error("无法写入「{}」：{reason}", path.display())]
     Io { path: PathBuf, reason: String },
-    #[error("不支持输出为「{}」，请用 .xlsx 或 .csv 结尾的文件名。", path.display())]
     Extension { path: PathBuf },
-    #[error("生成表格「{}」时出错：{detail}", path.display())]
     Xlsx { path: PathBuf, detail: String },
-    #[error("为了写出错误行需要重新读取原文件，但读取失败：{0}")]
     Source(#[from] ReadError),
-    #[error("不能写到「{}」：它就是正在读取的原文件，写上去原来的数据（包括有错误的行）就没了。请换一个文件名。", path.display())]
     IsSource { path: PathBuf },
 }
 
-impl WriteError {
-    /// The message in English.
-    pub fn english(&self) -> String {
+impl Localized for WriteError {
+    fn message(&self) -> Text {
         match self {
             WriteError::Locked { path } => {
-                format!(
-                    "cannot write {}: it is open in another program (Excel?); close it and retry",
-                    path.display()
+                let path = path.display();
+                Text::new(
+                    format!(
+                        "无法写入「{path}」：文件正被其他程序（多半是 Excel 或 WPS）打开。请关闭它后重试。"
+                    ),
+                    format!(
+                        "cannot write {path}: it is open in another program (Excel?); close it and retry"
+                    ),
                 )
             }
-            WriteError::Io { path, reason } => format!("cannot write {}: {reason}", path.display()),
+            WriteError::Io { path, reason } => {
+                let path = path.display();
+                Text::new(
+                    format!("无法写入「{path}」：{reason}"),
+                    format!("cannot write {path}: {reason}"),
+                )
+            }
             WriteError::Extension { path } => {
-                format!("unsupported output {}: use .xlsx or .csv", path.display())
+                let path = path.display();
+                Text::new(
+                    format!("不支持输出为「{path}」，请用 .xlsx 或 .csv 结尾的文件名。"),
+                    format!("unsupported output {path}: use .xlsx or .csv"),
+                )
             }
             WriteError::Xlsx { path, detail } => {
-                format!("cannot build {}: {detail}", path.display())
+                let path = path.display();
+                Text::new(
+                    format!("生成表格「{path}」时出错：{detail}"),
+                    format!("cannot build {path}: {detail}"),
+                )
             }
-            WriteError::Source(e) => format!("cannot re-read the source: {}", e.english()),
-            WriteError::IsSource { path } => format!(
-                "refusing to write {}: it is the input file, which would be destroyed; choose another name",
-                path.display()
-            ),
+            WriteError::Source(e) => {
+                let e = e.message();
+                Text::new(
+                    format!("为了写出错误行需要重新读取原文件，但读取失败：{}", e.zh),
+                    format!("cannot re-read the source: {}", e.en),
+                )
+            }
+            WriteError::IsSource { path } => {
+                let path = path.display();
+                Text::new(
+                    format!(
+                        "不能写到「{path}」：它就是正在读取的原文件，写上去原来的数据（包括有错误的行）就没了。请换一个文件名。"
+                    ),
+                    format!(
+                        "refusing to write {path}: it is the input file, which would be destroyed; choose another name"
+                    ),
+                )
+            }
         }
     }
 }
@@ -455,14 +482,14 @@ pub fn write_rejected(batch: &Batch, path: &Path, lang: Lang) -> Result<usize, W
                         .map(|issue| batch.message(i, issue, lang))
                         .collect();
                     for column in cut {
-                        reasons.push(match lang {
-                        Lang::Zh => format!(
-                            "「{column}」的内容超过 Excel 一格能放的 {MAX_CELL_CHARS} 个字符，这里只保留了前 {MAX_CELL_CHARS} 个字符。"
-                        ),
-                        Lang::En => format!(
-                            "\"{column}\" is longer than Excel's {MAX_CELL_CHARS} characters per cell; only the first {MAX_CELL_CHARS} are kept here."
-                        ),
-                    });
+                        reasons.push(lang.pick(
+                            format!(
+                                "「{column}」的内容超过 Excel 一格能放的 {MAX_CELL_CHARS} 个字符，这里只保留了前 {MAX_CELL_CHARS} 个字符。"
+                            ),
+                            format!(
+                                "\"{column}\" is longer than Excel's {MAX_CELL_CHARS} characters per cell; only the first {MAX_CELL_CHARS} are kept here."
+                            ),
+                        ));
                     }
                     ws.write_string_with_format(row, width as u16, reasons.join("\n"), &red)
                         .map_err(&err)?;

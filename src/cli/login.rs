@@ -7,6 +7,7 @@ use super::{EXIT_OK, Failure, Run, say};
 use clap::Args;
 use sheetbridge::credentials::{Account, Store, with_env};
 use sheetbridge::issue::Lang;
+use sheetbridge::message::Localized;
 use sheetbridge::unattended::source::{self, Source};
 use sheetbridge::upload::client::Credentials;
 use sheetbridge::upload::target::{Auth, Target};
@@ -168,6 +169,6 @@ pub fn run(args: &LoginArgs, lang: Lang) -> Run {
         ));
     }
     let stored = store.remember(&account, &creds)?;
-    say(lang, stored.zh(), stored.english());
+    eprintln!("{}", stored.text(lang));
     Ok(EXIT_OK)
 }

@@ -101,10 +101,12 @@ pub fn open(folders: Folders, lang: Lang) -> Result<Workspace, Failure> {
 
 /// One line per attempt.
 pub fn print_attempt(b: &BatchRecord, o: &Outcome, lang: Lang) {
-    match lang {
-        Lang::Zh => eprintln!("批次 {}（{} 行）：{}", b.id, b.rows, o.zh),
-        Lang::En => eprintln!("batch {} ({} rows): {}", b.id, b.rows, o.en),
-    }
+    let (id, rows) = (&b.id, b.rows);
+    say(
+        lang,
+        format!("批次 {id}（{rows} 行）：{}", o.zh),
+        format!("batch {id} ({rows} rows): {}", o.en),
+    );
 }
 
 /// Targets that could not be loaded during a send.

@@ -8,10 +8,12 @@ pub fn run(lang: Lang) -> Run {
     let dir = super::config_dir().map(|c| c.join("profiles"));
     let all = Profiles::load(dir.as_deref());
     for p in &all.list {
-        let source = match (&p.origin, lang) {
-            (Origin::Builtin, Lang::Zh) => format!("内置（mappings/{}.toml）", p.name),
-            (Origin::Builtin, Lang::En) => format!("built-in (mappings/{}.toml)", p.name),
-            (Origin::File(path), _) => path.display().to_string(),
+        let source = match &p.origin {
+            Origin::Builtin => lang.pick(
+                format!("内置（mappings/{}.toml）", p.name),
+                format!("built-in (mappings/{}.toml)", p.name),
+            ),
+            Origin::File(path) => path.display().to_string(),
         };
         println!("{}\t{}\t{}", p.name, p.title, source);
     }

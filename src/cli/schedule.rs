@@ -76,7 +76,7 @@ fn install(
         sheetbridge::unattended::source::Source::find(src, super::login::sources_dir().as_deref())?;
     }
     std::fs::create_dir_all(folder).map_err(|e| {
-        let e = sheetbridge::read::io_message(&e);
+        let e = sheetbridge::message::io_message(&e);
         Failure::new(
             format!("无法建立文件夹「{}」：{e}", folder.display()),
             format!("cannot create {}: {e}", folder.display()),
@@ -100,28 +100,19 @@ fn install(
         );
     }
     let exe = std::env::current_exe().map_err(|e| {
-        let e = sheetbridge::read::io_message(&e);
+        let e = sheetbridge::message::io_message(&e);
         Failure::new(
             format!("找不到本程序的位置：{e}"),
             format!("no program path: {e}"),
         )
     })?;
-    let env: Vec<(String, String)> = PASSED_ON
-        .iter()
-        .filter_map(|k| {
-            std::env::var(k)
-                .ok()
-                .filter(|v| !v.is_empty())
-                .map(|v| ((*k).to_owned(), v))
-        })
-        .collect();
     let job = Job {
         exe,
         folder: folder.clone(),
         target: target.to_owned(),
         source: source.map(str::to_owned),
         every,
-        env,
+        env: passed_on(),
     };
     let i = s.install(&job, schedule::random_start(every))?;
     answer(
@@ -143,6 +134,19 @@ fn install(
         ),
     );
     Ok(())
+}
+
+/// The variables of [`PASSED_ON`] set here, for the scheduled run.
+fn passed_on() -> Vec<(String, String)> {
+    PASSED_ON
+        .iter()
+        .filter_map(|k| {
+            std::env::var(k)
+                .ok()
+                .filter(|v| !v.is_empty())
+                .map(|v| ((*k).to_owned(), v))
+        })
+        .collect()
 }
 
 fn status(s: &Scheduler, lang: Lang) -> Result<(), Failure> {

@@ -53,15 +53,15 @@ pub fn run(args: &UploadArgs, lang: Lang) -> Run {
         ));
     }
     if before > 0 {
-        let when = first_upload_date(&ws, batch);
-        match (lang, when) {
-            (Lang::Zh, Some(d)) => eprintln!("{before} 行已经上报过（{d} 起），不再重复上报。"),
-            (Lang::Zh, None) => eprintln!("{before} 行已经上报过，不再重复上报。"),
-            (Lang::En, Some(d)) => {
-                eprintln!("{before} rows were uploaded before ({d}), not sent again")
-            }
-            (Lang::En, None) => eprintln!("{before} rows were uploaded before, not sent again"),
-        }
+        let (zh, en) = match first_upload_date(&ws, batch) {
+            Some(d) => (format!("（{d} 起）"), format!(" ({d})")),
+            None => (String::new(), String::new()),
+        };
+        say(
+            lang,
+            format!("{before} 行已经上报过{zh}，不再重复上报。"),
+            format!("{before} rows were uploaded before{en}, not sent again"),
+        );
     }
     let creds = super::credentials();
     let result = ws.upload(
@@ -72,39 +72,7 @@ pub fn run(args: &UploadArgs, lang: Lang) -> Run {
         &mut |b: &BatchRecord, o: &Outcome| super::outbox::print_attempt(b, o, lang),
     )?;
     for q in &result.queued {
-        match q {
-            Queued::New { id, rows } => say(
-                lang,
-                format!("批次 {id}：{rows} 行，已放入待上报队列。"),
-                format!("batch {id}: {rows} rows queued"),
-            ),
-            Queued::Already { id, state } => {
-                let Some(b) = result.batches.iter().find(|b| &b.id == id) else {
-                    continue;
-                };
-                // As it was found, before this run sent anything.
-                match (*state, lang) {
-                    (State::Confirmed, Lang::Zh) => eprintln!(
-                        "批次 {id}：这些行 {} 已经上报过，省平台已确认。",
-                        b.confirmed_at.map(date).unwrap_or_default()
-                    ),
-                    (State::Confirmed, Lang::En) => eprintln!(
-                        "batch {id}: uploaded before ({}), confirmed",
-                        b.confirmed_at.map(date).unwrap_or_default()
-                    ),
-                    (s, Lang::Zh) => eprintln!(
-                        "批次 {id}：之前已放入队列（「{}」），不重复排队，现在「{}」。",
-                        s.zh(),
-                        b.state.zh()
-                    ),
-                    (s, Lang::En) => eprintln!(
-                        "batch {id}: queued before ({}), not queued again; now {}",
-                        s.as_str(),
-                        b.state.as_str()
-                    ),
-                }
-            }
-        }
+        say_queued(q, &result.batches, lang);
     }
     super::outbox::print_broken(&result.report, lang);
     let count = |s: State| result.batches.iter().filter(|b| b.state == s).count();
@@ -144,6 +112,45 @@ pub fn run(args: &UploadArgs, lang: Lang) -> Run {
         }
         FileState::Done => EXIT_OK,
     })
+}
+
+/// What queueing one batch gave; a batch queued before is said as it was found, before this
+/// run sent anything.
+fn say_queued(q: &Queued, batches: &[BatchRecord], lang: Lang) {
+    match q {
+        Queued::New { id, rows } => say(
+            lang,
+            format!("批次 {id}：{rows} 行，已放入待上报队列。"),
+            format!("batch {id}: {rows} rows queued"),
+        ),
+        Queued::Already { id, state } => {
+            let Some(b) = batches.iter().find(|b| &b.id == id) else {
+                return;
+            };
+            if *state == State::Confirmed {
+                let at = b.confirmed_at.map(date).unwrap_or_default();
+                say(
+                    lang,
+                    format!("批次 {id}：这些行 {at} 已经上报过，省平台已确认。"),
+                    format!("batch {id}: uploaded before ({at}), confirmed"),
+                );
+            } else {
+                say(
+                    lang,
+                    format!(
+                        "批次 {id}：之前已放入队列（「{}」），不重复排队，现在「{}」。",
+                        state.zh(),
+                        b.state.zh()
+                    ),
+                    format!(
+                        "batch {id}: queued before ({}), not queued again; now {}",
+                        state.as_str(),
+                        b.state.as_str()
+                    ),
+                );
+            }
+        }
+    }
 }
 
 /// When the first of the batch's rows already uploaded was confirmed (from the ledger).

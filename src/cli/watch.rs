@@ -9,6 +9,7 @@ use sheetbridge::issue::Lang;
 use sheetbridge::unattended::handle::{ConvertOptions, Workflow};
 use sheetbridge::unattended::journal::Journal;
 use sheetbridge::unattended::watch::{LastRun, Notifier, Pass, Settle, Watch, record_run};
+use sheetbridge::workspace::Folders;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -52,22 +53,8 @@ pub fn run(args: &WatchArgs, lang: Lang) -> Run {
     let folder = std::path::absolute(&args.folder).unwrap_or_else(|_| args.folder.clone());
     super::warn_if_downloads(&folder, lang);
     let folders = super::folders()?;
-    let target = folders.target(&args.target)?;
     let data_dir = folders.data.clone();
-    let creds = super::login::target_credentials(&target, lang);
-    let profiles = folders.profiles();
-    let convert = ConvertOptions {
-        profile: args.profile.clone(),
-        lab: args.lab.clone(),
-    };
-    let mut workflow = Workflow::open(
-        folders,
-        super::keep_days(),
-        target,
-        profiles,
-        convert,
-        creds,
-    )?;
+    let mut workflow = open_workflow(folders, args, lang)?;
     let journal = Journal::open(&data_dir)?;
     let watch = Watch {
         folder: &folder,
@@ -77,20 +64,7 @@ pub fn run(args: &WatchArgs, lang: Lang) -> Run {
     let mut tracker = Settle::default();
     let notifier = (!args.once).then(|| Notifier::new(&folder));
     if let Some(n) = &notifier {
-        say(
-            lang,
-            format!(
-                "正在监视文件夹「{}」，上报到「{}」。按 Ctrl+C 停止。{}",
-                folder.display(),
-                workflow.target().name,
-                if n.active() {
-                    ""
-                } else {
-                    "（收不到文件通知，改为定时查看）"
-                }
-            ),
-            format!("watching {}; Ctrl+C stops", folder.display()),
-        );
+        say_watching(&folder, &workflow.target().name, n.active(), lang);
     }
     loop {
         let mut source_refused = false;
@@ -122,25 +96,9 @@ pub fn run(args: &WatchArgs, lang: Lang) -> Run {
             say(lang, &o.zh, &o.en);
         }
         if args.once {
-            let code = exit_code(
-                &mut workflow,
-                &pass,
-                sent.login_refused.is_some() || source_refused,
-                lang,
-            )?;
-            let run = LastRun {
-                at: chrono::Local::now().format("%Y-%m-%d %H:%M:%S").to_string(),
-                exit_code: code,
-                files: pass.files.len(),
-            };
-            if let Err(e) = record_run(&data_dir, &run) {
-                let e = sheetbridge::read::io_message(&e);
-                say(
-                    lang,
-                    format!("提醒：没能记下本次运行（{e}）"),
-                    format!("warning: run not recorded ({e})"),
-                );
-            }
+            let refused = sent.login_refused.is_some() || source_refused;
+            let code = exit_code(&mut workflow, &pass, refused, lang)?;
+            note_run(&data_dir, code, pass.files.len(), lang);
             return Ok(code);
         }
         let wait = if pass.settling > 0 {
@@ -151,6 +109,58 @@ pub fn run(args: &WatchArgs, lang: Lang) -> Run {
         if let Some(n) = &notifier {
             n.wait(wait);
         }
+    }
+}
+
+/// The target's workflow, with the remembered credentials and the options of the command line.
+fn open_workflow(folders: Folders, args: &WatchArgs, lang: Lang) -> Result<Workflow, Failure> {
+    let target = folders.target(&args.target)?;
+    let creds = super::login::target_credentials(&target, lang);
+    let profiles = folders.profiles();
+    let convert = ConvertOptions {
+        profile: args.profile.clone(),
+        lab: args.lab.clone(),
+    };
+    Ok(Workflow::open(
+        folders,
+        super::keep_days(),
+        target,
+        profiles,
+        convert,
+        creds,
+    )?)
+}
+
+fn say_watching(folder: &std::path::Path, target: &str, notified: bool, lang: Lang) {
+    let folder = folder.display();
+    say(
+        lang,
+        format!(
+            "正在监视文件夹「{folder}」，上报到「{target}」。按 Ctrl+C 停止。{}",
+            if notified {
+                ""
+            } else {
+                "（收不到文件通知，改为定时查看）"
+            }
+        ),
+        format!("watching {folder}; Ctrl+C stops"),
+    );
+}
+
+/// Records a `--once` run for `schedule status`; a failure to is only said.
+fn note_run(data_dir: &std::path::Path, code: u8, files: usize, lang: Lang) {
+    let run = LastRun {
+        at: chrono::Local::now().format("%Y-%m-%d %H:%M:%S").to_string(),
+        exit_code: code,
+        files,
+    };
+    if let Err(e) = record_run(data_dir, &run) {
+        let e = sheetbridge::message::io_message(&e);
+        say(
+            lang,
+            format!("提醒：没能记下本次运行（{e}）"),
+            format!("warning: run not recorded ({e})"),
+        );
     }
 }
 

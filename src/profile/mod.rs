@@ -29,7 +29,8 @@ pub(crate) use format::line_and_key;
 pub use matching::HeaderMatch;
 pub(crate) use matching::{HEAD_ROWS, HeaderChoice, choose_sheet, find_header, is_footer};
 
-use crate::issue::{Code, Severity};
+use crate::issue::{Code, Lang, Severity};
+use crate::message::{Localized, Text, io_message};
 use crate::rules::text::Normalizer;
 use regex::Regex;
 use serde::Deserialize;
@@ -39,8 +40,8 @@ use std::path::{Path, PathBuf};
 
 /// A profile file that could not be used: names the file, the line and the key.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{}", self.text(Lang::Zh))]
 pub enum ProfileError {
-    #[error("模板文件「{path}」第 {line} 行{key}有误：{detail}。请改正这一行后再试。")]
     Invalid {
         path: String,
         line: usize,
@@ -48,10 +49,35 @@ pub enum ProfileError {
         key: String,
         detail: String,
     },
-    #[error("读不了模板文件「{path}」：{detail}")]
-    Io { path: String, detail: String },
-    #[error("找不到名为「{name}」的模板。可用的模板：{available}。")]
-    NotFound { name: String, available: String },
+    Io {
+        path: String,
+        detail: String,
+    },
+    NotFound {
+        name: String,
+        available: String,
+    },
+}
+
+impl Localized for ProfileError {
+    /// The details come from the profile checks in Chinese, so the English says what kind of
+    /// error it is and quotes the Chinese.
+    fn message(&self) -> Text {
+        let zh = match self {
+            ProfileError::Invalid {
+                path,
+                line,
+                key,
+                detail,
+            } => format!("模板文件「{path}」第 {line} 行{key}有误：{detail}。请改正这一行后再试。"),
+            ProfileError::Io { path, detail } => format!("读不了模板文件「{path}」：{detail}"),
+            ProfileError::NotFound { name, available } => {
+                format!("找不到名为「{name}」的模板。可用的模板：{available}。")
+            }
+        };
+        let en = format!("profile error: {zh}");
+        Text::new(zh, en)
+    }
 }
 
 /// What kind of value a field holds; decides the parser and the built-in checks.
@@ -295,7 +321,7 @@ impl Profile {
     pub fn from_path(path: &Path) -> Result<Profile, ProfileError> {
         let text = std::fs::read_to_string(path).map_err(|e| ProfileError::Io {
             path: path.display().to_string(),
-            detail: crate::read::io_message(&e),
+            detail: io_message(&e),
         })?;
         let stem = path
             .file_stem()

@@ -3,6 +3,8 @@
 //! HTML has no cell types, so every value is text. `colspan` and `rowspan` are laid out as a
 //! browser does, and each spanned block becomes a merge with its value in the top-left cell.
 
+// Over 600 lines: the parser is about 400; the rest are its tests, kept beside it.
+
 use super::limits::{self, Limit, Place};
 use super::{Cell, MemorySheet, Merge};
 use crate::rules::text::is_space;
@@ -114,13 +116,7 @@ pub(super) fn check_limits(text: &str) -> Result<(), Limit> {
         if tag.starts_with(b"!") || tag.starts_with(b"?") {
             continue;
         }
-        let closing = tag.first() == Some(&b'/');
-        let name_start = usize::from(closing);
-        let name_len = tag[name_start..]
-            .iter()
-            .position(|c| c.is_ascii_whitespace() || *c == b'/')
-            .unwrap_or(tag.len() - name_start);
-        let name = &tag[name_start..name_start + name_len];
+        let (closing, name) = tag_name(tag);
         let lower = name.to_ascii_lowercase();
         if !closing && (lower == b"script" || lower == b"style") {
             let close: &[u8] = if lower == b"script" {
@@ -159,6 +155,17 @@ pub(super) fn check_limits(text: &str) -> Result<(), Limit> {
         }
     }
     Ok(())
+}
+
+/// A tag's name, and whether it closes one (`/td`): `tag` is what stands between `<` and `>`.
+fn tag_name(tag: &[u8]) -> (bool, &[u8]) {
+    let closing = tag.first() == Some(&b'/');
+    let start = usize::from(closing);
+    let len = tag[start..]
+        .iter()
+        .position(|c| c.is_ascii_whitespace() || *c == b'/')
+        .unwrap_or(tag.len() - start);
+    (closing, &tag[start..start + len])
 }
 
 /// Grid positions left to fill; spent as rows grow and as carried rowspans are scanned.
@@ -421,7 +428,8 @@ mod tests {
         assert_eq!(check_limits(&deep(limits::MAX_DEPTH - 1)), Ok(()));
         let e = check_limits(&deep(200_000)).unwrap_err();
         assert!(matches!(e, Limit::Depth(Place { line: 2, .. })), "{e:?}");
-        assert!(e.zh().contains("1000 层"), "{}", e.zh());
+        let zh = e.message().zh;
+        assert!(zh.contains("1000 层"), "{zh}");
         // Closed elements, unclosed cells and void elements do not add up.
         let flat = "<table>".to_owned()
             + &"<tr><td><div>a</div><br><img src=x><p>b".repeat(5_000)

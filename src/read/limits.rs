@@ -8,6 +8,7 @@
 //! sizes (not the ones the zip directory claims), the CRC, the nesting, the length of each text
 //! and tag, and the number of merged blocks.
 
+use crate::message::Text;
 use std::io::Read;
 use std::path::Path;
 
@@ -67,76 +68,75 @@ pub struct Place {
 }
 
 impl Place {
-    pub fn zh(&self) -> String {
+    /// Where, in both languages.
+    pub fn message(&self) -> Text {
+        let (part, line) = (&self.part, self.line);
         match self.row {
-            Some(r) => format!("第 {r} 行"),
-            None if self.part.is_empty() => format!("第 {} 行", self.line),
-            None => format!("文件内部「{}」第 {} 行", self.part, self.line),
-        }
-    }
-
-    pub fn en(&self) -> String {
-        match self.row {
-            Some(r) => format!("row {r}"),
-            None if self.part.is_empty() => format!("line {}", self.line),
-            None => format!("line {} of part {}", self.line, self.part),
+            Some(r) => Text::new(format!("第 {r} 行"), format!("row {r}")),
+            None if part.is_empty() => Text::new(format!("第 {line} 行"), format!("line {line}")),
+            None => Text::new(
+                format!("文件内部「{part}」第 {line} 行"),
+                format!("line {line} of part {part}"),
+            ),
         }
     }
 }
 
 impl Limit {
-    /// The limit and where it was hit, in Chinese.
-    pub fn zh(&self) -> String {
+    /// The limit and where it was hit, in both languages.
+    pub fn message(&self) -> Text {
         match self {
-            Limit::Cell(p) => format!(
-                "{}有一格内容超过 1 MB（{MAX_CELL_BYTES} 字节）的上限，不像是正常的导出",
-                p.zh()
-            ),
-            Limit::Depth(p) => format!(
-                "{}的标签嵌套超过 {MAX_DEPTH} 层的上限，不像是正常的导出",
-                p.zh()
-            ),
-            Limit::Size { part, limit } => format!(
-                "「{part}」解压后超过 {} MB 的上限，不像是正常的导出（可能是“压缩炸弹”）",
-                limit >> 20
-            ),
-            Limit::Merges { part } => {
-                format!("「{part}」的合并单元格超过 {MAX_MERGES} 个的上限，不像是正常的导出")
+            Limit::Cell(p) => {
+                let p = p.message();
+                Text::new(
+                    format!(
+                        "{}有一格内容超过 1 MB（{MAX_CELL_BYTES} 字节）的上限，不像是正常的导出",
+                        p.zh
+                    ),
+                    format!(
+                        "{} has a cell over the limit of 1 MB ({MAX_CELL_BYTES} bytes)",
+                        p.en
+                    ),
+                )
             }
-            Limit::Rows { row } => format!(
-                "在第 {row} 行还有数据，超过了 Excel 最多 {MAX_ROWS} 行的上限。请分成几个文件导出"
-            ),
-            Limit::Grid { sheet, rows, cols } => format!(
-                "的工作表「{sheet}」范围达 {rows} 行 × {cols} 列，超过了能读取的 {MAX_GRID_CELLS} 个单元格（文件已损坏，或对这种旧格式来说太大；请在原系统改为导出 .xlsx，或用 Excel/WPS 打开后另存为 .xlsx）"
-            ),
-        }
-    }
-
-    /// The same in English.
-    pub fn en(&self) -> String {
-        match self {
-            Limit::Cell(p) => format!(
-                "{} has a cell over the limit of 1 MB ({MAX_CELL_BYTES} bytes)",
-                p.en()
-            ),
-            Limit::Depth(p) => format!(
-                "{} nests deeper than the limit of {MAX_DEPTH} levels",
-                p.en()
-            ),
-            Limit::Size { part, limit } => format!(
-                "{part} inflates to more than the limit of {} MB (a zip bomb?)",
-                limit >> 20
-            ),
-            Limit::Merges { part } => {
-                format!("{part} has more than the limit of {MAX_MERGES} merged blocks")
+            Limit::Depth(p) => {
+                let p = p.message();
+                Text::new(
+                    format!(
+                        "{}的标签嵌套超过 {MAX_DEPTH} 层的上限，不像是正常的导出",
+                        p.zh
+                    ),
+                    format!("{} nests deeper than the limit of {MAX_DEPTH} levels", p.en),
+                )
             }
-            Limit::Rows { row } => {
-                format!("has data on row {row}, past Excel's limit of {MAX_ROWS} rows")
+            Limit::Size { part, limit } => {
+                let mb = limit >> 20;
+                Text::new(
+                    format!(
+                        "「{part}」解压后超过 {mb} MB 的上限，不像是正常的导出（可能是“压缩炸弹”）"
+                    ),
+                    format!("{part} inflates to more than the limit of {mb} MB (a zip bomb?)"),
+                )
             }
-            Limit::Grid { sheet, rows, cols } => format!(
-                "sheet {sheet} spans {rows} rows x {cols} columns, past the limit of \
-                 {MAX_GRID_CELLS} cells (damaged, or too large for this old format: export it \
-                 as .xlsx)"
+            Limit::Merges { part } => Text::new(
+                format!("「{part}」的合并单元格超过 {MAX_MERGES} 个的上限，不像是正常的导出"),
+                format!("{part} has more than the limit of {MAX_MERGES} merged blocks"),
+            ),
+            Limit::Rows { row } => Text::new(
+                format!(
+                    "在第 {row} 行还有数据，超过了 Excel 最多 {MAX_ROWS} 行的上限。请分成几个文件导出"
+                ),
+                format!("has data on row {row}, past Excel's limit of {MAX_ROWS} rows"),
+            ),
+            Limit::Grid { sheet, rows, cols } => Text::new(
+                format!(
+                    "的工作表「{sheet}」范围达 {rows} 行 × {cols} 列，超过了能读取的 {MAX_GRID_CELLS} 个单元格（文件已损坏，或对这种旧格式来说太大；请在原系统改为导出 .xlsx，或用 Excel/WPS 打开后另存为 .xlsx）"
+                ),
+                format!(
+                    "sheet {sheet} spans {rows} rows x {cols} columns, past the limit of \
+                     {MAX_GRID_CELLS} cells (damaged, or too large for this old format: export it \
+                     as .xlsx)"
+                ),
             ),
         }
     }
@@ -551,11 +551,8 @@ mod tests {
             matches!(&e, Limit::Cell(Place { row: Some(7), .. })),
             "{e:?}"
         );
-        assert!(
-            e.zh().contains("第 7 行") && e.zh().contains("1 MB"),
-            "{}",
-            e.zh()
-        );
+        let zh = e.message().zh;
+        assert!(zh.contains("第 7 行") && zh.contains("1 MB"), "{zh}");
         // Many runs of one shared string add up.
         let runs = format!(
             "<sst><si>{}</si></sst>",

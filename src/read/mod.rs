@@ -5,19 +5,24 @@
 //! so a 1,000,000-row sheet never has to sit in memory as a whole.
 
 mod csv_file;
+mod error;
 mod excel;
 mod html;
 pub mod limits;
 mod merged;
 mod ods_scan;
+mod open;
 mod spreadsheetml;
 mod xls_scan;
 
 use chrono::NaiveDateTime;
 use std::fmt;
-use std::io::Read;
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
+
+/// Kept here for the window, which names it `read::io_message`.
+pub use crate::message::io_message;
+pub use error::ReadError;
 
 /// One cell, with its type kept: a number cell, a date cell and a text cell stay different.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -113,107 +118,6 @@ impl fmt::Display for Format {
     }
 }
 
-/// Why a file could not be read. The message says what to do next.
-#[derive(Debug, thiserror::Error)]
-pub enum ReadError {
-    #[error("找不到文件「{path}」。请检查文件是否已被移动或删除，再重新选择。")]
-    NotFound { path: PathBuf },
-    #[error("打不开文件「{path}」：{reason}")]
-    Io { path: PathBuf, reason: String },
-    #[error(
-        "文件「{path}」设置了密码，无法读取。请用 Excel 或 WPS 打开，取消密码后另存为 .xlsx 再试。"
-    )]
-    Password { path: PathBuf },
-    #[error(
-        "文件「{path}」是 WPS 表格专用格式（.et），无法直接读取。请用 WPS 打开，“另存为” Excel 格式（.xlsx）再试。"
-    )]
-    Wps { path: PathBuf },
-    #[error("文件「{path}」不是表格文件（不是 Excel、WPS 或 CSV）。请确认选的是导出的结果文件。")]
-    NotSpreadsheet { path: PathBuf },
-    #[error(
-        "文件「{path}」已损坏或不完整（可能没有下载完或复制时出错），无法读取。请重新导出，或用 Excel/WPS 打开后另存为 .xlsx 再试。"
-    )]
-    Corrupt { path: PathBuf, detail: String },
-    #[error("文件「{path}」是空的（没有内容），可能导出或复制时出了错。请重新导出后再试。")]
-    Empty { path: PathBuf },
-    #[error("文件「{path}」{}，已停止读取。请确认选的是导出的结果文件；如果是，请在原系统重新导出。", limit.zh())]
-    Limit { path: PathBuf, limit: limits::Limit },
-    #[error(
-        "文件「{path}」在第 {column} 列还有数据，超过了能读取的 {max} 列。请删掉多余的列，或在原系统只导出需要的列。"
-    )]
-    TooWide {
-        path: PathBuf,
-        column: u32,
-        max: u32,
-    },
-    #[error("文件「{path}」里没有名为「{sheet}」的工作表。有的工作表：{available}。")]
-    SheetNotFound {
-        path: PathBuf,
-        sheet: String,
-        available: String,
-    },
-}
-
-impl ReadError {
-    /// The same message in English (for `--lang en` and logs).
-    pub fn english(&self) -> String {
-        match self {
-            ReadError::NotFound { path } => format!("file not found: {}", path.display()),
-            ReadError::Io { path, reason } => format!("cannot open {}: {reason}", path.display()),
-            ReadError::Password { path } => format!(
-                "{} is password-protected; open it in Excel or WPS, remove the password and save as .xlsx",
-                path.display()
-            ),
-            ReadError::Wps { path } => format!(
-                "{} is a WPS .et file; open it in WPS and save it as .xlsx",
-                path.display()
-            ),
-            ReadError::NotSpreadsheet { path } => {
-                format!(
-                    "{} is not a spreadsheet (Excel, WPS or CSV)",
-                    path.display()
-                )
-            }
-            ReadError::Corrupt { path, detail } => format!(
-                "{} is damaged or incomplete ({detail}); export it again or re-save it as .xlsx",
-                path.display()
-            ),
-            ReadError::Empty { path } => format!("{} is empty", path.display()),
-            ReadError::Limit { path, limit } => {
-                format!("{}: {}; reading stopped", path.display(), limit.en())
-            }
-            ReadError::TooWide { path, column, max } => format!(
-                "{} has data in column {column}, past the {max} columns that can be read",
-                path.display()
-            ),
-            ReadError::SheetNotFound {
-                path,
-                sheet,
-                available,
-            } => format!(
-                "{} has no sheet named {sheet}; sheets: {available}",
-                path.display()
-            ),
-        }
-    }
-}
-
-/// A plain Chinese reason for an I/O error.
-pub fn io_message(e: &std::io::Error) -> String {
-    use std::io::ErrorKind::*;
-    match e.kind() {
-        NotFound => "文件或文件夹不存在".into(),
-        PermissionDenied => {
-            "没有权限，或文件正被其他程序（如 Excel、WPS）打开。请关闭那个程序后重试".into()
-        }
-        AlreadyExists => "文件已存在".into(),
-        StorageFull => "磁盘空间已满，请清理后重试".into(),
-        FileTooLarge => "文件超过了这个磁盘或系统允许的大小，请换一个磁盘或文件夹".into(),
-        ReadOnlyFilesystem => "磁盘或文件夹是只读的，请换一个文件夹".into(),
-        _ => format!("系统错误（{e}）"),
-    }
-}
-
 /// An opened workbook.
 pub struct Workbook {
     path: PathBuf,
@@ -235,210 +139,7 @@ pub(crate) struct MemorySheet {
     pub merges: Vec<Merge>,
 }
 
-const CFB_MAGIC: [u8; 8] = [0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1];
-
 impl Workbook {
-    /// Opens a file, finding its format from its content.
-    pub fn open(path: &Path) -> Result<Workbook, ReadError> {
-        let mut head = [0u8; 8];
-        let n = std::fs::File::open(path)
-            .and_then(|mut f| read_up_to(&mut f, &mut head))
-            .map_err(|e| match e.kind() {
-                std::io::ErrorKind::NotFound => ReadError::NotFound {
-                    path: path.to_owned(),
-                },
-                _ => ReadError::Io {
-                    path: path.to_owned(),
-                    reason: io_message(&e),
-                },
-            })?;
-        let head = &head[..n];
-        let ext = path
-            .extension()
-            .map(|e| e.to_string_lossy().to_ascii_lowercase())
-            .unwrap_or_default();
-        let corrupt = |detail: String| ReadError::Corrupt {
-            path: path.to_owned(),
-            detail,
-        };
-        if n == 0 {
-            return Err(ReadError::Empty {
-                path: path.to_owned(),
-            });
-        }
-        let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
-        let too_big = |limit: u64| ReadError::Limit {
-            path: path.to_owned(),
-            limit: limits::Limit::Size {
-                part: crate::paths::file_name(path),
-                limit,
-            },
-        };
-        if head.starts_with(b"PK\x03\x04") {
-            // Every part is inflated and checked before calamine sees it (see read::limits).
-            limits::check_zip(path).map_err(|e| match e {
-                limits::ZipProblem::Limit(limit) => ReadError::Limit {
-                    path: path.to_owned(),
-                    limit,
-                },
-                limits::ZipProblem::Corrupt(detail) => corrupt(detail),
-            })?;
-            // An .ods's repeat attributes multiply cells before calamine gives any back.
-            ods_scan::check(path).map_err(|limit| ReadError::Limit {
-                path: path.to_owned(),
-                limit,
-            })?;
-            let excel = excel::Excel::open_zip(path, &ext).map_err(|e| match e {
-                excel::XlsOpenError::Password => ReadError::Password {
-                    path: path.to_owned(),
-                },
-                excel::XlsOpenError::Other(detail) => corrupt(detail),
-            })?;
-            return Ok(Workbook {
-                path: path.to_owned(),
-                format: excel.format(),
-                inner: Inner::Excel(Box::new(excel)),
-            });
-        }
-        if head.starts_with(b"PK") {
-            return Err(corrupt("zip without a local header".into()));
-        }
-        if head == CFB_MAGIC {
-            if size > limits::MAX_XLS_BYTES {
-                return Err(too_big(limits::MAX_XLS_BYTES));
-            }
-            // calamine lays out every sheet as a dense grid when it opens the file: measure
-            // first (see read::xls_scan).
-            let bytes = std::fs::read(path).map_err(|e| ReadError::Io {
-                path: path.to_owned(),
-                reason: io_message(&e),
-            })?;
-            let scanned = xls_scan::check(&bytes);
-            drop(bytes);
-            match scanned {
-                Ok(()) => {}
-                Err(xls_scan::XlsProblem::Limit(limit)) => {
-                    return Err(ReadError::Limit {
-                        path: path.to_owned(),
-                        limit,
-                    });
-                }
-                Err(xls_scan::XlsProblem::Password) => {
-                    return Err(ReadError::Password {
-                        path: path.to_owned(),
-                    });
-                }
-                Err(xls_scan::XlsProblem::Corrupt(detail)) => return Err(corrupt(detail)),
-            }
-            return match excel::Excel::open_xls(path) {
-                Ok(excel) => Ok(Workbook {
-                    path: path.to_owned(),
-                    format: Format::Xls,
-                    inner: Inner::Excel(Box::new(excel)),
-                }),
-                Err(excel::XlsOpenError::Password) => Err(ReadError::Password {
-                    path: path.to_owned(),
-                }),
-                Err(excel::XlsOpenError::Other(detail)) => {
-                    if is_encrypted_ooxml(path) {
-                        Err(ReadError::Password {
-                            path: path.to_owned(),
-                        })
-                    } else if ext == "et" || ext == "ett" {
-                        Err(ReadError::Wps {
-                            path: path.to_owned(),
-                        })
-                    } else {
-                        Err(corrupt(detail))
-                    }
-                }
-            };
-        }
-        // Text formats: read the whole file and look at it.
-        if size > limits::MAX_TEXT_BYTES {
-            return Err(too_big(limits::MAX_TEXT_BYTES));
-        }
-        let bytes = std::fs::read(path).map_err(|e| ReadError::Io {
-            path: path.to_owned(),
-            reason: io_message(&e),
-        })?;
-        let sniff = &bytes[..bytes.len().min(4096)];
-        if sniff.contains(&0) && !is_utf16(sniff) {
-            return Err(ReadError::NotSpreadsheet {
-                path: path.to_owned(),
-            });
-        }
-        let text = decode_text(&bytes);
-        drop(bytes);
-        if text.trim_start_matches('\u{feff}').trim().is_empty() {
-            return Err(ReadError::Empty {
-                path: path.to_owned(),
-            });
-        }
-        let start = text.trim_start_matches('\u{feff}').trim_start();
-        let lower_head: String = start
-            .chars()
-            .take(2048)
-            .collect::<String>()
-            .to_ascii_lowercase();
-        let limit = |limit: limits::Limit| ReadError::Limit {
-            path: path.to_owned(),
-            limit,
-        };
-        let sheets = if lower_head.starts_with('<')
-            && (lower_head.contains("urn:schemas-microsoft-com:office:spreadsheet")
-                || lower_head.contains("progid=\"excel.sheet\""))
-            && lower_head.contains("<workbook")
-        {
-            let mut scan = limits::XmlScan::new("");
-            scan.feed(text.as_bytes()).map_err(limit)?;
-            (
-                Format::SpreadsheetMl,
-                spreadsheetml::parse(&text).map_err(corrupt)?,
-            )
-        } else if lower_head.starts_with('<')
-            && (lower_head.contains("<html")
-                || lower_head.contains("<table")
-                || lower_head.starts_with("<!doctype"))
-        {
-            if size > limits::MAX_HTML_BYTES {
-                return Err(too_big(limits::MAX_HTML_BYTES));
-            }
-            html::check_limits(&text).map_err(limit)?;
-            let sheets = html::parse(&text);
-            if sheets.is_empty() {
-                return Err(ReadError::NotSpreadsheet {
-                    path: path.to_owned(),
-                });
-            }
-            (Format::Html, sheets)
-        } else if lower_head.starts_with("<?xml")
-            || lower_head.starts_with("{\\rtf")
-            || lower_head.starts_with("%pdf")
-        {
-            return Err(ReadError::NotSpreadsheet {
-                path: path.to_owned(),
-            });
-        } else {
-            let sheet = csv_file::CsvSheet::new(text, path);
-            if !sheet.looks_like_table() {
-                return Err(ReadError::NotSpreadsheet {
-                    path: path.to_owned(),
-                });
-            }
-            return Ok(Workbook {
-                path: path.to_owned(),
-                format: Format::Csv,
-                inner: Inner::Csv(sheet),
-            });
-        };
-        Ok(Workbook {
-            path: path.to_owned(),
-            format: sheets.0,
-            inner: Inner::Memory(sheets.1),
-        })
-    }
-
     pub fn path(&self) -> &Path {
         &self.path
     }
@@ -556,29 +257,6 @@ impl Workbook {
 /// [`Workbook`], so it can run beside the cell reader.
 pub fn fast_xlsx_merges(path: &Path, sheet: &str) -> Option<Vec<Merge>> {
     merged::xlsx(path, sheet).ok()
-}
-
-fn read_up_to(f: &mut std::fs::File, buf: &mut [u8]) -> std::io::Result<usize> {
-    let mut n = 0;
-    while n < buf.len() {
-        match f.read(&mut buf[n..])? {
-            0 => break,
-            k => n += k,
-        }
-    }
-    Ok(n)
-}
-
-/// An Office file encrypted with a password is a CFB container holding `EncryptedPackage`.
-fn is_encrypted_ooxml(path: &Path) -> bool {
-    let Ok(bytes) = std::fs::read(path) else {
-        return false;
-    };
-    let needle: Vec<u8> = "EncryptedPackage"
-        .encode_utf16()
-        .flat_map(|u| u.to_le_bytes())
-        .collect();
-    bytes.windows(needle.len()).any(|w| w == needle.as_slice())
 }
 
 fn is_utf16(b: &[u8]) -> bool {

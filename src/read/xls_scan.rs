@@ -70,6 +70,7 @@ fn u32s(b: &[u8]) -> impl Iterator<Item = u32> + '_ {
 
 impl<'a> Cfb<'a> {
     /// `Ok(None)` when the header is not one calamine accepts (it then says why itself).
+    // Over 80 lines: header, DIFAT, FAT, directory and mini stream, each read through the last.
     fn new(bytes: &'a [u8]) -> Result<Option<Cfb<'a>>, XlsProblem> {
         let corrupt = |what: &str| XlsProblem::Corrupt(what.to_owned());
         if bytes.len() < 512 {
@@ -287,6 +288,7 @@ impl Extent {
 }
 
 /// Scans the BIFF records of the workbook stream (see the module comment).
+// Over 80 lines: one pass over the records, one arm per record kind, sharing the sheet's state.
 fn scan_biff(stream: &[u8]) -> Result<(), XlsProblem> {
     let too_big = |sheet: &str, (rows, cols): (u64, u64)| {
         XlsProblem::Limit(Limit::Grid {

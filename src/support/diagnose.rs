@@ -8,7 +8,9 @@
 //! their user and secret entries, and `credentials.toml` is never read.
 
 use super::Folders;
+use crate::issue::Lang;
 use crate::log::LogFile;
+use crate::message::{Localized, Text};
 use crate::privacy::mask_numbers as mask;
 use rusqlite::{Connection, OpenFlags};
 use std::io::Write;
@@ -24,19 +26,19 @@ pub const COPIED_FOLDERS: [&str; 3] = ["profiles", "targets", "sources"];
 
 /// Why no bundle was written.
 #[derive(Debug, thiserror::Error)]
+#[error("{}", self.text(Lang::Zh))]
 pub enum DiagnoseError {
-    #[error("无法写出诊断包「{}」：{detail}。请换一个文件夹（例如桌面）再试。", path.display())]
     Write { path: PathBuf, detail: String },
 }
 
-impl DiagnoseError {
-    /// The message in English.
-    pub fn english(&self) -> String {
+impl Localized for DiagnoseError {
+    fn message(&self) -> Text {
         match self {
             DiagnoseError::Write { path, detail } => {
-                format!(
-                    "cannot write the diagnostic bundle {}: {detail}",
-                    path.display()
+                let path = path.display();
+                Text::new(
+                    format!("无法写出诊断包「{path}」：{detail}。请换一个文件夹（例如桌面）再试。"),
+                    format!("cannot write the diagnostic bundle {path}: {detail}"),
                 )
             }
         }

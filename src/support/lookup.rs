@@ -3,25 +3,28 @@
 //! number: the value typed is hashed the way the ledger hashes, once per document type.
 
 use crate::issue::Lang;
+use crate::message::{Localized, Text};
 use crate::upload::outbox;
 use rusqlite::{Connection, OpenFlags, params_from_iter};
 use std::path::{Path, PathBuf};
 
 /// Why the records could not be read.
 #[derive(Debug, thiserror::Error)]
+#[error("{}", self.text(Lang::Zh))]
 pub enum LookupError {
-    #[error("读不了上报记录「{}」：{detail}。请稍后再试；如果问题持续，请导出诊断包发给技术支持。", path.display())]
     Db { path: PathBuf, detail: String },
 }
 
-impl LookupError {
-    /// The message in English.
-    pub fn english(&self) -> String {
+impl Localized for LookupError {
+    fn message(&self) -> Text {
         match self {
             LookupError::Db { path, detail } => {
-                format!(
-                    "cannot read the upload records {}: {detail}",
-                    path.display()
+                let path = path.display();
+                Text::new(
+                    format!(
+                        "读不了上报记录「{path}」：{detail}。请稍后再试；如果问题持续，请导出诊断包发给技术支持。"
+                    ),
+                    format!("cannot read the upload records {path}: {detail}"),
                 )
             }
         }
@@ -196,49 +199,50 @@ fn when(ms: Option<i64>) -> String {
 pub fn describe(value: &str, records: &[Record], lang: Lang) -> Vec<String> {
     let shown = crate::privacy::mask_numbers(&normalize(value));
     if records.is_empty() {
-        return vec![match lang {
-            Lang::Zh => format!("{shown}：没有上报记录。这个人（或条码）没有通过本程序上报过。"),
-            Lang::En => format!("{shown}: no upload record."),
-        }];
+        return vec![lang.pick(
+            format!("{shown}：没有上报记录。这个人（或条码）没有通过本程序上报过。"),
+            format!("{shown}: no upload record."),
+        )];
     }
     records
         .iter()
         .map(|r| {
-            let source = r.source_file.clone().unwrap_or_else(|| match lang {
-                Lang::Zh => "（未记录）".into(),
-                Lang::En => "(not recorded)".into(),
-            });
+            let source = r
+                .source_file
+                .clone()
+                .unwrap_or_else(|| lang.pick("（未记录）", "(not recorded)").into());
             let target = if r.target.is_empty() {
                 "—".to_owned()
             } else {
                 r.target.clone()
             };
-            match (lang, r.state.as_str()) {
-                (Lang::Zh, "confirmed") => format!(
-                    "{shown}：已上报。{} 由省平台确认，目标「{target}」，批次 {}，来自文件「{source}」。",
-                    when(r.confirmed_at),
-                    r.batch
-                ),
-                (Lang::En, "confirmed") => format!(
-                    "{shown}: uploaded, confirmed {} by {target}, batch {}, from {source}.",
-                    when(r.confirmed_at),
-                    r.batch
-                ),
-                (Lang::Zh, state) => format!(
-                    "{shown}：还没有上报完成，在上传队列里，现在「{}」（批次 {}，目标「{target}」，{} 放入队列，来自文件「{source}」）。{}",
-                    state_zh(state),
-                    r.batch,
-                    when(r.queued_at),
-                    r.last_error
-                        .as_deref()
-                        .map(|e| format!("最后一次：{e}"))
-                        .unwrap_or_default()
-                ),
-                (Lang::En, state) => format!(
-                    "{shown}: not uploaded yet, {state} in the upload queue (batch {}, {target}, queued {}, from {source}).",
-                    r.batch,
-                    when(r.queued_at)
-                ),
+            let batch = &r.batch;
+            match r.state.as_str() {
+                "confirmed" => {
+                    let at = when(r.confirmed_at);
+                    lang.pick(
+                        format!(
+                            "{shown}：已上报。{at} 由省平台确认，目标「{target}」，批次 {batch}，来自文件「{source}」。"
+                        ),
+                        format!(
+                            "{shown}: uploaded, confirmed {at} by {target}, batch {batch}, from {source}."
+                        ),
+                    )
+                }
+                state => {
+                    let at = when(r.queued_at);
+                    let last = r.last_error.as_deref();
+                    lang.pick(
+                        format!(
+                            "{shown}：还没有上报完成，在上传队列里，现在「{}」（批次 {batch}，目标「{target}」，{at} 放入队列，来自文件「{source}」）。{}",
+                            state_zh(state),
+                            last.map(|e| format!("最后一次：{e}")).unwrap_or_default()
+                        ),
+                        format!(
+                            "{shown}: not uploaded yet, {state} in the upload queue (batch {batch}, {target}, queued {at}, from {source})."
+                        ),
+                    )
+                }
             }
         })
         .collect()

@@ -11,6 +11,8 @@
 // Over 600 lines: checking, installing and rolling back a pack are one sequence of steps over
 // the same files and locks (see above); split, the order of the checks would be harder to see.
 
+use crate::issue::Lang;
+use crate::message::{Localized, Text, io_message};
 use crate::profile::{Origin, Profile};
 use crate::upload::target::Target;
 use serde::{Deserialize, Serialize};
@@ -57,80 +59,114 @@ impl PackOptions {
 
 /// Why a pack was refused or a rollback could not be done. Every refusal names the check.
 #[derive(Debug, thiserror::Error)]
+#[error("{}", self.text(Lang::Zh))]
 pub enum PackError {
-    #[error("无法读取模板包「{}」：{detail}", path.display())]
-    Read { path: PathBuf, detail: String },
-    #[error("模板包没有签名（检查：签名）：找不到「{}」。请向技术支持要一个新的模板包（连同它的 .minisig 签名文件）。", sig.display())]
-    Unsigned { sig: PathBuf },
-    #[error(
-        "模板包的签名不是受信任的密钥签的（检查：受信任的密钥）。请向技术支持要一个新的模板包，或请信息科把技术支持的公钥放进 trusted-keys.txt。"
-    )]
+    Read {
+        path: PathBuf,
+        detail: String,
+    },
+    Unsigned {
+        sig: PathBuf,
+    },
     Untrusted,
-    #[error(
-        "模板包的签名不对（检查：签名校验），文件可能被改动或损坏。请向技术支持要一个新的模板包。"
-    )]
     BadSignature,
-    #[error(
-        "模板包里的「{entry}」不合规定（检查：文件路径）：{detail}。请向技术支持要一个新的模板包。"
-    )]
-    BadPath { entry: String, detail: String },
-    #[error("模板包的 pack.toml 有问题（检查：包信息）：{detail}。请向技术支持要一个新的模板包。")]
-    BadManifest { detail: String },
-    #[error(
-        "模板包「{name}」的版本 {version} 不比已安装的 {installed} 新（检查：版本），没有安装。请向技术支持要最新的模板包。"
-    )]
+    BadPath {
+        entry: String,
+        detail: String,
+    },
+    BadManifest {
+        detail: String,
+    },
     Older {
         name: String,
         version: String,
         installed: String,
     },
-    #[error(
-        "模板包里的文件读不了（检查：文件内容）：{detail}。整个包没有安装。请向技术支持要一个新的模板包。"
-    )]
-    BadFile { detail: String },
-    #[error("安装模板包时出错：{detail}。已安装的文件没有改动。")]
-    Install { detail: String },
-    #[error("没有安装名为「{name}」的模板包。用 sheetbridge pack list 查看已安装的模板包。")]
-    NotInstalled { name: String },
-    #[error("模板包「{name}」没有可以退回的上一个版本。")]
-    NoPrevious { name: String },
+    BadFile {
+        detail: String,
+    },
+    Install {
+        detail: String,
+    },
+    NotInstalled {
+        name: String,
+    },
+    NoPrevious {
+        name: String,
+    },
 }
 
-impl PackError {
-    /// The message in English.
-    pub fn english(&self) -> String {
+impl Localized for PackError {
+    fn message(&self) -> Text {
         match self {
-            PackError::Read { path, detail } => format!("cannot read {}: {detail}", path.display()),
+            PackError::Read { path, detail } => {
+                let path = path.display();
+                Text::new(
+                    format!("无法读取模板包「{path}」：{detail}"),
+                    format!("cannot read {path}: {detail}"),
+                )
+            }
             PackError::Unsigned { sig } => {
-                format!("refused (check: signature): no signature {}", sig.display())
+                let sig = sig.display();
+                Text::new(
+                    format!(
+                        "模板包没有签名（检查：签名）：找不到「{sig}」。请向技术支持要一个新的模板包（连同它的 .minisig 签名文件）。"
+                    ),
+                    format!("refused (check: signature): no signature {sig}"),
+                )
             }
-            PackError::Untrusted => {
-                "refused (check: trusted key): not signed by a trusted key".into()
-            }
-            PackError::BadSignature => {
-                "refused (check: signature verification): the pack was changed or damaged".into()
-            }
-            PackError::BadPath { entry, detail } => {
-                format!("refused (check: file path): {entry}: {detail}")
-            }
-            PackError::BadManifest { detail } => {
-                format!("refused (check: pack.toml): {detail}")
-            }
+            PackError::Untrusted => Text::new(
+                "模板包的签名不是受信任的密钥签的（检查：受信任的密钥）。请向技术支持要一个新的模板包，或请信息科把技术支持的公钥放进 trusted-keys.txt。",
+                "refused (check: trusted key): not signed by a trusted key",
+            ),
+            PackError::BadSignature => Text::new(
+                "模板包的签名不对（检查：签名校验），文件可能被改动或损坏。请向技术支持要一个新的模板包。",
+                "refused (check: signature verification): the pack was changed or damaged",
+            ),
+            PackError::BadPath { entry, detail } => Text::new(
+                format!(
+                    "模板包里的「{entry}」不合规定（检查：文件路径）：{detail}。请向技术支持要一个新的模板包。"
+                ),
+                format!("refused (check: file path): {entry}: {detail}"),
+            ),
+            PackError::BadManifest { detail } => Text::new(
+                format!(
+                    "模板包的 pack.toml 有问题（检查：包信息）：{detail}。请向技术支持要一个新的模板包。"
+                ),
+                format!("refused (check: pack.toml): {detail}"),
+            ),
             PackError::Older {
                 name,
                 version,
                 installed,
-            } => format!(
-                "refused (check: version): {name} {version} is not newer than the installed {installed}"
+            } => Text::new(
+                format!(
+                    "模板包「{name}」的版本 {version} 不比已安装的 {installed} 新（检查：版本），没有安装。请向技术支持要最新的模板包。"
+                ),
+                format!(
+                    "refused (check: version): {name} {version} is not newer than the installed {installed}"
+                ),
             ),
-            PackError::BadFile { detail } => {
-                format!("refused (check: file contents): {detail}; nothing installed")
-            }
-            PackError::Install { detail } => {
-                format!("install failed: {detail}; the installed files are unchanged")
-            }
-            PackError::NotInstalled { name } => format!("no installed pack {name}"),
-            PackError::NoPrevious { name } => format!("pack {name} has no previous version"),
+            PackError::BadFile { detail } => Text::new(
+                format!(
+                    "模板包里的文件读不了（检查：文件内容）：{detail}。整个包没有安装。请向技术支持要一个新的模板包。"
+                ),
+                format!("refused (check: file contents): {detail}; nothing installed"),
+            ),
+            PackError::Install { detail } => Text::new(
+                format!("安装模板包时出错：{detail}。已安装的文件没有改动。"),
+                format!("install failed: {detail}; the installed files are unchanged"),
+            ),
+            PackError::NotInstalled { name } => Text::new(
+                format!(
+                    "没有安装名为「{name}」的模板包。用 sheetbridge pack list 查看已安装的模板包。"
+                ),
+                format!("no installed pack {name}"),
+            ),
+            PackError::NoPrevious { name } => Text::new(
+                format!("模板包「{name}」没有可以退回的上一个版本。"),
+                format!("pack {name} has no previous version"),
+            ),
         }
     }
 }
@@ -218,11 +254,11 @@ fn read_limited(path: &Path) -> Result<Vec<u8>, PackError> {
         path: path.to_owned(),
         detail,
     };
-    let file = std::fs::File::open(path).map_err(|e| err(crate::read::io_message(&e)))?;
+    let file = std::fs::File::open(path).map_err(|e| err(io_message(&e)))?;
     let mut bytes = Vec::new();
     file.take(MAX_BYTES + 1)
         .read_to_end(&mut bytes)
-        .map_err(|e| err(crate::read::io_message(&e)))?;
+        .map_err(|e| err(io_message(&e)))?;
     if bytes.len() as u64 > MAX_BYTES {
         return Err(err(format!("大于 {} MB", MAX_BYTES / 1024 / 1024)));
     }
@@ -461,7 +497,7 @@ pub fn installed(config: &Path) -> Vec<InstalledPack> {
 fn lock(config: &Path) -> Result<std::fs::File, PackError> {
     let dir = packs_dir(config);
     let io = |e: std::io::Error| PackError::Install {
-        detail: crate::read::io_message(&e),
+        detail: io_message(&e),
     };
     std::fs::create_dir_all(&dir).map_err(io)?;
     let f = std::fs::OpenOptions::new()
@@ -537,7 +573,7 @@ fn apply(
     changes: &[(PathBuf, Option<Vec<u8>>)],
 ) -> Result<(), PackError> {
     let io = |path: &Path, e: std::io::Error| PackError::Install {
-        detail: format!("{}：{}", path.display(), crate::read::io_message(&e)),
+        detail: format!("{}：{}", path.display(), io_message(&e)),
     };
     // 1. The files replaced, kept for rollback (a fresh copy of this version's backup).
     let _ = std::fs::remove_dir_all(backup);
@@ -634,7 +670,7 @@ pub fn rollback(config: &Path, name: &str) -> Result<Option<InstalledPack>, Pack
         let saved = backup.join(rel);
         let data = if saved.is_file() {
             Some(std::fs::read(&saved).map_err(|e| PackError::Install {
-                detail: format!("{}：{}", saved.display(), crate::read::io_message(&e)),
+                detail: format!("{}：{}", saved.display(), io_message(&e)),
             })?)
         } else {
             None

@@ -7,78 +7,115 @@
 
 use super::journal::{Journal, JournalError};
 use super::source::{Method, Source};
+use crate::issue::Lang;
+use crate::message::{Localized, Text, io_message};
 use crate::upload::client::{Client, Credentials, Kind};
 use crate::upload::target::Auth;
 use std::path::{Path, PathBuf};
 
 /// Why nothing was saved.
 #[derive(Debug, thiserror::Error)]
+#[error("{}", self.text(Lang::Zh))]
 pub enum FetchError {
-    #[error("无法为数据来源「{source_name}」建立连接设置：{detail}")]
-    Client { source_name: String, detail: String },
-    #[error(
-        "城市系统「{source_name}」拒绝登录：{detail}。请核对用户名和密码（sheetbridge login --source {reference}）。"
-    )]
+    Client {
+        source_name: String,
+        detail: String,
+    },
     Login {
         source_name: String,
         reference: String,
         detail: String,
     },
-    #[error(
-        "连不上城市系统「{source_name}」（{url}）：{detail}。请检查网络后再试，下次定时运行会再下载。"
-    )]
     Unreachable {
         source_name: String,
         url: String,
         detail: String,
     },
-    #[error("城市系统「{source_name}」没有给出导出文件（HTTP {status}）：{detail}")]
     Status {
         source_name: String,
         status: u16,
         detail: String,
     },
-    #[error(
-        "城市系统「{source_name}」返回的不是表格，而是网页「{title}」（可能是登录页或出错页面），没有保存。请在浏览器里登录城市系统看看，或核对数据来源文件里的导出路径和参数。"
-    )]
-    NotSpreadsheet { source_name: String, title: String },
-    #[error("无法保存下载的文件「{}」：{detail}", path.display())]
-    Save { path: PathBuf, detail: String },
-    #[error("找不到要保存到的文件夹「{}」。请先建好这个文件夹。", path.display())]
-    NoFolder { path: PathBuf },
-    #[error(transparent)]
+    NotSpreadsheet {
+        source_name: String,
+        title: String,
+    },
+    Save {
+        path: PathBuf,
+        detail: String,
+    },
+    NoFolder {
+        path: PathBuf,
+    },
     Journal(#[from] JournalError),
 }
 
-impl FetchError {
-    pub fn english(&self) -> String {
+impl Localized for FetchError {
+    fn message(&self) -> Text {
         match self {
             FetchError::Client {
                 source_name,
                 detail,
-            } => format!("source {source_name}: {detail}"),
+            } => Text::new(
+                format!("无法为数据来源「{source_name}」建立连接设置：{detail}"),
+                format!("source {source_name}: {detail}"),
+            ),
             FetchError::Login {
                 source_name,
+                reference,
                 detail,
-                ..
-            } => {
-                format!("the city system {source_name} refused the login: {detail}")
-            }
-            FetchError::Unreachable { url, detail, .. } => format!("cannot reach {url}: {detail}"),
-            FetchError::Status { status, detail, .. } => format!("HTTP {status}: {detail}"),
-            FetchError::NotSpreadsheet { title, .. } => {
+            } => Text::new(
+                format!(
+                    "城市系统「{source_name}」拒绝登录：{detail}。请核对用户名和密码（sheetbridge login --source {reference}）。"
+                ),
+                format!("the city system {source_name} refused the login: {detail}"),
+            ),
+            FetchError::Unreachable {
+                source_name,
+                url,
+                detail,
+            } => Text::new(
+                format!(
+                    "连不上城市系统「{source_name}」（{url}）：{detail}。请检查网络后再试，下次定时运行会再下载。"
+                ),
+                format!("cannot reach {url}: {detail}"),
+            ),
+            FetchError::Status {
+                source_name,
+                status,
+                detail,
+            } => Text::new(
+                format!("城市系统「{source_name}」没有给出导出文件（HTTP {status}）：{detail}"),
+                format!("HTTP {status}: {detail}"),
+            ),
+            FetchError::NotSpreadsheet { source_name, title } => Text::new(
+                format!(
+                    "城市系统「{source_name}」返回的不是表格，而是网页「{title}」（可能是登录页或出错页面），没有保存。请在浏览器里登录城市系统看看，或核对数据来源文件里的导出路径和参数。"
+                ),
                 format!(
                     "the download is not a spreadsheet but a page titled \"{title}\"; nothing saved"
+                ),
+            ),
+            FetchError::Save { path, detail } => {
+                let path = path.display();
+                Text::new(
+                    format!("无法保存下载的文件「{path}」：{detail}"),
+                    format!("cannot save {path}: {detail}"),
                 )
             }
-            FetchError::Save { path, detail } => {
-                format!("cannot save {}: {detail}", path.display())
+            FetchError::NoFolder { path } => {
+                let path = path.display();
+                Text::new(
+                    format!("找不到要保存到的文件夹「{path}」。请先建好这个文件夹。"),
+                    format!("no folder {path}"),
+                )
             }
-            FetchError::NoFolder { path } => format!("no folder {}", path.display()),
-            FetchError::Journal(e) => e.english(),
+            FetchError::Journal(e) => e.message(),
         }
     }
+}
 
+impl FetchError {
     /// The login was refused (exit code 2 at the front end, like `upload`).
     pub fn is_login(&self) -> bool {
         matches!(self, FetchError::Login { .. })
@@ -131,7 +168,7 @@ impl Fetch<'_> {
         // renamed: whole or not at all.
         let save_err = |path: &Path, e: std::io::Error| FetchError::Save {
             path: path.to_owned(),
-            detail: crate::read::io_message(&e),
+            detail: io_message(&e),
         };
         let mut temp = tempfile::Builder::new()
             .prefix(&crate::write::temp_prefix())

@@ -7,6 +7,7 @@
 
 use crate::batch::Ledger;
 use crate::issue::Lang;
+use crate::message::{Localized, Text};
 use crate::pipeline::{LoadError, Options};
 use crate::profile::Profiles;
 use crate::upload::client::{Credentials, Outcome};
@@ -19,21 +20,19 @@ use std::sync::Arc;
 
 /// Why the workflow could not go on (not a problem of one file: the watcher stops).
 #[derive(Debug, thiserror::Error)]
+#[error("{}", self.text(Lang::Zh))]
 pub enum WorkflowError {
-    #[error(transparent)]
     Outbox(#[from] OutboxError),
-    #[error(transparent)]
     Write(#[from] crate::write::WriteError),
-    #[error(transparent)]
     Profile(#[from] crate::profile::ProfileError),
 }
 
-impl WorkflowError {
-    pub fn english(&self) -> String {
+impl Localized for WorkflowError {
+    fn message(&self) -> Text {
         match self {
-            WorkflowError::Outbox(e) => e.english(),
-            WorkflowError::Write(e) => e.english(),
-            WorkflowError::Profile(e) => format!("profile error: {e}"),
+            WorkflowError::Outbox(e) => e.message(),
+            WorkflowError::Write(e) => e.message(),
+            WorkflowError::Profile(e) => e.message(),
         }
     }
 }

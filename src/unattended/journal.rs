@@ -5,21 +5,29 @@
 //! Every change is one SQLite transaction (WAL, full sync), so it survives a kill; several
 //! processes may use it at once (the window, a scheduled `watch --once`, a terminal).
 
+use crate::issue::Lang;
+use crate::message::{Localized, Text, io_message};
 use rusqlite::{Connection, OptionalExtension, params};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// Why the journal could not be used.
 #[derive(Debug, thiserror::Error)]
-#[error("无人值守记录「{}」出错：{detail}。如果问题持续，请联系技术支持并提供这个文件。", path.display())]
+#[error("{}", self.text(Lang::Zh))]
 pub struct JournalError {
     pub path: PathBuf,
     pub detail: String,
 }
 
-impl JournalError {
-    pub fn english(&self) -> String {
-        format!("journal {}: {}", self.path.display(), self.detail)
+impl Localized for JournalError {
+    fn message(&self) -> Text {
+        let (path, detail) = (self.path.display(), &self.detail);
+        Text::new(
+            format!(
+                "无人值守记录「{path}」出错：{detail}。如果问题持续，请联系技术支持并提供这个文件。"
+            ),
+            format!("journal {path}: {detail}"),
+        )
     }
 }
 
@@ -83,7 +91,7 @@ impl Journal {
             path: path.clone(),
             detail: e.to_string(),
         };
-        std::fs::create_dir_all(data_dir).map_err(|e| err(&crate::read::io_message(&e)))?;
+        std::fs::create_dir_all(data_dir).map_err(|e| err(&io_message(&e)))?;
         let conn = Connection::open(&path).map_err(|e| err(&e))?;
         conn.busy_timeout(Duration::from_secs(10))
             .map_err(|e| err(&e))?;

@@ -8,6 +8,8 @@
 //! The scheduler programs are found on `PATH` (tests put stand-ins there).
 // Over 600 lines: the schedule format, its next-run arithmetic and their tests.
 
+use crate::issue::Lang;
+use crate::message::{Localized, Text, io_message};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
@@ -38,31 +40,46 @@ impl Backend {
 
 /// Why the task could not be installed, removed or read.
 #[derive(Debug, thiserror::Error)]
+#[error("{}", self.text(Lang::Zh))]
 pub enum ScheduleError {
-    #[error(
-        "间隔 {0} 分钟不行：请用能整除 60 的分钟数（5、10、15、20、30、60），或整小时数（120、180、240、360、480、720、1440）。"
-    )]
     Every(u32),
-    #[error("运行「{program}」失败：{detail}。{hint}")]
     Program {
         program: String,
         detail: String,
         hint: &'static str,
     },
-    #[error("无法写文件「{}」：{detail}", path.display())]
-    Io { path: PathBuf, detail: String },
+    Io {
+        path: PathBuf,
+        detail: String,
+    },
 }
 
-impl ScheduleError {
-    pub fn english(&self) -> String {
+impl Localized for ScheduleError {
+    fn message(&self) -> Text {
         match self {
-            ScheduleError::Every(m) => format!(
-                "an interval of {m} minutes is not supported: use a divisor of 60 or whole hours dividing a day"
+            ScheduleError::Every(m) => Text::new(
+                format!(
+                    "间隔 {m} 分钟不行：请用能整除 60 的分钟数（5、10、15、20、30、60），或整小时数（120、180、240、360、480、720、1440）。"
+                ),
+                format!(
+                    "an interval of {m} minutes is not supported: use a divisor of 60 or whole hours dividing a day"
+                ),
             ),
             ScheduleError::Program {
-                program, detail, ..
-            } => format!("{program} failed: {detail}"),
-            ScheduleError::Io { path, detail } => format!("{}: {detail}", path.display()),
+                program,
+                detail,
+                hint,
+            } => Text::new(
+                format!("运行「{program}」失败：{detail}。{hint}"),
+                format!("{program} failed: {detail}"),
+            ),
+            ScheduleError::Io { path, detail } => {
+                let path = path.display();
+                Text::new(
+                    format!("无法写文件「{path}」：{detail}"),
+                    format!("{path}: {detail}"),
+                )
+            }
         }
     }
 }
@@ -280,16 +297,14 @@ fn run(
         detail,
         hint,
     };
-    let mut child = cmd.spawn().map_err(|e| err(crate::read::io_message(&e)))?;
+    let mut child = cmd.spawn().map_err(|e| err(io_message(&e)))?;
     if let (Some(text), Some(mut stdin)) = (input, child.stdin.take()) {
         use std::io::Write;
         stdin
             .write_all(text.as_bytes())
-            .map_err(|e| err(crate::read::io_message(&e)))?;
+            .map_err(|e| err(io_message(&e)))?;
     }
-    let out = child
-        .wait_with_output()
-        .map_err(|e| err(crate::read::io_message(&e)))?;
+    let out = child.wait_with_output().map_err(|e| err(io_message(&e)))?;
     Ok((
         out.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -351,7 +366,7 @@ impl Scheduler {
     fn write(&self, path: &Path, text: &str) -> Result<(), ScheduleError> {
         crate::credentials::write_private(path, text.as_bytes()).map_err(|e| ScheduleError::Io {
             path: path.to_owned(),
-            detail: crate::read::io_message(&e),
+            detail: io_message(&e),
         })
     }
 
@@ -480,7 +495,7 @@ impl Scheduler {
                         if p.exists() {
                             std::fs::remove_file(p).map_err(|e| ScheduleError::Io {
                                 path: p.clone(),
-                                detail: crate::read::io_message(&e),
+                                detail: io_message(&e),
                             })?;
                         }
                     }
@@ -509,7 +524,7 @@ impl Scheduler {
         if record.exists() {
             std::fs::remove_file(&record).map_err(|e| ScheduleError::Io {
                 path: record.clone(),
-                detail: crate::read::io_message(&e),
+                detail: io_message(&e),
             })?;
         }
         Ok(had)

@@ -7,7 +7,9 @@
 //! ([`crate::upload::target::Target::parse`]): a source is read as a target whose upload path is
 //! the export path.
 
-use crate::upload::target::{Target, TargetError};
+use crate::issue::Lang;
+use crate::message::{Localized, Text, io_message};
+use crate::upload::target::{Target, TargetError, key_note};
 use reqwest::Url;
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -15,39 +17,46 @@ use std::path::{Path, PathBuf};
 
 /// Why a source could not be loaded. Every variant names the file.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{}", self.text(Lang::Zh))]
 pub enum SourceError {
-    #[error("数据来源文件「{path}」{}有误：{detail}。请改正后再试。", key_zh(.key))]
     Invalid {
         path: String,
         key: Option<String>,
         detail: String,
     },
-    #[error("读不了数据来源文件「{path}」：{detail}")]
-    Io { path: String, detail: String },
-    #[error(
-        "找不到名为「{name}」的数据来源。请把 {name}.toml 放进文件夹「{dir}」，或直接给出 .toml 文件的路径。"
-    )]
-    NotFound { name: String, dir: String },
+    Io {
+        path: String,
+        detail: String,
+    },
+    NotFound {
+        name: String,
+        dir: String,
+    },
 }
 
-fn key_zh(key: &Option<String>) -> String {
-    key.as_ref()
-        .map(|k| format!("（键 {k}）"))
-        .unwrap_or_default()
-}
-
-impl SourceError {
-    pub fn english(&self) -> String {
+impl Localized for SourceError {
+    fn message(&self) -> Text {
         match self {
             SourceError::Invalid { path, key, detail } => {
-                let key = key
-                    .as_ref()
-                    .map(|k| format!(" (key {k})"))
-                    .unwrap_or_default();
-                format!("source file {path}{key}: {detail}")
+                let key = key_note(key);
+                Text::new(
+                    format!(
+                        "数据来源文件「{path}」{}有误：{detail}。请改正后再试。",
+                        key.zh
+                    ),
+                    format!("source file {path}{}: {detail}", key.en),
+                )
             }
-            SourceError::Io { path, detail } => format!("cannot read source file {path}: {detail}"),
-            SourceError::NotFound { name, dir } => format!("no source named {name} in {dir}"),
+            SourceError::Io { path, detail } => Text::new(
+                format!("读不了数据来源文件「{path}」：{detail}"),
+                format!("cannot read source file {path}: {detail}"),
+            ),
+            SourceError::NotFound { name, dir } => Text::new(
+                format!(
+                    "找不到名为「{name}」的数据来源。请把 {name}.toml 放进文件夹「{dir}」，或直接给出 .toml 文件的路径。"
+                ),
+                format!("no source named {name} in {dir}"),
+            ),
         }
     }
 }
@@ -206,7 +215,7 @@ impl Source {
     pub fn from_path(path: &Path) -> Result<Source, SourceError> {
         let text = std::fs::read_to_string(path).map_err(|e| SourceError::Io {
             path: path.display().to_string(),
-            detail: crate::read::io_message(&e),
+            detail: io_message(&e),
         })?;
         let abs = std::path::absolute(path).unwrap_or_else(|_| path.to_owned());
         Source::parse(
@@ -229,7 +238,7 @@ impl Source {
             if path.is_file() {
                 let text = std::fs::read_to_string(&path).map_err(|e| SourceError::Io {
                     path: path.display().to_string(),
-                    detail: crate::read::io_message(&e),
+                    detail: io_message(&e),
                 })?;
                 return Source::parse(name, &path.display().to_string(), &text, Some(dir));
             }

@@ -14,6 +14,8 @@
 use super::handle::{Counts, FileResult, Workflow, WorkflowError};
 use super::journal::{Handled, Journal, JournalError};
 use super::{DONE_DIR, FIX_DIR, claim, file_sha256};
+use crate::issue::Lang;
+use crate::message::{Localized, Text, io_message};
 use crate::privacy::mask_text as mask;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -29,24 +31,35 @@ const PARTIAL: &[&str] = &["crdownload", "part", "tmp", "download"];
 
 /// Why a pass stopped (not a problem of one file).
 #[derive(Debug, thiserror::Error)]
+#[error("{}", self.text(Lang::Zh))]
 pub enum WatchError {
-    #[error("找不到要监视的文件夹「{}」。请先建好这个文件夹，或在设置里改成另一个文件夹。", path.display())]
     NoFolder { path: PathBuf },
-    #[error("无法处理文件夹「{}」：{detail}", path.display())]
     Io { path: PathBuf, detail: String },
-    #[error(transparent)]
     Journal(#[from] JournalError),
-    #[error(transparent)]
     Workflow(#[from] WorkflowError),
 }
 
-impl WatchError {
-    pub fn english(&self) -> String {
+impl Localized for WatchError {
+    fn message(&self) -> Text {
         match self {
-            WatchError::NoFolder { path } => format!("no folder {}", path.display()),
-            WatchError::Io { path, detail } => format!("{}: {detail}", path.display()),
-            WatchError::Journal(e) => e.english(),
-            WatchError::Workflow(e) => e.english(),
+            WatchError::NoFolder { path } => {
+                let path = path.display();
+                Text::new(
+                    format!(
+                        "找不到要监视的文件夹「{path}」。请先建好这个文件夹，或在设置里改成另一个文件夹。"
+                    ),
+                    format!("no folder {path}"),
+                )
+            }
+            WatchError::Io { path, detail } => {
+                let path = path.display();
+                Text::new(
+                    format!("无法处理文件夹「{path}」：{detail}"),
+                    format!("{path}: {detail}"),
+                )
+            }
+            WatchError::Journal(e) => e.message(),
+            WatchError::Workflow(e) => e.message(),
         }
     }
 }
@@ -54,7 +67,7 @@ impl WatchError {
 fn io(path: &Path) -> impl Fn(std::io::Error) -> WatchError + '_ {
     move |e| WatchError::Io {
         path: path.to_owned(),
-        detail: crate::read::io_message(&e),
+        detail: io_message(&e),
     }
 }
 
@@ -213,10 +226,10 @@ pub fn watch_folder_warning(
     if !downloads.iter().any(|d| same(folder, d)) {
         return None;
     }
-    Some(match lang {
-        crate::issue::Lang::Zh => "提醒：监视的是“下载”文件夹。大家从这里打开文件核对，放在这里的文件可能在核对之前就被自动上报了。建议用单独的文件夹，例如 文档/核酸上报/待上报，并让浏览器或同事把导出表存到那里。".into(),
-        crate::issue::Lang::En => "Note: the watched folder is Downloads. Files are opened from there to be reviewed, and may be sent before the review. A folder of its own, such as Documents/核酸上报/待上报, is better.".into(),
-    })
+    Some(lang.pick(
+        "提醒：监视的是“下载”文件夹。大家从这里打开文件核对，放在这里的文件可能在核对之前就被自动上报了。建议用单独的文件夹，例如 文档/核酸上报/待上报，并让浏览器或同事把导出表存到那里。",
+        "Note: the watched folder is Downloads. Files are opened from there to be reviewed, and may be sent before the review. A folder of its own, such as Documents/核酸上报/待上报, is better.",
+    ).into())
 }
 
 /// The files directly in `folder` that may be handled now, oldest first; and how many are
@@ -399,7 +412,7 @@ impl Watch<'_> {
                     std::io::Write::write_all(f, text.as_bytes()).map_err(|e| {
                         crate::write::WriteError::Io {
                             path: note_out.clone(),
-                            reason: crate::read::io_message(&e),
+                            reason: io_message(&e),
                         }
                     })
                 })

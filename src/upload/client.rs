@@ -342,7 +342,7 @@ impl<'t> Client<'t> {
                     format!(
                         "批次文件「{}」读不了：{}",
                         path.display(),
-                        crate::read::io_message(&e)
+                        crate::message::io_message(&e)
                     ),
                     format!("cannot read the batch file {}: {e}", path.display()),
                 ));

@@ -14,6 +14,8 @@
 // and its transactions; a fifth of the file is tests.
 
 use crate::batch::Batch;
+use crate::issue::Lang;
+use crate::message::{Localized, Text, io_message};
 use crate::upload::target::Target;
 use crate::write::WriteError;
 use rusqlite::{Connection, OptionalExtension, params};
@@ -100,45 +102,71 @@ pub struct BatchRecord {
 
 /// Why the outbox could not do something.
 #[derive(Debug, thiserror::Error)]
+#[error("{}", self.text(Lang::Zh))]
 pub enum OutboxError {
-    #[error(
-        "没有找到存放待上报数据的文件夹；请设置环境变量 SHEETBRIDGE_DATA_DIR 指向一个可写的文件夹。"
-    )]
     NoDataDir,
-    #[error("待上报数据库「{}」出错：{detail}。如果问题持续，请联系技术支持并提供这个文件。", path.display())]
     Db { path: PathBuf, detail: String },
-    #[error("无法准备待上报文件：{0}")]
     Write(#[from] WriteError),
-    #[error("无法处理文件夹「{}」：{detail}", path.display())]
     Io { path: PathBuf, detail: String },
-    #[error("待上报数据库「{}」是更新版本的本程序写的（版本 {version}），这个版本读不了。请安装最新版本后再打开。", path.display())]
     Newer { path: PathBuf, version: u32 },
-    #[error("没有编号为 {id} 的批次。用 sheetbridge outbox list 查看所有批次。")]
     NotFound { id: String },
-    #[error("批次 {id} 现在是「{}」，这个操作只适用于「待人工处理」或「被拒绝」的批次。", state.zh())]
     WrongState { id: String, state: State },
 }
 
-impl OutboxError {
-    /// The message in English.
-    pub fn english(&self) -> String {
+impl Localized for OutboxError {
+    fn message(&self) -> Text {
         match self {
-            OutboxError::NoDataDir => {
-                "no data folder found; set SHEETBRIDGE_DATA_DIR to a writable folder".into()
-            }
-            OutboxError::Db { path, detail } => {
-                format!("outbox database {}: {detail}", path.display())
-            }
-            OutboxError::Write(e) => format!("cannot write the batch file: {}", e.english()),
-            OutboxError::Io { path, detail } => format!("{}: {detail}", path.display()),
-            OutboxError::Newer { path, version } => format!(
-                "outbox database {} was written by a newer version (schema {version}); install the latest version",
-                path.display()
+            OutboxError::NoDataDir => Text::new(
+                "没有找到存放待上报数据的文件夹；请设置环境变量 SHEETBRIDGE_DATA_DIR 指向一个可写的文件夹。",
+                "no data folder found; set SHEETBRIDGE_DATA_DIR to a writable folder",
             ),
-            OutboxError::NotFound { id } => format!("no batch {id}; see `sheetbridge outbox list`"),
-            OutboxError::WrongState { id, state } => format!(
-                "batch {id} is {}; only waiting or rejected batches can be retried or forgotten",
-                state.as_str()
+            OutboxError::Db { path, detail } => {
+                let path = path.display();
+                Text::new(
+                    format!(
+                        "待上报数据库「{path}」出错：{detail}。如果问题持续，请联系技术支持并提供这个文件。"
+                    ),
+                    format!("outbox database {path}: {detail}"),
+                )
+            }
+            OutboxError::Write(e) => {
+                let e = e.message();
+                Text::new(
+                    format!("无法准备待上报文件：{}", e.zh),
+                    format!("cannot write the batch file: {}", e.en),
+                )
+            }
+            OutboxError::Io { path, detail } => {
+                let path = path.display();
+                Text::new(
+                    format!("无法处理文件夹「{path}」：{detail}"),
+                    format!("{path}: {detail}"),
+                )
+            }
+            OutboxError::Newer { path, version } => {
+                let path = path.display();
+                Text::new(
+                    format!(
+                        "待上报数据库「{path}」是更新版本的本程序写的（版本 {version}），这个版本读不了。请安装最新版本后再打开。"
+                    ),
+                    format!(
+                        "outbox database {path} was written by a newer version (schema {version}); install the latest version"
+                    ),
+                )
+            }
+            OutboxError::NotFound { id } => Text::new(
+                format!("没有编号为 {id} 的批次。用 sheetbridge outbox list 查看所有批次。"),
+                format!("no batch {id}; see `sheetbridge outbox list`"),
+            ),
+            OutboxError::WrongState { id, state } => Text::new(
+                format!(
+                    "批次 {id} 现在是「{}」，这个操作只适用于「待人工处理」或「被拒绝」的批次。",
+                    state.zh()
+                ),
+                format!(
+                    "batch {id} is {}; only waiting or rejected batches can be retried or forgotten",
+                    state.as_str()
+                ),
             ),
         }
     }
@@ -431,7 +459,7 @@ impl Outbox {
         let files = dir.join("outbox");
         let io = |path: &Path, e: std::io::Error| OutboxError::Io {
             path: path.to_owned(),
-            detail: crate::read::io_message(&e),
+            detail: io_message(&e),
         };
         crate::privacy::create_private_dir(&files).map_err(|e| io(&files, e))?;
         let db_path = dir.join("outbox.sqlite");
@@ -642,7 +670,7 @@ impl Outbox {
         };
         let entries = std::fs::read_dir(&self.files).map_err(|e| OutboxError::Io {
             path: self.files.clone(),
-            detail: crate::read::io_message(&e),
+            detail: io_message(&e),
         })?;
         Ok(entries
             .flatten()
@@ -679,7 +707,7 @@ impl Outbox {
                 Err(e) => {
                     return Err(OutboxError::Io {
                         path,
-                        detail: crate::read::io_message(&e),
+                        detail: io_message(&e),
                     });
                 }
             }
@@ -995,7 +1023,7 @@ impl Outbox {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
             Err(e) => Err(OutboxError::Io {
                 path,
-                detail: crate::read::io_message(&e),
+                detail: io_message(&e),
             }),
         }
     }

@@ -5,6 +5,8 @@
 //! folder; a target is named by its file stem or given as a path.
 // Over 600 lines: the target file format with its checks and their tests.
 
+use crate::issue::Lang;
+use crate::message::{Localized, Text, io_message};
 use reqwest::Url;
 use serde::Deserialize;
 use std::path::Path;
@@ -24,31 +26,34 @@ pub const BUILTIN: &[(&str, &str)] = &[
 
 /// Why a target could not be loaded. Every variant names the file.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{}", self.text(Lang::Zh))]
 pub enum TargetError {
-    #[error("上报目标文件「{path}」第 {line} 行{}有误：{detail}。请改正这一行后再试。", key_zh(.key))]
     Invalid {
         path: String,
         line: usize,
         key: Option<String>,
         detail: String,
     },
-    #[error("读不了上报目标文件「{path}」：{detail}")]
-    Io { path: String, detail: String },
-    #[error(
-        "找不到名为「{name}」的上报目标。可用的目标：{available}。也可以直接给出 .toml 文件的路径。"
-    )]
-    NotFound { name: String, available: String },
+    Io {
+        path: String,
+        detail: String,
+    },
+    NotFound {
+        name: String,
+        available: String,
+    },
 }
 
-fn key_zh(key: &Option<String>) -> String {
-    key.as_ref()
-        .map(|k| format!("（键 {k}）"))
-        .unwrap_or_default()
+/// The key a message is about, `（键 k）` / ` (key k)`, or nothing (a target's or a source's).
+pub(crate) fn key_note(key: &Option<String>) -> Text {
+    match key {
+        Some(k) => Text::new(format!("（键 {k}）"), format!(" (key {k})")),
+        None => Text::new("", ""),
+    }
 }
 
-impl TargetError {
-    /// The message in English.
-    pub fn english(&self) -> String {
+impl Localized for TargetError {
+    fn message(&self) -> Text {
         match self {
             TargetError::Invalid {
                 path,
@@ -56,16 +61,25 @@ impl TargetError {
                 key,
                 detail,
             } => {
-                let key = key
-                    .as_ref()
-                    .map(|k| format!(" (key {k})"))
-                    .unwrap_or_default();
-                format!("target file {path}, line {line}{key}: {detail}")
+                let key = key_note(key);
+                Text::new(
+                    format!(
+                        "上报目标文件「{path}」第 {line} 行{}有误：{detail}。请改正这一行后再试。",
+                        key.zh
+                    ),
+                    format!("target file {path}, line {line}{}: {detail}", key.en),
+                )
             }
-            TargetError::Io { path, detail } => format!("cannot read target file {path}: {detail}"),
-            TargetError::NotFound { name, available } => {
-                format!("no upload target named {name}; available: {available}")
-            }
+            TargetError::Io { path, detail } => Text::new(
+                format!("读不了上报目标文件「{path}」：{detail}"),
+                format!("cannot read target file {path}: {detail}"),
+            ),
+            TargetError::NotFound { name, available } => Text::new(
+                format!(
+                    "找不到名为「{name}」的上报目标。可用的目标：{available}。也可以直接给出 .toml 文件的路径。"
+                ),
+                format!("no upload target named {name}; available: {available}"),
+            ),
         }
     }
 }
@@ -237,11 +251,7 @@ impl Target {
                 let pem = std::fs::read(&path).map_err(|e| {
                     err(
                         Some(c.span()),
-                        format!(
-                            "读不了证书文件「{}」：{}",
-                            path.display(),
-                            crate::read::io_message(&e)
-                        ),
+                        format!("读不了证书文件「{}」：{}", path.display(), io_message(&e)),
                     )
                 })?;
                 let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| e.to_string());
@@ -415,7 +425,7 @@ impl Target {
     pub fn from_path(path: &Path) -> Result<Target, TargetError> {
         let text = std::fs::read_to_string(path).map_err(|e| TargetError::Io {
             path: path.display().to_string(),
-            detail: crate::read::io_message(&e),
+            detail: io_message(&e),
         })?;
         let abs = std::path::absolute(path).unwrap_or_else(|_| path.to_owned());
         Target::parse(
@@ -438,7 +448,7 @@ impl Target {
             if path.is_file() {
                 let text = std::fs::read_to_string(&path).map_err(|e| TargetError::Io {
                     path: path.display().to_string(),
-                    detail: crate::read::io_message(&e),
+                    detail: io_message(&e),
                 })?;
                 return Target::parse(name, &path.display().to_string(), &text, Some(dir));
             }

@@ -1,0 +1,131 @@
+//! What the commands print: a failure said once, a line in the user's language, the batch's
+//! summary, and the JSON report.
+
+use super::{EXIT_NOTHING, will_write};
+use sheetbridge::issue::Lang;
+use sheetbridge::message::{Localized, Text};
+use std::fmt::Display;
+
+/// A command's failure: said once, by [`main`], in the user's language, and logged.
+#[derive(Debug)]
+pub struct Failure {
+    text: Text,
+    code: u8,
+}
+
+/// What a command returns: its exit code, or why it stopped.
+pub type Run = Result<u8, Failure>;
+
+impl Failure {
+    /// Nothing could be done (exit code 2).
+    pub fn new(zh: impl Into<String>, en: impl Into<String>) -> Failure {
+        Failure {
+            text: Text::new(zh, en),
+            code: EXIT_NOTHING,
+        }
+    }
+
+    /// The same failure with another exit code.
+    pub fn with_code(mut self, code: u8) -> Failure {
+        self.code = code;
+        self
+    }
+
+    /// Logs and prints the failure; its exit code.
+    pub(super) fn report(&self, lang: Lang) -> u8 {
+        sheetbridge::log::event::error(&self.text.en);
+        say(
+            lang,
+            format!("错误：{}", self.text.zh),
+            format!("error: {}", self.text.en),
+        );
+        self.code
+    }
+}
+
+impl<E: Localized> From<E> for Failure {
+    fn from(e: E) -> Failure {
+        Failure {
+            text: e.message(),
+            code: EXIT_NOTHING,
+        }
+    }
+}
+
+/// Prints a line to standard error in the user's language.
+pub fn say(lang: Lang, zh: impl Display, en: impl Display) {
+    eprintln!("{}", lang.pick(zh.to_string(), en.to_string()));
+}
+
+/// Prints a line to standard output (what a command answers) in the user's language.
+pub fn answer(lang: Lang, zh: impl Display, en: impl Display) {
+    println!("{}", lang.pick(zh.to_string(), en.to_string()));
+}
+
+/// Prints the chosen profile, the counts and the first problems to standard error.
+pub fn print_summary(batch: &sheetbridge::batch::Batch, lang: Lang, limit: usize) {
+    let s = batch.summary();
+    let p = &batch.profile();
+    let how = if batch.source.auto_chosen {
+        lang.pick("自动识别", "chosen automatically")
+    } else {
+        lang.pick("指定", "given")
+    };
+    let (name, title) = (&p.name, &p.title);
+    say(
+        lang,
+        format!("模板：{name}（{title}，{how}）"),
+        format!("profile: {name} ({title}, {how})"),
+    );
+    let (sheet, header) = (&batch.source.sheet, batch.source.header_row);
+    let (total, ready, duplicate, warned) = (s.total, s.ready, s.duplicate, s.with_warnings);
+    let rejected = s.rejected + s.excluded;
+    say(
+        lang,
+        format!(
+            "工作表「{sheet}」，表头在第 {header} 行；共 {total} 行：可上报 {ready}，有错误 {rejected}，重复 {duplicate}，其中带提醒 {warned}"
+        ),
+        format!(
+            "sheet {sheet}, header on row {header}; {total} rows: {ready} ready, {rejected} rejected, {duplicate} duplicate, {warned} with warnings"
+        ),
+    );
+    let total = batch.all_issues().count();
+    if total == 0 {
+        return;
+    }
+    let shown = total.min(limit);
+    if limit == 0 {
+        say(
+            lang,
+            format!("问题共 {total} 条，详见报告。"),
+            format!("{total} problems, listed in the report."),
+        );
+    } else {
+        say(
+            lang,
+            format!("问题（共 {total} 条，下面是前 {shown} 条）："),
+            format!("problems ({total}, the first {shown} below):"),
+        );
+    }
+    for ri in batch.all_issues().take(limit) {
+        eprintln!("  {}", batch.message(ri.index, ri.issue, lang));
+    }
+}
+
+/// Writes the JSON report.
+pub fn write_report(
+    batch: &sheetbridge::batch::Batch,
+    path: &std::path::Path,
+    lang: Lang,
+) -> Result<(), Failure> {
+    let report = sheetbridge::report::Report::new(batch, lang);
+    will_write(path);
+    sheetbridge::write::write_atomically(path, |file| {
+        let mut out = std::io::BufWriter::new(file);
+        serde_json::to_writer_pretty(&mut out, &report)
+            .map_err(|e| sheetbridge::write::json_error(path, e))?;
+        std::io::Write::flush(&mut out)
+            .map_err(|e| sheetbridge::write::json_error(path, serde_json::Error::io(e)))
+    })?;
+    Ok(())
+}
