@@ -214,7 +214,7 @@ fn the_bundle_of_a_run_with_failures_holds_no_person() {
 
 // ---- Profile packs -------------------------------------------------------------------------
 
-struct Signer {
+pub(crate) struct Signer {
     pk: minisign::PublicKey,
     sk: minisign::SecretKey,
 }
@@ -634,13 +634,13 @@ fn the_window_looks_up_an_upload() {
     harness.run_steps(2);
     harness.get_by_label("查询上报记录").click();
     harness.run_steps(5);
-    assert!(harness.state().lookup.open, "the lookup window opens");
+    assert!(harness.state().ui.lookup.open, "the lookup window opens");
     let ask = |harness: &mut egui_kittest::Harness<'_, sheetbridge::app::App>, value: &str| {
         let field =
             harness.get_by_role_and_label(egui::accesskit::Role::TextInput, "证件号码或条码号");
         field.focus();
         harness.run_steps(1);
-        harness.state_mut().lookup.value.clear();
+        harness.state_mut().ui.lookup.value.clear();
         harness
             .get_by_role_and_label(egui::accesskit::Role::TextInput, "证件号码或条码号")
             .type_text(value);
@@ -648,7 +648,7 @@ fn the_window_looks_up_an_upload() {
         harness.get_by_label("查询").click();
         for _ in 0..2000 {
             harness.step();
-            if !harness.state().lookup.busy() {
+            if !harness.state().ui.lookup.busy() {
                 break;
             }
             std::thread::sleep(std::time::Duration::from_millis(5));

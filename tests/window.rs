@@ -314,14 +314,14 @@ fn uploading_from_the_window_sends_every_row_once_and_closing_asks_while_batches
     // Settings as a clerk fills them: the platform, the user name, this session's password.
     h.state_mut().settings.target = Some(target.display().to_string());
     h.state_mut().settings.user = "demo".into();
-    h.state_mut().uploads.password = "demo".into();
+    h.state_mut().runtime.uploads.password = "demo".into();
     // The platform is down at first: the batch waits in the queue and closing asks.
     platform.switches().fail_503.store(1000, Ordering::SeqCst);
     h.get_by_label("上传到省平台（23 行）").click();
     h.step();
     settle(&mut h);
     wait_for(&mut h, |app| {
-        app.uploads.pending() == 1 && app.uploads.last.is_some()
+        app.runtime.uploads.pending() == 1 && app.runtime.uploads.last.is_some()
     });
     h.input_mut()
         .viewports
@@ -339,7 +339,7 @@ fn uploading_from_the_window_sends_every_row_once_and_closing_asks_while_batches
     h.get_by_label("现在重试（VPN 已连上时点这里）").click();
     h.run_steps(2);
     wait_for(&mut h, |app| {
-        app.uploads.pending() == 0 && app.uploads.confirmed() == (1, 23)
+        app.runtime.uploads.pending() == 0 && app.runtime.uploads.confirmed() == (1, 23)
     });
     let rows = platform.rows();
     assert_eq!(rows.len(), 23);
@@ -660,7 +660,7 @@ fn a_failed_export_says_what_to_do_in_plain_words() {
     h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::S);
     h.step();
     settle(&mut h);
-    let notice = h.state().notice.clone().expect("a message");
+    let notice = h.state().ui.notice.clone().expect("a message");
     assert!(notice.error);
     assert!(notice.text.contains("更换文件夹"), "{}", notice.text);
     let technical = ["os error", "Os {", "kind:", "Error", "error"];
@@ -672,6 +672,7 @@ fn a_failed_export_says_what_to_do_in_plain_words() {
     // The detail is kept for the log.
     assert!(
         h.state()
+            .ui
             .detail
             .as_deref()
             .is_some_and(|d| d.contains("os error"))
@@ -880,12 +881,12 @@ fn decisions_are_restored_on_reopening_and_upload_follows_them() {
     }
     h.state_mut().settings.target = Some(target.display().to_string());
     h.state_mut().settings.user = "demo".into();
-    h.state_mut().uploads.password = "demo".into();
+    h.state_mut().runtime.uploads.password = "demo".into();
     h.get_by_label("上传到省平台（23 行）").click();
     h.step();
     settle(&mut h);
     wait_for(&mut h, |app| {
-        app.uploads.pending() == 0 && app.uploads.confirmed() == (1, 23)
+        app.runtime.uploads.pending() == 0 && app.runtime.uploads.confirmed() == (1, 23)
     });
     let rows = platform.rows();
     assert_eq!(rows.len(), 23);
@@ -953,7 +954,7 @@ fn unattended_reporting_sends_new_files_and_leaves_an_open_one_until_it_is_close
     h.run_steps(2);
     h.state_mut().settings.target = Some(target.display().to_string());
     h.state_mut().settings.user = "demo".into();
-    h.state_mut().uploads.password = "demo".into();
+    h.state_mut().runtime.uploads.password = "demo".into();
     h.state_mut().settings.auto.folder = Some(watched.clone());
     // The clerk opens a file of the folder before unattended reporting is on.
     let open_one = put_settled(&five, &watched, "五人.xlsx");
@@ -973,7 +974,7 @@ fn unattended_reporting_sends_new_files_and_leaves_an_open_one_until_it_is_close
     put_settled(&sample_file, &watched, "样例.xlsx");
     wait_for(&mut h, |app| {
         platform.rows().len() == 23
-            && app.uploads.pending() == 0
+            && app.runtime.uploads.pending() == 0
             && app.unattended().claimed == ["五人.xlsx"]
     });
     assert!(watched.join("需要处理/样例.xlsx").is_file());
@@ -987,7 +988,7 @@ fn unattended_reporting_sends_new_files_and_leaves_an_open_one_until_it_is_close
     h.run_steps(3);
     wait_for(&mut h, |app| {
         platform.rows().len() == 28
-            && app.uploads.pending() == 0
+            && app.runtime.uploads.pending() == 0
             && app.unattended().today.len() == 2
     });
     assert!(
@@ -1027,14 +1028,14 @@ fn the_queue_is_grouped_by_file_and_a_failed_upload_is_said_in_plain_words() {
     let (mut h, _) = open_sample(&dir);
     h.state_mut().settings.target = Some(target.display().to_string());
     h.state_mut().settings.user = "demo".into();
-    h.state_mut().uploads.password = "demo".into();
+    h.state_mut().runtime.uploads.password = "demo".into();
     h.get_by_label("上传到省平台（23 行）").click();
     h.step();
     settle(&mut h);
     wait_for(&mut h, |app| {
-        app.uploads.last.is_some() && app.uploads.pending() == 1
+        app.runtime.uploads.last.is_some() && app.runtime.uploads.pending() == 1
     });
-    let id = h.state().uploads.records[0].id.clone();
+    let id = h.state().runtime.uploads.records[0].id.clone();
     h.get_by_label_contains("样例.xlsx · 今天");
     h.get_by_label_contains("1 批 · 23 行");
     h.get_by_label("等待 1");
@@ -1076,14 +1077,15 @@ fn a_corrected_password_resumes_sending_and_each_row_goes_once() {
     let (mut h, _) = open_sample(&dir);
     h.state_mut().settings.target = Some(target.display().to_string());
     h.state_mut().settings.user = "demo".into();
-    h.state_mut().uploads.password = "wrong".into();
+    h.state_mut().runtime.uploads.password = "wrong".into();
     h.get_by_label("上传到省平台（23 行）").click();
     h.step();
     settle(&mut h);
     wait_for(&mut h, |app| {
-        !app.uploads.sending
-            && app.uploads.pending() == 3
+        !app.runtime.uploads.sending
+            && app.runtime.uploads.pending() == 3
             && app
+                .runtime
                 .uploads
                 .last
                 .as_ref()
@@ -1105,13 +1107,14 @@ fn a_corrected_password_resumes_sending_and_each_row_goes_once() {
     h.get_by_label("保存设置").click();
     h.run_steps(3);
     wait_for(&mut h, |app| {
-        app.uploads.pending() == 0 && app.uploads.confirmed() == (3, 23)
+        app.runtime.uploads.pending() == 0 && app.runtime.uploads.confirmed() == (3, 23)
     });
     let rows = platform.rows();
     assert_eq!(rows.len(), 23);
     assert!(rows.iter().all(|r| r.2 == 1), "every row stored once");
     assert!(
         h.state()
+            .runtime
             .uploads
             .last
             .as_ref()
@@ -1119,3 +1122,4 @@ fn a_corrected_password_resumes_sending_and_each_row_goes_once() {
         "the stale error went"
     );
 }
+

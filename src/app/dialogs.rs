@@ -107,7 +107,11 @@ impl App {
                                 ui.label(tr(lang, "上报目标（省平台）", "Upload target"));
                                 if self.ui.settings_targets.is_none() {
                                     self.ui.settings_targets = Some(target_names(
-                                        self.dirs.config.as_ref().map(|c| c.join("targets")),
+                                        self.runtime
+                                            .dirs
+                                            .config
+                                            .as_ref()
+                                            .map(|c| c.join("targets")),
                                         self.settings.target.as_deref(),
                                     ));
                                 }
@@ -156,12 +160,14 @@ impl App {
                                 ));
                                 ui.horizontal(|ui| {
                                     ui.add(
-                                        egui::TextEdit::singleline(&mut self.uploads.password)
-                                            .password(true)
-                                            .desired_width(240.0),
+                                        egui::TextEdit::singleline(
+                                            &mut self.runtime.uploads.password,
+                                        )
+                                        .password(true)
+                                        .desired_width(240.0),
                                     )
                                     .labelled_by(label.id);
-                                    let testing = self.uploads.testing;
+                                    let testing = self.runtime.uploads.testing;
                                     if ui
                                         .add_enabled(
                                             !testing,
@@ -178,13 +184,15 @@ impl App {
                                                 let creds = upload::credentials(
                                                     &target,
                                                     &self.settings.user,
-                                                    &self.uploads.password,
-                                                    self.remembered.as_ref(),
+                                                    &self.runtime.uploads.password,
+                                                    self.runtime.remembered.as_ref(),
                                                 )
                                                 .unwrap_or_default();
-                                                self.uploads.test(target, creds);
+                                                self.runtime.uploads.test(target, creds);
                                             }
-                                            Err(e) => self.uploads.test_result = Some(Err(e)),
+                                            Err(e) => {
+                                                self.runtime.uploads.test_result = Some(Err(e))
+                                            }
                                         }
                                     }
                                     if testing {
@@ -192,7 +200,7 @@ impl App {
                                     }
                                 });
                                 ui.end_row();
-                                if let Some(result) = &self.uploads.test_result {
+                                if let Some(result) = &self.runtime.uploads.test_result {
                                     ui.label("");
                                     match result {
                                         Ok(_) => ui.colored_label(
@@ -233,7 +241,7 @@ impl App {
                                 });
                                 if days != self.settings.keep_days() {
                                     self.settings.keep_days = Some(days);
-                                    self.uploads.set_keep_days(days);
+                                    self.runtime.uploads.set_keep_days(days);
                                 }
                                 ui.end_row();
                                 ui.label(tr(lang, "导出到", "Export to"));
@@ -269,24 +277,24 @@ impl App {
         if save || !open {
             super::auto::settings_saved(self, ctx, self.ui.remember_saved);
             self.ui.remember_saved = self.settings.remember;
-            if let Some(problem) = self.auto.problem.clone() {
-                self.notice = Some(Notice::error(problem));
-            } else if let Some(warning) = self.auto.warning.clone() {
-                self.notice = Some(Notice::info(warning));
+            if let Some(problem) = self.runtime.auto.problem.clone() {
+                self.ui.notice = Some(Notice::error(problem));
+            } else if let Some(warning) = self.runtime.auto.warning.clone() {
+                self.ui.notice = Some(Notice::info(warning));
             }
             self.save_settings();
             self.ui.show_settings = false;
             self.ui.settings_targets = None;
-            self.uploads.credentials_changed(self.credentials());
+            self.runtime.uploads.credentials_changed(self.credentials());
         }
     }
 
     /// Installs a profile pack in the background (a drop, or the program opened with one).
     pub(crate) fn install_pack(&mut self, ctx: &egui::Context, path: PathBuf) {
-        let Some(config) = self.dirs.config.clone() else {
+        let Some(config) = self.runtime.dirs.config.clone() else {
             return;
         };
-        if self.support.busy() {
+        if self.ui.support.busy() {
             return;
         }
         let lang = self.lang();
@@ -303,22 +311,22 @@ impl App {
             let _ = tx.send(SupportDone::Pack(done));
             ctx.request_repaint();
         });
-        self.support.task = Some(rx);
+        self.ui.support.task = Some(rx);
     }
 
     /// Writes the diagnostic bundle in the background, onto the desktop (else the data folder).
     fn start_bundle(&mut self, ctx: &egui::Context) {
-        if self.support.busy() {
+        if self.ui.support.busy() {
             return;
         }
         let folders = crate::support::Folders {
-            config: self.dirs.config.clone(),
-            data: self.dirs.data.clone(),
+            config: self.runtime.dirs.config.clone(),
+            data: self.runtime.dirs.data.clone(),
         };
         let dir = directories::UserDirs::new()
             .and_then(|u| u.desktop_dir().map(Path::to_owned))
             .filter(|d| d.is_dir())
-            .or_else(|| self.dirs.data.clone())
+            .or_else(|| self.runtime.dirs.data.clone())
             .unwrap_or_default();
         let lang = self.lang();
         let (tx, rx) = std::sync::mpsc::channel();
@@ -343,34 +351,37 @@ impl App {
             let _ = tx.send(SupportDone::Bundle(done));
             ctx.request_repaint();
         });
-        self.support.task = Some(rx);
+        self.ui.support.task = Some(rx);
     }
 
     /// Takes the result of a bundle or a pack install, once there.
     pub(super) fn poll_support(&mut self) {
-        let Some(rx) = &self.support.task else { return };
+        let Some(rx) = &self.ui.support.task else {
+            return;
+        };
         let done = match rx.try_recv() {
             Ok(done) => done,
             Err(TryRecvError::Empty) => return,
             Err(TryRecvError::Disconnected) => {
-                self.support.task = None;
+                self.ui.support.task = None;
                 return;
             }
         };
-        self.support.task = None;
+        self.ui.support.task = None;
         let lang = self.lang();
         match done {
-            SupportDone::Bundle(result) => self.support.bundle = Some(result),
+            SupportDone::Bundle(result) => self.ui.support.bundle = Some(result),
             SupportDone::Pack(Ok((name, version, notes))) => {
-                self.profiles = crate::profile::Profiles::load(self.dirs.profiles().as_deref());
-                self.support.packs = None;
-                self.notice = Some(Notice::info(match lang {
+                self.runtime.profiles =
+                    crate::profile::Profiles::load(self.runtime.dirs.profiles().as_deref());
+                self.ui.support.packs = None;
+                self.ui.notice = Some(Notice::info(match lang {
                     Lang::Zh => format!("已安装模板包「{name}」版本 {version}。{notes}"),
                     Lang::En => format!("Installed the profile pack {name} {version}. {notes}"),
                 }));
             }
             SupportDone::Pack(Err(text)) => {
-                self.notice = Some(Notice::error(text));
+                self.ui.notice = Some(Notice::error(text));
             }
         }
     }
@@ -380,10 +391,11 @@ impl App {
         let mut open = true;
         let mut folder = None;
         let mut bundle = false;
-        if self.support.packs.is_none() {
+        if self.ui.support.packs.is_none() {
             // Read once when 关于 opens (a small folder listing), not at every frame.
-            self.support.packs = Some(
-                self.dirs
+            self.ui.support.packs = Some(
+                self.runtime
+                    .dirs
                     .config
                     .as_deref()
                     .map(pack::installed)
@@ -401,7 +413,7 @@ impl App {
                 ));
                 ui.add_space(6.0);
                 ui.label(egui::RichText::new(tr(lang, "使用的模板", "Profiles in use")).strong());
-                for p in &self.profiles.list {
+                for p in &self.runtime.profiles.list {
                     let origin = match &p.origin {
                         crate::profile::Origin::Builtin => tr(lang, "内置", "built in").to_owned(),
                         crate::profile::Origin::File(path) => path.display().to_string(),
@@ -411,7 +423,7 @@ impl App {
                         Lang::En => format!("{} ({}) — {origin}", p.title, p.name),
                     });
                 }
-                for e in &self.profiles.broken {
+                for e in &self.runtime.profiles.broken {
                     ui.colored_label(egui::Color32::from_rgb(180, 0, 0), e.to_string());
                 }
                 ui.add_space(6.0);
@@ -419,7 +431,7 @@ impl App {
                     egui::RichText::new(tr(lang, "已安装的模板包", "Installed profile packs"))
                         .strong(),
                 );
-                let packs = self.support.packs.as_deref().unwrap_or_default();
+                let packs = self.ui.support.packs.as_deref().unwrap_or_default();
                 if packs.is_empty() {
                     ui.label(egui::RichText::new(tr(lang, "（无）", "(none)")).weak());
                 }
@@ -440,11 +452,11 @@ impl App {
                 );
                 let kinds = [
                     (
-                        &self.dirs.config,
+                        &self.runtime.dirs.config,
                         tr(lang, "模板和设置：", "Profiles and settings: "),
                     ),
                     (
-                        &self.dirs.data,
+                        &self.runtime.dirs.data,
                         tr(lang, "处理记录和上报队列：", "History and outbox: "),
                     ),
                 ];
@@ -465,7 +477,7 @@ impl App {
                     "Export a diagnostic bundle for support: version, settings, profiles, the upload queue and the log; no password and no one's ID, phone, name or results.",
                 ));
                 ui.horizontal(|ui| {
-                    let busy = self.support.busy();
+                    let busy = self.ui.support.busy();
                     if ui
                         .add_enabled(!busy, egui::Button::new(tr(lang, "导出诊断包", "Export diagnostic bundle")))
                         .clicked()
@@ -476,7 +488,7 @@ impl App {
                         ui.spinner();
                     }
                 });
-                match &self.support.bundle {
+                match &self.ui.support.bundle {
                     Some(Ok(path)) => {
                         ui.horizontal_wrapped(|ui| {
                             ui.label(match lang {
@@ -501,7 +513,7 @@ impl App {
         }
         if !open {
             self.ui.show_about = false;
-            self.support.packs = None;
+            self.ui.support.packs = None;
         }
         if let Some(dir) = folder {
             // The folder may not exist yet on a new install.
@@ -512,7 +524,7 @@ impl App {
 
     pub(super) fn close_dialog(&mut self, ctx: &egui::Context) {
         let lang = self.lang();
-        let pending = self.uploads.pending();
+        let pending = self.runtime.uploads.pending();
         egui::Modal::new(egui::Id::unique("confirm_close")).show(ctx, |ui| {
             ui.heading(tr(lang, "还有数据没有上传完", "Some batches are not uploaded yet"));
             ui.label(match lang {

@@ -127,47 +127,67 @@ pub(crate) enum Screen {
     Exporting(Box<review::Review>),
 }
 
-/// The window's state.
+/// The window's state, in four parts by how long each lives (as eframe_template and rerun keep
+/// persisted settings apart from runtime state).
 pub struct App {
+    /// Saved in the config folder when changed, read at start.
     pub settings: Settings,
-    dirs: Dirs,
-    profiles: Profiles,
+    /// The file being worked on, from opening it to closing it.
+    pub session: Session,
+    /// Folders, profiles, workers and caches: as long as the window is open.
+    pub runtime: Runtime,
+    /// What the screen shows between frames: open dialogs, the notice, the start screen.
+    pub ui: Ui,
+}
+
+/// The file being worked on: where it came from, how it is read, what was done with it.
+pub struct Session {
+    /// The screen on show (the batch lives in it).
     pub(crate) screen: Screen,
-    job: Option<Job>,
-    pub notice: Option<Notice>,
-    history: Vec<HistoryEntry>,
     /// The source of the batch on screen, and the profile chosen by hand (if any).
     source: Option<PathBuf>,
     chosen_profile: Option<String>,
     /// The last export, for the result panel.
     pub exported: Option<jobs::Exported>,
+    /// The claim on the file open in the window: no watcher touches it until it is closed.
+    claim: Option<crate::unattended::claim::Claim>,
+}
+
+/// Handles and caches the window keeps while it is open: its folders and profiles, the job
+/// and the workers, and what was read when settings last changed.
+pub struct Runtime {
+    dirs: Dirs,
+    profiles: Profiles,
+    /// The background job (load, export, queue), at most one.
+    job: Option<Job>,
+    /// The files handled (saved in the data folder after every change).
+    history: Vec<HistoryEntry>,
+    /// The sender thread and the outbox as last read.
     pub uploads: upload::Uploads,
     /// Whether the outbox was looked at after start (to resume sending).
     resumed: bool,
-    /// The start screen's state (the Downloads list, the path box).
-    home: home::Home,
-    /// The technical detail of the last failure the clerk was told about in plain words
-    /// (for the log and the diagnostic bundle, never for the screen).
-    pub detail: Option<String>,
-    /// The support kit: diagnostic bundle, profile packs.
-    support: dialogs::SupportState,
-    /// "查询上报记录".
-    pub lookup: lookup::Lookup,
     /// The chosen target, read when settings change (not at every action).
     target_cache: Option<auto::TargetCache>,
     /// The remembered credentials of the chosen target (read when settings change).
     remembered: Option<crate::upload::client::Credentials>,
     /// Settings → 自动上报 and its workers.
     auto: auto::AutoState,
-    /// The claim on the file open in the window: no watcher touches it until it is closed.
-    claim: Option<crate::unattended::claim::Claim>,
-    /// Which dialogs are open, and what the frame loop remembers between frames.
-    ui: Ui,
 }
 
-/// The window's own state between frames: open dialogs, questions asked, what was done once.
-#[derive(Default)]
-struct Ui {
+/// The window's own state between frames: the notice, open dialogs, questions asked, what was
+/// done once.
+pub struct Ui {
+    /// The message above the content, until dismissed.
+    pub notice: Option<Notice>,
+    /// The technical detail of the last failure the clerk was told about in plain words
+    /// (for the log and the diagnostic bundle, never for the screen).
+    pub detail: Option<String>,
+    /// The start screen's state (the Downloads list, the path box).
+    home: home::Home,
+    /// The support kit: diagnostic bundle, profile packs.
+    support: dialogs::SupportState,
+    /// "查询上报记录".
+    pub lookup: lookup::Lookup,
     show_settings: bool,
     /// The targets offered in settings (reference, name), read when the settings window
     /// opens (not every frame).
@@ -196,36 +216,49 @@ impl App {
         let profiles = Profiles::load(dirs.profiles().as_deref());
         let history = settings::load_history(dirs.data.as_deref());
         let uploads = upload::Uploads::new(ctx, dirs.folders(), settings.keep_days());
-        let remember_saved = settings.remember;
-        let mut app = App {
+        let session = Session {
+            screen: Screen::Home,
+            source: None,
+            chosen_profile: settings.profile.clone(),
+            exported: None,
+            claim: None,
+        };
+        let runtime = Runtime {
+            dirs,
+            profiles,
+            job: None,
+            history,
             uploads,
             resumed: false,
-            support: Default::default(),
-            lookup: Default::default(),
             target_cache: None,
             remembered: None,
             auto: Default::default(),
-            claim: None,
-            chosen_profile: settings.profile.clone(),
-            settings,
-            dirs,
-            profiles,
-            screen: Screen::Home,
-            job: None,
+        };
+        let ui = Ui {
             notice: None,
-            history,
-            source: None,
-            exported: None,
+            detail: None,
             home: home::Home {
                 recent: recent::Recent::new(recent::downloads_dir()),
                 path: String::new(),
             },
-            detail: None,
-            ui: Ui {
-                home_stale: true,
-                remember_saved,
-                ..Ui::default()
-            },
+            support: Default::default(),
+            lookup: Default::default(),
+            show_settings: false,
+            settings_targets: None,
+            show_about: false,
+            confirm_close: false,
+            allow_close: false,
+            home_stale: true,
+            fitted: false,
+            titled: None,
+            logged_notice: None,
+            remember_saved: settings.remember,
+        };
+        let mut app = App {
+            settings,
+            session,
+            runtime,
+            ui,
         };
         // The chosen target is read once here and again only when settings change.
         app.refresh_target(false);
@@ -235,18 +268,18 @@ impl App {
     /// The folder whose newest spreadsheets the start screen lists (`None`: no list); read
     /// again at the next frame.
     pub fn set_downloads(&mut self, dir: Option<PathBuf>) {
-        self.home.recent = recent::Recent::new(dir);
+        self.ui.home.recent = recent::Recent::new(dir);
         self.ui.home_stale = true;
     }
 
     /// The spreadsheets the start screen lists now.
     pub fn downloads(&self) -> &[recent::RecentFile] {
-        &self.home.recent.files
+        &self.ui.home.recent.files
     }
 
     /// Whether the Downloads folder is still being read.
     pub fn reading_downloads(&self) -> bool {
-        self.home.recent.reading()
+        self.ui.home.recent.reading()
     }
 
     pub fn lang(&self) -> Lang {
@@ -255,14 +288,14 @@ impl App {
 
     /// The batch on screen, if any.
     pub fn batch(&self) -> Option<&Batch> {
-        match &self.screen {
+        match &self.session.screen {
             Screen::Review(r) => Some(&r.batch),
             _ => None,
         }
     }
 
     pub fn batch_mut(&mut self) -> Option<&mut Batch> {
-        match &mut self.screen {
+        match &mut self.session.screen {
             Screen::Review(r) => Some(&mut r.batch),
             _ => None,
         }
@@ -270,12 +303,12 @@ impl App {
 
     /// Whether a background job is running.
     pub fn busy(&self) -> bool {
-        self.job.is_some()
+        self.runtime.job.is_some()
     }
 
     /// The mapping screen's state, when it is shown.
     pub fn mapping(&mut self) -> Option<&mut mapping::Mapping> {
-        match &mut self.screen {
+        match &mut self.session.screen {
             Screen::Mapping(m) => Some(m),
             _ => None,
         }
@@ -283,7 +316,7 @@ impl App {
 
     /// The review screen's state, when it is shown.
     pub fn review(&mut self) -> Option<&mut review::Review> {
-        match &mut self.screen {
+        match &mut self.session.screen {
             Screen::Review(r) => Some(r),
             _ => None,
         }
@@ -296,8 +329,8 @@ impl App {
             self.install_pack(ctx, path);
             return;
         }
-        if self.job.is_some() {
-            self.notice = Some(Notice::error(tr(
+        if self.runtime.job.is_some() {
+            self.ui.notice = Some(Notice::error(tr(
                 self.lang(),
                 "正在处理上一个文件，请稍候再打开。",
                 "Still working on the last file; open this one afterwards.",
@@ -307,23 +340,23 @@ impl App {
         if let Some(dir) = path.parent() {
             self.settings.last_dir = Some(dir.to_owned());
         }
-        self.notice = None;
-        self.exported = None;
+        self.ui.notice = None;
+        self.session.exported = None;
         // The file on screen is let go before the next is claimed (it may be the same file).
-        self.claim = None;
-        self.source = Some(path.clone());
+        self.session.claim = None;
+        self.session.source = Some(path.clone());
         let options = Options {
-            profile: self.chosen_profile.clone(),
+            profile: self.session.chosen_profile.clone(),
             lab: Some(self.settings.lab.clone()).filter(|l| !l.trim().is_empty()),
             ledger: None,
             ..Options::default()
         };
-        self.job = Some(Job::load(
+        self.runtime.job = Some(Job::load(
             ctx,
             path,
-            self.profiles.clone(),
+            self.runtime.profiles.clone(),
             options,
-            self.dirs.folders(),
+            self.runtime.dirs.folders(),
             self.target().ok(),
         ));
     }
@@ -332,14 +365,14 @@ impl App {
     pub fn show(&mut self, ui: &mut egui::Ui) {
         let ctx = ui.ctx().clone();
         self.fit_to_screen(&ctx);
-        if self.ui.home_stale && matches!(self.screen, Screen::Home) {
+        if self.ui.home_stale && matches!(self.session.screen, Screen::Home) {
             self.ui.home_stale = false;
-            self.home.recent.refresh(&ctx);
+            self.ui.home.recent.refresh(&ctx);
         }
         self.refresh_target(false);
         self.poll_job();
         self.poll_support();
-        self.uploads.poll();
+        self.runtime.uploads.poll();
         self.poll_auto(&ctx);
         self.follow_unattended();
         self.resume_uploads();
@@ -355,25 +388,27 @@ impl App {
             if let Some(a) = self.notice_bar(ui) {
                 action = a;
             }
-            let screen_action = if let Some(job) = &self.job {
+            let screen_action = if let Some(job) = &self.runtime.job {
                 progress_view(ui, job, self.settings.lang)
             } else {
-                match &mut self.screen {
-                    Screen::Home => self.home.show(
+                match &mut self.session.screen {
+                    Screen::Home => self.ui.home.show(
                         ui,
                         self.settings.lang,
-                        &self.history,
-                        &self.uploads.unattended,
-                        self.auto.problem.as_deref(),
+                        &self.runtime.history,
+                        &self.runtime.uploads.unattended,
+                        self.runtime.auto.problem.as_deref(),
                     ),
-                    Screen::Mapping(m) => {
-                        m.show(ui, self.settings.lang, self.dirs.profiles().as_deref())
-                    }
+                    Screen::Mapping(m) => m.show(
+                        ui,
+                        self.settings.lang,
+                        self.runtime.dirs.profiles().as_deref(),
+                    ),
                     Screen::Review(r) => r.show(
                         ui,
                         self.settings.lang,
-                        &self.profiles,
-                        self.exported.as_ref(),
+                        &self.runtime.profiles,
+                        self.session.exported.as_ref(),
                     ),
                     Screen::Exporting(_) => Action::None,
                 }
@@ -388,22 +423,26 @@ impl App {
         if self.ui.show_about {
             self.about_window(&ctx);
         }
-        if self.lookup.open {
-            let data = self.dirs.data.clone();
-            self.lookup.window(&ctx, self.lang(), data);
+        if self.ui.lookup.open {
+            let data = self.runtime.dirs.data.clone();
+            self.ui.lookup.window(&ctx, self.lang(), data);
         }
         let can_send = self.credentials().is_some();
-        match self.uploads.queue_window(&ctx, self.lang(), can_send) {
+        match self
+            .runtime
+            .uploads
+            .queue_window(&ctx, self.lang(), can_send)
+        {
             Some(upload::QueueAction::Send) => self.start_sending(),
             Some(upload::QueueAction::Retry(ids)) => {
                 for id in ids {
-                    self.uploads.retry(id);
+                    self.runtime.uploads.retry(id);
                 }
                 self.start_sending();
             }
             Some(upload::QueueAction::Forget(ids)) => {
                 for id in ids {
-                    self.uploads.forget(id);
+                    self.runtime.uploads.forget(id);
                 }
             }
             None => {}
@@ -418,7 +457,7 @@ impl App {
 
     /// Writes an error notice to the program's log once, when it appears.
     fn log_notice(&mut self) {
-        let error = self.notice.as_ref().filter(|n| n.error).map(|n| &n.text);
+        let error = self.ui.notice.as_ref().filter(|n| n.error).map(|n| &n.text);
         if error.is_some() && error != self.ui.logged_notice.as_ref() {
             crate::log::event::error(error.map_or("", String::as_str));
         }
@@ -470,20 +509,20 @@ impl App {
         if open {
             return Action::PickFile;
         }
-        if save && let Screen::Review(r) = &self.screen {
+        if save && let Screen::Review(r) = &self.session.screen {
             return Action::Export(r.export_dir.clone());
         }
         Action::None
     }
 
     fn poll_job(&mut self) {
-        let Some(job) = &self.job else { return };
+        let Some(job) = &self.runtime.job else { return };
         let done = match job.poll() {
             Poll::Running => return,
             Poll::Done(done) => done,
             Poll::Died => {
-                self.job = None;
-                self.notice = Some(Notice::error(tr(
+                self.runtime.job = None;
+                self.ui.notice = Some(Notice::error(tr(
                     self.lang(),
                     "程序内部出错，这次处理没有完成。请重新打开文件；如果反复出现，请联系技术支持。",
                     "Internal error: the job did not finish. Open the file again; if it keeps happening, contact support.",
@@ -491,7 +530,7 @@ impl App {
                 return;
             }
         };
-        self.job = None;
+        self.runtime.job = None;
         match done {
             Done::Loaded {
                 path,
@@ -499,14 +538,14 @@ impl App {
                 claim,
             } => match *result {
                 Ok(loaded) => {
-                    self.claim = claim;
+                    self.session.claim = claim;
                     let crate::workspace::Loaded {
                         batch,
                         edits,
                         restored,
                         warnings,
                     } = loaded;
-                    self.notice = keep::loaded_notice(restored, &warnings, self.lang());
+                    self.ui.notice = keep::loaded_notice(restored, &warnings, self.lang());
                     let s = batch.summary();
                     self.record_history(&path, s, None);
                     let export_dir = self
@@ -517,13 +556,13 @@ impl App {
                         .unwrap_or_default();
                     let mut review = review::Review::new(batch, export_dir);
                     review.keep = keep::Keep::new(edits, restored);
-                    self.screen = Screen::Review(Box::new(review));
+                    self.session.screen = Screen::Review(Box::new(review));
                 }
-                Err(LoadError::Cancelled) => self.screen = Screen::Home,
+                Err(LoadError::Cancelled) => self.session.screen = Screen::Home,
                 Err(LoadError::NoMatch(m)) if !m.headers_all.is_empty() => {
-                    self.claim = claim;
-                    if let Some(base) = self.profiles.list.first().cloned() {
-                        self.screen = Screen::Mapping(Box::new(mapping::Mapping::new(
+                    self.session.claim = claim;
+                    if let Some(base) = self.runtime.profiles.list.first().cloned() {
+                        self.session.screen = Screen::Mapping(Box::new(mapping::Mapping::new(
                             path,
                             base,
                             &m,
@@ -532,16 +571,16 @@ impl App {
                     }
                 }
                 Err(e) => {
-                    self.screen = Screen::Home;
-                    self.notice = Some(Notice::error(match self.lang() {
+                    self.session.screen = Screen::Home;
+                    self.ui.notice = Some(Notice::error(match self.lang() {
                         Lang::Zh => e.to_string(),
                         Lang::En => e.english(),
                     }));
                 }
             },
             Done::QueueLost => {
-                self.screen = Screen::Home;
-                self.notice = Some(Notice::error(tr(
+                self.session.screen = Screen::Home;
+                self.ui.notice = Some(Notice::error(tr(
                     self.lang(),
                     "上传队列意外停止，文件已关闭（修改已保存）。请重新打开程序和文件后再上传。",
                     "The upload queue stopped unexpectedly and the file was closed (edits are saved); restart and open it again.",
@@ -553,9 +592,9 @@ impl App {
                 // A file of 需要处理/ fixed and uploaded leaves it (unattended.md).
                 if result.is_ok()
                     && fixed
-                    && let Some(source) = self.source.clone()
+                    && let Some(source) = self.session.source.clone()
                 {
-                    self.uploads.resolved(source);
+                    self.runtime.uploads.resolved(source);
                 }
                 if result.is_ok()
                     && let Some(review) = self.review()
@@ -569,7 +608,7 @@ impl App {
                             self.record_queued(ready);
                         }
                         let lang = self.lang();
-                        self.notice = Some(Notice::info(match lang {
+                        self.ui.notice = Some(Notice::info(match lang {
                             Lang::Zh if new == 0 => format!(
                                 "这些数据之前已经放进上传队列（{before} 批），不会重复上传。"
                             ),
@@ -583,12 +622,12 @@ impl App {
                                 format!("Queued {new} batches; sending now (see the upload queue).")
                             }
                         }));
-                        self.uploads.refresh();
+                        self.runtime.uploads.refresh();
                         self.start_sending();
-                        self.uploads.show_queue = true;
+                        self.runtime.uploads.show_queue = true;
                     }
                     Err((zh, en)) => {
-                        self.notice =
+                        self.ui.notice =
                             Some(Notice::error(if self.lang() == Lang::Zh { zh } else { en }));
                     }
                 }
@@ -602,45 +641,46 @@ impl App {
                     .unwrap_or_default();
                 match result {
                     Ok(done) => {
-                        if let Some(path) = self.source.clone() {
+                        if let Some(path) = self.session.source.clone() {
                             self.record_history(&path, batch.summary(), Some(done.upload.clone()));
                         }
                         self.settings.export_dir = Some(export_dir.clone());
                         self.save_settings();
-                        self.exported = Some(done);
-                        self.notice = None;
+                        self.session.exported = Some(done);
+                        self.ui.notice = None;
                     }
                     Err(e) => {
                         let locked = matches!(e, crate::write::WriteError::Locked { .. });
                         let (text, detail) = export_failure(&e, self.lang());
-                        self.detail = detail;
+                        self.ui.detail = detail;
                         let retry = locked.then(|| self.last_export_dir());
-                        self.notice = Some(Notice {
+                        self.ui.notice = Some(Notice {
                             retry_export: retry,
                             ..Notice::error(text)
                         });
                     }
                 }
-                self.screen = match std::mem::replace(&mut self.screen, Screen::Home) {
-                    Screen::Exporting(mut review) => {
-                        review.batch.put_back(*batch);
-                        if written {
-                            review.keep.exported();
+                self.session.screen =
+                    match std::mem::replace(&mut self.session.screen, Screen::Home) {
+                        Screen::Exporting(mut review) => {
+                            review.batch.put_back(*batch);
+                            if written {
+                                review.keep.exported();
+                            }
+                            Screen::Review(review)
                         }
-                        Screen::Review(review)
-                    }
-                    _ => Screen::Review(Box::new(review::Review::new(
-                        *batch,
-                        self.last_export_dir(),
-                    ))),
-                };
+                        _ => Screen::Review(Box::new(review::Review::new(
+                            *batch,
+                            self.last_export_dir(),
+                        ))),
+                    };
             }
         }
     }
 
     /// Returns a batch that was away with a job to the review screen.
     fn put_back(&mut self, batch: Batch) {
-        self.screen = match std::mem::replace(&mut self.screen, Screen::Home) {
+        self.session.screen = match std::mem::replace(&mut self.session.screen, Screen::Home) {
             Screen::Exporting(mut review) => {
                 review.batch.put_back(batch);
                 Screen::Review(review)
@@ -654,19 +694,19 @@ impl App {
         upload::credentials(
             &target,
             &self.settings.user,
-            &self.uploads.password,
-            self.remembered.as_ref(),
+            &self.runtime.uploads.password,
+            self.runtime.remembered.as_ref(),
         )
     }
 
     /// Follows what the window's watcher did: batches it queued are sent (with the
     /// credentials at hand), and a fixed file that left 需要处理/ is followed to its new place.
     fn follow_unattended(&mut self) {
-        if std::mem::take(&mut self.uploads.pass_queued) {
+        if std::mem::take(&mut self.runtime.uploads.pass_queued) {
             match self.credentials() {
-                Some(creds) => self.uploads.start_sending(creds),
+                Some(creds) => self.runtime.uploads.start_sending(creds),
                 None => {
-                    self.notice = Some(Notice::error(tr(
+                    self.ui.notice = Some(Notice::error(tr(
                         self.lang(),
                         "自动上报已把新文件放进上传队列，但还没有密码：请在“设置”里填写密码，并勾选“记住密码（自动上报需要）”。",
                         "Unattended reporting queued a new file, but there is no password: enter it in Settings and tick \"Remember the password\".",
@@ -674,9 +714,9 @@ impl App {
                 }
             }
         }
-        if let Some((from, to)) = self.uploads.moved.take() {
-            if self.source.as_ref() == Some(&from) {
-                self.source = Some(to.clone());
+        if let Some((from, to)) = self.runtime.uploads.moved.take() {
+            if self.session.source.as_ref() == Some(&from) {
+                self.session.source = Some(to.clone());
                 if let Some(batch) = self.batch_mut() {
                     batch.source.path = to.clone();
                 }
@@ -685,6 +725,7 @@ impl App {
                 }
             }
             for e in self
+                .runtime
                 .history
                 .iter_mut()
                 .filter(|e| e.source.as_ref() == Some(&from))
@@ -697,9 +738,9 @@ impl App {
 
     fn start_sending(&mut self) {
         match self.credentials() {
-            Some(creds) => self.uploads.start_sending(creds),
+            Some(creds) => self.runtime.uploads.start_sending(creds),
             None => {
-                self.notice = Some(Notice::error(tr(
+                self.ui.notice = Some(Notice::error(tr(
                     self.lang(),
                     "要上传，请先在“设置”里选择省平台并填写用户名和密码（密码只在这次打开期间记住）。",
                     "To upload, choose the platform and enter the user name and password in Settings (the password is kept for this session only).",
@@ -711,18 +752,18 @@ impl App {
 
     /// At start: batches left from last time are sent again when the credentials are at hand.
     fn resume_uploads(&mut self) {
-        if self.resumed || !self.uploads.loaded {
+        if self.runtime.resumed || !self.runtime.uploads.loaded {
             return;
         }
-        self.resumed = true;
-        let pending = self.uploads.pending();
+        self.runtime.resumed = true;
+        let pending = self.runtime.uploads.pending();
         if pending == 0 {
             return;
         }
         match self.credentials() {
-            Some(creds) => self.uploads.start_sending(creds),
+            Some(creds) => self.runtime.uploads.start_sending(creds),
             None => {
-                self.notice = Some(Notice::info(match self.lang() {
+                self.ui.notice = Some(Notice::info(match self.lang() {
                     Lang::Zh => format!(
                         "上次还有 {pending} 批数据没有上传完。请在“设置”里填写密码，然后在“上传队列”里点“继续上传”。"
                     ),
@@ -741,7 +782,7 @@ impl App {
         }
         if ctx.input(|i| i.viewport().close_requested())
             && !self.ui.allow_close
-            && self.uploads.pending() > 0
+            && self.runtime.uploads.pending() > 0
         {
             ctx.send_viewport_cmd(egui::ViewportCommand::CancelClose);
             self.ui.confirm_close = true;
@@ -753,7 +794,8 @@ impl App {
             .export_dir
             .clone()
             .or_else(|| {
-                self.source
+                self.session
+                    .source
                     .as_ref()
                     .and_then(|p| p.parent().map(Path::to_owned))
             })
@@ -775,7 +817,7 @@ impl App {
             queued: 0,
         };
         // Exporting the file just opened updates its entry.
-        match self.history.last_mut() {
+        match self.runtime.history.last_mut() {
             Some(last)
                 if entry.exported.is_some()
                     && last.file == entry.file
@@ -784,34 +826,40 @@ impl App {
                 entry.queued = last.queued;
                 *last = entry
             }
-            _ => self.history.push(entry),
+            _ => self.runtime.history.push(entry),
         }
         self.save_history();
     }
 
     /// Notes in today's entry of the file on screen that `rows` rows went into the queue.
     fn record_queued(&mut self, rows: usize) {
-        let Some(file) = self.source.as_deref().map(crate::paths::file_name) else {
+        let Some(file) = self.session.source.as_deref().map(crate::paths::file_name) else {
             return;
         };
-        if let Some(last) = self.history.iter_mut().rev().find(|e| e.file == file) {
+        if let Some(last) = self
+            .runtime
+            .history
+            .iter_mut()
+            .rev()
+            .find(|e| e.file == file)
+        {
             last.queued += rows;
             self.save_history();
         }
     }
 
     fn save_history(&self) {
-        if let Some(dir) = &self.dirs.data {
+        if let Some(dir) = &self.runtime.dirs.data {
             // The history is a convenience: failing to save it must not stop the clerk.
-            let _ = settings::save_history(dir, &self.history);
+            let _ = settings::save_history(dir, &self.runtime.history);
         }
     }
 
     fn save_settings(&mut self) {
-        if let Some(dir) = &self.dirs.config
+        if let Some(dir) = &self.runtime.dirs.config
             && let Err(e) = self.settings.save(dir)
         {
-            self.notice = Some(Notice::error(format!(
+            self.ui.notice = Some(Notice::error(format!(
                 "{}{e}",
                 tr(self.lang(), "设置没能保存：", "Settings were not saved: ")
             )));
@@ -822,7 +870,7 @@ impl App {
         match action {
             Action::None => {}
             Action::PickFile => {
-                if self.job.is_none() {
+                if self.runtime.job.is_none() {
                     let mut dialog = rfd::FileDialog::new()
                         .set_title(tr(
                             self.lang(),
@@ -846,10 +894,10 @@ impl App {
             }
             Action::Open(path) => self.open(ctx, path),
             Action::Reload(profile) => {
-                self.chosen_profile = profile.clone();
+                self.session.chosen_profile = profile.clone();
                 self.settings.profile = profile;
                 self.save_settings();
-                if let Some(path) = self.source.clone() {
+                if let Some(path) = self.session.source.clone() {
                     self.open(ctx, path);
                 }
             }
@@ -857,27 +905,27 @@ impl App {
             Action::Close if !self.may_close_file() => {}
             Action::Close => {
                 // Let go of the file: a watcher may take it now.
-                self.claim = None;
-                self.uploads.look_now();
-                self.screen = Screen::Home;
+                self.session.claim = None;
+                self.runtime.uploads.look_now();
+                self.session.screen = Screen::Home;
                 self.ui.home_stale = true;
-                self.exported = None;
-                self.notice = None;
+                self.session.exported = None;
+                self.ui.notice = None;
             }
             Action::CancelJob => {
-                if let Some(job) = &self.job {
+                if let Some(job) = &self.runtime.job {
                     job.cancel();
                 }
             }
             Action::SaveSettings => {
                 self.save_settings();
-                self.uploads.credentials_changed(self.credentials());
+                self.runtime.uploads.credentials_changed(self.credentials());
             }
             Action::OpenFolder(dir) => {
                 if let Err(e) = open::that_detached(&dir) {
                     // The launcher's own words ("gio", exit statuses) are for the log only.
-                    self.detail = Some(format!("open {}: {e}", dir.display()));
-                    self.notice = Some(Notice::error(match self.lang() {
+                    self.ui.detail = Some(format!("open {}: {e}", dir.display()));
+                    self.ui.notice = Some(Notice::error(match self.lang() {
                         Lang::Zh => format!(
                             "没能自动打开文件夹。请在文件管理器里打开：{}",
                             dir.display()
@@ -890,15 +938,15 @@ impl App {
                 }
             }
             Action::Upload => self.start_queue(ctx),
-            Action::ShowLookup => self.lookup.open = true,
+            Action::ShowLookup => self.ui.lookup.open = true,
             Action::ShowQueue => {
-                self.uploads.show_queue = true;
-                self.uploads.refresh();
+                self.runtime.uploads.show_queue = true;
+                self.runtime.uploads.refresh();
             }
             Action::ProfileSaved(name) => {
-                self.profiles = Profiles::load(self.dirs.profiles().as_deref());
-                self.chosen_profile = Some(name);
-                if let Some(path) = self.source.clone() {
+                self.runtime.profiles = Profiles::load(self.runtime.dirs.profiles().as_deref());
+                self.session.chosen_profile = Some(name);
+                if let Some(path) = self.session.source.clone() {
                     self.open(ctx, path);
                 }
             }
@@ -907,13 +955,13 @@ impl App {
 
     /// Queues the ready rows of the batch on screen for the chosen target, then sends.
     fn start_queue(&mut self, ctx: &egui::Context) {
-        if self.job.is_some() {
+        if self.runtime.job.is_some() {
             return;
         }
         let target = match self.target() {
             Ok(t) => t,
             Err(text) => {
-                self.notice = Some(Notice::error(text));
+                self.ui.notice = Some(Notice::error(text));
                 self.ui.show_settings = true;
                 return;
             }
@@ -921,57 +969,57 @@ impl App {
         if upload::credentials(
             &target,
             &self.settings.user,
-            &self.uploads.password,
-            self.remembered.as_ref(),
+            &self.runtime.uploads.password,
+            self.runtime.remembered.as_ref(),
         )
         .is_none()
         {
             self.start_sending();
             return;
         }
-        let Some(sender) = self.uploads.commands() else {
+        let Some(sender) = self.runtime.uploads.commands() else {
             return;
         };
-        let Screen::Review(review) = &mut self.screen else {
+        let Screen::Review(review) = &mut self.session.screen else {
             return;
         };
         let batch = review.batch.take();
-        if let Screen::Review(review) = std::mem::replace(&mut self.screen, Screen::Home) {
-            self.screen = Screen::Exporting(review);
+        if let Screen::Review(review) = std::mem::replace(&mut self.session.screen, Screen::Home) {
+            self.session.screen = Screen::Exporting(review);
         }
-        self.notice = None;
-        self.job = Some(Job::queue(ctx, batch, target, sender));
+        self.ui.notice = None;
+        self.runtime.job = Some(Job::queue(ctx, batch, target, sender));
     }
 
     /// Exports the batch on screen into `dir` (the upload sheet, and the rejected rows).
     pub fn start_export(&mut self, ctx: &egui::Context, dir: PathBuf) {
-        if self.job.is_some() {
+        if self.runtime.job.is_some() {
             return;
         }
-        let Screen::Review(review) = &mut self.screen else {
+        let Screen::Review(review) = &mut self.session.screen else {
             return;
         };
         let batch = review.batch.take();
         review.export_dir = dir.clone();
-        if let Screen::Review(review) = std::mem::replace(&mut self.screen, Screen::Home) {
-            self.screen = Screen::Exporting(review);
+        if let Screen::Review(review) = std::mem::replace(&mut self.session.screen, Screen::Home) {
+            self.session.screen = Screen::Exporting(review);
         }
         let source = &batch.source.path;
         let upload = dir.join(crate::write::upload_name(source));
         let rejected =
             (batch.summary().rejected > 0).then(|| dir.join(crate::write::rejected_name(source)));
-        self.notice = None;
+        self.ui.notice = None;
         self.settings.export_dir = Some(dir);
-        self.job = Some(Job::export(ctx, batch, upload, rejected, self.lang()));
+        self.runtime.job = Some(Job::export(ctx, batch, upload, rejected, self.lang()));
     }
 
     fn top_bar(&mut self, ui: &mut egui::Ui) -> Option<Action> {
         let lang = self.lang();
-        let step = match (&self.screen, &self.job) {
+        let step = match (&self.session.screen, &self.runtime.job) {
             (_, Some(j)) if matches!(j.what, JobKind::Load(_)) => 1,
             (Screen::Home, _) => 1,
             (Screen::Mapping(_), _) => 1,
-            (Screen::Review(_), _) if self.exported.is_some() => 3,
+            (Screen::Review(_), _) if self.session.exported.is_some() => 3,
             (Screen::Review(_), _) => 2,
             (Screen::Exporting(_), _) => 3,
         };
@@ -1011,8 +1059,8 @@ impl App {
                 if ui.button(tr(lang, "设置", "Settings")).clicked() {
                     self.ui.show_settings = true;
                 }
-                let pending = self.uploads.pending();
-                let queue = match (lang, pending, self.uploads.sending) {
+                let pending = self.runtime.uploads.pending();
+                let queue = match (lang, pending, self.runtime.uploads.sending) {
                     (Lang::Zh, 0, _) => "上传队列".to_owned(),
                     (Lang::Zh, n, true) => format!("上传队列：{n} 批上传中"),
                     (Lang::Zh, n, false) => format!("上传队列：{n} 批等待"),
@@ -1022,7 +1070,7 @@ impl App {
                 if ui.button(queue).clicked() {
                     action = Some(Action::ShowQueue);
                 }
-                if self.job.is_none()
+                if self.runtime.job.is_none()
                     && ui
                         .button(tr(lang, "打开文件 (Ctrl+O)", "Open file (Ctrl+O)"))
                         .clicked()
@@ -1035,7 +1083,7 @@ impl App {
     }
 
     fn notice_bar(&mut self, ui: &mut egui::Ui) -> Option<Action> {
-        let notice = self.notice.clone()?;
+        let notice = self.ui.notice.clone()?;
         let lang = self.lang();
         let mut action = None;
         let fill = if notice.error {
@@ -1059,7 +1107,7 @@ impl App {
                         action = Some(Action::Export(dir.clone()));
                     }
                     if ui.button(tr(lang, "知道了", "Dismiss")).clicked() {
-                        self.notice = None;
+                        self.ui.notice = None;
                     }
                 });
             });
