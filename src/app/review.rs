@@ -251,10 +251,10 @@ impl Review {
         }
     }
 
-    /// Columns that move left and right: 问题 and the fields other than 姓名.
+    /// Columns that move left and right: 问题 and the fields other than the pinned one.
     fn scrollable_columns(&self) -> usize {
-        let p = &self.batch.profile();
-        1 + p.fields.len() - usize::from(p.field_index("name").is_some())
+        let p = self.batch.profile();
+        moving_columns(p.fields.len(), p.pinned_field()).len()
     }
 
     /// Applies the changed fields of the selected row and re-checks.
@@ -528,15 +528,10 @@ impl Review {
             return;
         }
         let fields = self.batch.profile().fields.clone();
-        let name_field = self.batch.profile().field_index("name");
-        // 问题 then the fields other than 姓名: the columns that move left and right.
-        let moving: Vec<Option<usize>> = std::iter::once(None)
-            .chain(
-                (0..fields.len())
-                    .filter(|&f| Some(f) != name_field)
-                    .map(Some),
-            )
-            .collect();
+        // The profile's pinned field (the name, in the built-in one) stays beside the row
+        // number; 问题 and the other fields move left and right.
+        let pinned = self.batch.profile().pinned_field();
+        let moving = moving_columns(fields.len(), pinned);
         self.first_column = self.first_column.min(moving.len().saturating_sub(1));
         // Horizontal wheel (or Shift+wheel) over the table moves the columns.
         let over = ui.rect_contains_pointer(ui.max_rect());
@@ -553,7 +548,10 @@ impl Review {
         }
         ui.horizontal(|ui| {
             if ui
-                .add_enabled(self.first_column > 0, egui::Button::new(tr(lang, "◀ 左边的列", "◀ Columns left")))
+                .add_enabled(
+                    self.first_column > 0,
+                    egui::Button::new(tr(lang, "◀ 左边的列", "◀ Columns left")),
+                )
                 .clicked()
             {
                 self.first_column -= 1;
@@ -568,13 +566,9 @@ impl Review {
                 self.first_column += 1;
             }
             ui.label(
-                RichText::new(tr(
-                    lang,
-                    "行号和姓名始终显示。键盘：↑↓ 翻行，PgUp/PgDn 翻页，←→ 移动列，回车打开，Esc 关闭。",
-                    "Row and name always show. Keys: ↑↓ rows, PgUp/PgDn pages, ←→ columns, Enter opens, Esc closes.",
-                ))
-                .weak()
-                .size(14.0),
+                RichText::new(keys_hint(pinned.map(|f| fields[f].header.as_str()), lang))
+                    .weak()
+                    .size(14.0),
             );
         });
         let shown: Vec<Option<usize>> = moving[self.first_column..].to_vec();
@@ -586,9 +580,11 @@ impl Review {
             .resizable(true)
             .sense(egui::Sense::click())
             .cell_layout(egui::Layout::left_to_right(egui::Align::Center))
-            .column(Column::exact(72.0))
-            .column(Column::initial(84.0).clip(true))
-            .column(Column::exact(84.0));
+            .column(Column::exact(72.0));
+        if pinned.is_some() {
+            table = table.column(Column::initial(84.0).clip(true));
+        }
+        table = table.column(Column::exact(84.0));
         for col in &shown {
             let w = col.map_or(320.0, |f| fields[f].show.screen_width);
             table = table.column(Column::initial(w).at_least(40.0).clip(true));
@@ -631,10 +627,11 @@ impl Review {
                 header.col(|ui| {
                     ui.strong(tr(lang, "行号", "Row"));
                 });
-                header.col(|ui| {
-                    let name = name_field.map_or("", |f| fields[f].header.as_str());
-                    ui.strong(name);
-                });
+                if let Some(f) = pinned {
+                    header.col(|ui| {
+                        ui.strong(&fields[f].header);
+                    });
+                }
                 header.col(|ui| {
                     ui.strong(tr(lang, "状态", "Status"));
                 });
@@ -667,11 +664,9 @@ impl Review {
                             clicked = Some(i);
                         }
                     });
-                    row.col(|ui| {
-                        if let Some(f) = name_field {
-                            field_cell(ui, i, f);
-                        }
-                    });
+                    if let Some(f) = pinned {
+                        row.col(|ui| field_cell(ui, i, f));
+                    }
                     row.col(|ui| {
                         let (text, color) = status_text(b, i, lang);
                         ui.colored_label(color, text);
@@ -932,6 +927,32 @@ impl Review {
     }
 }
 
+/// The columns that move left and right, in order: 问题 (`None`), then every field but the
+/// pinned one.
+fn moving_columns(fields: usize, pinned: Option<usize>) -> Vec<Option<usize>> {
+    std::iter::once(None)
+        .chain((0..fields).filter(|&f| Some(f) != pinned).map(Some))
+        .collect()
+}
+
+/// The line over the table: what stays in view, and the keys.
+fn keys_hint(pinned: Option<&str>, lang: Lang) -> String {
+    let keys = lang.pick(
+        "键盘：↑↓ 翻行，PgUp/PgDn 翻页，←→ 移动列，回车打开，Esc 关闭。",
+        "Keys: ↑↓ rows, PgUp/PgDn pages, ←→ columns, Enter opens, Esc closes.",
+    );
+    match pinned {
+        Some(header) => lang.pick(
+            format!("行号和{header}始终显示。{keys}"),
+            format!("Row and {header} always show. {keys}"),
+        ),
+        None => lang.pick(
+            format!("行号始终显示。{keys}"),
+            format!("The row number always shows. {keys}"),
+        ),
+    }
+}
+
 fn status_text(b: &Batch, index: usize, lang: Lang) -> (&'static str, Color32) {
     let uploaded = || {
         b.issues(index)
@@ -944,5 +965,24 @@ fn status_text(b: &Batch, index: usize, lang: Lang) -> (&'static str, Color32) {
         RowStatus::Rejected => (tr(lang, "× 有错误", "× error"), ERROR_FG),
         RowStatus::Duplicate => (tr(lang, "重复", "repeat"), WARN_FG),
         RowStatus::Excluded => (tr(lang, "不上报", "left out"), Color32::GRAY),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_pinned_field_stays_and_the_others_move() {
+        // The pinned field (the profile's choice) is not among the moving columns.
+        assert_eq!(
+            moving_columns(4, Some(1)),
+            [None, Some(0), Some(2), Some(3)]
+        );
+        // Nothing pinned: every field moves.
+        assert_eq!(moving_columns(3, None), [None, Some(0), Some(1), Some(2)]);
+        // The hint names the pinned column by its header.
+        assert!(keys_hint(Some("受检者"), Lang::Zh).starts_with("行号和受检者始终显示。"));
+        assert!(keys_hint(None, Lang::En).starts_with("The row number always shows."));
     }
 }
