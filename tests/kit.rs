@@ -220,7 +220,7 @@ pub(crate) struct Signer {
 }
 
 impl Signer {
-    fn new() -> Signer {
+    pub(crate) fn new() -> Signer {
         let kp = minisign::KeyPair::generate_unencrypted_keypair().unwrap();
         Signer {
             pk: kp.pk,
@@ -229,11 +229,11 @@ impl Signer {
     }
 
     /// The public key line, as `minisign -G` prints it.
-    fn public(&self) -> String {
+    pub(crate) fn public(&self) -> String {
         self.pk.to_base64()
     }
 
-    fn sign(&self, pack: &Path) {
+    pub(crate) fn sign(&self, pack: &Path) {
         let bytes = std::fs::read(pack).unwrap();
         let sig = minisign::sign(
             Some(&self.pk),
@@ -251,7 +251,7 @@ fn pack_sig(pack: &Path) -> PathBuf {
     PathBuf::from(format!("{}.minisig", pack.display()))
 }
 
-fn profile_text(title: &str) -> String {
+pub(crate) fn profile_text(title: &str) -> String {
     std::fs::read_to_string(repo().join("mappings/cdc-nat.toml"))
         .unwrap()
         .replacen(
@@ -264,7 +264,7 @@ fn profile_text(title: &str) -> String {
 const TARGET: &str = "name = \"市平台\"\nbase_url = \"https://127.0.0.1:1\"\nmax_rows_per_file = 10\n[upload]\npath = \"/u\"\n";
 
 /// Writes a pack: `pack.toml` plus the given entries.
-fn make_pack(path: &Path, name: &str, version: &str, entries: &[(&str, &str)]) {
+pub(crate) fn make_pack(path: &Path, name: &str, version: &str, entries: &[(&str, &str)]) {
     let mut zip = zip::ZipWriter::new(std::fs::File::create(path).unwrap());
     let opts = zip::write::SimpleFileOptions::default();
     zip.start_file("pack.toml", opts).unwrap();

@@ -1123,3 +1123,71 @@ fn a_corrected_password_resumes_sending_and_each_row_goes_once() {
     );
 }
 
+/// A home whose config folder trusts a key made here, and a pack `file` of the profile `city`
+/// titled `title`, signed with that key.
+fn signed_pack_home(file: &str, title: &str) -> (tempfile::TempDir, PathBuf) {
+    let home = tmp();
+    let signer = crate::kit::Signer::new();
+    std::fs::create_dir_all(home.path().join("config")).unwrap();
+    std::fs::write(
+        home.path().join("config/trusted-keys.txt"),
+        format!(
+            "# 技术支持\nuntrusted comment: minisign public key\n{}\n",
+            signer.public()
+        ),
+    )
+    .unwrap();
+    let pack = home.path().join(file);
+    crate::kit::make_pack(
+        &pack,
+        "city",
+        "1.0",
+        &[("profiles/city.toml", &crate::kit::profile_text(title))],
+    );
+    signer.sign(&pack);
+    (home, pack)
+}
+
+#[test]
+fn dropping_a_signed_pack_installs_its_profile_and_says_so() {
+    let (home, pack) = signed_pack_home("city-1.sbpack", "城市版一");
+    let mut h = harness(home.path());
+    h.run_steps(2);
+    drop_file(&mut h, &pack);
+    wait_for(&mut h, |app| app.ui.notice.is_some());
+    let notice = h.state().ui.notice.clone().unwrap();
+    assert!(!notice.error, "{}", notice.text);
+    assert!(
+        notice.text.contains("已安装模板包「city」版本 1.0"),
+        "{}",
+        notice.text
+    );
+    // The window says so, and the profile is installed and in use at once (关于 lists it).
+    h.get_by_label_contains("已安装模板包「city」版本 1.0");
+    let installed = std::fs::read_to_string(home.path().join("config/profiles/city.toml")).unwrap();
+    assert!(installed.contains("城市版一"));
+    h.get_by_label("关于").click();
+    h.run_steps(3);
+    h.get_by_label_contains("城市版一（city）");
+    h.get_by_label_contains("city 版本 1.0");
+    // Nothing was read as data: the start screen stays.
+    assert!(h.state().batch().is_none());
+}
+
+#[test]
+fn a_tampered_pack_dropped_on_the_window_is_refused_naming_the_check() {
+    let (home, pack) = signed_pack_home("city-1.sbpack", "城市版一");
+    let mut bytes = std::fs::read(&pack).unwrap();
+    let at = bytes.len() / 2;
+    bytes[at] ^= 0x01;
+    std::fs::write(&pack, bytes).unwrap();
+    let mut h = harness(home.path());
+    h.run_steps(2);
+    drop_file(&mut h, &pack);
+    wait_for(&mut h, |app| app.ui.notice.is_some());
+    let notice = h.state().ui.notice.clone().unwrap();
+    assert!(notice.error, "{}", notice.text);
+    assert!(notice.text.contains("签名校验"), "{}", notice.text);
+    h.get_by_label_contains("签名校验");
+    assert!(!home.path().join("config/profiles/city.toml").exists());
+}
