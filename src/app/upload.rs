@@ -23,7 +23,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, Sender, TryRecvError, channel};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// A file must have been still this long before the window's watcher takes it (a browser or a
 /// colleague may still be writing it): the same as `watch --settle`'s default.
@@ -838,6 +838,7 @@ fn sender(
     };
     hooks.records(ws.outbox());
     hooks.report(&data);
+    let mut budget = Budget::default();
     loop {
         let cmd = match rx.recv() {
             Ok(c) => c,
@@ -849,12 +850,14 @@ fn sender(
             hooks.creds = hooks.known.clone();
         }
         // New credentials, a retry, a new upload: every queued batch is due now. A run that
-        // resumes after a pass of the watcher keeps its backoff.
+        // resumes after a pass of the watcher keeps its backoff and what is left of its budget.
         let mut fresh = flow != Flow::Continue;
         loop {
+            let mut new_work = false;
             if std::mem::take(&mut hooks.pass_due) {
                 let (back, queued) = hooks.pass(ws, &data);
                 ws = back;
+                new_work = queued;
                 if queued && hooks.creds.is_none() {
                     if hooks.known.is_some() {
                         hooks.creds = hooks.known.clone();
@@ -866,12 +869,18 @@ fn sender(
             let Some(creds) = hooks.creds.take() else {
                 break;
             };
+            let fresh_run = std::mem::take(&mut fresh);
+            let Some(max_wait) = budget.left(fresh_run || new_work, Instant::now()) else {
+                // The run's budget is spent: it rests until the clerk or new files start it.
+                let _ = tx.send(Msg::SenderDone(hooks.last.take()));
+                break;
+            };
             let _ = tx.send(Msg::Sending(true));
-            if std::mem::take(&mut fresh) {
+            if fresh_run {
                 let _ = ws.outbox().all_due_now();
             }
             hooks.in_run = true;
-            let sent = ws.send(&creds, SEND_FOR, None, &mut hooks);
+            let sent = ws.send(&creds, max_wait, None, &mut hooks);
             hooks.in_run = false;
             let done = match sent {
                 Ok(report) => report
@@ -888,6 +897,27 @@ fn sender(
         if hooks.closed {
             return;
         }
+    }
+}
+
+/// How long a send run may go on: [`SEND_FOR`] from its start. A run the watcher's pass
+/// interrupted (every [`LOOK_EVERY`]) resumes with what is left, so passes do not make a
+/// failing run endless; a person's command or new batches start a run anew.
+#[derive(Debug, Default)]
+struct Budget {
+    started: Option<Instant>,
+}
+
+impl Budget {
+    /// The time the run may take from `now`: all of [`SEND_FOR`] for a new run (`anew`, or
+    /// none before), else what is left of it; `None` once it is spent.
+    fn left(&mut self, anew: bool, now: Instant) -> Option<Duration> {
+        let started = match self.started {
+            Some(started) if !anew => started,
+            _ => *self.started.insert(now),
+        };
+        let left = SEND_FOR.saturating_sub(now.saturating_duration_since(started));
+        (!left.is_zero()).then_some(left)
     }
 }
 
@@ -1182,6 +1212,31 @@ impl SendHooks for WindowHooks<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_send_budget_survives_the_watchers_passes() {
+        // A clock of our own: a failing run interrupted by a pass every 11 s.
+        let t0 = Instant::now();
+        let at = |s: u64| t0 + Duration::from_secs(s);
+        let mut budget = Budget::default();
+        assert_eq!(budget.left(false, at(0)), Some(SEND_FOR));
+        let mut passes = 0;
+        let mut s = 11;
+        while let Some(left) = budget.left(false, at(s)) {
+            assert_eq!(left, SEND_FOR - Duration::from_secs(s));
+            passes += 1;
+            s += 11;
+        }
+        // 30 minutes of passes, then the run rests: it does not begin again at each pass.
+        assert_eq!(passes, 163);
+        assert_eq!(budget.left(false, at(s + 600)), None);
+        // A person's command (or new batches) starts a new run with the whole budget.
+        assert_eq!(budget.left(true, at(s + 600)), Some(SEND_FOR));
+        assert_eq!(
+            budget.left(false, at(s + 660)),
+            Some(SEND_FOR - Duration::from_secs(60))
+        );
+    }
 
     #[test]
     fn technical_text_is_taken_out_of_messages() {
