@@ -6,9 +6,8 @@
 //! Service or `systemctl` that is slow to answer never holds up the window.
 
 use super::settings::{default_watch_folder, watch_folder_warning};
-use super::{App, Notice, tr, upload};
+use super::{App, Notice, upload};
 use crate::credentials::{Account, Store};
-use crate::issue::Lang;
 use crate::unattended::schedule::{self, Job, Scheduler};
 use crate::upload::client::Credentials;
 use crate::upload::target::Target;
@@ -84,18 +83,16 @@ impl App {
 
     /// The chosen upload target, as read when settings last changed.
     pub(crate) fn target(&self) -> Result<Target, String> {
-        let pick = |(zh, en): &(String, String)| match self.lang() {
-            Lang::Zh => zh.clone(),
-            Lang::En => en.clone(),
-        };
+        let pick = |(zh, en): &(String, String)| self.lang().pick(zh.clone(), en.clone());
         match &self.runtime.target_cache {
             Some(c) if c.key == self.settings.target => c.loaded.clone().map_err(|e| pick(&e)),
-            _ => Err(tr(
-                self.lang(),
-                "上报目标还没有读好，请稍候再试。",
-                "The upload target is not read yet; try again.",
-            )
-            .to_owned()),
+            _ => Err(self
+                .lang()
+                .pick(
+                    "上报目标还没有读好，请稍候再试。",
+                    "The upload target is not read yet; try again.",
+                )
+                .to_owned()),
         }
     }
 
@@ -216,10 +213,10 @@ impl App {
                 Done::Remembered(Ok(note)) => self.runtime.auto.remembered_note = Some(note),
                 Done::Remembered(Err((zh, en))) => {
                     self.runtime.auto.remembered_note = Some((zh.clone(), en.clone()));
-                    self.ui.notice = Some(Notice::error(match self.lang() {
-                        Lang::Zh => format!("密码没能记住：{zh}"),
-                        Lang::En => format!("The password was not remembered: {en}"),
-                    }));
+                    self.ui.notice = Some(Notice::error(self.lang().pick(
+                        format!("密码没能记住：{zh}"),
+                        format!("The password was not remembered: {en}"),
+                    )));
                 }
                 Done::Schedule(zh, en) => {
                     self.runtime.auto.schedule = Some((zh, en));
@@ -428,11 +425,10 @@ pub(crate) fn section(app: &mut App, ui: &mut egui::Ui) {
     let lang = app.lang();
     let ctx = ui.ctx().clone();
     ui.add_space(6.0);
-    ui.label(egui::RichText::new(tr(lang, "自动上报", "Unattended reporting")).strong());
+    ui.label(egui::RichText::new(lang.pick("自动上报", "Unattended reporting")).strong());
     ui.checkbox(
         &mut app.settings.auto.on,
-        tr(
-            lang,
+        lang.pick(
             "自动上报（窗口开着时，放进下面文件夹的导出表自动上报）",
             "Send files put into the folder below by themselves (while the window is open)",
         ),
@@ -443,10 +439,10 @@ pub(crate) fn section(app: &mut App, ui: &mut egui::Ui) {
         .unwrap_or_default();
     let text = app.runtime.auto.folder_text.get_or_insert(shown);
     ui.horizontal(|ui| {
-        let label = ui.label(tr(lang, "文件夹", "Folder"));
+        let label = ui.label(lang.pick("文件夹", "Folder"));
         ui.add(egui::TextEdit::singleline(text).desired_width(360.0))
             .labelled_by(label.id);
-        if ui.button(tr(lang, "选择文件夹…", "Choose…")).clicked()
+        if ui.button(lang.pick("选择文件夹…", "Choose…")).clicked()
             && let Some(dir) = rfd::FileDialog::new().pick_folder()
         {
             *text = dir.display().to_string();
@@ -469,30 +465,25 @@ pub(crate) fn section(app: &mut App, ui: &mut egui::Ui) {
         );
     }
     let target = match app.target() {
-        Ok(t) => match lang {
-            Lang::Zh => format!("上报到：{}（即上面的“上报目标”）", t.name),
-            Lang::En => format!("Sent to: {} (the upload target above)", t.name),
-        },
+        Ok(t) => lang.pick(
+            format!("上报到：{}（即上面的“上报目标”）", t.name),
+            format!("Sent to: {} (the upload target above)", t.name),
+        ),
         Err(e) => e,
     };
     ui.label(egui::RichText::new(target).weak());
     ui.checkbox(
         &mut app.settings.remember,
-        tr(
-            lang,
+        lang.pick(
             "记住密码（自动上报需要）",
             "Remember the password (needed for unattended reporting)",
         ),
     );
     if let Some((zh, en)) = &app.runtime.auto.remembered_note {
-        ui.add(
-            egui::Label::new(egui::RichText::new(if lang == Lang::Zh { zh } else { en }).weak())
-                .wrap(),
-        );
+        ui.add(egui::Label::new(egui::RichText::new(lang.pick(zh, en)).weak()).wrap());
     }
     ui.horizontal_wrapped(|ui| {
-        ui.label(tr(
-            lang,
+        ui.label(lang.pick(
             "定时任务（窗口关闭时也上报）：",
             "Scheduled task (also while the window is closed):",
         ));
@@ -500,7 +491,7 @@ pub(crate) fn section(app: &mut App, ui: &mut egui::Ui) {
         if ui
             .add_enabled(
                 !busy,
-                egui::Button::new(tr(lang, "安装定时任务", "Install the task")),
+                egui::Button::new(lang.pick("安装定时任务", "Install the task")),
             )
             .clicked()
         {
@@ -509,7 +500,7 @@ pub(crate) fn section(app: &mut App, ui: &mut egui::Ui) {
         if ui
             .add_enabled(
                 !busy,
-                egui::Button::new(tr(lang, "删除定时任务", "Remove the task")),
+                egui::Button::new(lang.pick("删除定时任务", "Remove the task")),
             )
             .clicked()
         {
@@ -524,8 +515,10 @@ pub(crate) fn section(app: &mut App, ui: &mut egui::Ui) {
     }
     // A line is always there, so that nothing below moves when the answer comes.
     let line = match &app.runtime.auto.schedule {
-        Some((zh, en)) => if lang == Lang::Zh { zh } else { en }.clone(),
-        None => tr(lang, "正在查看定时任务…", "Looking at the task…").to_owned(),
+        Some((zh, en)) => lang.pick(zh, en).clone(),
+        None => lang
+            .pick("正在查看定时任务…", "Looking at the task…")
+            .to_owned(),
     };
     ui.add(egui::Label::new(egui::RichText::new(line).weak()).wrap());
 }

@@ -1,8 +1,9 @@
 //! The small windows over the main screen: settings, about (with the support kit: the
 //! diagnostic bundle and the installed profile packs), and "close with batches pending?".
 
-use super::{Action, App, Notice, tr, upload};
+use super::{Action, App, Notice, upload};
 use crate::issue::Lang;
+use crate::message::Localized;
 use crate::support::pack::{self, InstalledPack, PackOptions};
 use eframe::egui;
 use std::path::{Path, PathBuf};
@@ -65,7 +66,7 @@ impl App {
         let mut open = true;
         let mut save = false;
         let tall = (ctx.content_rect().height() - 60.0).clamp(200.0, 700.0);
-        egui::Window::new(tr(lang, "设置", "Settings"))
+        egui::Window::new(lang.pick("设置", "Settings"))
             .max_width(640.0)
             // On a small screen the window scrolls rather than hiding its lower part; it opens
             // tall enough to show everything on a 768-pixel screen.
@@ -82,29 +83,26 @@ impl App {
                             .num_columns(2)
                             .spacing([16.0, 12.0])
                             .show(ui, |ui| {
-                                let label = ui.label(tr(
-                                    lang,
-                                    "本院名称（检测机构）",
-                                    "Your lab (检测机构)",
-                                ));
+                                let label = ui.label(
+                                    lang.pick("本院名称（检测机构）", "Your lab (检测机构)"),
+                                );
                                 ui.add(
                                     egui::TextEdit::singleline(&mut self.settings.lab)
                                         .desired_width(320.0)
-                                        .hint_text(tr(
-                                            lang,
+                                        .hint_text(lang.pick(
                                             "例如：天河区人民医院检验科",
                                             "e.g. 天河区人民医院检验科",
                                         )),
                                 )
                                 .labelled_by(label.id);
                                 ui.end_row();
-                                ui.label(tr(lang, "语言", "Language"));
+                                ui.label(lang.pick("语言", "Language"));
                                 ui.horizontal(|ui| {
                                     ui.radio_value(&mut self.settings.lang, Lang::Zh, "中文");
                                     ui.radio_value(&mut self.settings.lang, Lang::En, "English");
                                 });
                                 ui.end_row();
-                                ui.label(tr(lang, "上报目标（省平台）", "Upload target"));
+                                ui.label(lang.pick("上报目标（省平台）", "Upload target"));
                                 if self.ui.settings_targets.is_none() {
                                     self.ui.settings_targets = Some(target_names(
                                         self.runtime
@@ -117,7 +115,7 @@ impl App {
                                 }
                                 let targets = self.ui.settings_targets.clone().unwrap_or_default();
                                 let current = match &self.settings.target {
-                                    None => tr(lang, "（未选择）", "(none)").to_owned(),
+                                    None => lang.pick("（未选择）", "(none)").to_owned(),
                                     Some(r) => targets
                                         .iter()
                                         .find(|(reference, _)| reference == r)
@@ -146,15 +144,14 @@ impl App {
                                 });
                                 ui.end_row();
                                 let label =
-                                    ui.label(tr(lang, "省平台用户名", "Platform user name"));
+                                    ui.label(lang.pick("省平台用户名", "Platform user name"));
                                 ui.add(
                                     egui::TextEdit::singleline(&mut self.settings.user)
                                         .desired_width(240.0),
                                 )
                                 .labelled_by(label.id);
                                 ui.end_row();
-                                let label = ui.label(tr(
-                                    lang,
+                                let label = ui.label(lang.pick(
                                     "密码（只在这次打开期间记住）",
                                     "Password (this session only)",
                                 ));
@@ -171,11 +168,9 @@ impl App {
                                     if ui
                                         .add_enabled(
                                             !testing,
-                                            egui::Button::new(tr(
-                                                lang,
-                                                "测试连接",
-                                                "Test connection",
-                                            )),
+                                            egui::Button::new(
+                                                lang.pick("测试连接", "Test connection"),
+                                            ),
                                         )
                                         .clicked()
                                     {
@@ -205,8 +200,7 @@ impl App {
                                     match result {
                                         Ok(_) => ui.colored_label(
                                             egui::Color32::from_rgb(27, 120, 50),
-                                            tr(
-                                                lang,
+                                            lang.pick(
                                                 "连接成功，可以上传。",
                                                 "Connected: ready to upload.",
                                             ),
@@ -221,16 +215,14 @@ impl App {
                                     };
                                     ui.end_row();
                                 }
-                                ui.label(tr(
-                                    lang,
-                                    "已上报文件保留天数",
-                                    "Keep uploaded files (days)",
-                                ));
+                                ui.label(
+                                    lang.pick("已上报文件保留天数", "Keep uploaded files (days)"),
+                                );
                                 let mut days = self.settings.keep_days();
                                 let r = ui.add(
                                     egui::DragValue::new(&mut days)
                                         .range(1..=365)
-                                        .suffix(tr(lang, " 天", " days")),
+                                        .suffix(lang.pick(" 天", " days")),
                                 );
                                 r.widget_info(|| {
                                     egui::WidgetInfo::labeled(
@@ -244,14 +236,14 @@ impl App {
                                     self.runtime.uploads.set_keep_days(days);
                                 }
                                 ui.end_row();
-                                ui.label(tr(lang, "导出到", "Export to"));
+                                ui.label(lang.pick("导出到", "Export to"));
                                 let shown = self
                                     .settings
                                     .export_dir
                                     .as_ref()
                                     .map(|d| d.display().to_string())
                                     .unwrap_or_else(|| {
-                                        tr(lang, "原文件所在的文件夹", "the source file's folder")
+                                        lang.pick("原文件所在的文件夹", "the source file's folder")
                                             .to_owned()
                                     });
                                 ui.label(shown);
@@ -260,8 +252,7 @@ impl App {
                         super::auto::section(self, ui);
                         ui.add_space(8.0);
                         ui.label(
-                            egui::RichText::new(tr(
-                                lang,
+                            egui::RichText::new(lang.pick(
                                 "本院名称用于“检测机构”一栏为空的行。",
                                 "Your lab fills 检测机构 where the export has none.",
                             ))
@@ -269,7 +260,7 @@ impl App {
                         );
                     }
                 }
-                if ui.button(tr(lang, "保存设置", "Save settings")).clicked() {
+                if ui.button(lang.pick("保存设置", "Save settings")).clicked() {
                     save = true;
                 }
             });
@@ -304,10 +295,7 @@ impl App {
             let opts = PackOptions::new(&config, machine_keys());
             let done = pack::install(&path, &opts)
                 .map(|p| (p.name, p.version, p.notes))
-                .map_err(|e| match lang {
-                    Lang::Zh => e.to_string(),
-                    Lang::En => e.english(),
-                });
+                .map_err(|e| e.text(lang));
             let _ = tx.send(SupportDone::Pack(done));
             ctx.request_repaint();
         });
@@ -343,10 +331,7 @@ impl App {
                 .map(|_| out)
                 .map_err(|e| {
                     crate::log::event::error(&e.english());
-                    match lang {
-                        Lang::Zh => e.to_string(),
-                        Lang::En => e.english(),
-                    }
+                    e.text(lang)
                 });
             let _ = tx.send(SupportDone::Bundle(done));
             ctx.request_repaint();
@@ -375,10 +360,10 @@ impl App {
                 self.runtime.profiles =
                     crate::profile::Profiles::load(self.runtime.dirs.profiles().as_deref());
                 self.ui.support.packs = None;
-                self.ui.notice = Some(Notice::info(match lang {
-                    Lang::Zh => format!("已安装模板包「{name}」版本 {version}。{notes}"),
-                    Lang::En => format!("Installed the profile pack {name} {version}. {notes}"),
-                }));
+                self.ui.notice = Some(Notice::info(lang.pick(
+                    format!("已安装模板包「{name}」版本 {version}。{notes}"),
+                    format!("Installed the profile pack {name} {version}. {notes}"),
+                )));
             }
             SupportDone::Pack(Err(text)) => {
                 self.ui.notice = Some(Notice::error(text));
@@ -402,50 +387,42 @@ impl App {
                     .unwrap_or_default(),
             );
         }
-        egui::Window::new(tr(lang, "关于", "About"))
+        egui::Window::new(lang.pick("关于", "About"))
             .open(&mut open)
             .collapsible(false)
             .show(ctx, |ui| {
                 ui.label(format!(
                     "{} {}",
-                    tr(lang, "核酸结果上报助手 版本", "SheetBridge version"),
+                    lang.pick("核酸结果上报助手 版本", "SheetBridge version"),
                     env!("CARGO_PKG_VERSION")
                 ));
                 ui.add_space(6.0);
-                ui.label(egui::RichText::new(tr(lang, "使用的模板", "Profiles in use")).strong());
+                ui.label(egui::RichText::new(lang.pick("使用的模板", "Profiles in use")).strong());
                 for p in &self.runtime.profiles.list {
                     let origin = match &p.origin {
-                        crate::profile::Origin::Builtin => tr(lang, "内置", "built in").to_owned(),
+                        crate::profile::Origin::Builtin => lang.pick("内置", "built in").to_owned(),
                         crate::profile::Origin::File(path) => path.display().to_string(),
                     };
-                    ui.label(match lang {
-                        Lang::Zh => format!("{}（{}）— {origin}", p.title, p.name),
-                        Lang::En => format!("{} ({}) — {origin}", p.title, p.name),
-                    });
+                    ui.label(lang.pick(format!("{}（{}）— {origin}", p.title, p.name), format!("{} ({}) — {origin}", p.title, p.name)));
                 }
                 for e in &self.runtime.profiles.broken {
                     ui.colored_label(egui::Color32::from_rgb(180, 0, 0), e.to_string());
                 }
                 ui.add_space(6.0);
                 ui.label(
-                    egui::RichText::new(tr(lang, "已安装的模板包", "Installed profile packs"))
+                    egui::RichText::new(lang.pick("已安装的模板包", "Installed profile packs"))
                         .strong(),
                 );
                 let packs = self.ui.support.packs.as_deref().unwrap_or_default();
                 if packs.is_empty() {
-                    ui.label(egui::RichText::new(tr(lang, "（无）", "(none)")).weak());
+                    ui.label(egui::RichText::new(lang.pick("（无）", "(none)")).weak());
                 }
                 for p in packs {
-                    ui.label(match lang {
-                        Lang::Zh => format!("{} 版本 {}（{}，安装于 {}）", p.name, p.version, p.date, p.installed),
-                        Lang::En => format!("{} {} ({}, installed {})", p.name, p.version, p.date, p.installed),
-                    });
+                    ui.label(lang.pick(format!("{} 版本 {}（{}，安装于 {}）", p.name, p.version, p.date, p.installed), format!("{} {} ({}, installed {})", p.name, p.version, p.date, p.installed)));
                 }
                 ui.add_space(6.0);
                 ui.label(
-                    egui::RichText::new(tr(
-                        lang,
-                        "数据和设置保存在",
+                    egui::RichText::new(lang.pick("数据和设置保存在",
                         "Your data and settings are in",
                     ))
                     .strong(),
@@ -453,33 +430,31 @@ impl App {
                 let kinds = [
                     (
                         &self.runtime.dirs.config,
-                        tr(lang, "模板和设置：", "Profiles and settings: "),
+                        lang.pick("模板和设置：", "Profiles and settings: "),
                     ),
                     (
                         &self.runtime.dirs.data,
-                        tr(lang, "处理记录和上报队列：", "History and outbox: "),
+                        lang.pick("处理记录和上报队列：", "History and outbox: "),
                     ),
                 ];
                 for (dir, what) in kinds {
                     let Some(dir) = dir else { continue };
                     ui.horizontal(|ui| {
                         ui.label(format!("{what}{}", dir.display()));
-                        if ui.button(tr(lang, "打开文件夹", "Open folder")).clicked() {
+                        if ui.button(lang.pick("打开文件夹", "Open folder")).clicked() {
                             folder = Some(dir.clone());
                         }
                     });
                 }
                 ui.add_space(6.0);
-                ui.label(egui::RichText::new(tr(lang, "遇到问题时", "When something goes wrong")).strong());
-                ui.label(tr(
-                    lang,
-                    "导出诊断包发给技术支持：里面有版本、设置、模板、上报队列和运行记录，没有密码，也没有任何人的证件号、电话、姓名或检测数据。",
+                ui.label(egui::RichText::new(lang.pick("遇到问题时", "When something goes wrong")).strong());
+                ui.label(lang.pick("导出诊断包发给技术支持：里面有版本、设置、模板、上报队列和运行记录，没有密码，也没有任何人的证件号、电话、姓名或检测数据。",
                     "Export a diagnostic bundle for support: version, settings, profiles, the upload queue and the log; no password and no one's ID, phone, name or results.",
                 ));
                 ui.horizontal(|ui| {
                     let busy = self.ui.support.busy();
                     if ui
-                        .add_enabled(!busy, egui::Button::new(tr(lang, "导出诊断包", "Export diagnostic bundle")))
+                        .add_enabled(!busy, egui::Button::new(lang.pick("导出诊断包", "Export diagnostic bundle")))
                         .clicked()
                     {
                         bundle = true;
@@ -491,11 +466,8 @@ impl App {
                 match &self.ui.support.bundle {
                     Some(Ok(path)) => {
                         ui.horizontal_wrapped(|ui| {
-                            ui.label(match lang {
-                                Lang::Zh => format!("诊断包已保存：{}。请把它发给技术支持。", path.display()),
-                                Lang::En => format!("Saved: {}. Send it to support.", path.display()),
-                            });
-                            if ui.button(tr(lang, "打开所在文件夹", "Open its folder")).clicked()
+                            ui.label(lang.pick(format!("诊断包已保存：{}。请把它发给技术支持。", path.display()), format!("Saved: {}. Send it to support.", path.display())));
+                            if ui.button(lang.pick("打开所在文件夹", "Open its folder")).clicked()
                                 && let Some(dir) = path.parent()
                             {
                                 folder = Some(dir.to_owned());
@@ -526,18 +498,15 @@ impl App {
         let lang = self.lang();
         let pending = self.runtime.uploads.pending();
         egui::Modal::new(egui::Id::unique("confirm_close")).show(ctx, |ui| {
-            ui.heading(tr(lang, "还有数据没有上传完", "Some batches are not uploaded yet"));
-            ui.label(match lang {
-                Lang::Zh => format!("还有 {pending} 批没有上传完成。关闭后数据不会丢失，下次打开程序会继续上传。确定现在关闭吗？"),
-                Lang::En => format!("{pending} batches are not finished. Nothing is lost: they are sent when the program starts next time. Close now?"),
-            });
+            ui.heading(lang.pick("还有数据没有上传完", "Some batches are not uploaded yet"));
+            ui.label(lang.pick(format!("还有 {pending} 批没有上传完成。关闭后数据不会丢失，下次打开程序会继续上传。确定现在关闭吗？"), format!("{pending} batches are not finished. Nothing is lost: they are sent when the program starts next time. Close now?")));
             ui.horizontal(|ui| {
-                if ui.button(tr(lang, "关闭程序", "Close")).clicked() {
+                if ui.button(lang.pick("关闭程序", "Close")).clicked() {
                     self.ui.allow_close = true;
                     self.ui.confirm_close = false;
                     ctx.send_viewport_cmd(egui::ViewportCommand::Close);
                 }
-                if ui.button(tr(lang, "不关闭，继续上传", "Keep it open")).clicked() {
+                if ui.button(lang.pick("不关闭，继续上传", "Keep it open")).clicked() {
                     self.ui.confirm_close = false;
                 }
             });

@@ -5,7 +5,9 @@
 //! and return an [`Action`], which [`App`] applies after drawing.
 
 mod auto;
+mod bars;
 mod dialogs;
+mod finish;
 pub mod fonts;
 mod home;
 pub mod jobs;
@@ -14,26 +16,20 @@ pub mod lookup;
 pub mod mapping;
 pub mod recent;
 pub mod review;
+mod sending;
 pub mod settings;
 pub mod upload;
 
 use crate::batch::Batch;
 use crate::issue::Lang;
-use crate::pipeline::{LoadError, Options};
+use crate::pipeline::Options;
 use crate::profile::Profiles;
 use eframe::egui;
-use jobs::{Done, Job, JobKind, Poll};
+pub use finish::export_failure;
+use jobs::Job;
 pub use review::Filter;
 use settings::{HistoryEntry, Settings};
-use std::path::{Path, PathBuf};
-
-/// Picks the Chinese or English text.
-pub fn tr(lang: Lang, zh: &'static str, en: &'static str) -> &'static str {
-    match lang {
-        Lang::Zh => zh,
-        Lang::En => en,
-    }
-}
+use std::path::PathBuf;
 
 /// Where the window keeps its files (the per-user folders, or test folders).
 #[derive(Debug, Clone)]
@@ -330,8 +326,7 @@ impl App {
             return;
         }
         if self.runtime.job.is_some() {
-            self.ui.notice = Some(Notice::error(tr(
-                self.lang(),
+            self.ui.notice = Some(Notice::error(self.lang().pick(
                 "正在处理上一个文件，请稍候再打开。",
                 "Still working on the last file; open this one afterwards.",
             )));
@@ -389,7 +384,7 @@ impl App {
                 action = a;
             }
             let screen_action = if let Some(job) = &self.runtime.job {
-                progress_view(ui, job, self.settings.lang)
+                bars::progress_view(ui, job, self.settings.lang)
             } else {
                 match &mut self.session.screen {
                     Screen::Home => self.ui.home.show(
@@ -468,11 +463,9 @@ impl App {
     /// fills the work area (maximised, so the taskbar stays visible); the title follows the
     /// language.
     fn fit_to_screen(&mut self, ctx: &egui::Context) {
-        let title = tr(
-            self.lang(),
-            "核酸结果上报助手",
-            "Nucleic-acid result reporting",
-        );
+        let title = self
+            .lang()
+            .pick("核酸结果上报助手", "Nucleic-acid result reporting");
         if self.ui.titled != Some(self.lang()) {
             self.ui.titled = Some(self.lang());
             ctx.send_viewport_cmd(egui::ViewportCommand::Title(title.to_owned()));
@@ -515,266 +508,6 @@ impl App {
         Action::None
     }
 
-    fn poll_job(&mut self) {
-        let Some(job) = &self.runtime.job else { return };
-        let done = match job.poll() {
-            Poll::Running => return,
-            Poll::Done(done) => done,
-            Poll::Died => {
-                self.runtime.job = None;
-                self.ui.notice = Some(Notice::error(tr(
-                    self.lang(),
-                    "程序内部出错，这次处理没有完成。请重新打开文件；如果反复出现，请联系技术支持。",
-                    "Internal error: the job did not finish. Open the file again; if it keeps happening, contact support.",
-                )));
-                return;
-            }
-        };
-        self.runtime.job = None;
-        match done {
-            Done::Loaded {
-                path,
-                result,
-                claim,
-            } => match *result {
-                Ok(loaded) => {
-                    self.session.claim = claim;
-                    let crate::workspace::Loaded {
-                        batch,
-                        edits,
-                        restored,
-                        warnings,
-                    } = loaded;
-                    self.ui.notice = keep::loaded_notice(restored, &warnings, self.lang());
-                    let s = batch.summary();
-                    self.record_history(&path, s, None);
-                    let export_dir = self
-                        .settings
-                        .export_dir
-                        .clone()
-                        .or_else(|| path.parent().map(Path::to_owned))
-                        .unwrap_or_default();
-                    let mut review = review::Review::new(batch, export_dir);
-                    review.keep = keep::Keep::new(edits, restored);
-                    self.session.screen = Screen::Review(Box::new(review));
-                }
-                Err(LoadError::Cancelled) => self.session.screen = Screen::Home,
-                Err(LoadError::NoMatch(m)) if !m.headers_all.is_empty() => {
-                    self.session.claim = claim;
-                    if let Some(base) = self.runtime.profiles.list.first().cloned() {
-                        self.session.screen = Screen::Mapping(Box::new(mapping::Mapping::new(
-                            path,
-                            base,
-                            &m,
-                            self.settings.lang,
-                        )));
-                    }
-                }
-                Err(e) => {
-                    self.session.screen = Screen::Home;
-                    self.ui.notice = Some(Notice::error(match self.lang() {
-                        Lang::Zh => e.to_string(),
-                        Lang::En => e.english(),
-                    }));
-                }
-            },
-            Done::QueueLost => {
-                self.session.screen = Screen::Home;
-                self.ui.notice = Some(Notice::error(tr(
-                    self.lang(),
-                    "上传队列意外停止，文件已关闭（修改已保存）。请重新打开程序和文件后再上传。",
-                    "The upload queue stopped unexpectedly and the file was closed (edits are saved); restart and open it again.",
-                )));
-            }
-            Done::Queued { batch, result } => {
-                let fixed = batch.summary().rejected == 0;
-                self.put_back(*batch);
-                // A file of 需要处理/ fixed and uploaded leaves it (unattended.md).
-                if result.is_ok()
-                    && fixed
-                    && let Some(source) = self.session.source.clone()
-                {
-                    self.runtime.uploads.resolved(source);
-                }
-                if result.is_ok()
-                    && let Some(review) = self.review()
-                {
-                    review.keep.queued();
-                }
-                match result {
-                    Ok((new, before)) => {
-                        if new > 0 {
-                            let ready = self.batch().map_or(0, |b| b.summary().ready);
-                            self.record_queued(ready);
-                        }
-                        let lang = self.lang();
-                        self.ui.notice = Some(Notice::info(match lang {
-                            Lang::Zh if new == 0 => format!(
-                                "这些数据之前已经放进上传队列（{before} 批），不会重复上传。"
-                            ),
-                            Lang::Zh => {
-                                format!("已放进上传队列：{new} 批。正在上传，进度见“上传队列”。")
-                            }
-                            Lang::En if new == 0 => format!(
-                                "These rows were queued before ({before} batches); they are not sent twice."
-                            ),
-                            Lang::En => {
-                                format!("Queued {new} batches; sending now (see the upload queue).")
-                            }
-                        }));
-                        self.runtime.uploads.refresh();
-                        self.start_sending();
-                        self.runtime.uploads.show_queue = true;
-                    }
-                    Err((zh, en)) => {
-                        self.ui.notice =
-                            Some(Notice::error(if self.lang() == Lang::Zh { zh } else { en }));
-                    }
-                }
-            }
-            Done::Exported { batch, result } => {
-                let written = result.is_ok();
-                let export_dir = result
-                    .as_ref()
-                    .ok()
-                    .and_then(|r| r.upload.parent().map(Path::to_owned))
-                    .unwrap_or_default();
-                match result {
-                    Ok(done) => {
-                        if let Some(path) = self.session.source.clone() {
-                            self.record_history(&path, batch.summary(), Some(done.upload.clone()));
-                        }
-                        self.settings.export_dir = Some(export_dir.clone());
-                        self.save_settings();
-                        self.session.exported = Some(done);
-                        self.ui.notice = None;
-                    }
-                    Err(e) => {
-                        let locked = matches!(e, crate::write::WriteError::Locked { .. });
-                        let (text, detail) = export_failure(&e, self.lang());
-                        self.ui.detail = detail;
-                        let retry = locked.then(|| self.last_export_dir());
-                        self.ui.notice = Some(Notice {
-                            retry_export: retry,
-                            ..Notice::error(text)
-                        });
-                    }
-                }
-                self.session.screen =
-                    match std::mem::replace(&mut self.session.screen, Screen::Home) {
-                        Screen::Exporting(mut review) => {
-                            review.batch.put_back(*batch);
-                            if written {
-                                review.keep.exported();
-                            }
-                            Screen::Review(review)
-                        }
-                        _ => Screen::Review(Box::new(review::Review::new(
-                            *batch,
-                            self.last_export_dir(),
-                        ))),
-                    };
-            }
-        }
-    }
-
-    /// Returns a batch that was away with a job to the review screen.
-    fn put_back(&mut self, batch: Batch) {
-        self.session.screen = match std::mem::replace(&mut self.session.screen, Screen::Home) {
-            Screen::Exporting(mut review) => {
-                review.batch.put_back(batch);
-                Screen::Review(review)
-            }
-            _ => Screen::Review(Box::new(review::Review::new(batch, self.last_export_dir()))),
-        };
-    }
-
-    fn credentials(&self) -> Option<crate::upload::client::Credentials> {
-        let target = self.target().ok()?;
-        upload::credentials(
-            &target,
-            &self.settings.user,
-            &self.runtime.uploads.password,
-            self.runtime.remembered.as_ref(),
-        )
-    }
-
-    /// Follows what the window's watcher did: batches it queued are sent (with the
-    /// credentials at hand), and a fixed file that left 需要处理/ is followed to its new place.
-    fn follow_unattended(&mut self) {
-        if std::mem::take(&mut self.runtime.uploads.pass_queued) {
-            match self.credentials() {
-                Some(creds) => self.runtime.uploads.start_sending(creds),
-                None => {
-                    self.ui.notice = Some(Notice::error(tr(
-                        self.lang(),
-                        "自动上报已把新文件放进上传队列，但还没有密码：请在“设置”里填写密码，并勾选“记住密码（自动上报需要）”。",
-                        "Unattended reporting queued a new file, but there is no password: enter it in Settings and tick \"Remember the password\".",
-                    )));
-                }
-            }
-        }
-        if let Some((from, to)) = self.runtime.uploads.moved.take() {
-            if self.session.source.as_ref() == Some(&from) {
-                self.session.source = Some(to.clone());
-                if let Some(batch) = self.batch_mut() {
-                    batch.source.path = to.clone();
-                }
-                if let Some(dir) = to.parent() {
-                    self.settings.last_dir = Some(dir.to_owned());
-                }
-            }
-            for e in self
-                .runtime
-                .history
-                .iter_mut()
-                .filter(|e| e.source.as_ref() == Some(&from))
-            {
-                e.source = Some(to.clone());
-            }
-            self.save_history();
-        }
-    }
-
-    fn start_sending(&mut self) {
-        match self.credentials() {
-            Some(creds) => self.runtime.uploads.start_sending(creds),
-            None => {
-                self.ui.notice = Some(Notice::error(tr(
-                    self.lang(),
-                    "要上传，请先在“设置”里选择省平台并填写用户名和密码（密码只在这次打开期间记住）。",
-                    "To upload, choose the platform and enter the user name and password in Settings (the password is kept for this session only).",
-                )));
-                self.ui.show_settings = true;
-            }
-        }
-    }
-
-    /// At start: batches left from last time are sent again when the credentials are at hand.
-    fn resume_uploads(&mut self) {
-        if self.runtime.resumed || !self.runtime.uploads.loaded {
-            return;
-        }
-        self.runtime.resumed = true;
-        let pending = self.runtime.uploads.pending();
-        if pending == 0 {
-            return;
-        }
-        match self.credentials() {
-            Some(creds) => self.runtime.uploads.start_sending(creds),
-            None => {
-                self.ui.notice = Some(Notice::info(match self.lang() {
-                    Lang::Zh => format!(
-                        "上次还有 {pending} 批数据没有上传完。请在“设置”里填写密码，然后在“上传队列”里点“继续上传”。"
-                    ),
-                    Lang::En => format!(
-                        "{pending} batches were not finished last time. Enter the password in Settings, then press \"Send now\" in the upload queue."
-                    ),
-                }));
-            }
-        }
-    }
-
     /// Closing with batches not uploaded asks first (they are sent at the next start).
     fn guard_close(&mut self, ctx: &egui::Context) {
         if self.hold_close_for_changes(ctx) {
@@ -789,79 +522,14 @@ impl App {
         }
     }
 
-    fn last_export_dir(&self) -> PathBuf {
-        self.settings
-            .export_dir
-            .clone()
-            .or_else(|| {
-                self.session
-                    .source
-                    .as_ref()
-                    .and_then(|p| p.parent().map(Path::to_owned))
-            })
-            .unwrap_or_default()
-    }
-
-    fn record_history(&mut self, path: &Path, s: crate::batch::Summary, exported: Option<PathBuf>) {
-        let now = chrono::Local::now();
-        let file = crate::paths::file_name(path);
-        let mut entry = HistoryEntry {
-            date: now.format("%Y-%m-%d").to_string(),
-            time: now.format("%H:%M").to_string(),
-            file,
-            rows: s.total,
-            ready: s.ready,
-            rejected: s.rejected,
-            exported,
-            source: Some(path.to_owned()),
-            queued: 0,
-        };
-        // Exporting the file just opened updates its entry.
-        match self.runtime.history.last_mut() {
-            Some(last)
-                if entry.exported.is_some()
-                    && last.file == entry.file
-                    && last.date == entry.date =>
-            {
-                entry.queued = last.queued;
-                *last = entry
-            }
-            _ => self.runtime.history.push(entry),
-        }
-        self.save_history();
-    }
-
-    /// Notes in today's entry of the file on screen that `rows` rows went into the queue.
-    fn record_queued(&mut self, rows: usize) {
-        let Some(file) = self.session.source.as_deref().map(crate::paths::file_name) else {
-            return;
-        };
-        if let Some(last) = self
-            .runtime
-            .history
-            .iter_mut()
-            .rev()
-            .find(|e| e.file == file)
-        {
-            last.queued += rows;
-            self.save_history();
-        }
-    }
-
-    fn save_history(&self) {
-        if let Some(dir) = &self.runtime.dirs.data {
-            // The history is a convenience: failing to save it must not stop the clerk.
-            let _ = settings::save_history(dir, &self.runtime.history);
-        }
-    }
-
     fn save_settings(&mut self) {
         if let Some(dir) = &self.runtime.dirs.config
             && let Err(e) = self.settings.save(dir)
         {
             self.ui.notice = Some(Notice::error(format!(
                 "{}{e}",
-                tr(self.lang(), "设置没能保存：", "Settings were not saved: ")
+                self.lang()
+                    .pick("设置没能保存：", "Settings were not saved: ")
             )));
         }
     }
@@ -872,13 +540,12 @@ impl App {
             Action::PickFile => {
                 if self.runtime.job.is_none() {
                     let mut dialog = rfd::FileDialog::new()
-                        .set_title(tr(
-                            self.lang(),
-                            "选择导出的结果文件",
-                            "Choose the exported results",
-                        ))
+                        .set_title(
+                            self.lang()
+                                .pick("选择导出的结果文件", "Choose the exported results"),
+                        )
                         .add_filter(
-                            tr(self.lang(), "表格文件", "Spreadsheets"),
+                            self.lang().pick("表格文件", "Spreadsheets"),
                             &[
                                 "xlsx", "xlsm", "xls", "xlsb", "ods", "csv", "txt", "xml", "htm",
                                 "html",
@@ -925,16 +592,13 @@ impl App {
                 if let Err(e) = open::that_detached(&dir) {
                     // The launcher's own words ("gio", exit statuses) are for the log only.
                     self.ui.detail = Some(format!("open {}: {e}", dir.display()));
-                    self.ui.notice = Some(Notice::error(match self.lang() {
-                        Lang::Zh => format!(
+                    self.ui.notice = Some(Notice::error(self.lang().pick(format!(
                             "没能自动打开文件夹。请在文件管理器里打开：{}",
                             dir.display()
-                        ),
-                        Lang::En => format!(
+                        ), format!(
                             "The folder could not be opened for you. Open it in the file manager: {}",
                             dir.display()
-                        ),
-                    }));
+                        ))));
                 }
             }
             Action::Upload => self.start_queue(ctx),
@@ -951,44 +615,6 @@ impl App {
                 }
             }
         }
-    }
-
-    /// Queues the ready rows of the batch on screen for the chosen target, then sends.
-    fn start_queue(&mut self, ctx: &egui::Context) {
-        if self.runtime.job.is_some() {
-            return;
-        }
-        let target = match self.target() {
-            Ok(t) => t,
-            Err(text) => {
-                self.ui.notice = Some(Notice::error(text));
-                self.ui.show_settings = true;
-                return;
-            }
-        };
-        if upload::credentials(
-            &target,
-            &self.settings.user,
-            &self.runtime.uploads.password,
-            self.runtime.remembered.as_ref(),
-        )
-        .is_none()
-        {
-            self.start_sending();
-            return;
-        }
-        let Some(sender) = self.runtime.uploads.commands() else {
-            return;
-        };
-        let Screen::Review(review) = &mut self.session.screen else {
-            return;
-        };
-        let batch = review.batch.take();
-        if let Screen::Review(review) = std::mem::replace(&mut self.session.screen, Screen::Home) {
-            self.session.screen = Screen::Exporting(review);
-        }
-        self.ui.notice = None;
-        self.runtime.job = Some(Job::queue(ctx, batch, target, sender));
     }
 
     /// Exports the batch on screen into `dir` (the upload sheet, and the rejected rows).
@@ -1012,183 +638,6 @@ impl App {
         self.settings.export_dir = Some(dir);
         self.runtime.job = Some(Job::export(ctx, batch, upload, rejected, self.lang()));
     }
-
-    fn top_bar(&mut self, ui: &mut egui::Ui) -> Option<Action> {
-        let lang = self.lang();
-        let step = match (&self.session.screen, &self.runtime.job) {
-            (_, Some(j)) if matches!(j.what, JobKind::Load(_)) => 1,
-            (Screen::Home, _) => 1,
-            (Screen::Mapping(_), _) => 1,
-            (Screen::Review(_), _) if self.session.exported.is_some() => 3,
-            (Screen::Review(_), _) => 2,
-            (Screen::Exporting(_), _) => 3,
-        };
-        let mut action = None;
-        let wide = ui.available_width() >= 1250.0;
-        ui.horizontal(|ui| {
-            // On a narrow screen the window title names the program; the steps and the
-            // buttons keep their room.
-            if wide {
-                ui.heading(tr(
-                    lang,
-                    "核酸结果上报助手",
-                    "Nucleic-acid result reporting",
-                ));
-                ui.add_space(20.0);
-            }
-            for (n, zh, en) in [
-                (1, "① 打开文件", "1 Open"),
-                (2, "② 核对", "2 Review"),
-                (3, "③ 导出", "3 Export"),
-            ] {
-                let text = egui::RichText::new(tr(lang, zh, en)).size(18.0);
-                let text = if n == step {
-                    text.strong().color(ui.visuals().selection.bg_fill)
-                } else {
-                    text.weak()
-                };
-                ui.label(text);
-                if n < 3 {
-                    ui.label(egui::RichText::new("▶").weak());
-                }
-            }
-            ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
-                if ui.button(tr(lang, "关于", "About")).clicked() {
-                    self.ui.show_about = true;
-                }
-                if ui.button(tr(lang, "设置", "Settings")).clicked() {
-                    self.ui.show_settings = true;
-                }
-                let pending = self.runtime.uploads.pending();
-                let queue = match (lang, pending, self.runtime.uploads.sending) {
-                    (Lang::Zh, 0, _) => "上传队列".to_owned(),
-                    (Lang::Zh, n, true) => format!("上传队列：{n} 批上传中"),
-                    (Lang::Zh, n, false) => format!("上传队列：{n} 批等待"),
-                    (Lang::En, 0, _) => "Upload queue".to_owned(),
-                    (Lang::En, n, _) => format!("Upload queue: {n} pending"),
-                };
-                if ui.button(queue).clicked() {
-                    action = Some(Action::ShowQueue);
-                }
-                if self.runtime.job.is_none()
-                    && ui
-                        .button(tr(lang, "打开文件 (Ctrl+O)", "Open file (Ctrl+O)"))
-                        .clicked()
-                {
-                    action = Some(Action::PickFile);
-                }
-            });
-        });
-        action
-    }
-
-    fn notice_bar(&mut self, ui: &mut egui::Ui) -> Option<Action> {
-        let notice = self.ui.notice.clone()?;
-        let lang = self.lang();
-        let mut action = None;
-        let fill = if notice.error {
-            egui::Color32::from_rgb(255, 235, 235)
-        } else {
-            egui::Color32::from_rgb(232, 245, 233)
-        };
-        egui::Frame::new()
-            .fill(fill)
-            .inner_margin(10.0)
-            .corner_radius(6.0)
-            .show(ui, |ui| {
-                ui.horizontal_wrapped(|ui| {
-                    ui.label(
-                        egui::RichText::new(&notice.text)
-                            .color(egui::Color32::from_rgb(60, 20, 20)),
-                    );
-                    if let Some(dir) = &notice.retry_export
-                        && ui.button(tr(lang, "重试", "Retry")).clicked()
-                    {
-                        action = Some(Action::Export(dir.clone()));
-                    }
-                    if ui.button(tr(lang, "知道了", "Dismiss")).clicked() {
-                        self.ui.notice = None;
-                    }
-                });
-            });
-        ui.add_space(6.0);
-        action
-    }
-}
-
-/// What the clerk reads when an export fails, and the technical detail (for the log) when the
-/// error carries any: an operating-system or spreadsheet-library message is not shown.
-pub fn export_failure(e: &crate::write::WriteError, lang: Lang) -> (String, Option<String>) {
-    use crate::write::WriteError;
-    let technical = match e {
-        WriteError::Io { reason, .. } => reason.contains('(') || reason.contains('（'),
-        WriteError::Xlsx { .. } | WriteError::Source(_) => true,
-        WriteError::Locked { .. } | WriteError::Extension { .. } | WriteError::IsSource { .. } => {
-            false
-        }
-    };
-    if !technical {
-        let text = match lang {
-            Lang::Zh => e.to_string(),
-            Lang::En => e.english(),
-        };
-        return (text, None);
-    }
-    let path = match e {
-        WriteError::Io { path, .. } | WriteError::Xlsx { path, .. } => {
-            crate::paths::file_name(path)
-        }
-        _ => String::new(),
-    };
-    let text = match (lang, e) {
-        (Lang::Zh, WriteError::Source(_)) => "写出错误行时没能重新读取原文件。请确认原文件还在、没有被移动，然后再导出一次。".to_owned(),
-        (Lang::En, WriteError::Source(_)) => "The source file could not be read again for the rejected rows. Check it is still there, then export again.".to_owned(),
-        (Lang::Zh, _) => format!("没能写出「{path}」。请点“更换文件夹…”换一个文件夹（例如桌面），再导出一次。"),
-        (Lang::En, _) => format!("{path} could not be written. Press \"Change folder…\", choose another folder (the desktop, say) and export again."),
-    };
-    (text, Some(e.english()))
-}
-
-fn progress_view(ui: &mut egui::Ui, job: &Job, lang: Lang) -> Action {
-    let mut action = Action::None;
-    ui.add_space(60.0);
-    ui.vertical_centered(|ui| {
-        let (rows, of) = job.progress();
-        let title = match &job.what {
-            JobKind::Load(path) => format!(
-                "{}{}",
-                tr(lang, "正在读取并检查：", "Reading and checking: "),
-                crate::paths::file_name(path)
-            ),
-            JobKind::Export => tr(lang, "正在写出上报表……", "Writing the upload sheet…").to_owned(),
-            JobKind::Queue => tr(lang, "正在放进上传队列……", "Queueing for upload…").to_owned(),
-        };
-        ui.heading(title);
-        ui.add_space(16.0);
-        let bar = if !matches!(job.what, JobKind::Load(_)) {
-            // Writing and queueing report no rows: a moving bar says it is working.
-            egui::ProgressBar::new(0.0).animate(true)
-        } else if of > 0 {
-            egui::ProgressBar::new((rows as f32 / of as f32).min(1.0)).text(match lang {
-                Lang::Zh => format!("已读 {rows} / 约 {of} 行"),
-                Lang::En => format!("{rows} of about {of} rows"),
-            })
-        } else {
-            egui::ProgressBar::new(0.0).animate(true).text(match lang {
-                Lang::Zh => format!("已读 {rows} 行"),
-                Lang::En => format!("{rows} rows read"),
-            })
-        };
-        ui.add(bar.desired_width(520.0));
-        ui.add_space(16.0);
-        if matches!(job.what, JobKind::Load(_)) && ui.button(tr(lang, "取消", "Cancel")).clicked()
-        {
-            action = Action::CancelJob;
-        }
-    });
-    ui.ctx()
-        .request_repaint_after(std::time::Duration::from_millis(100));
-    action
 }
 
 impl eframe::App for App {
