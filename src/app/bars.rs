@@ -7,6 +7,37 @@ use crate::issue::Lang;
 use eframe::egui;
 
 impl App {
+    /// Writes an error notice to the program's log once, when it appears.
+    pub(super) fn log_notice(&mut self) {
+        let error = self.ui.notice.as_ref().filter(|n| n.error).map(|n| &n.text);
+        if error.is_some() && error != self.ui.logged_notice.as_ref() {
+            crate::log::event::error(error.map_or("", String::as_str));
+        }
+        self.ui.logged_notice = error.cloned();
+    }
+
+    /// Once the screen's size is known: on a small screen (1366×768, 1024×768) the window
+    /// fills the work area (maximised, so the taskbar stays visible); the title follows the
+    /// language.
+    pub(super) fn fit_to_screen(&mut self, ctx: &egui::Context) {
+        let title = self
+            .lang()
+            .pick("核酸结果上报助手", "Nucleic-acid result reporting");
+        if self.ui.titled != Some(self.lang()) {
+            self.ui.titled = Some(self.lang());
+            ctx.send_viewport_cmd(egui::ViewportCommand::Title(title.to_owned()));
+        }
+        if self.ui.fitted {
+            return;
+        }
+        if let Some(size) = ctx.input(|i| i.viewport().monitor_size) {
+            self.ui.fitted = true;
+            if size.x <= 1440.0 || size.y <= 900.0 {
+                ctx.send_viewport_cmd(egui::ViewportCommand::Maximized(true));
+            }
+        }
+    }
+
     pub(super) fn top_bar(&mut self, ui: &mut egui::Ui) -> Option<Action> {
         let lang = self.lang();
         let step = match (&self.session.screen, &self.runtime.job) {

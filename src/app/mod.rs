@@ -12,6 +12,7 @@ pub mod fonts;
 mod home;
 pub mod jobs;
 pub mod keep;
+mod launch;
 pub mod lookup;
 pub mod mapping;
 pub mod recent;
@@ -27,39 +28,10 @@ use crate::profile::Profiles;
 use eframe::egui;
 pub use finish::export_failure;
 use jobs::Job;
+pub use launch::{Dirs, run};
 pub use review::Filter;
 use settings::{HistoryEntry, Settings};
-use std::path::PathBuf;
-
-/// Where the window keeps its files (the per-user folders, or test folders).
-#[derive(Debug, Clone)]
-pub struct Dirs {
-    pub config: Option<PathBuf>,
-    pub data: Option<PathBuf>,
-}
-
-impl Dirs {
-    /// The per-user folders (`SHEETBRIDGE_CONFIG_DIR`/`SHEETBRIDGE_DATA_DIR` replace them).
-    pub fn user() -> Dirs {
-        use crate::paths::{chosen, default_config_dir, default_data_dir};
-        Dirs {
-            config: chosen(
-                std::env::var_os("SHEETBRIDGE_CONFIG_DIR"),
-                default_config_dir(),
-            ),
-            data: chosen(std::env::var_os("SHEETBRIDGE_DATA_DIR"), default_data_dir()),
-        }
-    }
-
-    /// The workspace's folders (none without a data folder).
-    pub fn folders(&self) -> Option<crate::workspace::Folders> {
-        upload::folders(self)
-    }
-
-    fn profiles(&self) -> Option<PathBuf> {
-        self.config.as_ref().map(|c| c.join("profiles"))
-    }
-}
+use std::path::{Path, PathBuf};
 
 /// What a screen asks the app to do once drawing is over.
 #[must_use]
@@ -356,24 +328,12 @@ impl App {
         ));
     }
 
-    /// Draws one frame: the whole window.
+    /// Draws one frame: the whole window. What happened since the last frame is taken in
+    /// first; screens and dialogs draw and return an action, applied once drawing is over.
     pub fn show(&mut self, ui: &mut egui::Ui) {
         let ctx = ui.ctx().clone();
-        self.fit_to_screen(&ctx);
-        if self.ui.home_stale && matches!(self.session.screen, Screen::Home) {
-            self.ui.home_stale = false;
-            self.ui.home.recent.refresh(&ctx);
-        }
-        self.refresh_target(false);
-        self.poll_job();
-        self.poll_support();
-        self.runtime.uploads.poll();
-        self.poll_auto(&ctx);
-        self.follow_unattended();
-        self.resume_uploads();
-        self.guard_close(&ctx);
+        self.catch_up(&ctx);
         let mut action = self.handle_input(&ctx);
-
         egui::Panel::top("steps").show(ui, |ui| {
             if let Some(a) = self.top_bar(ui) {
                 action = a;
@@ -383,50 +343,78 @@ impl App {
             if let Some(a) = self.notice_bar(ui) {
                 action = a;
             }
-            let screen_action = if let Some(job) = &self.runtime.job {
-                bars::progress_view(ui, job, self.settings.lang)
-            } else {
-                match &mut self.session.screen {
-                    Screen::Home => self.ui.home.show(
-                        ui,
-                        self.settings.lang,
-                        &self.runtime.history,
-                        &self.runtime.uploads.unattended,
-                        self.runtime.auto.problem.as_deref(),
-                    ),
-                    Screen::Mapping(m) => m.show(
-                        ui,
-                        self.settings.lang,
-                        self.runtime.dirs.profiles().as_deref(),
-                    ),
-                    Screen::Review(r) => r.show(
-                        ui,
-                        self.settings.lang,
-                        &self.runtime.profiles,
-                        self.session.exported.as_ref(),
-                    ),
-                    Screen::Exporting(_) => Action::None,
-                }
-            };
+            let screen_action = self.screen(ui);
             if !matches!(screen_action, Action::None) {
                 action = screen_action;
             }
         });
+        self.windows(&ctx);
+        self.apply(&ctx, action);
+        self.log_notice();
+    }
+
+    /// Takes in what the workers did since the last frame: the job, the support kit, the
+    /// sender, the settings' workers, the watcher; resumes sending at start; asks before
+    /// closing with work left.
+    fn catch_up(&mut self, ctx: &egui::Context) {
+        self.fit_to_screen(ctx);
+        if self.ui.home_stale && matches!(self.session.screen, Screen::Home) {
+            self.ui.home_stale = false;
+            self.ui.home.recent.refresh(ctx);
+        }
+        self.refresh_target(false);
+        self.poll_job();
+        self.poll_support();
+        self.runtime.uploads.poll();
+        self.poll_auto(ctx);
+        self.follow_unattended();
+        self.resume_uploads();
+        self.guard_close(ctx);
+    }
+
+    /// The screen on show (or the job's progress in its place).
+    fn screen(&mut self, ui: &mut egui::Ui) -> Action {
+        let lang = self.settings.lang;
+        if let Some(job) = &self.runtime.job {
+            return bars::progress_view(ui, job, lang);
+        }
+        match &mut self.session.screen {
+            Screen::Home => self.ui.home.show(
+                ui,
+                lang,
+                &self.runtime.history,
+                &self.runtime.uploads.unattended,
+                self.runtime.auto.problem.as_deref(),
+            ),
+            Screen::Mapping(m) => m.show(ui, lang, self.runtime.dirs.profiles().as_deref()),
+            Screen::Review(r) => r.show(
+                ui,
+                lang,
+                &self.runtime.profiles,
+                self.session.exported.as_ref(),
+            ),
+            Screen::Exporting(_) => Action::None,
+        }
+    }
+
+    /// The windows over the screen: settings, about, the lookup, the upload queue, and the
+    /// questions asked before closing.
+    fn windows(&mut self, ctx: &egui::Context) {
         if self.ui.show_settings {
-            self.settings_window(&ctx);
+            self.settings_window(ctx);
         }
         if self.ui.show_about {
-            self.about_window(&ctx);
+            self.about_window(ctx);
         }
         if self.ui.lookup.open {
             let data = self.runtime.dirs.data.clone();
-            self.ui.lookup.window(&ctx, self.lang(), data);
+            self.ui.lookup.window(ctx, self.lang(), data);
         }
         let can_send = self.credentials().is_some();
         match self
             .runtime
             .uploads
-            .queue_window(&ctx, self.lang(), can_send)
+            .queue_window(ctx, self.lang(), can_send)
         {
             Some(upload::QueueAction::Send) => self.start_sending(),
             Some(upload::QueueAction::Retry(ids)) => {
@@ -443,42 +431,9 @@ impl App {
             None => {}
         }
         if self.ui.confirm_close {
-            self.close_dialog(&ctx);
+            self.close_dialog(ctx);
         }
-        self.close_changes_dialog(&ctx);
-        self.apply(&ctx, action);
-        self.log_notice();
-    }
-
-    /// Writes an error notice to the program's log once, when it appears.
-    fn log_notice(&mut self) {
-        let error = self.ui.notice.as_ref().filter(|n| n.error).map(|n| &n.text);
-        if error.is_some() && error != self.ui.logged_notice.as_ref() {
-            crate::log::event::error(error.map_or("", String::as_str));
-        }
-        self.ui.logged_notice = error.cloned();
-    }
-
-    /// Once the screen's size is known: on a small screen (1366×768, 1024×768) the window
-    /// fills the work area (maximised, so the taskbar stays visible); the title follows the
-    /// language.
-    fn fit_to_screen(&mut self, ctx: &egui::Context) {
-        let title = self
-            .lang()
-            .pick("核酸结果上报助手", "Nucleic-acid result reporting");
-        if self.ui.titled != Some(self.lang()) {
-            self.ui.titled = Some(self.lang());
-            ctx.send_viewport_cmd(egui::ViewportCommand::Title(title.to_owned()));
-        }
-        if self.ui.fitted {
-            return;
-        }
-        if let Some(size) = ctx.input(|i| i.viewport().monitor_size) {
-            self.ui.fitted = true;
-            if size.x <= 1440.0 || size.y <= 900.0 {
-                ctx.send_viewport_cmd(egui::ViewportCommand::Maximized(true));
-            }
-        }
+        self.close_changes_dialog(ctx);
     }
 
     fn handle_input(&mut self, ctx: &egui::Context) -> Action {
@@ -508,20 +463,6 @@ impl App {
         Action::None
     }
 
-    /// Closing with batches not uploaded asks first (they are sent at the next start).
-    fn guard_close(&mut self, ctx: &egui::Context) {
-        if self.hold_close_for_changes(ctx) {
-            return;
-        }
-        if ctx.input(|i| i.viewport().close_requested())
-            && !self.ui.allow_close
-            && self.runtime.uploads.pending() > 0
-        {
-            ctx.send_viewport_cmd(egui::ViewportCommand::CancelClose);
-            self.ui.confirm_close = true;
-        }
-    }
-
     fn save_settings(&mut self) {
         if let Some(dir) = &self.runtime.dirs.config
             && let Err(e) = self.settings.save(dir)
@@ -537,28 +478,7 @@ impl App {
     fn apply(&mut self, ctx: &egui::Context, action: Action) {
         match action {
             Action::None => {}
-            Action::PickFile => {
-                if self.runtime.job.is_none() {
-                    let mut dialog = rfd::FileDialog::new()
-                        .set_title(
-                            self.lang()
-                                .pick("选择导出的结果文件", "Choose the exported results"),
-                        )
-                        .add_filter(
-                            self.lang().pick("表格文件", "Spreadsheets"),
-                            &[
-                                "xlsx", "xlsm", "xls", "xlsb", "ods", "csv", "txt", "xml", "htm",
-                                "html",
-                            ],
-                        );
-                    if let Some(dir) = &self.settings.last_dir {
-                        dialog = dialog.set_directory(dir);
-                    }
-                    if let Some(path) = dialog.pick_file() {
-                        self.open(ctx, path);
-                    }
-                }
-            }
+            Action::PickFile => self.pick_file(ctx),
             Action::Open(path) => self.open(ctx, path),
             Action::Reload(profile) => {
                 self.session.chosen_profile = profile.clone();
@@ -570,15 +490,7 @@ impl App {
             }
             Action::Export(dir) => self.start_export(ctx, dir),
             Action::Close if !self.may_close_file() => {}
-            Action::Close => {
-                // Let go of the file: a watcher may take it now.
-                self.session.claim = None;
-                self.runtime.uploads.look_now();
-                self.session.screen = Screen::Home;
-                self.ui.home_stale = true;
-                self.session.exported = None;
-                self.ui.notice = None;
-            }
+            Action::Close => self.close_file(),
             Action::CancelJob => {
                 if let Some(job) = &self.runtime.job {
                     job.cancel();
@@ -588,19 +500,7 @@ impl App {
                 self.save_settings();
                 self.runtime.uploads.credentials_changed(self.credentials());
             }
-            Action::OpenFolder(dir) => {
-                if let Err(e) = open::that_detached(&dir) {
-                    // The launcher's own words ("gio", exit statuses) are for the log only.
-                    self.ui.detail = Some(format!("open {}: {e}", dir.display()));
-                    self.ui.notice = Some(Notice::error(self.lang().pick(format!(
-                            "没能自动打开文件夹。请在文件管理器里打开：{}",
-                            dir.display()
-                        ), format!(
-                            "The folder could not be opened for you. Open it in the file manager: {}",
-                            dir.display()
-                        ))));
-                }
-            }
+            Action::OpenFolder(dir) => self.open_folder(&dir),
             Action::Upload => self.start_queue(ctx),
             Action::ShowLookup => self.ui.lookup.open = true,
             Action::ShowQueue => {
@@ -614,6 +514,53 @@ impl App {
                     self.open(ctx, path);
                 }
             }
+        }
+    }
+
+    /// "打开文件": the system's file dialog, in the folder last opened from.
+    fn pick_file(&mut self, ctx: &egui::Context) {
+        if self.runtime.job.is_some() {
+            return;
+        }
+        let lang = self.lang();
+        let mut dialog = rfd::FileDialog::new()
+            .set_title(lang.pick("选择导出的结果文件", "Choose the exported results"))
+            .add_filter(
+                lang.pick("表格文件", "Spreadsheets"),
+                &[
+                    "xlsx", "xlsm", "xls", "xlsb", "ods", "csv", "txt", "xml", "htm", "html",
+                ],
+            );
+        if let Some(dir) = &self.settings.last_dir {
+            dialog = dialog.set_directory(dir);
+        }
+        if let Some(path) = dialog.pick_file() {
+            self.open(ctx, path);
+        }
+    }
+
+    /// "关闭此文件": back to the start screen; the file is let go, so a watcher may take it.
+    fn close_file(&mut self) {
+        self.session.claim = None;
+        self.runtime.uploads.look_now();
+        self.session.screen = Screen::Home;
+        self.ui.home_stale = true;
+        self.session.exported = None;
+        self.ui.notice = None;
+    }
+
+    /// Opens a folder in the file manager; when that fails the clerk is told where it is.
+    fn open_folder(&mut self, dir: &Path) {
+        if let Err(e) = open::that_detached(dir) {
+            // The launcher's own words ("gio", exit statuses) are for the log only.
+            self.ui.detail = Some(format!("open {}: {e}", dir.display()));
+            let dir = dir.display();
+            self.ui.notice = Some(Notice::error(self.lang().pick(
+                format!("没能自动打开文件夹。请在文件管理器里打开：{dir}"),
+                format!(
+                    "The folder could not be opened for you. Open it in the file manager: {dir}"
+                ),
+            )));
         }
     }
 
@@ -638,62 +585,4 @@ impl App {
         self.settings.export_dir = Some(dir);
         self.runtime.job = Some(Job::export(ctx, batch, upload, rejected, self.lang()));
     }
-}
-
-impl eframe::App for App {
-    fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
-        self.show(ui);
-    }
-}
-
-/// Writes the renderer in use to the program's log (the diagnostic bundle shows the last one).
-fn log_renderer(cc: &eframe::CreationContext<'_>) {
-    use eframe::glow::HasContext;
-    let Some(gl) = &cc.gl else { return };
-    // SAFETY: reading strings of the current OpenGL context, which eframe has made current on
-    // this thread for the creation of the app.
-    let (renderer, version) = unsafe {
-        (
-            gl.get_parameter_string(eframe::glow::RENDERER),
-            gl.get_parameter_string(eframe::glow::VERSION),
-        )
-    };
-    let software = std::env::var_os("LIBGL_ALWAYS_SOFTWARE").is_some();
-    ::log::info!(
-        target: "sheetbridge",
-        "window: renderer: {renderer}, OpenGL {version}{}",
-        if software { " (software rendering)" } else { "" }
-    );
-}
-
-/// Opens the window (what running `sheetbridge` with no arguments does) drawn by `renderer`.
-pub fn run(initial: Option<PathBuf>, renderer: eframe::Renderer) -> Result<(), eframe::Error> {
-    let mut viewport = egui::ViewportBuilder::default();
-    if let Ok(icon) =
-        eframe::icon_data::from_png_bytes(include_bytes!("../../assets/icon/sheetbridge-64.png"))
-    {
-        viewport = viewport.with_icon(icon);
-    }
-    let options = eframe::NativeOptions {
-        renderer,
-        viewport: viewport
-            .with_title("核酸结果上报助手")
-            // Fits a 1366×768 screen with a taskbar; smaller screens are maximised at start.
-            .with_inner_size([1280.0, 680.0])
-            .with_min_inner_size([800.0, 560.0])
-            .with_drag_and_drop(true),
-        ..Default::default()
-    };
-    eframe::run_native(
-        "sheetbridge",
-        options,
-        Box::new(move |cc| {
-            log_renderer(cc);
-            let mut app = App::new(&cc.egui_ctx, Dirs::user());
-            if let Some(path) = initial {
-                app.open(&cc.egui_ctx, path);
-            }
-            Ok(Box::new(app))
-        }),
-    )
 }
