@@ -419,11 +419,10 @@ fn schedule_words(s: &Scheduler, failed: Option<(String, String)>) -> Done {
     }
 }
 
-/// Settings → 自动上报, drawn inside the settings window. Returns whether the folder picker
-/// was asked for.
+/// Settings → 自动上报, drawn inside the settings window: on/off, the folder, why it cannot be
+/// watched, the target, "记住密码", the scheduled task.
 pub(crate) fn section(app: &mut App, ui: &mut egui::Ui) {
     let lang = app.lang();
-    let ctx = ui.ctx().clone();
     ui.add_space(6.0);
     ui.label(egui::RichText::new(lang.pick("自动上报", "Unattended reporting")).strong());
     ui.checkbox(
@@ -482,6 +481,12 @@ pub(crate) fn section(app: &mut App, ui: &mut egui::Ui) {
     if let Some((zh, en)) = &app.runtime.auto.remembered_note {
         ui.add(egui::Label::new(egui::RichText::new(lang.pick(zh, en)).weak()).wrap());
     }
+    schedule_rows(app, ui, lang);
+}
+
+/// Settings → 自动上报: the scheduled task, its buttons and its state (asked once).
+fn schedule_rows(app: &mut App, ui: &mut egui::Ui, lang: crate::issue::Lang) {
+    let ctx = ui.ctx().clone();
     ui.horizontal_wrapped(|ui| {
         ui.label(lang.pick(
             "定时任务（窗口关闭时也上报）：",

@@ -147,13 +147,18 @@ fn unattended_today(
     if u.watching.is_none() && u.today.is_empty() && u.to_fix.is_empty() && problem.is_none() {
         return None;
     }
-    let mut action = None;
     ui.heading(lang.pick("自动上报", "Unattended reporting"));
-    let state = match (&u.watching, lang) {
-        (Some(f), Lang::Zh) => format!("正在自动上报文件夹「{}」里的新文件。", f.display()),
-        (Some(f), Lang::En) => format!("Files put into {} are sent by themselves.", f.display()),
-        (None, Lang::Zh) => "自动上报没有开（在“设置”里打开）。".to_owned(),
-        (None, Lang::En) => "Unattended reporting is off (turn it on in Settings).".to_owned(),
+    let state = match &u.watching {
+        Some(f) => lang.pick(
+            format!("正在自动上报文件夹「{}」里的新文件。", f.display()),
+            format!("Files put into {} are sent by themselves.", f.display()),
+        ),
+        None => lang
+            .pick(
+                "自动上报没有开（在“设置”里打开）。",
+                "Unattended reporting is off (turn it on in Settings).",
+            )
+            .to_owned(),
     };
     ui.label(egui::RichText::new(state).weak());
     let red = egui::Color32::from_rgb(176, 0, 32);
@@ -190,34 +195,40 @@ fn unattended_today(
             .weak(),
         );
     }
-    if !u.to_fix.is_empty() {
-        ui.add_space(4.0);
-        ui.label(
-            egui::RichText::new(lang.pick(format!(
-                    "需要处理（{} 个文件）：有错误的行没有上报，点一下打开核对，改好后上传",
-                    u.to_fix.len()
-                ), format!(
-                    "To fix ({} files): rows with errors were not sent; click to review, fix and upload",
-                    u.to_fix.len()
-                )))
-            .strong(),
-        );
-        for h in &u.to_fix {
-            let text = lang.pick(
-                format!("核对并上报：{}", h.name),
-                format!("Review and upload: {}", h.name),
-            );
-            if ui
-                .add(egui::Button::new(egui::RichText::new(text).size(17.0)))
-                .on_hover_text(h.dest.display().to_string())
-                .clicked()
-            {
-                action = Some(Action::Open(h.dest.clone()));
-            }
-        }
-    }
+    let action = to_fix(ui, lang, u);
     ui.add_space(12.0);
     ui.separator();
+    action
+}
+
+/// The files waiting in 需要处理, each a button that opens it in the review screen.
+fn to_fix(ui: &mut egui::Ui, lang: Lang, u: &Unattended) -> Option<Action> {
+    if u.to_fix.is_empty() {
+        return None;
+    }
+    let mut action = None;
+    let n = u.to_fix.len();
+    ui.add_space(4.0);
+    ui.label(
+        egui::RichText::new(lang.pick(
+            format!("需要处理（{n} 个文件）：有错误的行没有上报，点一下打开核对，改好后上传"),
+            format!("To fix ({n} files): rows with errors were not sent; click to review, fix and upload"),
+        ))
+        .strong(),
+    );
+    for h in &u.to_fix {
+        let text = lang.pick(
+            format!("核对并上报：{}", h.name),
+            format!("Review and upload: {}", h.name),
+        );
+        if ui
+            .add(egui::Button::new(egui::RichText::new(text).size(17.0)))
+            .on_hover_text(h.dest.display().to_string())
+            .clicked()
+        {
+            action = Some(Action::Open(h.dest.clone()));
+        }
+    }
     action
 }
 

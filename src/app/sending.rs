@@ -23,7 +23,8 @@ impl App {
             match self.credentials() {
                 Some(creds) => self.runtime.uploads.start_sending(creds),
                 None => {
-                    self.ui.notice = Some(Notice::error(self.lang().pick("自动上报已把新文件放进上传队列，但还没有密码：请在“设置”里填写密码，并勾选“记住密码（自动上报需要）”。",
+                    self.ui.notice = Some(Notice::error(self.lang().pick(
+                        "自动上报已把新文件放进上传队列，但还没有密码：请在“设置”里填写密码，并勾选“记住密码（自动上报需要）”。",
                         "Unattended reporting queued a new file, but there is no password: enter it in Settings and tick \"Remember the password\".",
                     )));
                 }
@@ -55,7 +56,8 @@ impl App {
         match self.credentials() {
             Some(creds) => self.runtime.uploads.start_sending(creds),
             None => {
-                self.ui.notice = Some(Notice::error(self.lang().pick("要上传，请先在“设置”里选择省平台并填写用户名和密码（密码只在这次打开期间记住）。",
+                self.ui.notice = Some(Notice::error(self.lang().pick(
+                    "要上传，请先在“设置”里选择省平台并填写用户名和密码（密码只在这次打开期间记住）。",
                     "To upload, choose the platform and enter the user name and password in Settings (the password is kept for this session only).",
                 )));
                 self.ui.show_settings = true;
@@ -76,11 +78,14 @@ impl App {
         match self.credentials() {
             Some(creds) => self.runtime.uploads.start_sending(creds),
             None => {
-                self.ui.notice = Some(Notice::info(self.lang().pick(format!(
+                self.ui.notice = Some(Notice::info(self.lang().pick(
+                    format!(
                         "上次还有 {pending} 批数据没有上传完。请在“设置”里填写密码，然后在“上传队列”里点“继续上传”。"
-                    ), format!(
+                    ),
+                    format!(
                         "{pending} batches were not finished last time. Enter the password in Settings, then press \"Send now\" in the upload queue."
-                    ))));
+                    ),
+                )));
             }
         }
     }

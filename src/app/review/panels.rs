@@ -5,6 +5,7 @@ use super::{ERROR_BG, ERROR_FG, OK_FG, Review, WARN_BG, WARN_FG, status_text};
 use crate::app::Action;
 use crate::app::jobs::Exported;
 use crate::issue::{Lang, Severity};
+use crate::profile::Field;
 use eframe::egui::{self, Color32, RichText};
 
 impl Review {
@@ -20,7 +21,13 @@ impl Review {
             let (text, color) = status_text(b, index, lang);
             ui.label(RichText::new(text).color(color).size(18.0));
         });
-        ui.label(RichText::new(lang.pick("在这里改正后点“保存修改”，会立即重新检查。原文件不会被改动。", "Fix the values and press Save: the row is checked again at once. The source file is not changed.")).weak());
+        ui.label(
+            RichText::new(lang.pick(
+                "在这里改正后点“保存修改”，会立即重新检查。原文件不会被改动。",
+                "Fix the values and press Save: the row is checked again at once. The source file is not changed.",
+            ))
+            .weak(),
+        );
         let row_issues: Vec<_> = b
             .issues(index)
             .iter()
@@ -35,55 +42,13 @@ impl Review {
             .max_height(ui.available_height() - 60.0)
             .show(ui, |ui| {
                 for (fi, f) in fields.iter().enumerate() {
-                    let source = b.column_header(fi);
-                    let caption = if source == f.header {
-                        f.header.clone()
-                    } else {
-                        format!("{}（{}）", f.header, source)
-                    };
-                    let label = ui.label(RichText::new(caption).strong());
-                    let sev = b.field_severity(index, fi);
-                    let mut edit = egui::TextEdit::singleline(&mut self.edits[fi])
-                        .desired_width(f32::INFINITY);
-                    if let Some(sev) = sev {
-                        edit = edit.background_color(if sev == Severity::Error {
-                            ERROR_BG
-                        } else {
-                            WARN_BG
-                        });
-                    }
-                    let hint = match b.output_value(index, fi) {
-                        v if v != b.value(index, fi) && b.value(index, fi).is_empty() => {
-                            format!("{}{v}", lang.pick("将自动填写：", "filled in: "))
-                        }
-                        _ => String::new(),
-                    };
-                    let r = ui.add(edit.hint_text(hint)).labelled_by(label.id);
-                    if self.focus_field == Some(fi) {
-                        self.focus_field = None;
-                        r.request_focus();
-                        r.scroll_to_me(Some(egui::Align::Center));
-                    }
-                    if r.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter)) {
+                    if self.field_editor(ui, lang, index, fi, f) {
                         save = true;
                     }
-                    for x in b
-                        .issues(index)
-                        .iter()
-                        .filter(|x| x.field == Some(fi as u16))
-                    {
-                        let color = if x.severity == Severity::Error {
-                            ERROR_FG
-                        } else {
-                            WARN_FG
-                        };
-                        ui.label(RichText::new(b.message_body(x, lang)).color(color));
-                    }
-                    ui.add_space(4.0);
                 }
             });
         ui.separator();
-        let excluded = b.is_excluded(index);
+        let excluded = self.batch.is_excluded(index);
         ui.horizontal(|ui| {
             if ui.button(lang.pick("保存修改", "Save changes")).clicked() {
                 save = true;
@@ -113,45 +78,10 @@ impl Review {
     ) -> Option<Action> {
         let mut action = None;
         ui.add_space(6.0);
-        if let Some(done) = exported {
-            egui::Frame::new()
-                .fill(Color32::from_rgb(232, 245, 233))
-                .inner_margin(8.0)
-                .corner_radius(6.0)
-                .show(ui, |ui| {
-                    ui.horizontal_wrapped(|ui| {
-                        ui.label(
-                            RichText::new(lang.pick(
-                                format!(
-                                    "已导出上报表：{}（{} 行）",
-                                    done.upload.display(),
-                                    done.rows
-                                ),
-                                format!("Wrote {} ({} rows)", done.upload.display(), done.rows),
-                            ))
-                            .color(OK_FG),
-                        );
-                        if let Some((path, n)) = &done.rejected {
-                            ui.label(lang.pick(
-                                format!("错误行：{}（{n} 行，含错误原因）", path.display()),
-                                format!(
-                                    "Rejected rows: {} ({n} rows, with reasons)",
-                                    path.display()
-                                ),
-                            ));
-                        }
-                        if self.keep.export_stale {
-                            ui.colored_label(WARN_FG, crate::app::keep::STALE.text(lang));
-                        }
-                        if let Some(dir) = done.upload.parent()
-                            && ui
-                                .button(lang.pick("打开所在文件夹", "Open the folder"))
-                                .clicked()
-                        {
-                            action = Some(Action::OpenFolder(dir.to_owned()));
-                        }
-                    });
-                });
+        if let Some(done) = exported
+            && let Some(a) = self.exported_panel(ui, lang, done)
+        {
+            action = Some(a);
         }
         // Wraps on a narrow screen rather than pushing buttons out of the window.
         ui.horizontal_wrapped(|ui| {
@@ -213,6 +143,103 @@ impl Review {
             }
         });
         ui.add_space(6.0);
+        action
+    }
+
+    /// One field of the row in the panel: its header (and the source's, when another), the
+    /// value to fix, and its problems; `true` when Enter asks to save.
+    fn field_editor(
+        &mut self,
+        ui: &mut egui::Ui,
+        lang: Lang,
+        index: usize,
+        fi: usize,
+        f: &Field,
+    ) -> bool {
+        let b = &self.batch;
+        let source = b.column_header(fi);
+        let caption = if source == f.header {
+            f.header.clone()
+        } else {
+            format!("{}（{}）", f.header, source)
+        };
+        let label = ui.label(RichText::new(caption).strong());
+        let sev = b.field_severity(index, fi);
+        let mut edit = egui::TextEdit::singleline(&mut self.edits[fi]).desired_width(f32::INFINITY);
+        if let Some(sev) = sev {
+            edit = edit.background_color(if sev == Severity::Error {
+                ERROR_BG
+            } else {
+                WARN_BG
+            });
+        }
+        let hint = match b.output_value(index, fi) {
+            v if v != b.value(index, fi) && b.value(index, fi).is_empty() => {
+                format!("{}{v}", lang.pick("将自动填写：", "filled in: "))
+            }
+            _ => String::new(),
+        };
+        let r = ui.add(edit.hint_text(hint)).labelled_by(label.id);
+        if self.focus_field == Some(fi) {
+            self.focus_field = None;
+            r.request_focus();
+            r.scroll_to_me(Some(egui::Align::Center));
+        }
+        let save = r.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
+        for x in b
+            .issues(index)
+            .iter()
+            .filter(|x| x.field == Some(fi as u16))
+        {
+            let color = if x.severity == Severity::Error {
+                ERROR_FG
+            } else {
+                WARN_FG
+            };
+            ui.label(RichText::new(b.message_body(x, lang)).color(color));
+        }
+        ui.add_space(4.0);
+        save
+    }
+
+    /// What the last export wrote, with "打开所在文件夹"; says when later changes made it stale.
+    fn exported_panel(&self, ui: &mut egui::Ui, lang: Lang, done: &Exported) -> Option<Action> {
+        let mut action = None;
+        egui::Frame::new()
+            .fill(Color32::from_rgb(232, 245, 233))
+            .inner_margin(8.0)
+            .corner_radius(6.0)
+            .show(ui, |ui| {
+                ui.horizontal_wrapped(|ui| {
+                    ui.label(
+                        RichText::new(lang.pick(
+                            format!(
+                                "已导出上报表：{}（{} 行）",
+                                done.upload.display(),
+                                done.rows
+                            ),
+                            format!("Wrote {} ({} rows)", done.upload.display(), done.rows),
+                        ))
+                        .color(OK_FG),
+                    );
+                    if let Some((path, n)) = &done.rejected {
+                        ui.label(lang.pick(
+                            format!("错误行：{}（{n} 行，含错误原因）", path.display()),
+                            format!("Rejected rows: {} ({n} rows, with reasons)", path.display()),
+                        ));
+                    }
+                    if self.keep.export_stale {
+                        ui.colored_label(WARN_FG, crate::app::keep::STALE.text(lang));
+                    }
+                    if let Some(dir) = done.upload.parent()
+                        && ui
+                            .button(lang.pick("打开所在文件夹", "Open the folder"))
+                            .clicked()
+                    {
+                        action = Some(Action::OpenFolder(dir.to_owned()));
+                    }
+                });
+            });
         action
     }
 }

@@ -69,6 +69,8 @@ impl Review {
     }
 
     /// The table itself; returns the row clicked.
+    // Long: the header and the body lay out the same columns, side by side, so they cannot drift
+    // apart; the cells are drawn by `field_cell` and `problem_cell`.
     fn rows(
         &mut self,
         ui: &mut egui::Ui,

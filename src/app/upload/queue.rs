@@ -20,58 +20,9 @@ impl Uploads {
             .open(&mut open)
             .default_width(760.0)
             .show(ctx, |ui| {
-                let (batches, rows) = self.confirmed();
-                ui.label(lang.pick(
-                    format!(
-                        "省平台已确认 {batches} 批，共 {rows} 行；还有 {} 批没有完成。",
-                        self.pending()
-                    ),
-                    format!(
-                        "The platform confirmed {batches} batches, {rows} rows; {} not finished.",
-                        self.pending()
-                    ),
-                ));
-                if let Some((zh, en)) = &self.last {
-                    ui.label(
-                        RichText::new(format!(
-                            "{}{}",
-                            lang.pick("最近一次：", "Last: "),
-                            lang.pick(zh, en)
-                        ))
-                        .weak(),
-                    );
+                if let Some(a) = self.queue_head(ui, lang, can_send) {
+                    action = Some(a);
                 }
-                ui.horizontal(|ui| {
-                    if self.sending {
-                        ui.spinner();
-                        ui.label(lang.pick(
-                            "正在上传（失败会自动重试）……",
-                            "Sending (failures are retried)…",
-                        ));
-                        if self.pending() > 0
-                            && ui
-                                .button(lang.pick(
-                                    "现在重试（VPN 已连上时点这里）",
-                                    "Retry now (after reconnecting)",
-                                ))
-                                .clicked()
-                        {
-                            self.retry_now();
-                        }
-                    } else if self.pending() > 0
-                        && ui
-                            .add_enabled(
-                                can_send,
-                                egui::Button::new(lang.pick("继续上传", "Send now")),
-                            )
-                            .clicked()
-                    {
-                        action = Some(QueueAction::Send);
-                    }
-                    if ui.button(lang.pick("刷新", "Refresh")).clicked() {
-                        self.refresh();
-                    }
-                });
                 ui.separator();
                 egui::ScrollArea::vertical()
                     .max_height(380.0)
@@ -90,6 +41,64 @@ impl Uploads {
                     });
             });
         self.show_queue = open;
+        action
+    }
+
+    /// The queue window's top: what was confirmed, the last word, "现在重试" or "继续上传".
+    fn queue_head(&mut self, ui: &mut egui::Ui, lang: Lang, can_send: bool) -> Option<QueueAction> {
+        let mut action = None;
+        let (batches, rows) = self.confirmed();
+        ui.label(lang.pick(
+            format!(
+                "省平台已确认 {batches} 批，共 {rows} 行；还有 {} 批没有完成。",
+                self.pending()
+            ),
+            format!(
+                "The platform confirmed {batches} batches, {rows} rows; {} not finished.",
+                self.pending()
+            ),
+        ));
+        if let Some((zh, en)) = &self.last {
+            ui.label(
+                RichText::new(format!(
+                    "{}{}",
+                    lang.pick("最近一次：", "Last: "),
+                    lang.pick(zh, en)
+                ))
+                .weak(),
+            );
+        }
+        ui.horizontal(|ui| {
+            if self.sending {
+                ui.spinner();
+                ui.label(lang.pick(
+                    "正在上传（失败会自动重试）……",
+                    "Sending (failures are retried)…",
+                ));
+                if self.pending() > 0
+                    && ui
+                        .button(lang.pick(
+                            "现在重试（VPN 已连上时点这里）",
+                            "Retry now (after reconnecting)",
+                        ))
+                        .clicked()
+                {
+                    self.retry_now();
+                }
+            } else if self.pending() > 0
+                && ui
+                    .add_enabled(
+                        can_send,
+                        egui::Button::new(lang.pick("继续上传", "Send now")),
+                    )
+                    .clicked()
+            {
+                action = Some(QueueAction::Send);
+            }
+            if ui.button(lang.pick("刷新", "Refresh")).clicked() {
+                self.refresh();
+            }
+        });
         action
     }
 }
@@ -213,20 +222,14 @@ fn group_card(ui: &mut egui::Ui, lang: Lang, index: usize, g: &Group<'_>) -> Opt
         lang.pick("（文件名未记录）", "(file not recorded)")
             .to_owned()
     });
+    let (time, batches, rows) = (&g.time, g.batches.len(), g.rows());
     egui::Frame::group(ui.style()).show(ui, |ui| {
         ui.set_width(ui.available_width());
         ui.label(
-            RichText::new(lang.pick(format!(
-                    "{file} · {day} {} · {} 批 · {} 行",
-                    g.time,
-                    g.batches.len(),
-                    g.rows()
-                ), format!(
-                    "{file} · {day} {} · {} batches · {} rows",
-                    g.time,
-                    g.batches.len(),
-                    g.rows()
-                )))
+            RichText::new(lang.pick(
+                format!("{file} · {day} {time} · {batches} 批 · {rows} 行"),
+                format!("{file} · {day} {time} · {batches} batches · {rows} rows"),
+            ))
             .strong(),
         );
         let worst = [
@@ -257,35 +260,31 @@ fn group_card(ui: &mut egui::Ui, lang: Lang, index: usize, g: &Group<'_>) -> Opt
                 }
             });
         }
-        egui::CollapsingHeader::new(lang.pick("详情（给技术支持看）", "Details (for support)"))
-            .id_salt(("queue-group", index))
-            .show(ui, |ui| {
-                for b in &g.batches {
-                    ui.add(
-                        egui::Label::new(
-                            RichText::new({
-                                let (id, rows, tries) = (&b.id, b.rows, b.attempts);
-                                let state = state_text(b.state, lang).0;
-                                let error = b
-                                    .last_error
-                                    .as_ref()
-                                    .map(|e| format!(" · {e}"))
-                                    .unwrap_or_default();
-                                lang.pick(format!(
-                                        "批次 {id} · {rows} 行 · {state} · 已尝试 {tries} 次{error}"
-                                    ), format!(
-                                        "batch {id} · {rows} rows · {state} · {tries} attempts{error}"
-                                    ))
-                            })
-                            .small()
-                            .weak(),
-                        )
-                        .wrap(),
-                    );
-                }
-            });
+        batch_details(ui, lang, index, g);
     });
     action
+}
+
+/// A group's batches one per line, under "详情" (for support): id, rows, state, attempts, error.
+fn batch_details(ui: &mut egui::Ui, lang: Lang, index: usize, g: &Group<'_>) {
+    egui::CollapsingHeader::new(lang.pick("详情（给技术支持看）", "Details (for support)"))
+        .id_salt(("queue-group", index))
+        .show(ui, |ui| {
+            for b in &g.batches {
+                let (id, rows, tries) = (&b.id, b.rows, b.attempts);
+                let state = state_text(b.state, lang).0;
+                let error = b
+                    .last_error
+                    .as_ref()
+                    .map(|e| format!(" · {e}"))
+                    .unwrap_or_default();
+                let line = lang.pick(
+                    format!("批次 {id} · {rows} 行 · {state} · 已尝试 {tries} 次{error}"),
+                    format!("batch {id} · {rows} rows · {state} · {tries} attempts{error}"),
+                );
+                ui.add(egui::Label::new(RichText::new(line).small().weak()).wrap());
+            }
+        });
 }
 
 /// A message for the clerk in plain words, and the technical detail taken out of it: a
