@@ -228,8 +228,21 @@ impl Signer {
         }
     }
 
+    /// Makes the config folder under `home` trust this key (its `trusted-keys.txt`).
+    pub(crate) fn trust_in(&self, home: &Path) {
+        std::fs::create_dir_all(home.join("config")).unwrap();
+        std::fs::write(
+            home.join("config/trusted-keys.txt"),
+            format!(
+                "# 技术支持\nuntrusted comment: minisign public key\n{}\n",
+                self.public()
+            ),
+        )
+        .unwrap();
+    }
+
     /// The public key line, as `minisign -G` prints it.
-    pub(crate) fn public(&self) -> String {
+    fn public(&self) -> String {
         self.pk.to_base64()
     }
 
@@ -311,15 +324,7 @@ impl PackHome {
     fn new() -> PackHome {
         let home = tmp();
         let signer = Signer::new();
-        std::fs::create_dir_all(home.path().join("config")).unwrap();
-        std::fs::write(
-            home.path().join("config/trusted-keys.txt"),
-            format!(
-                "# 技术支持\nuntrusted comment: minisign public key\n{}\n",
-                signer.public()
-            ),
-        )
-        .unwrap();
+        signer.trust_in(home.path());
         PackHome { home, signer }
     }
 

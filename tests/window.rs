@@ -1128,15 +1128,7 @@ fn a_corrected_password_resumes_sending_and_each_row_goes_once() {
 fn signed_pack_home(file: &str, title: &str) -> (tempfile::TempDir, PathBuf) {
     let home = tmp();
     let signer = crate::kit::Signer::new();
-    std::fs::create_dir_all(home.path().join("config")).unwrap();
-    std::fs::write(
-        home.path().join("config/trusted-keys.txt"),
-        format!(
-            "# 技术支持\nuntrusted comment: minisign public key\n{}\n",
-            signer.public()
-        ),
-    )
-    .unwrap();
+    signer.trust_in(home.path());
     let pack = home.path().join(file);
     crate::kit::make_pack(
         &pack,

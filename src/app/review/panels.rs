@@ -91,28 +91,14 @@ impl Review {
                 format!("Export the upload sheet ({} rows) Ctrl+S", s.ready),
             );
             let enabled = s.ready > 0;
-            if ui
-                .add_enabled(
-                    enabled,
-                    egui::Button::new(RichText::new(text).size(19.0))
-                        .min_size(egui::vec2(260.0, 40.0)),
-                )
-                .clicked()
-            {
+            if big_button(ui, enabled, text, 260.0) {
                 action = Some(Action::Export(self.export_dir.clone()));
             }
             let upload = lang.pick(
                 format!("上传到省平台（{} 行）", s.ready),
                 format!("Upload to the platform ({} rows)", s.ready),
             );
-            if ui
-                .add_enabled(
-                    enabled,
-                    egui::Button::new(RichText::new(upload).size(19.0))
-                        .min_size(egui::vec2(220.0, 40.0)),
-                )
-                .clicked()
-            {
+            if big_button(ui, enabled, upload, 220.0) {
                 action = Some(Action::Upload);
             }
             let folder = format!(
@@ -242,4 +228,11 @@ impl Review {
             });
         action
     }
+}
+
+/// One of the bar's two large buttons (export, upload); `true` when clicked.
+fn big_button(ui: &mut egui::Ui, enabled: bool, text: String, width: f32) -> bool {
+    let button =
+        egui::Button::new(RichText::new(text).size(19.0)).min_size(egui::vec2(width, 40.0));
+    ui.add_enabled(enabled, button).clicked()
 }
