@@ -127,7 +127,8 @@ fn send_runs(
             return ws;
         };
         let fresh_run = std::mem::take(&mut fresh);
-        let Some(max_wait) = budget.left(fresh_run || new_work, Instant::now()) else {
+        let anew = fresh_run || new_work || std::mem::take(&mut hooks.anew);
+        let Some(max_wait) = budget.left(anew, Instant::now()) else {
             // The run's budget is spent: it rests until the clerk or new files start it.
             let _ = tx.send(Msg::SenderDone(hooks.last.take()));
             return ws;
@@ -204,6 +205,8 @@ struct WindowHooks<'a> {
     pass_error: Option<(String, String)>,
     /// A send run is going on (commands come through `idle`).
     in_run: bool,
+    /// New credentials came during a run: the next run has the whole budget.
+    anew: bool,
     /// The data folder.
     data: PathBuf,
 }
@@ -231,6 +234,7 @@ impl<'a> WindowHooks<'a> {
             claimed: Vec::new(),
             pass_error: None,
             in_run: false,
+            anew: false,
             data,
         }
     }
@@ -384,6 +388,8 @@ impl<'a> WindowHooks<'a> {
             Cmd::Send(creds) => {
                 self.known = Some(creds.clone());
                 self.creds = Some(creds);
+                // A run in progress starts again with them, its budget whole.
+                self.anew = true;
                 Flow::Stop
             }
             Cmd::Now => Flow::Now,
