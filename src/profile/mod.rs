@@ -170,7 +170,8 @@ pub struct Presentation {
 
 impl Presentation {
     /// The defaults of a field without `show`, from what it holds: dates and document numbers
-    /// wide, a phone or barcode searched, like the built-in profile's.
+    /// wide, a phone or barcode searched, the name searched and pinned, like the built-in
+    /// profile's.
     pub fn for_field(key: &str, kind: Kind) -> Presentation {
         let d = Presentation::default();
         match (kind, key) {
