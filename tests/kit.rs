@@ -214,13 +214,13 @@ fn the_bundle_of_a_run_with_failures_holds_no_person() {
 
 // ---- Profile packs -------------------------------------------------------------------------
 
-struct Signer {
+pub(crate) struct Signer {
     pk: minisign::PublicKey,
     sk: minisign::SecretKey,
 }
 
 impl Signer {
-    fn new() -> Signer {
+    pub(crate) fn new() -> Signer {
         let kp = minisign::KeyPair::generate_unencrypted_keypair().unwrap();
         Signer {
             pk: kp.pk,
@@ -228,12 +228,25 @@ impl Signer {
         }
     }
 
+    /// Makes the config folder under `home` trust this key (its `trusted-keys.txt`).
+    pub(crate) fn trust_in(&self, home: &Path) {
+        std::fs::create_dir_all(home.join("config")).unwrap();
+        std::fs::write(
+            home.join("config/trusted-keys.txt"),
+            format!(
+                "# 技术支持\nuntrusted comment: minisign public key\n{}\n",
+                self.public()
+            ),
+        )
+        .unwrap();
+    }
+
     /// The public key line, as `minisign -G` prints it.
     fn public(&self) -> String {
         self.pk.to_base64()
     }
 
-    fn sign(&self, pack: &Path) {
+    pub(crate) fn sign(&self, pack: &Path) {
         let bytes = std::fs::read(pack).unwrap();
         let sig = minisign::sign(
             Some(&self.pk),
@@ -251,7 +264,7 @@ fn pack_sig(pack: &Path) -> PathBuf {
     PathBuf::from(format!("{}.minisig", pack.display()))
 }
 
-fn profile_text(title: &str) -> String {
+pub(crate) fn profile_text(title: &str) -> String {
     std::fs::read_to_string(repo().join("mappings/cdc-nat.toml"))
         .unwrap()
         .replacen(
@@ -265,7 +278,7 @@ const TARGET: &str = "name = \"市平台\"\nbase_url = \"https://127.0.0.1:1\"\n
 const SOURCE: &str = "name = \"市核酸检测系统\"\nbase_url = \"https://127.0.0.1:1\"\n[export]\npath = \"/nat/export\"\nparams = { start = \"{date} 00:00:00\" }\nfile_name = \"city-{date}.xlsx\"\n";
 
 /// Writes a pack: `pack.toml` plus the given entries.
-fn make_pack(path: &Path, name: &str, version: &str, entries: &[(&str, &str)]) {
+pub(crate) fn make_pack(path: &Path, name: &str, version: &str, entries: &[(&str, &str)]) {
     let mut zip = zip::ZipWriter::new(std::fs::File::create(path).unwrap());
     let opts = zip::write::SimpleFileOptions::default();
     zip.start_file("pack.toml", opts).unwrap();
@@ -312,15 +325,7 @@ impl PackHome {
     fn new() -> PackHome {
         let home = tmp();
         let signer = Signer::new();
-        std::fs::create_dir_all(home.path().join("config")).unwrap();
-        std::fs::write(
-            home.path().join("config/trusted-keys.txt"),
-            format!(
-                "# 技术支持\nuntrusted comment: minisign public key\n{}\n",
-                signer.public()
-            ),
-        )
-        .unwrap();
+        signer.trust_in(home.path());
         PackHome { home, signer }
     }
 
@@ -649,13 +654,13 @@ fn the_window_looks_up_an_upload() {
     harness.run_steps(2);
     harness.get_by_label("查询上报记录").click();
     harness.run_steps(5);
-    assert!(harness.state().lookup.open, "the lookup window opens");
+    assert!(harness.state().ui.lookup.open, "the lookup window opens");
     let ask = |harness: &mut egui_kittest::Harness<'_, sheetbridge::app::App>, value: &str| {
         let field =
             harness.get_by_role_and_label(egui::accesskit::Role::TextInput, "证件号码或条码号");
         field.focus();
         harness.run_steps(1);
-        harness.state_mut().lookup.value.clear();
+        harness.state_mut().ui.lookup.value.clear();
         harness
             .get_by_role_and_label(egui::accesskit::Role::TextInput, "证件号码或条码号")
             .type_text(value);
@@ -663,7 +668,7 @@ fn the_window_looks_up_an_upload() {
         harness.get_by_label("查询").click();
         for _ in 0..2000 {
             harness.step();
-            if !harness.state().lookup.busy() {
+            if !harness.state().ui.lookup.busy() {
                 break;
             }
             std::thread::sleep(std::time::Duration::from_millis(5));

@@ -314,14 +314,14 @@ fn uploading_from_the_window_sends_every_row_once_and_closing_asks_while_batches
     // Settings as a clerk fills them: the platform, the user name, this session's password.
     h.state_mut().settings.target = Some(target.display().to_string());
     h.state_mut().settings.user = "demo".into();
-    h.state_mut().uploads.password = "demo".into();
+    h.state_mut().runtime.uploads.password = "demo".into();
     // The platform is down at first: the batch waits in the queue and closing asks.
     platform.switches().fail_503.store(1000, Ordering::SeqCst);
     h.get_by_label("上传到省平台（23 行）").click();
     h.step();
     settle(&mut h);
     wait_for(&mut h, |app| {
-        app.uploads.pending() == 1 && app.uploads.last.is_some()
+        app.runtime.uploads.pending() == 1 && app.runtime.uploads.last.is_some()
     });
     h.input_mut()
         .viewports
@@ -339,7 +339,7 @@ fn uploading_from_the_window_sends_every_row_once_and_closing_asks_while_batches
     h.get_by_label("现在重试（VPN 已连上时点这里）").click();
     h.run_steps(2);
     wait_for(&mut h, |app| {
-        app.uploads.pending() == 0 && app.uploads.confirmed() == (1, 23)
+        app.runtime.uploads.pending() == 0 && app.runtime.uploads.confirmed() == (1, 23)
     });
     let rows = platform.rows();
     assert_eq!(rows.len(), 23);
@@ -660,7 +660,7 @@ fn a_failed_export_says_what_to_do_in_plain_words() {
     h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::S);
     h.step();
     settle(&mut h);
-    let notice = h.state().notice.clone().expect("a message");
+    let notice = h.state().ui.notice.clone().expect("a message");
     assert!(notice.error);
     assert!(notice.text.contains("更换文件夹"), "{}", notice.text);
     let technical = ["os error", "Os {", "kind:", "Error", "error"];
@@ -672,6 +672,7 @@ fn a_failed_export_says_what_to_do_in_plain_words() {
     // The detail is kept for the log.
     assert!(
         h.state()
+            .ui
             .detail
             .as_deref()
             .is_some_and(|d| d.contains("os error"))
@@ -880,12 +881,12 @@ fn decisions_are_restored_on_reopening_and_upload_follows_them() {
     }
     h.state_mut().settings.target = Some(target.display().to_string());
     h.state_mut().settings.user = "demo".into();
-    h.state_mut().uploads.password = "demo".into();
+    h.state_mut().runtime.uploads.password = "demo".into();
     h.get_by_label("上传到省平台（23 行）").click();
     h.step();
     settle(&mut h);
     wait_for(&mut h, |app| {
-        app.uploads.pending() == 0 && app.uploads.confirmed() == (1, 23)
+        app.runtime.uploads.pending() == 0 && app.runtime.uploads.confirmed() == (1, 23)
     });
     let rows = platform.rows();
     assert_eq!(rows.len(), 23);
@@ -953,7 +954,7 @@ fn unattended_reporting_sends_new_files_and_leaves_an_open_one_until_it_is_close
     h.run_steps(2);
     h.state_mut().settings.target = Some(target.display().to_string());
     h.state_mut().settings.user = "demo".into();
-    h.state_mut().uploads.password = "demo".into();
+    h.state_mut().runtime.uploads.password = "demo".into();
     h.state_mut().settings.auto.folder = Some(watched.clone());
     // The clerk opens a file of the folder before unattended reporting is on.
     let open_one = put_settled(&five, &watched, "五人.xlsx");
@@ -973,7 +974,7 @@ fn unattended_reporting_sends_new_files_and_leaves_an_open_one_until_it_is_close
     put_settled(&sample_file, &watched, "样例.xlsx");
     wait_for(&mut h, |app| {
         platform.rows().len() == 23
-            && app.uploads.pending() == 0
+            && app.runtime.uploads.pending() == 0
             && app.unattended().claimed == ["五人.xlsx"]
     });
     assert!(watched.join("需要处理/样例.xlsx").is_file());
@@ -987,7 +988,7 @@ fn unattended_reporting_sends_new_files_and_leaves_an_open_one_until_it_is_close
     h.run_steps(3);
     wait_for(&mut h, |app| {
         platform.rows().len() == 28
-            && app.uploads.pending() == 0
+            && app.runtime.uploads.pending() == 0
             && app.unattended().today.len() == 2
     });
     assert!(
@@ -1027,14 +1028,14 @@ fn the_queue_is_grouped_by_file_and_a_failed_upload_is_said_in_plain_words() {
     let (mut h, _) = open_sample(&dir);
     h.state_mut().settings.target = Some(target.display().to_string());
     h.state_mut().settings.user = "demo".into();
-    h.state_mut().uploads.password = "demo".into();
+    h.state_mut().runtime.uploads.password = "demo".into();
     h.get_by_label("上传到省平台（23 行）").click();
     h.step();
     settle(&mut h);
     wait_for(&mut h, |app| {
-        app.uploads.last.is_some() && app.uploads.pending() == 1
+        app.runtime.uploads.last.is_some() && app.runtime.uploads.pending() == 1
     });
-    let id = h.state().uploads.records[0].id.clone();
+    let id = h.state().runtime.uploads.records[0].id.clone();
     h.get_by_label_contains("样例.xlsx · 今天");
     h.get_by_label_contains("1 批 · 23 行");
     h.get_by_label("等待 1");
@@ -1076,14 +1077,15 @@ fn a_corrected_password_resumes_sending_and_each_row_goes_once() {
     let (mut h, _) = open_sample(&dir);
     h.state_mut().settings.target = Some(target.display().to_string());
     h.state_mut().settings.user = "demo".into();
-    h.state_mut().uploads.password = "wrong".into();
+    h.state_mut().runtime.uploads.password = "wrong".into();
     h.get_by_label("上传到省平台（23 行）").click();
     h.step();
     settle(&mut h);
     wait_for(&mut h, |app| {
-        !app.uploads.sending
-            && app.uploads.pending() == 3
+        !app.runtime.uploads.sending
+            && app.runtime.uploads.pending() == 3
             && app
+                .runtime
                 .uploads
                 .last
                 .as_ref()
@@ -1105,17 +1107,79 @@ fn a_corrected_password_resumes_sending_and_each_row_goes_once() {
     h.get_by_label("保存设置").click();
     h.run_steps(3);
     wait_for(&mut h, |app| {
-        app.uploads.pending() == 0 && app.uploads.confirmed() == (3, 23)
+        app.runtime.uploads.pending() == 0 && app.runtime.uploads.confirmed() == (3, 23)
     });
     let rows = platform.rows();
     assert_eq!(rows.len(), 23);
     assert!(rows.iter().all(|r| r.2 == 1), "every row stored once");
     assert!(
         h.state()
+            .runtime
             .uploads
             .last
             .as_ref()
             .is_none_or(|l| !l.0.contains("拒绝登录")),
         "the stale error went"
     );
+}
+
+/// A home whose config folder trusts a key made here, and a pack `file` of the profile `city`
+/// titled `title`, signed with that key.
+fn signed_pack_home(file: &str, title: &str) -> (tempfile::TempDir, PathBuf) {
+    let home = tmp();
+    let signer = crate::kit::Signer::new();
+    signer.trust_in(home.path());
+    let pack = home.path().join(file);
+    crate::kit::make_pack(
+        &pack,
+        "city",
+        "1.0",
+        &[("profiles/city.toml", &crate::kit::profile_text(title))],
+    );
+    signer.sign(&pack);
+    (home, pack)
+}
+
+#[test]
+fn dropping_a_signed_pack_installs_its_profile_and_says_so() {
+    let (home, pack) = signed_pack_home("city-1.sbpack", "城市版一");
+    let mut h = harness(home.path());
+    h.run_steps(2);
+    drop_file(&mut h, &pack);
+    wait_for(&mut h, |app| app.ui.notice.is_some());
+    let notice = h.state().ui.notice.clone().unwrap();
+    assert!(!notice.error, "{}", notice.text);
+    assert!(
+        notice.text.contains("已安装模板包「city」版本 1.0"),
+        "{}",
+        notice.text
+    );
+    // The window says so, and the profile is installed and in use at once (关于 lists it).
+    h.get_by_label_contains("已安装模板包「city」版本 1.0");
+    let installed = std::fs::read_to_string(home.path().join("config/profiles/city.toml")).unwrap();
+    assert!(installed.contains("城市版一"));
+    h.get_by_label("关于").click();
+    h.run_steps(3);
+    h.get_by_label_contains("城市版一（city）");
+    h.get_by_label_contains("city 版本 1.0");
+    // Nothing was read as data: the start screen stays.
+    assert!(h.state().batch().is_none());
+}
+
+#[test]
+fn a_tampered_pack_dropped_on_the_window_is_refused_naming_the_check() {
+    let (home, pack) = signed_pack_home("city-1.sbpack", "城市版一");
+    let mut bytes = std::fs::read(&pack).unwrap();
+    let at = bytes.len() / 2;
+    bytes[at] ^= 0x01;
+    std::fs::write(&pack, bytes).unwrap();
+    let mut h = harness(home.path());
+    h.run_steps(2);
+    drop_file(&mut h, &pack);
+    wait_for(&mut h, |app| app.ui.notice.is_some());
+    let notice = h.state().ui.notice.clone().unwrap();
+    assert!(notice.error, "{}", notice.text);
+    assert!(notice.text.contains("签名校验"), "{}", notice.text);
+    h.get_by_label_contains("签名校验");
+    assert!(!home.path().join("config/profiles/city.toml").exists());
 }

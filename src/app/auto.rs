@@ -6,9 +6,8 @@
 //! Service or `systemctl` that is slow to answer never holds up the window.
 
 use super::settings::{default_watch_folder, watch_folder_warning};
-use super::{App, Notice, tr, upload};
+use super::{App, Notice, upload};
 use crate::credentials::{Account, Store};
-use crate::issue::Lang;
 use crate::unattended::schedule::{self, Job, Scheduler};
 use crate::upload::client::Credentials;
 use crate::upload::target::Target;
@@ -61,7 +60,7 @@ impl App {
     /// `force`: settings were saved). Never more than once per change.
     pub(crate) fn refresh_target(&mut self, force: bool) {
         if !force
-            && let Some(c) = &self.target_cache
+            && let Some(c) = &self.runtime.target_cache
             && c.key == self.settings.target
         {
             return;
@@ -72,11 +71,11 @@ impl App {
                 "No upload target yet: choose one in Settings.".to_owned(),
             )),
             Some(name) => {
-                let dir = self.dirs.config.as_ref().map(|c| c.join("targets"));
+                let dir = self.runtime.dirs.config.as_ref().map(|c| c.join("targets"));
                 Target::find(name, dir.as_deref()).map_err(|e| (e.to_string(), e.english()))
             }
         };
-        self.target_cache = Some(TargetCache {
+        self.runtime.target_cache = Some(TargetCache {
             key: self.settings.target.clone(),
             loaded,
         });
@@ -84,18 +83,16 @@ impl App {
 
     /// The chosen upload target, as read when settings last changed.
     pub(crate) fn target(&self) -> Result<Target, String> {
-        let pick = |(zh, en): &(String, String)| match self.lang() {
-            Lang::Zh => zh.clone(),
-            Lang::En => en.clone(),
-        };
-        match &self.target_cache {
+        let pick = |(zh, en): &(String, String)| self.lang().pick(zh.clone(), en.clone());
+        match &self.runtime.target_cache {
             Some(c) if c.key == self.settings.target => c.loaded.clone().map_err(|e| pick(&e)),
-            _ => Err(tr(
-                self.lang(),
-                "上报目标还没有读好，请稍候再试。",
-                "The upload target is not read yet; try again.",
-            )
-            .to_owned()),
+            _ => Err(self
+                .lang()
+                .pick(
+                    "上报目标还没有读好，请稍候再试。",
+                    "The upload target is not read yet; try again.",
+                )
+                .to_owned()),
         }
     }
 
@@ -110,16 +107,16 @@ impl App {
 
     /// What unattended mode did (the start screen's section).
     pub fn unattended(&self) -> &upload::Unattended {
-        &self.uploads.unattended
+        &self.runtime.uploads.unattended
     }
 
     fn credential_store(&self) -> Store {
         // A front end may read the environment: the same choice as `sheetbridge login`.
         let file_only = std::env::var("SHEETBRIDGE_CREDENTIAL_STORE").is_ok_and(|v| v == "file");
         if file_only {
-            Store::file_only(self.dirs.config.clone())
+            Store::file_only(self.runtime.dirs.config.clone())
         } else {
-            Store::new(self.dirs.config.clone())
+            Store::new(self.runtime.dirs.config.clone())
         }
     }
 
@@ -130,7 +127,7 @@ impl App {
 
     /// Reads the remembered credentials of the chosen target (on a worker thread).
     pub(crate) fn recall_credentials(&mut self, ctx: &egui::Context) {
-        self.remembered = None;
+        self.runtime.remembered = None;
         if !self.settings.remember {
             return;
         }
@@ -152,8 +149,8 @@ impl App {
         let store = self.credential_store();
         if !self.settings.remember {
             if was_on {
-                self.remembered = None;
-                self.auto.remembered_note = None;
+                self.runtime.remembered = None;
+                self.runtime.auto.remembered_note = None;
                 self.spawn_auto(ctx, move || {
                     Done::Remembered(match store.forget(&account) {
                         Ok(()) => Ok((
@@ -166,16 +163,16 @@ impl App {
             }
             return;
         }
-        if self.uploads.password.is_empty() {
+        if self.runtime.uploads.password.is_empty() {
             self.recall_credentials(ctx);
             return;
         }
         let creds = Credentials {
             user: Some(self.settings.user.trim().to_owned()).filter(|u| !u.is_empty()),
-            password: Some(self.uploads.password.clone()),
+            password: Some(self.runtime.uploads.password.clone()),
             token: None,
         };
-        self.remembered = Some(creds.clone());
+        self.runtime.remembered = Some(creds.clone());
         self.spawn_auto(ctx, move || {
             Done::Remembered(
                 store
@@ -193,13 +190,13 @@ impl App {
             let _ = tx.send(work());
             ctx.request_repaint();
         });
-        self.auto.tasks.push(rx);
+        self.runtime.auto.tasks.push(rx);
     }
 
     /// Takes in what the workers of 自动上报 found.
     pub(crate) fn poll_auto(&mut self, ctx: &egui::Context) {
         let mut done = Vec::new();
-        self.auto.tasks.retain(|rx| match rx.try_recv() {
+        self.runtime.auto.tasks.retain(|rx| match rx.try_recv() {
             Ok(d) => {
                 done.push(d);
                 false
@@ -210,25 +207,25 @@ impl App {
         for d in done {
             match d {
                 Done::Recalled(creds) => {
-                    self.remembered = creds;
-                    self.uploads.credentials_changed(self.credentials());
+                    self.runtime.remembered = creds;
+                    self.runtime.uploads.credentials_changed(self.credentials());
                 }
-                Done::Remembered(Ok(note)) => self.auto.remembered_note = Some(note),
+                Done::Remembered(Ok(note)) => self.runtime.auto.remembered_note = Some(note),
                 Done::Remembered(Err((zh, en))) => {
-                    self.auto.remembered_note = Some((zh.clone(), en.clone()));
-                    self.notice = Some(Notice::error(match self.lang() {
-                        Lang::Zh => format!("密码没能记住：{zh}"),
-                        Lang::En => format!("The password was not remembered: {en}"),
-                    }));
+                    self.runtime.auto.remembered_note = Some((zh.clone(), en.clone()));
+                    self.ui.notice = Some(Notice::error(self.lang().pick(
+                        format!("密码没能记住：{zh}"),
+                        format!("The password was not remembered: {en}"),
+                    )));
                 }
                 Done::Schedule(zh, en) => {
-                    self.auto.schedule = Some((zh, en));
-                    self.auto.schedule_busy = false;
+                    self.runtime.auto.schedule = Some((zh, en));
+                    self.runtime.auto.schedule_busy = false;
                 }
             }
         }
-        if !self.auto.started {
-            self.auto.started = true;
+        if !self.runtime.auto.started {
+            self.runtime.auto.started = true;
             self.recall_credentials(ctx);
             self.apply_watch();
         }
@@ -238,23 +235,23 @@ impl App {
     /// when settings are saved).
     pub(crate) fn apply_watch(&mut self) {
         let folder = self.watch_folder();
-        self.auto.problem = None;
-        self.auto.warning = None;
+        self.runtime.auto.problem = None;
+        self.runtime.auto.warning = None;
         let setup = match (&folder, self.target()) {
             (Some(folder), Ok(target)) if self.settings.auto.on => {
-                let downloads = [recent_downloads(), self.home.recent.dir.clone()];
+                let downloads = [recent_downloads(), self.ui.home.recent.dir.clone()];
                 let downloads: Vec<&std::path::Path> =
                     downloads.iter().flatten().map(PathBuf::as_path).collect();
-                self.auto.warning = watch_folder_warning(folder, &downloads, self.lang());
+                self.runtime.auto.warning = watch_folder_warning(folder, &downloads, self.lang());
                 Some(upload::WatchSetup {
                     folder: folder.clone(),
                     target,
-                    profiles: self.profiles.clone(),
+                    profiles: self.runtime.profiles.clone(),
                     lab: Some(self.settings.lab.clone()).filter(|l| !l.trim().is_empty()),
                 })
             }
             (_, Err(e)) if self.settings.auto.on => {
-                self.auto.problem = Some(e);
+                self.runtime.auto.problem = Some(e);
                 None
             }
             _ => None,
@@ -262,18 +259,18 @@ impl App {
         let key = setup
             .as_ref()
             .map(|s| (s.folder.clone(), s.lab.clone(), s.target.identity()));
-        if key != self.auto.watched {
-            self.auto.watched = key;
-            self.uploads.watch(setup);
+        if key != self.runtime.auto.watched {
+            self.runtime.auto.watched = key;
+            self.runtime.uploads.watch(setup);
         }
     }
 
     /// Asks the system's scheduler for the task's state (on a worker thread).
     pub(crate) fn ask_schedule(&mut self, ctx: &egui::Context) {
-        let Some(data) = self.dirs.data.clone() else {
+        let Some(data) = self.runtime.dirs.data.clone() else {
             return;
         };
-        self.auto.schedule_busy = true;
+        self.runtime.auto.schedule_busy = true;
         self.spawn_auto(ctx, move || {
             let s = Scheduler::for_user(data);
             schedule_words(&s, None)
@@ -283,18 +280,19 @@ impl App {
     /// "安装定时任务" (`install`) or "删除定时任务": the task runs `watch --once` on the folder
     /// every 15 minutes, also when the window is closed. Never with credentials in it.
     pub(crate) fn change_schedule(&mut self, ctx: &egui::Context, install: bool) {
-        let (Some(data), Some(folder)) = (self.dirs.data.clone(), self.watch_folder()) else {
+        let (Some(data), Some(folder)) = (self.runtime.dirs.data.clone(), self.watch_folder())
+        else {
             return;
         };
         let target = match self.target() {
             Ok(t) => t.reference,
             Err(e) => {
-                self.auto.schedule = Some((e.clone(), e));
+                self.runtime.auto.schedule = Some((e.clone(), e));
                 return;
             }
         };
         let mut env: Vec<(String, String)> = Vec::new();
-        if let Some(c) = &self.dirs.config {
+        if let Some(c) = &self.runtime.dirs.config {
             env.push(("SHEETBRIDGE_CONFIG_DIR".into(), c.display().to_string()));
         }
         env.push(("SHEETBRIDGE_DATA_DIR".into(), data.display().to_string()));
@@ -308,7 +306,7 @@ impl App {
             env.push(("SHEETBRIDGE_CREDENTIAL_STORE".into(), v));
         }
         let exe = std::env::current_exe().ok();
-        self.auto.schedule_busy = true;
+        self.runtime.auto.schedule_busy = true;
         self.spawn_auto(ctx, move || {
             let s = Scheduler::for_user(data);
             let result = if install {
@@ -421,17 +419,15 @@ fn schedule_words(s: &Scheduler, failed: Option<(String, String)>) -> Done {
     }
 }
 
-/// Settings → 自动上报, drawn inside the settings window. Returns whether the folder picker
-/// was asked for.
+/// Settings → 自动上报, drawn inside the settings window: on/off, the folder, why it cannot be
+/// watched, the target, "记住密码", the scheduled task.
 pub(crate) fn section(app: &mut App, ui: &mut egui::Ui) {
     let lang = app.lang();
-    let ctx = ui.ctx().clone();
     ui.add_space(6.0);
-    ui.label(egui::RichText::new(tr(lang, "自动上报", "Unattended reporting")).strong());
+    ui.label(egui::RichText::new(lang.pick("自动上报", "Unattended reporting")).strong());
     ui.checkbox(
         &mut app.settings.auto.on,
-        tr(
-            lang,
+        lang.pick(
             "自动上报（窗口开着时，放进下面文件夹的导出表自动上报）",
             "Send files put into the folder below by themselves (while the window is open)",
         ),
@@ -440,18 +436,18 @@ pub(crate) fn section(app: &mut App, ui: &mut egui::Ui) {
         .watch_folder()
         .map(|f| f.display().to_string())
         .unwrap_or_default();
-    let text = app.auto.folder_text.get_or_insert(shown);
+    let text = app.runtime.auto.folder_text.get_or_insert(shown);
     ui.horizontal(|ui| {
-        let label = ui.label(tr(lang, "文件夹", "Folder"));
+        let label = ui.label(lang.pick("文件夹", "Folder"));
         ui.add(egui::TextEdit::singleline(text).desired_width(360.0))
             .labelled_by(label.id);
-        if ui.button(tr(lang, "选择文件夹…", "Choose…")).clicked()
+        if ui.button(lang.pick("选择文件夹…", "Choose…")).clicked()
             && let Some(dir) = rfd::FileDialog::new().pick_folder()
         {
             *text = dir.display().to_string();
         }
     });
-    if let Some(problem) = &app.auto.problem {
+    if let Some(problem) = &app.runtime.auto.problem {
         ui.add(
             egui::Label::new(
                 egui::RichText::new(problem).color(egui::Color32::from_rgb(176, 0, 32)),
@@ -459,7 +455,7 @@ pub(crate) fn section(app: &mut App, ui: &mut egui::Ui) {
             .wrap(),
         );
     }
-    if let Some(warning) = &app.auto.warning {
+    if let Some(warning) = &app.runtime.auto.warning {
         ui.add(
             egui::Label::new(
                 egui::RichText::new(warning).color(egui::Color32::from_rgb(150, 90, 0)),
@@ -468,38 +464,39 @@ pub(crate) fn section(app: &mut App, ui: &mut egui::Ui) {
         );
     }
     let target = match app.target() {
-        Ok(t) => match lang {
-            Lang::Zh => format!("上报到：{}（即上面的“上报目标”）", t.name),
-            Lang::En => format!("Sent to: {} (the upload target above)", t.name),
-        },
+        Ok(t) => lang.pick(
+            format!("上报到：{}（即上面的“上报目标”）", t.name),
+            format!("Sent to: {} (the upload target above)", t.name),
+        ),
         Err(e) => e,
     };
     ui.label(egui::RichText::new(target).weak());
     ui.checkbox(
         &mut app.settings.remember,
-        tr(
-            lang,
+        lang.pick(
             "记住密码（自动上报需要）",
             "Remember the password (needed for unattended reporting)",
         ),
     );
-    if let Some((zh, en)) = &app.auto.remembered_note {
-        ui.add(
-            egui::Label::new(egui::RichText::new(if lang == Lang::Zh { zh } else { en }).weak())
-                .wrap(),
-        );
+    if let Some((zh, en)) = &app.runtime.auto.remembered_note {
+        ui.add(egui::Label::new(egui::RichText::new(lang.pick(zh, en)).weak()).wrap());
     }
+    schedule_rows(app, ui, lang);
+}
+
+/// Settings → 自动上报: the scheduled task, its buttons and its state (asked once).
+fn schedule_rows(app: &mut App, ui: &mut egui::Ui, lang: crate::issue::Lang) {
+    let ctx = ui.ctx().clone();
     ui.horizontal_wrapped(|ui| {
-        ui.label(tr(
-            lang,
+        ui.label(lang.pick(
             "定时任务（窗口关闭时也上报）：",
             "Scheduled task (also while the window is closed):",
         ));
-        let busy = app.auto.schedule_busy;
+        let busy = app.runtime.auto.schedule_busy;
         if ui
             .add_enabled(
                 !busy,
-                egui::Button::new(tr(lang, "安装定时任务", "Install the task")),
+                egui::Button::new(lang.pick("安装定时任务", "Install the task")),
             )
             .clicked()
         {
@@ -508,7 +505,7 @@ pub(crate) fn section(app: &mut App, ui: &mut egui::Ui) {
         if ui
             .add_enabled(
                 !busy,
-                egui::Button::new(tr(lang, "删除定时任务", "Remove the task")),
+                egui::Button::new(lang.pick("删除定时任务", "Remove the task")),
             )
             .clicked()
         {
@@ -518,13 +515,15 @@ pub(crate) fn section(app: &mut App, ui: &mut egui::Ui) {
             ui.spinner();
         }
     });
-    if app.auto.schedule.is_none() && !app.auto.schedule_busy {
+    if app.runtime.auto.schedule.is_none() && !app.runtime.auto.schedule_busy {
         app.ask_schedule(&ctx);
     }
     // A line is always there, so that nothing below moves when the answer comes.
-    let line = match &app.auto.schedule {
-        Some((zh, en)) => if lang == Lang::Zh { zh } else { en }.clone(),
-        None => tr(lang, "正在查看定时任务…", "Looking at the task…").to_owned(),
+    let line = match &app.runtime.auto.schedule {
+        Some((zh, en)) => lang.pick(zh, en).clone(),
+        None => lang
+            .pick("正在查看定时任务…", "Looking at the task…")
+            .to_owned(),
     };
     ui.add(egui::Label::new(egui::RichText::new(line).weak()).wrap());
 }
@@ -532,7 +531,7 @@ pub(crate) fn section(app: &mut App, ui: &mut egui::Ui) {
 /// Settings were saved or closed: the typed folder is taken, the target read again, the
 /// password remembered, and the watcher follows.
 pub(crate) fn settings_saved(app: &mut App, ctx: &egui::Context, remember_was: bool) {
-    if let Some(text) = app.auto.folder_text.take() {
+    if let Some(text) = app.runtime.auto.folder_text.take() {
         let text = text.trim().trim_matches('"');
         let chosen = PathBuf::from(text);
         app.settings.auto.folder =
@@ -545,9 +544,9 @@ pub(crate) fn settings_saved(app: &mut App, ctx: &egui::Context, remember_was: b
     app.refresh_target(true);
     app.remember_credentials(ctx, remember_was);
     app.apply_watch();
-    if app.auto.problem.is_some() {
+    if app.runtime.auto.problem.is_some() {
         // A folder that cannot be watched is not kept switched on.
         app.settings.auto.on = false;
     }
-    app.auto.schedule = None;
+    app.runtime.auto.schedule = None;
 }

@@ -1,8 +1,9 @@
 //! The small windows over the main screen: settings, about (with the support kit: the
 //! diagnostic bundle and the installed profile packs), and "close with batches pending?".
 
-use super::{Action, App, Notice, tr, upload};
+use super::{Action, App, Notice, upload};
 use crate::issue::Lang;
+use crate::message::Localized;
 use crate::support::pack::{self, InstalledPack, PackOptions};
 use eframe::egui;
 use std::path::{Path, PathBuf};
@@ -65,7 +66,7 @@ impl App {
         let mut open = true;
         let mut save = false;
         let tall = (ctx.content_rect().height() - 60.0).clamp(200.0, 700.0);
-        egui::Window::new(tr(lang, "设置", "Settings"))
+        egui::Window::new(lang.pick("设置", "Settings"))
             .max_width(640.0)
             // On a small screen the window scrolls rather than hiding its lower part; it opens
             // tall enough to show everything on a 768-pixel screen.
@@ -76,192 +77,24 @@ impl App {
             .collapsible(false)
             .resizable(false)
             .show(ctx, |ui| {
-                {
-                    {
-                        egui::Grid::new("settings")
-                            .num_columns(2)
-                            .spacing([16.0, 12.0])
-                            .show(ui, |ui| {
-                                let label = ui.label(tr(
-                                    lang,
-                                    "本院名称（检测机构）",
-                                    "Your lab (检测机构)",
-                                ));
-                                ui.add(
-                                    egui::TextEdit::singleline(&mut self.settings.lab)
-                                        .desired_width(320.0)
-                                        .hint_text(tr(
-                                            lang,
-                                            "例如：天河区人民医院检验科",
-                                            "e.g. 天河区人民医院检验科",
-                                        )),
-                                )
-                                .labelled_by(label.id);
-                                ui.end_row();
-                                ui.label(tr(lang, "语言", "Language"));
-                                ui.horizontal(|ui| {
-                                    ui.radio_value(&mut self.settings.lang, Lang::Zh, "中文");
-                                    ui.radio_value(&mut self.settings.lang, Lang::En, "English");
-                                });
-                                ui.end_row();
-                                ui.label(tr(lang, "上报目标（省平台）", "Upload target"));
-                                if self.ui.settings_targets.is_none() {
-                                    self.ui.settings_targets = Some(target_names(
-                                        self.dirs.config.as_ref().map(|c| c.join("targets")),
-                                        self.settings.target.as_deref(),
-                                    ));
-                                }
-                                let targets = self.ui.settings_targets.clone().unwrap_or_default();
-                                let current = match &self.settings.target {
-                                    None => tr(lang, "（未选择）", "(none)").to_owned(),
-                                    Some(r) => targets
-                                        .iter()
-                                        .find(|(reference, _)| reference == r)
-                                        .map(|(_, name)| name.clone())
-                                        .or_else(|| self.target().ok().map(|t| t.name))
-                                        .unwrap_or_else(|| r.clone()),
-                                };
-                                let combo = egui::ComboBox::from_id_salt("target")
-                                    .selected_text(current)
-                                    .width(320.0)
-                                    .show_ui(ui, |ui| {
-                                        for (reference, name) in targets {
-                                            let selected = self.settings.target.as_deref()
-                                                == Some(reference.as_str());
-                                            if ui.selectable_label(selected, &name).clicked() {
-                                                self.settings.target = Some(reference);
-                                            }
-                                        }
-                                    });
-                                combo.response.widget_info(|| {
-                                    egui::WidgetInfo::labeled(
-                                        egui::Role::ComboBox,
-                                        true,
-                                        "上报目标",
-                                    )
-                                });
-                                ui.end_row();
-                                let label =
-                                    ui.label(tr(lang, "省平台用户名", "Platform user name"));
-                                ui.add(
-                                    egui::TextEdit::singleline(&mut self.settings.user)
-                                        .desired_width(240.0),
-                                )
-                                .labelled_by(label.id);
-                                ui.end_row();
-                                let label = ui.label(tr(
-                                    lang,
-                                    "密码（只在这次打开期间记住）",
-                                    "Password (this session only)",
-                                ));
-                                ui.horizontal(|ui| {
-                                    ui.add(
-                                        egui::TextEdit::singleline(&mut self.uploads.password)
-                                            .password(true)
-                                            .desired_width(240.0),
-                                    )
-                                    .labelled_by(label.id);
-                                    let testing = self.uploads.testing;
-                                    if ui
-                                        .add_enabled(
-                                            !testing,
-                                            egui::Button::new(tr(
-                                                lang,
-                                                "测试连接",
-                                                "Test connection",
-                                            )),
-                                        )
-                                        .clicked()
-                                    {
-                                        match self.target() {
-                                            Ok(target) => {
-                                                let creds = upload::credentials(
-                                                    &target,
-                                                    &self.settings.user,
-                                                    &self.uploads.password,
-                                                    self.remembered.as_ref(),
-                                                )
-                                                .unwrap_or_default();
-                                                self.uploads.test(target, creds);
-                                            }
-                                            Err(e) => self.uploads.test_result = Some(Err(e)),
-                                        }
-                                    }
-                                    if testing {
-                                        ui.spinner();
-                                    }
-                                });
-                                ui.end_row();
-                                if let Some(result) = &self.uploads.test_result {
-                                    ui.label("");
-                                    match result {
-                                        Ok(_) => ui.colored_label(
-                                            egui::Color32::from_rgb(27, 120, 50),
-                                            tr(
-                                                lang,
-                                                "连接成功，可以上传。",
-                                                "Connected: ready to upload.",
-                                            ),
-                                        ),
-                                        Err(e) => ui.add(
-                                            egui::Label::new(
-                                                egui::RichText::new(e)
-                                                    .color(egui::Color32::from_rgb(176, 0, 32)),
-                                            )
-                                            .wrap(),
-                                        ),
-                                    };
-                                    ui.end_row();
-                                }
-                                ui.label(tr(
-                                    lang,
-                                    "已上报文件保留天数",
-                                    "Keep uploaded files (days)",
-                                ));
-                                let mut days = self.settings.keep_days();
-                                let r = ui.add(
-                                    egui::DragValue::new(&mut days)
-                                        .range(1..=365)
-                                        .suffix(tr(lang, " 天", " days")),
-                                );
-                                r.widget_info(|| {
-                                    egui::WidgetInfo::labeled(
-                                        egui::Role::SpinButton,
-                                        true,
-                                        "已上报文件保留天数",
-                                    )
-                                });
-                                if days != self.settings.keep_days() {
-                                    self.settings.keep_days = Some(days);
-                                    self.uploads.set_keep_days(days);
-                                }
-                                ui.end_row();
-                                ui.label(tr(lang, "导出到", "Export to"));
-                                let shown = self
-                                    .settings
-                                    .export_dir
-                                    .as_ref()
-                                    .map(|d| d.display().to_string())
-                                    .unwrap_or_else(|| {
-                                        tr(lang, "原文件所在的文件夹", "the source file's folder")
-                                            .to_owned()
-                                    });
-                                ui.label(shown);
-                                ui.end_row();
-                            });
-                        super::auto::section(self, ui);
-                        ui.add_space(8.0);
-                        ui.label(
-                            egui::RichText::new(tr(
-                                lang,
-                                "本院名称用于“检测机构”一栏为空的行。",
-                                "Your lab fills 检测机构 where the export has none.",
-                            ))
-                            .weak(),
-                        );
-                    }
-                }
-                if ui.button(tr(lang, "保存设置", "Save settings")).clicked() {
+                egui::Grid::new("settings")
+                    .num_columns(2)
+                    .spacing([16.0, 12.0])
+                    .show(ui, |ui| {
+                        self.lab_and_target_rows(ui, lang);
+                        self.login_rows(ui, lang);
+                        self.file_rows(ui, lang);
+                    });
+                super::auto::section(self, ui);
+                ui.add_space(8.0);
+                ui.label(
+                    egui::RichText::new(lang.pick(
+                        "本院名称用于“检测机构”一栏为空的行。",
+                        "Your lab fills 检测机构 where the export has none.",
+                    ))
+                    .weak(),
+                );
+                if ui.button(lang.pick("保存设置", "Save settings")).clicked() {
                     save = true;
                 }
             });
@@ -269,24 +102,167 @@ impl App {
         if save || !open {
             super::auto::settings_saved(self, ctx, self.ui.remember_saved);
             self.ui.remember_saved = self.settings.remember;
-            if let Some(problem) = self.auto.problem.clone() {
-                self.notice = Some(Notice::error(problem));
-            } else if let Some(warning) = self.auto.warning.clone() {
-                self.notice = Some(Notice::info(warning));
+            if let Some(problem) = self.runtime.auto.problem.clone() {
+                self.ui.notice = Some(Notice::error(problem));
+            } else if let Some(warning) = self.runtime.auto.warning.clone() {
+                self.ui.notice = Some(Notice::info(warning));
             }
             self.save_settings();
             self.ui.show_settings = false;
             self.ui.settings_targets = None;
-            self.uploads.credentials_changed(self.credentials());
+            self.runtime.uploads.credentials_changed(self.credentials());
         }
+    }
+
+    /// Settings: the clerk's lab, the language and the upload target.
+    fn lab_and_target_rows(&mut self, ui: &mut egui::Ui, lang: Lang) {
+        let label = ui.label(lang.pick("本院名称（检测机构）", "Your lab (检测机构)"));
+        ui.add(
+            egui::TextEdit::singleline(&mut self.settings.lab)
+                .desired_width(320.0)
+                .hint_text(lang.pick("例如：天河区人民医院检验科", "e.g. 天河区人民医院检验科")),
+        )
+        .labelled_by(label.id);
+        ui.end_row();
+        ui.label(lang.pick("语言", "Language"));
+        ui.horizontal(|ui| {
+            ui.radio_value(&mut self.settings.lang, Lang::Zh, "中文");
+            ui.radio_value(&mut self.settings.lang, Lang::En, "English");
+        });
+        ui.end_row();
+        ui.label(lang.pick("上报目标（省平台）", "Upload target"));
+        if self.ui.settings_targets.is_none() {
+            self.ui.settings_targets = Some(target_names(
+                self.runtime.dirs.config.as_ref().map(|c| c.join("targets")),
+                self.settings.target.as_deref(),
+            ));
+        }
+        let targets = self.ui.settings_targets.clone().unwrap_or_default();
+        let current = match &self.settings.target {
+            None => lang.pick("（未选择）", "(none)").to_owned(),
+            Some(r) => targets
+                .iter()
+                .find(|(reference, _)| reference == r)
+                .map(|(_, name)| name.clone())
+                .or_else(|| self.target().ok().map(|t| t.name))
+                .unwrap_or_else(|| r.clone()),
+        };
+        let combo = egui::ComboBox::from_id_salt("target")
+            .selected_text(current)
+            .width(320.0)
+            .show_ui(ui, |ui| {
+                for (reference, name) in targets {
+                    let selected = self.settings.target.as_deref() == Some(reference.as_str());
+                    if ui.selectable_label(selected, &name).clicked() {
+                        self.settings.target = Some(reference);
+                    }
+                }
+            });
+        combo
+            .response
+            .widget_info(|| egui::WidgetInfo::labeled(egui::Role::ComboBox, true, "上报目标"));
+        ui.end_row();
+    }
+
+    /// Settings: the user name, the session's password, "测试连接" and its answer.
+    fn login_rows(&mut self, ui: &mut egui::Ui, lang: Lang) {
+        let label = ui.label(lang.pick("省平台用户名", "Platform user name"));
+        ui.add(egui::TextEdit::singleline(&mut self.settings.user).desired_width(240.0))
+            .labelled_by(label.id);
+        ui.end_row();
+        let label = ui.label(lang.pick(
+            "密码（只在这次打开期间记住）",
+            "Password (this session only)",
+        ));
+        ui.horizontal(|ui| {
+            ui.add(
+                egui::TextEdit::singleline(&mut self.runtime.uploads.password)
+                    .password(true)
+                    .desired_width(240.0),
+            )
+            .labelled_by(label.id);
+            let testing = self.runtime.uploads.testing;
+            if ui
+                .add_enabled(
+                    !testing,
+                    egui::Button::new(lang.pick("测试连接", "Test connection")),
+                )
+                .clicked()
+            {
+                match self.target() {
+                    Ok(target) => {
+                        let creds = upload::credentials(
+                            &target,
+                            &self.settings.user,
+                            &self.runtime.uploads.password,
+                            self.runtime.remembered.as_ref(),
+                        )
+                        .unwrap_or_default();
+                        self.runtime.uploads.test(target, creds);
+                    }
+                    Err(e) => self.runtime.uploads.test_result = Some(Err(e)),
+                }
+            }
+            if testing {
+                ui.spinner();
+            }
+        });
+        ui.end_row();
+        if let Some(result) = &self.runtime.uploads.test_result {
+            ui.label("");
+            match result {
+                Ok(_) => ui.colored_label(
+                    egui::Color32::from_rgb(27, 120, 50),
+                    lang.pick("连接成功，可以上传。", "Connected: ready to upload."),
+                ),
+                Err(e) => ui.add(
+                    egui::Label::new(
+                        egui::RichText::new(e).color(egui::Color32::from_rgb(176, 0, 32)),
+                    )
+                    .wrap(),
+                ),
+            };
+            ui.end_row();
+        }
+    }
+
+    /// Settings: how long uploaded files are kept, and where exports go.
+    fn file_rows(&mut self, ui: &mut egui::Ui, lang: Lang) {
+        ui.label(lang.pick("已上报文件保留天数", "Keep uploaded files (days)"));
+        let mut days = self.settings.keep_days();
+        let r = ui.add(
+            egui::DragValue::new(&mut days)
+                .range(1..=365)
+                .suffix(lang.pick(" 天", " days")),
+        );
+        r.widget_info(|| {
+            egui::WidgetInfo::labeled(egui::Role::SpinButton, true, "已上报文件保留天数")
+        });
+        if days != self.settings.keep_days() {
+            self.settings.keep_days = Some(days);
+            self.runtime.uploads.set_keep_days(days);
+        }
+        ui.end_row();
+        ui.label(lang.pick("导出到", "Export to"));
+        let shown = self
+            .settings
+            .export_dir
+            .as_ref()
+            .map(|d| d.display().to_string())
+            .unwrap_or_else(|| {
+                lang.pick("原文件所在的文件夹", "the source file's folder")
+                    .to_owned()
+            });
+        ui.label(shown);
+        ui.end_row();
     }
 
     /// Installs a profile pack in the background (a drop, or the program opened with one).
     pub(crate) fn install_pack(&mut self, ctx: &egui::Context, path: PathBuf) {
-        let Some(config) = self.dirs.config.clone() else {
+        let Some(config) = self.runtime.dirs.config.clone() else {
             return;
         };
-        if self.support.busy() {
+        if self.ui.support.busy() {
             return;
         }
         let lang = self.lang();
@@ -296,29 +272,26 @@ impl App {
             let opts = PackOptions::new(&config, machine_keys());
             let done = pack::install(&path, &opts)
                 .map(|p| (p.name, p.version, p.notes))
-                .map_err(|e| match lang {
-                    Lang::Zh => e.to_string(),
-                    Lang::En => e.english(),
-                });
+                .map_err(|e| e.text(lang));
             let _ = tx.send(SupportDone::Pack(done));
             ctx.request_repaint();
         });
-        self.support.task = Some(rx);
+        self.ui.support.task = Some(rx);
     }
 
     /// Writes the diagnostic bundle in the background, onto the desktop (else the data folder).
     fn start_bundle(&mut self, ctx: &egui::Context) {
-        if self.support.busy() {
+        if self.ui.support.busy() {
             return;
         }
         let folders = crate::support::Folders {
-            config: self.dirs.config.clone(),
-            data: self.dirs.data.clone(),
+            config: self.runtime.dirs.config.clone(),
+            data: self.runtime.dirs.data.clone(),
         };
         let dir = directories::UserDirs::new()
             .and_then(|u| u.desktop_dir().map(Path::to_owned))
             .filter(|d| d.is_dir())
-            .or_else(|| self.dirs.data.clone())
+            .or_else(|| self.runtime.dirs.data.clone())
             .unwrap_or_default();
         let lang = self.lang();
         let (tx, rx) = std::sync::mpsc::channel();
@@ -335,42 +308,42 @@ impl App {
                 .map(|_| out)
                 .map_err(|e| {
                     crate::log::event::error(&e.english());
-                    match lang {
-                        Lang::Zh => e.to_string(),
-                        Lang::En => e.english(),
-                    }
+                    e.text(lang)
                 });
             let _ = tx.send(SupportDone::Bundle(done));
             ctx.request_repaint();
         });
-        self.support.task = Some(rx);
+        self.ui.support.task = Some(rx);
     }
 
     /// Takes the result of a bundle or a pack install, once there.
     pub(super) fn poll_support(&mut self) {
-        let Some(rx) = &self.support.task else { return };
+        let Some(rx) = &self.ui.support.task else {
+            return;
+        };
         let done = match rx.try_recv() {
             Ok(done) => done,
             Err(TryRecvError::Empty) => return,
             Err(TryRecvError::Disconnected) => {
-                self.support.task = None;
+                self.ui.support.task = None;
                 return;
             }
         };
-        self.support.task = None;
+        self.ui.support.task = None;
         let lang = self.lang();
         match done {
-            SupportDone::Bundle(result) => self.support.bundle = Some(result),
+            SupportDone::Bundle(result) => self.ui.support.bundle = Some(result),
             SupportDone::Pack(Ok((name, version, notes))) => {
-                self.profiles = crate::profile::Profiles::load(self.dirs.profiles().as_deref());
-                self.support.packs = None;
-                self.notice = Some(Notice::info(match lang {
-                    Lang::Zh => format!("已安装模板包「{name}」版本 {version}。{notes}"),
-                    Lang::En => format!("Installed the profile pack {name} {version}. {notes}"),
-                }));
+                self.runtime.profiles =
+                    crate::profile::Profiles::load(self.runtime.dirs.profiles().as_deref());
+                self.ui.support.packs = None;
+                self.ui.notice = Some(Notice::info(lang.pick(
+                    format!("已安装模板包「{name}」版本 {version}。{notes}"),
+                    format!("Installed the profile pack {name} {version}. {notes}"),
+                )));
             }
             SupportDone::Pack(Err(text)) => {
-                self.notice = Some(Notice::error(text));
+                self.ui.notice = Some(Notice::error(text));
             }
         }
     }
@@ -380,128 +353,41 @@ impl App {
         let mut open = true;
         let mut folder = None;
         let mut bundle = false;
-        if self.support.packs.is_none() {
+        if self.ui.support.packs.is_none() {
             // Read once when 关于 opens (a small folder listing), not at every frame.
-            self.support.packs = Some(
-                self.dirs
+            self.ui.support.packs = Some(
+                self.runtime
+                    .dirs
                     .config
                     .as_deref()
                     .map(pack::installed)
                     .unwrap_or_default(),
             );
         }
-        egui::Window::new(tr(lang, "关于", "About"))
+        egui::Window::new(lang.pick("关于", "About"))
             .open(&mut open)
             .collapsible(false)
             .show(ctx, |ui| {
                 ui.label(format!(
                     "{} {}",
-                    tr(lang, "核酸结果上报助手 版本", "SheetBridge version"),
+                    lang.pick("核酸结果上报助手 版本", "SheetBridge version"),
                     env!("CARGO_PKG_VERSION")
                 ));
                 ui.add_space(6.0);
-                ui.label(egui::RichText::new(tr(lang, "使用的模板", "Profiles in use")).strong());
-                for p in &self.profiles.list {
-                    let origin = match &p.origin {
-                        crate::profile::Origin::Builtin => tr(lang, "内置", "built in").to_owned(),
-                        crate::profile::Origin::File(path) => path.display().to_string(),
-                    };
-                    ui.label(match lang {
-                        Lang::Zh => format!("{}（{}）— {origin}", p.title, p.name),
-                        Lang::En => format!("{} ({}) — {origin}", p.title, p.name),
-                    });
-                }
-                for e in &self.profiles.broken {
-                    ui.colored_label(egui::Color32::from_rgb(180, 0, 0), e.to_string());
-                }
+                self.about_profiles(ui, lang);
                 ui.add_space(6.0);
-                ui.label(
-                    egui::RichText::new(tr(lang, "已安装的模板包", "Installed profile packs"))
-                        .strong(),
-                );
-                let packs = self.support.packs.as_deref().unwrap_or_default();
-                if packs.is_empty() {
-                    ui.label(egui::RichText::new(tr(lang, "（无）", "(none)")).weak());
-                }
-                for p in packs {
-                    ui.label(match lang {
-                        Lang::Zh => format!("{} 版本 {}（{}，安装于 {}）", p.name, p.version, p.date, p.installed),
-                        Lang::En => format!("{} {} ({}, installed {})", p.name, p.version, p.date, p.installed),
-                    });
-                }
+                folder = self.about_folders(ui, lang);
                 ui.add_space(6.0);
-                ui.label(
-                    egui::RichText::new(tr(
-                        lang,
-                        "数据和设置保存在",
-                        "Your data and settings are in",
-                    ))
-                    .strong(),
-                );
-                let kinds = [
-                    (
-                        &self.dirs.config,
-                        tr(lang, "模板和设置：", "Profiles and settings: "),
-                    ),
-                    (
-                        &self.dirs.data,
-                        tr(lang, "处理记录和上报队列：", "History and outbox: "),
-                    ),
-                ];
-                for (dir, what) in kinds {
-                    let Some(dir) = dir else { continue };
-                    ui.horizontal(|ui| {
-                        ui.label(format!("{what}{}", dir.display()));
-                        if ui.button(tr(lang, "打开文件夹", "Open folder")).clicked() {
-                            folder = Some(dir.clone());
-                        }
-                    });
-                }
-                ui.add_space(6.0);
-                ui.label(egui::RichText::new(tr(lang, "遇到问题时", "When something goes wrong")).strong());
-                ui.label(tr(
-                    lang,
-                    "导出诊断包发给技术支持：里面有版本、设置、模板、上报队列和运行记录，没有密码，也没有任何人的证件号、电话、姓名或检测数据。",
-                    "Export a diagnostic bundle for support: version, settings, profiles, the upload queue and the log; no password and no one's ID, phone, name or results.",
-                ));
-                ui.horizontal(|ui| {
-                    let busy = self.support.busy();
-                    if ui
-                        .add_enabled(!busy, egui::Button::new(tr(lang, "导出诊断包", "Export diagnostic bundle")))
-                        .clicked()
-                    {
-                        bundle = true;
-                    }
-                    if busy {
-                        ui.spinner();
-                    }
-                });
-                match &self.support.bundle {
-                    Some(Ok(path)) => {
-                        ui.horizontal_wrapped(|ui| {
-                            ui.label(match lang {
-                                Lang::Zh => format!("诊断包已保存：{}。请把它发给技术支持。", path.display()),
-                                Lang::En => format!("Saved: {}. Send it to support.", path.display()),
-                            });
-                            if ui.button(tr(lang, "打开所在文件夹", "Open its folder")).clicked()
-                                && let Some(dir) = path.parent()
-                            {
-                                folder = Some(dir.to_owned());
-                            }
-                        });
-                    }
-                    Some(Err(e)) => {
-                        ui.colored_label(egui::Color32::from_rgb(176, 0, 32), e);
-                    }
-                    None => {}
-                }
+                let (asked, open_folder) = self.about_support(ui, lang);
+                bundle = asked;
+                folder = folder.take().or(open_folder);
             });
         if bundle {
             self.start_bundle(ctx);
         }
         if !open {
             self.ui.show_about = false;
-            self.support.packs = None;
+            self.ui.support.packs = None;
         }
         if let Some(dir) = folder {
             // The folder may not exist yet on a new install.
@@ -510,22 +396,146 @@ impl App {
         }
     }
 
+    /// 关于: the profiles in use and where they came from, and the installed packs.
+    fn about_profiles(&self, ui: &mut egui::Ui, lang: Lang) {
+        ui.label(egui::RichText::new(lang.pick("使用的模板", "Profiles in use")).strong());
+        for p in &self.runtime.profiles.list {
+            let origin = match &p.origin {
+                crate::profile::Origin::Builtin => lang.pick("内置", "built in").to_owned(),
+                crate::profile::Origin::File(path) => path.display().to_string(),
+            };
+            ui.label(lang.pick(
+                format!("{}（{}）— {origin}", p.title, p.name),
+                format!("{} ({}) — {origin}", p.title, p.name),
+            ));
+        }
+        for e in &self.runtime.profiles.broken {
+            ui.colored_label(egui::Color32::from_rgb(180, 0, 0), e.to_string());
+        }
+        ui.add_space(6.0);
+        ui.label(
+            egui::RichText::new(lang.pick("已安装的模板包", "Installed profile packs")).strong(),
+        );
+        let packs = self.ui.support.packs.as_deref().unwrap_or_default();
+        if packs.is_empty() {
+            ui.label(egui::RichText::new(lang.pick("（无）", "(none)")).weak());
+        }
+        for p in packs {
+            let (name, version, date, at) = (&p.name, &p.version, &p.date, &p.installed);
+            ui.label(lang.pick(
+                format!("{name} 版本 {version}（{date}，安装于 {at}）"),
+                format!("{name} {version} ({date}, installed {at})"),
+            ));
+        }
+    }
+
+    /// 关于: where the data and settings are, each with "打开文件夹" (the folder asked for).
+    fn about_folders(&self, ui: &mut egui::Ui, lang: Lang) -> Option<PathBuf> {
+        let mut folder = None;
+        ui.label(
+            egui::RichText::new(lang.pick("数据和设置保存在", "Your data and settings are in"))
+                .strong(),
+        );
+        let kinds = [
+            (
+                &self.runtime.dirs.config,
+                lang.pick("模板和设置：", "Profiles and settings: "),
+            ),
+            (
+                &self.runtime.dirs.data,
+                lang.pick("处理记录和上报队列：", "History and outbox: "),
+            ),
+        ];
+        for (dir, what) in kinds {
+            let Some(dir) = dir else { continue };
+            ui.horizontal(|ui| {
+                ui.label(format!("{what}{}", dir.display()));
+                if ui.button(lang.pick("打开文件夹", "Open folder")).clicked() {
+                    folder = Some(dir.clone());
+                }
+            });
+        }
+        folder
+    }
+
+    /// 关于: "导出诊断包" and where the last bundle went; (a bundle asked for, a folder to open).
+    fn about_support(&self, ui: &mut egui::Ui, lang: Lang) -> (bool, Option<PathBuf>) {
+        let (mut bundle, mut folder) = (false, None);
+        ui.label(
+            egui::RichText::new(lang.pick("遇到问题时", "When something goes wrong")).strong(),
+        );
+        ui.label(lang.pick(
+            "导出诊断包发给技术支持：里面有版本、设置、模板、上报队列和运行记录，没有密码，也没有任何人的证件号、电话、姓名或检测数据。",
+            "Export a diagnostic bundle for support: version, settings, profiles, the upload queue and the log; no password and no one's ID, phone, name or results.",
+        ));
+        ui.horizontal(|ui| {
+            let busy = self.ui.support.busy();
+            let button = egui::Button::new(lang.pick("导出诊断包", "Export diagnostic bundle"));
+            if ui.add_enabled(!busy, button).clicked() {
+                bundle = true;
+            }
+            if busy {
+                ui.spinner();
+            }
+        });
+        match &self.ui.support.bundle {
+            Some(Ok(path)) => {
+                ui.horizontal_wrapped(|ui| {
+                    ui.label(lang.pick(
+                        format!("诊断包已保存：{}。请把它发给技术支持。", path.display()),
+                        format!("Saved: {}. Send it to support.", path.display()),
+                    ));
+                    if ui
+                        .button(lang.pick("打开所在文件夹", "Open its folder"))
+                        .clicked()
+                        && let Some(dir) = path.parent()
+                    {
+                        folder = Some(dir.to_owned());
+                    }
+                });
+            }
+            Some(Err(e)) => {
+                ui.colored_label(egui::Color32::from_rgb(176, 0, 32), e);
+            }
+            None => {}
+        }
+        (bundle, folder)
+    }
+
+    /// Closing with batches not uploaded asks first (they are sent at the next start).
+    pub(super) fn guard_close(&mut self, ctx: &egui::Context) {
+        if self.hold_close_for_changes(ctx) {
+            return;
+        }
+        if ctx.input(|i| i.viewport().close_requested())
+            && !self.ui.allow_close
+            && self.runtime.uploads.pending() > 0
+        {
+            ctx.send_viewport_cmd(egui::ViewportCommand::CancelClose);
+            self.ui.confirm_close = true;
+        }
+    }
+
     pub(super) fn close_dialog(&mut self, ctx: &egui::Context) {
         let lang = self.lang();
-        let pending = self.uploads.pending();
+        let pending = self.runtime.uploads.pending();
         egui::Modal::new(egui::Id::unique("confirm_close")).show(ctx, |ui| {
-            ui.heading(tr(lang, "还有数据没有上传完", "Some batches are not uploaded yet"));
-            ui.label(match lang {
-                Lang::Zh => format!("还有 {pending} 批没有上传完成。关闭后数据不会丢失，下次打开程序会继续上传。确定现在关闭吗？"),
-                Lang::En => format!("{pending} batches are not finished. Nothing is lost: they are sent when the program starts next time. Close now?"),
-            });
+            ui.heading(lang.pick("还有数据没有上传完", "Some batches are not uploaded yet"));
+            ui.label(lang.pick(
+                format!(
+                    "还有 {pending} 批没有上传完成。关闭后数据不会丢失，下次打开程序会继续上传。确定现在关闭吗？"
+                ),
+                format!(
+                    "{pending} batches are not finished. Nothing is lost: they are sent when the program starts next time. Close now?"
+                ),
+            ));
             ui.horizontal(|ui| {
-                if ui.button(tr(lang, "关闭程序", "Close")).clicked() {
+                if ui.button(lang.pick("关闭程序", "Close")).clicked() {
                     self.ui.allow_close = true;
                     self.ui.confirm_close = false;
                     ctx.send_viewport_cmd(egui::ViewportCommand::Close);
                 }
-                if ui.button(tr(lang, "不关闭，继续上传", "Keep it open")).clicked() {
+                if ui.button(lang.pick("不关闭，继续上传", "Keep it open")).clicked() {
                     self.ui.confirm_close = false;
                 }
             });

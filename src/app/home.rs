@@ -1,10 +1,10 @@
 //! The start screen: the newest spreadsheets in Downloads (one click opens one), a place to
 //! drop or choose a file, a box for a path, and what was handled today (click to open again).
 
+use super::Action;
 use super::recent::Recent;
 use super::settings::HistoryEntry;
 use super::upload::Unattended;
-use super::{Action, tr};
 use crate::issue::Lang;
 use eframe::egui;
 use std::path::PathBuf;
@@ -49,7 +49,7 @@ impl Home {
                 }
                 ui.add_space(8.0);
                 if ui
-                    .button(tr(lang, "查询上报记录", "Look up an upload"))
+                    .button(lang.pick("查询上报记录", "Look up an upload"))
                     .clicked()
                 {
                     action = Action::ShowLookup;
@@ -72,16 +72,15 @@ impl Home {
             .as_ref()
             .map(|d| crate::paths::file_name(d))
             .unwrap_or_default();
-        ui.heading(match lang {
-            Lang::Zh => format!("“{folder}”文件夹里最新的表格（点一下就打开）"),
-            Lang::En => format!("Newest spreadsheets in \"{folder}\" (click to open)"),
-        });
+        ui.heading(lang.pick(
+            format!("“{folder}”文件夹里最新的表格（点一下就打开）"),
+            format!("Newest spreadsheets in \"{folder}\" (click to open)"),
+        ));
         if self.recent.files.is_empty() {
             let text = if self.recent.reading() {
-                tr(lang, "正在查看下载文件夹……", "Looking in Downloads…")
+                lang.pick("正在查看下载文件夹……", "Looking in Downloads…")
             } else {
-                tr(
-                    lang,
+                lang.pick(
                     "下载文件夹里没有表格文件。可以把文件拖进来，或点“选择文件…”。",
                     "No spreadsheets in Downloads. Drop a file here or press \"Choose a file…\".",
                 )
@@ -108,13 +107,12 @@ impl Home {
     fn path_box(&mut self, ui: &mut egui::Ui, lang: Lang) -> Option<Action> {
         let mut action = None;
         ui.horizontal_wrapped(|ui| {
-            let label = ui.label(tr(lang, "或者输入文件路径：", "Or type the file's path:"));
+            let label = ui.label(lang.pick("或者输入文件路径：", "Or type the file's path:"));
             let r = ui
                 .add(
                     egui::TextEdit::singleline(&mut self.path)
                         .desired_width((ui.available_width() - 90.0).clamp(200.0, 520.0))
-                        .hint_text(tr(
-                            lang,
+                        .hint_text(lang.pick(
                             "例如 /home/user/下载/结果.xlsx",
                             "e.g. /home/user/Downloads/results.xlsx",
                         )),
@@ -125,7 +123,7 @@ impl Home {
             if (ui
                 .add_enabled(
                     !path.is_empty(),
-                    egui::Button::new(tr(lang, "打开", "Open")),
+                    egui::Button::new(lang.pick("打开", "Open")),
                 )
                 .clicked()
                 || enter)
@@ -149,13 +147,18 @@ fn unattended_today(
     if u.watching.is_none() && u.today.is_empty() && u.to_fix.is_empty() && problem.is_none() {
         return None;
     }
-    let mut action = None;
-    ui.heading(tr(lang, "自动上报", "Unattended reporting"));
-    let state = match (&u.watching, lang) {
-        (Some(f), Lang::Zh) => format!("正在自动上报文件夹「{}」里的新文件。", f.display()),
-        (Some(f), Lang::En) => format!("Files put into {} are sent by themselves.", f.display()),
-        (None, Lang::Zh) => "自动上报没有开（在“设置”里打开）。".to_owned(),
-        (None, Lang::En) => "Unattended reporting is off (turn it on in Settings).".to_owned(),
+    ui.heading(lang.pick("自动上报", "Unattended reporting"));
+    let state = match &u.watching {
+        Some(f) => lang.pick(
+            format!("正在自动上报文件夹「{}」里的新文件。", f.display()),
+            format!("Files put into {} are sent by themselves.", f.display()),
+        ),
+        None => lang
+            .pick(
+                "自动上报没有开（在“设置”里打开）。",
+                "Unattended reporting is off (turn it on in Settings).",
+            )
+            .to_owned(),
     };
     ui.label(egui::RichText::new(state).weak());
     let red = egui::Color32::from_rgb(176, 0, 32);
@@ -163,19 +166,19 @@ fn unattended_today(
         ui.add(egui::Label::new(egui::RichText::new(p).color(red)).wrap());
     }
     if let Some((zh, en)) = &u.error {
-        let text = if lang == Lang::Zh { zh } else { en };
+        let text = lang.pick(zh, en);
         ui.add(egui::Label::new(egui::RichText::new(text).color(red)).wrap());
     }
     if !u.claimed.is_empty() {
-        ui.label(match lang {
-            Lang::Zh => format!("正在窗口里核对，关闭后再自动上报：{}", u.claimed.join("、")),
-            Lang::En => format!("Open here; sent once closed: {}", u.claimed.join(", ")),
-        });
+        ui.label(lang.pick(
+            format!("正在窗口里核对，关闭后再自动上报：{}", u.claimed.join("、")),
+            format!("Open here; sent once closed: {}", u.claimed.join(", ")),
+        ));
     }
-    ui.label(match lang {
-        Lang::Zh => format!("今天自动处理了 {} 个文件：", u.today.len()),
-        Lang::En => format!("{} files handled by themselves today:", u.today.len()),
-    });
+    ui.label(lang.pick(
+        format!("今天自动处理了 {} 个文件：", u.today.len()),
+        format!("{} files handled by themselves today:", u.today.len()),
+    ));
     const SHOWN: usize = 6;
     for h in u.today.iter().take(SHOWN) {
         let time = chrono::DateTime::from_timestamp_millis(h.at)
@@ -185,44 +188,47 @@ fn unattended_today(
     }
     if u.today.len() > SHOWN {
         ui.label(
-            egui::RichText::new(match lang {
-                Lang::Zh => format!("……还有 {} 个", u.today.len() - SHOWN),
-                Lang::En => format!("… and {} more", u.today.len() - SHOWN),
-            })
+            egui::RichText::new(lang.pick(
+                format!("……还有 {} 个", u.today.len() - SHOWN),
+                format!("… and {} more", u.today.len() - SHOWN),
+            ))
             .weak(),
         );
     }
-    if !u.to_fix.is_empty() {
-        ui.add_space(4.0);
-        ui.label(
-            egui::RichText::new(match lang {
-                Lang::Zh => format!(
-                    "需要处理（{} 个文件）：有错误的行没有上报，点一下打开核对，改好后上传",
-                    u.to_fix.len()
-                ),
-                Lang::En => format!(
-                    "To fix ({} files): rows with errors were not sent; click to review, fix and upload",
-                    u.to_fix.len()
-                ),
-            })
-            .strong(),
-        );
-        for h in &u.to_fix {
-            let text = match lang {
-                Lang::Zh => format!("核对并上报：{}", h.name),
-                Lang::En => format!("Review and upload: {}", h.name),
-            };
-            if ui
-                .add(egui::Button::new(egui::RichText::new(text).size(17.0)))
-                .on_hover_text(h.dest.display().to_string())
-                .clicked()
-            {
-                action = Some(Action::Open(h.dest.clone()));
-            }
-        }
-    }
+    let action = to_fix(ui, lang, u);
     ui.add_space(12.0);
     ui.separator();
+    action
+}
+
+/// The files waiting in 需要处理, each a button that opens it in the review screen.
+fn to_fix(ui: &mut egui::Ui, lang: Lang, u: &Unattended) -> Option<Action> {
+    if u.to_fix.is_empty() {
+        return None;
+    }
+    let mut action = None;
+    let n = u.to_fix.len();
+    ui.add_space(4.0);
+    ui.label(
+        egui::RichText::new(lang.pick(
+            format!("需要处理（{n} 个文件）：有错误的行没有上报，点一下打开核对，改好后上传"),
+            format!("To fix ({n} files): rows with errors were not sent; click to review, fix and upload"),
+        ))
+        .strong(),
+    );
+    for h in &u.to_fix {
+        let text = lang.pick(
+            format!("核对并上报：{}", h.name),
+            format!("Review and upload: {}", h.name),
+        );
+        if ui
+            .add(egui::Button::new(egui::RichText::new(text).size(17.0)))
+            .on_hover_text(h.dest.display().to_string())
+            .clicked()
+        {
+            action = Some(Action::Open(h.dest.clone()));
+        }
+    }
     action
 }
 
@@ -244,16 +250,14 @@ fn drop_zone(ui: &mut egui::Ui, lang: Lang, width: f32) -> Option<Action> {
             ui.set_width(width - 40.0);
             ui.vertical_centered(|ui| {
                 ui.label(
-                    egui::RichText::new(tr(
-                        lang,
+                    egui::RichText::new(lang.pick(
                         "把导出的 Excel 拖到这里，或点击选择文件",
                         "Drop the exported Excel file here, or click to choose it",
                     ))
                     .size(22.0),
                 );
                 ui.label(
-                    egui::RichText::new(tr(
-                        lang,
+                    egui::RichText::new(lang.pick(
                         "支持 .xlsx .xls .xlsb .ods .csv，以及网页系统导出的 .xls",
                         "Reads .xlsx .xls .xlsb .ods .csv and the .xls files web systems export",
                     ))
@@ -263,7 +267,8 @@ fn drop_zone(ui: &mut egui::Ui, lang: Lang, width: f32) -> Option<Action> {
                 if ui
                     .add(
                         egui::Button::new(
-                            egui::RichText::new(tr(lang, "选择文件…", "Choose a file…")).size(20.0),
+                            egui::RichText::new(lang.pick("选择文件…", "Choose a file…"))
+                                .size(20.0),
                         )
                         .min_size(egui::vec2(200.0, 40.0)),
                     )
@@ -286,10 +291,10 @@ fn today(ui: &mut egui::Ui, lang: Lang, history: &[HistoryEntry]) -> Option<Acti
     let mut action = None;
     let today = chrono::Local::now().format("%Y-%m-%d").to_string();
     let todays: Vec<&HistoryEntry> = history.iter().filter(|e| e.date == today).collect();
-    ui.heading(tr(lang, "今天处理过的文件", "Handled today"));
+    ui.heading(lang.pick("今天处理过的文件", "Handled today"));
     if todays.is_empty() {
         ui.label(
-            egui::RichText::new(tr(lang, "今天还没有处理文件。", "Nothing yet today.")).weak(),
+            egui::RichText::new(lang.pick("今天还没有处理文件。", "Nothing yet today.")).weak(),
         );
         return None;
     }
@@ -304,7 +309,7 @@ fn today(ui: &mut egui::Ui, lang: Lang, history: &[HistoryEntry]) -> Option<Acti
                     Some(p) if p.exists() => {
                         if ui
                             .link(&e.file)
-                            .on_hover_text(tr(lang, "点击再次打开", "Click to open again"))
+                            .on_hover_text(lang.pick("点击再次打开", "Click to open again"))
                             .clicked()
                         {
                             action = Some(Action::Open(p.clone()));
@@ -314,27 +319,27 @@ fn today(ui: &mut egui::Ui, lang: Lang, history: &[HistoryEntry]) -> Option<Acti
                         ui.label(&e.file);
                     }
                 }
-                ui.label(match lang {
-                    Lang::Zh => format!(
+                ui.label(lang.pick(
+                    format!(
                         "共 {} 行，可上报 {}，有错误 {}",
                         e.rows, e.ready, e.rejected
                     ),
-                    Lang::En => format!(
+                    format!(
                         "{} rows, {} ready, {} with errors",
                         e.rows, e.ready, e.rejected
                     ),
-                });
+                ));
                 ui.horizontal(|ui| {
                     if e.queued > 0 {
-                        ui.label(match lang {
-                            Lang::Zh => format!("已放进上传队列 {} 行", e.queued),
-                            Lang::En => format!("{} rows queued for upload", e.queued),
-                        });
+                        ui.label(lang.pick(
+                            format!("已放进上传队列 {} 行", e.queued),
+                            format!("{} rows queued for upload", e.queued),
+                        ));
                     }
                     match &e.exported {
                         Some(p) => {
                             if ui
-                                .link(tr(lang, "已导出，打开文件夹", "exported, open folder"))
+                                .link(lang.pick("已导出，打开文件夹", "exported, open folder"))
                                 .clicked()
                                 && let Some(dir) = p.parent()
                             {
@@ -343,11 +348,9 @@ fn today(ui: &mut egui::Ui, lang: Lang, history: &[HistoryEntry]) -> Option<Acti
                         }
                         None if e.queued == 0 => {
                             ui.label(
-                                egui::RichText::new(tr(
-                                    lang,
-                                    "未导出，未上传",
-                                    "not exported, not uploaded",
-                                ))
+                                egui::RichText::new(
+                                    lang.pick("未导出，未上传", "not exported, not uploaded"),
+                                )
                                 .weak(),
                             );
                         }

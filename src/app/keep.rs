@@ -13,10 +13,7 @@ pub struct Text(&'static str, &'static str);
 
 impl Text {
     pub fn text(&self, lang: Lang) -> &'static str {
-        match lang {
-            Lang::Zh => self.0,
-            Lang::En => self.1,
-        }
+        lang.pick(self.0, self.1)
     }
 }
 
@@ -183,28 +180,13 @@ impl super::App {
         };
         let mut answer = None;
         egui::Modal::new(egui::Id::unique("confirm_close_changes")).show(ctx, |ui| {
-            ui.heading(match lang {
-                Lang::Zh => "修改还没有导出或上传",
-                Lang::En => "Changes not exported or uploaded",
-            });
+            ui.heading(lang.pick("修改还没有导出或上传", "Changes not exported or uploaded"));
             ui.label(CLOSE_ASK.text(lang));
             ui.horizontal(|ui| {
-                if ui
-                    .button(match lang {
-                        Lang::Zh => "仍要关闭",
-                        Lang::En => "Close anyway",
-                    })
-                    .clicked()
-                {
+                if ui.button(lang.pick("仍要关闭", "Close anyway")).clicked() {
                     answer = Some(true);
                 }
-                if ui
-                    .button(match lang {
-                        Lang::Zh => "不关闭",
-                        Lang::En => "Keep it open",
-                    })
-                    .clicked()
-                {
+                if ui.button(lang.pick("不关闭", "Keep it open")).clicked() {
                     answer = Some(false);
                 }
             });
@@ -232,10 +214,11 @@ pub fn loaded_notice(
     lang: Lang,
 ) -> Option<super::Notice> {
     let mut lines: Vec<String> = restored.message(lang).into_iter().collect();
-    lines.extend(warnings.iter().map(|(zh, en)| match lang {
-        Lang::Zh => zh.clone(),
-        Lang::En => en.clone(),
-    }));
+    lines.extend(
+        warnings
+            .iter()
+            .map(|(zh, en)| lang.pick(zh.clone(), en.clone())),
+    );
     (!lines.is_empty()).then(|| {
         let text = lines.join("\n");
         if warnings.is_empty() {

@@ -1,8 +1,8 @@
 //! "查询上报记录": the clerk types an ID number or a barcode and sees whether, when and where it
 //! was uploaded, or where it is in the upload queue. The records are read off the UI thread.
 
-use super::tr;
 use crate::issue::Lang;
+use crate::message::Localized;
 use eframe::egui;
 use std::path::PathBuf;
 use std::sync::mpsc::{Receiver, TryRecvError};
@@ -37,10 +37,7 @@ impl Lookup {
                 None => Ok(Vec::new()),
             }
             .map(|records| crate::support::lookup::describe(&value, &records, lang))
-            .map_err(|e| match lang {
-                Lang::Zh => e.to_string(),
-                Lang::En => e.english(),
-            });
+            .map_err(|e| e.text(lang));
             let _ = tx.send(answer);
             ctx.request_repaint();
         });
@@ -64,25 +61,24 @@ impl Lookup {
         self.poll();
         let mut open = self.open;
         let mut query = false;
-        egui::Window::new(tr(lang, "查询上报记录", "Look up an upload"))
+        egui::Window::new(lang.pick("查询上报记录", "Look up an upload"))
             .open(&mut open)
             .collapsible(false)
             .default_width(560.0)
             .show(ctx, |ui| {
-                ui.label(tr(
-                    lang,
+                ui.label(lang.pick(
                     "输入证件号码（小写 x、全角数字都可以）或条码号，看这个人的结果是否已经上报。",
                     "Type an ID number or a barcode to see whether the result was uploaded.",
                 ));
                 ui.horizontal(|ui| {
-                    let label = ui.label(tr(lang, "证件号码或条码号", "ID number or barcode"));
+                    let label = ui.label(lang.pick("证件号码或条码号", "ID number or barcode"));
                     let edit = ui
                         .add(egui::TextEdit::singleline(&mut self.value).desired_width(300.0))
                         .labelled_by(label.id);
                     let enter = edit.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
                     let can = !self.busy() && !self.value.trim().is_empty();
                     if ui
-                        .add_enabled(can, egui::Button::new(tr(lang, "查询", "Look up")))
+                        .add_enabled(can, egui::Button::new(lang.pick("查询", "Look up")))
                         .clicked()
                         || (enter && can)
                     {

@@ -2,7 +2,7 @@
 //! each template field the clerk picks the source column (with example values), and the choice
 //! is saved as a new profile in the user's folder, so the same export is recognised next time.
 
-use super::{Action, tr};
+use super::Action;
 use crate::guess::{self, Reason};
 use crate::issue::Lang;
 use crate::pipeline::HeaderMismatch;
@@ -146,16 +146,16 @@ impl Mapping {
             .filter(|v| !v.trim().is_empty())
             .take(3)
             .collect();
-        let head = match lang {
-            Lang::Zh => format!("第 {} 列「{}」", ci + 1, self.headers[ci]),
-            Lang::En => format!("column {} \"{}\"", ci + 1, self.headers[ci]),
-        };
+        let head = lang.pick(
+            format!("第 {} 列「{}」", ci + 1, self.headers[ci]),
+            format!("column {} \"{}\"", ci + 1, self.headers[ci]),
+        );
         if examples.is_empty() {
             head
         } else {
             format!(
                 "{head}  {}{}",
-                tr(lang, "例：", "e.g. "),
+                lang.pick("例：", "e.g. "),
                 examples.join("、")
             )
         }
@@ -221,18 +221,19 @@ impl Mapping {
         });
         egui::CentralPanel::default().show(ui, |ui| {
             egui::ScrollArea::vertical().show(ui, |ui| {
-                ui.heading(tr(
-                    lang,
+                ui.heading(lang.pick(
                     "没有认出这个文件的表头，请告诉我每一列是什么",
                     "The headers were not recognised: tell me which column is which",
                 ));
-                ui.label(match lang {
-                    Lang::Zh => format!(
-                        "文件：{}。已按表头和内容猜好了对应的列，请核对；带 * 的是必填项。保存为新模板后，以后同样格式的文件会自动识别。",
-                        self.file_name()
+                let file = self.file_name();
+                ui.label(lang.pick(
+                    format!(
+                        "文件：{file}。已按表头和内容猜好了对应的列，请核对；带 * 的是必填项。保存为新模板后，以后同样格式的文件会自动识别。"
                     ),
-                    Lang::En => format!("File: {}. The columns are guessed from their headers and values: check them; fields marked * are required. Save the choice as a new profile and files like this are recognised next time.", self.file_name()),
-                });
+                    format!(
+                        "File: {file}. The columns are guessed from their headers and values: check them; fields marked * are required. Save the choice as a new profile and files like this are recognised next time."
+                    ),
+                ));
                 ui.add_space(8.0);
                 self.preview(ui, lang);
                 ui.add_space(8.0);
@@ -245,16 +246,16 @@ impl Mapping {
     /// The sheet's top rows as they are; clicking a row takes it as the header.
     fn preview(&mut self, ui: &mut egui::Ui, lang: Lang) {
         ui.label(
-            RichText::new(match lang {
-                Lang::Zh => format!(
+            RichText::new(lang.pick(
+                format!(
                     "表头在第 {} 行（如果不对，点下面表头所在的那一行）",
                     self.header_row()
                 ),
-                Lang::En => format!(
+                format!(
                     "The header is on row {} (if not, click the row that holds it)",
                     self.header_row()
                 ),
-            })
+            ))
             .strong(),
         );
         let mut pick = None;
@@ -276,10 +277,7 @@ impl Mapping {
                         .show(ui, |ui| {
                             for (pos, (n, cells)) in self.head.iter().take(shown).enumerate() {
                                 let is_header = pos == self.header_at;
-                                let label = match lang {
-                                    Lang::Zh => format!("第 {n} 行"),
-                                    Lang::En => format!("row {n}"),
-                                };
+                                let label = lang.pick(format!("第 {n} 行"), format!("row {n}"));
                                 if ui.selectable_label(is_header, label).clicked() {
                                     pick = Some(pos);
                                 }
@@ -323,116 +321,92 @@ impl Mapping {
             .spacing([16.0, 8.0])
             .show(ui, |ui| {
                 for fi in 0..self.base.fields.len() {
-                    let field = &self.base.fields[fi];
-                    let star = if field.required && field.default.is_none() {
-                        " *"
-                    } else {
-                        ""
-                    };
-                    ui.label(RichText::new(format!("{}{star}", field.header)).strong());
-                    let none = tr(lang, "（没有这一列）", "(no such column)");
-                    let selected = match self.choice[fi] {
-                        Some(ci) => self.column_texts[ci].clone(),
-                        None => none.to_owned(),
-                    };
-                    let header = field.header.clone();
-                    // Which field uses each column, to mark them in the list.
-                    let used_by: Vec<Option<&str>> = (0..self.headers.len())
-                        .map(|ci| {
-                            self.choice
-                                .iter()
-                                .position(|c| *c == Some(ci))
-                                .filter(|&other| other != fi)
-                                .map(|other| self.base.fields[other].header.as_str())
-                        })
-                        .collect();
-                    let focus = std::mem::take(&mut self.focus_filter);
-                    let filter = &mut self.filter;
-                    let texts = &self.column_texts;
-                    let headers = &self.headers;
-                    let combo = egui::ComboBox::from_id_salt(("map", fi))
-                        .width(combo_width)
-                        .height(420.0)
-                        .truncate()
-                        .close_behavior(egui::PopupCloseBehavior::CloseOnClickOutside)
-                        .selected_text(selected)
-                        .show_ui(ui, |ui| {
-                            let search = ui.add(
-                                egui::TextEdit::singleline(filter)
-                                    .desired_width(f32::INFINITY)
-                                    .hint_text(tr(
-                                        lang,
-                                        "输入列名或内容查找",
-                                        "Type a header or a value to find",
-                                    )),
-                            );
-                            if focus {
-                                search.request_focus();
-                            }
-                            if ui
-                                .selectable_label(self.choice[fi].is_none(), none)
-                                .clicked()
-                            {
-                                picked = Some((fi, None));
-                                ui.close();
-                            }
-                            let needle = filter.trim().to_lowercase();
-                            for ci in 0..headers.len() {
-                                if headers[ci].trim().is_empty()
-                                    || (!needle.is_empty()
-                                        && !texts[ci].to_lowercase().contains(&needle))
-                                {
-                                    continue;
-                                }
-                                let mut text = RichText::new(texts[ci].as_str());
-                                let mut label = texts[ci].clone();
-                                if let Some(other) = used_by[ci] {
-                                    label = match lang {
-                                        Lang::Zh => format!("{label}（已用于“{other}”）"),
-                                        Lang::En => format!("{label} (used for \"{other}\")"),
-                                    };
-                                    text = RichText::new(label).weak();
-                                }
-                                if ui
-                                    .selectable_label(self.choice[fi] == Some(ci), text)
-                                    .clicked()
-                                {
-                                    picked = Some((fi, Some(ci)));
-                                    ui.close();
-                                }
-                            }
-                        });
-                    if combo.response.clicked() {
-                        self.filter.clear();
-                        self.focus_filter = true;
-                    } else if focus {
-                        // Not this one: keep the request for the drop-down being opened.
-                        self.focus_filter = combo.inner.is_none();
+                    if let Some(column) = self.field_row(ui, lang, fi, combo_width) {
+                        picked = Some((fi, column));
                     }
-                    // The drop-down is named by its field, for screen readers and tests.
-                    combo.response.widget_info(|| {
-                        egui::WidgetInfo::labeled(egui::Role::ComboBox, true, &header)
-                    });
-                    match &self.reasons[fi] {
-                        Some(r) => ui.label(
-                            RichText::new(format!(
-                                "{}{}",
-                                tr(lang, "猜测：", "guess: "),
-                                r.text(lang)
-                            ))
-                            .weak(),
-                        ),
-                        None if self.choice[fi].is_some() => {
-                            ui.label(RichText::new(tr(lang, "手动选择", "chosen by hand")).weak())
-                        }
-                        None => ui.label(""),
-                    };
                     ui.end_row();
                 }
             });
         if let Some((fi, ci)) = picked {
             self.choose(fi, ci);
         }
+    }
+
+    /// One template field: its header (`*` when required), the drop-down of the columns, and
+    /// why the column was guessed. Returns the column picked (`Some(None)`: none).
+    fn field_row(
+        &mut self,
+        ui: &mut egui::Ui,
+        lang: Lang,
+        fi: usize,
+        combo_width: f32,
+    ) -> Option<Option<usize>> {
+        let mut picked = None;
+        let field = &self.base.fields[fi];
+        let star = if field.required && field.default.is_none() {
+            " *"
+        } else {
+            ""
+        };
+        ui.label(RichText::new(format!("{}{star}", field.header)).strong());
+        let none = lang.pick("（没有这一列）", "(no such column)");
+        let selected = match self.choice[fi] {
+            Some(ci) => self.column_texts[ci].clone(),
+            None => none.to_owned(),
+        };
+        let header = field.header.clone();
+        // Which field uses each column, to mark them in the list.
+        let used_by: Vec<Option<&str>> = (0..self.headers.len())
+            .map(|ci| {
+                self.choice
+                    .iter()
+                    .position(|c| *c == Some(ci))
+                    .filter(|&other| other != fi)
+                    .map(|other| self.base.fields[other].header.as_str())
+            })
+            .collect();
+        let focus = std::mem::take(&mut self.focus_filter);
+        let list = ColumnList {
+            texts: &self.column_texts,
+            headers: &self.headers,
+            used_by: &used_by,
+            current: self.choice[fi],
+            none,
+        };
+        let filter = &mut self.filter;
+        let combo = egui::ComboBox::from_id_salt(("map", fi))
+            .width(combo_width)
+            .height(420.0)
+            .truncate()
+            .close_behavior(egui::PopupCloseBehavior::CloseOnClickOutside)
+            .selected_text(selected)
+            .show_ui(ui, |ui| picked = list.show(ui, lang, filter, focus));
+        if combo.response.clicked() {
+            self.filter.clear();
+            self.focus_filter = true;
+        } else if focus {
+            // Not this one: keep the request for the drop-down being opened.
+            self.focus_filter = combo.inner.is_none();
+        }
+        // The drop-down is named by its field, for screen readers and tests.
+        combo
+            .response
+            .widget_info(|| egui::WidgetInfo::labeled(egui::Role::ComboBox, true, &header));
+        match &self.reasons[fi] {
+            Some(r) => ui.label(
+                RichText::new(format!(
+                    "{}{}",
+                    lang.pick("猜测：", "guess: "),
+                    r.text(lang)
+                ))
+                .weak(),
+            ),
+            None if self.choice[fi].is_some() => {
+                ui.label(RichText::new(lang.pick("手动选择", "chosen by hand")).weak())
+            }
+            None => ui.label(""),
+        };
+        picked
     }
 
     fn save_bar(&mut self, ui: &mut egui::Ui, lang: Lang, dir: Option<&Path>) -> Action {
@@ -444,13 +418,13 @@ impl Mapping {
                 egui::Color32::from_rgb(176, 0, 32),
                 format!(
                     "{}{}",
-                    tr(lang, "还需要选择：", "Still to choose: "),
+                    lang.pick("还需要选择：", "Still to choose: "),
                     missing.join("、")
                 ),
             );
         }
         ui.horizontal_wrapped(|ui| {
-            let label = ui.label(tr(lang, "新模板名称：", "New profile name:"));
+            let label = ui.label(lang.pick("新模板名称：", "New profile name:"));
             ui.add(egui::TextEdit::singleline(&mut self.name).desired_width(220.0))
                 .labelled_by(label.id);
             let can = missing.is_empty() && dir.is_some();
@@ -458,11 +432,9 @@ impl Mapping {
                 .add_enabled(
                     can,
                     egui::Button::new(
-                        RichText::new(tr(
-                            lang,
-                            "保存为新模板并继续",
-                            "Save as a new profile and continue",
-                        ))
+                        RichText::new(
+                            lang.pick("保存为新模板并继续", "Save as a new profile and continue"),
+                        )
                         .size(19.0),
                     )
                     .min_size(egui::vec2(0.0, 36.0)),
@@ -475,7 +447,7 @@ impl Mapping {
                     Err(e) => self.error = Some(e),
                 }
             }
-            if ui.button(tr(lang, "返回", "Back")).clicked() {
+            if ui.button(lang.pick("返回", "Back")).clicked() {
                 action = Action::Close;
             }
         });
@@ -484,5 +456,68 @@ impl Mapping {
         }
         ui.add_space(6.0);
         action
+    }
+}
+
+/// The list inside a field's drop-down: a search box, "没有这一列", and the columns that match,
+/// those used by another field marked.
+struct ColumnList<'a> {
+    texts: &'a [String],
+    headers: &'a [String],
+    used_by: &'a [Option<&'a str>],
+    current: Option<usize>,
+    none: &'a str,
+}
+
+impl ColumnList<'_> {
+    /// Returns the column picked (`Some(None)`: none).
+    fn show(
+        &self,
+        ui: &mut egui::Ui,
+        lang: Lang,
+        filter: &mut String,
+        focus: bool,
+    ) -> Option<Option<usize>> {
+        let mut picked = None;
+        let search = ui.add(
+            egui::TextEdit::singleline(filter)
+                .desired_width(f32::INFINITY)
+                .hint_text(lang.pick("输入列名或内容查找", "Type a header or a value to find")),
+        );
+        if focus {
+            search.request_focus();
+        }
+        if ui
+            .selectable_label(self.current.is_none(), self.none)
+            .clicked()
+        {
+            picked = Some(None);
+            ui.close();
+        }
+        let needle = filter.trim().to_lowercase();
+        for ci in 0..self.headers.len() {
+            if self.headers[ci].trim().is_empty()
+                || (!needle.is_empty() && !self.texts[ci].to_lowercase().contains(&needle))
+            {
+                continue;
+            }
+            let mut text = RichText::new(self.texts[ci].as_str());
+            if let Some(other) = self.used_by[ci] {
+                let label = &self.texts[ci];
+                text = RichText::new(lang.pick(
+                    format!("{label}（已用于“{other}”）"),
+                    format!("{label} (used for \"{other}\")"),
+                ))
+                .weak();
+            }
+            if ui
+                .selectable_label(self.current == Some(ci), text)
+                .clicked()
+            {
+                picked = Some(Some(ci));
+                ui.close();
+            }
+        }
+        picked
     }
 }

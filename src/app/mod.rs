@@ -5,65 +5,33 @@
 //! and return an [`Action`], which [`App`] applies after drawing.
 
 mod auto;
+mod bars;
 mod dialogs;
+mod finish;
 pub mod fonts;
 mod home;
 pub mod jobs;
 pub mod keep;
+mod launch;
 pub mod lookup;
 pub mod mapping;
 pub mod recent;
 pub mod review;
+mod sending;
 pub mod settings;
 pub mod upload;
 
 use crate::batch::Batch;
 use crate::issue::Lang;
-use crate::pipeline::{LoadError, Options};
+use crate::pipeline::Options;
 use crate::profile::Profiles;
 use eframe::egui;
-use jobs::{Done, Job, JobKind, Poll};
+pub use finish::export_failure;
+use jobs::Job;
+pub use launch::{Dirs, run};
 pub use review::Filter;
 use settings::{HistoryEntry, Settings};
 use std::path::{Path, PathBuf};
-
-/// Picks the Chinese or English text.
-pub fn tr(lang: Lang, zh: &'static str, en: &'static str) -> &'static str {
-    match lang {
-        Lang::Zh => zh,
-        Lang::En => en,
-    }
-}
-
-/// Where the window keeps its files (the per-user folders, or test folders).
-#[derive(Debug, Clone)]
-pub struct Dirs {
-    pub config: Option<PathBuf>,
-    pub data: Option<PathBuf>,
-}
-
-impl Dirs {
-    /// The per-user folders (`SHEETBRIDGE_CONFIG_DIR`/`SHEETBRIDGE_DATA_DIR` replace them).
-    pub fn user() -> Dirs {
-        use crate::paths::{chosen, default_config_dir, default_data_dir};
-        Dirs {
-            config: chosen(
-                std::env::var_os("SHEETBRIDGE_CONFIG_DIR"),
-                default_config_dir(),
-            ),
-            data: chosen(std::env::var_os("SHEETBRIDGE_DATA_DIR"), default_data_dir()),
-        }
-    }
-
-    /// The workspace's folders (none without a data folder).
-    pub fn folders(&self) -> Option<crate::workspace::Folders> {
-        upload::folders(self)
-    }
-
-    fn profiles(&self) -> Option<PathBuf> {
-        self.config.as_ref().map(|c| c.join("profiles"))
-    }
-}
 
 /// What a screen asks the app to do once drawing is over.
 #[must_use]
@@ -127,47 +95,67 @@ pub(crate) enum Screen {
     Exporting(Box<review::Review>),
 }
 
-/// The window's state.
+/// The window's state, in four parts by how long each lives (as eframe_template and rerun keep
+/// persisted settings apart from runtime state).
 pub struct App {
+    /// Saved in the config folder when changed, read at start.
     pub settings: Settings,
-    dirs: Dirs,
-    profiles: Profiles,
+    /// The file being worked on, from opening it to closing it.
+    pub session: Session,
+    /// Folders, profiles, workers and caches: as long as the window is open.
+    pub runtime: Runtime,
+    /// What the screen shows between frames: open dialogs, the notice, the start screen.
+    pub ui: Ui,
+}
+
+/// The file being worked on: where it came from, how it is read, what was done with it.
+pub struct Session {
+    /// The screen on show (the batch lives in it).
     pub(crate) screen: Screen,
-    job: Option<Job>,
-    pub notice: Option<Notice>,
-    history: Vec<HistoryEntry>,
     /// The source of the batch on screen, and the profile chosen by hand (if any).
     source: Option<PathBuf>,
     chosen_profile: Option<String>,
     /// The last export, for the result panel.
     pub exported: Option<jobs::Exported>,
+    /// The claim on the file open in the window: no watcher touches it until it is closed.
+    claim: Option<crate::unattended::claim::Claim>,
+}
+
+/// Handles and caches the window keeps while it is open: its folders and profiles, the job
+/// and the workers, and what was read when settings last changed.
+pub struct Runtime {
+    dirs: Dirs,
+    profiles: Profiles,
+    /// The background job (load, export, queue), at most one.
+    job: Option<Job>,
+    /// The files handled (saved in the data folder after every change).
+    history: Vec<HistoryEntry>,
+    /// The sender thread and the outbox as last read.
     pub uploads: upload::Uploads,
     /// Whether the outbox was looked at after start (to resume sending).
     resumed: bool,
-    /// The start screen's state (the Downloads list, the path box).
-    home: home::Home,
-    /// The technical detail of the last failure the clerk was told about in plain words
-    /// (for the log and the diagnostic bundle, never for the screen).
-    pub detail: Option<String>,
-    /// The support kit: diagnostic bundle, profile packs.
-    support: dialogs::SupportState,
-    /// "查询上报记录".
-    pub lookup: lookup::Lookup,
     /// The chosen target, read when settings change (not at every action).
     target_cache: Option<auto::TargetCache>,
     /// The remembered credentials of the chosen target (read when settings change).
     remembered: Option<crate::upload::client::Credentials>,
     /// Settings → 自动上报 and its workers.
     auto: auto::AutoState,
-    /// The claim on the file open in the window: no watcher touches it until it is closed.
-    claim: Option<crate::unattended::claim::Claim>,
-    /// Which dialogs are open, and what the frame loop remembers between frames.
-    ui: Ui,
 }
 
-/// The window's own state between frames: open dialogs, questions asked, what was done once.
-#[derive(Default)]
-struct Ui {
+/// The window's own state between frames: the notice, open dialogs, questions asked, what was
+/// done once.
+pub struct Ui {
+    /// The message above the content, until dismissed.
+    pub notice: Option<Notice>,
+    /// The technical detail of the last failure the clerk was told about in plain words
+    /// (for the log and the diagnostic bundle, never for the screen).
+    pub detail: Option<String>,
+    /// The start screen's state (the Downloads list, the path box).
+    home: home::Home,
+    /// The support kit: diagnostic bundle, profile packs.
+    support: dialogs::SupportState,
+    /// "查询上报记录".
+    pub lookup: lookup::Lookup,
     show_settings: bool,
     /// The targets offered in settings (reference, name), read when the settings window
     /// opens (not every frame).
@@ -196,36 +184,49 @@ impl App {
         let profiles = Profiles::load(dirs.profiles().as_deref());
         let history = settings::load_history(dirs.data.as_deref());
         let uploads = upload::Uploads::new(ctx, dirs.folders(), settings.keep_days());
-        let remember_saved = settings.remember;
-        let mut app = App {
+        let session = Session {
+            screen: Screen::Home,
+            source: None,
+            chosen_profile: settings.profile.clone(),
+            exported: None,
+            claim: None,
+        };
+        let runtime = Runtime {
+            dirs,
+            profiles,
+            job: None,
+            history,
             uploads,
             resumed: false,
-            support: Default::default(),
-            lookup: Default::default(),
             target_cache: None,
             remembered: None,
             auto: Default::default(),
-            claim: None,
-            chosen_profile: settings.profile.clone(),
-            settings,
-            dirs,
-            profiles,
-            screen: Screen::Home,
-            job: None,
+        };
+        let ui = Ui {
             notice: None,
-            history,
-            source: None,
-            exported: None,
+            detail: None,
             home: home::Home {
                 recent: recent::Recent::new(recent::downloads_dir()),
                 path: String::new(),
             },
-            detail: None,
-            ui: Ui {
-                home_stale: true,
-                remember_saved,
-                ..Ui::default()
-            },
+            support: Default::default(),
+            lookup: Default::default(),
+            show_settings: false,
+            settings_targets: None,
+            show_about: false,
+            confirm_close: false,
+            allow_close: false,
+            home_stale: true,
+            fitted: false,
+            titled: None,
+            logged_notice: None,
+            remember_saved: settings.remember,
+        };
+        let mut app = App {
+            settings,
+            session,
+            runtime,
+            ui,
         };
         // The chosen target is read once here and again only when settings change.
         app.refresh_target(false);
@@ -235,18 +236,18 @@ impl App {
     /// The folder whose newest spreadsheets the start screen lists (`None`: no list); read
     /// again at the next frame.
     pub fn set_downloads(&mut self, dir: Option<PathBuf>) {
-        self.home.recent = recent::Recent::new(dir);
+        self.ui.home.recent = recent::Recent::new(dir);
         self.ui.home_stale = true;
     }
 
     /// The spreadsheets the start screen lists now.
     pub fn downloads(&self) -> &[recent::RecentFile] {
-        &self.home.recent.files
+        &self.ui.home.recent.files
     }
 
     /// Whether the Downloads folder is still being read.
     pub fn reading_downloads(&self) -> bool {
-        self.home.recent.reading()
+        self.ui.home.recent.reading()
     }
 
     pub fn lang(&self) -> Lang {
@@ -255,14 +256,14 @@ impl App {
 
     /// The batch on screen, if any.
     pub fn batch(&self) -> Option<&Batch> {
-        match &self.screen {
+        match &self.session.screen {
             Screen::Review(r) => Some(&r.batch),
             _ => None,
         }
     }
 
     pub fn batch_mut(&mut self) -> Option<&mut Batch> {
-        match &mut self.screen {
+        match &mut self.session.screen {
             Screen::Review(r) => Some(&mut r.batch),
             _ => None,
         }
@@ -270,12 +271,12 @@ impl App {
 
     /// Whether a background job is running.
     pub fn busy(&self) -> bool {
-        self.job.is_some()
+        self.runtime.job.is_some()
     }
 
     /// The mapping screen's state, when it is shown.
     pub fn mapping(&mut self) -> Option<&mut mapping::Mapping> {
-        match &mut self.screen {
+        match &mut self.session.screen {
             Screen::Mapping(m) => Some(m),
             _ => None,
         }
@@ -283,7 +284,7 @@ impl App {
 
     /// The review screen's state, when it is shown.
     pub fn review(&mut self) -> Option<&mut review::Review> {
-        match &mut self.screen {
+        match &mut self.session.screen {
             Screen::Review(r) => Some(r),
             _ => None,
         }
@@ -296,9 +297,8 @@ impl App {
             self.install_pack(ctx, path);
             return;
         }
-        if self.job.is_some() {
-            self.notice = Some(Notice::error(tr(
-                self.lang(),
+        if self.runtime.job.is_some() {
+            self.ui.notice = Some(Notice::error(self.lang().pick(
                 "正在处理上一个文件，请稍候再打开。",
                 "Still working on the last file; open this one afterwards.",
             )));
@@ -307,45 +307,33 @@ impl App {
         if let Some(dir) = path.parent() {
             self.settings.last_dir = Some(dir.to_owned());
         }
-        self.notice = None;
-        self.exported = None;
+        self.ui.notice = None;
+        self.session.exported = None;
         // The file on screen is let go before the next is claimed (it may be the same file).
-        self.claim = None;
-        self.source = Some(path.clone());
+        self.session.claim = None;
+        self.session.source = Some(path.clone());
         let options = Options {
-            profile: self.chosen_profile.clone(),
+            profile: self.session.chosen_profile.clone(),
             lab: Some(self.settings.lab.clone()).filter(|l| !l.trim().is_empty()),
             ledger: None,
             ..Options::default()
         };
-        self.job = Some(Job::load(
+        self.runtime.job = Some(Job::load(
             ctx,
             path,
-            self.profiles.clone(),
+            self.runtime.profiles.clone(),
             options,
-            self.dirs.folders(),
+            self.runtime.dirs.folders(),
             self.target().ok(),
         ));
     }
 
-    /// Draws one frame: the whole window.
+    /// Draws one frame: the whole window. What happened since the last frame is taken in
+    /// first; screens and dialogs draw and return an action, applied once drawing is over.
     pub fn show(&mut self, ui: &mut egui::Ui) {
         let ctx = ui.ctx().clone();
-        self.fit_to_screen(&ctx);
-        if self.ui.home_stale && matches!(self.screen, Screen::Home) {
-            self.ui.home_stale = false;
-            self.home.recent.refresh(&ctx);
-        }
-        self.refresh_target(false);
-        self.poll_job();
-        self.poll_support();
-        self.uploads.poll();
-        self.poll_auto(&ctx);
-        self.follow_unattended();
-        self.resume_uploads();
-        self.guard_close(&ctx);
+        self.catch_up(&ctx);
         let mut action = self.handle_input(&ctx);
-
         egui::Panel::top("steps").show(ui, |ui| {
             if let Some(a) = self.top_bar(ui) {
                 action = a;
@@ -355,98 +343,97 @@ impl App {
             if let Some(a) = self.notice_bar(ui) {
                 action = a;
             }
-            let screen_action = if let Some(job) = &self.job {
-                progress_view(ui, job, self.settings.lang)
-            } else {
-                match &mut self.screen {
-                    Screen::Home => self.home.show(
-                        ui,
-                        self.settings.lang,
-                        &self.history,
-                        &self.uploads.unattended,
-                        self.auto.problem.as_deref(),
-                    ),
-                    Screen::Mapping(m) => {
-                        m.show(ui, self.settings.lang, self.dirs.profiles().as_deref())
-                    }
-                    Screen::Review(r) => r.show(
-                        ui,
-                        self.settings.lang,
-                        &self.profiles,
-                        self.exported.as_ref(),
-                    ),
-                    Screen::Exporting(_) => Action::None,
-                }
-            };
+            let screen_action = self.screen(ui);
             if !matches!(screen_action, Action::None) {
                 action = screen_action;
             }
         });
+        self.windows(&ctx);
+        self.apply(&ctx, action);
+        self.log_notice();
+    }
+
+    /// Takes in what the workers did since the last frame: the job, the support kit, the
+    /// sender, the settings' workers, the watcher; resumes sending at start; asks before
+    /// closing with work left.
+    fn catch_up(&mut self, ctx: &egui::Context) {
+        self.fit_to_screen(ctx);
+        if self.ui.home_stale && matches!(self.session.screen, Screen::Home) {
+            self.ui.home_stale = false;
+            self.ui.home.recent.refresh(ctx);
+        }
+        self.refresh_target(false);
+        self.poll_job();
+        self.poll_support();
+        self.runtime.uploads.poll();
+        self.poll_auto(ctx);
+        self.follow_unattended();
+        self.resume_uploads();
+        self.guard_close(ctx);
+    }
+
+    /// The screen on show (or the job's progress in its place).
+    fn screen(&mut self, ui: &mut egui::Ui) -> Action {
+        let lang = self.settings.lang;
+        if let Some(job) = &self.runtime.job {
+            return bars::progress_view(ui, job, lang);
+        }
+        match &mut self.session.screen {
+            Screen::Home => self.ui.home.show(
+                ui,
+                lang,
+                &self.runtime.history,
+                &self.runtime.uploads.unattended,
+                self.runtime.auto.problem.as_deref(),
+            ),
+            Screen::Mapping(m) => m.show(ui, lang, self.runtime.dirs.profiles().as_deref()),
+            Screen::Review(r) => r.show(
+                ui,
+                lang,
+                &self.runtime.profiles,
+                self.session.exported.as_ref(),
+            ),
+            Screen::Exporting(_) => Action::None,
+        }
+    }
+
+    /// The windows over the screen: settings, about, the lookup, the upload queue, and the
+    /// questions asked before closing.
+    fn windows(&mut self, ctx: &egui::Context) {
         if self.ui.show_settings {
-            self.settings_window(&ctx);
+            self.settings_window(ctx);
         }
         if self.ui.show_about {
-            self.about_window(&ctx);
+            self.about_window(ctx);
         }
-        if self.lookup.open {
-            let data = self.dirs.data.clone();
-            self.lookup.window(&ctx, self.lang(), data);
+        if self.ui.lookup.open {
+            let data = self.runtime.dirs.data.clone();
+            self.ui.lookup.window(ctx, self.lang(), data);
         }
         let can_send = self.credentials().is_some();
-        match self.uploads.queue_window(&ctx, self.lang(), can_send) {
+        match self
+            .runtime
+            .uploads
+            .queue_window(ctx, self.lang(), can_send)
+        {
             Some(upload::QueueAction::Send) => self.start_sending(),
             Some(upload::QueueAction::Retry(ids)) => {
                 for id in ids {
-                    self.uploads.retry(id);
+                    self.runtime.uploads.retry(id);
                 }
                 self.start_sending();
             }
             Some(upload::QueueAction::Forget(ids)) => {
                 for id in ids {
-                    self.uploads.forget(id);
+                    self.runtime.uploads.forget(id);
                 }
             }
             None => {}
         }
         if self.ui.confirm_close {
-            self.close_dialog(&ctx);
+            self.close_dialog(ctx);
         }
-        self.close_changes_dialog(&ctx);
-        self.apply(&ctx, action);
-        self.log_notice();
-    }
-
-    /// Writes an error notice to the program's log once, when it appears.
-    fn log_notice(&mut self) {
-        let error = self.notice.as_ref().filter(|n| n.error).map(|n| &n.text);
-        if error.is_some() && error != self.ui.logged_notice.as_ref() {
-            crate::log::event::error(error.map_or("", String::as_str));
-        }
-        self.ui.logged_notice = error.cloned();
-    }
-
-    /// Once the screen's size is known: on a small screen (1366×768, 1024×768) the window
-    /// fills the work area (maximised, so the taskbar stays visible); the title follows the
-    /// language.
-    fn fit_to_screen(&mut self, ctx: &egui::Context) {
-        let title = tr(
-            self.lang(),
-            "核酸结果上报助手",
-            "Nucleic-acid result reporting",
-        );
-        if self.ui.titled != Some(self.lang()) {
-            self.ui.titled = Some(self.lang());
-            ctx.send_viewport_cmd(egui::ViewportCommand::Title(title.to_owned()));
-        }
-        if self.ui.fitted {
-            return;
-        }
-        if let Some(size) = ctx.input(|i| i.viewport().monitor_size) {
-            self.ui.fitted = true;
-            if size.x <= 1440.0 || size.y <= 900.0 {
-                ctx.send_viewport_cmd(egui::ViewportCommand::Maximized(true));
-            }
-        }
+        self.close_changes_dialog(ctx);
     }
 
     fn handle_input(&mut self, ctx: &egui::Context) -> Action {
@@ -470,350 +457,20 @@ impl App {
         if open {
             return Action::PickFile;
         }
-        if save && let Screen::Review(r) = &self.screen {
+        if save && let Screen::Review(r) = &self.session.screen {
             return Action::Export(r.export_dir.clone());
         }
         Action::None
     }
 
-    fn poll_job(&mut self) {
-        let Some(job) = &self.job else { return };
-        let done = match job.poll() {
-            Poll::Running => return,
-            Poll::Done(done) => done,
-            Poll::Died => {
-                self.job = None;
-                self.notice = Some(Notice::error(tr(
-                    self.lang(),
-                    "程序内部出错，这次处理没有完成。请重新打开文件；如果反复出现，请联系技术支持。",
-                    "Internal error: the job did not finish. Open the file again; if it keeps happening, contact support.",
-                )));
-                return;
-            }
-        };
-        self.job = None;
-        match done {
-            Done::Loaded {
-                path,
-                result,
-                claim,
-            } => match *result {
-                Ok(loaded) => {
-                    self.claim = claim;
-                    let crate::workspace::Loaded {
-                        batch,
-                        edits,
-                        restored,
-                        warnings,
-                    } = loaded;
-                    self.notice = keep::loaded_notice(restored, &warnings, self.lang());
-                    let s = batch.summary();
-                    self.record_history(&path, s, None);
-                    let export_dir = self
-                        .settings
-                        .export_dir
-                        .clone()
-                        .or_else(|| path.parent().map(Path::to_owned))
-                        .unwrap_or_default();
-                    let mut review = review::Review::new(batch, export_dir);
-                    review.keep = keep::Keep::new(edits, restored);
-                    self.screen = Screen::Review(Box::new(review));
-                }
-                Err(LoadError::Cancelled) => self.screen = Screen::Home,
-                Err(LoadError::NoMatch(m)) if !m.headers_all.is_empty() => {
-                    self.claim = claim;
-                    if let Some(base) = self.profiles.list.first().cloned() {
-                        self.screen = Screen::Mapping(Box::new(mapping::Mapping::new(
-                            path,
-                            base,
-                            &m,
-                            self.settings.lang,
-                        )));
-                    }
-                }
-                Err(e) => {
-                    self.screen = Screen::Home;
-                    self.notice = Some(Notice::error(match self.lang() {
-                        Lang::Zh => e.to_string(),
-                        Lang::En => e.english(),
-                    }));
-                }
-            },
-            Done::QueueLost => {
-                self.screen = Screen::Home;
-                self.notice = Some(Notice::error(tr(
-                    self.lang(),
-                    "上传队列意外停止，文件已关闭（修改已保存）。请重新打开程序和文件后再上传。",
-                    "The upload queue stopped unexpectedly and the file was closed (edits are saved); restart and open it again.",
-                )));
-            }
-            Done::Queued { batch, result } => {
-                let fixed = batch.summary().rejected == 0;
-                self.put_back(*batch);
-                // A file of 需要处理/ fixed and uploaded leaves it (unattended.md).
-                if result.is_ok()
-                    && fixed
-                    && let Some(source) = self.source.clone()
-                {
-                    self.uploads.resolved(source);
-                }
-                if result.is_ok()
-                    && let Some(review) = self.review()
-                {
-                    review.keep.queued();
-                }
-                match result {
-                    Ok((new, before)) => {
-                        if new > 0 {
-                            let ready = self.batch().map_or(0, |b| b.summary().ready);
-                            self.record_queued(ready);
-                        }
-                        let lang = self.lang();
-                        self.notice = Some(Notice::info(match lang {
-                            Lang::Zh if new == 0 => format!(
-                                "这些数据之前已经放进上传队列（{before} 批），不会重复上传。"
-                            ),
-                            Lang::Zh => {
-                                format!("已放进上传队列：{new} 批。正在上传，进度见“上传队列”。")
-                            }
-                            Lang::En if new == 0 => format!(
-                                "These rows were queued before ({before} batches); they are not sent twice."
-                            ),
-                            Lang::En => {
-                                format!("Queued {new} batches; sending now (see the upload queue).")
-                            }
-                        }));
-                        self.uploads.refresh();
-                        self.start_sending();
-                        self.uploads.show_queue = true;
-                    }
-                    Err((zh, en)) => {
-                        self.notice =
-                            Some(Notice::error(if self.lang() == Lang::Zh { zh } else { en }));
-                    }
-                }
-            }
-            Done::Exported { batch, result } => {
-                let written = result.is_ok();
-                let export_dir = result
-                    .as_ref()
-                    .ok()
-                    .and_then(|r| r.upload.parent().map(Path::to_owned))
-                    .unwrap_or_default();
-                match result {
-                    Ok(done) => {
-                        if let Some(path) = self.source.clone() {
-                            self.record_history(&path, batch.summary(), Some(done.upload.clone()));
-                        }
-                        self.settings.export_dir = Some(export_dir.clone());
-                        self.save_settings();
-                        self.exported = Some(done);
-                        self.notice = None;
-                    }
-                    Err(e) => {
-                        let locked = matches!(e, crate::write::WriteError::Locked { .. });
-                        let (text, detail) = export_failure(&e, self.lang());
-                        self.detail = detail;
-                        let retry = locked.then(|| self.last_export_dir());
-                        self.notice = Some(Notice {
-                            retry_export: retry,
-                            ..Notice::error(text)
-                        });
-                    }
-                }
-                self.screen = match std::mem::replace(&mut self.screen, Screen::Home) {
-                    Screen::Exporting(mut review) => {
-                        review.batch.put_back(*batch);
-                        if written {
-                            review.keep.exported();
-                        }
-                        Screen::Review(review)
-                    }
-                    _ => Screen::Review(Box::new(review::Review::new(
-                        *batch,
-                        self.last_export_dir(),
-                    ))),
-                };
-            }
-        }
-    }
-
-    /// Returns a batch that was away with a job to the review screen.
-    fn put_back(&mut self, batch: Batch) {
-        self.screen = match std::mem::replace(&mut self.screen, Screen::Home) {
-            Screen::Exporting(mut review) => {
-                review.batch.put_back(batch);
-                Screen::Review(review)
-            }
-            _ => Screen::Review(Box::new(review::Review::new(batch, self.last_export_dir()))),
-        };
-    }
-
-    fn credentials(&self) -> Option<crate::upload::client::Credentials> {
-        let target = self.target().ok()?;
-        upload::credentials(
-            &target,
-            &self.settings.user,
-            &self.uploads.password,
-            self.remembered.as_ref(),
-        )
-    }
-
-    /// Follows what the window's watcher did: batches it queued are sent (with the
-    /// credentials at hand), and a fixed file that left 需要处理/ is followed to its new place.
-    fn follow_unattended(&mut self) {
-        if std::mem::take(&mut self.uploads.pass_queued) {
-            match self.credentials() {
-                Some(creds) => self.uploads.start_sending(creds),
-                None => {
-                    self.notice = Some(Notice::error(tr(
-                        self.lang(),
-                        "自动上报已把新文件放进上传队列，但还没有密码：请在“设置”里填写密码，并勾选“记住密码（自动上报需要）”。",
-                        "Unattended reporting queued a new file, but there is no password: enter it in Settings and tick \"Remember the password\".",
-                    )));
-                }
-            }
-        }
-        if let Some((from, to)) = self.uploads.moved.take() {
-            if self.source.as_ref() == Some(&from) {
-                self.source = Some(to.clone());
-                if let Some(batch) = self.batch_mut() {
-                    batch.source.path = to.clone();
-                }
-                if let Some(dir) = to.parent() {
-                    self.settings.last_dir = Some(dir.to_owned());
-                }
-            }
-            for e in self
-                .history
-                .iter_mut()
-                .filter(|e| e.source.as_ref() == Some(&from))
-            {
-                e.source = Some(to.clone());
-            }
-            self.save_history();
-        }
-    }
-
-    fn start_sending(&mut self) {
-        match self.credentials() {
-            Some(creds) => self.uploads.start_sending(creds),
-            None => {
-                self.notice = Some(Notice::error(tr(
-                    self.lang(),
-                    "要上传，请先在“设置”里选择省平台并填写用户名和密码（密码只在这次打开期间记住）。",
-                    "To upload, choose the platform and enter the user name and password in Settings (the password is kept for this session only).",
-                )));
-                self.ui.show_settings = true;
-            }
-        }
-    }
-
-    /// At start: batches left from last time are sent again when the credentials are at hand.
-    fn resume_uploads(&mut self) {
-        if self.resumed || !self.uploads.loaded {
-            return;
-        }
-        self.resumed = true;
-        let pending = self.uploads.pending();
-        if pending == 0 {
-            return;
-        }
-        match self.credentials() {
-            Some(creds) => self.uploads.start_sending(creds),
-            None => {
-                self.notice = Some(Notice::info(match self.lang() {
-                    Lang::Zh => format!(
-                        "上次还有 {pending} 批数据没有上传完。请在“设置”里填写密码，然后在“上传队列”里点“继续上传”。"
-                    ),
-                    Lang::En => format!(
-                        "{pending} batches were not finished last time. Enter the password in Settings, then press \"Send now\" in the upload queue."
-                    ),
-                }));
-            }
-        }
-    }
-
-    /// Closing with batches not uploaded asks first (they are sent at the next start).
-    fn guard_close(&mut self, ctx: &egui::Context) {
-        if self.hold_close_for_changes(ctx) {
-            return;
-        }
-        if ctx.input(|i| i.viewport().close_requested())
-            && !self.ui.allow_close
-            && self.uploads.pending() > 0
-        {
-            ctx.send_viewport_cmd(egui::ViewportCommand::CancelClose);
-            self.ui.confirm_close = true;
-        }
-    }
-
-    fn last_export_dir(&self) -> PathBuf {
-        self.settings
-            .export_dir
-            .clone()
-            .or_else(|| {
-                self.source
-                    .as_ref()
-                    .and_then(|p| p.parent().map(Path::to_owned))
-            })
-            .unwrap_or_default()
-    }
-
-    fn record_history(&mut self, path: &Path, s: crate::batch::Summary, exported: Option<PathBuf>) {
-        let now = chrono::Local::now();
-        let file = crate::paths::file_name(path);
-        let mut entry = HistoryEntry {
-            date: now.format("%Y-%m-%d").to_string(),
-            time: now.format("%H:%M").to_string(),
-            file,
-            rows: s.total,
-            ready: s.ready,
-            rejected: s.rejected,
-            exported,
-            source: Some(path.to_owned()),
-            queued: 0,
-        };
-        // Exporting the file just opened updates its entry.
-        match self.history.last_mut() {
-            Some(last)
-                if entry.exported.is_some()
-                    && last.file == entry.file
-                    && last.date == entry.date =>
-            {
-                entry.queued = last.queued;
-                *last = entry
-            }
-            _ => self.history.push(entry),
-        }
-        self.save_history();
-    }
-
-    /// Notes in today's entry of the file on screen that `rows` rows went into the queue.
-    fn record_queued(&mut self, rows: usize) {
-        let Some(file) = self.source.as_deref().map(crate::paths::file_name) else {
-            return;
-        };
-        if let Some(last) = self.history.iter_mut().rev().find(|e| e.file == file) {
-            last.queued += rows;
-            self.save_history();
-        }
-    }
-
-    fn save_history(&self) {
-        if let Some(dir) = &self.dirs.data {
-            // The history is a convenience: failing to save it must not stop the clerk.
-            let _ = settings::save_history(dir, &self.history);
-        }
-    }
-
     fn save_settings(&mut self) {
-        if let Some(dir) = &self.dirs.config
+        if let Some(dir) = &self.runtime.dirs.config
             && let Err(e) = self.settings.save(dir)
         {
-            self.notice = Some(Notice::error(format!(
+            self.ui.notice = Some(Notice::error(format!(
                 "{}{e}",
-                tr(self.lang(), "设置没能保存：", "Settings were not saved: ")
+                self.lang()
+                    .pick("设置没能保存：", "Settings were not saved: ")
             )));
         }
     }
@@ -821,382 +478,111 @@ impl App {
     fn apply(&mut self, ctx: &egui::Context, action: Action) {
         match action {
             Action::None => {}
-            Action::PickFile => {
-                if self.job.is_none() {
-                    let mut dialog = rfd::FileDialog::new()
-                        .set_title(tr(
-                            self.lang(),
-                            "选择导出的结果文件",
-                            "Choose the exported results",
-                        ))
-                        .add_filter(
-                            tr(self.lang(), "表格文件", "Spreadsheets"),
-                            &[
-                                "xlsx", "xlsm", "xls", "xlsb", "ods", "csv", "txt", "xml", "htm",
-                                "html",
-                            ],
-                        );
-                    if let Some(dir) = &self.settings.last_dir {
-                        dialog = dialog.set_directory(dir);
-                    }
-                    if let Some(path) = dialog.pick_file() {
-                        self.open(ctx, path);
-                    }
-                }
-            }
+            Action::PickFile => self.pick_file(ctx),
             Action::Open(path) => self.open(ctx, path),
             Action::Reload(profile) => {
-                self.chosen_profile = profile.clone();
+                self.session.chosen_profile = profile.clone();
                 self.settings.profile = profile;
                 self.save_settings();
-                if let Some(path) = self.source.clone() {
+                if let Some(path) = self.session.source.clone() {
                     self.open(ctx, path);
                 }
             }
             Action::Export(dir) => self.start_export(ctx, dir),
             Action::Close if !self.may_close_file() => {}
-            Action::Close => {
-                // Let go of the file: a watcher may take it now.
-                self.claim = None;
-                self.uploads.look_now();
-                self.screen = Screen::Home;
-                self.ui.home_stale = true;
-                self.exported = None;
-                self.notice = None;
-            }
+            Action::Close => self.close_file(),
             Action::CancelJob => {
-                if let Some(job) = &self.job {
+                if let Some(job) = &self.runtime.job {
                     job.cancel();
                 }
             }
             Action::SaveSettings => {
                 self.save_settings();
-                self.uploads.credentials_changed(self.credentials());
+                self.runtime.uploads.credentials_changed(self.credentials());
             }
-            Action::OpenFolder(dir) => {
-                if let Err(e) = open::that_detached(&dir) {
-                    // The launcher's own words ("gio", exit statuses) are for the log only.
-                    self.detail = Some(format!("open {}: {e}", dir.display()));
-                    self.notice = Some(Notice::error(match self.lang() {
-                        Lang::Zh => format!(
-                            "没能自动打开文件夹。请在文件管理器里打开：{}",
-                            dir.display()
-                        ),
-                        Lang::En => format!(
-                            "The folder could not be opened for you. Open it in the file manager: {}",
-                            dir.display()
-                        ),
-                    }));
-                }
-            }
+            Action::OpenFolder(dir) => self.open_folder(&dir),
             Action::Upload => self.start_queue(ctx),
-            Action::ShowLookup => self.lookup.open = true,
+            Action::ShowLookup => self.ui.lookup.open = true,
             Action::ShowQueue => {
-                self.uploads.show_queue = true;
-                self.uploads.refresh();
+                self.runtime.uploads.show_queue = true;
+                self.runtime.uploads.refresh();
             }
             Action::ProfileSaved(name) => {
-                self.profiles = Profiles::load(self.dirs.profiles().as_deref());
-                self.chosen_profile = Some(name);
-                if let Some(path) = self.source.clone() {
+                self.runtime.profiles = Profiles::load(self.runtime.dirs.profiles().as_deref());
+                self.session.chosen_profile = Some(name);
+                if let Some(path) = self.session.source.clone() {
                     self.open(ctx, path);
                 }
             }
         }
     }
 
-    /// Queues the ready rows of the batch on screen for the chosen target, then sends.
-    fn start_queue(&mut self, ctx: &egui::Context) {
-        if self.job.is_some() {
+    /// "打开文件": the system's file dialog, in the folder last opened from.
+    fn pick_file(&mut self, ctx: &egui::Context) {
+        if self.runtime.job.is_some() {
             return;
         }
-        let target = match self.target() {
-            Ok(t) => t,
-            Err(text) => {
-                self.notice = Some(Notice::error(text));
-                self.ui.show_settings = true;
-                return;
-            }
-        };
-        if upload::credentials(
-            &target,
-            &self.settings.user,
-            &self.uploads.password,
-            self.remembered.as_ref(),
-        )
-        .is_none()
-        {
-            self.start_sending();
-            return;
+        let lang = self.lang();
+        let mut dialog = rfd::FileDialog::new()
+            .set_title(lang.pick("选择导出的结果文件", "Choose the exported results"))
+            .add_filter(
+                lang.pick("表格文件", "Spreadsheets"),
+                &[
+                    "xlsx", "xlsm", "xls", "xlsb", "ods", "csv", "txt", "xml", "htm", "html",
+                ],
+            );
+        if let Some(dir) = &self.settings.last_dir {
+            dialog = dialog.set_directory(dir);
         }
-        let Some(sender) = self.uploads.commands() else {
-            return;
-        };
-        let Screen::Review(review) = &mut self.screen else {
-            return;
-        };
-        let batch = review.batch.take();
-        if let Screen::Review(review) = std::mem::replace(&mut self.screen, Screen::Home) {
-            self.screen = Screen::Exporting(review);
+        if let Some(path) = dialog.pick_file() {
+            self.open(ctx, path);
         }
-        self.notice = None;
-        self.job = Some(Job::queue(ctx, batch, target, sender));
+    }
+
+    /// "关闭此文件": back to the start screen; the file is let go, so a watcher may take it.
+    fn close_file(&mut self) {
+        self.session.claim = None;
+        self.runtime.uploads.look_now();
+        self.session.screen = Screen::Home;
+        self.ui.home_stale = true;
+        self.session.exported = None;
+        self.ui.notice = None;
+    }
+
+    /// Opens a folder in the file manager; when that fails the clerk is told where it is.
+    fn open_folder(&mut self, dir: &Path) {
+        if let Err(e) = open::that_detached(dir) {
+            // The launcher's own words ("gio", exit statuses) are for the log only.
+            self.ui.detail = Some(format!("open {}: {e}", dir.display()));
+            let dir = dir.display();
+            self.ui.notice = Some(Notice::error(self.lang().pick(
+                format!("没能自动打开文件夹。请在文件管理器里打开：{dir}"),
+                format!(
+                    "The folder could not be opened for you. Open it in the file manager: {dir}"
+                ),
+            )));
+        }
     }
 
     /// Exports the batch on screen into `dir` (the upload sheet, and the rejected rows).
     pub fn start_export(&mut self, ctx: &egui::Context, dir: PathBuf) {
-        if self.job.is_some() {
+        if self.runtime.job.is_some() {
             return;
         }
-        let Screen::Review(review) = &mut self.screen else {
+        let Screen::Review(review) = &mut self.session.screen else {
             return;
         };
         let batch = review.batch.take();
         review.export_dir = dir.clone();
-        if let Screen::Review(review) = std::mem::replace(&mut self.screen, Screen::Home) {
-            self.screen = Screen::Exporting(review);
+        if let Screen::Review(review) = std::mem::replace(&mut self.session.screen, Screen::Home) {
+            self.session.screen = Screen::Exporting(review);
         }
         let source = &batch.source.path;
         let upload = dir.join(crate::write::upload_name(source));
         let rejected =
             (batch.summary().rejected > 0).then(|| dir.join(crate::write::rejected_name(source)));
-        self.notice = None;
+        self.ui.notice = None;
         self.settings.export_dir = Some(dir);
-        self.job = Some(Job::export(ctx, batch, upload, rejected, self.lang()));
+        self.runtime.job = Some(Job::export(ctx, batch, upload, rejected, self.lang()));
     }
-
-    fn top_bar(&mut self, ui: &mut egui::Ui) -> Option<Action> {
-        let lang = self.lang();
-        let step = match (&self.screen, &self.job) {
-            (_, Some(j)) if matches!(j.what, JobKind::Load(_)) => 1,
-            (Screen::Home, _) => 1,
-            (Screen::Mapping(_), _) => 1,
-            (Screen::Review(_), _) if self.exported.is_some() => 3,
-            (Screen::Review(_), _) => 2,
-            (Screen::Exporting(_), _) => 3,
-        };
-        let mut action = None;
-        let wide = ui.available_width() >= 1250.0;
-        ui.horizontal(|ui| {
-            // On a narrow screen the window title names the program; the steps and the
-            // buttons keep their room.
-            if wide {
-                ui.heading(tr(
-                    lang,
-                    "核酸结果上报助手",
-                    "Nucleic-acid result reporting",
-                ));
-                ui.add_space(20.0);
-            }
-            for (n, zh, en) in [
-                (1, "① 打开文件", "1 Open"),
-                (2, "② 核对", "2 Review"),
-                (3, "③ 导出", "3 Export"),
-            ] {
-                let text = egui::RichText::new(tr(lang, zh, en)).size(18.0);
-                let text = if n == step {
-                    text.strong().color(ui.visuals().selection.bg_fill)
-                } else {
-                    text.weak()
-                };
-                ui.label(text);
-                if n < 3 {
-                    ui.label(egui::RichText::new("▶").weak());
-                }
-            }
-            ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
-                if ui.button(tr(lang, "关于", "About")).clicked() {
-                    self.ui.show_about = true;
-                }
-                if ui.button(tr(lang, "设置", "Settings")).clicked() {
-                    self.ui.show_settings = true;
-                }
-                let pending = self.uploads.pending();
-                let queue = match (lang, pending, self.uploads.sending) {
-                    (Lang::Zh, 0, _) => "上传队列".to_owned(),
-                    (Lang::Zh, n, true) => format!("上传队列：{n} 批上传中"),
-                    (Lang::Zh, n, false) => format!("上传队列：{n} 批等待"),
-                    (Lang::En, 0, _) => "Upload queue".to_owned(),
-                    (Lang::En, n, _) => format!("Upload queue: {n} pending"),
-                };
-                if ui.button(queue).clicked() {
-                    action = Some(Action::ShowQueue);
-                }
-                if self.job.is_none()
-                    && ui
-                        .button(tr(lang, "打开文件 (Ctrl+O)", "Open file (Ctrl+O)"))
-                        .clicked()
-                {
-                    action = Some(Action::PickFile);
-                }
-            });
-        });
-        action
-    }
-
-    fn notice_bar(&mut self, ui: &mut egui::Ui) -> Option<Action> {
-        let notice = self.notice.clone()?;
-        let lang = self.lang();
-        let mut action = None;
-        let fill = if notice.error {
-            egui::Color32::from_rgb(255, 235, 235)
-        } else {
-            egui::Color32::from_rgb(232, 245, 233)
-        };
-        egui::Frame::new()
-            .fill(fill)
-            .inner_margin(10.0)
-            .corner_radius(6.0)
-            .show(ui, |ui| {
-                ui.horizontal_wrapped(|ui| {
-                    ui.label(
-                        egui::RichText::new(&notice.text)
-                            .color(egui::Color32::from_rgb(60, 20, 20)),
-                    );
-                    if let Some(dir) = &notice.retry_export
-                        && ui.button(tr(lang, "重试", "Retry")).clicked()
-                    {
-                        action = Some(Action::Export(dir.clone()));
-                    }
-                    if ui.button(tr(lang, "知道了", "Dismiss")).clicked() {
-                        self.notice = None;
-                    }
-                });
-            });
-        ui.add_space(6.0);
-        action
-    }
-}
-
-/// What the clerk reads when an export fails, and the technical detail (for the log) when the
-/// error carries any: an operating-system or spreadsheet-library message is not shown.
-pub fn export_failure(e: &crate::write::WriteError, lang: Lang) -> (String, Option<String>) {
-    use crate::write::WriteError;
-    let technical = match e {
-        WriteError::Io { reason, .. } => reason.contains('(') || reason.contains('（'),
-        WriteError::Xlsx { .. } | WriteError::Source(_) => true,
-        WriteError::Locked { .. } | WriteError::Extension { .. } | WriteError::IsSource { .. } => {
-            false
-        }
-    };
-    if !technical {
-        let text = match lang {
-            Lang::Zh => e.to_string(),
-            Lang::En => e.english(),
-        };
-        return (text, None);
-    }
-    let path = match e {
-        WriteError::Io { path, .. } | WriteError::Xlsx { path, .. } => {
-            crate::paths::file_name(path)
-        }
-        _ => String::new(),
-    };
-    let text = match (lang, e) {
-        (Lang::Zh, WriteError::Source(_)) => "写出错误行时没能重新读取原文件。请确认原文件还在、没有被移动，然后再导出一次。".to_owned(),
-        (Lang::En, WriteError::Source(_)) => "The source file could not be read again for the rejected rows. Check it is still there, then export again.".to_owned(),
-        (Lang::Zh, _) => format!("没能写出「{path}」。请点“更换文件夹…”换一个文件夹（例如桌面），再导出一次。"),
-        (Lang::En, _) => format!("{path} could not be written. Press \"Change folder…\", choose another folder (the desktop, say) and export again."),
-    };
-    (text, Some(e.english()))
-}
-
-fn progress_view(ui: &mut egui::Ui, job: &Job, lang: Lang) -> Action {
-    let mut action = Action::None;
-    ui.add_space(60.0);
-    ui.vertical_centered(|ui| {
-        let (rows, of) = job.progress();
-        let title = match &job.what {
-            JobKind::Load(path) => format!(
-                "{}{}",
-                tr(lang, "正在读取并检查：", "Reading and checking: "),
-                crate::paths::file_name(path)
-            ),
-            JobKind::Export => tr(lang, "正在写出上报表……", "Writing the upload sheet…").to_owned(),
-            JobKind::Queue => tr(lang, "正在放进上传队列……", "Queueing for upload…").to_owned(),
-        };
-        ui.heading(title);
-        ui.add_space(16.0);
-        let bar = if !matches!(job.what, JobKind::Load(_)) {
-            // Writing and queueing report no rows: a moving bar says it is working.
-            egui::ProgressBar::new(0.0).animate(true)
-        } else if of > 0 {
-            egui::ProgressBar::new((rows as f32 / of as f32).min(1.0)).text(match lang {
-                Lang::Zh => format!("已读 {rows} / 约 {of} 行"),
-                Lang::En => format!("{rows} of about {of} rows"),
-            })
-        } else {
-            egui::ProgressBar::new(0.0).animate(true).text(match lang {
-                Lang::Zh => format!("已读 {rows} 行"),
-                Lang::En => format!("{rows} rows read"),
-            })
-        };
-        ui.add(bar.desired_width(520.0));
-        ui.add_space(16.0);
-        if matches!(job.what, JobKind::Load(_)) && ui.button(tr(lang, "取消", "Cancel")).clicked()
-        {
-            action = Action::CancelJob;
-        }
-    });
-    ui.ctx()
-        .request_repaint_after(std::time::Duration::from_millis(100));
-    action
-}
-
-impl eframe::App for App {
-    fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
-        self.show(ui);
-    }
-}
-
-/// Writes the renderer in use to the program's log (the diagnostic bundle shows the last one).
-fn log_renderer(cc: &eframe::CreationContext<'_>) {
-    use eframe::glow::HasContext;
-    let Some(gl) = &cc.gl else { return };
-    // SAFETY: reading strings of the current OpenGL context, which eframe has made current on
-    // this thread for the creation of the app.
-    let (renderer, version) = unsafe {
-        (
-            gl.get_parameter_string(eframe::glow::RENDERER),
-            gl.get_parameter_string(eframe::glow::VERSION),
-        )
-    };
-    let software = std::env::var_os("LIBGL_ALWAYS_SOFTWARE").is_some();
-    ::log::info!(
-        target: "sheetbridge",
-        "window: renderer: {renderer}, OpenGL {version}{}",
-        if software { " (software rendering)" } else { "" }
-    );
-}
-
-/// Opens the window (what running `sheetbridge` with no arguments does) drawn by `renderer`.
-pub fn run(initial: Option<PathBuf>, renderer: eframe::Renderer) -> Result<(), eframe::Error> {
-    let mut viewport = egui::ViewportBuilder::default();
-    if let Ok(icon) =
-        eframe::icon_data::from_png_bytes(include_bytes!("../../assets/icon/sheetbridge-64.png"))
-    {
-        viewport = viewport.with_icon(icon);
-    }
-    let options = eframe::NativeOptions {
-        renderer,
-        viewport: viewport
-            .with_title("核酸结果上报助手")
-            // Fits a 1366×768 screen with a taskbar; smaller screens are maximised at start.
-            .with_inner_size([1280.0, 680.0])
-            .with_min_inner_size([800.0, 560.0])
-            .with_drag_and_drop(true),
-        ..Default::default()
-    };
-    eframe::run_native(
-        "sheetbridge",
-        options,
-        Box::new(move |cc| {
-            log_renderer(cc);
-            let mut app = App::new(&cc.egui_ctx, Dirs::user());
-            if let Some(path) = initial {
-                app.open(&cc.egui_ctx, path);
-            }
-            Ok(Box::new(app))
-        }),
-    )
 }

@@ -28,12 +28,12 @@ impl RecentFile {
         let today = chrono::Local::now().date_naive();
         let day = t.date_naive();
         let time = t.format("%H:%M");
-        match lang {
-            crate::issue::Lang::Zh if day == today => format!("今天 {time}"),
-            crate::issue::Lang::Zh if today.pred_opt() == Some(day) => format!("昨天 {time}"),
-            crate::issue::Lang::En if day == today => format!("today {time}"),
-            crate::issue::Lang::En if today.pred_opt() == Some(day) => format!("yesterday {time}"),
-            _ => t.format("%m-%d %H:%M").to_string(),
+        if day == today {
+            lang.pick(format!("今天 {time}"), format!("today {time}"))
+        } else if today.pred_opt() == Some(day) {
+            lang.pick(format!("昨天 {time}"), format!("yesterday {time}"))
+        } else {
+            t.format("%m-%d %H:%M").to_string()
         }
     }
 

@@ -2,13 +2,15 @@
 //! smoothly), the problems, and fixing a row in place. Edits re-check the row and the rows
 //! sharing its barcode or person at once; the source file is never changed.
 
+mod panels;
+mod table;
+
+use super::Action;
 use super::jobs::Exported;
-use super::{Action, tr};
 use crate::batch::{Batch, RowStatus, Summary};
 use crate::issue::{Lang, Severity};
 use crate::profile::Profiles;
 use eframe::egui::{self, Color32, RichText};
-use egui_extras::{Column, TableBuilder};
 use std::path::PathBuf;
 
 /// Which rows the table shows.
@@ -251,10 +253,10 @@ impl Review {
         }
     }
 
-    /// Columns that move left and right: 问题 and the fields other than 姓名.
+    /// Columns that move left and right: 问题 and the fields other than the pinned one.
     fn scrollable_columns(&self) -> usize {
-        let p = &self.batch.profile();
-        1 + p.fields.len() - usize::from(p.field_index("name").is_some())
+        let p = self.batch.profile();
+        table::moving_columns(p.fields.len(), p.pinned_field()).len()
     }
 
     /// Applies the changed fields of the selected row and re-checks.
@@ -317,53 +319,64 @@ impl Review {
         action
     }
 
+    /// Above the table: the file, the profile (with "更换模板"), the counts that filter, and
+    /// the search box.
     fn head(&mut self, ui: &mut egui::Ui, lang: Lang, profiles: &Profiles) -> Option<Action> {
-        let mut action = None;
-        let b = &self.batch;
-        let src = &b.source;
+        let src = &self.batch.source;
         let file = crate::paths::file_name(&src.path);
         ui.label(
-            RichText::new(match lang {
-                Lang::Zh => format!(
+            RichText::new(lang.pick(
+                format!(
                     "{file} · 工作表「{}」· 表头在第 {} 行",
                     src.sheet, src.header_row
                 ),
-                Lang::En => format!(
+                format!(
                     "{file} · sheet \"{}\" · header on row {}",
                     src.sheet, src.header_row
                 ),
-            })
+            ))
             .strong(),
         );
-        let p = &b.profile();
+        let action = self.profile_line(ui, lang, profiles);
+        ui.add_space(4.0);
+        ui.horizontal_wrapped(|ui| {
+            self.filter_buttons(ui, lang);
+            ui.separator();
+            self.problems_and_search(ui, lang);
+        });
+        ui.add_space(4.0);
+        action
+    }
+
+    /// The profile in use, how many columns it found, the choice of another, unused columns.
+    fn profile_line(&self, ui: &mut egui::Ui, lang: Lang, profiles: &Profiles) -> Option<Action> {
+        let mut action = None;
+        let src = &self.batch.source;
+        let p = self.batch.profile();
         let matched = src.columns.iter().filter(|c| c.is_some()).count();
+        let fields = p.fields.len();
         ui.horizontal(|ui| {
-            ui.label(match (lang, src.auto_chosen) {
-                (Lang::Zh, true) => format!(
-                    "模板：{}（自动识别：{} 列中 {} 列找到了对应的表头）",
-                    p.title,
-                    p.fields.len(),
-                    matched
+            let how = if src.auto_chosen {
+                "自动识别："
+            } else {
+                ""
+            };
+            ui.label(lang.pick(
+                format!(
+                    "模板：{}（{how}{fields} 列中 {matched} 列找到了对应的表头）",
+                    p.title
                 ),
-                (Lang::Zh, false) => format!(
-                    "模板：{}（{} 列中 {} 列找到了对应的表头）",
-                    p.title,
-                    p.fields.len(),
-                    matched
+                format!(
+                    "Profile: {} ({matched} of {fields} columns matched)",
+                    p.title
                 ),
-                (Lang::En, _) => format!(
-                    "Profile: {} ({} of {} columns matched)",
-                    p.title,
-                    matched,
-                    p.fields.len()
-                ),
-            });
-            let change = tr(lang, "更换模板…", "Change profile…");
+            ));
+            let change = lang.pick("更换模板…", "Change profile…");
             let combo = egui::ComboBox::from_id_salt("profile_choice")
                 .selected_text(change)
                 .show_ui(ui, |ui| {
                     if ui
-                        .selectable_label(false, tr(lang, "自动识别", "Automatic"))
+                        .selectable_label(false, lang.pick("自动识别", "Automatic"))
                         .clicked()
                     {
                         action = Some(Action::Reload(None));
@@ -387,548 +400,121 @@ impl Review {
                 ui.label(
                     RichText::new(format!(
                         "{}{}",
-                        tr(lang, "未使用的列：", "Unused columns: "),
+                        lang.pick("未使用的列：", "Unused columns: "),
                         src.unused.join("、")
                     ))
                     .weak(),
                 );
             }
         });
-        ui.add_space(4.0);
+        action
+    }
+
+    /// The summary counts, each a button that filters the table; rows uploaded before are
+    /// shown apart from repeats within the file.
+    fn filter_buttons(&mut self, ui: &mut egui::Ui, lang: Lang) {
         let (s, warnings) = self.counts();
-        // Rows uploaded before are shown apart from repeats within the file.
         let before = self.keep.uploaded_before(&self.batch, self.generation);
-        ui.horizontal_wrapped(|ui| {
-            let mut button =
-                |ui: &mut egui::Ui, filter: Filter, text: String, color: Option<Color32>| {
-                    let mut rt = RichText::new(text).size(18.0);
-                    if let Some(c) = color {
-                        rt = rt.color(c);
-                    }
-                    if ui
-                        .add(egui::Button::selectable(self.filter == filter, rt))
-                        .clicked()
-                    {
-                        self.filter = filter;
-                    }
-                };
-            match lang {
-                Lang::Zh => {
-                    button(ui, Filter::All, format!("共 {} 行", s.total), None);
-                    button(
-                        ui,
-                        Filter::Ready,
-                        format!("✓ 可上报 {}", s.ready),
-                        Some(OK_FG),
-                    );
-                    button(
-                        ui,
-                        Filter::Rejected,
-                        format!("× 有错误 {}", s.rejected),
-                        Some(ERROR_FG),
-                    );
-                    button(
-                        ui,
-                        Filter::Warnings,
-                        format!("⚠ 有提醒 {warnings}"),
-                        Some(WARN_FG),
-                    );
-                    button(
-                        ui,
-                        Filter::Duplicate,
-                        format!("重复 {}", s.duplicate.saturating_sub(before)),
-                        None,
-                    );
-                    if before > 0 {
-                        ui.label(RichText::new(format!("已上报过 {before}")).size(18.0));
-                    }
-                    if s.excluded > 0 {
-                        button(ui, Filter::Excluded, format!("不上报 {}", s.excluded), None);
-                    }
+        let repeated = s.duplicate.saturating_sub(before);
+        let mut button =
+            |ui: &mut egui::Ui, filter: Filter, text: String, color: Option<Color32>| {
+                let mut rt = RichText::new(text).size(18.0);
+                if let Some(c) = color {
+                    rt = rt.color(c);
                 }
-                Lang::En => {
-                    button(ui, Filter::All, format!("{} rows", s.total), None);
-                    button(
-                        ui,
-                        Filter::Ready,
-                        format!("✓ ready {}", s.ready),
-                        Some(OK_FG),
-                    );
-                    button(
-                        ui,
-                        Filter::Rejected,
-                        format!("× errors {}", s.rejected),
-                        Some(ERROR_FG),
-                    );
-                    button(
-                        ui,
-                        Filter::Warnings,
-                        format!("⚠ warnings {warnings}"),
-                        Some(WARN_FG),
-                    );
-                    button(
-                        ui,
-                        Filter::Duplicate,
-                        format!("repeated {}", s.duplicate.saturating_sub(before)),
-                        None,
-                    );
-                    if before > 0 {
-                        ui.label(RichText::new(format!("uploaded before {before}")).size(18.0));
-                    }
-                    if s.excluded > 0 {
-                        button(
-                            ui,
-                            Filter::Excluded,
-                            format!("left out {}", s.excluded),
-                            None,
-                        );
-                    }
+                if ui
+                    .add(egui::Button::selectable(self.filter == filter, rt))
+                    .clicked()
+                {
+                    self.filter = filter;
                 }
-            }
-            ui.separator();
-            let mut problems_only = self.filter == Filter::Problems;
-            if ui
-                .checkbox(
-                    &mut problems_only,
-                    tr(lang, "只看有问题的行", "Only rows with problems"),
-                )
-                .changed()
-            {
-                self.filter = if problems_only {
-                    Filter::Problems
-                } else {
-                    Filter::All
-                };
-            }
-            let label = ui.label(tr(lang, "搜索：", "Search:"));
-            let r = ui
-                .add(
-                    egui::TextEdit::singleline(&mut self.search)
-                        .desired_width(180.0)
-                        .hint_text(tr(
-                            lang,
-                            "姓名 / 证件号 / 条码 / 行号",
-                            "name / ID / barcode / row",
-                        )),
-                )
-                .labelled_by(label.id);
-            if std::mem::take(&mut self.focus_search) {
-                r.request_focus();
-            }
-        });
-        ui.add_space(4.0);
-        action
-    }
-
-    fn table(&mut self, ui: &mut egui::Ui, lang: Lang) {
-        self.refresh_view();
-        if self.view.is_empty() {
-            ui.add_space(20.0);
-            ui.label(tr(lang, "没有符合条件的行。", "No rows match."));
-            return;
+            };
+        let counts = [
+            (
+                Filter::All,
+                lang.pick(format!("共 {} 行", s.total), format!("{} rows", s.total)),
+                None,
+            ),
+            (
+                Filter::Ready,
+                lang.pick(
+                    format!("✓ 可上报 {}", s.ready),
+                    format!("✓ ready {}", s.ready),
+                ),
+                Some(OK_FG),
+            ),
+            (
+                Filter::Rejected,
+                lang.pick(
+                    format!("× 有错误 {}", s.rejected),
+                    format!("× errors {}", s.rejected),
+                ),
+                Some(ERROR_FG),
+            ),
+            (
+                Filter::Warnings,
+                lang.pick(
+                    format!("⚠ 有提醒 {warnings}"),
+                    format!("⚠ warnings {warnings}"),
+                ),
+                Some(WARN_FG),
+            ),
+            (
+                Filter::Duplicate,
+                lang.pick(format!("重复 {repeated}"), format!("repeated {repeated}")),
+                None,
+            ),
+        ];
+        for (filter, text, color) in counts {
+            button(ui, filter, text, color);
         }
-        let fields = self.batch.profile().fields.clone();
-        let name_field = self.batch.profile().field_index("name");
-        // 问题 then the fields other than 姓名: the columns that move left and right.
-        let moving: Vec<Option<usize>> = std::iter::once(None)
-            .chain(
-                (0..fields.len())
-                    .filter(|&f| Some(f) != name_field)
-                    .map(Some),
-            )
-            .collect();
-        self.first_column = self.first_column.min(moving.len().saturating_sub(1));
-        // Horizontal wheel (or Shift+wheel) over the table moves the columns.
-        let over = ui.rect_contains_pointer(ui.max_rect());
-        let dx = ui.input(|i| i.smooth_scroll_delta.x);
-        if over && dx.abs() > 0.5 {
-            self.hscroll += dx;
-            if self.hscroll <= -60.0 {
-                self.first_column = (self.first_column + 1).min(moving.len() - 1);
-                self.hscroll = 0.0;
-            } else if self.hscroll >= 60.0 {
-                self.first_column = self.first_column.saturating_sub(1);
-                self.hscroll = 0.0;
-            }
-        }
-        ui.horizontal(|ui| {
-            if ui
-                .add_enabled(self.first_column > 0, egui::Button::new(tr(lang, "◀ 左边的列", "◀ Columns left")))
-                .clicked()
-            {
-                self.first_column -= 1;
-            }
-            if ui
-                .add_enabled(
-                    self.first_column + 1 < moving.len(),
-                    egui::Button::new(tr(lang, "右边的列 ▶", "Columns right ▶")),
-                )
-                .clicked()
-            {
-                self.first_column += 1;
-            }
+        if before > 0 {
             ui.label(
-                RichText::new(tr(
-                    lang,
-                    "行号和姓名始终显示。键盘：↑↓ 翻行，PgUp/PgDn 翻页，←→ 移动列，回车打开，Esc 关闭。",
-                    "Row and name always show. Keys: ↑↓ rows, PgUp/PgDn pages, ←→ columns, Enter opens, Esc closes.",
+                RichText::new(lang.pick(
+                    format!("已上报过 {before}"),
+                    format!("uploaded before {before}"),
                 ))
-                .weak()
-                .size(14.0),
+                .size(18.0),
             );
-        });
-        let shown: Vec<Option<usize>> = moving[self.first_column..].to_vec();
-        let scroll_to = self.scroll_to.take();
-        let mut clicked: Option<usize> = None;
-        let row_height = 30.0;
-        let mut table = TableBuilder::new(ui)
-            .striped(true)
-            .resizable(true)
-            .sense(egui::Sense::click())
-            .cell_layout(egui::Layout::left_to_right(egui::Align::Center))
-            .column(Column::exact(72.0))
-            .column(Column::initial(84.0).clip(true))
-            .column(Column::exact(84.0));
-        for col in &shown {
-            let w = col.map_or(320.0, |f| fields[f].show.screen_width);
-            table = table.column(Column::initial(w).at_least(40.0).clip(true));
         }
-        if let Some(pos) = scroll_to {
-            table = table.scroll_to_row(pos, None);
-        }
-        let b = &self.batch;
-        let view = &self.view;
-        let selected = self.selected;
-        let cursor = self.cursor;
-        let field_cell = |ui: &mut egui::Ui, i: usize, fi: usize| {
-            let sev = b.field_severity(i, fi);
-            let value = if sev.is_some() {
-                b.value(i, fi)
-            } else {
-                b.output_value(i, fi)
-            };
-            if let Some(sev) = sev {
-                let bg = if sev == Severity::Error {
-                    ERROR_BG
-                } else {
-                    WARN_BG
-                };
-                ui.painter().rect_filled(ui.max_rect(), 0.0, bg);
-            }
-            let r = ui.add(egui::Label::new(value).truncate());
-            if sev.is_some() {
-                let msgs: Vec<String> = b
-                    .issues(i)
-                    .iter()
-                    .filter(|x| x.field == Some(fi as u16))
-                    .map(|x| b.message_body(x, lang))
-                    .collect();
-                r.on_hover_text(msgs.join("\n"));
-            }
-        };
-        table
-            .header(row_height, |mut header| {
-                header.col(|ui| {
-                    ui.strong(tr(lang, "行号", "Row"));
-                });
-                header.col(|ui| {
-                    let name = name_field.map_or("", |f| fields[f].header.as_str());
-                    ui.strong(name);
-                });
-                header.col(|ui| {
-                    ui.strong(tr(lang, "状态", "Status"));
-                });
-                for col in &shown {
-                    header.col(|ui| match col {
-                        None => {
-                            ui.strong(tr(
-                                lang,
-                                "问题（点击查看和修改，可拖宽）",
-                                "Problems (click to fix; drag to widen)",
-                            ));
-                        }
-                        Some(fi) => {
-                            ui.strong(&fields[*fi].header)
-                                .on_hover_text(b.column_header(*fi));
-                        }
-                    });
-                }
-            })
-            .body(|body| {
-                body.rows(row_height, view.len(), |mut row| {
-                    let pos = row.index();
-                    let i = view[pos] as usize;
-                    row.set_selected(selected == Some(i) || cursor == Some(pos));
-                    row.col(|ui| {
-                        if ui
-                            .selectable_label(selected == Some(i), b.line(i).to_string())
-                            .clicked()
-                        {
-                            clicked = Some(i);
-                        }
-                    });
-                    row.col(|ui| {
-                        if let Some(f) = name_field {
-                            field_cell(ui, i, f);
-                        }
-                    });
-                    row.col(|ui| {
-                        let (text, color) = status_text(b, i, lang);
-                        ui.colored_label(color, text);
-                    });
-                    for col in &shown {
-                        row.col(|ui| match col {
-                            None => {
-                                if let Some(first) = b.issues(i).first() {
-                                    let color = if first.severity == Severity::Error {
-                                        ERROR_FG
-                                    } else {
-                                        WARN_FG
-                                    };
-                                    let n = b.issues(i).len();
-                                    let text = if n > 1 {
-                                        format!(
-                                            "{}（{} {n} {}）",
-                                            b.message_body(first, lang),
-                                            tr(lang, "共", "of"),
-                                            tr(lang, "条", "")
-                                        )
-                                    } else {
-                                        b.message_body(first, lang)
-                                    };
-                                    let r = ui.add(
-                                        egui::Label::new(RichText::new(text.as_str()).color(color))
-                                            .truncate()
-                                            .sense(egui::Sense::click()),
-                                    );
-                                    if r.on_hover_text(text).clicked() {
-                                        clicked = Some(i);
-                                    }
-                                }
-                            }
-                            Some(fi) => field_cell(ui, i, *fi),
-                        });
-                    }
-                    if row.response().clicked() {
-                        clicked = Some(i);
-                    }
-                });
-            });
-        if let Some(i) = clicked {
-            self.select(i);
+        if s.excluded > 0 {
+            let text = lang.pick(
+                format!("不上报 {}", s.excluded),
+                format!("left out {}", s.excluded),
+            );
+            button(ui, Filter::Excluded, text, None);
         }
     }
 
-    fn editor(&mut self, ui: &mut egui::Ui, lang: Lang) {
-        let Some(index) = self.selected else { return };
-        let b = &self.batch;
-        let fields = b.profile().fields.clone();
-        ui.horizontal(|ui| {
-            ui.heading(match lang {
-                Lang::Zh => format!("第 {} 行", b.line(index)),
-                Lang::En => format!("Row {}", b.line(index)),
-            });
-            let (text, color) = status_text(b, index, lang);
-            ui.label(RichText::new(text).color(color).size(18.0));
-        });
-        ui.label(RichText::new(tr(lang, "在这里改正后点“保存修改”，会立即重新检查。原文件不会被改动。", "Fix the values and press Save: the row is checked again at once. The source file is not changed.")).weak());
-        let row_issues: Vec<_> = b
-            .issues(index)
-            .iter()
-            .filter(|x| x.field.is_none())
-            .map(|x| b.message_body(x, lang))
-            .collect();
-        for m in row_issues {
-            ui.colored_label(ERROR_FG, m);
-        }
-        let mut save = false;
-        egui::ScrollArea::vertical()
-            .max_height(ui.available_height() - 60.0)
-            .show(ui, |ui| {
-                for (fi, f) in fields.iter().enumerate() {
-                    let source = b.column_header(fi);
-                    let caption = if source == f.header {
-                        f.header.clone()
-                    } else {
-                        format!("{}（{}）", f.header, source)
-                    };
-                    let label = ui.label(RichText::new(caption).strong());
-                    let sev = b.field_severity(index, fi);
-                    let mut edit = egui::TextEdit::singleline(&mut self.edits[fi])
-                        .desired_width(f32::INFINITY);
-                    if let Some(sev) = sev {
-                        edit = edit.background_color(if sev == Severity::Error {
-                            ERROR_BG
-                        } else {
-                            WARN_BG
-                        });
-                    }
-                    let hint = match b.output_value(index, fi) {
-                        v if v != b.value(index, fi) && b.value(index, fi).is_empty() => {
-                            format!("{}{v}", tr(lang, "将自动填写：", "filled in: "))
-                        }
-                        _ => String::new(),
-                    };
-                    let r = ui.add(edit.hint_text(hint)).labelled_by(label.id);
-                    if self.focus_field == Some(fi) {
-                        self.focus_field = None;
-                        r.request_focus();
-                        r.scroll_to_me(Some(egui::Align::Center));
-                    }
-                    if r.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter)) {
-                        save = true;
-                    }
-                    for x in b
-                        .issues(index)
-                        .iter()
-                        .filter(|x| x.field == Some(fi as u16))
-                    {
-                        let color = if x.severity == Severity::Error {
-                            ERROR_FG
-                        } else {
-                            WARN_FG
-                        };
-                        ui.label(RichText::new(b.message_body(x, lang)).color(color));
-                    }
-                    ui.add_space(4.0);
-                }
-            });
-        ui.separator();
-        let excluded = b.is_excluded(index);
-        ui.horizontal(|ui| {
-            if ui.button(tr(lang, "保存修改", "Save changes")).clicked() {
-                save = true;
-            }
-            let text = if excluded {
-                tr(lang, "恢复上报此行", "Report this row again")
+    /// "只看有问题的行" and the search box (Ctrl+F focuses it).
+    fn problems_and_search(&mut self, ui: &mut egui::Ui, lang: Lang) {
+        let mut problems_only = self.filter == Filter::Problems;
+        if ui
+            .checkbox(
+                &mut problems_only,
+                lang.pick("只看有问题的行", "Only rows with problems"),
+            )
+            .changed()
+        {
+            self.filter = if problems_only {
+                Filter::Problems
             } else {
-                tr(lang, "不上报此行", "Leave this row out")
+                Filter::All
             };
-            if ui.button(text).clicked() {
-                self.toggle_excluded();
-            }
-            if ui.button(tr(lang, "关闭", "Close")).clicked() {
-                self.selected = None;
-            }
-        });
-        if save {
-            self.apply_edits();
         }
-    }
-
-    fn export_bar(
-        &mut self,
-        ui: &mut egui::Ui,
-        lang: Lang,
-        exported: Option<&Exported>,
-    ) -> Option<Action> {
-        let mut action = None;
-        ui.add_space(6.0);
-        if let Some(done) = exported {
-            egui::Frame::new()
-                .fill(Color32::from_rgb(232, 245, 233))
-                .inner_margin(8.0)
-                .corner_radius(6.0)
-                .show(ui, |ui| {
-                    ui.horizontal_wrapped(|ui| {
-                        ui.label(
-                            RichText::new(match lang {
-                                Lang::Zh => format!(
-                                    "已导出上报表：{}（{} 行）",
-                                    done.upload.display(),
-                                    done.rows
-                                ),
-                                Lang::En => {
-                                    format!("Wrote {} ({} rows)", done.upload.display(), done.rows)
-                                }
-                            })
-                            .color(OK_FG),
-                        );
-                        if let Some((path, n)) = &done.rejected {
-                            ui.label(match lang {
-                                Lang::Zh => {
-                                    format!("错误行：{}（{n} 行，含错误原因）", path.display())
-                                }
-                                Lang::En => format!(
-                                    "Rejected rows: {} ({n} rows, with reasons)",
-                                    path.display()
-                                ),
-                            });
-                        }
-                        if self.keep.export_stale {
-                            ui.colored_label(WARN_FG, super::keep::STALE.text(lang));
-                        }
-                        if let Some(dir) = done.upload.parent()
-                            && ui
-                                .button(tr(lang, "打开所在文件夹", "Open the folder"))
-                                .clicked()
-                        {
-                            action = Some(Action::OpenFolder(dir.to_owned()));
-                        }
-                    });
-                });
+        let label = ui.label(lang.pick("搜索：", "Search:"));
+        let r = ui
+            .add(
+                egui::TextEdit::singleline(&mut self.search)
+                    .desired_width(180.0)
+                    .hint_text(
+                        lang.pick("姓名 / 证件号 / 条码 / 行号", "name / ID / barcode / row"),
+                    ),
+            )
+            .labelled_by(label.id);
+        if std::mem::take(&mut self.focus_search) {
+            r.request_focus();
         }
-        // Wraps on a narrow screen rather than pushing buttons out of the window.
-        ui.horizontal_wrapped(|ui| {
-            let (s, _) = self.counts();
-            let text = match lang {
-                Lang::Zh => format!("导出上报表（{} 行） Ctrl+S", s.ready),
-                Lang::En => format!("Export the upload sheet ({} rows) Ctrl+S", s.ready),
-            };
-            let enabled = s.ready > 0;
-            if ui
-                .add_enabled(
-                    enabled,
-                    egui::Button::new(RichText::new(text).size(19.0))
-                        .min_size(egui::vec2(260.0, 40.0)),
-                )
-                .clicked()
-            {
-                action = Some(Action::Export(self.export_dir.clone()));
-            }
-            let upload = match lang {
-                Lang::Zh => format!("上传到省平台（{} 行）", s.ready),
-                Lang::En => format!("Upload to the platform ({} rows)", s.ready),
-            };
-            if ui
-                .add_enabled(
-                    enabled,
-                    egui::Button::new(RichText::new(upload).size(19.0))
-                        .min_size(egui::vec2(220.0, 40.0)),
-                )
-                .clicked()
-            {
-                action = Some(Action::Upload);
-            }
-            let folder = format!(
-                "{}{}",
-                tr(lang, "导出到：", "Into: "),
-                self.export_dir.display()
-            );
-            ui.scope(|ui| {
-                ui.set_max_width(220.0);
-                ui.add(egui::Label::new(folder.as_str()).truncate())
-                    .on_hover_text(folder.as_str());
-            });
-            if ui
-                .button(tr(lang, "更换文件夹…", "Change folder…"))
-                .clicked()
-                && let Some(dir) = rfd::FileDialog::new()
-                    .set_directory(&self.export_dir)
-                    .pick_folder()
-            {
-                self.export_dir = dir;
-            }
-            ui.add_space(16.0);
-            if ui
-                .button(tr(lang, "关闭此文件", "Close this file"))
-                .clicked()
-            {
-                action = Some(Action::Close);
-            }
-        });
-        ui.add_space(6.0);
-        action
     }
 }
 
@@ -939,10 +525,10 @@ fn status_text(b: &Batch, index: usize, lang: Lang) -> (&'static str, Color32) {
             .any(|x| x.code == crate::issue::Code::AlreadyUploaded)
     };
     match b.status(index) {
-        RowStatus::Duplicate if uploaded() => (tr(lang, "已上报过", "uploaded"), OK_FG),
-        RowStatus::Ready => (tr(lang, "✓ 可上报", "✓ ready"), OK_FG),
-        RowStatus::Rejected => (tr(lang, "× 有错误", "× error"), ERROR_FG),
-        RowStatus::Duplicate => (tr(lang, "重复", "repeat"), WARN_FG),
-        RowStatus::Excluded => (tr(lang, "不上报", "left out"), Color32::GRAY),
+        RowStatus::Duplicate if uploaded() => (lang.pick("已上报过", "uploaded"), OK_FG),
+        RowStatus::Ready => (lang.pick("✓ 可上报", "✓ ready"), OK_FG),
+        RowStatus::Rejected => (lang.pick("× 有错误", "× error"), ERROR_FG),
+        RowStatus::Duplicate => (lang.pick("重复", "repeat"), WARN_FG),
+        RowStatus::Excluded => (lang.pick("不上报", "left out"), Color32::GRAY),
     }
 }

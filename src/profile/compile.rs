@@ -289,6 +289,9 @@ fn presentation(
     if let Some(search) = show.search {
         p.search = search;
     }
+    if let Some(pin) = show.pin {
+        p.pin = pin;
+    }
     Ok(p)
 }
 
@@ -480,6 +483,31 @@ mod tests {
         assert_eq!(p.fields[1].show.sheet_width, 21.0);
         assert_eq!(p.fields[3].show.sheet_width, 21.0);
         assert_eq!(p.fields[4].show, Presentation::default());
+    }
+
+    #[test]
+    fn the_pinned_column_is_data_with_the_name_as_default() {
+        // The built-in profile says so; a user's profile without `pin` still pins `name`.
+        let p = cdc();
+        assert_eq!(p.pinned_field(), p.field_index("name"));
+        let base = "title = \"t\"\n\
+            [[fields]]\nkey = \"bh\"\nheader = \"编号\"\n\
+            [[fields]]\nkey = \"name\"\nheader = \"姓名\"\n";
+        let p = Profile::parse("p", base, Origin::Builtin).unwrap();
+        assert_eq!(p.pinned_field(), Some(1));
+        // Another field pinned first wins; `pin = false` on the name pins nothing.
+        let first = base.replace("\"编号\"\n", "\"编号\"\nshow = { pin = true }\n");
+        let p = Profile::parse("p", &first, Origin::Builtin).unwrap();
+        assert_eq!(p.pinned_field(), Some(0));
+        let none = format!("{base}show = {{ pin = false }}\n");
+        let p = Profile::parse("p", &none, Origin::Builtin).unwrap();
+        assert_eq!(p.pinned_field(), None);
+        // A profile keyed otherwise pins what it says, not a field that happens to be first.
+        let xm = "title = \"t\"\n\
+            [[fields]]\nkey = \"bh\"\nheader = \"编号\"\n\
+            [[fields]]\nkey = \"xm\"\nheader = \"姓名\"\nshow = { pin = true }\n";
+        let p = Profile::parse("p", xm, Origin::Builtin).unwrap();
+        assert_eq!(p.pinned_field(), Some(1));
     }
 
     #[test]

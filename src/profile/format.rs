@@ -56,11 +56,12 @@ pub(super) struct FieldFile {
     pub(super) show: Option<ShowFile>,
 }
 
-/// How a field is shown: column widths in the upload sheet and in the window, and whether the
-/// window's search box looks in it. Every key may be left out (see `Presentation`'s defaults).
+/// How a field is shown: column widths in the upload sheet and in the window, whether the
+/// window's search box looks in it, and whether the window keeps its column in view (`pin`).
+/// Every key may be left out (see `Presentation`'s defaults).
 ///
 /// ```toml
-/// show = { sheet_width = 21, screen_width = 190, search = true }
+/// show = { sheet_width = 21, screen_width = 190, search = true, pin = false }
 /// ```
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -68,6 +69,7 @@ pub(super) struct ShowFile {
     pub(super) sheet_width: Option<f64>,
     pub(super) screen_width: Option<f32>,
     pub(super) search: Option<bool>,
+    pub(super) pin: Option<bool>,
 }
 
 /// A value made of several per-target results (`ORF1ab阴性，N基因阴性`), in a field with a

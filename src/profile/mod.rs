@@ -189,11 +189,15 @@ pub struct Presentation {
     pub screen_width: f32,
     /// The window's search box looks in this field (default no).
     pub search: bool,
+    /// The window keeps this column in view beside the row number while the others move left
+    /// and right (default: the field keyed `name`); the first pinned field is the one kept.
+    pub pin: bool,
 }
 
 impl Presentation {
     /// The defaults of a field without `show`, from what it holds: dates and document numbers
-    /// wide, a phone or barcode searched, like the built-in profile's.
+    /// wide, a phone or barcode searched, the name searched and pinned, like the built-in
+    /// profile's.
     pub fn for_field(key: &str, kind: Kind) -> Presentation {
         let d = Presentation::default();
         match (kind, key) {
@@ -201,11 +205,13 @@ impl Presentation {
                 sheet_width: 21.0,
                 screen_width: 190.0,
                 search: true,
+                ..d
             },
             (Kind::Phone, _) | (_, "barcode") => Presentation {
                 sheet_width: 18.0,
                 screen_width: 170.0,
                 search: true,
+                ..d
             },
             (Kind::Datetime, _) => Presentation {
                 sheet_width: 21.0,
@@ -216,7 +222,11 @@ impl Presentation {
                 screen_width: 56.0,
                 ..d
             },
-            (_, "name") => Presentation { search: true, ..d },
+            (_, "name") => Presentation {
+                search: true,
+                pin: true,
+                ..d
+            },
             _ => d,
         }
     }
@@ -228,6 +238,7 @@ impl Default for Presentation {
             sheet_width: 10.0,
             screen_width: 96.0,
             search: false,
+            pin: false,
         }
     }
 }
@@ -335,6 +346,12 @@ impl Profile {
         (0..self.fields.len())
             .filter(|&f| self.fields[f].show.search)
             .collect()
+    }
+
+    /// The field the window keeps in view beside the row number (`show = { pin = true }`; by
+    /// default the one keyed `name`): the first pinned one, if any.
+    pub fn pinned_field(&self) -> Option<usize> {
+        self.fields.iter().position(|f| f.show.pin)
     }
 
     /// The index of a field by key.
