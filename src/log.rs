@@ -235,6 +235,7 @@ pub fn dir_in(data_dir: &Path) -> PathBuf {
 /// lines of the window, a command and a scheduled run read alike.
 pub mod event {
     use crate::batch::Batch;
+    use crate::message::Localized;
     use crate::pipeline::LoadError;
     use std::path::Path;
 

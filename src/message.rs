@@ -68,34 +68,6 @@ pub fn io_message(e: &std::io::Error) -> String {
     }
 }
 
-/// `english()` as an inherent method of the types the window calls it on without importing
-/// [`Localized`]; it says what the trait says. Goes once `src/app/` imports the trait.
-macro_rules! english_without_import {
-    ($($t:ty),* $(,)?) => {
-        $(impl $t {
-            pub fn english(&self) -> String {
-                Localized::english(self)
-            }
-        })*
-    };
-}
-
-english_without_import!(
-    crate::pipeline::LoadError,
-    crate::write::WriteError,
-    crate::edits::EditsError,
-    crate::upload::outbox::OutboxError,
-    crate::upload::target::TargetError,
-    crate::credentials::CredentialError,
-    crate::credentials::Stored,
-    crate::support::diagnose::DiagnoseError,
-    crate::support::pack::PackError,
-    crate::support::lookup::LookupError,
-    crate::unattended::journal::JournalError,
-    crate::unattended::schedule::ScheduleError,
-    crate::unattended::watch::WatchError,
-);
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -9,6 +9,7 @@
 
 use crate::batch::{Batch, RowStatus};
 use crate::edits::{EditStore, FileEdits, Restored};
+use crate::message::Localized;
 use crate::pipeline::{self, LoadError, Options, Progress};
 use crate::profile::Profiles;
 use crate::upload::client::Credentials;

@@ -8,6 +8,7 @@
 use super::settings::{default_watch_folder, watch_folder_warning};
 use super::{App, Notice, upload};
 use crate::credentials::{Account, Store};
+use crate::message::Localized;
 use crate::unattended::schedule::{self, Job, Scheduler};
 use crate::upload::client::Credentials;
 use crate::upload::target::Target;

@@ -6,6 +6,7 @@
 use crate::batch::Batch;
 use crate::edits::{FileEdits, Restored};
 use crate::issue::Lang;
+use crate::message::Localized;
 use eframe::egui;
 
 /// A text in both languages.

@@ -4,6 +4,7 @@
 use super::{EXIT_NOTHING, EXIT_OK, EXIT_PERSON, EXIT_QUEUED, Failure, Run, say};
 use clap::Subcommand;
 use sheetbridge::issue::Lang;
+use sheetbridge::message::Localized;
 use sheetbridge::upload::client::Outcome;
 use sheetbridge::upload::outbox::{BatchRecord, OutboxError, State};
 use sheetbridge::upload::send::SendReport;

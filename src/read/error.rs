@@ -50,6 +50,7 @@ pub enum ReadError {
 }
 
 impl Localized for ReadError {
+    // Over 80 lines: the catalogue of every reading error, one arm per variant.
     fn message(&self) -> Text {
         match self {
             ReadError::NotFound { path } => {

@@ -4,6 +4,7 @@
 
 use super::{Cmd, Msg, Unattended, WatchSetup};
 use crate::batch::RowStatus;
+use crate::message::Localized;
 use crate::unattended::handle::{ConvertOptions, Workflow};
 use crate::unattended::journal::Journal;
 use crate::unattended::watch::{self, Settle, Watch, WatchError};
