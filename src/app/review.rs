@@ -503,19 +503,41 @@ impl Review {
             };
         }
         let label = ui.label(lang.pick("搜索：", "Search:"));
+        let profile = self.batch.profile();
+        let searched: Vec<&str> = profile
+            .searched_fields()
+            .into_iter()
+            .map(|f| profile.fields[f].header.as_str())
+            .collect();
+        let (hint, all) = search_hint(&searched, lang);
         let r = ui
             .add(
                 egui::TextEdit::singleline(&mut self.search)
                     .desired_width(180.0)
-                    .hint_text(
-                        lang.pick("姓名 / 证件号 / 条码 / 行号", "name / ID / barcode / row"),
-                    ),
+                    .hint_text(hint),
             )
-            .labelled_by(label.id);
+            .labelled_by(label.id)
+            .on_hover_text(all);
         if std::mem::take(&mut self.focus_search) {
             r.request_focus();
         }
     }
+}
+
+/// What the search box looks in: the headers of the profile's searched fields (`show = { search
+/// = true }`) and the row number. A hint short enough for the box (the first two and "…"), and the
+/// whole list for its tooltip.
+fn search_hint(searched: &[&str], lang: Lang) -> (String, String) {
+    let mut names = searched.to_vec();
+    names.push(lang.pick("行号", "row"));
+    let sep = lang.pick("、", ", ");
+    let hint = if names.len() > 3 {
+        format!("{}{sep}{}…", names[0], names[1])
+    } else {
+        names.join(sep)
+    };
+    let all = lang.pick("可以搜：", "Searches: ").to_owned() + &names.join(sep);
+    (hint, all)
 }
 
 fn status_text(b: &Batch, index: usize, lang: Lang) -> (&'static str, Color32) {
@@ -530,5 +552,21 @@ fn status_text(b: &Batch, index: usize, lang: Lang) -> (&'static str, Color32) {
         RowStatus::Rejected => (lang.pick("× 有错误", "× error"), ERROR_FG),
         RowStatus::Duplicate => (lang.pick("重复", "repeat"), WARN_FG),
         RowStatus::Excluded => (lang.pick("不上报", "left out"), Color32::GRAY),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_search_hint_names_what_the_profile_searches() {
+        let (hint, all) = search_hint(&["姓名", "证件号码", "联系电话", "样本编号"], Lang::Zh);
+        assert_eq!(hint, "姓名、证件号码…");
+        assert_eq!(all, "可以搜：姓名、证件号码、联系电话、样本编号、行号");
+        let (hint, all) = search_hint(&["受检者"], Lang::En);
+        assert_eq!(hint, "受检者, row");
+        assert_eq!(all, "Searches: 受检者, row");
+        assert_eq!(search_hint(&[], Lang::Zh).0, "行号");
     }
 }
