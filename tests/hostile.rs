@@ -22,13 +22,8 @@ fn run_measured(home: &Path, args: &[&str]) -> Measured {
     use std::os::unix::process::CommandExt;
     let err_path = home.join("stderr.txt");
     let err_file = std::fs::File::create(&err_path).unwrap();
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_sheetbridge"));
-    cmd.args(args)
-        .env("SHEETBRIDGE_CONFIG_DIR", home.join("config"))
-        .env("SHEETBRIDGE_DATA_DIR", home.join("data"))
-        .env_remove("SHEETBRIDGE_LANG")
-        .stdout(Stdio::null())
-        .stderr(err_file);
+    let mut cmd = sheetbridge(home, args);
+    cmd.stdout(Stdio::null()).stderr(err_file);
     // SAFETY: setrlimit is async-signal-safe; it only caps the child's address space, so a
     // build that does not bound its memory fails fast here instead of taking the machine's.
     unsafe {
@@ -655,10 +650,7 @@ fn a_closed_standard_output_ends_quietly() {
     let dir = tmp();
     let (reader, writer) = std::io::pipe().unwrap();
     drop(reader);
-    let out = Command::new(env!("CARGO_BIN_EXE_sheetbridge"))
-        .arg("profiles")
-        .env("SHEETBRIDGE_CONFIG_DIR", dir.path().join("config"))
-        .env("SHEETBRIDGE_DATA_DIR", dir.path().join("data"))
+    let out = sheetbridge(dir.path(), &["profiles"])
         .stdout(writer)
         .stderr(Stdio::piped())
         .output()
@@ -681,17 +673,15 @@ fn ctrl_c_leaves_no_temporary_file_and_exits_130() {
     std::fs::create_dir(&out_dir).unwrap();
     let out = out_dir.join("up.xlsx");
     let report = out_dir.join("r.json");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_sheetbridge"))
-        .args([
-            "convert",
-            input.to_str().unwrap(),
-            "-o",
-            out.to_str().unwrap(),
-            "--report",
-            report.to_str().unwrap(),
-        ])
-        .env("SHEETBRIDGE_CONFIG_DIR", dir.path().join("config"))
-        .env("SHEETBRIDGE_DATA_DIR", dir.path().join("data"))
+    let args = [
+        "convert",
+        input.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+        "--report",
+        report.to_str().unwrap(),
+    ];
+    let mut child = sheetbridge(dir.path(), &args)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -979,22 +969,16 @@ fn a_full_disk_gives_one_chinese_message_and_no_file() {
     std::fs::create_dir(&out_dir).unwrap();
     for name in ["upload.xlsx", "upload.csv"] {
         let output = out_dir.join(name);
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_sheetbridge"));
-        cmd.args([
+        let args = [
             "convert",
             input.to_str().unwrap(),
             "-o",
             output.to_str().unwrap(),
-        ])
-        .env("SHEETBRIDGE_CONFIG_DIR", dir.path().join("config"))
-        .env("SHEETBRIDGE_DATA_DIR", dir.path().join("data"))
-        .env_remove("SHEETBRIDGE_LANG");
-        let r = on_a_full_disk(&mut cmd).output().unwrap();
-        let stderr = String::from_utf8_lossy(&r.stderr);
-        assert_eq!(r.status.code(), Some(2), "{name}: {stderr}");
-        assert!(!stderr.contains("ZipWriter"), "{name}: {stderr}");
-        assert!(stderr.contains("无法写入"), "{name}: {stderr}");
-        assert!(stderr.contains("超过了这个磁盘"), "{name}: {stderr}");
+        ];
+        let mut cmd = sheetbridge(dir.path(), &args);
+        let r = Run::from(on_a_full_disk(&mut cmd).output().unwrap());
+        r.says(2, &["无法写入", "超过了这个磁盘"]);
+        assert!(!r.stderr.contains("ZipWriter"), "{name}: {}", r.stderr);
         let left: Vec<_> = std::fs::read_dir(&out_dir).unwrap().collect();
         assert!(left.is_empty(), "{name}: {left:?}");
     }
@@ -1009,25 +993,23 @@ fn an_export_does_not_need_the_system_temporary_folder() {
     sample::write_sample(&input).unwrap();
     let out = dir.path().join("up.xlsx");
     let errors = dir.path().join("errors.xlsx");
-    let r = Command::new(env!("CARGO_BIN_EXE_sheetbridge"))
-        .args([
-            "convert",
-            input.to_str().unwrap(),
-            "-o",
-            out.to_str().unwrap(),
-            "--errors-out",
-            errors.to_str().unwrap(),
-        ])
-        .env("SHEETBRIDGE_CONFIG_DIR", dir.path().join("config"))
-        .env("SHEETBRIDGE_DATA_DIR", dir.path().join("data"))
-        .env("TMPDIR", dir.path().join("no-such-folder"))
-        .env_remove("SHEETBRIDGE_LANG")
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&r.stderr);
-    assert_eq!(r.status.code(), Some(3), "{stderr}");
-    assert!(read_back(&out)[0].1.len() > 1, "{stderr}");
-    assert!(read_back(&errors)[0].1.len() > 1, "{stderr}");
+    let args = [
+        "convert",
+        input.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+        "--errors-out",
+        errors.to_str().unwrap(),
+    ];
+    let r = Run::from(
+        sheetbridge(dir.path(), &args)
+            .env("TMPDIR", dir.path().join("no-such-folder"))
+            .output()
+            .unwrap(),
+    );
+    r.says(3, &[]);
+    assert!(read_back(&out)[0].1.len() > 1, "{}", r.stderr);
+    assert!(read_back(&errors)[0].1.len() > 1, "{}", r.stderr);
     assert_eq!(
         files_in(dir.path()),
         ["errors.xlsx", "up.xlsx", "样例.xlsx"]
@@ -1053,17 +1035,11 @@ fn a_diagnostic_bundle_on_a_full_disk_is_one_message_and_no_file() {
     let out_dir = dir.path().join("out");
     std::fs::create_dir(&out_dir).unwrap();
     let bundle = out_dir.join("bundle.zip");
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_sheetbridge"));
-    cmd.args(["diagnose", "-o", bundle.to_str().unwrap()])
-        .env("SHEETBRIDGE_CONFIG_DIR", dir.path().join("config"))
-        .env("SHEETBRIDGE_DATA_DIR", dir.path().join("data"))
-        .env_remove("SHEETBRIDGE_LANG");
-    let r = on_a_full_disk(&mut cmd).output().unwrap();
-    let stderr = String::from_utf8_lossy(&r.stderr);
-    assert_eq!(r.status.code(), Some(2), "{stderr}");
-    assert!(!stderr.contains("ZipWriter"), "{stderr}");
-    assert!(stderr.contains("超过了这个磁盘"), "{stderr}");
-    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    let mut cmd = sheetbridge(dir.path(), &["diagnose", "-o", bundle.to_str().unwrap()]);
+    let r = Run::from(on_a_full_disk(&mut cmd).output().unwrap());
+    r.says(2, &["超过了这个磁盘"]);
+    assert!(!r.stderr.contains("ZipWriter"), "{}", r.stderr);
+    assert_eq!(r.stderr.lines().count(), 1, "{}", r.stderr);
     let left: Vec<_> = std::fs::read_dir(&out_dir).unwrap().collect();
     assert!(left.is_empty(), "{left:?}");
 }

@@ -172,21 +172,31 @@ impl Run {
     }
 }
 
-/// Runs `sheetbridge` with its per-user folders inside `home`.
-pub fn run(home: &Path, args: &[&str]) -> Run {
-    let out = Command::new(env!("CARGO_BIN_EXE_sheetbridge"))
-        .args(args)
+/// The `sheetbridge` command with its per-user folders inside `home` and no language or lab
+/// from the environment, for a test to add to (a limit, another variable) before it runs.
+pub fn sheetbridge(home: &Path, args: &[&str]) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_sheetbridge"));
+    cmd.args(args)
         .env("SHEETBRIDGE_CONFIG_DIR", home.join("config"))
         .env("SHEETBRIDGE_DATA_DIR", home.join("data"))
         .env_remove("SHEETBRIDGE_LANG")
-        .env_remove("SHEETBRIDGE_LAB")
-        .output()
-        .unwrap();
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        .env_remove("SHEETBRIDGE_LAB");
+    cmd
+}
+
+impl From<std::process::Output> for Run {
+    fn from(out: std::process::Output) -> Run {
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
     }
+}
+
+/// Runs `sheetbridge` with its per-user folders inside `home`.
+pub fn run(home: &Path, args: &[&str]) -> Run {
+    sheetbridge(home, args).output().unwrap().into()
 }
 
 /// Runs `sheetbridge ARGS --report <home>/report.json` like [`run`], and reads the report back
