@@ -254,6 +254,10 @@ mod tests {
                 name: s("t"),
                 available: s("a"),
             }),
+            Box::new(crate::upload::client::ClientError {
+                target: s("t"),
+                detail: s("x"),
+            }),
             Box::new(CredentialError::NoConfigDir),
             Box::new(CredentialError::File {
                 path: p(),

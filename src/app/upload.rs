@@ -334,7 +334,10 @@ impl Uploads {
         std::thread::spawn(move || {
             let result = match Client::new(&target) {
                 Ok(mut client) => client.test(&creds).map_err(|o| (o.zh, o.en)),
-                Err(e) => Err((e.to_string(), e.to_string())),
+                Err(e) => {
+                    let m = crate::message::Localized::message(&e);
+                    Err((m.zh, m.en))
+                }
             };
             let _ = tx.send(Msg::Tested(result));
             ctx.request_repaint();

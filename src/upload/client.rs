@@ -4,6 +4,8 @@
 //! Certificates are always verified (the target may add its own CA). Credentials come from the
 //! caller and are never put into a message.
 
+use crate::issue::Lang;
+use crate::message::{Localized, Text};
 use crate::privacy::mask_text as mask;
 use crate::upload::target::{Auth, Target};
 use reqwest::blocking::multipart::{Form, Part};
@@ -79,12 +81,24 @@ impl Outcome {
     }
 }
 
-/// Why no client could be made for a target.
+/// Why no client could be made for a target (the detail is the TLS library's own words).
 #[derive(Debug, thiserror::Error)]
-#[error("无法为上报目标「{target}」建立连接设置：{detail}")]
+#[error("{}", self.text(Lang::Zh))]
 pub struct ClientError {
     pub target: String,
     pub detail: String,
+}
+
+impl Localized for ClientError {
+    fn message(&self) -> Text {
+        let ClientError { target, detail } = self;
+        Text::new(
+            format!("无法为上报目标「{target}」建立连接设置：{detail}。请把这条消息发给技术支持。"),
+            format!(
+                "cannot set up the connection for target {target}: {detail}; send this message to support"
+            ),
+        )
+    }
 }
 
 /// An HTTP client for one target, logged in at most once per session.
