@@ -81,13 +81,6 @@ impl std::fmt::Display for Stored {
     }
 }
 
-impl Stored {
-    /// The sentence for the clerk (the window calls it by this name).
-    pub fn zh(&self) -> String {
-        self.text(Lang::Zh)
-    }
-}
-
 /// Why credentials could not be remembered or read.
 #[derive(Debug, thiserror::Error)]
 #[error("{}", self.text(Lang::Zh))]

@@ -22,6 +22,13 @@ pub trait Localized: std::fmt::Display {
     fn english(&self) -> String {
         self.message().en
     }
+
+    /// Both texts as a pair, Chinese first: what a worker thread sends the window, which picks
+    /// the clerk's language when it draws.
+    fn pair(&self) -> (String, String) {
+        let m = self.message();
+        (m.zh, m.en)
+    }
 }
 
 /// A message made of its two texts, for what has no error type of its own.

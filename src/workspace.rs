@@ -119,7 +119,7 @@ pub fn load(
                 (Some(FileEdits::new(store, hash, saved)), restored)
             }
             Err(e) => {
-                warnings.push((e.to_string(), e.english()));
+                warnings.push(e.pair());
                 (None, Restored::default())
             }
         },

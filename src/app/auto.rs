@@ -73,7 +73,7 @@ impl App {
             )),
             Some(name) => {
                 let dir = self.runtime.dirs.config.as_ref().map(|c| c.join("targets"));
-                Target::find(name, dir.as_deref()).map_err(|e| (e.to_string(), e.english()))
+                Target::find(name, dir.as_deref()).map_err(|e| e.pair())
             }
         };
         self.runtime.target_cache = Some(TargetCache {
@@ -158,7 +158,7 @@ impl App {
                             "已不再记住密码。".into(),
                             "The password is forgotten.".into(),
                         )),
-                        Err(e) => Err((e.to_string(), e.english())),
+                        Err(e) => Err(e.pair()),
                     })
                 });
             }
@@ -178,8 +178,8 @@ impl App {
             Done::Remembered(
                 store
                     .remember(&account, &creds)
-                    .map(|stored| (stored.zh(), stored.english()))
-                    .map_err(|e| (e.to_string(), e.english())),
+                    .map(|stored| stored.pair())
+                    .map_err(|e| e.pair()),
             )
         });
     }
@@ -332,7 +332,7 @@ impl App {
             };
             match result {
                 Ok(()) => schedule_words(&s, None),
-                Err(e) => schedule_words(&s, Some((e.to_string(), e.english()))),
+                Err(e) => schedule_words(&s, Some(e.pair())),
             }
         });
     }

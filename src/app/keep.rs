@@ -80,7 +80,7 @@ impl Keep {
     }
 
     fn saved(&mut self, r: Result<(), crate::edits::EditsError>) {
-        self.error = r.err().map(|e| (e.to_string(), e.english()));
+        self.error = r.err().map(|e| e.pair());
     }
 
     /// Fixes a cell and saves the fix.

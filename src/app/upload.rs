@@ -334,10 +334,7 @@ impl Uploads {
         std::thread::spawn(move || {
             let result = match Client::new(&target) {
                 Ok(mut client) => client.test(&creds).map_err(|o| (o.zh, o.en)),
-                Err(e) => {
-                    let m = crate::message::Localized::message(&e);
-                    Err((m.zh, m.en))
-                }
+                Err(e) => Err(crate::message::Localized::pair(&e)),
             };
             let _ = tx.send(Msg::Tested(result));
             ctx.request_repaint();

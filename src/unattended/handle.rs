@@ -179,10 +179,8 @@ impl Workflow {
             Ok(l) => l,
             Err(LoadError::Profile(e)) => return Err(e.into()),
             Err(e) => {
-                return Ok(FileResult::Unreadable {
-                    zh: e.to_string(),
-                    en: e.english(),
-                });
+                let (zh, en) = e.pair();
+                return Ok(FileResult::Unreadable { zh, en });
             }
         };
         let batch = loaded.batch;

@@ -73,11 +73,12 @@ fn open(
     let ws = match Workspace::open(folders, keep_days) {
         Ok(ws) => ws,
         Err(e) => {
-            let _ = tx.send(Msg::Failed(e.to_string(), e.english()));
+            let (zh, en) = e.pair();
+            let _ = tx.send(Msg::Failed(zh, en));
             ctx.request_repaint();
             while let Ok(cmd) = rx.recv() {
                 if let Cmd::Queue { batch, reply, .. } = cmd {
-                    let _ = reply.send((batch, Err((e.to_string(), e.english()))));
+                    let _ = reply.send((batch, Err(e.pair())));
                 }
             }
             return None;
@@ -146,7 +147,7 @@ fn send_runs(
                 .login_refused
                 .map(|o| (o.zh, o.en))
                 .or(hooks.last.take()),
-            Err(e) => Some((e.to_string(), e.english())),
+            Err(e) => Some(e.pair()),
         };
         if hooks.creds.is_none() {
             let _ = tx.send(Msg::SenderDone(done));
@@ -258,7 +259,7 @@ impl<'a> WindowHooks<'a> {
         {
             match Journal::open(data) {
                 Ok(j) => self.journal = Some(j),
-                Err(e) => self.pass_error = Some((e.to_string(), e.english())),
+                Err(e) => self.pass_error = Some(e.pair()),
             }
         }
         self.journal.as_ref()
@@ -284,8 +285,8 @@ impl<'a> WindowHooks<'a> {
                     u.today = today;
                     u.to_fix = to_fix;
                 }
-                (Err(e), _) => u.error = Some((e.to_string(), e.english())),
-                (_, Err(e)) => u.error = Some((e.to_string(), e.english())),
+                (Err(e), _) => u.error = Some(e.pair()),
+                (_, Err(e)) => u.error = Some(e.pair()),
             }
         }
         let _ = self.tx.send(Msg::Unattended(Box::new(u)));
@@ -345,7 +346,7 @@ impl<'a> WindowHooks<'a> {
             }
             Err(e) => {
                 crate::log::event::error(&e.english());
-                self.pass_error = Some((e.to_string(), e.english()));
+                self.pass_error = Some(e.pair());
                 false
             }
         };
@@ -365,7 +366,7 @@ impl<'a> WindowHooks<'a> {
             Ok(None) => {}
             Err(e) => {
                 crate::log::event::error(&e.english());
-                self.pass_error = Some((e.to_string(), e.english()));
+                self.pass_error = Some(e.pair());
             }
         }
         self.report(data);
@@ -379,7 +380,8 @@ impl<'a> WindowHooks<'a> {
     }
 
     fn failed(&self, e: &OutboxError) {
-        let _ = self.tx.send(Msg::Failed(e.to_string(), e.english()));
+        let (zh, en) = e.pair();
+        let _ = self.tx.send(Msg::Failed(zh, en));
     }
 
     /// Serves one command; `Stop` when a send run must (re)start with `self.creds`.
@@ -412,7 +414,7 @@ impl<'a> WindowHooks<'a> {
                         let _ = outbox.due_now(&ids);
                         (new, queued.len() - new)
                     })
-                    .map_err(|e| (e.to_string(), e.english()));
+                    .map_err(|e| e.pair());
                 let _ = reply.send((batch, result));
                 Flow::Now
             }
