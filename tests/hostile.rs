@@ -11,47 +11,6 @@ use std::process::{Command, Stdio};
 /// Peak memory allowed to any run (cli.md): 1 GiB, in KiB as `ru_maxrss` counts.
 const MAX_RSS_KIB: i64 = 1 << 20;
 
-/// A run of the binary with its peak resident set (KiB), from `wait4` on the child.
-struct Measured {
-    code: Option<i32>,
-    stderr: String,
-    max_rss_kib: i64,
-}
-
-fn run_measured(home: &Path, args: &[&str]) -> Measured {
-    use std::os::unix::process::CommandExt;
-    let err_path = home.join("stderr.txt");
-    let err_file = std::fs::File::create(&err_path).unwrap();
-    let mut cmd = sheetbridge(home, args);
-    cmd.stdout(Stdio::null()).stderr(err_file);
-    // SAFETY: setrlimit is async-signal-safe; it only caps the child's address space, so a
-    // build that does not bound its memory fails fast here instead of taking the machine's.
-    unsafe {
-        cmd.pre_exec(|| {
-            let cap = libc::rlimit {
-                rlim_cur: 6 << 30,
-                rlim_max: 6 << 30,
-            };
-            libc::setrlimit(libc::RLIMIT_AS, &cap);
-            Ok(())
-        });
-    }
-    let child = cmd.spawn().unwrap();
-    let pid = child.id() as libc::pid_t;
-    let mut status = 0;
-    // SAFETY: an all-zero rusage is valid; wait4 fills it and reaps our own child.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: pid is our child, not yet waited for; the pointers are to live locals.
-    let r = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
-    assert_eq!(r, pid);
-    drop(child);
-    Measured {
-        code: libc::WIFEXITED(status).then(|| libc::WEXITSTATUS(status)),
-        stderr: std::fs::read_to_string(&err_path).unwrap_or_default(),
-        max_rss_kib: usage.ru_maxrss,
-    }
-}
-
 // ---------------------------------------------------------------------------------------------
 // Zip containers built by hand, so a part can inflate to a gigabyte from a few megabytes.
 
@@ -205,7 +164,10 @@ const SHEET_HEAD: &[u8] = br#"<?xml version="1.0" encoding="UTF-8" standalone="y
 const SHEET: &str = "xl/worksheets/sheet1.xml";
 
 fn assert_refused_within_memory(dir: &Path, input: &Path, expect: &[&str]) {
-    let m = run_measured(dir, &["check", input.to_str().unwrap()]);
+    let m = run_measured(
+        sheetbridge(dir, &["check", input.to_str().unwrap()]),
+        6 << 30,
+    );
     assert_eq!(m.code, Some(2), "{}", m.stderr);
     for e in expect {
         assert!(m.stderr.contains(e), "{e} not in: {}", m.stderr);

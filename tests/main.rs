@@ -3,6 +3,7 @@
 
 mod support;
 
+mod attack;
 mod checks;
 mod cli;
 mod corpus;

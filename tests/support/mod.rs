@@ -260,3 +260,52 @@ pub fn files_in(dir: &Path) -> Vec<String> {
 pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
+
+/// A run of the binary with its peak resident set (KiB), read from `wait4` on the child, never
+/// from a clock.
+pub struct Measured {
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+    pub max_rss_kib: i64,
+}
+
+/// Runs `cmd` (see [`sheetbridge`]) with its address space capped at `cap_bytes`, so a build
+/// that does not bound its memory fails fast instead of taking the machine's, and reports its
+/// peak resident set.
+#[cfg(unix)]
+pub fn run_measured(mut cmd: Command, cap_bytes: u64) -> Measured {
+    use std::os::unix::process::CommandExt;
+    use std::process::Stdio;
+    let dir = tempfile::tempdir().unwrap();
+    let (out_path, err_path) = (dir.path().join("stdout"), dir.path().join("stderr"));
+    cmd.stdout(std::fs::File::create(&out_path).unwrap())
+        .stderr(std::fs::File::create(&err_path).unwrap())
+        .stdin(Stdio::null());
+    // SAFETY: setrlimit is async-signal-safe; it only caps the child's address space.
+    unsafe {
+        cmd.pre_exec(move || {
+            let cap = libc::rlimit {
+                rlim_cur: cap_bytes as libc::rlim_t,
+                rlim_max: cap_bytes as libc::rlim_t,
+            };
+            libc::setrlimit(libc::RLIMIT_AS, &cap);
+            Ok(())
+        });
+    }
+    let child = cmd.spawn().unwrap();
+    let pid = child.id() as libc::pid_t;
+    let mut status = 0;
+    // SAFETY: an all-zero rusage is valid; wait4 fills it and reaps our own child.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: pid is our child, not yet waited for; the pointers are to live locals.
+    let r = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+    assert_eq!(r, pid);
+    drop(child);
+    Measured {
+        code: libc::WIFEXITED(status).then(|| libc::WEXITSTATUS(status)),
+        stdout: std::fs::read_to_string(&out_path).unwrap_or_default(),
+        stderr: std::fs::read_to_string(&err_path).unwrap_or_default(),
+        max_rss_kib: usage.ru_maxrss,
+    }
+}

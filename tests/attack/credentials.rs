@@ -1,0 +1,1 @@
+//! guarantees.md §1. Credentials go where they belong, and nowhere else.

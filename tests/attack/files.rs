@@ -1,0 +1,1 @@
+//! guarantees.md §7. Every file read from outside is bounded.

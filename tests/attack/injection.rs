@@ -1,0 +1,1 @@
+//! guarantees.md §3. Outside text is data, never code.

@@ -1,0 +1,1 @@
+//! guarantees.md §6. Personal numbers are masked however they are written.

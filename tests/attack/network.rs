@@ -1,0 +1,1 @@
+//! guarantees.md §2. Every byte from the network is bounded.
