@@ -504,11 +504,11 @@ impl CrossCheck {
                 .push(Issue::new(code, Some(f16), Stage::Row, args));
         };
         match (self, resident) {
-            (CrossCheck::Sex, Some(rid)) if value == "1" || value == "2" => {
-                if (value == "1") != rid.male {
-                    let word = |m: bool| if m { "男" } else { "女" };
-                    issue(Code::SexMismatch, &[word(value == "1"), word(rid.male)]);
-                }
+            (CrossCheck::Sex, Some(rid))
+                if (value == "1" || value == "2") && (value == "1") != rid.male =>
+            {
+                let word = |m: bool| if m { "男" } else { "女" };
+                issue(Code::SexMismatch, &[word(value == "1"), word(rid.male)]);
             }
             (CrossCheck::Age, Some(rid)) => {
                 if let (Ok(age), Some(at)) = (value.parse::<i32>(), sampled_date) {
@@ -518,10 +518,10 @@ impl CrossCheck {
                     }
                 }
             }
-            (CrossCheck::DateOrder { before }, _) => {
-                if !values[before].is_empty() && value < values[before] {
-                    issue(Code::DateOrder, &[value, values[before]]);
-                }
+            (CrossCheck::DateOrder { before }, _)
+                if !values[before].is_empty() && value < values[before] =>
+            {
+                issue(Code::DateOrder, &[value, values[before]]);
             }
             _ => {}
         }
@@ -1233,7 +1233,8 @@ mod tests {
         let fi = |k| c.profile.field_index(k).unwrap();
         let male = id18("44010619900101123");
         // Rows that give each cross-field check's code, and the fields that check compares.
-        let cases: [(&[(&str, &str)], Code, &[&str]); 3] = [
+        type Case<'a> = (&'a [(&'a str, &'a str)], Code, &'a [&'a str]);
+        let cases: [Case; 3] = [
             (
                 &[("id_type", "01"), ("id_number", &male), ("sex", "2")],
                 Code::SexMismatch,

@@ -231,3 +231,20 @@ fn rows_of_a_malformed_barcode_are_repeats_but_no_tube_that_must_agree() {
         ]
     );
 }
+
+#[test]
+fn fixing_a_malformed_barcode_rechecks_its_old_tube() {
+    let mut rows = simple_rows(1);
+    rows[1][9] = t("12345");
+    rows.push(rows[1].clone());
+    let mut batch = load_rows(rows);
+    assert!(codes(&batch).contains(&(3, "duplicate_row".to_owned())));
+    // The kept row gets a well-formed barcode: its copy is alone under "12345" now.
+    batch.edit(0, 9, "ABC123456");
+    assert_eq!(codes(&batch), [(3, "barcode_format".to_owned())]);
+    // And the copy the same barcode: a repeat again, now of a row without an error.
+    batch.edit(1, 9, "ABC123456");
+    assert_eq!(codes(&batch), [(3, "duplicate_row".to_owned())]);
+    assert_eq!(batch.status(0), RowStatus::Ready);
+    assert_eq!(batch.status(1), RowStatus::Duplicate);
+}
