@@ -480,10 +480,10 @@ impl Batch {
     fn update_keys(&mut self, index: usize) {
         let r = &self.profile().roles;
         let ok = |this: &Self, f: Option<usize>| f.is_some_and(|f| !this.field_failed(index, f));
+        // A malformed barcode still groups its rows: the same person twice under it is a
+        // repeat (`rules::batch` decides which tube rules need a well-formed barcode).
         let barcode_key = match r.barcode {
-            Some(b) if ok(self, Some(b)) && !self.value(index, b).is_empty() => {
-                hash1(self.output_value(index, b))
-            }
+            Some(b) if !self.value(index, b).is_empty() => hash1(self.output_value(index, b)),
             _ => 0,
         };
         let person_key = match r.id_number {

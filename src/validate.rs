@@ -334,11 +334,41 @@ impl Checker {
             .map(|d| d.date());
         let birth_limit: NaiveDate = sampled_date.unwrap_or(self.ctx.now.date());
         let resident = self.id_number_stage(values, field_ok, birth_limit, &mut out);
-        // Sex and age against the resident ID, or derived from it; date order.
+        // The document number's own errors (its type's rule), found just above.
+        let id_failed = r.id_number.is_some_and(|ni| {
+            out.issues
+                .iter()
+                .any(|i| i.is_error() && i.field == Some(ni as u16))
+        });
+        // A field a cross-field check may compare: no error of its own. The one place this
+        // is decided: a second message about a value that already has one is noise, and the
+        // clerk fixes that value first (template.md, "Cross-field and cross-row checks").
+        let own_ok = |f: usize| field_ok[f] && !(id_failed && Some(f) == r.id_number);
         for fi in 0..self.profile.fields.len() {
-            self.cross_field(fi, (values, field_ok), resident, sampled_date, &mut out);
+            if values[fi].is_empty() {
+                // Sex and age from the resident ID.
+                self.derive(fi, resident, sampled_date, &mut out);
+            } else if let Some(check) = self.cross_check(fi)
+                && check.compares(fi, r).into_iter().flatten().all(own_ok)
+            {
+                check.run(self, fi, values, (resident, sampled_date), &mut out);
+            }
         }
         out
+    }
+
+    /// The cross-field check of a field, if it has one: sex and age against the resident ID,
+    /// a date-time against the one it may not precede.
+    fn cross_check(&self, fi: usize) -> Option<CrossCheck> {
+        let field = &self.profile.fields[fi];
+        match field.kind {
+            Kind::Sex => Some(CrossCheck::Sex),
+            Kind::Age => Some(CrossCheck::Age),
+            Kind::Datetime => field
+                .not_before
+                .map(|before| CrossCheck::DateOrder { before }),
+            _ => None,
+        }
     }
 
     /// The document number, by the rule of its type (or the type it falls back to); the
@@ -404,84 +434,96 @@ impl Checker {
         None
     }
 
-    /// One field against the others: derived when empty (sex, age from the resident ID), else
-    /// compared with the resident ID, and its date order.
-    fn cross_field(
+    /// An empty field derived from the resident ID (sex; age at the sampling time, even a
+    /// future one), or `required` when it cannot be.
+    fn derive(
         &self,
         fi: usize,
-        (values, field_ok): (&[&str], &[bool]),
         resident: Option<idcard::ResidentId>,
         sampled_date: Option<NaiveDate>,
         out: &mut RowOutcome,
     ) {
-        let p = &*self.profile;
-        let field = &p.fields[fi];
+        let field = &self.profile.fields[fi];
+        let f16 = fi as u16;
+        let derived = match (field.derive, resident) {
+            (Some(Derive::SexFromId), Some(rid)) => {
+                Some(if rid.male { "1" } else { "2" }.to_owned())
+            }
+            (Some(Derive::AgeFromId), Some(rid)) => {
+                sampled_date.map(|at| idcard::age_at(rid.birth, at).max(0).to_string())
+            }
+            _ => None,
+        };
+        match derived {
+            Some(v) => out.derived.push((f16, v.into())),
+            None if field.required && field.derive.is_some() => {
+                out.issues
+                    .push(Issue::new(Code::Required, Some(f16), Stage::Row, &[]));
+            }
+            None => {}
+        }
+    }
+}
+
+/// A check of one field against other fields of its row. [`Checker::row`] runs it only when
+/// none of the fields it compares has an error of its own.
+#[derive(Debug, Clone, Copy)]
+enum CrossCheck {
+    /// 性别 against the sex digit of the resident ID (`sex_mismatch`).
+    Sex,
+    /// 年龄 against the resident ID's birth date at the sampling time (`age_mismatch`).
+    Age,
+    /// A date-time not before another one, 检测时间 after 采样时间 (`date_order`).
+    DateOrder { before: usize },
+}
+
+impl CrossCheck {
+    /// Every field the check reads for field `fi`: the field, and what it is compared with
+    /// (the document number read by its type; the sampling time an age is taken at).
+    fn compares(self, fi: usize, r: &crate::profile::Roles) -> [Option<usize>; 4] {
+        match self {
+            CrossCheck::Sex => [Some(fi), r.id_number, r.id_type, None],
+            CrossCheck::Age => [Some(fi), r.id_number, r.id_type, r.sampled_at],
+            CrossCheck::DateOrder { before } => [Some(fi), Some(before), None, None],
+        }
+    }
+
+    /// Runs the check on field `fi` (not empty, and no compared field with its own error).
+    fn run(
+        self,
+        c: &Checker,
+        fi: usize,
+        values: &[&str],
+        (resident, sampled_date): (Option<idcard::ResidentId>, Option<NaiveDate>),
+        out: &mut RowOutcome,
+    ) {
         let f16 = fi as u16;
         let value = values[fi];
-        if value.is_empty() {
-            let derived = match (field.derive, resident) {
-                (Some(Derive::SexFromId), Some(rid)) => {
-                    Some(if rid.male { "1" } else { "2" }.to_owned())
-                }
-                (Some(Derive::AgeFromId), Some(rid)) => {
-                    sampled_date.map(|at| idcard::age_at(rid.birth, at).max(0).to_string())
-                }
-                _ => None,
-            };
-            match derived {
-                Some(v) => out.derived.push((f16, v.into())),
-                None if field.required && field.derive.is_some() => {
-                    out.issues
-                        .push(Issue::new(Code::Required, Some(f16), Stage::Row, &[]));
-                }
-                None => {}
+        let mut issue = |code, args: &[&str]| {
+            out.issues
+                .push(Issue::new(code, Some(f16), Stage::Row, args));
+        };
+        match (self, resident) {
+            (CrossCheck::Sex, Some(rid))
+                if (value == "1" || value == "2") && (value == "1") != rid.male =>
+            {
+                let word = |m: bool| if m { "男" } else { "女" };
+                issue(Code::SexMismatch, &[word(value == "1"), word(rid.male)]);
             }
-            return;
-        }
-        if !field_ok[fi] {
-            return;
-        }
-        match (field.kind, resident) {
-            (Kind::Sex, Some(rid)) if value == "1" || value == "2" => {
-                let id_male = rid.male;
-                if (value == "1") != id_male {
-                    let word = |m: bool| if m { "男" } else { "女" };
-                    out.issues.push(Issue::new(
-                        Code::SexMismatch,
-                        Some(f16),
-                        Stage::Row,
-                        &[word(value == "1"), word(id_male)],
-                    ));
-                }
-            }
-            (Kind::Age, Some(rid)) => {
+            (CrossCheck::Age, Some(rid)) => {
                 if let (Ok(age), Some(at)) = (value.parse::<i32>(), sampled_date) {
                     let computed = idcard::age_at(rid.birth, at);
-                    if (age - computed).abs() > p.batch.age_tolerance {
-                        out.issues.push(Issue::new(
-                            Code::AgeMismatch,
-                            Some(f16),
-                            Stage::Row,
-                            &[value, &computed.to_string()],
-                        ));
+                    if (age - computed).abs() > c.profile.batch.age_tolerance {
+                        issue(Code::AgeMismatch, &[value, &computed.to_string()]);
                     }
                 }
             }
+            (CrossCheck::DateOrder { before }, _)
+                if !values[before].is_empty() && value < values[before] =>
+            {
+                issue(Code::DateOrder, &[value, values[before]]);
+            }
             _ => {}
-        }
-        // Date order.
-        if let Some(before) = field.not_before
-            && field_ok[before]
-            && !values[before].is_empty()
-            && field.kind == Kind::Datetime
-            && value < values[before]
-        {
-            out.issues.push(Issue::new(
-                Code::DateOrder,
-                Some(f16),
-                Stage::Row,
-                &[value, values[before]],
-            ));
         }
     }
 }
@@ -517,6 +559,14 @@ impl NumberProblem {
             NumberProblem::Id(IdProblem::RegionUnknown(code)) => {
                 new(Code::IdRegion, &[&code]).with_severity(Severity::Warning)
             }
+            NumberProblem::Id(IdProblem::Nationality(code)) => new(
+                Code::IdFormat,
+                &[
+                    type_name,
+                    number,
+                    &format!("第 4 到 6 位的国籍代码 {code} 不是任何国家或地区的代码"),
+                ],
+            ),
             NumberProblem::Id(IdProblem::Birthdate(d)) => new(Code::IdBirthdate, &[&d]),
             NumberProblem::Id(IdProblem::Checksum(c)) => new(Code::IdChecksum, &[&c.to_string()]),
         }
@@ -1175,6 +1225,103 @@ mod tests {
             ]);
             assert_eq!(row_codes(&o), [(code, Severity::Error)], "{n}");
         }
+    }
+
+    #[test]
+    fn every_cross_field_check_skips_a_field_with_its_own_error() {
+        let c = checker();
+        let fi = |k| c.profile.field_index(k).unwrap();
+        let male = id18("44010619900101123");
+        // Rows that give each cross-field check's code, and the fields that check compares.
+        type Case<'a> = (&'a [(&'a str, &'a str)], Code, &'a [&'a str]);
+        let cases: [Case; 3] = [
+            (
+                &[("id_type", "01"), ("id_number", &male), ("sex", "2")],
+                Code::SexMismatch,
+                &["sex", "id_number", "id_type"],
+            ),
+            (
+                &[("id_type", "01"), ("id_number", &male), ("age", "40")],
+                Code::AgeMismatch,
+                &["age", "id_number", "id_type", "sampled_at"],
+            ),
+            (
+                &[("tested_at", "2022-01-10 07:00:00")],
+                Code::DateOrder,
+                &["tested_at", "sampled_at"],
+            ),
+        ];
+        for (row, code, compared) in cases {
+            let mut v = vec![""; c.profile.fields.len()];
+            v[fi("sampled_at")] = "2022-01-10 08:00:00";
+            for (k, val) in row {
+                v[fi(k)] = val;
+            }
+            let has = |ok: &[bool], v: &[&str]| c.row(v, ok).issues.iter().any(|i| i.code == code);
+            assert!(has(&vec![true; v.len()], &v), "{code:?} found at all");
+            // Any one field with an error of its own: the check runs iff it does not compare it.
+            for f in 0..v.len() {
+                let mut ok = vec![true; v.len()];
+                ok[f] = false;
+                let key = c.profile.fields[f].key.as_str();
+                assert_eq!(
+                    has(&ok, &v),
+                    !compared.contains(&key),
+                    "{code:?} with {key} failed"
+                );
+            }
+            // The document number's error found by its type's rule counts too.
+            if compared.contains(&"id_number") {
+                let bad = format!(
+                    "{}{}",
+                    &male[..17],
+                    if male.ends_with('0') { '1' } else { '0' }
+                );
+                let mut w = v.clone();
+                w[fi("id_number")] = &bad;
+                assert!(!has(&vec![true; v.len()], &w), "{code:?} with id_checksum");
+            }
+        }
+    }
+
+    #[test]
+    fn a_card_without_a_country_code_is_one_id_format_per_defect() {
+        let fpr = "外国人永久居留身份证";
+        let zero = id18("94400019850305123");
+        let o = row(&[
+            ("id_type", fpr),
+            ("id_number", &zero),
+            ("sampled_at", "2022-01-10 08:00:00"),
+        ]);
+        assert_eq!(row_codes(&o), [("id_format", Severity::Error)]);
+        let hint = o.issues[0].args[2].as_ref();
+        assert!(hint.contains("国籍代码 000"), "{hint}");
+        let wrong = format!(
+            "{}{}",
+            &zero[..17],
+            if zero.ends_with('0') { '1' } else { '0' }
+        );
+        let o = row(&[
+            ("id_type", fpr),
+            ("id_number", &wrong),
+            ("sampled_at", "2022-01-10 08:00:00"),
+        ]);
+        assert_eq!(
+            row_codes(&o),
+            [
+                ("id_format", Severity::Error),
+                ("id_checksum", Severity::Error)
+            ]
+        );
+        // Filed as 01: no card, so checked as 01, and 95 is no province.
+        let o = row(&[
+            ("id_type", "01"),
+            ("id_number", "951000201106300321"),
+            ("sampled_at", "2022-01-10 08:00:00"),
+        ]);
+        assert_eq!(row_codes(&o), [("id_region", Severity::Error)]);
+        assert_eq!(o.issues[0].args[0].as_ref(), "951000");
+        assert!(o.derived.is_empty(), "{:?}", o.derived);
     }
 
     #[test]

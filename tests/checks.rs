@@ -176,3 +176,75 @@ fn of_two_repeated_rows_the_first_without_an_error_is_kept() {
         ]
     );
 }
+
+#[test]
+fn a_repeat_is_found_when_the_barcode_itself_is_malformed() {
+    // Barcodes that fail their own rule (too short, a dash, a Chinese character, too long).
+    for bad in ["12345", "1234-5678", "条码123456", &"9".repeat(33)] {
+        let mut rows = simple_rows(2);
+        rows[2][9] = t(bad);
+        rows.push(rows[2].clone());
+        // The copy also has an error of its own elsewhere: the first is still the one kept.
+        let mut again = rows[2].clone();
+        again[5] = t("1380013800");
+        rows.push(again);
+        let batch = load_rows(rows);
+        assert_eq!(
+            codes(&batch),
+            [
+                (3, "barcode_format".to_owned()),
+                (4, "barcode_format".to_owned()),
+                (4, "duplicate_row".to_owned()),
+                (5, "phone_format".to_owned()),
+                (5, "barcode_format".to_owned()),
+                (5, "duplicate_row".to_owned()),
+            ],
+            "{bad}"
+        );
+        let dup = batch
+            .issues(2)
+            .iter()
+            .find(|i| i.code.as_str() == "duplicate_row")
+            .unwrap();
+        let msg = batch.message(2, dup, sheetbridge::issue::Lang::Zh);
+        assert!(msg.contains("第 3 行"), "{bad}: {msg}");
+        let s = batch.summary();
+        assert_eq!((s.total, s.ready, s.rejected), (4, 1, 3), "{bad}");
+    }
+}
+
+#[test]
+fn rows_of_a_malformed_barcode_are_repeats_but_no_tube_that_must_agree() {
+    // Two people under one malformed barcode, with different sites: their own error says the
+    // barcode is wrong; a conflict or a pool limit on a barcode that is not one would be noise.
+    let mut rows = simple_rows(2);
+    for r in rows.iter_mut().skip(1) {
+        r[9] = t("AB-12");
+    }
+    rows[2][10] = t("另一个采样点");
+    let batch = load_rows(rows);
+    assert_eq!(
+        codes(&batch),
+        [
+            (2, "barcode_format".to_owned()),
+            (3, "barcode_format".to_owned())
+        ]
+    );
+}
+
+#[test]
+fn fixing_a_malformed_barcode_rechecks_its_old_tube() {
+    let mut rows = simple_rows(1);
+    rows[1][9] = t("12345");
+    rows.push(rows[1].clone());
+    let mut batch = load_rows(rows);
+    assert!(codes(&batch).contains(&(3, "duplicate_row".to_owned())));
+    // The kept row gets a well-formed barcode: its copy is alone under "12345" now.
+    batch.edit(0, 9, "ABC123456");
+    assert_eq!(codes(&batch), [(3, "barcode_format".to_owned())]);
+    // And the copy the same barcode: a repeat again, now of a row without an error.
+    batch.edit(1, 9, "ABC123456");
+    assert_eq!(codes(&batch), [(3, "duplicate_row".to_owned())]);
+    assert_eq!(batch.status(0), RowStatus::Ready);
+    assert_eq!(batch.status(1), RowStatus::Duplicate);
+}

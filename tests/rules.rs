@@ -237,18 +237,133 @@ fn fullwidth_dates_bracketed_area_codes_and_future_sampling() {
             (5, t("（020）87654321")),
         ],
         &[(5, t("(0755)1234567"))],
-        &[(6, t("2099-01-10 08:30:00")), (7, t("2099-01-10 14:00:00"))],
+        &[
+            (6, t("2099-01-10 08:30:00")),
+            (7, t("2099-01-10 14:00:00")),
+            (4, V::Blank),
+        ],
     ]));
-    // A future sampling time is an error, and still the date the age is taken at.
+    // A future sampling time is an error, and still the date a missing age is taken at (born
+    // 1962-06-01: 136 on 2099-01-10); an age written is not compared with it (its own error).
     assert_eq!(
         codes(&batch),
-        [
-            (4, "age_mismatch".to_owned()),
-            (4, "date_future".to_owned()),
-            (4, "date_future".to_owned())
-        ]
+        [(4, "date_future".to_owned()), (4, "date_future".to_owned())]
     );
+    assert_eq!(batch.output_value(2, 4), "136");
     assert_eq!(batch.output_value(0, 6), "2022-01-10 08:30:00");
     assert_eq!(batch.output_value(0, 5), "02087654321");
     assert_eq!(batch.output_value(1, 5), "07551234567");
+}
+
+/// A 2023-format 外国人永久居留身份证: `9`, province, nationality, birth, sequence, check digit.
+fn card(province: &str, nationality: &str, birth: &str, seq: u32) -> String {
+    let first17 = format!("9{province}{nationality}{birth}{seq:03}");
+    format!("{first17}{}", check_char(&first17))
+}
+
+/// The same number with another last character (a wrong check digit).
+fn wrong_last(n: &str) -> String {
+    let last = if n.ends_with('0') { '1' } else { '0' };
+    format!("{}{last}", &n[..17])
+}
+
+#[test]
+fn a_foreigner_cards_nationality_code_is_checked_and_each_defect_reported() {
+    let fpr = "外国人永久居留身份证";
+    let good = card("44", "840", "19850305", 123); // 840: United States
+    let zero = card("44", "000", "19850305", 123);
+    let row = |n: &str| [(1, t(fpr)), (2, t(n)), (3, t("男")), (4, V::N(36.0))];
+    let batch = load_rows(rows_with(&[
+        &row(&good),
+        &row(&zero),
+        // Code 000 and a wrong check digit: two errors, not only the check digit.
+        &row(&wrong_last(&zero)),
+        // 999 is no country either; the card's other defects are still reported.
+        &row(&wrong_last(&card("44", "999", "19850230", 123))),
+    ]));
+    assert_eq!(
+        codes(&batch),
+        [
+            (3, "id_format".to_owned()),
+            (4, "id_format".to_owned()),
+            (4, "id_checksum".to_owned()),
+            (5, "id_format".to_owned()),
+            (5, "id_birthdate".to_owned()),
+            (5, "id_checksum".to_owned()),
+        ]
+    );
+    assert_eq!(batch.status(0), RowStatus::Ready);
+    let msg = batch.message(1, &batch.issues(1)[0], sheetbridge::issue::Lang::Zh);
+    assert!(msg.contains("国籍") && msg.contains("000"), "{msg}");
+}
+
+#[test]
+fn a_nine_number_filed_as_resident_id_that_is_no_valid_card_is_checked_as_resident_id() {
+    // 9, 51, nationality 000, born 2011-06-30, sequence 032, right check digit: no card.
+    let number = "951000201106300321";
+    let batch = load_rows(rows_with(&[&[
+        (1, t("居民身份证")),
+        (2, t(number)),
+        (3, t("女")),
+        (4, V::N(10.0)),
+    ]]));
+    assert_eq!(codes(&batch), [(2, "id_region".to_owned())]);
+    assert_eq!(
+        severities(&batch, 0),
+        [("id_region".to_owned(), Severity::Error)]
+    );
+    assert_eq!(&*batch.issues(0)[0].args[0], "951000");
+    assert_eq!(batch.output_value(0, 1), "01", "the type is not changed");
+    // With a real country code (156) the same number is a card: the type changes.
+    let card = card("51", "156", "20110630", 32);
+    let batch = load_rows(rows_with(&[&[
+        (1, t("居民身份证")),
+        (2, t(&card)),
+        (3, t("女")),
+        (4, V::N(10.0)),
+    ]]));
+    assert_eq!(codes(&batch), [(2, "id_type_changed".to_owned())]);
+    assert_eq!(batch.output_value(0, 1), "99");
+}
+
+#[test]
+fn a_cross_field_check_is_not_run_on_a_field_with_its_own_error() {
+    // Born 1990-06-01, male: sex, age and times that disagree only through the broken field.
+    let male = id("440106", "19900601", 3, true);
+    let broken_checksum = wrong_last(&male);
+    let batch = load_rows(rows_with(&[
+        // A future sampling time: date_future, no age_mismatch and no date_order from it.
+        &[
+            (2, t(&male)),
+            (3, t("男")),
+            (4, V::N(31.0)),
+            (6, t("2099-01-10 08:30:00")),
+            (7, t("2022-01-10 14:00:00")),
+        ],
+        // A future testing time before a future sampling time: two date_future only.
+        &[
+            (2, t(&male)),
+            (3, t("男")),
+            (4, V::N(31.0)),
+            (6, t("2099-01-10 08:30:00")),
+            (7, t("2098-01-10 14:00:00")),
+        ],
+        // A sex that cannot be read: sex_value, no sex_mismatch.
+        &[(2, t(&male)), (3, t("x")), (4, V::N(31.0))],
+        // An ID with a wrong check digit: id_checksum, no sex_mismatch or age_mismatch.
+        &[(2, t(&broken_checksum)), (3, t("女")), (4, V::N(5.0))],
+        // An age that cannot be read: age_value, no age_mismatch.
+        &[(2, t(&male)), (3, t("男")), (4, t("一百"))],
+    ]));
+    assert_eq!(
+        codes(&batch),
+        [
+            (2, "date_future".to_owned()),
+            (3, "date_future".to_owned()),
+            (3, "date_future".to_owned()),
+            (4, "sex_value".to_owned()),
+            (5, "id_checksum".to_owned()),
+            (6, "age_value".to_owned()),
+        ]
+    );
 }

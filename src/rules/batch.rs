@@ -7,8 +7,8 @@
 use crate::batch::{Batch, Ledger};
 use crate::issue::{Code, Issue, Stage};
 
-/// The rows (batch indices) among `group` that have a barcode, grouped by the barcode itself
-/// (two barcodes may share a key), excluded rows left out.
+/// The rows (batch indices) among `group` that have a barcode, well-formed or not, grouped by
+/// the barcode itself (two barcodes may share a key), excluded rows left out.
 fn by_barcode(b: &Batch, group: &[usize], field: usize) -> Vec<(String, Vec<usize>)> {
     let mut by_code: Vec<(String, Vec<usize>)> = Vec::new();
     for &i in group {
@@ -25,6 +25,9 @@ fn by_barcode(b: &Batch, group: &[usize], field: usize) -> Vec<(String, Vec<usiz
 }
 
 /// Rows sharing one barcode key: repeats of a person, the pool size, values that disagree.
+/// Under a barcode that fails its own check (`barcode_format`: the same text, so every row of
+/// it) only repeats are looked for: the pool size and the values that must agree are
+/// cross-row checks of the barcode, not run on a value that already has its own error.
 pub(crate) fn barcode_group(b: &Batch, group: &[usize]) -> Vec<(usize, Issue)> {
     let p = b.profile();
     let mut found = Vec::new();
@@ -35,6 +38,9 @@ pub(crate) fn barcode_group(b: &Batch, group: &[usize]) -> Vec<(usize, Issue)> {
     for (code, mut rows) in by_barcode(b, group, bf) {
         rows.sort_by_key(|&i| b.line(i));
         let counted = repeats(b, &rows, bf16, &mut found);
+        if rows.iter().any(|&i| b.field_failed(i, bf)) {
+            continue;
+        }
         // Pool size.
         let pool = p.batch.pool_size;
         for &i in counted.iter().skip(pool) {
@@ -190,6 +196,9 @@ pub(crate) fn already_uploaded(b: &Batch, index: usize, ledger: &dyn Ledger) -> 
         return None;
     }
     let bf = b.profile().roles.barcode?;
+    if b.field_failed(index, bf) {
+        return None;
+    }
     let barcode = b.output_value(index, bf);
     ledger.contains(barcode, &b.person_id(index)).then(|| {
         Issue::new(

@@ -1,4 +1,5 @@
-//! Resident ID numbers (GB 11643): check digit, birth date, region code, 15-to-18 upgrade.
+//! Resident ID numbers (GB 11643): check digit, birth date, region code, 15-to-18 upgrade; the
+//! 2023-format 外国人永久居留身份证 (GA 2102-2023) with its nationality code (GB/T 2659).
 
 use chrono::{Datelike, NaiveDate};
 use std::sync::OnceLock;
@@ -43,6 +44,42 @@ pub fn region_exists(code: &str) -> bool {
     code.parse::<u32>()
         .map(|n| regions().binary_search(&n).is_ok())
         .unwrap_or(false)
+}
+
+/// The country-code table (GB/T 2659 numeric, the same numbers as ISO 3166-1 numeric), from
+/// `assets/regions/iso3166-numeric.tsv` (Debian iso-codes; `assets/regions/countries.py`).
+static COUNTRIES_TSV: &str = include_str!("../../assets/regions/iso3166-numeric.tsv");
+
+/// The three-digit numbers of the country table, in its order (lines that are not comments).
+pub(crate) fn country_codes() -> impl Iterator<Item = u16> {
+    COUNTRIES_TSV
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| l.split('\t').next()?.parse().ok())
+        .filter(|&n: &u16| n < 1000)
+}
+
+/// One bit per number 000-999, set for a country code: built once, then a lookup is a shift
+/// (nothing allocated per row).
+fn countries() -> &'static [u64; 16] {
+    static BITS: OnceLock<[u64; 16]> = OnceLock::new();
+    BITS.get_or_init(|| {
+        let mut bits = [0u64; 16];
+        for n in country_codes() {
+            bits[usize::from(n / 64)] |= 1 << (n % 64);
+        }
+        bits
+    })
+}
+
+/// Whether three digits are a numeric country code of GB/T 2659 (`156`, `840`; not `000`).
+pub fn nationality_exists(code: &str) -> bool {
+    let b = code.as_bytes();
+    if b.len() != 3 || !b.iter().all(u8::is_ascii_digit) {
+        return false;
+    }
+    let n = b.iter().fold(0u16, |n, d| n * 10 + u16::from(d - b'0'));
+    countries()[usize::from(n / 64)] & (1 << (n % 64)) != 0
 }
 
 /// The check character for the first 17 digits (ISO 7064 MOD 11-2, 10 written `X`).
@@ -91,6 +128,9 @@ pub enum IdProblem {
     /// The region code is not in the table but the province exists and the check digit is
     /// right: most likely a gap in the table (a warning, not an error).
     RegionUnknown(String),
+    /// The nationality of a 2023-format permanent residence ID (digits 4-6) is not a country
+    /// code of GB/T 2659 (the three digits).
+    Nationality(String),
     /// The birth date does not exist or lies after `not_after` (the date found, `YYYY-MM-DD` or
     /// the raw eight digits).
     Birthdate(String),
@@ -110,7 +150,8 @@ impl IdProblem {
 pub struct Checked {
     /// Birth date and sex, when the number carries them and has no error.
     pub person: Option<ResidentId>,
-    /// Errors and warnings, in the order region, birth date, check digit.
+    /// Errors and warnings, in the order region, nationality, birth date, check digit: every
+    /// defect found, not only the first.
     pub problems: Vec<IdProblem>,
 }
 
@@ -187,8 +228,10 @@ fn finish(
 }
 
 /// Checks a 外国人永久居留身份证 number: the 2023 format (GA 2102-2023: `9`, a province, a
-/// three-digit nationality, the birth date, a sequence odd for men, the MOD 11-2 check digit)
-/// or the 2004 format (three capital letters and 12 digits, which tell nothing more).
+/// three-digit nationality of GB/T 2659, the birth date, a sequence odd for men, the MOD 11-2
+/// check digit) or the 2004 format (three capital letters and 12 digits, which tell nothing
+/// more). Each defect of a 2023 card is reported (a bad nationality and a wrong check digit
+/// are two problems).
 pub fn check_permanent_residence(id: &str, not_after: NaiveDate) -> Checked {
     let b = id.as_bytes();
     if b.len() == 15
@@ -204,6 +247,9 @@ pub fn check_permanent_residence(id: &str, not_after: NaiveDate) -> Checked {
     let mut problems = Vec::new();
     if !province_exists(&id[1..3]) {
         problems.push(IdProblem::Region(id[1..3].to_owned()));
+    }
+    if !nationality_exists(&id[3..6]) {
+        problems.push(IdProblem::Nationality(id[3..6].to_owned()));
     }
     finish(id, not_after, checksum_ok, problems)
 }
@@ -395,6 +441,93 @@ mod tests {
                 "{other}"
             );
         }
+    }
+
+    #[test]
+    fn the_country_table_is_read_whole() {
+        // Every line of the bundled table is a code (none silently dropped by the parser).
+        let lines: Vec<&str> = COUNTRIES_TSV
+            .lines()
+            .filter(|l| !l.starts_with('#'))
+            .collect();
+        assert_eq!(lines.len(), 249, "ISO 3166-1 has 249 entries");
+        let codes: Vec<u16> = country_codes().collect();
+        assert_eq!(codes.len(), lines.len());
+        assert!(codes.windows(2).all(|w| w[0] < w[1]), "sorted, each once");
+        for line in &lines {
+            let cols: Vec<&str> = line.split('\t').collect();
+            assert!(
+                cols.len() == 3 && cols[0].len() == 3 && cols[1].len() == 3,
+                "{line}"
+            );
+            assert!(nationality_exists(cols[0]), "{line}");
+        }
+        let count = (0..1000)
+            .filter(|n| nationality_exists(&format!("{n:03}")))
+            .count();
+        assert_eq!(count, 249, "the lookup agrees with the table");
+    }
+
+    #[test]
+    fn nationality_codes() {
+        // 004 Afghanistan, 156 China, 840 United States, 894 Zambia (the table's ends).
+        for code in ["004", "156", "344", "446", "158", "840", "894"] {
+            assert!(nationality_exists(code), "{code}");
+        }
+        for code in [
+            "000",
+            "001",
+            "999",
+            "900",
+            "84",
+            "8400",
+            "84a",
+            "",
+            "０８４",
+            "+84",
+        ] {
+            assert!(!nationality_exists(code), "{code}");
+        }
+    }
+
+    #[test]
+    fn each_defect_of_a_2023_card_is_reported() {
+        // Code 000 with a right check digit: the nationality alone.
+        let zero = make("94400019850305123");
+        assert_eq!(
+            check_permanent_residence(&zero, today()).problems,
+            [IdProblem::Nationality("000".into())]
+        );
+        // ... and with a wrong one: both.
+        let expected = zero.as_bytes()[17] as char;
+        let wrong = format!("{}{}", &zero[..17], if expected == '0' { '1' } else { '0' });
+        assert_eq!(
+            check_permanent_residence(&wrong, today()).problems,
+            [
+                IdProblem::Nationality("000".into()),
+                IdProblem::Checksum(expected)
+            ]
+        );
+        // Province, nationality, birth date and check digit all wrong: four problems.
+        let all = make("99999919850230123");
+        let expected = all.as_bytes()[17] as char;
+        let all = format!("{}{}", &all[..17], if expected == '0' { '1' } else { '0' });
+        let c = check_permanent_residence(&all, today());
+        assert_eq!(
+            c.problems,
+            [
+                IdProblem::Region("99".into()),
+                IdProblem::Nationality("999".into()),
+                IdProblem::Birthdate("19850230".into()),
+                IdProblem::Checksum(expected)
+            ]
+        );
+        assert!(c.person.is_none());
+        // The example (9, province 51, code 000, right check digit): no card.
+        assert_eq!(
+            check_permanent_residence("951000201106300321", today()).problems,
+            [IdProblem::Nationality("000".into())]
+        );
     }
 
     #[test]

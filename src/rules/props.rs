@@ -1,9 +1,14 @@
 //! Property tests of the resident-ID and date-time rules (proptest): random valid IDs round-trip
 //! their check digit, sex and birth date; any single-character change of a valid 18-digit ID is
-//! rejected; any date-time written in each of the template's shapes reads back to the instant.
+//! rejected; any date-time written in each of the template's shapes reads back to the instant;
+//! a 2023-format 外国人永久居留身份证 passes with any country code of the bundled GB/T 2659 table
+//! and fails, naming the code, with any other three digits.
 
 use super::datetime::{self, from_excel_serial, parse_text};
-use super::idcard::{self, IdProblem, check, check_char, regions, upgrade_15};
+use super::idcard::{
+    self, IdProblem, check, check_char, check_permanent_residence, country_codes, province_exists,
+    regions, upgrade_15,
+};
 use super::text::Normalizer;
 use chrono::{Datelike, Duration, NaiveDate, NaiveDateTime, NaiveTime, Timelike};
 use proptest::prelude::*;
@@ -33,8 +38,79 @@ fn make18(region: u32, birth: NaiveDate, seq: u32, male: bool) -> String {
     format!("{first17}{c}")
 }
 
+/// The province codes (two digits) a 2023 card may carry.
+fn provinces() -> Vec<u8> {
+    (10..100)
+        .filter(|p| province_exists(&p.to_string()))
+        .collect()
+}
+
+/// The country codes of the bundled table (`assets/regions/iso3166-numeric.tsv`).
+fn countries() -> Vec<u16> {
+    country_codes().collect()
+}
+
+/// A 2023-format 外国人永久居留身份证 (GA 2102-2023): `9`, province, nationality, birth date,
+/// a three-digit sequence odd for men, check digit.
+fn make_card(province: u8, nationality: u16, birth: NaiveDate, seq: u32, male: bool) -> String {
+    let seq = (seq % 500) * 2 + u32::from(male);
+    let first17 = format!(
+        "9{province:02}{nationality:03}{}{seq:03}",
+        birth.format("%Y%m%d")
+    );
+    let c = check_char(&first17).unwrap();
+    format!("{first17}{c}")
+}
+
+/// A three-digit number that is not in the country table.
+fn not_a_country() -> impl Strategy<Value = u16> {
+    (0u16..1000).prop_filter("a country code", |n| !countries().contains(n))
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
+
+    #[test]
+    fn a_2023_card_with_a_country_code_passes(
+        pi in 0..provinces().len(),
+        ci in 0..countries().len(),
+        days in 0..=days_to_today(),
+        seq in 0u32..500,
+        male: bool,
+    ) {
+        let birth = day(days);
+        let id = make_card(provinces()[pi], countries()[ci], birth, seq, male);
+        let c = check_permanent_residence(&id, today());
+        prop_assert!(c.problems.is_empty(), "{} {:?}", id, c.problems);
+        prop_assert_eq!(c.person, Some(idcard::ResidentId { birth, male }));
+    }
+
+    #[test]
+    fn a_2023_card_with_any_other_code_fails(
+        pi in 0..provinces().len(),
+        code in not_a_country(),
+        days in 0..=days_to_today(),
+        seq in 0u32..500,
+        male: bool,
+        wrong_check in any::<bool>(),
+    ) {
+        let id = make_card(provinces()[pi], code, day(days), seq, male);
+        let last = id.as_bytes()[17] as char;
+        let id = if wrong_check {
+            format!("{}{}", &id[..17], if last == '0' { '1' } else { '0' })
+        } else {
+            id
+        };
+        let c = check_permanent_residence(&id, today());
+        prop_assert!(!c.is_valid());
+        prop_assert!(c.person.is_none());
+        // The code is named; a wrong check digit is a second problem, not the only one.
+        let mut want = vec![IdProblem::Nationality(format!("{code:03}"))];
+        if wrong_check {
+            want.push(IdProblem::Checksum(last));
+        }
+        prop_assert_eq!(c.problems, want, "{}", id);
+    }
 
     #[test]
     fn valid_18_digit_ids_round_trip(
