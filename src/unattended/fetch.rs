@@ -422,7 +422,8 @@ fn describe(path: &Path, first_row: Option<Vec<String>>) -> String {
             let cells: String = cells.join("、").chars().take(60).collect();
             crate::paths::for_line(&format!("表格，但认不出表头：{cells}"))
         }
-        None => "（空白内容）".into(),
+        None if head.is_empty() => "（空白内容）".into(),
+        None => "（认不出的二进制内容）".into(),
     }
 }
 

@@ -338,6 +338,7 @@ fn redirects_within_the_origin_are_followed_at_most_five_times() {
     assert_eq!(r.code, 0, "{}", r.stderr);
     let seen = platform.seen();
     let again = seen.iter().find(|q| q.path == "/login2").expect("followed");
+    assert_eq!(again.method, "POST", "a 307 keeps the method and the body");
     assert!(again.form().contains(&("password".into(), "s3cret-pw".into())));
 
     for code in [301, 302, 303, 307, 308] {
