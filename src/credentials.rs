@@ -512,9 +512,15 @@ mod tests {
             ]),
         );
         let got = env.find(&a).unwrap();
-        assert_eq!((got.user.as_deref(), got.password.as_deref()), (Some("ua"), Some("envp")));
+        assert_eq!(
+            (got.user.as_deref(), got.password.as_deref()),
+            (Some("ua"), Some("envp"))
+        );
         let src = env.find(&Account::Source("city".into())).unwrap();
-        assert_eq!((src.user.as_deref(), src.password.as_deref()), (Some("su"), Some("envp")));
+        assert_eq!(
+            (src.user.as_deref(), src.password.as_deref()),
+            (Some("su"), Some("envp"))
+        );
     }
 
     #[test]

@@ -8,11 +8,11 @@
 //! batches whose claiming process has gone), and hand the same workspace to whatever sends.
 
 use crate::batch::{Batch, RowStatus};
+use crate::credentials::Finder;
 use crate::edits::{EditStore, FileEdits, Restored};
 use crate::message::Localized;
 use crate::pipeline::{self, LoadError, Options, Progress};
 use crate::profile::Profiles;
-use crate::credentials::Finder;
 use crate::upload::outbox::{
     self, BatchRecord, LedgerEntry, LedgerSnapshot, Lookup, Outbox, OutboxError, Queued, Recovery,
     State,

@@ -454,8 +454,12 @@ mod tests {
         let export = "姓名,证件类型,证件号码,联系电话,采样时间,检测时间,检测结果,条码号,检测机构\n张三,身份证,110101199003077777,13800138000,2022-01-10 08:00,2022-01-10 12:00,阴性,A1,某医院\n";
         assert_eq!(check(export.as_bytes(), "a.part"), Ok(()));
         let login = "<!DOCTYPE html><html><head><title> 登录 - 市核酸检测系统 </title></head><body><form></form></body></html>";
-        assert_eq!(check(login.as_bytes(), "a.part"), Err("登录 - 市核酸检测系统".into()));
-        let table = "<html><body><table><tr><td>用户名</td><td>密码</td></tr></table></body></html>";
+        assert_eq!(
+            check(login.as_bytes(), "a.part"),
+            Err("登录 - 市核酸检测系统".into())
+        );
+        let table =
+            "<html><body><table><tr><td>用户名</td><td>密码</td></tr></table></body></html>";
         assert!(check(table.as_bytes(), "a.part").is_err());
         let json = br#"{"code":401,"msg":"token expired"}"#;
         let e = check(json, "a.part").unwrap_err();

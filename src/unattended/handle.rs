@@ -6,11 +6,11 @@
 //! [`Workflow`], [`FileResult`] and [`OutboxState`].
 
 use crate::batch::Ledger;
+use crate::credentials::Finder;
 use crate::issue::Lang;
 use crate::message::{Localized, Text};
 use crate::pipeline::{LoadError, Options};
 use crate::profile::Profiles;
-use crate::credentials::Finder;
 use crate::upload::client::Outcome;
 use crate::upload::outbox::{BatchRecord, Outbox, OutboxError, State, id_hash};
 use crate::upload::target::Target;

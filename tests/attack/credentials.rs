@@ -124,7 +124,12 @@ fn queued_targets(home: &Path, rng: &mut fastrand::Rng) -> Vec<Account> {
             .unwrap()
             .port();
         let url = format!("http://127.0.0.1:{port}");
-        let file = home_with_target(home, &name, &target_toml(&name, &url, auth, 10), 10 * k as u32);
+        let file = home_with_target(
+            home,
+            &name,
+            &target_toml(&name, &url, auth, 10),
+            10 * k as u32,
+        );
         let (user, password) = (secret(rng, &format!("u{k}")), secret(rng, &format!("p{k}")));
         let secrets = if auth == "bearer" {
             let token = secret(rng, &format!("tok{k}"));
@@ -227,7 +232,11 @@ fn a_target_without_credentials_stays_queued_and_is_named() {
     )
     .unwrap();
     assert_eq!(r.code, 0, "{}", r.stderr);
-    let r = run_within(bare(home.path(), &["outbox", "send"]), Duration::from_secs(120)).unwrap();
+    let r = run_within(
+        bare(home.path(), &["outbox", "send"]),
+        Duration::from_secs(120),
+    )
+    .unwrap();
     assert!(r.stderr.contains("没有登录信息"), "{}", r.stderr);
     assert!(
         r.stderr.contains(&format!("login --target {forgotten}")),
@@ -241,7 +250,10 @@ fn a_target_without_credentials_stays_queued_and_is_named() {
         .filter(|l| l.contains("\tqueued\t"))
         .collect();
     assert_eq!(queued.len(), 1, "{}", list.stdout);
-    assert!(queued[0].contains(&format!("\t{forgotten}\t")), "{queued:?}");
+    assert!(
+        queued[0].contains(&format!("\t{forgotten}\t")),
+        "{queued:?}"
+    );
     for a in &accounts {
         let got: Vec<String> = a.server.seen().iter().flat_map(secrets_in).collect();
         if &a.name == forgotten {
@@ -252,7 +264,11 @@ fn a_target_without_credentials_stays_queued_and_is_named() {
                 "{} got no batch",
                 a.name
             );
-            assert!(got.iter().all(|s| a.secrets.contains(s)), "{}: {got:?}", a.name);
+            assert!(
+                got.iter().all(|s| a.secrets.contains(s)),
+                "{}: {got:?}",
+                a.name
+            );
         }
     }
 }
@@ -280,8 +296,16 @@ fn credentials_in_base_url_are_refused_at_load() {
         let file = home_with_target(home.path(), "t", &target_toml("t", url, "form", 10), 1);
         let r = run(home.path(), &["upload", file.to_str().unwrap(), "-t", "t"]);
         assert_eq!(r.code, 2, "{url}: {}", r.stderr);
-        assert!(r.stderr.contains("t.toml") && r.stderr.contains("base_url"), "{url}: {}", r.stderr);
-        assert!(!r.stderr.contains("pw-leak") && !r.stderr.contains("pw%40leak"), "{}", r.stderr);
+        assert!(
+            r.stderr.contains("t.toml") && r.stderr.contains("base_url"),
+            "{url}: {}",
+            r.stderr
+        );
+        assert!(
+            !r.stderr.contains("pw-leak") && !r.stderr.contains("pw%40leak"),
+            "{}",
+            r.stderr
+        );
 
         let sources = home.path().join("config/sources");
         std::fs::create_dir_all(&sources).unwrap();
@@ -299,7 +323,11 @@ fn credentials_in_base_url_are_refused_at_load() {
             &["fetch", "--source", "city", "-o", out.to_str().unwrap()],
         );
         assert_eq!(r.code, 2, "{url}: {}", r.stderr);
-        assert!(r.stderr.contains("city.toml") && r.stderr.contains("base_url"), "{url}: {}", r.stderr);
+        assert!(
+            r.stderr.contains("city.toml") && r.stderr.contains("base_url"),
+            "{url}: {}",
+            r.stderr
+        );
         assert!(!r.stderr.contains("pw-leak"), "{}", r.stderr);
     }
     assert!(server.seen().is_empty(), "{:?}", server.seen());
@@ -324,7 +352,10 @@ fn fetch_finds_remembered_source_credentials() {
     let out = home.path().join("out");
     std::fs::create_dir_all(&out).unwrap();
     let r = run_within(
-        bare(home.path(), &["fetch", "--source", "city", "-o", out.to_str().unwrap()]),
+        bare(
+            home.path(),
+            &["fetch", "--source", "city", "-o", out.to_str().unwrap()],
+        ),
         Duration::from_secs(60),
     )
     .unwrap();

@@ -6,7 +6,9 @@
 //! saved. A real export (xlsx, or an HTML table with the export's header) is. A download that
 //! never ends, a gzip bomb, a drip, a redirect elsewhere: nothing saved, memory bounded.
 
-use super::network::{Handler, Raw, Request, accepting, endless, gzip_bomb_member, respond, run_within};
+use super::network::{
+    Handler, Raw, Request, accepting, endless, gzip_bomb_member, respond, run_within,
+};
 use crate::support::{city, run_measured, sheetbridge, tmp};
 use std::net::TcpStream;
 use std::path::Path;
@@ -34,8 +36,12 @@ fn source_home(home: &Path, url: &str, file_name: &str, timeout_s: u64) -> std::
 }
 
 fn fetch(home: &Path, out: &Path) -> Command {
-    let mut c = sheetbridge(home, &["fetch", "--source", "city", "-o", out.to_str().unwrap()]);
-    c.env("SHEETBRIDGE_CREDENTIAL_STORE", "file").stdin(Stdio::null());
+    let mut c = sheetbridge(
+        home,
+        &["fetch", "--source", "city", "-o", out.to_str().unwrap()],
+    );
+    c.env("SHEETBRIDGE_CREDENTIAL_STORE", "file")
+        .stdin(Stdio::null());
     c
 }
 
@@ -56,8 +62,22 @@ fn serving(body: Vec<u8>, content_type: &'static str) -> Handler {
 
 /// Random text of `n` characters from a mix of scripts.
 fn words(rng: &mut fastrand::Rng, n: usize) -> String {
-    const POOL: &[&str] = &["用户", "密码", "登录", "验证码", "系统", "错误", "abc", "Login", "页面", "提交"];
-    (0..n).map(|_| POOL[rng.usize(..POOL.len())]).collect::<Vec<_>>().join("")
+    const POOL: &[&str] = &[
+        "用户",
+        "密码",
+        "登录",
+        "验证码",
+        "系统",
+        "错误",
+        "abc",
+        "Login",
+        "页面",
+        "提交",
+    ];
+    (0..n)
+        .map(|_| POOL[rng.usize(..POOL.len())])
+        .collect::<Vec<_>>()
+        .join("")
 }
 
 /// Generated answers that are not exports: (body, what the message must name).
@@ -156,7 +176,12 @@ fn a_real_export_is_saved() {
 #[test]
 fn an_endless_download_stops_at_one_gibibyte_in_bounded_memory() {
     let member = gzip_bomb_member();
-    let bomb: Vec<u8> = member.iter().copied().cycle().take(member.len() * 16 * 1024).collect();
+    let bomb: Vec<u8> = member
+        .iter()
+        .copied()
+        .cycle()
+        .take(member.len() * 16 * 1024)
+        .collect();
     let cases: Vec<(&str, Handler)> = vec![
         (
             "1 GiB",
@@ -219,9 +244,11 @@ fn a_dripping_or_redirected_export_is_not_saved() {
     for code in [301, 302, 303, 307, 308] {
         let home = tmp();
         let to = format!("http://localhost:{}/x", elsewhere.addr.port());
-        let server = Raw::start(Arc::new(move |_: &Request, conn: &mut TcpStream, _: &AtomicBool| {
-            respond(conn, code, &[("Location", &to)], b"");
-        }));
+        let server = Raw::start(Arc::new(
+            move |_: &Request, conn: &mut TcpStream, _: &AtomicBool| {
+                respond(conn, code, &[("Location", &to)], b"");
+            },
+        ));
         let out = source_home(home.path(), &server.url(), "r_{date}.xlsx", 10);
         let r = run_within(fetch(home.path(), &out), Duration::from_secs(40)).unwrap();
         assert_eq!(r.code, 2, "{code}: {}", r.stderr);

@@ -197,7 +197,9 @@ pub fn accepting() -> Handler {
 /// A target file for a server at `url` with this `[auth]` kind.
 pub fn target_toml(name: &str, url: &str, auth: &str, timeout_s: u64) -> String {
     let auth = match auth {
-        "form" => "[auth]\nkind = \"form\"\nlogin_path = \"/login\"\nusername_field = \"username\"\npassword_field = \"password\"\nfailure_text = \"用户名或密码错误\"\n",
+        "form" => {
+            "[auth]\nkind = \"form\"\nlogin_path = \"/login\"\nusername_field = \"username\"\npassword_field = \"password\"\nfailure_text = \"用户名或密码错误\"\n"
+        }
         "basic" => "[auth]\nkind = \"basic\"\n",
         "bearer" => "[auth]\nkind = \"bearer\"\n",
         _ => "",
@@ -339,7 +341,11 @@ fn redirects_within_the_origin_are_followed_at_most_five_times() {
     let seen = platform.seen();
     let again = seen.iter().find(|q| q.path == "/login2").expect("followed");
     assert_eq!(again.method, "POST", "a 307 keeps the method and the body");
-    assert!(again.form().contains(&("password".into(), "s3cret-pw".into())));
+    assert!(
+        again
+            .form()
+            .contains(&("password".into(), "s3cret-pw".into()))
+    );
 
     for code in [301, 302, 303, 307, 308] {
         let home = tmp();
@@ -400,15 +406,17 @@ fn endless_answers_stop_at_one_mebibyte_in_bounded_memory() {
         ),
         (
             "gzip bomb",
-            Arc::new(move |_: &Request, conn: &mut TcpStream, stop: &AtomicBool| {
-                endless(
-                    conn,
-                    "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Encoding: gzip\r\nConnection: close\r\n\r\n",
-                    &bomb,
-                    Duration::ZERO,
-                    stop,
-                );
-            }),
+            Arc::new(
+                move |_: &Request, conn: &mut TcpStream, stop: &AtomicBool| {
+                    endless(
+                        conn,
+                        "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Encoding: gzip\r\nConnection: close\r\n\r\n",
+                        &bomb,
+                        Duration::ZERO,
+                        stop,
+                    );
+                },
+            ),
         ),
     ];
     for (what, handler) in cases {
@@ -424,7 +432,12 @@ fn endless_answers_stop_at_one_mebibyte_in_bounded_memory() {
             with_creds(home.path(), &["upload", file.to_str().unwrap(), "-t", "t"]),
             4 << 30,
         );
-        assert!(matches!(m.code, Some(4 | 5)), "{what}: {:?} {}", m.code, m.stderr);
+        assert!(
+            matches!(m.code, Some(4 | 5)),
+            "{what}: {:?} {}",
+            m.code,
+            m.stderr
+        );
         assert!(m.stderr.contains("1 MiB"), "{what}: {}", m.stderr);
         assert!(m.stderr.contains(&platform.url()), "{what}: {}", m.stderr);
         assert!(
@@ -452,19 +465,21 @@ fn a_dripping_body_stops_at_the_whole_request_timeout() {
     for at in ["/login", "/nat/import"] {
         let home = tmp();
         let at_ = at.to_owned();
-        let drip: Handler = Arc::new(move |req: &Request, conn: &mut TcpStream, stop: &AtomicBool| {
-            if req.path == at_ {
-                endless(
-                    conn,
-                    "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nConnection: close\r\n\r\n",
-                    b" ",
-                    Duration::from_millis(100),
-                    stop,
-                );
-            } else {
-                respond(conn, 200, &[], b"ok");
-            }
-        });
+        let drip: Handler = Arc::new(
+            move |req: &Request, conn: &mut TcpStream, stop: &AtomicBool| {
+                if req.path == at_ {
+                    endless(
+                        conn,
+                        "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nConnection: close\r\n\r\n",
+                        b" ",
+                        Duration::from_millis(100),
+                        stop,
+                    );
+                } else {
+                    respond(conn, 200, &[], b"ok");
+                }
+            },
+        );
         let platform = Raw::start(drip);
         let file = home_with_target(
             home.path(),

@@ -2,14 +2,14 @@
 //! start, and recovered then) and serves the window's commands: queueing a file's rows,
 //! sending what is due, a person's retry and forget, and the passes of the window's watcher.
 
+use super::Session;
 use super::{Cmd, Msg, Unattended, WatchSetup};
 use crate::batch::RowStatus;
+use crate::credentials::Finder;
 use crate::message::Localized;
 use crate::unattended::handle::{ConvertOptions, Workflow};
 use crate::unattended::journal::Journal;
 use crate::unattended::watch::{self, Settle, Watch, WatchError};
-use super::Session;
-use crate::credentials::Finder;
 use crate::upload::client::Outcome;
 use crate::upload::outbox::{BatchRecord, Outbox, OutboxError};
 use crate::upload::send::{Flow, SendHooks};
