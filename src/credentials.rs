@@ -325,6 +325,90 @@ fn keyring_get(account: &Account) -> Option<Entry> {
     serde_json::from_str(&json).ok()
 }
 
+/// A front end's environment: the value of a variable, if set (the library reads none itself).
+pub type Vars = std::sync::Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
+
+/// THE place where the credentials of a target or a source are found (guarantees.md, section
+/// 1), for every command and the window's sender: the environment variables when set
+/// (`SHEETBRIDGE_USER` / `_PASSWORD` / `_TOKEN`; for a source `SHEETBRIDGE_SOURCE_*` first),
+/// else what `login` or the window remembered ([`Store`]). The window adds the credentials the
+/// clerk typed for its target this session ([`Finder::with_session`]), used for that target
+/// alone.
+#[derive(Clone)]
+pub struct Finder {
+    store: Store,
+    vars: Vars,
+    session: Option<(Account, Credentials)>,
+}
+
+impl std::fmt::Debug for Finder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Finder")
+            .field("store", &self.store)
+            .field("session", &self.session)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Finder {
+    /// Looks in `store`, after the environment as `vars` gives it.
+    pub fn new(store: Store, vars: Vars) -> Finder {
+        Finder {
+            store,
+            vars,
+            session: None,
+        }
+    }
+
+    /// No environment, nothing remembered: every target and source without credentials.
+    pub fn none() -> Finder {
+        Finder::new(Store::file_only(None), std::sync::Arc::new(|_| None))
+    }
+
+    /// The same, with `creds` for `account` (typed in the window) winning for that account.
+    pub fn with_session(mut self, account: Account, creds: Credentials) -> Finder {
+        self.session = Some((account, creds));
+        self
+    }
+
+    /// The environment's credentials for `account`.
+    fn env(&self, account: &Account) -> Credentials {
+        let var = |k: &str| (self.vars)(k).filter(|v| !v.is_empty());
+        let platform = Credentials {
+            user: var("SHEETBRIDGE_USER"),
+            password: var("SHEETBRIDGE_PASSWORD"),
+            token: var("SHEETBRIDGE_TOKEN"),
+        };
+        match account {
+            Account::Target(_) => platform,
+            Account::Source(_) => Credentials {
+                user: var("SHEETBRIDGE_SOURCE_USER").or(platform.user),
+                password: var("SHEETBRIDGE_SOURCE_PASSWORD").or(platform.password),
+                token: var("SHEETBRIDGE_SOURCE_TOKEN").or(platform.token),
+            },
+        }
+    }
+
+    /// The credentials of `account`: each environment value when set, else the remembered one.
+    /// A store that cannot be read is an error only when the environment does not give a user
+    /// name and password or a token by itself.
+    pub fn find(&self, account: &Account) -> Result<Credentials, CredentialError> {
+        if let Some((a, creds)) = &self.session
+            && a == account
+        {
+            return Ok(creds.clone());
+        }
+        let env = self.env(account);
+        match self.store.recall(account) {
+            Ok(remembered) => Ok(with_env(env, remembered)),
+            Err(_) if env.token.is_some() || (env.user.is_some() && env.password.is_some()) => {
+                Ok(env)
+            }
+            Err(e) => Err(e),
+        }
+    }
+}
+
 /// The credentials to use: each environment value when set, else the remembered one.
 pub fn with_env(env: Credentials, remembered: Option<Credentials>) -> Credentials {
     let r = remembered.unwrap_or_default();
@@ -390,6 +474,53 @@ mod tests {
         let c = with_env(env, Some(creds("remembered", "old")));
         assert_eq!(c.user.as_deref(), Some("remembered"));
         assert_eq!(c.password.as_deref(), Some("env"));
+    }
+
+    fn vars(pairs: &[(&str, &str)]) -> Vars {
+        let pairs: Vec<(String, String)> = pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        std::sync::Arc::new(move |k| {
+            pairs
+                .iter()
+                .find(|(name, _)| name == k)
+                .map(|(_, v)| v.clone())
+        })
+    }
+
+    #[test]
+    fn finder_gives_each_account_its_own() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::file_only(Some(dir.path().to_owned()));
+        let (a, b) = (Account::Target("a".into()), Account::Target("b".into()));
+        store.remember(&a, &creds("ua", "pa")).unwrap();
+        store.remember(&b, &creds("ub", "pb")).unwrap();
+        let finder = Finder::new(store.clone(), vars(&[]));
+        assert_eq!(finder.find(&a).unwrap().user.as_deref(), Some("ua"));
+        assert_eq!(finder.find(&b).unwrap().password.as_deref(), Some("pb"));
+        // The window's session credentials are for its own target only.
+        let session = finder.clone().with_session(a.clone(), creds("typed", "t"));
+        assert_eq!(session.find(&a).unwrap().user.as_deref(), Some("typed"));
+        assert_eq!(session.find(&b).unwrap().user.as_deref(), Some("ub"));
+        // The environment wins; a source's own variables before the platform's.
+        let env = Finder::new(
+            store,
+            vars(&[
+                ("SHEETBRIDGE_PASSWORD", "envp"),
+                ("SHEETBRIDGE_SOURCE_USER", "su"),
+            ]),
+        );
+        let got = env.find(&a).unwrap();
+        assert_eq!(
+            (got.user.as_deref(), got.password.as_deref()),
+            (Some("ua"), Some("envp"))
+        );
+        let src = env.find(&Account::Source("city".into())).unwrap();
+        assert_eq!(
+            (src.user.as_deref(), src.password.as_deref()),
+            (Some("su"), Some("envp"))
+        );
     }
 
     #[test]

@@ -8,11 +8,11 @@
 //! batches whose claiming process has gone), and hand the same workspace to whatever sends.
 
 use crate::batch::{Batch, RowStatus};
+use crate::credentials::Finder;
 use crate::edits::{EditStore, FileEdits, Restored};
 use crate::message::Localized;
 use crate::pipeline::{self, LoadError, Options, Progress};
 use crate::profile::Profiles;
-use crate::upload::client::Credentials;
 use crate::upload::outbox::{
     self, BatchRecord, LedgerEntry, LedgerSnapshot, Lookup, Outbox, OutboxError, Queued, Recovery,
     State,
@@ -278,7 +278,7 @@ impl Workspace {
     /// `max_wait`.
     pub fn send(
         &mut self,
-        creds: &Credentials,
+        keys: &Finder,
         max_wait: Duration,
         only: Option<HashSet<String>>,
         hooks: &mut dyn SendHooks,
@@ -288,7 +288,7 @@ impl Workspace {
             only,
             targets_dir: self.folders.targets_dir(),
         };
-        send_due(&mut self.outbox, creds, &opts, hooks)
+        send_due(&mut self.outbox, keys, &opts, hooks)
     }
 
     /// `upload FILE`: queues the ready rows of a loaded file (its batches queued before are
@@ -298,7 +298,7 @@ impl Workspace {
         &mut self,
         target: &Target,
         batch: &Batch,
-        creds: &Credentials,
+        keys: &Finder,
         max_wait: Duration,
         hooks: &mut dyn SendHooks,
     ) -> Result<FileUpload, OutboxError> {
@@ -306,7 +306,7 @@ impl Workspace {
         let already_uploaded = already_uploaded(batch);
         let ids: Vec<String> = queued.iter().map(|q| q.id().to_owned()).collect();
         self.outbox.due_now(&ids)?;
-        let report = self.send(creds, max_wait, None, hooks)?;
+        let report = self.send(keys, max_wait, None, hooks)?;
         let mut batches = Vec::new();
         for id in &ids {
             if let Some(b) = self.outbox.get(id)? {

@@ -6,7 +6,7 @@ use super::{App, Notice, Screen, upload};
 use eframe::egui;
 
 impl App {
-    pub(super) fn credentials(&self) -> Option<crate::upload::client::Credentials> {
+    pub(super) fn credentials(&self) -> Option<upload::Session> {
         let target = self.target().ok()?;
         upload::credentials(
             &target,

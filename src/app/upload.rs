@@ -33,9 +33,10 @@ const LOOK_EVERY: Duration = Duration::from_secs(11);
 pub enum Cmd {
     /// Read the outbox again.
     Refresh,
-    /// Send what is due with these credentials (a run in progress restarts with them, every
-    /// queued batch due now).
-    Send(Credentials),
+    /// Send what is due with these credentials for the window's target (a run in progress
+    /// restarts with them, every queued batch due now); other targets' batches go with their
+    /// own.
+    Send(Session),
     /// "现在重试": stop waiting out the backoff.
     Now,
     /// Queue the batch's ready rows for the target; the answer goes back on `reply`.
@@ -122,7 +123,7 @@ pub struct Uploads {
     /// The outbox has been read at least once (for resuming at start).
     pub loaded: bool,
     /// The credentials the sender was last given (to notice a change).
-    sent_with: Option<Credentials>,
+    sent_with: Option<Session>,
     /// What unattended mode did (the start screen shows it).
     pub unattended: Unattended,
     /// A pass of the watcher queued batches: the window starts sending.
@@ -270,7 +271,7 @@ impl Uploads {
     }
 
     /// Starts sending what is due (a run in progress goes on with these credentials).
-    pub fn start_sending(&mut self, creds: Credentials) {
+    pub fn start_sending(&mut self, creds: Session) {
         if self.cmd.is_none() {
             return;
         }
@@ -281,12 +282,16 @@ impl Uploads {
 
     /// The credentials may have changed (settings): when they did and batches are waiting,
     /// sending resumes by itself and the last (stale) error goes.
-    pub fn credentials_changed(&mut self, creds: Option<Credentials>) {
+    pub fn credentials_changed(&mut self, creds: Option<Session>) {
         let Some(creds) = creds else {
             return;
         };
         let same = self.sent_with.as_ref().is_some_and(|old| {
-            old.user == creds.user && old.password == creds.password && old.token == creds.token
+            let (o, n) = (&old.creds, &creds.creds);
+            old.target == creds.target
+                && o.user == n.user
+                && o.password == n.password
+                && o.token == n.token
         });
         if same || self.sent_with.is_none() && self.pending() == 0 {
             return;
@@ -323,7 +328,7 @@ impl Uploads {
     }
 
     /// "测试连接": can the platform be reached, and does the login work?
-    pub fn test(&mut self, target: Target, creds: Credentials) {
+    pub fn test(&mut self, target: Target, creds: Session) {
         if self.testing {
             return;
         }
@@ -333,7 +338,7 @@ impl Uploads {
         let ctx = self.ctx.clone();
         std::thread::spawn(move || {
             let result = match Client::new(&target) {
-                Ok(mut client) => client.test(&creds).map_err(|o| (o.zh, o.en)),
+                Ok(mut client) => client.test(&creds.creds).map_err(|o| (o.zh, o.en)),
                 Err(e) => Err(crate::message::Localized::pair(&e)),
             };
             let _ = tx.send(Msg::Tested(result));
@@ -363,6 +368,25 @@ fn ticker(folder: &Path, cmd: &Sender<Cmd>, stop: &AtomicBool) {
     }
 }
 
+/// The credentials the clerk gave the window, for its target alone (by the target's reference).
+#[derive(Debug, Clone, Default)]
+pub struct Session {
+    pub target: String,
+    pub creds: Credentials,
+}
+
+/// Where the window's sender finds each target's credentials: the environment (the window is a
+/// front end: it may read it), else what was remembered, in the store `sheetbridge login` uses.
+pub fn finder(config: Option<PathBuf>) -> crate::credentials::Finder {
+    let file_only = std::env::var("SHEETBRIDGE_CREDENTIAL_STORE").is_ok_and(|v| v == "file");
+    let store = if file_only {
+        crate::credentials::Store::file_only(config)
+    } else {
+        crate::credentials::Store::new(config)
+    };
+    crate::credentials::Finder::new(store, Arc::new(|k| std::env::var(k).ok()))
+}
+
 /// The credentials for a target: the window's user name and this session's password, else the
 /// environment variables (scheduled use), else the remembered ones (`remembered`, read from the
 /// credential store when settings change). `None` when the target needs what is missing.
@@ -371,7 +395,7 @@ pub fn credentials(
     user: &str,
     password: &str,
     remembered: Option<&Credentials>,
-) -> Option<Credentials> {
+) -> Option<Session> {
     // The window is a front end: it may read the environment (scheduled use).
     let env = Credentials::from_vars(|k| std::env::var(k).ok());
     let env = crate::credentials::with_env(env, remembered.cloned());
@@ -392,7 +416,10 @@ pub fn credentials(
         Auth::Bearer => creds.token.is_some(),
         Auth::Basic | Auth::Form { .. } => creds.user.is_some() && creds.password.is_some(),
     };
-    ok.then_some(creds)
+    ok.then(|| Session {
+        target: target.reference.clone(),
+        creds,
+    })
 }
 
 /// The workspace folders of the window's `Dirs` (none without a data folder).

@@ -60,7 +60,12 @@ pub fn keep_days() -> u32 {
         .unwrap_or(sheetbridge::upload::outbox::DEFAULT_RETENTION_DAYS)
 }
 
-/// `SHEETBRIDGE_USER`, `SHEETBRIDGE_PASSWORD`, `SHEETBRIDGE_TOKEN`.
-pub fn credentials() -> sheetbridge::upload::client::Credentials {
-    sheetbridge::upload::client::Credentials::from_vars(|k| std::env::var(k).ok())
+/// Where every command finds the credentials of a target or a source (the one lookup of
+/// `sheetbridge::credentials::Finder`): `SHEETBRIDGE_USER` / `_PASSWORD` / `_TOKEN` (and
+/// `SHEETBRIDGE_SOURCE_*` for a source) when set, else what `login` or the window remembered.
+pub fn credentials() -> sheetbridge::credentials::Finder {
+    sheetbridge::credentials::Finder::new(
+        super::login::store(),
+        std::sync::Arc::new(|k| std::env::var(k).ok()),
+    )
 }

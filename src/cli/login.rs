@@ -5,7 +5,7 @@
 
 use super::{EXIT_OK, Failure, Run, say};
 use clap::Args;
-use sheetbridge::credentials::{Account, Store, with_env};
+use sheetbridge::credentials::{Account, Store};
 use sheetbridge::issue::Lang;
 use sheetbridge::message::Localized;
 use sheetbridge::unattended::source::{self, Source};
@@ -41,39 +41,28 @@ pub fn store() -> Store {
     }
 }
 
-fn recall(account: &Account, lang: Lang) -> Option<Credentials> {
-    store().recall(account).unwrap_or_else(|e| {
+/// The credentials of `account` through the one lookup ([`super::credentials`]); a store that
+/// cannot be read is said, and none are used.
+fn found(account: &Account, lang: Lang) -> Credentials {
+    super::credentials().find(account).unwrap_or_else(|e| {
         say(
             lang,
             format!("提醒：读不了记住的密码：{e}"),
             format!("warning: remembered credentials not read: {}", e.english()),
         );
-        None
+        Credentials::default()
     })
 }
 
 /// The platform's credentials: `SHEETBRIDGE_USER` / `_PASSWORD` / `_TOKEN`, else remembered.
 pub fn target_credentials(target: &Target, lang: Lang) -> Credentials {
-    with_env(
-        super::credentials(),
-        recall(&Account::Target(target.reference.clone()), lang),
-    )
+    found(&Account::Target(target.reference.clone()), lang)
 }
 
 /// A source's credentials: `SHEETBRIDGE_SOURCE_USER` / `_SOURCE_PASSWORD` (else
 /// `SHEETBRIDGE_USER` / `_PASSWORD`), else remembered.
 pub fn source_credentials(source: &Source, lang: Lang) -> Credentials {
-    let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
-    let platform = super::credentials();
-    let env = Credentials {
-        user: var("SHEETBRIDGE_SOURCE_USER").or(platform.user),
-        password: var("SHEETBRIDGE_SOURCE_PASSWORD").or(platform.password),
-        token: var("SHEETBRIDGE_SOURCE_TOKEN").or(platform.token),
-    };
-    with_env(
-        env,
-        recall(&Account::Source(source.reference.clone()), lang),
-    )
+    found(&Account::Source(source.reference.clone()), lang)
 }
 
 /// The sources folder of the config folder.

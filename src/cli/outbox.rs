@@ -160,12 +160,13 @@ pub fn outbox_exit(all: &[BatchRecord]) -> u8 {
 }
 
 fn send(ws: &mut Workspace, max_wait: u64, lang: Lang) -> Run {
-    let creds = super::credentials();
+    // Each batch with its own target's credentials (the environment, else remembered).
+    let keys = super::credentials();
     // What stops a send leaves its batches queued (exit 4), not lost.
     let queued = |e: OutboxError| Failure::from(e).with_code(EXIT_QUEUED);
     let report = ws
         .send(
-            &creds,
+            &keys,
             Duration::from_secs(max_wait),
             None,
             &mut |b: &BatchRecord, o: &Outcome| print_attempt(b, o, lang),

@@ -63,11 +63,12 @@ pub fn run(args: &UploadArgs, lang: Lang) -> Run {
             format!("{before} rows were uploaded before{en}, not sent again"),
         );
     }
-    let creds = super::credentials();
+    // Each batch with its own target's credentials (the environment, else remembered).
+    let keys = super::credentials();
     let result = ws.upload(
         &target,
         batch,
-        &creds,
+        &keys,
         Duration::from_secs(args.max_wait),
         &mut |b: &BatchRecord, o: &Outcome| super::outbox::print_attempt(b, o, lang),
     )?;

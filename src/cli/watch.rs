@@ -54,7 +54,7 @@ pub fn run(args: &WatchArgs, lang: Lang) -> Run {
     super::warn_if_downloads(&folder, lang);
     let folders = super::folders()?;
     let data_dir = folders.data.clone();
-    let mut workflow = open_workflow(folders, args, lang)?;
+    let mut workflow = open_workflow(folders, args)?;
     let journal = Journal::open(&data_dir)?;
     let watch = Watch {
         folder: &folder,
@@ -112,10 +112,10 @@ pub fn run(args: &WatchArgs, lang: Lang) -> Run {
     }
 }
 
-/// The target's workflow, with the remembered credentials and the options of the command line.
-fn open_workflow(folders: Folders, args: &WatchArgs, lang: Lang) -> Result<Workflow, Failure> {
+/// The target's workflow, with the one lookup of every target's credentials and the options of
+/// the command line.
+fn open_workflow(folders: Folders, args: &WatchArgs) -> Result<Workflow, Failure> {
     let target = folders.target(&args.target)?;
-    let creds = super::login::target_credentials(&target, lang);
     let profiles = folders.profiles();
     let convert = ConvertOptions {
         profile: args.profile.clone(),
@@ -127,7 +127,7 @@ fn open_workflow(folders: Folders, args: &WatchArgs, lang: Lang) -> Result<Workf
         target,
         profiles,
         convert,
-        creds,
+        super::credentials(),
     )?)
 }
 

@@ -2,14 +2,20 @@
 //! the day's export, and save it into the watched folder whole or not at all, only when its
 //! content differs from the previous download of the same source and day.
 //!
-//! The login is the target's own code ([`crate::upload::client::Client::login`]); a page that
-//! is not a spreadsheet (a login page, an error page) is refused with its title.
+//! The login is the target's own code ([`crate::upload::client::Client::login`]), on the one
+//! client builder ([`crate::upload::client::net::http_client`]: no redirect to another origin);
+//! the export streams through the one body reader ([`net::read_body`]) into a temporary file
+//! beside its destination, at most [`net::EXPORT_LIMIT`] bytes, within the source's
+//! `timeout_s`. What is saved is an export (guarantees.md, section 5): [`check_spreadsheet`]
+//! opens it with the reader and finds a header row a profile recognises; a login page, an error
+//! page, a JSON answer or an HTML table that is not an export is refused, nothing saved.
 
 use super::journal::{Journal, JournalError};
 use super::source::{Method, Source};
 use crate::issue::Lang;
 use crate::message::{Localized, Text, io_message};
-use crate::upload::client::{Client, Credentials, Kind};
+use crate::profile::Profiles;
+use crate::upload::client::{Client, Credentials, Kind, NetError, net};
 use crate::upload::target::Auth;
 use std::path::{Path, PathBuf};
 
@@ -39,6 +45,11 @@ pub enum FetchError {
     NotSpreadsheet {
         source_name: String,
         title: String,
+    },
+    /// A refused redirect, a body over its limit or past the deadline, a broken connection.
+    Net {
+        source_name: String,
+        error: NetError,
     },
     Save {
         path: PathBuf,
@@ -90,10 +101,20 @@ impl Localized for FetchError {
             ),
             FetchError::NotSpreadsheet { source_name, title } => Text::new(
                 format!(
-                    "城市系统「{source_name}」返回的不是表格，而是网页「{title}」（可能是登录页或出错页面），没有保存。请在浏览器里登录城市系统看看，或核对数据来源文件里的导出路径和参数。"
+                    "城市系统「{source_name}」返回的不是导出表，而是「{title}」（可能是登录页、出错页面或别的答复），没有保存。请在浏览器里登录城市系统看看，或核对数据来源文件里的导出路径和参数。"
                 ),
                 format!(
-                    "the download is not a spreadsheet but a page titled \"{title}\"; nothing saved"
+                    "{source_name}: the download is not an export but \"{title}\"; nothing saved"
+                ),
+            ),
+            FetchError::Net { source_name, error } => Text::new(
+                format!(
+                    "从城市系统「{source_name}」下载失败，没有保存：{}",
+                    error.text(Lang::Zh)
+                ),
+                format!(
+                    "download from {source_name} failed, nothing saved: {}",
+                    error.text(Lang::En)
                 ),
             ),
             FetchError::Save { path, detail } => {
@@ -135,6 +156,8 @@ pub enum Fetched {
 pub struct Fetch<'a> {
     pub source: &'a Source,
     pub creds: &'a Credentials,
+    /// The profiles a saved export must be recognised by (its header row).
+    pub profiles: &'a Profiles,
     /// The day asked for.
     pub day: chrono::NaiveDate,
     /// Local time now (the saved name's HHMM, `{today}`).
@@ -150,22 +173,9 @@ impl Fetch<'_> {
                 path: self.folder.to_owned(),
             });
         }
-        let data = self.download()?;
-        check_spreadsheet(&data, &self.source.file_name).map_err(|title| {
-            FetchError::NotSpreadsheet {
-                source_name: self.source.name.clone(),
-                title,
-            }
-        })?;
-        let sha = super::bytes_sha256(&data);
-        let day = self.day.format("%Y-%m-%d").to_string();
-        let last = journal.last_fetched(&self.source.reference, &day)?;
-        if last.as_ref().is_some_and(|(bytes, _)| *bytes == sha) {
-            return Ok(Fetched::Unchanged);
-        }
-        // Written beside its final place under a temporary name the watcher skips, compared by
-        // its cells (a city system may stamp every export with the time it was made), then
-        // renamed: whole or not at all.
+        // Streamed beside its final place under a temporary name the watcher skips, checked,
+        // compared by its cells (a city system may stamp every export with the time it was
+        // made), then renamed: whole or not at all. Any error drops (deletes) it.
         let save_err = |path: &Path, e: std::io::Error| FetchError::Save {
             path: path.to_owned(),
             detail: io_message(&e),
@@ -175,9 +185,22 @@ impl Fetch<'_> {
             .suffix(crate::write::TEMP_SUFFIX)
             .tempfile_in(self.folder)
             .map_err(|e| save_err(self.folder, e))?;
-        std::io::Write::write_all(temp.as_file_mut(), &data)
-            .and_then(|()| temp.as_file().sync_all())
+        let bytes = self.download(temp.as_file_mut())?;
+        temp.as_file()
+            .sync_all()
             .map_err(|e| save_err(temp.path(), e))?;
+        check_spreadsheet(temp.path(), self.profiles).map_err(|title| {
+            FetchError::NotSpreadsheet {
+                source_name: self.source.name.clone(),
+                title,
+            }
+        })?;
+        let sha = super::file_sha256(temp.path()).map_err(|e| save_err(temp.path(), e))?;
+        let day = self.day.format("%Y-%m-%d").to_string();
+        let last = journal.last_fetched(&self.source.reference, &day)?;
+        if last.as_ref().is_some_and(|(bytes, _)| *bytes == sha) {
+            return Ok(Fetched::Unchanged);
+        }
         let cells = super::cells_sha256(temp.path());
         if cells.is_some() && last.as_ref().and_then(|(_, c)| c.as_ref()) == cells.as_ref() {
             return Ok(Fetched::Unchanged);
@@ -204,12 +227,17 @@ impl Fetch<'_> {
         )?;
         Ok(Fetched::Saved {
             path,
-            bytes: data.len(),
+            bytes: usize::try_from(bytes).unwrap_or(usize::MAX),
         })
     }
 
-    fn download(&self) -> Result<Vec<u8>, FetchError> {
+    /// Logs in and streams the export into `into`; the bytes written.
+    fn download(&self, into: &mut std::fs::File) -> Result<u64, FetchError> {
         let s = self.source;
+        let net_err = |error: NetError| FetchError::Net {
+            source_name: s.name.clone(),
+            error,
+        };
         let mut client = Client::new(&s.connection).map_err(|e| FetchError::Client {
             source_name: s.name.clone(),
             detail: e.detail,
@@ -253,14 +281,17 @@ impl Fetch<'_> {
             }
             Auth::None | Auth::Form { .. } => {}
         }
-        let unreachable = |e: reqwest::Error| FetchError::Unreachable {
-            source_name: s.name.clone(),
-            url: s.export_url.to_string(),
-            detail: e.to_string(),
-        };
-        let resp = req.send().map_err(unreachable)?;
+        let deadline = client.deadline();
+        let seconds = s.connection.timeout_s;
+        let resp = req.send().map_err(|e| match net::net_error(&e) {
+            Some(n) => net_err(n),
+            None => FetchError::Unreachable {
+                source_name: s.name.clone(),
+                url: net::shown_url(&s.export_url),
+                detail: crate::upload::client::error_chain(&e),
+            },
+        })?;
         let status = resp.status().as_u16();
-        let body = resp.bytes().map_err(unreachable)?;
         if status == 401 || status == 403 {
             return Err(FetchError::Login {
                 source_name: s.name.clone(),
@@ -269,14 +300,22 @@ impl Fetch<'_> {
             });
         }
         if !(200..300).contains(&status) {
-            let title = page_title(&body).unwrap_or_default();
+            let page = net::read_page(resp, deadline, seconds).map_err(net_err)?;
+            let title = page_title(page.as_bytes()).unwrap_or_default();
             return Err(FetchError::Status {
                 source_name: s.name.clone(),
                 status,
                 detail: title,
             });
         }
-        Ok(body.to_vec())
+        let mut sink = std::io::BufWriter::new(into);
+        let bytes = net::read_body(resp, net::EXPORT_LIMIT, deadline, seconds, &mut sink)
+            .map_err(net_err)?;
+        std::io::Write::flush(&mut sink).map_err(|e| FetchError::Save {
+            path: self.folder.to_owned(),
+            detail: io_message(&e),
+        })?;
+        Ok(bytes)
     }
 
     fn no_credentials(&self) -> FetchError {
@@ -297,37 +336,95 @@ fn login_detail(en: &str) -> String {
         .to_owned()
 }
 
-/// `Ok` when `data` is a spreadsheet the converter may read (an Excel or OpenDocument file, an
-/// HTML table exported as `.xls`, or CSV text); `Err(title)` for any other page.
-pub fn check_spreadsheet(data: &[u8], file_name: &str) -> Result<(), String> {
-    const CFB: [u8; 8] = [0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1];
-    if data.starts_with(b"PK\x03\x04") || data.starts_with(&CFB) {
-        return Ok(());
-    }
-    let head: String = crate::read::decode_text(&data[..data.len().min(64 * 1024)]);
-    let lower = head.to_lowercase();
-    let html = lower.contains("<html") || lower.contains("<!doctype") || lower.contains("<body");
-    let ext = Path::new(file_name)
-        .extension()
-        .map(|e| e.to_string_lossy().to_ascii_lowercase())
-        .unwrap_or_default();
-    if html {
-        // Some city systems export an HTML table saved as .xls; a page without a table is not
-        // an export.
-        if lower.contains("<table") && matches!(ext.as_str(), "xls" | "htm" | "html") {
+/// `Ok` when the file at `path` is an export: the reader opens it as a spreadsheet and one of
+/// its sheets has a header row a profile of `profiles` recognises (every required field found).
+/// `Err` says what it is instead, for the message: an HTML page's title, or the first words of
+/// what came, or the header cells found. Only the head of each sheet is read.
+pub fn check_spreadsheet(path: &Path, profiles: &Profiles) -> Result<(), String> {
+    use crate::profile::{HEAD_ROWS, find_header};
+    use std::ops::ControlFlow;
+    let Ok(mut book) = crate::read::Workbook::open(path) else {
+        return Err(describe(path, None));
+    };
+    let candidates: Vec<std::sync::Arc<crate::profile::Profile>> = profiles
+        .list
+        .iter()
+        .cloned()
+        .map(std::sync::Arc::new)
+        .collect();
+    let mut first_row: Option<Vec<String>> = None;
+    for sheet in book.sheet_names() {
+        let mut head = Vec::new();
+        let read = book.for_each_row(&sheet, &mut |r, cells| {
+            if !cells.iter().all(crate::read::Cell::is_blank) {
+                head.push((r, cells));
+            }
+            if head.len() >= HEAD_ROWS {
+                ControlFlow::Break(())
+            } else {
+                ControlFlow::Continue(())
+            }
+        });
+        if read.is_err() {
+            continue;
+        }
+        if first_row.is_none()
+            && let Some((_, cells)) = head.first()
+        {
+            first_row = Some(cells.iter().map(crate::read::Cell::display).collect());
+        }
+        if let Some(choice) = find_header(&head, &candidates)
+            && choice
+                .m
+                .missing_required(&candidates[choice.profile])
+                .is_empty()
+        {
             return Ok(());
         }
-        return Err(page_title(data).unwrap_or_else(|| "（无标题）".into()));
     }
-    if ext == "csv" && !head.trim().is_empty() {
-        return Ok(());
+    Err(describe(path, first_row))
+}
+
+/// What a download that is not an export is, in a few words: an HTML page's title, else the
+/// first words of its text (tags left out), else the first row the reader found.
+fn describe(path: &Path, first_row: Option<Vec<String>>) -> String {
+    let mut head = Vec::with_capacity(64 * 1024);
+    let _ = std::fs::File::open(path).and_then(|f| {
+        std::io::Read::read_to_end(&mut std::io::Read::take(f, 64 * 1024), &mut head)
+    });
+    if let Some(title) = page_title(&head) {
+        return crate::paths::for_line(&title);
     }
-    let first: String = head.lines().next().unwrap_or("").chars().take(60).collect();
-    Err(if first.trim().is_empty() {
-        "（空白内容）".into()
-    } else {
-        first.trim().to_owned()
-    })
+    let binary = head.iter().take(512).any(|&b| b == 0) || head.starts_with(b"PK");
+    if !binary {
+        let text = crate::read::decode_text(&head);
+        let mut words = String::new();
+        let mut in_tag = false;
+        for c in text.chars() {
+            match c {
+                '<' => in_tag = true,
+                '>' => {
+                    in_tag = false;
+                    words.push(' ');
+                }
+                c if !in_tag => words.push(c),
+                _ => {}
+            }
+        }
+        let words: Vec<&str> = words.split_whitespace().collect();
+        let first: String = words.join(" ").chars().take(60).collect();
+        if !first.is_empty() {
+            return crate::paths::for_line(&first);
+        }
+    }
+    match first_row {
+        Some(cells) => {
+            let cells: String = cells.join("、").chars().take(60).collect();
+            crate::paths::for_line(&format!("表格，但认不出表头：{cells}"))
+        }
+        None if head.is_empty() => "（空白内容）".into(),
+        None => "（认不出的二进制内容）".into(),
+    }
 }
 
 /// The `<title>` of an HTML page.
@@ -345,25 +442,28 @@ pub fn page_title(data: &[u8]) -> Option<String> {
 mod tests {
     use super::*;
 
+    fn check(data: &[u8], name: &str) -> Result<(), String> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(name);
+        std::fs::write(&path, data).unwrap();
+        check_spreadsheet(&path, &Profiles::load(None))
+    }
+
     #[test]
-    fn spreadsheets_pass_pages_are_refused_with_their_title() {
-        assert!(check_spreadsheet(b"PK\x03\x04rest", "a.xlsx").is_ok());
-        assert!(
-            check_spreadsheet(
-                &[0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1, 0],
-                "a.xls"
-            )
-            .is_ok()
-        );
-        assert!(check_spreadsheet("姓名,证件号\n张三,1\n".as_bytes(), "a.csv").is_ok());
+    fn exports_pass_pages_are_refused_with_their_title() {
+        let export = "姓名,证件类型,证件号码,联系电话,采样时间,检测时间,检测结果,条码号,检测机构\n张三,身份证,110101199003077777,13800138000,2022-01-10 08:00,2022-01-10 12:00,阴性,A1,某医院\n";
+        assert_eq!(check(export.as_bytes(), "a.part"), Ok(()));
         let login = "<!DOCTYPE html><html><head><title> 登录 - 市核酸检测系统 </title></head><body><form></form></body></html>";
         assert_eq!(
-            check_spreadsheet(login.as_bytes(), "a.xlsx"),
+            check(login.as_bytes(), "a.part"),
             Err("登录 - 市核酸检测系统".into())
         );
-        let table = "<html><body><table><tr><td>姓名</td></tr></table></body></html>";
-        assert!(check_spreadsheet(table.as_bytes(), "a.xls").is_ok());
-        assert!(check_spreadsheet(table.as_bytes(), "a.xlsx").is_err());
-        assert!(check_spreadsheet(b"", "a.xlsx").is_err());
+        let table =
+            "<html><body><table><tr><td>用户名</td><td>密码</td></tr></table></body></html>";
+        assert!(check(table.as_bytes(), "a.part").is_err());
+        let json = br#"{"code":401,"msg":"token expired"}"#;
+        let e = check(json, "a.part").unwrap_err();
+        assert!(e.contains("token expired"), "{e}");
+        assert!(check(b"", "a.part").is_err());
     }
 }

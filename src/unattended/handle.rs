@@ -6,11 +6,12 @@
 //! [`Workflow`], [`FileResult`] and [`OutboxState`].
 
 use crate::batch::Ledger;
+use crate::credentials::Finder;
 use crate::issue::Lang;
 use crate::message::{Localized, Text};
 use crate::pipeline::{LoadError, Options};
 use crate::profile::Profiles;
-use crate::upload::client::{Credentials, Outcome};
+use crate::upload::client::Outcome;
 use crate::upload::outbox::{BatchRecord, Outbox, OutboxError, State, id_hash};
 use crate::upload::target::Target;
 use crate::workspace::{self, Folders, Workspace};
@@ -89,14 +90,14 @@ pub struct ConvertOptions {
     pub lab: Option<String>,
 }
 
-/// The workflow for one target: the outbox (owned for the whole run), the profiles, the
-/// credentials.
+/// The workflow for one target: the outbox (owned for the whole run), the profiles, and where
+/// each target's credentials are found (every batch is sent with its own target's).
 pub struct Workflow {
     workspace: Workspace,
     target: Target,
     profiles: Profiles,
     convert: ConvertOptions,
-    creds: Credentials,
+    keys: Finder,
 }
 
 impl Workflow {
@@ -107,7 +108,7 @@ impl Workflow {
         target: Target,
         profiles: Profiles,
         convert: ConvertOptions,
-        creds: Credentials,
+        keys: Finder,
     ) -> Result<Workflow, WorkflowError> {
         if let Some(p) = &convert.profile {
             profiles.find(p)?;
@@ -118,7 +119,7 @@ impl Workflow {
             target,
             profiles,
             convert,
-            creds,
+            keys,
         })
     }
 
@@ -129,14 +130,14 @@ impl Workflow {
         target: Target,
         profiles: Profiles,
         convert: ConvertOptions,
-        creds: Credentials,
+        keys: Finder,
     ) -> Workflow {
         Workflow {
             workspace,
             target,
             profiles,
             convert,
-            creds,
+            keys,
         }
     }
 
@@ -210,7 +211,7 @@ impl Workflow {
         let mut hooks = on_attempt;
         let report = self
             .workspace
-            .send(&self.creds, max_wait, None, &mut hooks)?;
+            .send(&self.keys, max_wait, None, &mut hooks)?;
         Ok(Sent {
             attempts: report.attempts,
             login_refused: report.login_refused,

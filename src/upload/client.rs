@@ -12,6 +12,9 @@ use reqwest::blocking::multipart::{Form, Part};
 use std::path::Path;
 use std::time::Duration;
 
+pub mod net;
+pub use net::NetError;
+
 /// User name, password and token. `Debug` never shows them.
 #[derive(Clone, Default)]
 pub struct Credentials {
@@ -139,7 +142,7 @@ fn unreachable(target: &Target, e: &reqwest::Error) -> Outcome {
 }
 
 /// The error and its causes, for the logs and the details of a message.
-fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+pub(crate) fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
     let mut parts = vec![e.to_string()];
     let mut source = e.source();
     while let Some(s) = source {
@@ -161,34 +164,11 @@ fn as_text(v: &serde_json::Value) -> String {
 }
 
 impl<'t> Client<'t> {
+    /// A client for `target` (or a source's connection), built by [`net::http_client`].
     pub fn new(target: &'t Target) -> Result<Client<'t>, ClientError> {
-        let timeout = Duration::from_secs(target.timeout_s);
-        let mut builder = reqwest::blocking::Client::builder()
-            .timeout(timeout)
-            .connect_timeout(timeout.min(Duration::from_secs(15)))
-            .cookie_store(true)
-            .user_agent(concat!("sheetbridge/", env!("CARGO_PKG_VERSION")));
-        if let Some(pem) = &target.ca_cert {
-            let certs = reqwest::Certificate::from_pem_bundle(pem).map_err(|e| ClientError {
-                target: target.name.clone(),
-                detail: e.to_string(),
-            })?;
-            builder = builder.tls_certs_merge(certs);
-        }
-        let host = target.base_url.host_str().unwrap_or("");
-        let loopback = host == "localhost"
-            || host
-                .trim_matches(|c| c == '[' || c == ']')
-                .parse::<std::net::IpAddr>()
-                .is_ok_and(|ip| ip.is_loopback());
-        if loopback {
-            // A proxy set for the hospital's internet access must not see this computer's own
-            // services.
-            builder = builder.no_proxy();
-        }
-        let http = builder.build().map_err(|e| ClientError {
+        let http = net::http_client(target).map_err(|detail| ClientError {
             target: target.name.clone(),
-            detail: error_chain(&e),
+            detail,
         })?;
         Ok(Client {
             target,
@@ -197,20 +177,40 @@ impl<'t> Client<'t> {
         })
     }
 
+    /// When a request started now must be over: `timeout_s` for the whole request, body
+    /// included.
+    pub fn deadline(&self) -> std::time::Instant {
+        std::time::Instant::now() + Duration::from_secs(self.target.timeout_s)
+    }
+
+    /// A login page or an API answer, read by [`net::read_page`] against the deadline.
+    fn page(
+        &self,
+        resp: reqwest::blocking::Response,
+        deadline: std::time::Instant,
+    ) -> Result<String, NetError> {
+        net::read_page(resp, deadline, self.target.timeout_s)
+    }
+
     /// The HTTP client with its session cookies: a source (unattended::fetch) logs in with
     /// [`Client::login`], then asks for its export through it.
     pub fn http(&self) -> &reqwest::blocking::Client {
         &self.http
     }
 
+    /// The credential `value`, or an outcome naming the target and how to give it one.
     fn need<'c>(&self, value: &'c Option<String>, var: &str) -> Result<&'c str, Outcome> {
         value.as_deref().ok_or_else(|| {
+            let name = crate::paths::for_line(&self.target.name);
+            let reference = crate::paths::for_line(&self.target.reference);
             Outcome::new(
                 Kind::LoginRefused,
                 format!(
-                    "没有省平台的登录信息：请在窗口里填写，或设置环境变量 {var}（定时任务用）。"
+                    "上报目标「{name}」没有登录信息，它的批次留在队列里：请运行 sheetbridge login --target {reference}，或在窗口里填写并勾选“记住密码（自动上报需要）”，或设置环境变量 {var}（定时任务用）。"
                 ),
-                format!("no credentials for the platform: set {var}"),
+                format!(
+                    "no credentials for {name}; its batches stay queued: run `sheetbridge login --target {reference}` or set {var}"
+                ),
             )
         })
     }
@@ -235,6 +235,7 @@ impl<'t> Client<'t> {
             (username_field.as_str(), user),
             (password_field.as_str(), password),
         ];
+        let deadline = self.deadline();
         let resp = self
             .http
             .post(login_url.clone())
@@ -245,7 +246,9 @@ impl<'t> Client<'t> {
         if status == 429 || status >= 500 {
             return Err(busy(status));
         }
-        let body = resp.text().map_err(|e| self.failed_before_sending(&e))?;
+        let body = self
+            .page(resp, deadline)
+            .map_err(|e| net_outcome(Kind::Retry, &e))?;
         let refused = |why: String| {
             Outcome::new(
                 Kind::LoginRefused,
@@ -280,8 +283,12 @@ impl<'t> Client<'t> {
         }
     }
 
-    /// A failure of a request that carried no batch (login): the platform has nothing.
+    /// A failure of a request that carried no batch (login): the platform has nothing. A
+    /// redirect to another origin is refused like a login (nothing more goes there this run).
     fn failed_before_sending(&self, e: &reqwest::Error) -> Outcome {
+        if let Some(n) = net::net_error(e) {
+            return net_outcome(Kind::LoginRefused, &n);
+        }
         if e.is_connect() {
             return unreachable(self.target, e);
         }
@@ -414,6 +421,7 @@ impl<'t> Client<'t> {
             Auth::None | Auth::Form { .. } => {}
         }
 
+        let deadline = self.deadline();
         let resp = match req.send() {
             Ok(r) => r,
             Err(e) => return Ok(self.send_error(&e)),
@@ -425,9 +433,10 @@ impl<'t> Client<'t> {
         if status == 429 || status >= 500 {
             return Ok(busy(status));
         }
-        let body = match resp.text() {
+        let body = match self.page(resp, deadline) {
             Ok(b) => b,
-            Err(e) => return Ok(self.send_error(&e)),
+            // The file went out: an answer cut short or too long is a lost answer.
+            Err(e) => return Ok(net_outcome(Kind::Lost, &e)),
         };
         Ok(self.judge(status, &body))
     }
@@ -436,6 +445,10 @@ impl<'t> Client<'t> {
     /// nothing was sent. Any later failure (a timeout, a reset, an answer cut short) may come
     /// after the platform got the whole file: counted as a lost answer, never as "not sent".
     fn send_error(&self, e: &reqwest::Error) -> Outcome {
+        if let Some(n) = net::net_error(e) {
+            // The platform answered with a redirect elsewhere: it did not take the batch here.
+            return net_outcome(Kind::Retry, &n);
+        }
         if e.is_connect() {
             return unreachable(self.target, e);
         }
@@ -494,6 +507,11 @@ impl<'t> Client<'t> {
         o.accepted = accepted;
         o
     }
+}
+
+/// A [`NetError`] as the outcome of an attempt, its message as the error says it.
+fn net_outcome(kind: Kind, e: &NetError) -> Outcome {
+    Outcome::new(kind, e.text(Lang::Zh), e.text(Lang::En))
 }
 
 fn busy(status: u16) -> Outcome {

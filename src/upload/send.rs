@@ -1,6 +1,8 @@
 //! Sending what is due: each queued batch is claimed, posted, and its outcome applied to the
 //! outbox (confirm, retry later with backoff, reject, or wait for a person).
 
+use crate::credentials::{Account, Finder};
+use crate::message::Localized;
 use crate::upload::client::{Client, Credentials, Kind, Outcome};
 use crate::upload::outbox::{BatchRecord, Outbox, OutboxError, now_ms};
 use crate::upload::target::{Target, TargetError};
@@ -70,13 +72,15 @@ pub struct SendReport {
 }
 
 /// Sends every due batch (of `opts.only`, if given), retrying with backoff for up to
-/// `opts.max_wait`. `hooks` hears every attempt's outcome (for progress and logs) and gets a
+/// `opts.max_wait`. Each batch goes with the credentials of its own target, found by `keys`
+/// (never those of the target a command was started with); a target without credentials keeps
+/// its batches queued and is named in the outcome. `hooks` hears every attempt's outcome (for progress and logs) and gets a
 /// turn between attempts. Batches another program is sending are left to it; a claim of a
 /// program that has gone is taken over before each pass.
 // Long: one pass per round (recover, claim, send, record the outcome); every way a batch leaves the loop is visible in one place.
 pub fn send_due(
     outbox: &mut Outbox,
-    creds: &Credentials,
+    keys: &Finder,
     opts: &SendOptions,
     hooks: &mut dyn SendHooks,
 ) -> Result<SendReport, OutboxError> {
@@ -84,6 +88,8 @@ pub fn send_due(
     let wanted = |b: &BatchRecord| opts.only.as_ref().is_none_or(|o| o.contains(&b.id));
     let user_dir = opts.targets_dir.clone();
     let mut targets: HashMap<String, Target> = HashMap::new();
+    // Each target's own credentials, found once per run.
+    let mut creds: HashMap<String, Result<Credentials, Outcome>> = HashMap::new();
     let mut report = SendReport::default();
     for b in outbox.queued()?.iter().filter(|b| wanted(b)) {
         if targets.contains_key(&b.target) {
@@ -91,6 +97,10 @@ pub fn send_due(
         }
         match Target::find(&b.target, user_dir.as_deref()) {
             Ok(t) => {
+                let found = keys
+                    .find(&Account::Target(t.reference.clone()))
+                    .map_err(|e| unreadable_credentials(&t, &e));
+                creds.insert(b.target.clone(), found);
                 targets.insert(b.target.clone(), t);
             }
             Err(e) if !report.broken_targets.contains(&e) => report.broken_targets.push(e),
@@ -132,7 +142,11 @@ pub fn send_due(
             }
             report.attempts += 1;
             let file = outbox.file_path(&b.id);
-            let outcome = client.send(creds, &file, &b.id, b.rows, &today);
+            let outcome = match creds.get(&b.target) {
+                Some(Ok(c)) => client.send(c, &file, &b.id, b.rows, &today),
+                Some(Err(o)) => o.clone(),
+                None => client.send(&Credentials::default(), &file, &b.id, b.rows, &today),
+            };
             let attempts = b.attempts + 1;
             match outcome.kind {
                 Kind::Confirmed => outbox.confirm(&b.id, outcome.accepted)?,
@@ -189,6 +203,20 @@ pub fn send_due(
         }
     }
     Ok(report)
+}
+
+/// The remembered credentials of `target` could not be read: its batches stay queued.
+fn unreadable_credentials(target: &Target, e: &crate::credentials::CredentialError) -> Outcome {
+    let name = crate::paths::for_line(&target.name);
+    Outcome {
+        kind: Kind::LoginRefused,
+        zh: format!("读不了上报目标「{name}」记住的登录信息，它的批次留在队列里：{e}"),
+        en: format!(
+            "the remembered credentials of {name} cannot be read; its batches stay queued: {}",
+            e.english()
+        ),
+        accepted: None,
+    }
 }
 
 /// Waits `wait`, giving `hooks` a turn every 200 ms; ends early when it says so (`Now`: every

@@ -222,6 +222,15 @@ impl Target {
                 format!("base_url 不是有效的网址（{e}），应形如 https://10.1.2.3:8443"),
             )
         })?;
+        // A password in the address would be used, logged and copied into the diagnostic bundle:
+        // passwords live in the credential store (guarantees.md, section 1). The message does
+        // not repeat the address.
+        if has_userinfo(&base_url) {
+            return Err(err(
+                Some(file.base_url.span()),
+                "base_url 里不能写用户名或密码（形如 https://用户名:密码@地址）；请从 base_url 里删掉「用户名:密码@」，改用 sheetbridge login 或窗口里的“记住密码”保存登录信息".into(),
+            ));
+        }
         match base_url.scheme() {
             "https" => {}
             "http" if file.allow_http => {}
@@ -540,7 +549,17 @@ fn join(
             path.get_ref()
         )));
     }
+    if has_userinfo(&url) {
+        return Err(bad(
+            "路径里不能写用户名或密码（「用户名:密码@」）；请只写路径，例如 \"/login\"".into(),
+        ));
+    }
     Ok(url)
+}
+
+/// An address with a user name or a password in it (`https://u:p@host`).
+pub fn has_userinfo(url: &Url) -> bool {
+    !url.username().is_empty() || url.password().is_some()
 }
 
 /// The first unknown `{placeholder}` in a field value.

@@ -2,13 +2,15 @@
 //! start, and recovered then) and serves the window's commands: queueing a file's rows,
 //! sending what is due, a person's retry and forget, and the passes of the window's watcher.
 
+use super::Session;
 use super::{Cmd, Msg, Unattended, WatchSetup};
 use crate::batch::RowStatus;
+use crate::credentials::Finder;
 use crate::message::Localized;
 use crate::unattended::handle::{ConvertOptions, Workflow};
 use crate::unattended::journal::Journal;
 use crate::unattended::watch::{self, Settle, Watch, WatchError};
-use crate::upload::client::{Credentials, Outcome};
+use crate::upload::client::Outcome;
 use crate::upload::outbox::{BatchRecord, Outbox, OutboxError};
 use crate::upload::send::{Flow, SendHooks};
 use crate::workspace::{Folders, Workspace};
@@ -38,7 +40,8 @@ pub(super) fn run(
         return;
     };
     let data = ws.folders().data.clone();
-    let mut hooks = WindowHooks::new(rx, tx, ctx, data.clone());
+    let keys = super::finder(ws.folders().config.clone());
+    let mut hooks = WindowHooks::new(rx, tx, ctx, data.clone(), keys);
     hooks.records(ws.outbox());
     hooks.report(&data);
     let mut budget = Budget::default();
@@ -140,7 +143,13 @@ fn send_runs(
             let _ = ws.outbox().all_due_now();
         }
         hooks.in_run = true;
-        let sent = ws.send(&creds, max_wait, None, hooks);
+        // The clerk's typed credentials go to their own target's batches; every other
+        // target's batches get that target's own (environment, else remembered).
+        let keys = hooks.keys.clone().with_session(
+            crate::credentials::Account::Target(creds.target.clone()),
+            creds.creds.clone(),
+        );
+        let sent = ws.send(&keys, max_wait, None, hooks);
         hooks.in_run = false;
         let done = match sent {
             Ok(report) => report
@@ -189,10 +198,12 @@ struct WindowHooks<'a> {
     rx: &'a Receiver<Cmd>,
     tx: &'a Sender<Msg>,
     ctx: &'a egui::Context,
-    /// Credentials to (re)start sending with.
-    creds: Option<Credentials>,
+    /// Credentials to (re)start sending with (those the clerk gave for the window's target).
+    creds: Option<Session>,
     /// The credentials last given.
-    known: Option<Credentials>,
+    known: Option<Session>,
+    /// Where every other target's credentials are found.
+    keys: Finder,
     /// An attempt was made since the window last heard the queue.
     dirty: bool,
     last: Option<(String, String)>,
@@ -219,6 +230,7 @@ impl<'a> WindowHooks<'a> {
         tx: &'a Sender<Msg>,
         ctx: &'a egui::Context,
         data: PathBuf,
+        keys: Finder,
     ) -> WindowHooks<'a> {
         WindowHooks {
             rx,
@@ -226,6 +238,7 @@ impl<'a> WindowHooks<'a> {
             ctx,
             creds: None,
             known: None,
+            keys,
             dirty: false,
             last: None,
             closed: false,
@@ -321,7 +334,7 @@ impl<'a> WindowHooks<'a> {
             setup.target.clone(),
             setup.profiles.clone(),
             convert,
-            Credentials::default(),
+            self.keys.clone(),
         );
         let watcher = Watch {
             folder: &setup.folder,
