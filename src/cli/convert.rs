@@ -3,6 +3,8 @@
 use super::{EXIT_NOTHING, EXIT_OK, EXIT_SOME_REJECTED, InputArgs, Run, say};
 use clap::Args;
 use sheetbridge::issue::Lang;
+use sheetbridge::message::Localized;
+use sheetbridge::paths::shown;
 use sheetbridge::write;
 use std::path::PathBuf;
 
@@ -56,6 +58,9 @@ pub fn run(args: &ConvertArgs, lang: Lang) -> Run {
         if args.input.report.is_some() { 0 } else { 20 },
     );
 
+    // What this run wrote, to be recorded as the program's own outputs (never taken as input
+    // by a watched folder, under any name).
+    let mut written: Vec<&std::path::Path> = Vec::new();
     if s.ready == 0 {
         say(
             lang,
@@ -65,10 +70,11 @@ pub fn run(args: &ConvertArgs, lang: Lang) -> Run {
         code = EXIT_NOTHING;
     } else {
         let n = write::write_upload(&batch, &output)?;
+        written.push(&output);
         say(
             lang,
-            format!("已写出上报表：{}（{n} 行）", output.display()),
-            format!("wrote {} ({n} rows)", output.display()),
+            format!("已写出上报表：{}（{n} 行）", shown(&output)),
+            format!("wrote {} ({n} rows)", shown(&output)),
         );
     }
 
@@ -76,24 +82,41 @@ pub fn run(args: &ConvertArgs, lang: Lang) -> Run {
         if s.rejected == 0 {
             say(
                 lang,
-                format!("没有错误行，未写出「{}」。", path.display()),
-                format!("no rejected rows; {} not written.", path.display()),
+                format!("没有错误行，未写出「{}」。", shown(path)),
+                format!("no rejected rows; {} not written.", shown(path)),
             );
         } else {
             let n = write::write_rejected(&batch, path, lang)?;
+            written.push(path);
             say(
                 lang,
                 format!(
                     "已写出错误行：{}（{n} 行，改好后可重新转换）",
-                    path.display()
+                    shown(path)
                 ),
-                format!("wrote the rejected rows to {} ({n} rows)", path.display()),
+                format!("wrote the rejected rows to {} ({n} rows)", shown(path)),
             );
         }
+    }
+    if let (Some(f), false) = (&folders, written.is_empty()) {
+        record_outputs(&f.data, &written, lang);
     }
     // Last, after every file it describes exists (cli.md).
     if let Some(path) = &args.input.report {
         super::write_report(&batch, path, lang)?;
     }
     Ok(code)
+}
+
+/// Records the files written in the journal of the program's outputs. A failure is said (the
+/// files are written and stay); a folder watched later could then take them.
+fn record_outputs(data_dir: &std::path::Path, written: &[&std::path::Path], lang: Lang) {
+    if let Err(e) = sheetbridge::unattended::journal::record_written(data_dir, written) {
+        let (zh, en) = (e.text(Lang::Zh), e.text(Lang::En));
+        say(
+            lang,
+            format!("提醒：没能记下本次写出的文件（{zh}），如果把它们放进自动上报的文件夹，可能会被当成导出表上报。"),
+            format!("warning: the files written were not recorded as outputs ({en})"),
+        );
+    }
 }
