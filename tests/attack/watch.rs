@@ -305,8 +305,9 @@ fn linked_subfolders_are_never_moved_into() {
     }
 }
 
-/// A file replaced by a link to an export elsewhere at a random moment while `watch` looks at
-/// it: the export elsewhere is never uploaded, read into a batch or moved.
+/// A file replaced by a link to an export elsewhere at a random moment while `watch` (running,
+/// looking every second) watches it settle: the export elsewhere is never uploaded, read into a
+/// batch or moved.
 #[cfg(unix)]
 #[test]
 fn a_file_swapped_for_a_link_between_the_looks_is_not_followed() {
@@ -314,34 +315,34 @@ fn a_file_swapped_for_a_link_between_the_looks_is_not_followed() {
     let outside = tmp();
     let secret = outside.path().join("别处.xlsx");
     write_export(&secret, people("S", 0, 10));
+    // Long unchanged: the old watcher took such a file at first sight.
     set_mtime(&secret, SystemTime::now() - Duration::from_secs(7 * 86_400));
     let folder = env.folder();
+    let mut child = env
+        .command(&[
+            "watch",
+            folder.to_str().unwrap(),
+            "--target",
+            "stand",
+            "--settle",
+            "1",
+            "--interval",
+            "1",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1000));
     let seed = fastrand::u64(..);
     let mut rng = fastrand::Rng::with_seed(seed);
     for round in 0..4u32 {
-        let name = format!("第{round}个.xlsx");
-        let file = folder.join(&name);
+        let file = folder.join(format!("第{round}个.xlsx"));
         write_export(&file, people(&format!("W{round}"), 0, 10));
-        set_mtime(&file, SystemTime::now() - Duration::from_secs(86_400));
-        let child = env
-            .command(&[
-                "watch",
-                folder.to_str().unwrap(),
-                "--target",
-                "stand",
-                "--once",
-                "--settle",
-                "2",
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        std::thread::sleep(Duration::from_millis(rng.u64(0..3000)));
+        std::thread::sleep(Duration::from_millis(rng.u64(0..2500)));
         let _ = std::fs::remove_file(&file);
         std::os::unix::fs::symlink(&secret, &file).unwrap();
-        let out = child.wait_with_output().unwrap();
-        assert!(out.status.code().is_some(), "seed {seed}");
+        std::thread::sleep(Duration::from_millis(3000));
         assert!(
             env.barcodes().iter().all(|b| !b.starts_with('S')),
             "seed {seed}, round {round}: the linked export was uploaded"
@@ -349,6 +350,8 @@ fn a_file_swapped_for_a_link_between_the_looks_is_not_followed() {
         assert!(secret.is_file(), "seed {seed}: the export elsewhere moved");
         let _ = std::fs::remove_file(&file);
     }
+    child.kill().unwrap();
+    child.wait().unwrap();
 }
 
 /// Files named with every control byte (and random names mixing them with Chinese): each gives
