@@ -584,13 +584,6 @@ impl App {
         self.ui.notice = None;
         self.settings.export_dir = Some(dir);
         let data = self.runtime.dirs.data.clone();
-        self.runtime.job = Some(Job::export(
-            ctx,
-            batch,
-            upload,
-            rejected,
-            data,
-            self.lang(),
-        ));
+        self.runtime.job = Some(Job::export(ctx, batch, upload, rejected, data, self.lang()));
     }
 }

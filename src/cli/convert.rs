@@ -90,10 +90,7 @@ pub fn run(args: &ConvertArgs, lang: Lang) -> Run {
             written.push(path);
             say(
                 lang,
-                format!(
-                    "已写出错误行：{}（{n} 行，改好后可重新转换）",
-                    shown(path)
-                ),
+                format!("已写出错误行：{}（{n} 行，改好后可重新转换）", shown(path)),
                 format!("wrote the rejected rows to {} ({n} rows)", shown(path)),
             );
         }
@@ -115,7 +112,9 @@ fn record_outputs(data_dir: &std::path::Path, written: &[&std::path::Path], lang
         let (zh, en) = (e.text(Lang::Zh), e.text(Lang::En));
         say(
             lang,
-            format!("提醒：没能记下本次写出的文件（{zh}），如果把它们放进自动上报的文件夹，可能会被当成导出表上报。"),
+            format!(
+                "提醒：没能记下本次写出的文件（{zh}），如果把它们放进自动上报的文件夹，可能会被当成导出表上报。"
+            ),
             format!("warning: the files written were not recorded as outputs ({en})"),
         );
     }

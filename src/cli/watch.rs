@@ -6,9 +6,9 @@ use super::{
 };
 use clap::Args;
 use sheetbridge::issue::Lang;
+use sheetbridge::paths::{for_line, shown, shown_name};
 use sheetbridge::unattended::handle::{ConvertOptions, Workflow};
 use sheetbridge::unattended::journal::Journal;
-use sheetbridge::paths::{for_line, shown, shown_name};
 use sheetbridge::unattended::watch::{
     LastRun, Notifier, Pass, Settle, Watch, WatchError, record_run,
 };
@@ -88,7 +88,14 @@ pub fn run(args: &WatchArgs, lang: Lang) -> Run {
             }
         }
         let pass = if here {
-            look(&watch, &journal, &mut workflow, &mut tracker, args.once, lang)
+            look(
+                &watch,
+                &journal,
+                &mut workflow,
+                &mut tracker,
+                args.once,
+                lang,
+            )
         } else {
             Err(WatchError::NoFolder {
                 path: folder.clone(),

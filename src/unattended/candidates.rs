@@ -189,9 +189,8 @@ impl Candidate {
 
     /// Is the file at the path still the one that settled (not changed, not a link now)?
     pub fn unchanged(&self) -> bool {
-        std::fs::symlink_metadata(&self.path).is_ok_and(|m| {
-            m.is_file() && !is_link("", &m) && Look::of(&m) == self.look
-        })
+        std::fs::symlink_metadata(&self.path)
+            .is_ok_and(|m| m.is_file() && !is_link("", &m) && Look::of(&m) == self.look)
     }
 }
 

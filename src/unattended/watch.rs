@@ -30,11 +30,18 @@ use std::time::Duration;
 #[error("{}", self.text(Lang::Zh))]
 pub enum WatchError {
     /// The watched folder is not there (removed, a network drive gone, a USB stick out).
-    NoFolder { path: PathBuf },
+    NoFolder {
+        path: PathBuf,
+    },
     /// `需要处理/` or `已处理/` (or a day's folder in it) is a link or not a folder: files are
     /// never moved through it.
-    NotOwnFolder { path: PathBuf },
-    Io { path: PathBuf, detail: String },
+    NotOwnFolder {
+        path: PathBuf,
+    },
+    Io {
+        path: PathBuf,
+        detail: String,
+    },
     Journal(#[from] JournalError),
     Workflow(#[from] WorkflowError),
 }

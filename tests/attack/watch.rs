@@ -255,7 +255,11 @@ fn links_are_named_once_and_never_followed() {
     ok(&r, 0);
     assert_eq!(env.rows(), 10, "{}", r.stdout);
     assert!(env.barcodes().iter().all(|b| b.starts_with('R')));
-    for (name, _) in links.iter().map(|(n, t)| (*n, t)).chain([("快捷方式.xlsx.lnk", &secret)]) {
+    for (name, _) in links
+        .iter()
+        .map(|(n, t)| (*n, t))
+        .chain([("快捷方式.xlsx.lnk", &secret)])
+    {
         let said = r.stdout.lines().filter(|l| l.contains(name)).count();
         assert_eq!(said, 1, "{name} named {said} times:\n{}", r.stdout);
         assert!(
@@ -299,7 +303,10 @@ fn linked_subfolders_are_never_moved_into() {
         let r = env.watch_once(0);
         ok(&r, 2);
         assert!(r.stderr.contains("链接"), "{sub}: {}", r.stderr);
-        assert!(files(elsewhere.path()).is_empty(), "{sub}: moved through a link");
+        assert!(
+            files(elsewhere.path()).is_empty(),
+            "{sub}: moved through a link"
+        );
         assert_eq!(files(&folder), ["全对.xlsx", "有错.xlsx"], "{sub}");
         assert_eq!(env.rows(), 0, "{sub}");
     }
@@ -426,7 +433,10 @@ fn our_own_outputs_are_never_taken_under_any_name() {
     ]);
     ok(&r, 3);
     let csv = work.join("上报表.csv");
-    ok(&env.run(&["convert", input_s, "-o", csv.to_str().unwrap()]), 3);
+    ok(
+        &env.run(&["convert", input_s, "-o", csv.to_str().unwrap()]),
+        3,
+    );
     let mut rng = fastrand::Rng::new();
     let renamed = |rng: &mut fastrand::Rng, ext: &str| {
         let n: String = (0..6).map(|_| rng.alphanumeric()).collect();
@@ -465,7 +475,11 @@ fn the_same_content_under_many_names_is_handled_once() {
     let junk: Vec<u8> = (0..rng.usize(100..2000)).map(|_| rng.u8(..)).collect();
     let (n, m) = (rng.usize(3..8), rng.usize(2..5));
     for i in 0..n {
-        std::fs::copy(&export, folder.join(format!("导出{i}_{}.xlsx", rng.u32(..)))).unwrap();
+        std::fs::copy(
+            &export,
+            folder.join(format!("导出{i}_{}.xlsx", rng.u32(..))),
+        )
+        .unwrap();
     }
     for i in 0..m {
         std::fs::write(folder.join(format!("坏{i}_{}.xlsx", rng.u32(..))), &junk).unwrap();
@@ -532,7 +546,10 @@ fn the_folder_removed_and_made_again_is_waited_for() {
             &folder.join(format!("回来后{round}.xlsx")),
             people(&format!("B{round}"), 0, 10),
         );
-        assert_eq!(wait_rows(10 * (round as usize + 1)), 10 * (round as usize + 1));
+        assert_eq!(
+            wait_rows(10 * (round as usize + 1)),
+            10 * (round as usize + 1)
+        );
     }
     child.kill().unwrap();
     child.wait().unwrap();

@@ -329,7 +329,8 @@ impl<'a> WindowHooks<'a> {
             settle: SETTLE,
         };
         // The pass logs each file's line and each link it skips (named once).
-        let result = made.and_then(|()| watcher.pass(journal, &mut flow, &mut w.settle, &mut |_| {}));
+        let result =
+            made.and_then(|()| watcher.pass(journal, &mut flow, &mut w.settle, &mut |_| {}));
         let ws = flow.into_workspace();
         self.passes += 1;
         let queued = match result {
