@@ -58,9 +58,13 @@ pub fn run(args: &ConvertArgs, lang: Lang) -> Run {
         if args.input.report.is_some() { 0 } else { 20 },
     );
 
-    // What this run wrote, to be recorded as the program's own outputs (never taken as input
+    // Each file written is recorded at once as the program's own output (never taken as input
     // by a watched folder, under any name).
-    let mut written: Vec<&std::path::Path> = Vec::new();
+    let record = |path: &std::path::Path| {
+        if let Some(f) = &folders {
+            record_output(&f.data, path, lang);
+        }
+    };
     if s.ready == 0 {
         say(
             lang,
@@ -70,7 +74,7 @@ pub fn run(args: &ConvertArgs, lang: Lang) -> Run {
         code = EXIT_NOTHING;
     } else {
         let n = write::write_upload(&batch, &output)?;
-        written.push(&output);
+        record(&output);
         say(
             lang,
             format!("已写出上报表：{}（{n} 行）", shown(&output)),
@@ -87,16 +91,13 @@ pub fn run(args: &ConvertArgs, lang: Lang) -> Run {
             );
         } else {
             let n = write::write_rejected(&batch, path, lang)?;
-            written.push(path);
+            record(path);
             say(
                 lang,
                 format!("已写出错误行：{}（{n} 行，改好后可重新转换）", shown(path)),
                 format!("wrote the rejected rows to {} ({n} rows)", shown(path)),
             );
         }
-    }
-    if let (Some(f), false) = (&folders, written.is_empty()) {
-        record_outputs(&f.data, &written, lang);
     }
     // Last, after every file it describes exists (cli.md).
     if let Some(path) = &args.input.report {
@@ -105,10 +106,10 @@ pub fn run(args: &ConvertArgs, lang: Lang) -> Run {
     Ok(code)
 }
 
-/// Records the files written in the journal of the program's outputs. A failure is said (the
-/// files are written and stay); a folder watched later could then take them.
-fn record_outputs(data_dir: &std::path::Path, written: &[&std::path::Path], lang: Lang) {
-    if let Err(e) = sheetbridge::unattended::journal::record_written(data_dir, written) {
+/// Records a file written in the journal of the program's outputs. A failure is said (the file
+/// is written and stays); a folder watched later could then take it.
+fn record_output(data_dir: &std::path::Path, written: &std::path::Path, lang: Lang) {
+    if let Err(e) = sheetbridge::unattended::journal::record_written(data_dir, &[written]) {
         let (zh, en) = (e.text(Lang::Zh), e.text(Lang::En));
         say(
             lang,

@@ -160,6 +160,14 @@ fn look(
         pass.absorb(later);
     }
     say_links(&pass, lang);
+    if once && pass.settling > 0 {
+        let n = pass.settling;
+        answer(
+            lang,
+            format!("还有 {n} 个文件在写入（两次查看之间有变化），下次再处理。"),
+            format!("{n} files still being written, left for the next run"),
+        );
+    }
     for name in &pass.claimed {
         let name = for_line(name);
         answer(
