@@ -12,9 +12,10 @@
 //!   a file server whose clock lags, or a copy that keeps the original's time, cannot make a
 //!   half-written file look old. A file that changed between the two looks starts again and
 //!   waits for a later pass.
-//! - The content is read through a handle opened without following a link, and the handle's
-//!   own look must still be the settled one: a file swapped for a link (or rewritten) after the
-//!   listing is not read.
+//! - The content is read through a handle opened without following a link (Unix), and the
+//!   handle's own look and the name's look after the read must still be the settled one: a file
+//!   swapped for a link (or rewritten) after the listing is not read. Between this read and the
+//!   conversion (which opens the file by its name) [`Candidate::unchanged`] looks once more.
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -70,20 +71,12 @@ impl Look {
     }
 }
 
-/// Is this entry (its own metadata, links not followed) a link of any kind?
+/// Is this entry (its own metadata, links not followed) a link of any kind: a symbolic link,
+/// on Windows also a junction or mount point (the standard library counts every name-surrogate
+/// reparse point as a link; OneDrive's cloud files are not one and stay candidates), or a
+/// `.lnk` shortcut by its name?
 pub fn is_link(name: &str, meta: &std::fs::Metadata) -> bool {
-    if meta.file_type().is_symlink() {
-        return true;
-    }
-    #[cfg(windows)]
-    {
-        use std::os::windows::fs::MetadataExt;
-        // FILE_ATTRIBUTE_REPARSE_POINT: junctions, mount points, cloud placeholders.
-        if meta.file_attributes() & 0x400 != 0 {
-            return true;
-        }
-    }
-    name.to_lowercase().ends_with(".lnk")
+    meta.file_type().is_symlink() || name.to_lowercase().ends_with(".lnk")
 }
 
 /// A file seen in the folder: its last look and since when (by our clock) it has looked so.
@@ -195,7 +188,9 @@ impl Candidate {
 }
 
 /// Opens `path` for reading without following a link at its last component (and without
-/// waiting on a pipe put in its place).
+/// waiting on a pipe put in its place). On Windows the file is opened as usual (a reparse
+/// point flag would keep OneDrive from giving a cloud file's content); the looks by name before
+/// and after the read in [`Candidate::sha256`] stand guard there.
 fn open_no_follow(path: &Path) -> std::io::Result<std::fs::File> {
     let mut o = std::fs::OpenOptions::new();
     o.read(true);
@@ -203,12 +198,6 @@ fn open_no_follow(path: &Path) -> std::io::Result<std::fs::File> {
     {
         use std::os::unix::fs::OpenOptionsExt;
         o.custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK);
-    }
-    #[cfg(windows)]
-    {
-        use std::os::windows::fs::OpenOptionsExt;
-        // FILE_FLAG_OPEN_REPARSE_POINT: a junction or link is opened itself, not its target.
-        o.custom_flags(0x0020_0000);
     }
     o.open(path)
 }

@@ -559,3 +559,108 @@ fn the_folder_removed_and_made_again_is_waited_for() {
     std::fs::remove_dir_all(&folder).unwrap();
     ok(&env.watch_once(0), 2);
 }
+
+/// The choke point itself, under random histories: files in the folder grow (their
+/// modification time set anywhere, or kept), are replaced by new files or by links to a file
+/// elsewhere, or vanish, between looks. A file is a settled candidate exactly when it was a
+/// regular file untouched since the previous look; a link never is; the content read is the
+/// content that settled, and a file touched after it settled is not read.
+#[cfg(unix)]
+#[test]
+fn settled_candidates_under_random_histories() {
+    use sheetbridge::unattended::candidates::{Settle, settled_candidates};
+    use std::collections::{HashMap, HashSet};
+    let seed = fastrand::u64(..);
+    let mut rng = fastrand::Rng::with_seed(seed);
+    let dir = tmp();
+    let outside = tmp();
+    let secret = outside.path().join("别处.xlsx");
+    std::fs::write(&secret, "secret rows").unwrap();
+    let names: Vec<PathBuf> = (0..5)
+        .map(|i| dir.path().join(format!("f{i}.xlsx")))
+        .collect();
+    // The model: each name's content when it is a regular file.
+    let mut content: HashMap<PathBuf, Vec<u8>> = HashMap::new();
+    let mut tracker = Settle::default();
+    let mut touched: HashSet<PathBuf> = names.iter().cloned().collect();
+    let mut regular_at_last_look: HashSet<PathBuf> = HashSet::new();
+    let random_time = |rng: &mut fastrand::Rng| {
+        SystemTime::UNIX_EPOCH + Duration::from_secs(rng.u64(1_000_000..2_000_000_000))
+    };
+    for step in 0..300 {
+        for _ in 0..rng.usize(0..3) {
+            let path = rng.choice(&names).unwrap().clone();
+            let is_regular = content.contains_key(&path);
+            match rng.u8(0..5) {
+                // Grows, its time set anywhere, or kept as it was (a copy keeping the time).
+                0 | 1 => {
+                    let old_time = std::fs::symlink_metadata(&path)
+                        .ok()
+                        .filter(|m| m.is_file())
+                        .and_then(|m| m.modified().ok());
+                    let mut data = content.get(&path).cloned().unwrap_or_default();
+                    data.extend((0..rng.usize(1..50)).map(|_| rng.u8(..)));
+                    if !is_regular {
+                        let _ = std::fs::remove_file(&path);
+                    }
+                    std::fs::write(&path, &data).unwrap();
+                    let t = match (rng.bool(), old_time) {
+                        (true, Some(t)) => t,
+                        _ => random_time(&mut rng),
+                    };
+                    set_mtime(&path, t);
+                    content.insert(path.clone(), data);
+                }
+                // Replaced by another file of the same content (a new file put in its place).
+                2 if is_regular => {
+                    let data = content[&path].clone();
+                    let t = std::fs::metadata(&path).unwrap().modified().unwrap();
+                    let other = dir.path().join(".new");
+                    std::fs::write(&other, &data).unwrap();
+                    set_mtime(&other, t);
+                    std::fs::rename(&other, &path).unwrap();
+                }
+                // Replaced by a link to a file elsewhere.
+                3 => {
+                    let _ = std::fs::remove_file(&path);
+                    std::os::unix::fs::symlink(&secret, &path).unwrap();
+                    content.remove(&path);
+                }
+                _ => {
+                    let _ = std::fs::remove_file(&path);
+                    content.remove(&path);
+                }
+            }
+            touched.insert(path);
+        }
+        let found = settled_candidates(dir.path(), Duration::ZERO, &mut tracker)
+            .unwrap_or_else(|_| panic!("seed {seed}, step {step}: the folder is there"));
+        let got: HashSet<PathBuf> = found.files.iter().map(|c| c.path.clone()).collect();
+        let want: HashSet<PathBuf> = regular_at_last_look
+            .iter()
+            .filter(|p| !touched.contains(*p) && content.contains_key(*p))
+            .cloned()
+            .collect();
+        assert_eq!(got, want, "seed {seed}, step {step}");
+        for c in &found.files {
+            // Sometimes the file is swapped for a link or grows after it settled.
+            let swapped = rng.u8(0..4) == 0;
+            if swapped {
+                std::fs::remove_file(&c.path).unwrap();
+                std::os::unix::fs::symlink(&secret, &c.path).unwrap();
+                content.remove(&c.path);
+                touched.insert(c.path.clone());
+            }
+            let sha = c.sha256(&mut tracker);
+            if swapped {
+                assert_eq!(sha, None, "seed {seed}, step {step}: read through a link");
+            } else {
+                let want = sheetbridge::unattended::bytes_sha256(&content[&c.path]);
+                assert_eq!(sha, Some(want), "seed {seed}, step {step}");
+            }
+        }
+        // A name swapped for a link after this look is not a regular file at it either.
+        regular_at_last_look = content.keys().cloned().collect();
+        touched.clear();
+    }
+}
