@@ -358,6 +358,7 @@ mod tests {
                 detail: s("x"),
             }),
             Box::new(WatchError::NoFolder { path: p() }),
+            Box::new(WatchError::NotOwnFolder { path: p() }),
             Box::new(WatchError::Io {
                 path: p(),
                 detail: s("x"),

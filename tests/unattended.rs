@@ -292,13 +292,15 @@ fn fetched_exports_end_on_the_platform_once_and_in_the_right_folders() {
     assert!(env.folder().join("看看这个.xlsx").exists());
     assert!(r.stdout.is_empty(), "{}", r.stdout);
 
-    // The same content under another name is not handled again, only moved.
+    // The same content under another name is not handled again, and nothing moves
+    // (guarantees.md section 4).
     let done_file = env.done_dir().join(&done[0]);
     std::fs::copy(&done_file, env.folder().join("again.xlsx")).unwrap();
     let r = env.watch();
     ok(&r, 0);
     assert!(r.stdout.contains("之前已处理过"), "{}", r.stdout);
-    assert!(env.done_dir().join("again.xlsx").exists());
+    assert!(env.folder().join("again.xlsx").exists());
+    assert!(!env.done_dir().join("again.xlsx").exists());
     assert_eq!(env.assert_each_row_once(), expected);
 }
 

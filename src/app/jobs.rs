@@ -179,12 +179,15 @@ impl Job {
         })
     }
 
-    /// Writes the upload sheet and, when there are rejected rows, the workbook of them.
+    /// Writes the upload sheet and, when there are rejected rows, the workbook of them; both
+    /// are recorded as the program's own outputs in the journal of `data` (a watched folder
+    /// never takes them as input).
     pub fn export(
         ctx: &egui::Context,
         batch: Batch,
         upload: PathBuf,
         rejected: Option<PathBuf>,
+        data: Option<PathBuf>,
         lang: crate::issue::Lang,
     ) -> Job {
         Job::spawn(JobKind::Export, ctx, move |_| {
@@ -197,6 +200,15 @@ impl Job {
                     }
                     None => None,
                 };
+                if let Some(data) = &data {
+                    let written: Vec<&std::path::Path> = std::iter::once(upload.as_path())
+                        .chain(rejected.as_ref().map(|(p, _)| p.as_path()))
+                        .collect();
+                    // The files are written: a failure to record them is logged, not shown.
+                    if let Err(e) = crate::unattended::journal::record_written(data, &written) {
+                        crate::log::event::error(&crate::message::Localized::english(&e));
+                    }
+                }
                 Ok(Exported {
                     upload,
                     rows,

@@ -583,6 +583,7 @@ impl App {
             (batch.summary().rejected > 0).then(|| dir.join(crate::write::rejected_name(source)));
         self.ui.notice = None;
         self.settings.export_dir = Some(dir);
-        self.runtime.job = Some(Job::export(ctx, batch, upload, rejected, self.lang()));
+        let data = self.runtime.dirs.data.clone();
+        self.runtime.job = Some(Job::export(ctx, batch, upload, rejected, data, self.lang()));
     }
 }

@@ -3,6 +3,8 @@
 use super::{EXIT_NOTHING, EXIT_OK, EXIT_SOME_REJECTED, InputArgs, Run, say};
 use clap::Args;
 use sheetbridge::issue::Lang;
+use sheetbridge::message::Localized;
+use sheetbridge::paths::shown;
 use sheetbridge::write;
 use std::path::PathBuf;
 
@@ -56,6 +58,13 @@ pub fn run(args: &ConvertArgs, lang: Lang) -> Run {
         if args.input.report.is_some() { 0 } else { 20 },
     );
 
+    // Each file written is recorded at once as the program's own output (never taken as input
+    // by a watched folder, under any name).
+    let record = |path: &std::path::Path| {
+        if let Some(f) = &folders {
+            record_output(&f.data, path, lang);
+        }
+    };
     if s.ready == 0 {
         say(
             lang,
@@ -65,10 +74,11 @@ pub fn run(args: &ConvertArgs, lang: Lang) -> Run {
         code = EXIT_NOTHING;
     } else {
         let n = write::write_upload(&batch, &output)?;
+        record(&output);
         say(
             lang,
-            format!("已写出上报表：{}（{n} 行）", output.display()),
-            format!("wrote {} ({n} rows)", output.display()),
+            format!("已写出上报表：{}（{n} 行）", shown(&output)),
+            format!("wrote {} ({n} rows)", shown(&output)),
         );
     }
 
@@ -76,18 +86,16 @@ pub fn run(args: &ConvertArgs, lang: Lang) -> Run {
         if s.rejected == 0 {
             say(
                 lang,
-                format!("没有错误行，未写出「{}」。", path.display()),
-                format!("no rejected rows; {} not written.", path.display()),
+                format!("没有错误行，未写出「{}」。", shown(path)),
+                format!("no rejected rows; {} not written.", shown(path)),
             );
         } else {
             let n = write::write_rejected(&batch, path, lang)?;
+            record(path);
             say(
                 lang,
-                format!(
-                    "已写出错误行：{}（{n} 行，改好后可重新转换）",
-                    path.display()
-                ),
-                format!("wrote the rejected rows to {} ({n} rows)", path.display()),
+                format!("已写出错误行：{}（{n} 行，改好后可重新转换）", shown(path)),
+                format!("wrote the rejected rows to {} ({n} rows)", shown(path)),
             );
         }
     }
@@ -96,4 +104,19 @@ pub fn run(args: &ConvertArgs, lang: Lang) -> Run {
         super::write_report(&batch, path, lang)?;
     }
     Ok(code)
+}
+
+/// Records a file written in the journal of the program's outputs. A failure is said (the file
+/// is written and stays); a folder watched later could then take it.
+fn record_output(data_dir: &std::path::Path, written: &std::path::Path, lang: Lang) {
+    if let Err(e) = sheetbridge::unattended::journal::record_written(data_dir, &[written]) {
+        let (zh, en) = (e.text(Lang::Zh), e.text(Lang::En));
+        say(
+            lang,
+            format!(
+                "提醒：没能记下本次写出的文件（{zh}），如果把它们放进自动上报的文件夹，可能会被当成导出表上报。"
+            ),
+            format!("warning: the files written were not recorded as outputs ({en})"),
+        );
+    }
 }

@@ -6,9 +6,12 @@ use super::{
 };
 use clap::Args;
 use sheetbridge::issue::Lang;
+use sheetbridge::paths::{for_line, shown, shown_name};
 use sheetbridge::unattended::handle::{ConvertOptions, Workflow};
 use sheetbridge::unattended::journal::Journal;
-use sheetbridge::unattended::watch::{LastRun, Notifier, Pass, Settle, Watch, record_run};
+use sheetbridge::unattended::watch::{
+    LastRun, Notifier, Pass, Settle, Watch, WatchError, record_run,
+};
 use sheetbridge::workspace::Folders;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -42,12 +45,12 @@ pub struct WatchArgs {
 
 pub fn run(args: &WatchArgs, lang: Lang) -> Run {
     if !args.folder.is_dir() {
+        let shown = shown(&args.folder);
         return Err(Failure::new(
             format!(
-                "找不到要监视的文件夹「{}」。请先建好这个文件夹（例如 文档/核酸上报/待上报）。",
-                args.folder.display()
+                "找不到要监视的文件夹「{shown}」。请先建好这个文件夹（例如 文档/核酸上报/待上报）。"
             ),
-            format!("no folder {}", args.folder.display()),
+            format!("no folder {shown}"),
         ));
     }
     let folder = std::path::absolute(&args.folder).unwrap_or_else(|_| args.folder.clone());
@@ -62,13 +65,21 @@ pub fn run(args: &WatchArgs, lang: Lang) -> Run {
         settle: Duration::from_secs(args.settle),
     };
     let mut tracker = Settle::default();
-    let notifier = (!args.once).then(|| Notifier::new(&folder));
+    let mut notifier = (!args.once).then(|| Notifier::new(&folder));
     if let Some(n) = &notifier {
         say_watching(&folder, &workflow.target().name, n.active(), lang);
     }
+    // The folder is gone (a network drive, a USB stick): said once, then waited for.
+    let mut gone = false;
     loop {
+        let here = args.once || folder.is_dir();
+        if here && std::mem::take(&mut gone) {
+            say_folder(&folder, true, lang);
+            // The notifications watched the folder that went away.
+            notifier = Some(Notifier::new(&folder));
+        }
         let mut source_refused = false;
-        if let Some(source) = &args.source {
+        if let (Some(source), true) = (&args.source, here) {
             let day = chrono::Local::now().date_naive();
             // A failed download is said and the files already there are still handled.
             if let Err((failure, login)) = super::fetch::fetch(source, day, &folder, lang) {
@@ -76,16 +87,29 @@ pub fn run(args: &WatchArgs, lang: Lang) -> Run {
                 source_refused = login;
             }
         }
-        let pass = watch.pass(&journal, &mut workflow, &mut tracker, &mut |f| {
-            answer(lang, f.line(&folder), f.line_en(&folder));
-        })?;
-        for name in &pass.claimed {
-            answer(
+        let pass = if here {
+            look(
+                &watch,
+                &journal,
+                &mut workflow,
+                &mut tracker,
+                args.once,
                 lang,
-                format!("{name}：正在窗口里打开，这次先不处理。"),
-                format!("{name}: open in the window, left for later"),
-            );
-        }
+            )
+        } else {
+            Err(WatchError::NoFolder {
+                path: folder.clone(),
+            })
+        };
+        let pass = match pass {
+            Err(WatchError::NoFolder { .. }) if !args.once => {
+                if !std::mem::replace(&mut gone, true) {
+                    say_folder(&folder, false, lang);
+                }
+                Pass::default()
+            }
+            other => other?,
+        };
         let sent = workflow.send(Duration::ZERO, &mut |b, o| {
             super::outbox::print_attempt(b, o, lang)
         })?;
@@ -106,10 +130,85 @@ pub fn run(args: &WatchArgs, lang: Lang) -> Run {
         } else {
             Duration::from_secs(args.interval.max(1))
         };
-        if let Some(n) = &notifier {
-            n.wait(wait);
+        match (&notifier, gone) {
+            (Some(n), false) => n.wait(wait),
+            _ => std::thread::sleep(wait),
         }
     }
+}
+
+/// One pass over the folder, its lines printed. With `once`, a file first seen in it is
+/// looked at again after the settle time, in a second pass (two looks by our own clock).
+fn look(
+    watch: &Watch,
+    journal: &Journal,
+    workflow: &mut Workflow,
+    tracker: &mut Settle,
+    once: bool,
+    lang: Lang,
+) -> Result<Pass, WatchError> {
+    let folder = watch.folder;
+    let mut on_file = |f: &sheetbridge::unattended::watch::FileReport| {
+        answer(lang, f.line(folder), f.line_en(folder));
+    };
+    let mut pass = watch.pass(journal, workflow, tracker, &mut on_file)?;
+    if once && pass.settling > 0 {
+        say_links(&pass, lang);
+        std::thread::sleep(pass.wait.unwrap_or(watch.settle));
+        let later = watch.pass(journal, workflow, tracker, &mut on_file)?;
+        pass.links.clear();
+        pass.absorb(later);
+    }
+    say_links(&pass, lang);
+    if once && pass.settling > 0 {
+        let n = pass.settling;
+        answer(
+            lang,
+            format!("还有 {n} 个文件在写入（两次查看之间有变化），下次再处理。"),
+            format!("{n} files still being written, left for the next run"),
+        );
+    }
+    for name in &pass.claimed {
+        let name = for_line(name);
+        answer(
+            lang,
+            format!("{name}：正在窗口里打开，这次先不处理。"),
+            format!("{name}: open in the window, left for later"),
+        );
+    }
+    Ok(pass)
+}
+
+/// Names each link seen for the first time.
+fn say_links(pass: &Pass, lang: Lang) {
+    for link in &pass.links {
+        let name = shown_name(link);
+        answer(
+            lang,
+            format!("{name}：是链接或快捷方式，不会打开它指向的文件，不处理。请把文件本身放进来。"),
+            format!("{name}: a link or shortcut, not followed, skipped"),
+        );
+    }
+}
+
+/// The watched folder went away (`back` false) or came back.
+fn say_folder(folder: &std::path::Path, back: bool, lang: Lang) {
+    let shown = shown(folder);
+    let (zh, en) = if back {
+        (
+            format!("文件夹「{shown}」又能打开了，继续监视。"),
+            format!("{shown} is back; watching again"),
+        )
+    } else {
+        (
+            format!(
+                "文件夹「{shown}」不见了（网络盘断开或U盘拔出？）。程序继续等着，文件夹回来后自动接着处理；不用重新启动。"
+            ),
+            format!("{shown} is gone; waiting for it to come back"),
+        )
+    };
+    ::log::warn!(target: "sheetbridge", "watch: {en}");
+    say(lang, zh, en);
 }
 
 /// The target's workflow, with the one lookup of every target's credentials and the options of
@@ -132,7 +231,8 @@ fn open_workflow(folders: Folders, args: &WatchArgs) -> Result<Workflow, Failure
 }
 
 fn say_watching(folder: &std::path::Path, target: &str, notified: bool, lang: Lang) {
-    let folder = folder.display();
+    let folder = shown(folder);
+    let target = for_line(target);
     say(
         lang,
         format!(

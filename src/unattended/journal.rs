@@ -21,7 +21,7 @@ pub struct JournalError {
 
 impl Localized for JournalError {
     fn message(&self) -> Text {
-        let (path, detail) = (self.path.display(), &self.detail);
+        let (path, detail) = (crate::paths::shown(&self.path), &self.detail);
         Text::new(
             format!(
                 "无人值守记录「{path}」出错：{detail}。如果问题持续，请联系技术支持并提供这个文件。"
@@ -251,6 +251,22 @@ impl Journal {
             .collect::<Result<_, _>>()
             .map_err(self.err())
     }
+}
+
+/// Records files the program has just written (an upload sheet, an errors workbook, a side
+/// file) as its own outputs in the journal of `data_dir`, by their content: a folder watched
+/// later never takes them as input, whatever name they are copied under. Every front end that
+/// writes such a file calls this where it writes it.
+pub fn record_written(data_dir: &Path, paths: &[&Path]) -> Result<(), JournalError> {
+    let journal = Journal::open(data_dir)?;
+    for path in paths {
+        let sha = super::file_sha256(path).map_err(|e| JournalError {
+            path: path.to_path_buf(),
+            detail: io_message(&e),
+        })?;
+        journal.record_output(&sha, path)?;
+    }
+    Ok(())
 }
 
 /// A journal made before downloads were compared by their cells gains the column. Two programs

@@ -3,10 +3,12 @@
 //! [`watch`] handles the files that land in a folder of their own (convert, queue the ready
 //! rows, send, then move each file to `已处理/<date>/` or `需要处理/`); [`fetch`] downloads the
 //! city system's export by a [`source::Source`]; [`schedule`] registers `watch --once` with the
-//! system's scheduler. [`journal`] remembers handled content and the program's own outputs;
+//! system's scheduler. [`candidates`] is the one choice of the files a watcher may take (settled
+//! by our own clock, links never followed). [`journal`] remembers handled content and the program's own outputs;
 //! [`claim`] lets the window hold a file so that no watcher touches it. The one place that
 //! calls the conversion and upload workflow is [`handle`].
 
+pub mod candidates;
 pub mod claim;
 pub mod fetch;
 pub mod handle;
@@ -20,9 +22,13 @@ use std::path::Path;
 
 /// SHA-256 of a file's content, hex.
 pub fn file_sha256(path: &Path) -> std::io::Result<String> {
-    let mut f = std::fs::File::open(path)?;
+    reader_sha256(std::fs::File::open(path)?)
+}
+
+/// SHA-256 of everything `from` gives, hex.
+pub fn reader_sha256(mut from: impl std::io::Read) -> std::io::Result<String> {
     let mut h = Sha256::new();
-    std::io::copy(&mut f, &mut h)?;
+    std::io::copy(&mut from, &mut h)?;
     Ok(hex(&h.finalize()))
 }
 

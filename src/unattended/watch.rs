@@ -1,7 +1,9 @@
-//! Watching a folder (unattended.md, `sheetbridge watch`): which files are candidates, when a
-//! file has settled, and handling each new content exactly once: convert and queue (through
-//! [`super::handle`]), then move the file to `已处理/<date>/` or, with its errors workbook or a
-//! note, to `需要处理/`.
+//! Watching a folder (unattended.md, `sheetbridge watch`): handling each new content exactly
+//! once: convert and queue (through [`super::handle`]), then move the file to `已处理/<date>/`
+//! or, with its errors workbook or a note, to `需要处理/`. Which files are taken at all (settled
+//! by our own clock, links never followed) is [`super::candidates`]'s one function; our own
+//! outputs and content handled before are left where they are. Files move only into real
+//! subfolders of the watched folder, never through a link.
 //!
 //! The order makes a kill at any moment safe: the batches are committed to the outbox first
 //! (queueing the same rows again is refused, and rows already queued count as duplicates), then
@@ -9,32 +11,37 @@
 //! then does the file move. A file whose content is in the journal but which is still in the
 //! folder is moved where the journal says, without being handled again.
 
-// Over 600 lines: candidates, settling, the one-file sequence and the folder moves share the
-// journal's invariants above, and the last hundred lines are their tests.
+// Over 600 lines: the one-file sequence and the folder moves share the journal's invariants
+// above, and the last hundred lines are their tests.
+use super::candidates::{Candidate, Found, LookError, settled_candidates};
+pub use super::candidates::{EXTENSIONS, Settle, is_candidate_name};
 use super::handle::{Counts, FileResult, Workflow, WorkflowError};
 use super::journal::{Handled, Journal, JournalError};
 use super::{DONE_DIR, FIX_DIR, claim, file_sha256};
 use crate::issue::Lang;
 use crate::message::{Localized, Text, io_message};
+use crate::paths::{for_line, shown, shown_name};
 use crate::privacy::mask_text as mask;
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime};
-
-/// Extensions of the files the converter reads.
-pub const EXTENSIONS: &[&str] = &[
-    "xlsx", "xlsm", "xls", "xlsb", "ods", "csv", "et", "xml", "htm", "html",
-];
-
-/// Endings of files still being downloaded or written.
-const PARTIAL: &[&str] = &["crdownload", "part", "tmp", "download"];
+use std::time::Duration;
 
 /// Why a pass stopped (not a problem of one file).
 #[derive(Debug, thiserror::Error)]
 #[error("{}", self.text(Lang::Zh))]
 pub enum WatchError {
-    NoFolder { path: PathBuf },
-    Io { path: PathBuf, detail: String },
+    /// The watched folder is not there (removed, a network drive gone, a USB stick out).
+    NoFolder {
+        path: PathBuf,
+    },
+    /// `需要处理/` or `已处理/` (or a day's folder in it) is a link or not a folder: files are
+    /// never moved through it.
+    NotOwnFolder {
+        path: PathBuf,
+    },
+    Io {
+        path: PathBuf,
+        detail: String,
+    },
     Journal(#[from] JournalError),
     Workflow(#[from] WorkflowError),
 }
@@ -43,7 +50,7 @@ impl Localized for WatchError {
     fn message(&self) -> Text {
         match self {
             WatchError::NoFolder { path } => {
-                let path = path.display();
+                let path = shown(path);
                 Text::new(
                     format!(
                         "找不到要监视的文件夹「{path}」。请先建好这个文件夹，或在设置里改成另一个文件夹。"
@@ -51,8 +58,19 @@ impl Localized for WatchError {
                     format!("no folder {path}"),
                 )
             }
+            WatchError::NotOwnFolder { path } => {
+                let path = shown(path);
+                Text::new(
+                    format!(
+                        "「{path}」是一个链接（快捷方式）或不是文件夹，文件不能挪进去（可能会挪到别的地方）。这次没有处理任何文件。请删掉它，程序会自己建这个文件夹。"
+                    ),
+                    format!(
+                        "{path} is a link or not a folder: no file is moved through it; nothing was handled. Remove it and the folder is made anew."
+                    ),
+                )
+            }
             WatchError::Io { path, detail } => {
-                let path = path.display();
+                let path = shown(path);
                 Text::new(
                     format!("无法处理文件夹「{path}」：{detail}"),
                     format!("{path}: {detail}"),
@@ -80,8 +98,11 @@ pub enum Went {
     RowsToFix,
     /// Unreadable or not recognised: `需要处理/` with `<stem>_说明.txt`.
     Unreadable,
-    /// The same content was handled before: moved where it went then.
+    /// The same content was handled before (under this name or another): nothing moves.
     SeenBefore,
+    /// Handled before, but a stop (a crash, a kill) came before it moved: moved now where the
+    /// journal says, without being handled again.
+    Finished,
 }
 
 /// One file of a pass.
@@ -96,13 +117,15 @@ pub struct FileReport {
     pub side_file: Option<PathBuf>,
     /// Older versions of the same download moved out of `需要处理/`.
     pub replaced: Vec<String>,
+    /// For content handled before: the line of that time.
+    pub earlier: Option<String>,
 }
 
 impl FileReport {
     /// Did the file go to `需要处理/`?
     pub fn needs_clerk(&self) -> bool {
         matches!(self.went, Went::RowsToFix | Went::Unreadable)
-            || (self.went == Went::SeenBefore && in_fix_dir(&self.dest))
+            || (self.went == Went::Finished && in_fix_dir(&self.dest))
     }
 
     /// Where the file went, relative to the watched folder (`已处理/2022-01-10/`).
@@ -110,40 +133,55 @@ impl FileReport {
         self.dest
             .parent()
             .and_then(|p| p.strip_prefix(folder).ok())
-            .map(|p| format!("{}/", p.display()))
-            .unwrap_or_else(|| self.dest.display().to_string())
+            .map(|p| format!("{}/", shown(p)))
+            .unwrap_or_else(|| shown(&self.dest))
     }
 
     /// The one line for the terminal and the log; no ID or phone number in full.
     pub fn line(&self, folder: &Path) -> String {
+        let name = for_line(&self.name);
+        if self.went == Went::SeenBefore {
+            let earlier = self.earlier.as_deref().map(for_line).unwrap_or_default();
+            return mask(&format!(
+                "{name}：同样的内容之前已处理过（{earlier}），这次不再处理，文件留在原处，可以删掉。"
+            ));
+        }
         let dest = self.dest_shown(folder);
         let rows = match &self.counts {
             Some(c) => format!(
                 "共 {} 行，可上报 {}，有错误 {}，重复或已上报 {}，批次 {}",
                 c.total, c.ready, c.rejected, c.duplicate, c.batches
             ),
-            None if self.went == Went::SeenBefore => "同样内容之前已处理过".into(),
+            None if self.went == Went::Finished => "之前已处理，这次把文件挪到位".into(),
             None => "读不了".into(),
         };
-        let mut line = format!("{}：{rows} → {dest}", self.name);
+        let mut line = format!("{name}：{rows} → {dest}");
         if !self.replaced.is_empty() {
-            line.push_str(&format!("（替换了旧版本 {}）", self.replaced.join("、")));
+            let replaced: Vec<String> = self.replaced.iter().map(|r| for_line(r)).collect();
+            line.push_str(&format!("（替换了旧版本 {}）", replaced.join("、")));
         }
         mask(&line)
     }
 
     /// The line in English.
     pub fn line_en(&self, folder: &Path) -> String {
+        let name = for_line(&self.name);
+        if self.went == Went::SeenBefore {
+            let earlier = self.earlier.as_deref().map(for_line).unwrap_or_default();
+            return mask(&format!(
+                "{name}: the same content was handled before ({earlier}); left where it is"
+            ));
+        }
         let dest = self.dest_shown(folder);
         let rows = match &self.counts {
             Some(c) => format!(
                 "{} rows, {} ready, {} rejected, {} duplicate or uploaded before, {} batches",
                 c.total, c.ready, c.rejected, c.duplicate, c.batches
             ),
-            None if self.went == Went::SeenBefore => "handled before".into(),
+            None if self.went == Went::Finished => "handled before, moved now".into(),
             None => "unreadable".into(),
         };
-        mask(&format!("{}: {rows} -> {dest}", self.name))
+        mask(&format!("{name}: {rows} -> {dest}"))
     }
 }
 
@@ -161,50 +199,18 @@ pub struct Pass {
     pub claimed: Vec<String>,
     /// Files still being written (left for a later pass).
     pub settling: usize,
+    /// The shortest time after which a settling file may have settled.
+    pub wait: Option<Duration>,
+    /// Links seen for the first time: skipped, never followed, named once.
+    pub links: Vec<PathBuf>,
+    /// Files skipped because the program wrote them (its own outputs).
+    pub outputs: usize,
 }
 
 impl Pass {
     /// Did a file handled in this pass go to `需要处理/`?
     pub fn needs_clerk(&self) -> bool {
         self.files.iter().any(FileReport::needs_clerk)
-    }
-}
-
-/// Is `name` a possible input by its name alone?
-pub fn is_candidate_name(name: &str) -> bool {
-    if name.starts_with("~$") || name.starts_with('.') {
-        return false;
-    }
-    let lower = name.to_lowercase();
-    let Some((_, ext)) = lower.rsplit_once('.') else {
-        return false;
-    };
-    !PARTIAL.contains(&ext) && EXTENSIONS.contains(&ext)
-}
-
-/// Remembers what each file looked like, so that a file whose clock is off (a network folder)
-/// still settles once it has stopped changing for the settle time by our own clock.
-#[derive(Debug, Default)]
-pub struct Settle {
-    seen: HashMap<PathBuf, (u64, Option<SystemTime>, std::time::Instant)>,
-}
-
-impl Settle {
-    /// Has the file at `path` (with `meta`) not changed for `settle`?
-    fn settled(&mut self, path: &Path, meta: &std::fs::Metadata, settle: Duration) -> bool {
-        let modified = meta.modified().ok();
-        let now = std::time::Instant::now();
-        let entry = self
-            .seen
-            .entry(path.to_owned())
-            .or_insert((meta.len(), modified, now));
-        if (entry.0, entry.1) != (meta.len(), modified) {
-            *entry = (meta.len(), modified, now);
-        }
-        let by_mtime = modified
-            .and_then(|m| SystemTime::now().duration_since(m).ok())
-            .is_some_and(|age| age >= settle);
-        by_mtime || now.duration_since(entry.2) >= settle && !settle.is_zero()
     }
 }
 
@@ -232,46 +238,71 @@ pub fn watch_folder_warning(
     ).into())
 }
 
-/// The files directly in `folder` that may be handled now, oldest first; and how many are
-/// still settling.
-pub fn candidates(
-    folder: &Path,
-    settle: Duration,
-    tracker: &mut Settle,
-) -> Result<(Vec<PathBuf>, usize), WatchError> {
-    if !folder.is_dir() {
-        return Err(WatchError::NoFolder {
-            path: folder.to_owned(),
-        });
+impl Pass {
+    /// Takes in a later pass of the same run (`watch --once` looks twice).
+    pub fn absorb(&mut self, later: Pass) {
+        self.files.extend(later.files);
+        self.claimed = later.claimed;
+        self.settling = later.settling;
+        self.wait = later.wait;
+        self.links.extend(later.links);
+        self.outputs += later.outputs;
     }
-    let mut files = Vec::new();
-    let mut settling = 0;
-    for entry in std::fs::read_dir(folder).map_err(io(folder))?.flatten() {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        if !is_candidate_name(&name) {
-            continue;
+}
+
+/// `name` under `parent`, which must be a real folder of its own (made when missing): never a
+/// link, a junction or a file. Files of the watched folder move only into such folders.
+fn own_dir(parent: &Path, name: &str) -> Result<PathBuf, WatchError> {
+    let path = parent.join(name);
+    if std::fs::symlink_metadata(&path).is_err() {
+        match std::fs::create_dir(&path) {
+            Ok(()) => {}
+            // Made by another watcher in the meantime: checked below like any other.
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(io(&path)(e)),
         }
-        let path = entry.path();
-        let Ok(meta) = std::fs::metadata(&path) else {
-            continue;
-        };
-        if !meta.is_file() {
-            continue;
-        }
-        if !tracker.settled(&path, &meta, settle) {
-            settling += 1;
-            continue;
-        }
-        files.push((meta.modified().ok(), name, path));
     }
-    files.sort();
-    Ok((files.into_iter().map(|(_, _, p)| p).collect(), settling))
+    check_own_dir(&path)?;
+    Ok(path)
+}
+
+/// `sub` (relative to `folder`, or a path under it) as real folders of their own, each made
+/// when missing (see [`own_dir`]).
+fn own_dirs(folder: &Path, sub: &Path) -> Result<PathBuf, WatchError> {
+    let sub = sub.strip_prefix(folder).unwrap_or(sub);
+    let mut dir = folder.to_owned();
+    for part in sub.components() {
+        match part {
+            std::path::Component::Normal(name) => {
+                dir = own_dir(&dir, &name.to_string_lossy())?;
+            }
+            _ => {
+                return Err(WatchError::NotOwnFolder {
+                    path: folder.join(sub),
+                });
+            }
+        }
+    }
+    Ok(dir)
+}
+
+/// Is `path`, when it exists, a real folder (not a link)?
+fn check_own_dir(path: &Path) -> Result<(), WatchError> {
+    match std::fs::symlink_metadata(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(io(path)(e)),
+        Ok(m) if m.is_dir() && !super::candidates::is_link("", &m) => Ok(()),
+        Ok(_) => Err(WatchError::NotOwnFolder {
+            path: path.to_owned(),
+        }),
+    }
 }
 
 /// A free name for `name` in `dir`: `name`, else `stem(2).ext`, `stem(3).ext`, ...
 fn free_name(dir: &Path, name: &str) -> PathBuf {
+    let taken = |p: &Path| std::fs::symlink_metadata(p).is_ok();
     let first = dir.join(name);
-    if !first.exists() {
+    if !taken(&first) {
         return first;
     }
     let (stem, ext) = match name.rsplit_once('.') {
@@ -280,7 +311,7 @@ fn free_name(dir: &Path, name: &str) -> PathBuf {
     };
     (2..)
         .map(|n| dir.join(format!("{stem}({n}){ext}")))
-        .find(|p| !p.exists())
+        .find(|p| !taken(p))
         .unwrap_or(first)
 }
 
@@ -303,11 +334,12 @@ pub fn side_files(dest: &Path) -> (PathBuf, PathBuf) {
 /// The note for an unreadable file.
 pub fn note_text(name: &str, reason: &str, folder: &Path, when: &str) -> String {
     format!(
-        "文件「{name}」没有上报。\r\n\r\n原因：{reason}\r\n\r\n请这样处理：\r\n\
+        "文件「{}」没有上报。\r\n\r\n原因：{reason}\r\n\r\n请这样处理：\r\n\
          1. 用“核酸结果上报助手”窗口打开这个文件看看是不是当天的核酸结果表；\r\n\
          2. 如果是城市系统导出出错（登录页面、空表、导错了表），请重新导出，保存到文件夹「{}」，会自动上报；\r\n\
          3. 如果表格本身没问题却认不出来，请联系信息科添加模板。\r\n\r\n处理时间：{when}\r\n",
-        folder.display()
+        for_line(name),
+        shown(folder)
     )
 }
 
@@ -319,7 +351,10 @@ pub struct Watch<'a> {
 }
 
 impl Watch<'_> {
-    /// Handles every settled new file once. `on_file` hears each file as soon as it has moved.
+    /// Handles every settled new file once (the files [`settled_candidates`] gives: links are
+    /// never followed, a file is taken only at its second unchanged look). Our own outputs and
+    /// content handled before are left where they are. `on_file` hears each file as soon as
+    /// it has moved; each file's line and each new link also go to the log.
     pub fn pass(
         &self,
         journal: &Journal,
@@ -327,19 +362,48 @@ impl Watch<'_> {
         tracker: &mut Settle,
         on_file: &mut dyn FnMut(&FileReport),
     ) -> Result<Pass, WatchError> {
-        let (files, settling) = candidates(self.folder, self.settle, tracker)?;
+        let found = settled_candidates(self.folder, self.settle, tracker).map_err(|e| match e {
+            LookError::NoFolder => WatchError::NoFolder {
+                path: self.folder.to_owned(),
+            },
+            LookError::Io(e) => io(self.folder)(e),
+        })?;
+        let Found {
+            files,
+            settling,
+            wait,
+            links,
+        } = found;
+        for link in &links {
+            ::log::warn!(
+                target: "sheetbridge",
+                "watch: {} is a link (or shortcut), skipped and not followed",
+                shown_name(link)
+            );
+        }
         let mut pass = Pass {
             settling,
+            wait,
+            links,
             ..Pass::default()
         };
-        for path in files {
+        if !files.is_empty() {
+            // Files move only into real subfolders: refuse before anything is handled.
+            check_own_dir(&self.folder.join(FIX_DIR))?;
+            check_own_dir(&self.folder.join(DONE_DIR))?;
+            check_own_dir(&self.done_dir(&chrono::Local::now()))?;
+        }
+        for file in files {
+            let path = file.path.clone();
             let name = crate::paths::file_name(&path);
-            let sha = match file_sha256(&path) {
-                Ok(s) => s,
-                // Gone or locked since the listing: the next pass sees it again.
-                Err(_) => continue,
+            // Gone, locked, changed or now a link since the listing: a later pass looks again.
+            let Some(sha) = file.sha256(tracker) else {
+                pass.settling += 1;
+                continue;
             };
             if journal.is_output(&sha)? {
+                tracker.decided(&path);
+                pass.outputs += 1;
                 continue;
             }
             let Some(held) = claim::claim(self.data_dir, &sha, &path).map_err(io(self.data_dir))?
@@ -347,51 +411,86 @@ impl Watch<'_> {
                 pass.claimed.push(name);
                 continue;
             };
-            let report = self.one(journal, workflow, &path, &name, &sha)?;
+            let Some(report) = self.one(journal, workflow, &file, &name, &sha)? else {
+                tracker.changed(&path);
+                pass.settling += 1;
+                continue;
+            };
             held.release();
+            if report.went == Went::SeenBefore {
+                tracker.decided(&path);
+            }
+            ::log::info!(target: "sheetbridge", "watch: {}", report.line_en(self.folder));
             on_file(&report);
             pass.files.push(report);
         }
         Ok(pass)
     }
 
-    /// Handles one claimed file.
+    /// `已处理/<day>/` for a file handled at `now`.
+    fn done_dir(&self, now: &chrono::DateTime<chrono::Local>) -> PathBuf {
+        self.folder
+            .join(DONE_DIR)
+            .join(now.format("%Y-%m-%d").to_string())
+    }
+
+    /// Handles one claimed file; `None` when it changed (or became a link) before it was read.
     // Long: one claimed file from claim to journal entry, with each way it can end recorded.
     fn one(
         &self,
         journal: &Journal,
         workflow: &mut Workflow,
-        path: &Path,
+        file: &Candidate,
         name: &str,
         sha: &str,
-    ) -> Result<FileReport, WatchError> {
+    ) -> Result<Option<FileReport>, WatchError> {
+        let path = file.path.as_path();
         let now = chrono::Local::now();
         if let Some(before) = journal.handled(sha)? {
-            // Handled already (by name or under another name): finish the move.
-            let dir = before
+            // A stop between the journal's record and the move leaves the file under the name
+            // it was handled by, and nothing where it was to go: finish the move. Otherwise it
+            // is a copy of content handled before, under this name or another: nothing moves.
+            let unmoved = before.name == name
+                && before.dest != path
+                && std::fs::symlink_metadata(&before.dest).is_err();
+            if !unmoved {
+                return Ok(Some(FileReport {
+                    name: name.to_owned(),
+                    went: Went::SeenBefore,
+                    counts: None,
+                    dest: path.to_owned(),
+                    side_file: None,
+                    replaced: Vec::new(),
+                    earlier: Some(before.line),
+                }));
+            }
+            let inside = before
                 .dest
                 .parent()
-                .map(Path::to_path_buf)
-                .unwrap_or_else(|| self.folder.join(DONE_DIR));
-            std::fs::create_dir_all(&dir).map_err(io(&dir))?;
+                .and_then(|d| d.strip_prefix(self.folder).ok())
+                .filter(|d| d.components().count() > 0);
+            let dir = match inside {
+                Some(sub) => own_dirs(self.folder, sub)?,
+                None => own_dirs(self.folder, &self.done_dir(&now))?,
+            };
             let dest = free_name(&dir, name);
             std::fs::rename(path, &dest).map_err(io(path))?;
             journal.set_dest(sha, &dest, before.needs_clerk)?;
-            return Ok(FileReport {
+            return Ok(Some(FileReport {
                 name: name.to_owned(),
-                went: Went::SeenBefore,
+                went: Went::Finished,
                 counts: None,
                 dest,
                 side_file: None,
                 replaced: Vec::new(),
-            });
+                earlier: Some(before.line),
+            }));
         }
-        let fix_dir = self.folder.join(FIX_DIR);
-        let done_dir = self
-            .folder
-            .join(DONE_DIR)
-            .join(now.format("%Y-%m-%d").to_string());
-        std::fs::create_dir_all(&fix_dir).map_err(io(&fix_dir))?;
+        if !file.unchanged() {
+            return Ok(None);
+        }
+        let fix_dir = own_dir(self.folder, FIX_DIR)?;
+        let done_dir = self.done_dir(&now);
         let fix_dest = free_name(&fix_dir, name);
         let (errors_out, note_out) = side_files(&fix_dest);
         let result = workflow.handle_file(path, &errors_out)?;
@@ -425,8 +524,7 @@ impl Watch<'_> {
             journal.record_output(&side_sha, side)?;
         }
         let dest = if went == Went::Done {
-            std::fs::create_dir_all(&done_dir).map_err(io(&done_dir))?;
-            free_name(&done_dir, name)
+            free_name(&own_dirs(self.folder, &done_dir)?, name)
         } else {
             fix_dest
         };
@@ -437,6 +535,7 @@ impl Watch<'_> {
             dest: dest.clone(),
             side_file,
             replaced: Vec::new(),
+            earlier: None,
         };
         journal.record_handled(&Handled {
             sha256: sha.to_owned(),
@@ -448,7 +547,7 @@ impl Watch<'_> {
         })?;
         std::fs::rename(path, &dest).map_err(io(path))?;
         report.replaced = self.replace_older(journal, sha, &done_dir)?;
-        Ok(report)
+        Ok(Some(report))
     }
 
     /// Moves older versions of the same download (same source and day) out of `需要处理/`,
@@ -467,9 +566,8 @@ impl Watch<'_> {
             if !h.needs_clerk || !in_fix_dir(&h.dest) || !h.dest.is_file() {
                 continue;
             }
-            std::fs::create_dir_all(done_dir).map_err(io(done_dir))?;
             let name = crate::paths::file_name(&h.dest);
-            let dest = free_name(done_dir, &name);
+            let dest = free_name(&own_dirs(self.folder, done_dir)?, &name);
             let (errors, note) = side_files(&h.dest);
             let (new_errors, new_note) = side_files(&dest);
             // The record first: a kill in between leaves it pointing at where the file goes.
@@ -491,7 +589,9 @@ impl Watch<'_> {
 /// Returns where it went; `None` when `path` is not in a `需要处理/` folder or the journal does
 /// not know its content (a file put there by hand is left alone).
 pub fn resolve(journal: &Journal, path: &Path) -> Result<Option<PathBuf>, WatchError> {
-    if !in_fix_dir(path) || !path.is_file() {
+    let real_file = std::fs::symlink_metadata(path)
+        .is_ok_and(|m| m.is_file() && !super::candidates::is_link("", &m));
+    if !in_fix_dir(path) || !real_file {
         return Ok(None);
     }
     let sha = file_sha256(path).map_err(io(path))?;
@@ -501,10 +601,8 @@ pub fn resolve(journal: &Journal, path: &Path) -> Result<Option<PathBuf>, WatchE
     let Some(folder) = path.parent().and_then(Path::parent) else {
         return Ok(None);
     };
-    let done_dir = folder
-        .join(DONE_DIR)
-        .join(chrono::Local::now().format("%Y-%m-%d").to_string());
-    std::fs::create_dir_all(&done_dir).map_err(io(&done_dir))?;
+    let day = chrono::Local::now().format("%Y-%m-%d").to_string();
+    let done_dir = own_dirs(folder, &Path::new(DONE_DIR).join(day))?;
     let dest = free_name(&done_dir, &crate::paths::file_name(path));
     let (errors, note) = side_files(path);
     let (new_errors, new_note) = side_files(&dest);
@@ -604,26 +702,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn candidate_names() {
-        for ok in ["核酸结果.xlsx", "a.XLS", "b.csv", "c.ods", "d.xlsb"] {
-            assert!(is_candidate_name(ok), "{ok}");
-        }
-        for no in [
-            "~$核酸结果.xlsx",
-            ".hidden.xlsx",
-            "a.xlsx.crdownload",
-            "a.xlsx.part",
-            "a.tmp",
-            "b.download",
-            "说明.txt",
-            "noext",
-            "a.pdf",
-        ] {
-            assert!(!is_candidate_name(no), "{no}");
-        }
-    }
-
-    #[test]
     fn free_names_and_side_files() {
         let dir = tempfile::tempdir().unwrap();
         assert_eq!(free_name(dir.path(), "a.xlsx"), dir.path().join("a.xlsx"));
@@ -639,24 +717,6 @@ mod tests {
     }
 
     #[test]
-    fn settling_files_wait_subfolders_and_partials_are_skipped() {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("new.xlsx"), "x").unwrap();
-        std::fs::write(dir.path().join("dl.xlsx.crdownload"), "x").unwrap();
-        std::fs::create_dir(dir.path().join("已处理")).unwrap();
-        std::fs::write(dir.path().join("已处理/old.xlsx"), "x").unwrap();
-        let mut t = Settle::default();
-        let (files, settling) = candidates(dir.path(), Duration::from_secs(3600), &mut t).unwrap();
-        assert!(files.is_empty());
-        assert_eq!(settling, 1);
-        let (files, settling) = candidates(dir.path(), Duration::ZERO, &mut t).unwrap();
-        assert_eq!(files, vec![dir.path().join("new.xlsx")]);
-        assert_eq!(settling, 0);
-        let missing = candidates(&dir.path().join("nope"), Duration::ZERO, &mut t);
-        assert!(matches!(missing, Err(WatchError::NoFolder { .. })));
-    }
-
-    #[test]
     fn report_lines_mask_numbers() {
         let r = FileReport {
             name: "13812345678.xlsx".into(),
@@ -669,6 +729,7 @@ mod tests {
             dest: PathBuf::from("/w/已处理/2026-01-01/13812345678.xlsx"),
             side_file: None,
             replaced: vec![],
+            earlier: None,
         };
         let line = r.line(Path::new("/w"));
         assert!(line.contains("138****5678"), "{line}");

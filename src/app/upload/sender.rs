@@ -341,12 +341,9 @@ impl<'a> WindowHooks<'a> {
             data_dir: data,
             settle: SETTLE,
         };
-        let folder = setup.folder.clone();
-        let result = made.and_then(|()| {
-            watcher.pass(journal, &mut flow, &mut w.settle, &mut |f| {
-                ::log::info!(target: "sheetbridge", "watch (window): {}", f.line_en(&folder));
-            })
-        });
+        // The pass logs each file's line and each link it skips (named once).
+        let result =
+            made.and_then(|()| watcher.pass(journal, &mut flow, &mut w.settle, &mut |_| {}));
         let ws = flow.into_workspace();
         self.passes += 1;
         let queued = match result {
