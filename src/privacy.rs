@@ -24,15 +24,16 @@ pub fn mask_id(id: &str) -> String {
     }
 }
 
-/// Masks a phone number: the first 3 and last 4 digits stay (`138****8000`). Shorter numbers
-/// (landlines without area code) keep their last 2.
+/// Masks a phone number: the first 3 and last 4 digits stay (`138****8000`); of 8 to 10
+/// characters (a landline, a mistyped mobile) the last 4 and at most 2 before the 4 hidden
+/// (`23****8901`); shorter ones keep their last 2.
 pub fn mask_phone(phone: &str) -> String {
     let chars: Vec<char> = phone.trim().chars().collect();
     let n = chars.len();
-    if n >= 8 {
-        hide_middle(&chars, 3, 4)
-    } else {
-        hide_middle(&chars, 0, n.min(2))
+    match n {
+        11.. => hide_middle(&chars, 3, 4),
+        8..=10 => hide_middle(&chars, n - 8, 4),
+        _ => hide_middle(&chars, 0, n.min(2)),
     }
 }
 
@@ -746,6 +747,7 @@ mod scanner {
         // A phone column's value that is no valid mobile, a 台胞证 number, a passport of any
         // shape: masked because the field says what it is.
         assert_eq!(mask_value("12345", Personal::Phone), "***45");
+        assert_eq!(mask_value("2345678901", Personal::Phone), "23****8901");
         assert_eq!(mask_value("020-8765432", Personal::Phone), "020****5432");
         assert_eq!(mask_value("12345678", Personal::Document), "******78");
         assert_eq!(mask_value("H1234567890", Personal::Document), "H12****7890");
