@@ -366,6 +366,37 @@ mod tests {
     }
 
     #[test]
+    fn a_quoted_personal_value_is_masked_by_its_kind() {
+        use crate::privacy::Personal;
+        // A phone column's value that is no mobile: only its kind says it is a phone.
+        let phone = Issue::new(Code::PhoneFormat, Some(5), Stage::Field, &["2345678901"])
+            .quoting(0, Some(Personal::Phone));
+        let body = phone.render(Code::PhoneFormat.template(Lang::Zh), "手机号");
+        assert!(
+            body.starts_with("联系电话「23****8901」不是有效号码"),
+            "{body}"
+        );
+        // A 台胞证 number of 9 digits: the type's name stays, the number is masked.
+        let permit = Issue::new(
+            Code::IdFormat,
+            Some(2),
+            Stage::Row,
+            &["台湾居民来往内地通行证", "123456789", "8 位或 10 位数字"],
+        )
+        .quoting(1, Some(Personal::Document));
+        let body = permit.render(Code::IdFormat.template(Lang::En), "证件号码");
+        assert!(body.contains("\"*******89\""), "{body}");
+        assert!(body.contains("台湾居民来往内地通行证"), "{body}");
+        // Unmarked, the same value is only scanned: a count stays a count.
+        let count = Issue::new(Code::TextTooLong, Some(5), Stage::Field, &["40000"]);
+        assert!(
+            count
+                .render(Code::TextTooLong.template(Lang::En), "")
+                .contains("40000")
+        );
+    }
+
+    #[test]
     fn chinese_messages_have_no_english_words() {
         for code in Code::ALL {
             let t = code.template(Lang::Zh).replace("Excel", "");

@@ -100,8 +100,16 @@ fn class(c: char) -> Class {
         '０'..='９' | 'Ａ'..='Ｚ' | 'ａ'..='ｚ' => {
             char::from_u32(c as u32 - 0xFEE0).map_or(Class::Other, class)
         }
-        ' ' | '\u{a0}' | '\u{2009}' | '\u{202f}' | '\u{3000}' | '-' | '\u{2010}'..='\u{2015}'
-        | '\u{2212}' | '\u{fe63}' | '\u{ff0d}' => Class::Sep,
+        ' '
+        | '\u{a0}'
+        | '\u{2009}'
+        | '\u{202f}'
+        | '\u{3000}'
+        | '-'
+        | '\u{2010}'..='\u{2015}'
+        | '\u{2212}'
+        | '\u{fe63}'
+        | '\u{ff0d}' => Class::Sep,
         _ => Class::Other,
     }
 }
@@ -360,8 +368,10 @@ fn looks_like_mobile(run: &[u8]) -> bool {
     run.len() == 11 && run[0] == b'1' && (b'3'..=b'9').contains(&run[1])
 }
 
-/// The end of the hex word (a batch id, a SHA-256) that starts at `i`, if one does: 16 or more
-/// of `0-9a-f`, at least one a letter and one a digit, with no letter or digit either side.
+/// The end of the hex word (a batch id, a SHA-256) that starts at `i`, if one does: 16, 32, 40
+/// or 64 of `0-9a-f` (the lengths of a batch id and of the hashes), at least one a letter and
+/// one a digit, with no letter or digit either side. Other lengths are not kept whole: an ID
+/// with a few letters glued to it stays a number to mask.
 fn hex_word_at(chars: &[char], i: usize) -> Option<usize> {
     let word = |c: &char| c.is_ascii_alphanumeric();
     if i > 0 && word(&chars[i - 1]) {
@@ -371,7 +381,7 @@ fn hex_word_at(chars: &[char], i: usize) -> Option<usize> {
     let w = &chars[i..end];
     let hex = w.iter().all(|c| matches!(c, '0'..='9' | 'a'..='f'));
     let mixed = w.iter().any(|c| c.is_ascii_digit()) && w.iter().any(|c| c.is_ascii_lowercase());
-    (w.len() >= 16 && hex && mixed).then_some(end)
+    (matches!(w.len(), 16 | 32 | 40 | 64) && hex && mixed).then_some(end)
 }
 
 /// Creates `dir` and its missing parents readable by the user alone (0700 on Unix). A folder
@@ -768,6 +778,8 @@ mod scanner {
         assert_eq!(mask_text("card USA123456789012"), "card USA********9012");
         assert_eq!(mask_text("+86 13800138000"), "+86 138****8000");
         assert_eq!(mask_text("8613800138000"), "86138****8000");
+        // Letters a to f glued to an ID do not make it a batch id.
+        assert_eq!(mask_text("440106199001011234abc"), "440106********1234abc");
         // Two numbers side by side are two numbers.
         assert_eq!(
             mask_text("13800138000 440106199001011234"),

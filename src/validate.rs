@@ -385,13 +385,15 @@ impl Checker {
                 let alt = check_number(other, number, birth_limit);
                 if alt.valid {
                     let at = r.id_type.unwrap_or(ni) as u16;
-                    out.issues.push(Issue::new(
-                        Code::IdTypeChanged,
-                        Some(at),
-                        Stage::Row,
-                        &[number, &t.name, &other.name],
-                    )
-                    .quoting(0, Some(Personal::Document)));
+                    out.issues.push(
+                        Issue::new(
+                            Code::IdTypeChanged,
+                            Some(at),
+                            Stage::Row,
+                            &[number, &t.name, &other.name],
+                        )
+                        .quoting(0, Some(Personal::Document)),
+                    );
                     checked = alt;
                     used = other;
                 }
@@ -527,9 +529,11 @@ impl NumberProblem {
     fn into_issue(self, field: u16, type_name: &str, number: &str) -> Issue {
         let new = |code, args: &[&str]| Issue::new(code, Some(field), Stage::Row, args);
         match self {
-            NumberProblem::Pattern(hint, severity) => new(Code::IdFormat, &[type_name, number, &hint])
-                .with_severity(severity)
-                .quoting(1, Some(Personal::Document)),
+            NumberProblem::Pattern(hint, severity) => {
+                new(Code::IdFormat, &[type_name, number, &hint])
+                    .with_severity(severity)
+                    .quoting(1, Some(Personal::Document))
+            }
             NumberProblem::Id(IdProblem::Length(n)) => new(Code::IdLength, &[&n.to_string()]),
             NumberProblem::Id(IdProblem::Format) => new(
                 Code::IdFormat,

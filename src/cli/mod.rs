@@ -199,7 +199,10 @@ fn start_log(command: Option<&Command>) -> String {
 /// and `lookup`'s VALUE masked whole as a document number, whatever its shape (a 台胞证's 8
 /// digits look like any number). The log's sink scans the line once more. An argument that is
 /// not Unicode is shown with its bad bytes replaced.
-fn logged_args(args: impl Iterator<Item = std::ffi::OsString>, command: Option<&Command>) -> String {
+fn logged_args(
+    args: impl Iterator<Item = std::ffi::OsString>,
+    command: Option<&Command>,
+) -> String {
     use sheetbridge::privacy::{Personal, mask_numbers, mask_value};
     let personal: Option<&str> = match command {
         Some(Command::Lookup(a)) => Some(a.value.as_str()),
@@ -278,7 +281,7 @@ pub fn load(
         say(lang, format!("提醒：{zh}"), format!("warning: {en}"));
     }
     if let Some(line) = loaded.restored.message(lang) {
-        eprintln!("{line}");
+        eprintln!("{}", sheetbridge::privacy::mask_text(&line));
     }
     Ok(loaded.batch)
 }

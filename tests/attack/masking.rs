@@ -91,7 +91,11 @@ fn spell(rng: &mut fastrand::Rng, number: &str) -> String {
                 if i > 0 && c.is_ascii_digit() {
                     out.push_str(SEPS[rng.usize(..SEPS.len())]);
                 }
-                let c = if rng.bool() { c.to_ascii_lowercase() } else { c };
+                let c = if rng.bool() {
+                    c.to_ascii_lowercase()
+                } else {
+                    c
+                };
                 out.push(if rng.bool() { wide(c) } else { c });
             }
             out
@@ -104,7 +108,10 @@ fn normalised(text: &str) -> String {
     text.chars()
         .filter(|c| {
             !c.is_whitespace()
-                && !matches!(c, '-' | '－' | '\u{2010}'..='\u{2015}' | '\u{2212}' | '\u{fe63}')
+                && !matches!(
+                    c,
+                    '-' | '－' | '\u{2010}'..='\u{2015}' | '\u{2212}' | '\u{fe63}'
+                )
         })
         .map(|c| match c {
             '\u{FF01}'..='\u{FF5E}' => char::from_u32(c as u32 - 0xFEE0).unwrap_or(c),
@@ -282,7 +289,10 @@ fn no_personal_number_leaves_the_program_however_written() {
     assert_eq!(checked.code, 3, "seed {seed}: {}", checked.stderr);
     let json = std::fs::read_to_string(&report).unwrap();
     // The messages are there (the test attacks them), masked.
-    assert!(json.contains("id_format") && json.contains("phone_format"), "{json}");
+    assert!(
+        json.contains("id_format") && json.contains("phone_format"),
+        "{json}"
+    );
     holds_none("the report", &json, &secrets, seed);
     holds_none("check's stderr", &checked.stderr, &secrets, seed);
     holds_none("check's stdout", &checked.stdout, &secrets, seed);
