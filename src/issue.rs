@@ -196,6 +196,10 @@ pub struct Issue {
     pub args: Box<[Box<str>]>,
     /// Which stage found it: re-checking a stage replaces only its own issues.
     pub stage: Stage,
+    /// The argument that is the field's own value when the field holds a personal number
+    /// (a phone, a document number), and its kind: masked whole in the message by that kind,
+    /// whatever its shape ([`Issue::quoting`]).
+    pub personal: Option<(u8, crate::privacy::Personal)>,
 }
 
 /// The stage of checking that produced an issue.
@@ -221,7 +225,17 @@ impl Issue {
             field,
             args: args.iter().map(|a| Box::<str>::from(*a)).collect(),
             stage,
+            personal: None,
         }
+    }
+
+    /// The same issue, saying that argument `arg` is the field's own value and the field holds
+    /// a personal number of `kind` (none: an ordinary field, whose value is only scanned).
+    pub fn quoting(mut self, arg: usize, kind: Option<crate::privacy::Personal>) -> Issue {
+        self.personal = kind
+            .zip(u8::try_from(arg).ok())
+            .map(|(kind, arg)| (arg, kind));
+        self
     }
 
     pub fn with_severity(mut self, severity: Severity) -> Issue {
@@ -233,7 +247,10 @@ impl Issue {
         self.severity == Severity::Error
     }
 
-    /// Renders the message body (without the row prefix) from a template.
+    /// Renders the message body (without the row prefix) from a template. Every message about
+    /// a row passes here: the field's own value, when it is a personal number, is masked whole
+    /// by its kind ([`crate::privacy::mask_value`]), and the whole message is scanned for any
+    /// other personal number however written ([`crate::privacy::mask_text`]).
     pub fn render(&self, template: &str, header: &str) -> String {
         let mut out = String::with_capacity(template.len() + 32);
         let mut rest = template;
@@ -245,11 +262,17 @@ impl Issue {
                     let key = &after[..end];
                     if key == "h" {
                         out.push_str(header);
-                    } else if let Some(arg) =
-                        key.parse::<usize>().ok().and_then(|i| self.args.get(i))
+                    } else if let Some((i, arg)) = key
+                        .parse::<usize>()
+                        .ok()
+                        .and_then(|i| Some((i, self.args.get(i)?)))
                     {
-                        // An ID or phone number in a message is masked (target.md, privacy).
-                        out.push_str(&crate::privacy::mask_text(arg));
+                        match self.personal {
+                            Some((at, kind)) if usize::from(at) == i => {
+                                out.push_str(&crate::privacy::mask_value(arg, kind));
+                            }
+                            _ => out.push_str(arg),
+                        }
                     } else {
                         out.push('{');
                         out.push_str(key);
@@ -264,7 +287,8 @@ impl Issue {
             }
         }
         out.push_str(rest);
-        out
+        // An ID or phone number anywhere in a message is masked (target.md, guarantees.md §6).
+        crate::privacy::mask_text(&out)
     }
 }
 
@@ -338,6 +362,37 @@ mod tests {
         assert!(
             req.render(Code::Required.template(Lang::Zh), "姓名")
                 .contains("补上姓名")
+        );
+    }
+
+    #[test]
+    fn a_quoted_personal_value_is_masked_by_its_kind() {
+        use crate::privacy::Personal;
+        // A phone column's value that is no mobile: only its kind says it is a phone.
+        let phone = Issue::new(Code::PhoneFormat, Some(5), Stage::Field, &["2345678901"])
+            .quoting(0, Some(Personal::Phone));
+        let body = phone.render(Code::PhoneFormat.template(Lang::Zh), "手机号");
+        assert!(
+            body.starts_with("联系电话「23****8901」不是有效号码"),
+            "{body}"
+        );
+        // A 台胞证 number of 9 digits: the type's name stays, the number is masked.
+        let permit = Issue::new(
+            Code::IdFormat,
+            Some(2),
+            Stage::Row,
+            &["台湾居民来往内地通行证", "123456789", "8 位或 10 位数字"],
+        )
+        .quoting(1, Some(Personal::Document));
+        let body = permit.render(Code::IdFormat.template(Lang::En), "证件号码");
+        assert!(body.contains("\"*******89\""), "{body}");
+        assert!(body.contains("台湾居民来往内地通行证"), "{body}");
+        // Unmarked, the same value is only scanned: a count stays a count.
+        let count = Issue::new(Code::TextTooLong, Some(5), Stage::Field, &["40000"]);
+        assert!(
+            count
+                .render(Code::TextTooLong.template(Lang::En), "")
+                .contains("40000")
         );
     }
 

@@ -3,8 +3,8 @@
 //!
 //! The library writes through the `log` facade (`log::info!`, `log::warn!`, `log::error!` with
 //! a target under `sheetbridge`); a front end calls [`install`] once with the log folder. Each
-//! line is masked ([`crate::privacy::mask_numbers`]) before it is written, so no full ID or phone number reaches the
-//! disk. Every write takes an exclusive lock on `logs/.lock` (a file lock, so it holds across
+//! record is one line, its control characters escaped and its personal numbers masked
+//! ([`LogFile::write_line`]), so no full ID or phone number reaches the disk. Every write takes an exclusive lock on `logs/.lock` (a file lock, so it holds across
 //! processes), lets `file-rotate` rotate when the line would take the file past the limit, and
 //! appends the whole line with one `write` on a file opened for appending: lines of the window,
 //! a scheduled run and a terminal never interleave, and no process rotates a file another one
@@ -50,11 +50,12 @@ impl LogFile {
         &self.dir
     }
 
-    /// Appends one line (masked; line breaks inside it become ` | `), rotating first when it
-    /// would take the current file past the limit.
+    /// Appends one record as one line, rotating first when it would take the current file past
+    /// the limit. The sink of every log record: control characters (a line break, an escape
+    /// from a file name or a platform's answer) are escaped ([`crate::paths::for_line`]), then
+    /// every personal number is masked ([`crate::privacy::mask_numbers`]).
     pub fn write_line(&self, text: &str) -> std::io::Result<()> {
-        let mut line =
-            crate::privacy::mask_numbers(&text.replace("\r\n", " | ").replace(['\n', '\r'], " | "));
+        let mut line = crate::privacy::mask_numbers(&crate::paths::for_line(text));
         line.push('\n');
         private_dir(&self.dir)?;
         let lock = private_options().open(self.dir.join(LOCK_NAME))?;
@@ -372,7 +373,7 @@ mod tests {
         let tail = log.tail(3);
         assert_eq!(tail.len(), 3);
         assert!(
-            tail[2].starts_with("line 099 138****5678 | second part"),
+            tail[2].starts_with("line 099 138****5678\\nsecond part"),
             "{tail:?}"
         );
         assert!(tail[0].starts_with("line 097"), "{tail:?}");

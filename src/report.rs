@@ -1,4 +1,7 @@
 //! The JSON report of a run (the contract in cli.md) and the short summary for a terminal.
+//!
+//! Its texts are masked like every text the program writes (guarantees.md §6): the messages in
+//! `Issue::render`, the file, sheet and column names here.
 
 use crate::batch::Batch;
 use crate::issue::{Lang, Severity};
@@ -51,16 +54,17 @@ impl Report {
                 }
             })
             .collect();
+        let mask = crate::privacy::mask_text;
         Report {
-            input: crate::paths::file_name(&batch.source.path),
-            sheet: batch.source.sheet.clone(),
+            input: mask(&crate::paths::file_name(&batch.source.path)),
+            sheet: mask(&batch.source.sheet),
             header_row: batch.source.header_row,
             profile: batch.profile().name.clone(),
             rows_total: s.total,
             rows_written: s.ready,
             rows_rejected: s.rejected + s.excluded,
             rows_duplicate: s.duplicate,
-            unused_columns: batch.source.unused.clone(),
+            unused_columns: batch.source.unused.iter().map(|c| mask(c)).collect(),
             issues,
         }
     }

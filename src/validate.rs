@@ -8,6 +8,7 @@
 // next to the code they test.
 
 use crate::issue::{Code, Issue, Severity, Stage};
+use crate::privacy::Personal;
 use crate::profile::{Derive, Field, IdRule, IdType, Kind, Profile};
 use crate::read::{Cell, format_number};
 use crate::rules::datetime;
@@ -143,7 +144,10 @@ impl Checker {
         cell: &Cell,
         issues: &mut Vec<Issue>,
     ) -> Result<String, Stop> {
-        let issue = |code: Code, args: &[&str]| Issue::new(code, Some(fi16), Stage::Field, args);
+        // The value is the first argument (a number cell as Excel held it, a time alone).
+        let issue = |code: Code, args: &[&str]| {
+            Issue::new(code, Some(fi16), Stage::Field, args).quoting(0, personal(field))
+        };
         Ok(match (field.kind, cell) {
             (_, c) if c.is_blank() => String::new(),
             (Kind::IdNumber, Cell::Number(n)) => {
@@ -220,7 +224,9 @@ impl Checker {
         mut text: String,
         issues: &mut Vec<Issue>,
     ) -> Result<String, Stop> {
-        let issue = |code: Code, text: &str| Issue::new(code, Some(fi16), Stage::Field, &[text]);
+        let issue = |code: Code, text: &str| {
+            Issue::new(code, Some(fi16), Stage::Field, &[text]).quoting(0, personal(field))
+        };
         if let Some(map) = &field.map {
             match map
                 .get(&text)
@@ -273,7 +279,8 @@ impl Checker {
                 Some(fi16),
                 Stage::Field,
                 &[&text, &allowed.join("、")],
-            );
+            )
+            .quoting(0, personal(field));
             if field.code != Code::TextFormat && field.code != Code::NameFormat {
                 i.code = field.code;
             }
@@ -283,7 +290,9 @@ impl Checker {
     }
 
     fn value_issue(&self, field: &Field, fi: u16, text: &str) -> Issue {
-        Issue::new(field.code, Some(fi), Stage::Field, &[text]).with_severity(field.severity)
+        Issue::new(field.code, Some(fi), Stage::Field, &[text])
+            .with_severity(field.severity)
+            .quoting(0, personal(field))
     }
 
     fn check_datetime(
@@ -406,12 +415,15 @@ impl Checker {
                 let alt = check_number(other, number, birth_limit);
                 if alt.valid {
                     let at = r.id_type.unwrap_or(ni) as u16;
-                    out.issues.push(Issue::new(
-                        Code::IdTypeChanged,
-                        Some(at),
-                        Stage::Row,
-                        &[number, &t.name, &other.name],
-                    ));
+                    out.issues.push(
+                        Issue::new(
+                            Code::IdTypeChanged,
+                            Some(at),
+                            Stage::Row,
+                            &[number, &t.name, &other.name],
+                        )
+                        .quoting(0, Some(Personal::Document)),
+                    );
                     checked = alt;
                     used = other;
                 }
@@ -422,8 +434,10 @@ impl Checker {
                 out.derived.push((ti as u16, used.code.clone().into()));
             }
             if let Some(up) = checked.upgraded {
-                out.issues
-                    .push(Issue::new(Code::IdUpgraded, Some(n16), Stage::Row, &[&up]));
+                out.issues.push(
+                    Issue::new(Code::IdUpgraded, Some(n16), Stage::Row, &[&up])
+                        .quoting(0, Some(Personal::Document)),
+                );
                 out.derived.push((n16, up.into()));
             }
             for problem in checked.problems {
@@ -528,6 +542,16 @@ impl CrossCheck {
     }
 }
 
+/// The kind of personal number a field holds, if any: its own value, quoted in a message, is
+/// masked whole by that kind (a phone column's value even when it is not a valid mobile).
+fn personal(field: &Field) -> Option<Personal> {
+    match field.kind {
+        Kind::Phone => Some(Personal::Phone),
+        Kind::IdNumber => Some(Personal::Document),
+        _ => None,
+    }
+}
+
 /// What one type's rule makes of a number.
 struct NumberCheck {
     valid: bool,
@@ -548,13 +572,16 @@ impl NumberProblem {
         let new = |code, args: &[&str]| Issue::new(code, Some(field), Stage::Row, args);
         match self {
             NumberProblem::Pattern(hint, severity) => {
-                new(Code::IdFormat, &[type_name, number, &hint]).with_severity(severity)
+                new(Code::IdFormat, &[type_name, number, &hint])
+                    .with_severity(severity)
+                    .quoting(1, Some(Personal::Document))
             }
             NumberProblem::Id(IdProblem::Length(n)) => new(Code::IdLength, &[&n.to_string()]),
             NumberProblem::Id(IdProblem::Format) => new(
                 Code::IdFormat,
                 &[type_name, number, "应为 17 位数字加最后一位数字或 X"],
-            ),
+            )
+            .quoting(1, Some(Personal::Document)),
             NumberProblem::Id(IdProblem::Region(code)) => new(Code::IdRegion, &[&code]),
             NumberProblem::Id(IdProblem::RegionUnknown(code)) => {
                 new(Code::IdRegion, &[&code]).with_severity(Severity::Warning)

@@ -149,7 +149,7 @@ pub fn main() -> ExitCode {
         }
     };
     let lang = Lang::parse(&cli.lang);
-    let what = start_log();
+    let what = start_log(cli.command.as_ref());
     if cli
         .command
         .as_ref()
@@ -186,18 +186,43 @@ pub fn system() -> String {
 /// Installs the program's log in the data folder's `logs/` and writes the start line (the
 /// arguments: file names and options; no secret is ever passed on the command line). Returns
 /// the arguments, for the end line.
-fn start_log() -> String {
+fn start_log(command: Option<&Command>) -> String {
     if let Some(data) = data_dir() {
         sheetbridge::log::install(&sheetbridge::log::dir_in(&data));
     }
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let what = if args.is_empty() {
+    let what = logged_args(std::env::args_os().skip(1), command);
+    sheetbridge::log::event::started(&system(), &what);
+    what
+}
+
+/// The arguments as the log shows them (guarantees.md §6): each through the privacy scanner,
+/// and `lookup`'s VALUE masked whole as a document number, whatever its shape (a 台胞证's 8
+/// digits look like any number). The log's sink scans the line once more. An argument that is
+/// not Unicode is shown with its bad bytes replaced.
+fn logged_args(
+    args: impl Iterator<Item = std::ffi::OsString>,
+    command: Option<&Command>,
+) -> String {
+    use sheetbridge::privacy::{Personal, mask_numbers, mask_value};
+    let personal: Option<&str> = match command {
+        Some(Command::Lookup(a)) => Some(a.value.as_str()),
+        _ => None,
+    };
+    let args: Vec<String> = args
+        .map(|a| {
+            let a = a.to_string_lossy();
+            if personal == Some(a.as_ref()) {
+                mask_value(&a, Personal::Document)
+            } else {
+                mask_numbers(&a)
+            }
+        })
+        .collect();
+    if args.is_empty() {
         "window".to_owned()
     } else {
         args.join(" ")
-    };
-    sheetbridge::log::event::started(&system(), &what);
-    what
+    }
 }
 
 /// Refuses output paths that are the input file (cli.md: never write over INPUT), before
@@ -256,7 +281,7 @@ pub fn load(
         say(lang, format!("提醒：{zh}"), format!("warning: {en}"));
     }
     if let Some(line) = loaded.restored.message(lang) {
-        eprintln!("{line}");
+        eprintln!("{}", sheetbridge::privacy::mask_text(&line));
     }
     Ok(loaded.batch)
 }

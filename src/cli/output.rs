@@ -1,5 +1,7 @@
 //! What the commands print: a failure said once, a line in the user's language, the batch's
-//! summary, and the JSON report.
+//! summary, and the JSON report. Every line printed here goes through the privacy scanner
+//! ([`sheetbridge::privacy::mask_text`]): a file named after a person's ID number is shown
+//! masked, like the number in a message.
 
 use super::{EXIT_NOTHING, will_write};
 use sheetbridge::issue::Lang;
@@ -34,6 +36,7 @@ impl Failure {
     /// Logs and prints the failure; its exit code.
     pub(super) fn report(&self, lang: Lang) -> u8 {
         sheetbridge::log::event::error(&self.text.en);
+        // `say` masks the line.
         say(
             lang,
             format!("错误：{}", self.text.zh),
@@ -54,12 +57,17 @@ impl<E: Localized> From<E> for Failure {
 
 /// Prints a line to standard error in the user's language.
 pub fn say(lang: Lang, zh: impl Display, en: impl Display) {
-    eprintln!("{}", lang.pick(zh.to_string(), en.to_string()));
+    eprintln!("{}", mask(lang.pick(zh.to_string(), en.to_string())));
+}
+
+/// A line for the console, with every personal number in it masked.
+fn mask(line: String) -> String {
+    sheetbridge::privacy::mask_text(&line)
 }
 
 /// Prints a line to standard output (what a command answers) in the user's language.
 pub fn answer(lang: Lang, zh: impl Display, en: impl Display) {
-    println!("{}", lang.pick(zh.to_string(), en.to_string()));
+    println!("{}", mask(lang.pick(zh.to_string(), en.to_string())));
 }
 
 /// Prints the chosen profile, the counts and the first problems to standard error.
@@ -108,7 +116,7 @@ pub fn print_summary(batch: &sheetbridge::batch::Batch, lang: Lang, limit: usize
         );
     }
     for ri in batch.all_issues().take(limit) {
-        eprintln!("  {}", batch.message(ri.index, ri.issue, lang));
+        eprintln!("  {}", mask(batch.message(ri.index, ri.issue, lang)));
     }
 }
 

@@ -35,7 +35,7 @@ impl Localized for DiagnoseError {
     fn message(&self) -> Text {
         match self {
             DiagnoseError::Write { path, detail } => {
-                let path = path.display();
+                let path = crate::paths::shown(path);
                 Text::new(
                     format!("无法写出诊断包「{path}」：{detail}。请换一个文件夹（例如桌面）再试。"),
                     format!("cannot write the diagnostic bundle {path}: {detail}"),
@@ -143,7 +143,7 @@ fn about(folders: &Folders, context: &Context) -> String {
     t.push_str("文件夹 folders:\n");
     let show = |p: &Option<PathBuf>| {
         p.as_ref()
-            .map(|p| p.display().to_string())
+            .map(|p| crate::paths::shown(p))
             .unwrap_or_else(|| "（无 / none）".into())
     };
     t.push_str(&format!("  config: {}\n", show(&folders.config)));

@@ -19,7 +19,7 @@ impl Localized for LookupError {
     fn message(&self) -> Text {
         match self {
             LookupError::Db { path, detail } => {
-                let path = path.display();
+                let path = crate::paths::shown(path);
                 Text::new(
                     format!(
                         "读不了上报记录「{path}」：{detail}。请稍后再试；如果问题持续，请导出诊断包发给技术支持。"
@@ -195,26 +195,30 @@ fn when(ms: Option<i64>) -> String {
 }
 
 /// What to say for `value` and its records, one line per batch; "没有上报记录" when none.
-/// The value is shown masked.
+///
+/// The value is shown masked as a document number whatever its shape (it may be a 台胞证's 8
+/// digits or a passport of any shape: only the clerk knows), and each line is scanned for any
+/// other personal number (a file name, the platform's last message).
 pub fn describe(value: &str, records: &[Record], lang: Lang) -> Vec<String> {
-    let shown = crate::privacy::mask_numbers(&normalize(value));
+    use crate::privacy::{Personal, mask_text, mask_value};
+    let shown = crate::paths::for_line(&mask_value(&normalize(value), Personal::Document));
     if records.is_empty() {
-        return vec![lang.pick(
+        return vec![mask_text(&lang.pick(
             format!("{shown}：没有上报记录。这个人（或条码）没有通过本程序上报过。"),
             format!("{shown}: no upload record."),
-        )];
+        ))];
     }
     records
         .iter()
         .map(|r| {
-            let source = r
-                .source_file
-                .clone()
-                .unwrap_or_else(|| lang.pick("（未记录）", "(not recorded)").into());
+            let source = r.source_file.as_deref().map_or_else(
+                || lang.pick("（未记录）", "(not recorded)").into(),
+                crate::paths::for_line,
+            );
             let target = if r.target.is_empty() {
                 "—".to_owned()
             } else {
-                r.target.clone()
+                crate::paths::for_line(&r.target)
             };
             let batch = &r.batch;
             match r.state.as_str() {
@@ -231,7 +235,7 @@ pub fn describe(value: &str, records: &[Record], lang: Lang) -> Vec<String> {
                 }
                 state => {
                     let at = when(r.queued_at);
-                    let last = r.last_error.as_deref();
+                    let last = r.last_error.as_deref().map(crate::paths::for_line);
                     lang.pick(
                         format!(
                             "{shown}：还没有上报完成，在上传队列里，现在「{}」（批次 {batch}，目标「{target}」，{at} 放入队列，来自文件「{source}」）。{}",
@@ -245,6 +249,7 @@ pub fn describe(value: &str, records: &[Record], lang: Lang) -> Vec<String> {
                 }
             }
         })
+        .map(|line| mask_text(&line))
         .collect()
 }
 
