@@ -78,8 +78,11 @@ fn install(
     std::fs::create_dir_all(folder).map_err(|e| {
         let e = sheetbridge::message::io_message(&e);
         Failure::new(
-            format!("无法建立文件夹「{}」：{e}", folder.display()),
-            format!("cannot create {}: {e}", folder.display()),
+            format!(
+                "无法建立文件夹「{}」：{e}",
+                sheetbridge::paths::shown(folder)
+            ),
+            format!("cannot create {}: {e}", sheetbridge::paths::shown(folder)),
         )
     })?;
     let folder = std::path::absolute(folder).unwrap_or_else(|_| folder.to_owned());
@@ -121,7 +124,7 @@ fn install(
             "已安装定时任务（{}）：每 {} 分钟上报文件夹「{}」里的新文件，从每天 {:02}:{:02} 起。",
             i.backend.zh(),
             i.every,
-            folder.display(),
+            sheetbridge::paths::shown(&folder),
             i.start / 60,
             i.start % 60
         ),
