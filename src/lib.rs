@@ -7,6 +7,7 @@
 
 pub mod app;
 pub mod batch;
+pub mod bounded;
 pub mod credentials;
 pub mod edits;
 pub mod guess;

@@ -201,11 +201,9 @@ fn secret_key(key: &str) -> bool {
 }
 
 fn settings(folders: &Folders) -> String {
-    let Some(text) = folders
-        .config
-        .as_ref()
-        .and_then(|c| std::fs::read_to_string(c.join("settings.toml")).ok())
-    else {
+    let Some(text) = folders.config.as_ref().and_then(|c| {
+        crate::bounded::read_to_string(&c.join("settings.toml"), crate::bounded::TEXT_FILE).ok()
+    }) else {
         return "  （没有保存的设置 / none saved）\n".into();
     };
     let Ok(table) = text.parse::<toml::Table>() else {
