@@ -9,6 +9,7 @@ pub mod app;
 pub mod batch;
 pub mod bounded;
 pub mod credentials;
+pub mod db;
 pub mod edits;
 pub mod guess;
 pub mod issue;
