@@ -75,6 +75,23 @@ fn install(
     if let Some(src) = source {
         sheetbridge::unattended::source::Source::find(src, super::login::sources_dir().as_deref())?;
     }
+    let exe = std::env::current_exe().map_err(|e| {
+        let e = sheetbridge::message::io_message(&e);
+        Failure::new(
+            format!("找不到本程序的位置：{e}"),
+            format!("no program path: {e}"),
+        )
+    })?;
+    let job = Job {
+        exe,
+        folder: std::path::absolute(folder).unwrap_or_else(|_| folder.to_owned()),
+        target: target.to_owned(),
+        source: source.map(str::to_owned),
+        every,
+        env: passed_on(),
+    };
+    // Refused before the folder is made: a name the scheduler cannot carry leaves nothing.
+    s.check(&job)?;
     std::fs::create_dir_all(folder).map_err(|e| {
         let e = sheetbridge::message::io_message(&e);
         Failure::new(
@@ -102,20 +119,9 @@ fn install(
             ),
         );
     }
-    let exe = std::env::current_exe().map_err(|e| {
-        let e = sheetbridge::message::io_message(&e);
-        Failure::new(
-            format!("找不到本程序的位置：{e}"),
-            format!("no program path: {e}"),
-        )
-    })?;
     let job = Job {
-        exe,
         folder: folder.clone(),
-        target: target.to_owned(),
-        source: source.map(str::to_owned),
-        every,
-        env: passed_on(),
+        ..job
     };
     let i = s.install(&job, schedule::random_start(every))?;
     answer(

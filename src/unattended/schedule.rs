@@ -717,6 +717,17 @@ impl Scheduler {
         })
     }
 
+    /// Builds the task for this scheduler without installing it: a field its format cannot
+    /// carry is refused (naming the field) before anything is created or written.
+    pub fn check(&self, job: &Job) -> Result<(), ScheduleError> {
+        check_every(job.every)?;
+        match self.backend {
+            Backend::Systemd => systemd_service(job).map(drop),
+            Backend::Cron => cron_line(job, 0, &self.data_dir.join("watch-cron.log")).map(drop),
+            Backend::Schtasks => task_xml(job, 0).map(drop),
+        }
+    }
+
     /// Installs (or replaces) the task, starting `start` minutes after midnight.
     pub fn install(&self, job: &Job, start: u32) -> Result<Installed, ScheduleError> {
         check_every(job.every)?;

@@ -762,6 +762,7 @@ fn schedule_install_with_cron_refuses_a_newline_and_quotes_the_rest() {
     let r = s.install(&evil);
     r.says(2, &["要监视的文件夹", "\\n"]);
     assert!(!s.crontab.exists(), "nothing installed");
+    assert!(!evil.exists(), "nothing created");
     for name in HOSTILE_FOLDERS {
         let folder = h.join(name);
         let r = s.install(&folder);
@@ -810,6 +811,7 @@ fn schedule_install_with_systemd_refuses_a_newline_and_quotes_the_rest() {
     let r = s.install(&evil);
     r.says(2, &["要监视的文件夹", "\\n"]);
     assert_eq!(s.unit(), None, "nothing installed");
+    assert!(!evil.exists(), "nothing created");
     for name in HOSTILE_FOLDERS {
         let folder = h.join(name);
         s.install(&folder).says(0, &[]);
