@@ -575,7 +575,10 @@ fn command_line_to_argv(line: &str) -> Vec<String> {
 }
 
 /// The text of every `Exec` action's `Command` and `Arguments`, and every element's name.
-fn task_read(xml: &str) -> Result<(Vec<(String, String)>, Vec<String>), String> {
+/// Each `Exec` action's (command, arguments).
+type Execs = Vec<(String, String)>;
+
+fn task_read(xml: &str) -> Result<(Execs, Vec<String>), String> {
     use quick_xml::events::Event;
     let mut reader = quick_xml::Reader::from_str(xml);
     let (mut path, mut names, mut execs) = (Vec::<String>::new(), Vec::new(), Vec::new());
@@ -595,7 +598,8 @@ fn task_read(xml: &str) -> Result<(Vec<(String, String)>, Vec<String>), String> 
             }
             Event::Empty(e) => names.push(e.local_name().as_ref().to_owned()),
             Event::End(_) => {
-                if path.pop().as_deref() == Some("Exec") {
+                let closed = path.pop();
+                if closed.as_deref() == Some("Exec") {
                     execs.push((std::mem::take(&mut command), std::mem::take(&mut arguments)));
                 }
             }
