@@ -232,13 +232,13 @@ impl Store {
 
     fn read_file(&self) -> Result<File, CredentialError> {
         let path = self.file_path()?;
-        let text = match std::fs::read_to_string(&path) {
+        let text = match crate::bounded::read_to_string(&path, crate::bounded::TEXT_FILE) {
             Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(File::default()),
+            Err(e) if e.is_not_found() => return Ok(File::default()),
             Err(e) => {
                 return Err(CredentialError::File {
                     path,
-                    detail: io_message(&e),
+                    detail: e.reason(),
                 });
             }
         };

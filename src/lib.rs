@@ -7,7 +7,9 @@
 
 pub mod app;
 pub mod batch;
+pub mod bounded;
 pub mod credentials;
+pub mod db;
 pub mod edits;
 pub mod guess;
 pub mod issue;

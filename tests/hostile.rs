@@ -14,7 +14,7 @@ const MAX_RSS_KIB: i64 = 1 << 20;
 // ---------------------------------------------------------------------------------------------
 // Zip containers built by hand, so a part can inflate to a gigabyte from a few megabytes.
 
-struct Entry {
+pub(crate) struct Entry {
     name: String,
     method: u16,
     data: Vec<u8>,
@@ -22,7 +22,7 @@ struct Entry {
     size: u64,
 }
 
-fn stored(name: &str, bytes: &[u8]) -> Entry {
+pub(crate) fn stored(name: &str, bytes: &[u8]) -> Entry {
     Entry {
         name: name.to_owned(),
         method: 0,
@@ -58,7 +58,7 @@ fn deflate_some(
 /// A deflated part of `prefix`, then `unit` repeated to about `total` bytes, then `suffix`,
 /// without compressing the repeats one by one: a sync-flushed block of repeats decodes the
 /// same wherever it is put after another, so its bytes are just copied.
-fn bomb(name: &str, prefix: &[u8], unit: &[u8], total: u64, suffix: &[u8]) -> Entry {
+pub(crate) fn bomb(name: &str, prefix: &[u8], unit: &[u8], total: u64, suffix: &[u8]) -> Entry {
     let block = unit.repeat(((1 << 20) / unit.len()).max(1));
     let n = (total / block.len() as u64).max(2);
     let mut c = flate2::Compress::new(flate2::Compression::best(), false);
@@ -86,7 +86,7 @@ fn bomb(name: &str, prefix: &[u8], unit: &[u8], total: u64, suffix: &[u8]) -> En
     }
 }
 
-fn write_zip(path: &Path, entries: &[Entry]) {
+pub(crate) fn write_zip(path: &Path, entries: &[Entry]) {
     let mut out = Vec::new();
     let mut central = Vec::new();
     for e in entries {

@@ -63,9 +63,11 @@ impl Settings {
 impl Settings {
     /// Loads from `dir/settings.toml`; a missing or unreadable file gives the defaults.
     pub fn load(dir: Option<&Path>) -> Settings {
-        dir.and_then(|d| std::fs::read_to_string(d.join("settings.toml")).ok())
-            .and_then(|t| toml::from_str(&t).ok())
-            .unwrap_or_default()
+        dir.and_then(|d| {
+            crate::bounded::read_to_string(&d.join("settings.toml"), crate::bounded::TEXT_FILE).ok()
+        })
+        .and_then(|t| toml::from_str(&t).ok())
+        .unwrap_or_default()
     }
 
     /// Saves to `dir/settings.toml` (whole or not at all).
@@ -102,10 +104,12 @@ struct HistoryFile {
 
 /// The history of handled files, newest last, trimmed to the last 200.
 pub fn load_history(dir: Option<&Path>) -> Vec<HistoryEntry> {
-    dir.and_then(|d| std::fs::read_to_string(d.join("history.toml")).ok())
-        .and_then(|t| toml::from_str::<HistoryFile>(&t).ok())
-        .map(|h| h.entry)
-        .unwrap_or_default()
+    dir.and_then(|d| {
+        crate::bounded::read_to_string(&d.join("history.toml"), crate::bounded::TEXT_FILE).ok()
+    })
+    .and_then(|t| toml::from_str::<HistoryFile>(&t).ok())
+    .map(|h| h.entry)
+    .unwrap_or_default()
 }
 
 pub fn save_history(dir: &Path, entries: &[HistoryEntry]) -> Result<(), crate::write::WriteError> {

@@ -75,11 +75,31 @@ fn install(
     if let Some(src) = source {
         sheetbridge::unattended::source::Source::find(src, super::login::sources_dir().as_deref())?;
     }
+    let exe = std::env::current_exe().map_err(|e| {
+        let e = sheetbridge::message::io_message(&e);
+        Failure::new(
+            format!("找不到本程序的位置：{e}"),
+            format!("no program path: {e}"),
+        )
+    })?;
+    let job = Job {
+        exe,
+        folder: std::path::absolute(folder).unwrap_or_else(|_| folder.to_owned()),
+        target: target.to_owned(),
+        source: source.map(str::to_owned),
+        every,
+        env: passed_on(),
+    };
+    // Refused before the folder is made: a name the scheduler cannot carry leaves nothing.
+    s.check(&job)?;
     std::fs::create_dir_all(folder).map_err(|e| {
         let e = sheetbridge::message::io_message(&e);
         Failure::new(
-            format!("无法建立文件夹「{}」：{e}", folder.display()),
-            format!("cannot create {}: {e}", folder.display()),
+            format!(
+                "无法建立文件夹「{}」：{e}",
+                sheetbridge::paths::shown(folder)
+            ),
+            format!("cannot create {}: {e}", sheetbridge::paths::shown(folder)),
         )
     })?;
     let folder = std::path::absolute(folder).unwrap_or_else(|_| folder.to_owned());
@@ -99,20 +119,9 @@ fn install(
             ),
         );
     }
-    let exe = std::env::current_exe().map_err(|e| {
-        let e = sheetbridge::message::io_message(&e);
-        Failure::new(
-            format!("找不到本程序的位置：{e}"),
-            format!("no program path: {e}"),
-        )
-    })?;
     let job = Job {
-        exe,
         folder: folder.clone(),
-        target: target.to_owned(),
-        source: source.map(str::to_owned),
-        every,
-        env: passed_on(),
+        ..job
     };
     let i = s.install(&job, schedule::random_start(every))?;
     answer(
@@ -121,7 +130,7 @@ fn install(
             "已安装定时任务（{}）：每 {} 分钟上报文件夹「{}」里的新文件，从每天 {:02}:{:02} 起。",
             i.backend.zh(),
             i.every,
-            folder.display(),
+            sheetbridge::paths::shown(&folder),
             i.start / 60,
             i.start % 60
         ),

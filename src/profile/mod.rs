@@ -30,7 +30,7 @@ pub use matching::HeaderMatch;
 pub(crate) use matching::{HEAD_ROWS, HeaderChoice, choose_sheet, find_header, is_footer};
 
 use crate::issue::{Code, Lang, Severity};
-use crate::message::{Localized, Text, io_message};
+use crate::message::{Localized, Text};
 use crate::rules::text::Normalizer;
 use regex::Regex;
 use serde::Deserialize;
@@ -330,10 +330,13 @@ impl Profile {
 
     /// Loads a profile file.
     pub fn from_path(path: &Path) -> Result<Profile, ProfileError> {
-        let text = std::fs::read_to_string(path).map_err(|e| ProfileError::Io {
-            path: path.display().to_string(),
-            detail: io_message(&e),
-        })?;
+        let text =
+            crate::bounded::read_to_string(path, crate::bounded::TEXT_FILE).map_err(|e| {
+                ProfileError::Io {
+                    path: path.display().to_string(),
+                    detail: e.reason(),
+                }
+            })?;
         let stem = path
             .file_stem()
             .map(|s| s.to_string_lossy().into_owned())

@@ -12,7 +12,6 @@ use crate::issue::Lang;
 use crate::log::LogFile;
 use crate::message::{Localized, Text};
 use crate::privacy::mask_numbers as mask;
-use rusqlite::{Connection, OpenFlags};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use zip::write::SimpleFileOptions;
@@ -201,11 +200,9 @@ fn secret_key(key: &str) -> bool {
 }
 
 fn settings(folders: &Folders) -> String {
-    let Some(text) = folders
-        .config
-        .as_ref()
-        .and_then(|c| std::fs::read_to_string(c.join("settings.toml")).ok())
-    else {
+    let Some(text) = folders.config.as_ref().and_then(|c| {
+        crate::bounded::read_to_string(&c.join("settings.toml"), crate::bounded::TEXT_FILE).ok()
+    }) else {
         return "  （没有保存的设置 / none saved）\n".into();
     };
     let Ok(table) = text.parse::<toml::Table>() else {
@@ -264,8 +261,7 @@ fn outbox(folders: &Folders) -> String {
 }
 
 fn read_batches(db: &Path) -> rusqlite::Result<Vec<String>> {
-    let conn = Connection::open_with_flags(db, OpenFlags::SQLITE_OPEN_READ_ONLY)?;
-    conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    let conn = crate::db::open(db, crate::db::Access::Read)?;
     let mut st = conn.prepare(
         "SELECT id, target, rows, state, attempts, created, next_attempt_at, confirmed_at,
                 accepted, last_error FROM batches ORDER BY created, id",

@@ -5,7 +5,7 @@
 use crate::issue::Lang;
 use crate::message::{Localized, Text};
 use crate::upload::outbox;
-use rusqlite::{Connection, OpenFlags, params_from_iter};
+use rusqlite::params_from_iter;
 use std::path::{Path, PathBuf};
 
 /// Why the records could not be read.
@@ -145,12 +145,10 @@ fn in_outbox(data: &Path, barcodes: &[String], number: &str) -> Result<Vec<Recor
         path: db.clone(),
         detail: e.to_string(),
     };
-    let conn = Connection::open_with_flags(&db, OpenFlags::SQLITE_OPEN_READ_ONLY).map_err(err)?;
-    conn.busy_timeout(std::time::Duration::from_secs(10))
-        .map_err(err)?;
-    let version: u32 = conn
-        .pragma_query_value(None, "user_version", |r| r.get(0))
-        .map_err(err)?;
+    let conn = crate::db::open(&db, crate::db::Access::Read).map_err(err)?;
+    let version: u32 =
+        crate::db::retry(|| conn.pragma_query_value(None, "user_version", |r| r.get(0)))
+            .map_err(err)?;
     if version != outbox::SCHEMA_VERSION {
         return Ok(Vec::new());
     }

@@ -17,15 +17,17 @@ use crate::profile::{Origin, Profile};
 use crate::upload::target::Target;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 /// The folders a pack may put files in.
 pub const KINDS: [&str; 3] = ["profiles", "targets", "sources"];
 /// The trusted keys file's name (config folder, and the machine-wide one).
 pub const TRUSTED_KEYS: &str = "trusted-keys.txt";
-/// A pack, and every file in it, is refused past this size (a pack holds small text files).
-const MAX_BYTES: u64 = 16 * 1024 * 1024;
+// A pack holds small text files: it is refused past 64 MiB, its signature past 4 KiB, each
+// entry past 1 MiB decompressed (crate::bounded), and all its entries together past 64 MiB.
+use crate::bounded::{self, BoundedError};
+/// A pack of more entries than this is refused before they are read.
+const MAX_ENTRIES: usize = 10_000;
 /// What the installed-packs folder and the backups are called in the config folder.
 const PACKS_DIR: &str = "packs";
 const PREVIOUS_DIR: &str = "previous";
@@ -65,6 +67,9 @@ pub enum PackError {
         path: PathBuf,
         detail: String,
     },
+    /// The pack, its signature, one of its entries or a trusted keys file is over its limit,
+    /// or could not be read.
+    Bounded(#[from] BoundedError),
     Unsigned {
         sig: PathBuf,
     },
@@ -99,8 +104,12 @@ pub enum PackError {
 impl Localized for PackError {
     fn message(&self) -> Text {
         match self {
+            PackError::Bounded(e) => {
+                let m = e.message();
+                Text::new(format!("{}。请向技术支持要一个新的模板包。", m.zh), m.en)
+            }
             PackError::Read { path, detail } => {
-                let path = path.display();
+                let path = crate::paths::shown(path);
                 Text::new(
                     format!("无法读取模板包「{path}」：{detail}"),
                     format!("cannot read {path}: {detail}"),
@@ -230,12 +239,15 @@ pub fn signature_path(pack: &Path) -> PathBuf {
 }
 
 /// The trusted public keys: one per line (as `minisign -G` prints it, base64); blank lines,
-/// `#` comments and minisign's `untrusted comment:` lines are skipped, as are unreadable ones.
-pub fn trusted_keys(files: &[PathBuf]) -> Vec<minisign_verify::PublicKey> {
+/// `#` comments and minisign's `untrusted comment:` lines are skipped, as are missing files.
+/// A file over [`bounded::TEXT_FILE`], or unreadable, is refused.
+pub fn trusted_keys(files: &[PathBuf]) -> Result<Vec<minisign_verify::PublicKey>, BoundedError> {
     let mut keys = Vec::new();
     for f in files {
-        let Ok(text) = std::fs::read_to_string(f) else {
-            continue;
+        let text = match bounded::read(f, bounded::TEXT_FILE) {
+            Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+            Err(e) if e.is_not_found() => continue,
+            Err(e) => return Err(e),
         };
         for line in text.lines().map(str::trim) {
             if line.is_empty() || line.starts_with('#') || line.starts_with("untrusted comment:") {
@@ -246,31 +258,15 @@ pub fn trusted_keys(files: &[PathBuf]) -> Vec<minisign_verify::PublicKey> {
             }
         }
     }
-    keys
-}
-
-fn read_limited(path: &Path) -> Result<Vec<u8>, PackError> {
-    let err = |detail: String| PackError::Read {
-        path: path.to_owned(),
-        detail,
-    };
-    let file = std::fs::File::open(path).map_err(|e| err(io_message(&e)))?;
-    let mut bytes = Vec::new();
-    file.take(MAX_BYTES + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|e| err(io_message(&e)))?;
-    if bytes.len() as u64 > MAX_BYTES {
-        return Err(err(format!("大于 {} MB", MAX_BYTES / 1024 / 1024)));
-    }
-    Ok(bytes)
+    Ok(keys)
 }
 
 /// Reads and checks a pack without installing anything: the signature, the paths, `pack.toml`,
 /// the version, and every file with the program's loaders.
 pub fn check(pack: &Path, opts: &PackOptions) -> Result<Checked, PackError> {
-    let bytes = read_limited(pack)?;
+    let bytes = bounded::read(pack, bounded::PACK)?;
     let signed = verify(pack, &bytes, opts)?;
-    let files = entries(&bytes)?;
+    let files = entries(pack, &bytes)?;
     let manifest_text = files
         .get("pack.toml")
         .ok_or_else(|| PackError::BadManifest {
@@ -301,14 +297,15 @@ pub fn check(pack: &Path, opts: &PackOptions) -> Result<Checked, PackError> {
 /// The signature check: `true` when verified, `false` when unsigned and that is allowed.
 fn verify(pack: &Path, bytes: &[u8], opts: &PackOptions) -> Result<bool, PackError> {
     let sig_path = signature_path(pack);
-    let sig_text = match std::fs::read_to_string(&sig_path) {
-        Ok(t) => t,
+    let sig_text = match bounded::read(&sig_path, bounded::SIGNATURE) {
+        Ok(t) => String::from_utf8_lossy(&t).into_owned(),
+        Err(e @ BoundedError::TooLarge { .. }) => return Err(e.into()),
         Err(_) if opts.allow_unsigned => return Ok(false),
         Err(_) => return Err(PackError::Unsigned { sig: sig_path }),
     };
     let sig = minisign_verify::Signature::decode(&sig_text).map_err(|_| PackError::BadSignature)?;
     let mut key_matched = false;
-    for key in trusted_keys(&opts.trusted_keys) {
+    for key in trusted_keys(&opts.trusted_keys)? {
         match key.verify(bytes, &sig, false) {
             Ok(()) => return Ok(true),
             Err(minisign_verify::Error::UnexpectedKeyId) => {}
@@ -323,10 +320,15 @@ fn verify(pack: &Path, bytes: &[u8], opts: &PackOptions) -> Result<bool, PackErr
 }
 
 /// Every file entry of the zip, by checked relative path.
-fn entries(bytes: &[u8]) -> Result<BTreeMap<String, Vec<u8>>, PackError> {
+fn entries(pack: &Path, bytes: &[u8]) -> Result<BTreeMap<String, Vec<u8>>, PackError> {
     let bad_zip = |e: zip::result::ZipError| PackError::BadFile {
         detail: format!("不是有效的模板包（zip）：{e}"),
     };
+    if zip_entries(bytes) > MAX_ENTRIES {
+        return Err(PackError::BadFile {
+            detail: format!("包里的文件多于 {MAX_ENTRIES} 个"),
+        });
+    }
     let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes)).map_err(bad_zip)?;
     let mut out = BTreeMap::new();
     let mut total = 0u64;
@@ -337,18 +339,16 @@ fn entries(bytes: &[u8]) -> Result<BTreeMap<String, Vec<u8>>, PackError> {
             continue;
         }
         let rel = entry_path(&raw)?;
-        let mut data = Vec::new();
-        (&mut f)
-            .take(MAX_BYTES + 1)
-            .read_to_end(&mut data)
-            .map_err(|e| PackError::BadFile {
-                detail: format!("{rel}：{e}"),
-            })?;
+        let name = format!("{}: {rel}", crate::paths::shown(pack));
+        let data = bounded::read_entry(&mut f, &name, bounded::PACK_ENTRY)?;
         total += data.len() as u64;
-        if total > MAX_BYTES {
-            return Err(PackError::BadFile {
-                detail: format!("解压后大于 {} MB", MAX_BYTES / 1024 / 1024),
-            });
+        if total > bounded::PACK {
+            return Err(BoundedError::TooLarge {
+                name: format!("{}（解压后）", crate::paths::shown(pack)),
+                size: None,
+                limit: bounded::PACK,
+            }
+            .into());
         }
         if out.insert(rel.clone(), data).is_some() {
             return Err(PackError::BadPath {
@@ -358,6 +358,30 @@ fn entries(bytes: &[u8]) -> Result<BTreeMap<String, Vec<u8>>, PackError> {
         }
     }
     Ok(out)
+}
+
+/// How many entries the zip's end of central directory record says it has (0 when none is
+/// found: the zip reader then refuses it), read before the central directory is parsed, so a
+/// pack of a million empty entries is refused without holding them all.
+fn zip_entries(bytes: &[u8]) -> usize {
+    // The record is 22 bytes plus a comment of up to 65,535, at the very end.
+    let from = bytes.len().saturating_sub(22 + 65_535);
+    let tail = &bytes[from..];
+    let Some(at) = tail.windows(4).rposition(|w| w == [0x50, 0x4b, 0x05, 0x06]) else {
+        return 0;
+    };
+    let field = |o: usize| {
+        tail.get(at + o..at + o + 2)
+            .map_or(0, |b| usize::from(u16::from_le_bytes([b[0], b[1]])))
+    };
+    // 0xFFFF: the count is in the zip64 record; count the central directory's headers instead.
+    match field(10) {
+        0xffff => bytes
+            .windows(4)
+            .filter(|w| *w == [0x50, 0x4b, 0x01, 0x02])
+            .count(),
+        n => n,
+    }
 }
 
 /// Checks one entry's path: `pack.toml`, or `<kind>/<file>.toml` with a plain file name.
@@ -470,7 +494,8 @@ fn packs_dir(config: &Path) -> PathBuf {
 }
 
 fn installed_pack(config: &Path, name: &str) -> Option<InstalledPack> {
-    let text = std::fs::read_to_string(packs_dir(config).join(format!("{name}.toml"))).ok()?;
+    let path = packs_dir(config).join(format!("{name}.toml"));
+    let text = bounded::read_to_string(&path, bounded::TEXT_FILE).ok()?;
     toml::from_str(&text).ok()
 }
 
@@ -486,7 +511,7 @@ pub fn installed(config: &Path) -> Vec<InstalledPack> {
             if p.extension().is_none_or(|x| x != "toml") {
                 return None;
             }
-            toml::from_str(&std::fs::read_to_string(p).ok()?).ok()
+            toml::from_str(&bounded::read_to_string(&p, bounded::TEXT_FILE).ok()?).ok()
         })
         .collect();
     out.sort_by(|a, b| a.name.cmp(&b.name));
@@ -669,9 +694,7 @@ pub fn rollback(config: &Path, name: &str) -> Result<Option<InstalledPack>, Pack
         }
         let saved = backup.join(rel);
         let data = if saved.is_file() {
-            Some(std::fs::read(&saved).map_err(|e| PackError::Install {
-                detail: format!("{}：{}", saved.display(), io_message(&e)),
-            })?)
+            Some(bounded::read(&saved, bounded::TEXT_FILE)?)
         } else {
             None
         };

@@ -251,13 +251,7 @@ impl KnownRows {
             path: db_path.clone(),
             detail: e.to_string(),
         };
-        let conn = rusqlite::Connection::open_with_flags(
-            &db_path,
-            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
-        )
-        .map_err(db)?;
-        conn.busy_timeout(std::time::Duration::from_secs(10))
-            .map_err(db)?;
+        let conn = crate::db::open(&db_path, crate::db::Access::Read).map_err(db)?;
         let mut st = conn
             .prepare(
                 "SELECT r.barcode, r.id_hash FROM batch_rows r JOIN batches b ON b.id = r.batch_id

@@ -9,7 +9,6 @@ use crate::issue::Lang;
 use crate::message::{Localized, Text, io_message};
 use rusqlite::{Connection, OptionalExtension, params};
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 /// Why the journal could not be used.
 #[derive(Debug, thiserror::Error)]
@@ -92,15 +91,13 @@ impl Journal {
             detail: e.to_string(),
         };
         std::fs::create_dir_all(data_dir).map_err(|e| err(&io_message(&e)))?;
-        let conn = Connection::open(&path).map_err(|e| err(&e))?;
-        conn.busy_timeout(Duration::from_secs(10))
-            .map_err(|e| err(&e))?;
-        conn.pragma_update(None, "journal_mode", "WAL")
+        let conn = crate::db::open(&path, crate::db::Access::Write).map_err(|e| err(&e))?;
+        crate::db::retry(|| conn.pragma_update(None, "journal_mode", "WAL"))
             .map_err(|e| err(&e))?;
         conn.pragma_update(None, "synchronous", "FULL")
             .map_err(|e| err(&e))?;
-        conn.execute_batch(SCHEMA).map_err(|e| err(&e))?;
-        add_cells_column(&conn).map_err(|e| err(&e))?;
+        crate::db::retry(|| conn.execute_batch(SCHEMA)).map_err(|e| err(&e))?;
+        crate::db::retry(|| add_cells_column(&conn)).map_err(|e| err(&e))?;
         Ok(Journal { conn, path })
     }
 

@@ -52,6 +52,18 @@ pub enum ScheduleError {
         path: PathBuf,
         detail: String,
     },
+    /// A field holds a character the scheduler's format cannot carry safely.
+    Unquotable {
+        field: Field,
+        backend: Backend,
+        ch: char,
+    },
+    /// A path that is not Unicode.
+    NotUnicode {
+        field: Field,
+        backend: Backend,
+        shown: String,
+    },
 }
 
 impl Localized for ScheduleError {
@@ -73,8 +85,37 @@ impl Localized for ScheduleError {
                 format!("运行「{program}」失败：{detail}。{hint}"),
                 format!("{program} failed: {detail}"),
             ),
+            ScheduleError::Unquotable { field, backend, ch } => {
+                let (zh, en) = field.names();
+                let c = shown_char(*ch);
+                Text::new(
+                    format!(
+                        "{zh}里有字符「{c}」，{}的任务里不能安全地写入它，定时任务没有安装。请把它改掉（例如给文件夹改个名，去掉这个字符）后再安装。",
+                        backend.zh()
+                    ),
+                    format!(
+                        "{en} holds the character {c:?}, which cannot be written safely into a {backend:?} task; nothing was installed. Rename it without that character and install again."
+                    ),
+                )
+            }
+            ScheduleError::NotUnicode {
+                field,
+                backend,
+                shown,
+            } => {
+                let (zh, en) = field.names();
+                Text::new(
+                    format!(
+                        "{zh}「{shown}」里有无法识别的字符，{}的任务里不能写入它，定时任务没有安装。请给它改个名后再安装。",
+                        backend.zh()
+                    ),
+                    format!(
+                        "{en} ({shown}) is not valid Unicode and cannot be written into a {backend:?} task; nothing was installed. Rename it and install again."
+                    ),
+                )
+            }
             ScheduleError::Io { path, detail } => {
-                let path = path.display();
+                let path = crate::paths::shown(path);
                 Text::new(
                     format!("无法写文件「{path}」：{detail}"),
                     format!("{path}: {detail}"),
@@ -99,7 +140,7 @@ pub struct Job {
 }
 
 impl Job {
-    /// The arguments after the program.
+    /// The arguments after the program (as `status` and the window show them).
     pub fn args(&self) -> Vec<String> {
         let mut a = vec![
             "watch".to_owned(),
@@ -113,6 +154,25 @@ impl Job {
             a.push(s.clone());
         }
         a
+    }
+
+    /// Every word of the command, the program first, each with the field it comes from: what
+    /// the quoting functions are given. A path that is not Unicode is refused.
+    pub fn words(&self, backend: Backend) -> Result<Vec<(Field, String)>, ScheduleError> {
+        let word = |w: &str| (Field::Word, w.to_owned());
+        let mut words = vec![
+            path_text(Field::Program, &self.exe, backend)?,
+            word("watch"),
+            path_text(Field::Folder, &self.folder, backend)?,
+            word("--target"),
+            (Field::Target, self.target.clone()),
+            word("--once"),
+        ];
+        if let Some(s) = &self.source {
+            words.push(word("--source"));
+            words.push((Field::Source, s.clone()));
+        }
+        Ok(words)
     }
 }
 
@@ -189,26 +249,6 @@ pub fn cron_time(every: u32, start: u32) -> String {
     }
 }
 
-/// The schtasks schedule arguments.
-pub fn schtasks_schedule(every: u32, start: u32) -> Vec<String> {
-    let st = format!("{:02}:{:02}", start / 60, start % 60);
-    let (sc, mo) = if every < 60 {
-        ("MINUTE", every)
-    } else if every < 1440 {
-        ("HOURLY", every / 60)
-    } else {
-        ("DAILY", 1)
-    };
-    vec![
-        "/SC".into(),
-        sc.into(),
-        "/MO".into(),
-        mo.to_string(),
-        "/ST".into(),
-        st,
-    ]
-}
-
 /// The next run after `now` (local): the first minute of the day m > now with
 /// (m - start) % every == 0.
 pub fn next_run(every: u32, start: u32, now: chrono::NaiveDateTime) -> chrono::NaiveDateTime {
@@ -233,33 +273,340 @@ pub fn next_run(every: u32, start: u32, now: chrono::NaiveDateTime) -> chrono::N
     }
 }
 
-/// systemd `ExecStart=` quoting: each word in double quotes; `\`, `"`, `%` and `$` escaped.
-fn systemd_quote(word: &str) -> String {
-    let mut s = String::from("\"");
-    for c in word.chars() {
+/// A field of the scheduled task: every text that goes into a crontab line, a systemd unit or a
+/// Task Scheduler definition is one of these, and is named when it cannot be written safely.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Field {
+    /// This program's path.
+    Program,
+    /// The watched folder.
+    Folder,
+    /// The target's name.
+    Target,
+    /// The source's name.
+    Source,
+    /// The log of the cron runs (in the data folder).
+    Log,
+    /// A variable passed on to the run (its name).
+    Variable(String),
+    /// A word of the command itself (`watch`, `--once`).
+    Word,
+}
+
+impl Field {
+    fn names(&self) -> (String, String) {
+        match self {
+            Field::Program => ("本程序的路径".into(), "the program's path".into()),
+            Field::Folder => ("要监视的文件夹".into(), "the watched folder".into()),
+            Field::Target => ("上报目标的名称".into(), "the target's name".into()),
+            Field::Source => ("数据来源的名称".into(), "the source's name".into()),
+            Field::Log => (
+                "定时任务的日志文件".into(),
+                "the scheduled run's log".into(),
+            ),
+            Field::Variable(name) => {
+                let name = crate::paths::for_line(name);
+                (format!("环境变量 {name}"), format!("the variable {name}"))
+            }
+            Field::Word => ("命令".into(), "the command".into()),
+        }
+    }
+}
+
+/// A character as a message shows it: the character in 「」, a control character escaped.
+fn shown_char(c: char) -> String {
+    match c {
+        '\0' => "NUL".into(),
+        c => crate::paths::for_line(&c.to_string()),
+    }
+}
+
+/// What every builder below does with a field it cannot write: refuse it, naming the field.
+fn unquotable(field: &Field, backend: Backend, c: char) -> ScheduleError {
+    ScheduleError::Unquotable {
+        field: field.clone(),
+        backend,
+        ch: c,
+    }
+}
+
+/// A path as a field's text; a name that is not Unicode cannot be written into any of the
+/// formats as it is, so it is refused.
+fn path_text(
+    field: Field,
+    path: &Path,
+    backend: Backend,
+) -> Result<(Field, String), ScheduleError> {
+    match path.to_str() {
+        Some(s) => Ok((field, s.to_owned())),
+        None => Err(ScheduleError::NotUnicode {
+            field,
+            backend,
+            shown: crate::paths::shown(path),
+        }),
+    }
+}
+
+/// A variable's name: letters, digits and `_`, not starting with a digit (every scheduler
+/// takes that as a name; anything else is refused).
+fn variable_name(name: &str, backend: Backend) -> Result<(), ScheduleError> {
+    let field = Field::Variable(name.to_owned());
+    let mut chars = name.chars();
+    match chars.next() {
+        None => Err(unquotable(&field, backend, '=')),
+        Some(c) if !(c.is_ascii_alphabetic() || c == '_') => Err(unquotable(&field, backend, c)),
+        _ => match name
+            .chars()
+            .find(|c| !(c.is_ascii_alphanumeric() || *c == '_'))
+        {
+            Some(c) => Err(unquotable(&field, backend, c)),
+            None => Ok(()),
+        },
+    }
+}
+
+/// The one quoting function for a crontab line: a word for `/bin/sh`, as cron hands it over.
+/// Single quotes keep every byte literal for sh except `'` (written `'\''`); cron turns an
+/// unescaped `%` into a newline and `\%` into `%`, so a `%` is written outside the quotes as
+/// `'\%'` (cron sees `\%`, sh an unquoted `%`), which also holds after a backslash of the
+/// field's own. A newline, a carriage return or a NUL cannot be written in a crontab line:
+/// refused, naming the field.
+pub fn cron_word(field: &Field, text: &str) -> Result<String, ScheduleError> {
+    let mut s = String::with_capacity(text.len() + 2);
+    s.push('\'');
+    for c in text.chars() {
         match c {
+            '\n' | '\r' | '\0' => return Err(unquotable(field, Backend::Cron, c)),
+            '\'' => s.push_str("'\\''"),
+            '%' => s.push_str("'\\%'"),
+            c => s.push(c),
+        }
+    }
+    s.push('\'');
+    Ok(s)
+}
+
+/// The one quoting function for a systemd unit: a word in double quotes, as `ExecStart=` and
+/// `Environment=` unquote it. `\` and `"` are escaped with a backslash, other ASCII control
+/// characters written as `\xNN` (systemd's C escapes), `%` as `%%` (specifiers); `$` as `$$`
+/// where the line expands variables (`ExecStart=`, `expands_variables`), as it is in
+/// `Environment=`. A newline or a NUL cannot be written in a unit file: refused, naming the
+/// field.
+pub fn systemd_word(
+    field: &Field,
+    text: &str,
+    expands_variables: bool,
+) -> Result<String, ScheduleError> {
+    use std::fmt::Write;
+    let mut s = String::with_capacity(text.len() + 2);
+    s.push('"');
+    for c in text.chars() {
+        match c {
+            '\n' | '\0' => return Err(unquotable(field, Backend::Systemd, c)),
             '\\' => s.push_str("\\\\"),
             '"' => s.push_str("\\\""),
             '%' => s.push_str("%%"),
-            '$' => s.push_str("$$"),
+            '$' if expands_variables => s.push_str("$$"),
+            c if c.is_ascii_control() => {
+                let _ = write!(s, "\\x{:02x}", c as u32);
+            }
             c => s.push(c),
         }
     }
     s.push('"');
+    Ok(s)
+}
+
+/// Characters a Task Scheduler definition cannot carry: what XML 1.0 does not allow (control
+/// characters but the tab; U+FFFE, U+FFFF), newlines (not kept in a command line), and `%`
+/// (Task Scheduler expands `%NAME%` in the command and its arguments, with no escape).
+fn windows_refuses(c: char) -> bool {
+    (c.is_ascii_control() && c != '\t') || matches!(c, '%' | '\u{fffe}' | '\u{ffff}')
+}
+
+/// Text for an XML element: `&`, `<`, `>`, quotes as entities, the tab as `&#9;`.
+fn xml_text(text: &str) -> String {
+    let mut s = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => s.push_str("&amp;"),
+            '<' => s.push_str("&lt;"),
+            '>' => s.push_str("&gt;"),
+            '"' => s.push_str("&quot;"),
+            '\'' => s.push_str("&apos;"),
+            '\t' => s.push_str("&#9;"),
+            c => s.push(c),
+        }
+    }
     s
 }
 
-/// sh quoting for a crontab line (where `%` is special too).
-fn sh_quote(word: &str) -> String {
-    format!("'{}'", word.replace('\'', "'\\''").replace('%', "\\%"))
+/// The one quoting function for a Task Scheduler argument: quoted by the rules the program's
+/// C runtime reads its command line with (CommandLineToArgvW): in double quotes, a `"` as
+/// `\"`, the backslashes before a `"` or before the closing quote doubled. The result is text
+/// for the XML `<Arguments>` element, escaped by [`task_xml`]. Refused, naming the field: what
+/// [`windows_refuses`] lists.
+pub fn windows_arg(field: &Field, text: &str) -> Result<String, ScheduleError> {
+    let mut s = String::with_capacity(text.len() + 2);
+    s.push('"');
+    let mut backslashes = 0usize;
+    for c in text.chars() {
+        if windows_refuses(c) {
+            return Err(unquotable(field, Backend::Schtasks, c));
+        }
+        match c {
+            '\\' => backslashes += 1,
+            '"' => {
+                s.extend(std::iter::repeat_n('\\', backslashes * 2 + 1));
+                s.push('"');
+                backslashes = 0;
+            }
+            c => {
+                s.extend(std::iter::repeat_n('\\', backslashes));
+                s.push(c);
+                backslashes = 0;
+            }
+        }
+    }
+    s.extend(std::iter::repeat_n('\\', backslashes * 2));
+    s.push('"');
+    Ok(s)
 }
 
-/// Windows command-line quoting for `/TR`.
-fn win_quote(word: &str) -> String {
-    if !word.is_empty() && !word.contains([' ', '\t', '"']) {
-        return word.to_owned();
+/// The program's path for `<Command>`: a Windows path holds no `"`; refused with it, or with
+/// what [`windows_refuses`] lists.
+fn windows_program(field: &Field, text: &str) -> Result<String, ScheduleError> {
+    match text.chars().find(|c| windows_refuses(*c) || *c == '"') {
+        Some(c) => Err(unquotable(field, Backend::Schtasks, c)),
+        None => Ok(text.to_owned()),
     }
-    format!("\"{}\"", word.replace('"', "\\\""))
+}
+
+/// The crontab line: time fields, the variables, the command, its log, our mark. Every field
+/// goes through [`cron_word`].
+pub fn cron_line(job: &Job, start: u32, log: &Path) -> Result<String, ScheduleError> {
+    let command = cron_command(job, log)?;
+    Ok(format!(
+        "{} {command} {CRON_MARK}",
+        cron_time(job.every, start)
+    ))
+}
+
+/// The command part of [`cron_line`] (what `status` records).
+fn cron_command(job: &Job, log: &Path) -> Result<String, ScheduleError> {
+    let mut words = Vec::new();
+    for (k, v) in &job.env {
+        variable_name(k, Backend::Cron)?;
+        words.push(format!(
+            "{k}={}",
+            cron_word(&Field::Variable(k.clone()), v)?
+        ));
+    }
+    for (field, text) in job.words(Backend::Cron)? {
+        words.push(cron_word(&field, &text)?);
+    }
+    let (field, log) = path_text(Field::Log, log, Backend::Cron)?;
+    Ok(format!(
+        "{} >> {} 2>&1",
+        words.join(" "),
+        cron_word(&field, &log)?
+    ))
+}
+
+/// The `ExecStart=` value: every word through [`systemd_word`]. The program's path must be
+/// absolute (systemd's rule; a relative one is refused).
+fn systemd_exec(job: &Job) -> Result<String, ScheduleError> {
+    let mut exec = Vec::new();
+    for (field, text) in job.words(Backend::Systemd)? {
+        if field == Field::Program && !text.starts_with('/') {
+            return Err(unquotable(
+                &field,
+                Backend::Systemd,
+                text.chars().next().unwrap_or('\0'),
+            ));
+        }
+        exec.push(systemd_word(&field, &text, true)?);
+    }
+    Ok(exec.join(" "))
+}
+
+/// The systemd service unit: the variables (`Environment=`) and `ExecStart=`, every field
+/// through [`systemd_word`].
+pub fn systemd_service(job: &Job) -> Result<String, ScheduleError> {
+    let mut env = String::new();
+    for (k, v) in &job.env {
+        variable_name(k, Backend::Systemd)?;
+        env.push_str("Environment=");
+        env.push_str(&systemd_word(
+            &Field::Variable(k.clone()),
+            &format!("{k}={v}"),
+            false,
+        )?);
+        env.push('\n');
+    }
+    let exec = systemd_exec(job)?;
+    Ok(format!(
+        "[Unit]\nDescription=核酸结果自动上报（sheetbridge watch --once）\n\n[Service]\nType=oneshot\n{env}ExecStart={exec}\n"
+    ))
+}
+
+/// The Task Scheduler definition (XML, as `schtasks /Create /XML` takes it): the program in
+/// `<Command>`, the arguments through [`windows_arg`] in `<Arguments>`, a calendar trigger
+/// from the start minute, repeated every `every` minutes through the day. Task Scheduler has
+/// no variables for an action: the folders come from the program's defaults there.
+pub fn task_xml(job: &Job, start: u32) -> Result<String, ScheduleError> {
+    let mut words = job.words(Backend::Schtasks)?.into_iter();
+    let (field, exe) = words.next().unwrap_or((Field::Program, String::new()));
+    let command = windows_program(&field, &exe)?;
+    let mut args = Vec::new();
+    for (field, text) in words {
+        args.push(windows_arg(&field, &text)?);
+    }
+    let repetition = if job.every < 1440 {
+        format!(
+            "<Repetition><Interval>PT{}M</Interval><Duration>P1D</Duration><StopAtDurationEnd>false</StopAtDurationEnd></Repetition>",
+            job.every
+        )
+    } else {
+        String::new()
+    };
+    Ok(format!(
+        r#"<?xml version="1.0" encoding="UTF-16"?>
+<Task version="1.2" xmlns="http://schemas.microsoft.com/windows/2004/02/mit/task">
+  <RegistrationInfo><Description>核酸结果自动上报（sheetbridge watch --once）</Description></RegistrationInfo>
+  <Triggers>
+    <CalendarTrigger>
+      {repetition}
+      <StartBoundary>2020-01-01T{:02}:{:02}:00</StartBoundary>
+      <Enabled>true</Enabled>
+      <ScheduleByDay><DaysInterval>1</DaysInterval></ScheduleByDay>
+    </CalendarTrigger>
+  </Triggers>
+  <Principals><Principal id="Author"><LogonType>InteractiveToken</LogonType><RunLevel>LeastPrivilege</RunLevel></Principal></Principals>
+  <Settings>
+    <MultipleInstancesPolicy>IgnoreNew</MultipleInstancesPolicy>
+    <DisallowStartIfOnBatteries>false</DisallowStartIfOnBatteries>
+    <StopIfGoingOnBatteries>false</StopIfGoingOnBatteries>
+    <StartWhenAvailable>true</StartWhenAvailable>
+    <ExecutionTimeLimit>PT1H</ExecutionTimeLimit>
+  </Settings>
+  <Actions Context="Author">
+    <Exec>
+      <Command>{}</Command>
+      <Arguments>{}</Arguments>
+    </Exec>
+  </Actions>
+</Task>
+"#,
+        start / 60,
+        start % 60,
+        xml_text(&command),
+        xml_text(&args.join(" "))
+    ))
+}
+
+fn exe_shown(job: &Job) -> String {
+    job.exe.to_string_lossy().into_owned()
 }
 
 /// The scheduler for this user.
@@ -370,6 +717,17 @@ impl Scheduler {
         })
     }
 
+    /// Builds the task for this scheduler without installing it: a field its format cannot
+    /// carry is refused (naming the field) before anything is created or written.
+    pub fn check(&self, job: &Job) -> Result<(), ScheduleError> {
+        check_every(job.every)?;
+        match self.backend {
+            Backend::Systemd => systemd_service(job).map(drop),
+            Backend::Cron => cron_line(job, 0, &self.data_dir.join("watch-cron.log")).map(drop),
+            Backend::Schtasks => task_xml(job, 0).map(drop),
+        }
+    }
+
     /// Installs (or replaces) the task, starting `start` minutes after midnight.
     pub fn install(&self, job: &Job, start: u32) -> Result<Installed, ScheduleError> {
         check_every(job.every)?;
@@ -394,17 +752,8 @@ impl Scheduler {
     }
 
     fn install_systemd(&self, job: &Job, start: u32) -> Result<String, ScheduleError> {
-        let mut exec = vec![systemd_quote(&job.exe.to_string_lossy())];
-        exec.extend(job.args().iter().map(|a| systemd_quote(a)));
-        let exec = exec.join(" ");
-        let env: String = job
-            .env
-            .iter()
-            .map(|(k, v)| format!("Environment={}\n", systemd_quote(&format!("{k}={v}"))))
-            .collect();
-        let service = format!(
-            "[Unit]\nDescription=核酸结果自动上报（sheetbridge watch --once）\n\n[Service]\nType=oneshot\n{env}ExecStart={exec}\n"
-        );
+        let service = systemd_service(job)?;
+        let exec = systemd_exec(job)?;
         let timer = format!(
             "[Unit]\nDescription=核酸结果自动上报，每 {} 分钟\n\n[Timer]\nOnCalendar={}\nPersistent=true\n\n[Install]\nWantedBy=timers.target\n",
             job.every,
@@ -437,20 +786,10 @@ impl Scheduler {
     }
 
     fn install_cron(&self, job: &Job, start: u32) -> Result<String, ScheduleError> {
-        let mut words: Vec<String> = job
-            .env
-            .iter()
-            .map(|(k, v)| format!("{k}={}", sh_quote(v)))
-            .collect();
-        words.push(sh_quote(&job.exe.to_string_lossy()));
-        words.extend(job.args().iter().map(|a| sh_quote(a)));
         let log = self.data_dir.join("watch-cron.log");
-        let command = format!(
-            "{} >> {} 2>&1",
-            words.join(" "),
-            sh_quote(&log.to_string_lossy())
-        );
-        let line = format!("{} {command} {CRON_MARK}", cron_time(job.every, start));
+        // Built (and refused) before the crontab is read or written.
+        let line = cron_line(job, start, &log)?;
+        let command = cron_command(job, &log)?;
         let mut table = self.without_ours(&self.crontab()?);
         table.push_str(&line);
         table.push('\n');
@@ -467,14 +806,24 @@ impl Scheduler {
     }
 
     fn install_schtasks(&self, job: &Job, start: u32) -> Result<String, ScheduleError> {
-        let mut words = vec![win_quote(&job.exe.to_string_lossy())];
-        words.extend(job.args().iter().map(|a| win_quote(a)));
-        let command = words.join(" ");
-        let mut args = vec!["/Create", "/F", "/TN", TASK, "/TR", &command];
-        let sched = schtasks_schedule(job.every, start);
-        args.extend(sched.iter().map(String::as_str));
-        checked("schtasks", &args, None)?;
-        Ok(command)
+        let xml = task_xml(job, start)?;
+        let path = self.data_dir.join("schedule-task.xml");
+        // UTF-16 with its byte order mark, as schtasks reads a task definition.
+        let mut bytes = vec![0xff, 0xfe];
+        bytes.extend(xml.encode_utf16().flat_map(u16::to_le_bytes));
+        crate::credentials::write_private(&path, &bytes).map_err(|e| ScheduleError::Io {
+            path: path.clone(),
+            detail: io_message(&e),
+        })?;
+        let file = path.to_string_lossy();
+        checked(
+            "schtasks",
+            &["/Create", "/F", "/TN", TASK, "/XML", &file],
+            None,
+        )?;
+        let mut words = vec![exe_shown(job)];
+        words.extend(job.args());
+        Ok(words.join(" "))
     }
 
     /// Removes the task; `false` when there was none.
@@ -614,10 +963,6 @@ mod tests {
         assert_eq!(cron_time(120, 75), "15 1-23/2 * * *");
         assert_eq!(on_calendar(120, 75), "*-*-* 01/2:15:00");
         assert_eq!(cron_time(1440, 600), "0 10 * * *");
-        assert_eq!(
-            schtasks_schedule(15, 7),
-            ["/SC", "MINUTE", "/MO", "15", "/ST", "00:07"]
-        );
         for _ in 0..50 {
             assert!(random_start(15) < 15);
         }
@@ -650,12 +995,25 @@ mod tests {
 
     #[test]
     fn quoting() {
-        assert_eq!(systemd_quote("a b%$\"c"), "\"a b%%$$\\\"c\"");
-        assert_eq!(sh_quote("it's 100%"), "'it'\\''s 100\\%'");
+        let f = Field::Folder;
         assert_eq!(
-            win_quote("C:\\Program Files\\x.exe"),
-            "\"C:\\Program Files\\x.exe\""
+            systemd_word(&f, "a b%$\"c\t", true).unwrap(),
+            "\"a b%%$$\\\"c\\x09\""
         );
-        assert_eq!(win_quote("--once"), "--once");
+        assert_eq!(systemd_word(&f, "$", false).unwrap(), "\"$\"");
+        assert_eq!(cron_word(&f, "it's 100%").unwrap(), "'it'\\''s 100'\\%''");
+        assert_eq!(
+            windows_arg(&f, "C:\\Program Files\\").unwrap(),
+            "\"C:\\Program Files\\\\\""
+        );
+        assert_eq!(windows_arg(&f, "a\\\"b").unwrap(), "\"a\\\\\\\"b\"");
+        for refused in [
+            cron_word(&f, "a\nb"),
+            systemd_word(&f, "a\0", true),
+            windows_arg(&f, "100%"),
+        ] {
+            let e = refused.unwrap_err();
+            assert!(e.to_string().contains("要监视的文件夹"), "{e}");
+        }
     }
 }

@@ -8,7 +8,7 @@
 //! the export path.
 
 use crate::issue::Lang;
-use crate::message::{Localized, Text, io_message};
+use crate::message::{Localized, Text};
 use crate::upload::target::{Target, TargetError, key_note};
 use reqwest::Url;
 use serde::Deserialize;
@@ -213,10 +213,13 @@ impl Source {
 
     /// Loads a source file; its reference is its absolute path.
     pub fn from_path(path: &Path) -> Result<Source, SourceError> {
-        let text = std::fs::read_to_string(path).map_err(|e| SourceError::Io {
-            path: path.display().to_string(),
-            detail: io_message(&e),
-        })?;
+        let text =
+            crate::bounded::read_to_string(path, crate::bounded::TEXT_FILE).map_err(|e| {
+                SourceError::Io {
+                    path: path.display().to_string(),
+                    detail: e.reason(),
+                }
+            })?;
         let abs = std::path::absolute(path).unwrap_or_else(|_| path.to_owned());
         Source::parse(
             &abs.display().to_string(),
@@ -236,10 +239,11 @@ impl Source {
         if let Some(dir) = dir {
             let path = dir.join(format!("{name}.toml"));
             if path.is_file() {
-                let text = std::fs::read_to_string(&path).map_err(|e| SourceError::Io {
-                    path: path.display().to_string(),
-                    detail: io_message(&e),
-                })?;
+                let text = crate::bounded::read_to_string(&path, crate::bounded::TEXT_FILE)
+                    .map_err(|e| SourceError::Io {
+                        path: path.display().to_string(),
+                        detail: e.reason(),
+                    })?;
                 return Source::parse(name, &path.display().to_string(), &text, Some(dir));
             }
         }

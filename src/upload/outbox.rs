@@ -22,7 +22,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use sha2::{Digest, Sha256};
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Where a batch is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -384,13 +384,15 @@ enum OpenFailure {
     Newer(u32),
     /// Not a database, or not readable.
     Unreadable(String),
+    /// Another program kept it busy past the wait (never taken for an unreadable file).
+    Busy(String),
 }
 
 impl std::fmt::Display for OpenFailure {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             OpenFailure::Newer(v) => write!(f, "schema version {v}"),
-            OpenFailure::Unreadable(detail) => f.write_str(detail),
+            OpenFailure::Unreadable(detail) | OpenFailure::Busy(detail) => f.write_str(detail),
         }
     }
 }
@@ -481,6 +483,12 @@ impl Outbox {
                     conn
                 }
             }
+            Err(OpenFailure::Busy(detail)) => {
+                return Err(OutboxError::Db {
+                    path: db_path,
+                    detail,
+                });
+            }
             Err(OpenFailure::Newer(version)) => {
                 return Err(OutboxError::Newer {
                     path: db_path,
@@ -518,23 +526,30 @@ impl Outbox {
     /// an outbox, `Ok((conn, false))` when it holds no table at all.
     fn connect(db_path: &Path) -> Result<(Connection, bool), OpenFailure> {
         let unreadable = |e: &dyn std::fmt::Display| OpenFailure::Unreadable(e.to_string());
+        // A busy file is another program at work, not a broken database: never quarantined.
+        let failed = |e: rusqlite::Error| {
+            if crate::db::is_busy(&e) {
+                OpenFailure::Busy(e.to_string())
+            } else {
+                OpenFailure::Unreadable(e.to_string())
+            }
+        };
         crate::privacy::ensure_private_file(db_path).map_err(|e| unreadable(&e))?;
-        let conn = Connection::open(db_path).map_err(|e| unreadable(&e))?;
-        conn.busy_timeout(Duration::from_secs(30))
-            .map_err(|e| unreadable(&e))?;
-        let version: u32 = conn
-            .pragma_query_value(None, "user_version", |r| r.get(0))
-            .map_err(|e| unreadable(&e))?;
+        let conn = crate::db::open(db_path, crate::db::Access::Write).map_err(failed)?;
+        let version: u32 =
+            crate::db::retry(|| conn.pragma_query_value(None, "user_version", |r| r.get(0)))
+                .map_err(failed)?;
         if version > SCHEMA_VERSION {
             return Err(OpenFailure::Newer(version));
         }
-        let tables: i64 = conn
-            .query_row(
+        let tables: i64 = crate::db::retry(|| {
+            conn.query_row(
                 "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'batches'",
                 [],
                 |r| r.get(0),
             )
-            .map_err(|e| unreadable(&e))?;
+        })
+        .map_err(failed)?;
         Ok((conn, tables > 0))
     }
 
@@ -553,17 +568,13 @@ impl Outbox {
             detail: e.to_string(),
         };
         // WAL with full syncs: a committed state change survives a crash or a power cut.
-        self.conn
-            .pragma_update(None, "journal_mode", "WAL")
-            .map_err(db)?;
+        crate::db::retry(|| self.conn.pragma_update(None, "journal_mode", "WAL")).map_err(db)?;
         self.conn
             .pragma_update(None, "synchronous", "FULL")
             .map_err(db)?;
-        // IMMEDIATE: two programs starting at once do not both create or migrate.
-        let tx = self
-            .conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-            .map_err(db)?;
+        // IMMEDIATE (every transaction is): two programs starting at once do not both create
+        // or migrate.
+        let tx = crate::db::begin(&self.conn).map_err(db)?;
         let version: u32 = tx
             .pragma_query_value(None, "user_version", |r| r.get(0))
             .map_err(db)?;
@@ -761,7 +772,7 @@ impl Outbox {
             let now = now_ms();
             let db = self.db();
             let result = (|| -> rusqlite::Result<bool> {
-                let tx = self.conn.unchecked_transaction()?;
+                let tx = crate::db::begin(&self.conn)?;
                 let inserted = tx.execute(
                     &format!(
                         "INSERT OR IGNORE INTO batches ({COLUMNS}, target_key) VALUES
@@ -904,7 +915,7 @@ impl Outbox {
     pub fn confirm(&mut self, id: &str, accepted: Option<u64>) -> Result<(), OutboxError> {
         let db = self.db();
         let run = || -> rusqlite::Result<()> {
-            let tx = self.conn.unchecked_transaction()?;
+            let tx = crate::db::begin(&self.conn)?;
             let now = now_ms();
             tx.execute(
                 "UPDATE batches SET state = 'confirmed', confirmed_at = ?2, accepted = ?3,
@@ -1011,7 +1022,7 @@ impl Outbox {
         self.decided(id)?;
         let db = self.db();
         let run = || -> rusqlite::Result<()> {
-            let tx = self.conn.unchecked_transaction()?;
+            let tx = crate::db::begin(&self.conn)?;
             tx.execute("DELETE FROM batch_rows WHERE batch_id = ?1", params![id])?;
             tx.execute("DELETE FROM batches WHERE id = ?1", params![id])?;
             tx.commit()
@@ -1094,12 +1105,10 @@ fn read_only(data_dir: &Path) -> Result<Option<Connection>, OutboxError> {
         path: db_path.clone(),
         detail: e.to_string(),
     };
-    let conn = Connection::open_with_flags(&db_path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
-        .map_err(db)?;
-    conn.busy_timeout(Duration::from_secs(10)).map_err(db)?;
-    let version: u32 = conn
-        .pragma_query_value(None, "user_version", |r| r.get(0))
-        .map_err(db)?;
+    let conn = crate::db::open(&db_path, crate::db::Access::Read).map_err(db)?;
+    let version: u32 =
+        crate::db::retry(|| conn.pragma_query_value(None, "user_version", |r| r.get(0)))
+            .map_err(db)?;
     // An older database is read after the next program that writes migrates it.
     Ok((version == SCHEMA_VERSION).then_some(conn))
 }

@@ -6,7 +6,7 @@
 // Over 600 lines: the target file format with its checks and their tests.
 
 use crate::issue::Lang;
-use crate::message::{Localized, Text, io_message};
+use crate::message::{Localized, Text};
 use reqwest::Url;
 use serde::Deserialize;
 use std::path::Path;
@@ -257,10 +257,10 @@ impl Target {
                     ));
                 };
                 let path = dir.join(c.get_ref());
-                let pem = std::fs::read(&path).map_err(|e| {
+                let pem = crate::bounded::read(&path, crate::bounded::TEXT_FILE).map_err(|e| {
                     err(
                         Some(c.span()),
-                        format!("读不了证书文件「{}」：{}", path.display(), io_message(&e)),
+                        format!("读不了证书文件「{}」：{}", path.display(), e.reason()),
                     )
                 })?;
                 let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| e.to_string());
@@ -432,10 +432,13 @@ impl Target {
 
     /// Loads a target file; its reference is its absolute path.
     pub fn from_path(path: &Path) -> Result<Target, TargetError> {
-        let text = std::fs::read_to_string(path).map_err(|e| TargetError::Io {
-            path: path.display().to_string(),
-            detail: io_message(&e),
-        })?;
+        let text =
+            crate::bounded::read_to_string(path, crate::bounded::TEXT_FILE).map_err(|e| {
+                TargetError::Io {
+                    path: path.display().to_string(),
+                    detail: e.reason(),
+                }
+            })?;
         let abs = std::path::absolute(path).unwrap_or_else(|_| path.to_owned());
         Target::parse(
             &abs.display().to_string(),
@@ -455,10 +458,11 @@ impl Target {
         if let Some(dir) = user_dir {
             let path = dir.join(format!("{name}.toml"));
             if path.is_file() {
-                let text = std::fs::read_to_string(&path).map_err(|e| TargetError::Io {
-                    path: path.display().to_string(),
-                    detail: io_message(&e),
-                })?;
+                let text = crate::bounded::read_to_string(&path, crate::bounded::TEXT_FILE)
+                    .map_err(|e| TargetError::Io {
+                        path: path.display().to_string(),
+                        detail: e.reason(),
+                    })?;
                 return Target::parse(name, &path.display().to_string(), &text, Some(dir));
             }
         }
