@@ -1183,3 +1183,78 @@ fn a_tampered_pack_dropped_on_the_window_is_refused_naming_the_check() {
     h.get_by_label_contains("签名校验");
     assert!(!home.path().join("config/profiles/city.toml").exists());
 }
+
+/// The row the keys and buttons act on is the row whose fields are in the panel, even when a save
+/// takes that row out of the filtered view: ↓ after 保存修改 goes to the next row on screen, not
+/// the one after it, and 不上报此行 then leaves out that person.
+#[test]
+fn in_a_filtered_view_the_row_acted_on_is_the_row_shown() {
+    let dir = fixed_dir("in_a_filtered_view_the_row_acted_on_is_the_row_shown");
+    let (mut h, _) = open_sample(dir.as_path());
+    // Lines 4, 5, 7..13 and 17 have a phone number with "80013800" in it.
+    search(&mut h, "80013800");
+    let (edited, next, after) = {
+        let review = h.state_mut().review().unwrap();
+        let view = review.visible_rows().to_vec();
+        let b = &review.batch;
+        let lines: Vec<u32> = view.iter().map(|&i| b.line(i as usize)).collect();
+        assert_eq!(lines[..5], [4, 5, 7, 8, 9], "{lines:?}");
+        let name = |line: u32| b.value(b.index_of_line(line).unwrap(), 0).to_owned();
+        (name(8), name(9), name(10))
+    };
+    h.get_by_label("8").click();
+    h.run_steps(3);
+    h.get_by_label("第 8 行");
+    // A new phone number takes the row out of the search.
+    h.get_by_role_and_label(egui::accesskit::Role::TextInput, "联系电话（联系方式）")
+        .focus();
+    h.run_steps(1);
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
+    h.run_steps(1);
+    h.get_by_role_and_label(egui::accesskit::Role::TextInput, "联系电话（联系方式）")
+        .type_text("13912345678");
+    h.run_steps(1);
+    h.get_by_label("保存修改").click();
+    h.run_steps(3);
+    {
+        let review = h.state_mut().review().unwrap();
+        let selected = review.selected;
+        assert_eq!(selected, review.batch.index_of_line(8));
+        assert_eq!(
+            review.cursor_row(),
+            selected,
+            "the highlight left the row in the panel"
+        );
+    }
+    h.get_by_label("第 8 行");
+    // The next row on screen, then leave it out.
+    h.key_press(egui::Key::ArrowDown);
+    h.run_steps(3);
+    h.get_by_label("第 9 行");
+    h.get_by_label("不上报此行").click();
+    h.run_steps(3);
+    {
+        let review = h.state_mut().review().unwrap();
+        let selected = review.selected;
+        assert_eq!(selected, review.batch.index_of_line(9));
+        assert_eq!(review.cursor_row(), selected);
+    }
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::S);
+    h.step();
+    settle(&mut h);
+    let rows = read_text_sheet(&dir.as_path().join("样例_上报.xlsx"));
+    let names: Vec<&str> = rows.iter().map(|r| r[0].as_str()).collect();
+    assert!(
+        !names.contains(&next.as_str()),
+        "{next} was left out: {names:?}"
+    );
+    assert!(names.contains(&after.as_str()), "{after} stays: {names:?}");
+    let edited_row = rows
+        .iter()
+        .find(|r| r[0] == edited)
+        .expect("the edited row");
+    assert!(
+        edited_row.contains(&"13912345678".to_owned()),
+        "{edited_row:?}"
+    );
+}
