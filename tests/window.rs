@@ -1258,3 +1258,65 @@ fn in_a_filtered_view_the_row_acted_on_is_the_row_shown() {
         "{edited_row:?}"
     );
 }
+
+/// Coded fields read as words in the table and the panel (the labels come from the profile's
+/// `[[id_types]]` and `map`); the codes go to the upload sheet only, also after a save.
+#[test]
+fn coded_fields_show_their_words_and_the_sheet_gets_the_codes() {
+    let dir = fixed_dir("coded_fields_show_their_words_and_the_sheet_gets_the_codes");
+    let (mut h, _) = open_sample(dir.as_path());
+    h.run_steps(2);
+    // The table: 居民身份证 and 男/女, never 01 or 1/2.
+    assert!(h.query_all_by_label("居民身份证").count() >= 5);
+    assert!(h.query_all_by_label("男").count() >= 3);
+    assert!(h.query_all_by_label("女").count() >= 3);
+    for code in ["01", "1", "2"] {
+        assert_eq!(h.query_all_by_label(code).count(), 0, "{code} on screen");
+    }
+    // The panel: the same words in the fields.
+    let (index, fixed) = {
+        let b = h.state().batch().unwrap();
+        let i = b.index_of_line(15).unwrap();
+        let wrong = b.value(i, 2).to_owned();
+        (i, format!("{}{}", &wrong[..17], check_char(&wrong[..17])))
+    };
+    search(&mut h, "15");
+    h.get_by_label("15").click();
+    h.run_steps(3);
+    let value = |h: &Harness<'static, App>, label: &str| {
+        h.get_by_role_and_label(egui::accesskit::Role::TextInput, label)
+            .value()
+            .unwrap_or_default()
+    };
+    assert_eq!(value(&h, "证件类型（证件类别）"), "居民身份证");
+    assert_eq!(value(&h, "性别"), "女");
+    // Fix the ID and save: the words in the panel do not count as an edit of those fields.
+    h.get_by_role_and_label(egui::accesskit::Role::TextInput, "证件号码")
+        .focus();
+    h.run_steps(1);
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
+    h.run_steps(1);
+    h.get_by_role_and_label(egui::accesskit::Role::TextInput, "证件号码")
+        .type_text(&fixed);
+    h.run_steps(1);
+    h.get_by_label("保存修改").click();
+    h.run_steps(3);
+    {
+        let b = h.state().batch().unwrap();
+        assert_eq!(b.status(index), RowStatus::Ready, "{:?}", b.issues(index));
+        assert_eq!((b.value(index, 1), b.value(index, 3)), ("01", "2"));
+    }
+    assert_eq!(value(&h, "证件类型（证件类别）"), "居民身份证");
+    assert_eq!(value(&h, "性别"), "女");
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::S);
+    h.step();
+    settle(&mut h);
+    let rows = read_text_sheet(&dir.as_path().join("样例_上报.xlsx"));
+    let row = rows.iter().find(|r| r[2] == fixed).expect("the fixed row");
+    assert_eq!((row[1].as_str(), row[3].as_str()), ("01", "2"), "{row:?}");
+    assert!(
+        rows[1..]
+            .iter()
+            .all(|r| r[1] == "01" && (r[3] == "1" || r[3] == "2"))
+    );
+}

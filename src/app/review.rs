@@ -194,9 +194,7 @@ impl Review {
         self.refresh_view();
         self.selected = Some(index);
         self.focus_field = self.first_problem_field(index);
-        self.edits = (0..self.batch.profile().fields.len())
-            .map(|f| self.batch.value(index, f).to_owned())
-            .collect();
+        self.edits = self.shown_values(index);
         if let Some(pos) = self.view.iter().position(|&i| i as usize == index) {
             self.scroll_to = Some(pos);
             self.cursor = Some(pos);
@@ -297,17 +295,26 @@ impl Review {
         table::moving_columns(p.fields.len(), p.pinned_field()).len()
     }
 
-    /// Applies the changed fields of the selected row and re-checks.
+    /// A row's fields as the panel shows them: a code as its words (居民身份证, 男), which
+    /// the row's checks turn back into the code when saved.
+    fn shown_values(&self, index: usize) -> Vec<String> {
+        let b = &self.batch;
+        (0..b.profile().fields.len())
+            .map(|f| b.profile().shown(f, b.value(index, f)).to_owned())
+            .collect()
+    }
+
+    /// Applies the changed fields of the selected row and re-checks; a field still showing
+    /// what it showed is not an edit.
     pub fn apply_edits(&mut self) {
         let Some(index) = self.selected else { return };
+        let before = self.shown_values(index);
         for (f, text) in self.edits.clone().iter().enumerate() {
-            if text != self.batch.value(index, f) {
+            if before.get(f) != Some(text) {
                 self.keep.edit(&mut self.batch, index, f, text);
             }
         }
-        self.edits = (0..self.edits.len())
-            .map(|f| self.batch.value(index, f).to_owned())
-            .collect();
+        self.edits = self.shown_values(index);
         self.generation += 1;
     }
 
