@@ -1320,3 +1320,108 @@ fn coded_fields_show_their_words_and_the_sheet_gets_the_codes() {
             .all(|r| r[1] == "01" && (r[3] == "1" || r[3] == "2"))
     );
 }
+
+/// Text copied in another program pastes in the window, and text copied in the window reaches
+/// other programs: the clipboard eframe gives the window (egui-winit's) against xclip, both on
+/// an X server of the test's own (Xvfb). Without eframe's `clipboard` feature the window's
+/// clipboard only lives inside the program.
+#[test]
+fn the_clipboard_is_shared_with_other_programs() {
+    use std::io::{BufRead, BufReader, Write};
+    use std::process::{Command, Stdio};
+    let mut xvfb = Command::new("Xvfb")
+        .args([
+            "-displayfd",
+            "1",
+            "-nolisten",
+            "tcp",
+            "-screen",
+            "0",
+            "640x480x24",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("Xvfb (the window tests need it)");
+    let mut number = String::new();
+    BufReader::new(xvfb.stdout.take().unwrap())
+        .read_line(&mut number)
+        .unwrap();
+    let display = format!(":{}", number.trim());
+    let from_outside = "粘贴测试 王伟 440106195001010015";
+    let mut xclip = Command::new("xclip")
+        .args(["-selection", "clipboard", "-i"])
+        .env("DISPLAY", &display)
+        .stdin(Stdio::piped())
+        .spawn()
+        .expect("xclip");
+    xclip
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(from_outside.as_bytes())
+        .unwrap();
+    assert!(xclip.wait().unwrap().success());
+    // The window's side runs in a process of its own, on that display.
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args([
+            "window::clipboard_side",
+            "--exact",
+            "--ignored",
+            "--nocapture",
+        ])
+        .env("SHEETBRIDGE_CLIPBOARD_SIDE", "1")
+        .env("DISPLAY", &display)
+        .env_remove("WAYLAND_DISPLAY")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut pasted = None;
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        if let Some(text) = line.strip_prefix("PASTED:") {
+            pasted = Some(text.to_owned());
+        }
+        if line == "COPIED" {
+            break;
+        }
+    }
+    let copied = Command::new("xclip")
+        .args(["-selection", "clipboard", "-o"])
+        .env("DISPLAY", &display)
+        .output()
+        .unwrap();
+    drop(child.stdin.take());
+    let _ = child.wait();
+    let _ = xvfb.kill();
+    let _ = xvfb.wait();
+    assert_eq!(
+        pasted.as_deref(),
+        Some(from_outside),
+        "Ctrl+V in the window"
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&copied.stdout),
+        "复制测试 第 15 行",
+        "Ctrl+C in the window"
+    );
+}
+
+/// The window's side of `the_clipboard_is_shared_with_other_programs` (does nothing alone).
+#[test]
+#[ignore = "run by the_clipboard_is_shared_with_other_programs, on its own X server"]
+fn clipboard_side() {
+    use std::io::Read;
+    if std::env::var_os("SHEETBRIDGE_CLIPBOARD_SIDE").is_none() {
+        return;
+    }
+    // SAFETY: no display handle is passed, so there is none to outlive.
+    let mut clipboard = unsafe { egui_winit::clipboard::Clipboard::new(None) };
+    println!("PASTED:{}", clipboard.get().unwrap_or_default());
+    clipboard.set_text("复制测试 第 15 行".to_owned());
+    println!("COPIED");
+    // X11 serves the copied text from this process: stay until the test has read it.
+    let _ = std::io::stdin().read_to_end(&mut Vec::new());
+}
