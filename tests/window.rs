@@ -1425,3 +1425,55 @@ fn clipboard_side() {
     // X11 serves the copied text from this process: stay until the test has read it.
     let _ = std::io::stdin().read_to_end(&mut Vec::new());
 }
+
+/// 选择文件… and Ctrl+O where no file dialog answers (no portal, no zenity): the window says so
+/// and puts the keyboard in the path box, on the start screen and over the review.
+#[test]
+fn without_a_file_dialog_choosing_a_file_offers_the_path_box() {
+    let dir = fixed_dir("without_a_file_dialog_choosing_a_file_offers_the_path_box");
+    let input = dir.join("样例.xlsx");
+    sample::write_sample(&input).unwrap();
+    let mut h = harness(&dir);
+    h.state_mut().set_file_dialog(|_| None);
+    h.run_steps(2);
+    h.get_by_label("选择文件…").click();
+    h.run_steps(3);
+    h.get_by_label_contains("打不开选择文件的窗口");
+    let path_box = "或者输入文件路径：";
+    assert!(
+        h.get_by_role_and_label(egui::accesskit::Role::TextInput, path_box)
+            .is_focused(),
+        "the keyboard is in the path box"
+    );
+    h.get_by_role_and_label(egui::accesskit::Role::TextInput, path_box)
+        .type_text(&input.display().to_string());
+    h.key_press(egui::Key::Enter);
+    h.step();
+    settle(&mut h);
+    assert_eq!(h.state().batch().map(|b| b.len()), Some(41));
+    // Over the review: Ctrl+O offers the path box in a window.
+    h.state_mut().set_file_dialog(|_| None);
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::O);
+    h.run_steps(3);
+    h.get_by_label_contains("打不开选择文件的窗口");
+    assert!(
+        h.get_by_role_and_label(egui::accesskit::Role::TextInput, path_box)
+            .is_focused()
+    );
+    let other = dir.join("另一个.xlsx");
+    std::fs::copy(&input, &other).unwrap();
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
+    h.get_by_role_and_label(egui::accesskit::Role::TextInput, path_box)
+        .type_text(&other.display().to_string());
+    h.run_steps(1);
+    h.get_by_label("打开").click();
+    h.step();
+    settle(&mut h);
+    assert!(h.state().batch().is_some_and(|b| b.source.path == other));
+    assert_eq!(
+        h.query_all_by_role_and_label(egui::accesskit::Role::TextInput, path_box)
+            .count(),
+        0,
+        "the window goes once the file is open"
+    );
+}
