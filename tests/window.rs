@@ -1477,3 +1477,43 @@ fn without_a_file_dialog_choosing_a_file_offers_the_path_box() {
         "the window goes once the file is open"
     );
 }
+
+/// An upload asked for before the password was given: the clerk types it and presses Enter in
+/// the password field; the settings are saved, the upload that was asked for goes on, and the
+/// notice that asked for the settings goes.
+#[test]
+fn saving_the_settings_an_upload_asked_for_carries_on_with_the_upload() {
+    use crate::support::platform::{Config, Platform};
+    let dir = fixed_dir("saving_the_settings_an_upload_asked_for");
+    let platform = Platform::start(Config::new(&dir.join("platform.sqlite"))).unwrap();
+    let target = dir.join("stand.toml");
+    std::fs::write(&target, platform.target_toml(true, 5, 5000)).unwrap();
+    let (mut h, _) = open_sample(&dir);
+    h.state_mut().settings.target = Some(target.display().to_string());
+    h.state_mut().settings.user = "demo".into();
+    h.get_by_label("上传到省平台（23 行）").click();
+    h.run_steps(3);
+    h.get_by_label_contains("要上传，请先在“设置”里");
+    let field = "密码（只在这次打开期间记住）";
+    h.get_by_role_and_label(egui::accesskit::Role::PasswordInput, field)
+        .focus();
+    h.run_steps(1);
+    h.get_by_role_and_label(egui::accesskit::Role::PasswordInput, field)
+        .type_text("demo");
+    h.run_steps(1);
+    h.key_press(egui::Key::Enter);
+    h.run_steps(3);
+    settle(&mut h);
+    wait_for(&mut h, |app| {
+        app.runtime.uploads.pending() == 0 && app.runtime.uploads.confirmed() == (1, 23)
+    });
+    assert_eq!(platform.rows().len(), 23);
+    assert!(
+        h.query_by_label_contains("要上传，请先在“设置”里")
+            .is_none()
+    );
+    assert!(
+        h.query_by_label("保存设置").is_none(),
+        "the settings closed"
+    );
+}

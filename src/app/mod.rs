@@ -174,6 +174,8 @@ pub struct Ui {
     logged_notice: Option<String>,
     /// "记住密码" as last saved (unticking it forgets the password).
     remember_saved: bool,
+    /// An upload was asked for and waits for the settings: saving them carries it on.
+    upload_after_settings: bool,
 }
 
 impl App {
@@ -221,6 +223,7 @@ impl App {
             titled: None,
             logged_notice: None,
             remember_saved: settings.remember,
+            upload_after_settings: false,
         };
         let mut app = App {
             settings,
