@@ -1183,3 +1183,337 @@ fn a_tampered_pack_dropped_on_the_window_is_refused_naming_the_check() {
     h.get_by_label_contains("签名校验");
     assert!(!home.path().join("config/profiles/city.toml").exists());
 }
+
+/// The row the keys and buttons act on is the row whose fields are in the panel, even when a save
+/// takes that row out of the filtered view: ↓ after 保存修改 goes to the next row on screen, not
+/// the one after it, and 不上报此行 then leaves out that person.
+#[test]
+fn in_a_filtered_view_the_row_acted_on_is_the_row_shown() {
+    let dir = fixed_dir("in_a_filtered_view_the_row_acted_on_is_the_row_shown");
+    let (mut h, _) = open_sample(dir.as_path());
+    // Lines 4, 5, 7..13 and 17 have a phone number with "80013800" in it.
+    search(&mut h, "80013800");
+    let (edited, next, after) = {
+        let review = h.state_mut().review().unwrap();
+        let view = review.visible_rows().to_vec();
+        let b = &review.batch;
+        let lines: Vec<u32> = view.iter().map(|&i| b.line(i as usize)).collect();
+        assert_eq!(lines[..5], [4, 5, 7, 8, 9], "{lines:?}");
+        let name = |line: u32| b.value(b.index_of_line(line).unwrap(), 0).to_owned();
+        (name(8), name(9), name(10))
+    };
+    h.get_by_label("8").click();
+    h.run_steps(3);
+    h.get_by_label("第 8 行");
+    // A new phone number takes the row out of the search.
+    h.get_by_role_and_label(egui::accesskit::Role::TextInput, "联系电话（联系方式）")
+        .focus();
+    h.run_steps(1);
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
+    h.run_steps(1);
+    h.get_by_role_and_label(egui::accesskit::Role::TextInput, "联系电话（联系方式）")
+        .type_text("13912345678");
+    h.run_steps(1);
+    h.get_by_label("保存修改").click();
+    h.run_steps(3);
+    {
+        let review = h.state_mut().review().unwrap();
+        let selected = review.selected;
+        assert_eq!(selected, review.batch.index_of_line(8));
+        assert_eq!(
+            review.cursor_row(),
+            selected,
+            "the highlight left the row in the panel"
+        );
+    }
+    h.get_by_label("第 8 行");
+    // The next row on screen, then leave it out.
+    h.key_press(egui::Key::ArrowDown);
+    h.run_steps(3);
+    h.get_by_label("第 9 行");
+    h.get_by_label("不上报此行").click();
+    h.run_steps(3);
+    {
+        let review = h.state_mut().review().unwrap();
+        let selected = review.selected;
+        assert_eq!(selected, review.batch.index_of_line(9));
+        assert_eq!(review.cursor_row(), selected);
+    }
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::S);
+    h.step();
+    settle(&mut h);
+    let rows = read_text_sheet(&dir.as_path().join("样例_上报.xlsx"));
+    let names: Vec<&str> = rows.iter().map(|r| r[0].as_str()).collect();
+    assert!(
+        !names.contains(&next.as_str()),
+        "{next} was left out: {names:?}"
+    );
+    assert!(names.contains(&after.as_str()), "{after} stays: {names:?}");
+    let edited_row = rows
+        .iter()
+        .find(|r| r[0] == edited)
+        .expect("the edited row");
+    assert!(
+        edited_row.contains(&"13912345678".to_owned()),
+        "{edited_row:?}"
+    );
+}
+
+/// Coded fields read as words in the table and the panel (the labels come from the profile's
+/// `[[id_types]]` and `map`); the codes go to the upload sheet only, also after a save.
+#[test]
+fn coded_fields_show_their_words_and_the_sheet_gets_the_codes() {
+    let dir = fixed_dir("coded_fields_show_their_words_and_the_sheet_gets_the_codes");
+    let (mut h, _) = open_sample(dir.as_path());
+    h.run_steps(2);
+    // The table: 居民身份证 and 男/女, never 01 or 1/2.
+    assert!(h.query_all_by_label("居民身份证").count() >= 5);
+    assert!(h.query_all_by_label("男").count() >= 3);
+    assert!(h.query_all_by_label("女").count() >= 3);
+    for code in ["01", "1", "2"] {
+        assert_eq!(h.query_all_by_label(code).count(), 0, "{code} on screen");
+    }
+    // The panel: the same words in the fields.
+    let (index, fixed) = {
+        let b = h.state().batch().unwrap();
+        let i = b.index_of_line(15).unwrap();
+        let wrong = b.value(i, 2).to_owned();
+        (i, format!("{}{}", &wrong[..17], check_char(&wrong[..17])))
+    };
+    search(&mut h, "15");
+    h.get_by_label("15").click();
+    h.run_steps(3);
+    let value = |h: &Harness<'static, App>, label: &str| {
+        h.get_by_role_and_label(egui::accesskit::Role::TextInput, label)
+            .value()
+            .unwrap_or_default()
+    };
+    assert_eq!(value(&h, "证件类型（证件类别）"), "居民身份证");
+    assert_eq!(value(&h, "性别"), "女");
+    // Fix the ID and save: the words in the panel do not count as an edit of those fields.
+    h.get_by_role_and_label(egui::accesskit::Role::TextInput, "证件号码")
+        .focus();
+    h.run_steps(1);
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
+    h.run_steps(1);
+    h.get_by_role_and_label(egui::accesskit::Role::TextInput, "证件号码")
+        .type_text(&fixed);
+    h.run_steps(1);
+    h.get_by_label("保存修改").click();
+    h.run_steps(3);
+    {
+        let b = h.state().batch().unwrap();
+        assert_eq!(b.status(index), RowStatus::Ready, "{:?}", b.issues(index));
+        assert_eq!((b.value(index, 1), b.value(index, 3)), ("01", "2"));
+    }
+    assert_eq!(value(&h, "证件类型（证件类别）"), "居民身份证");
+    assert_eq!(value(&h, "性别"), "女");
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::S);
+    h.step();
+    settle(&mut h);
+    let rows = read_text_sheet(&dir.as_path().join("样例_上报.xlsx"));
+    let row = rows.iter().find(|r| r[2] == fixed).expect("the fixed row");
+    assert_eq!((row[1].as_str(), row[3].as_str()), ("01", "2"), "{row:?}");
+    assert!(
+        rows[1..]
+            .iter()
+            .all(|r| r[1] == "01" && (r[3] == "1" || r[3] == "2"))
+    );
+}
+
+/// Text copied in another program pastes in the window, and text copied in the window reaches
+/// other programs: the clipboard eframe gives the window (egui-winit's) against xclip, both on
+/// an X server of the test's own (Xvfb). Without eframe's `clipboard` feature the window's
+/// clipboard only lives inside the program.
+#[test]
+fn the_clipboard_is_shared_with_other_programs() {
+    use std::io::{BufRead, BufReader, Write};
+    use std::process::{Command, Stdio};
+    let mut xvfb = Command::new("Xvfb")
+        .args([
+            "-displayfd",
+            "1",
+            "-nolisten",
+            "tcp",
+            "-screen",
+            "0",
+            "640x480x24",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("Xvfb (the window tests need it)");
+    let mut number = String::new();
+    BufReader::new(xvfb.stdout.take().unwrap())
+        .read_line(&mut number)
+        .unwrap();
+    let display = format!(":{}", number.trim());
+    let from_outside = "粘贴测试 王伟 440106195001010015";
+    let mut xclip = Command::new("xclip")
+        .args(["-selection", "clipboard", "-i"])
+        .env("DISPLAY", &display)
+        .stdin(Stdio::piped())
+        .spawn()
+        .expect("xclip");
+    xclip
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(from_outside.as_bytes())
+        .unwrap();
+    assert!(xclip.wait().unwrap().success());
+    // The window's side runs in a process of its own, on that display.
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args([
+            "window::clipboard_side",
+            "--exact",
+            "--ignored",
+            "--nocapture",
+        ])
+        .env("SHEETBRIDGE_CLIPBOARD_SIDE", "1")
+        .env("DISPLAY", &display)
+        .env_remove("WAYLAND_DISPLAY")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut pasted = None;
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        if let Some(text) = line.strip_prefix("PASTED:") {
+            pasted = Some(text.to_owned());
+        }
+        if line == "COPIED" {
+            break;
+        }
+    }
+    let copied = Command::new("xclip")
+        .args(["-selection", "clipboard", "-o"])
+        .env("DISPLAY", &display)
+        .output()
+        .unwrap();
+    drop(child.stdin.take());
+    let _ = child.wait();
+    let _ = xvfb.kill();
+    let _ = xvfb.wait();
+    assert_eq!(
+        pasted.as_deref(),
+        Some(from_outside),
+        "Ctrl+V in the window"
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&copied.stdout),
+        "复制测试 第 15 行",
+        "Ctrl+C in the window"
+    );
+}
+
+/// The window's side of `the_clipboard_is_shared_with_other_programs` (does nothing alone).
+#[test]
+#[ignore = "run by the_clipboard_is_shared_with_other_programs, on its own X server"]
+fn clipboard_side() {
+    use std::io::Read;
+    if std::env::var_os("SHEETBRIDGE_CLIPBOARD_SIDE").is_none() {
+        return;
+    }
+    // SAFETY: no display handle is passed, so there is none to outlive.
+    let mut clipboard = unsafe { egui_winit::clipboard::Clipboard::new(None) };
+    println!("PASTED:{}", clipboard.get().unwrap_or_default());
+    clipboard.set_text("复制测试 第 15 行".to_owned());
+    println!("COPIED");
+    // X11 serves the copied text from this process: stay until the test has read it.
+    let _ = std::io::stdin().read_to_end(&mut Vec::new());
+}
+
+/// 选择文件… and Ctrl+O where no file dialog answers (no portal, no zenity): the window says so
+/// and puts the keyboard in the path box, on the start screen and over the review.
+#[test]
+fn without_a_file_dialog_choosing_a_file_offers_the_path_box() {
+    let dir = fixed_dir("without_a_file_dialog_choosing_a_file_offers_the_path_box");
+    let input = dir.join("样例.xlsx");
+    sample::write_sample(&input).unwrap();
+    let mut h = harness(&dir);
+    h.state_mut().set_file_dialog(|_| None);
+    h.run_steps(2);
+    h.get_by_label("选择文件…").click();
+    h.run_steps(3);
+    h.get_by_label_contains("打不开选择文件的窗口");
+    let path_box = "或者输入文件路径：";
+    assert!(
+        h.get_by_role_and_label(egui::accesskit::Role::TextInput, path_box)
+            .is_focused(),
+        "the keyboard is in the path box"
+    );
+    h.get_by_role_and_label(egui::accesskit::Role::TextInput, path_box)
+        .type_text(&input.display().to_string());
+    h.key_press(egui::Key::Enter);
+    h.step();
+    settle(&mut h);
+    assert_eq!(h.state().batch().map(|b| b.len()), Some(41));
+    // Over the review: Ctrl+O offers the path box in a window.
+    h.state_mut().set_file_dialog(|_| None);
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::O);
+    h.run_steps(3);
+    h.get_by_label_contains("打不开选择文件的窗口");
+    assert!(
+        h.get_by_role_and_label(egui::accesskit::Role::TextInput, path_box)
+            .is_focused()
+    );
+    let other = dir.join("另一个.xlsx");
+    std::fs::copy(&input, &other).unwrap();
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
+    h.get_by_role_and_label(egui::accesskit::Role::TextInput, path_box)
+        .type_text(&other.display().to_string());
+    h.run_steps(1);
+    h.get_by_label("打开").click();
+    h.step();
+    settle(&mut h);
+    assert!(h.state().batch().is_some_and(|b| b.source.path == other));
+    assert_eq!(
+        h.query_all_by_role_and_label(egui::accesskit::Role::TextInput, path_box)
+            .count(),
+        0,
+        "the window goes once the file is open"
+    );
+}
+
+/// An upload asked for before the password was given: the clerk types it and presses Enter in
+/// the password field; the settings are saved, the upload that was asked for goes on, and the
+/// notice that asked for the settings goes.
+#[test]
+fn saving_the_settings_an_upload_asked_for_carries_on_with_the_upload() {
+    use crate::support::platform::{Config, Platform};
+    let dir = fixed_dir("saving_the_settings_an_upload_asked_for");
+    let platform = Platform::start(Config::new(&dir.join("platform.sqlite"))).unwrap();
+    let target = dir.join("stand.toml");
+    std::fs::write(&target, platform.target_toml(true, 5, 5000)).unwrap();
+    let (mut h, _) = open_sample(&dir);
+    h.state_mut().settings.target = Some(target.display().to_string());
+    h.state_mut().settings.user = "demo".into();
+    h.get_by_label("上传到省平台（23 行）").click();
+    h.run_steps(3);
+    h.get_by_label_contains("要上传，请先在“设置”里");
+    let field = "密码（只在这次打开期间记住）";
+    h.get_by_role_and_label(egui::accesskit::Role::PasswordInput, field)
+        .focus();
+    h.run_steps(1);
+    h.get_by_role_and_label(egui::accesskit::Role::PasswordInput, field)
+        .type_text("demo");
+    h.run_steps(1);
+    h.key_press(egui::Key::Enter);
+    h.run_steps(3);
+    settle(&mut h);
+    wait_for(&mut h, |app| {
+        app.runtime.uploads.pending() == 0 && app.runtime.uploads.confirmed() == (1, 23)
+    });
+    assert_eq!(platform.rows().len(), 23);
+    assert!(
+        h.query_by_label_contains("要上传，请先在“设置”里")
+            .is_none()
+    );
+    assert!(
+        h.query_by_label("保存设置").is_none(),
+        "the settings closed"
+    );
+}

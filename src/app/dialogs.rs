@@ -68,32 +68,37 @@ impl App {
         let tall = (ctx.content_rect().height() - 60.0).clamp(200.0, 700.0);
         egui::Window::new(lang.pick("设置", "Settings"))
             .max_width(640.0)
-            // On a small screen the window scrolls rather than hiding its lower part; it opens
-            // tall enough to show everything on a 768-pixel screen.
-            .vscroll(true)
-            .min_height(tall)
-            .default_height(tall)
             .open(&mut open)
             .collapsible(false)
             .resizable(false)
             .show(ctx, |ui| {
-                egui::Grid::new("settings")
-                    .num_columns(2)
-                    .spacing([16.0, 12.0])
+                // On a small screen the settings scroll rather than hiding their lower part;
+                // 保存设置 stays below them, always in view.
+                egui::ScrollArea::vertical()
+                    .min_scrolled_height(tall - 60.0)
+                    .max_height(tall - 60.0)
                     .show(ui, |ui| {
-                        self.lab_and_target_rows(ui, lang);
-                        self.login_rows(ui, lang);
-                        self.file_rows(ui, lang);
+                        egui::Grid::new("settings")
+                            .num_columns(2)
+                            .spacing([16.0, 12.0])
+                            .show(ui, |ui| {
+                                self.lab_and_target_rows(ui, lang);
+                                if self.login_rows(ui, lang) {
+                                    save = true;
+                                }
+                                self.file_rows(ui, lang);
+                            });
+                        super::auto::section(self, ui);
+                        ui.add_space(8.0);
+                        ui.label(
+                            egui::RichText::new(lang.pick(
+                                "本院名称用于“检测机构”一栏为空的行。",
+                                "Your lab fills 检测机构 where the export has none.",
+                            ))
+                            .weak(),
+                        );
                     });
-                super::auto::section(self, ui);
-                ui.add_space(8.0);
-                ui.label(
-                    egui::RichText::new(lang.pick(
-                        "本院名称用于“检测机构”一栏为空的行。",
-                        "Your lab fills 检测机构 where the export has none.",
-                    ))
-                    .weak(),
-                );
+                ui.separator();
                 if ui.button(lang.pick("保存设置", "Save settings")).clicked() {
                     save = true;
                 }
@@ -111,6 +116,11 @@ impl App {
             self.ui.show_settings = false;
             self.ui.settings_targets = None;
             self.runtime.uploads.credentials_changed(self.credentials());
+            // The upload that asked for these settings goes on (start_queue says again what
+            // is still missing, if anything).
+            if std::mem::take(&mut self.ui.upload_after_settings) && self.credentials().is_some() {
+                self.start_queue(ctx);
+            }
         }
     }
 
@@ -165,7 +175,9 @@ impl App {
     }
 
     /// Settings: the user name, the session's password, "测试连接" and its answer.
-    fn login_rows(&mut self, ui: &mut egui::Ui, lang: Lang) {
+    /// The user name and the password (Enter in it saves: `true`), and 测试连接.
+    fn login_rows(&mut self, ui: &mut egui::Ui, lang: Lang) -> bool {
+        let mut enter = false;
         let label = ui.label(lang.pick("省平台用户名", "Platform user name"));
         ui.add(egui::TextEdit::singleline(&mut self.settings.user).desired_width(240.0))
             .labelled_by(label.id);
@@ -175,12 +187,14 @@ impl App {
             "Password (this session only)",
         ));
         ui.horizontal(|ui| {
-            ui.add(
-                egui::TextEdit::singleline(&mut self.runtime.uploads.password)
-                    .password(true)
-                    .desired_width(240.0),
-            )
-            .labelled_by(label.id);
+            let r = ui
+                .add(
+                    egui::TextEdit::singleline(&mut self.runtime.uploads.password)
+                        .password(true)
+                        .desired_width(240.0),
+                )
+                .labelled_by(label.id);
+            enter = r.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
             let testing = self.runtime.uploads.testing;
             if ui
                 .add_enabled(
@@ -224,6 +238,7 @@ impl App {
             };
             ui.end_row();
         }
+        enter
     }
 
     /// Settings: how long uploaded files are kept, and where exports go.

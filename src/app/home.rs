@@ -8,16 +8,95 @@ use super::upload::Unattended;
 use crate::issue::Lang;
 use eframe::egui;
 use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+/// How 选择文件… ended.
+pub enum Picked {
+    File(PathBuf),
+    Cancelled,
+    /// No dialog answered: the words to show.
+    NoDialog(&'static str),
+}
 
 /// The start screen's own state.
-#[derive(Default)]
 pub struct Home {
     pub recent: Recent,
     /// The path typed or pasted into the box.
     pub path: String,
+    /// The system's file dialog (a stand-in in tests).
+    pub dialog: FileDialog,
+    /// No file dialog answered: the path box is offered in a window over any screen.
+    pub asking_path: bool,
+    /// Put the keyboard in the path box at the next frame.
+    pub focus_path: bool,
+}
+
+impl Default for Home {
+    fn default() -> Home {
+        Home {
+            recent: Recent::default(),
+            path: String::new(),
+            dialog: system_dialog,
+            asking_path: false,
+            focus_path: false,
+        }
+    }
+}
+
+/// Shows a file dialog and returns the file chosen (`None`: cancelled, or no dialog at all).
+pub type FileDialog = fn(rfd::FileDialog) -> Option<PathBuf>;
+
+/// The system's: the desktop portal, else zenity (rfd); `None` also when neither answers.
+fn system_dialog(dialog: rfd::FileDialog) -> Option<PathBuf> {
+    dialog.pick_file()
+}
+
+/// Faster than a person can close a dialog: a `None` this soon means no dialog was shown
+/// (rfd says no more than that).
+const NO_DIALOG: Duration = Duration::from_millis(400);
+
+/// What the clerk is told when no file dialog answered.
+fn no_dialog_text(lang: Lang) -> &'static str {
+    lang.pick(
+        "这台电脑打不开选择文件的窗口。请在“或者输入文件路径”框里输入或粘贴文件的位置（例如 /home/user/下载/结果.xlsx），再点“打开”；也可以把文件拖进窗口。",
+        "No file dialog opened on this computer. Type or paste the file's path into the \"Or type the file's path\" box and press Open, or drop the file on the window.",
+    )
 }
 
 impl Home {
+    /// 选择文件… and Ctrl+O go through here: the system's dialog, and when none answered, the
+    /// path box with the keyboard in it (in a window over any screen but this one) and the
+    /// words to say why; never nothing at all.
+    pub fn pick(&mut self, dialog: rfd::FileDialog, lang: Lang) -> Picked {
+        let asked = Instant::now();
+        match (self.dialog)(dialog) {
+            Some(path) => Picked::File(path),
+            None if asked.elapsed() < NO_DIALOG => {
+                self.asking_path = true;
+                self.focus_path = true;
+                Picked::NoDialog(no_dialog_text(lang))
+            }
+            None => Picked::Cancelled,
+        }
+    }
+
+    /// The path box in a window of its own, while asked for over a screen other than this one.
+    pub fn path_window(&mut self, ctx: &egui::Context, lang: Lang) -> Option<Action> {
+        let mut action = None;
+        let mut open = self.asking_path;
+        egui::Window::new(lang.pick("打开文件", "Open a file"))
+            .open(&mut open)
+            .collapsible(false)
+            .resizable(false)
+            .default_width(640.0)
+            .show(ctx, |ui| {
+                // Why is said in the notice above the screen.
+                action = self.path_box(ui, lang);
+            });
+        self.asking_path = open && action.is_none();
+        action
+    }
+
     pub fn show(
         &mut self,
         ui: &mut egui::Ui,
@@ -118,6 +197,9 @@ impl Home {
                         )),
                 )
                 .labelled_by(label.id);
+            if std::mem::take(&mut self.focus_path) {
+                r.request_focus();
+            }
             let enter = r.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
             let path = self.path.trim().trim_matches('"');
             if (ui

@@ -174,6 +174,8 @@ pub struct Ui {
     logged_notice: Option<String>,
     /// "记住密码" as last saved (unticking it forgets the password).
     remember_saved: bool,
+    /// An upload was asked for and waits for the settings: saving them carries it on.
+    upload_after_settings: bool,
 }
 
 impl App {
@@ -207,7 +209,7 @@ impl App {
             detail: None,
             home: home::Home {
                 recent: recent::Recent::new(recent::downloads_dir()),
-                path: String::new(),
+                ..Default::default()
             },
             support: Default::default(),
             lookup: Default::default(),
@@ -221,6 +223,7 @@ impl App {
             titled: None,
             logged_notice: None,
             remember_saved: settings.remember,
+            upload_after_settings: false,
         };
         let mut app = App {
             settings,
@@ -231,6 +234,11 @@ impl App {
         // The chosen target is read once here and again only when settings change.
         app.refresh_target(false);
         app
+    }
+
+    /// The file dialog 选择文件… and Ctrl+O show (the system's unless a test says otherwise).
+    pub fn set_file_dialog(&mut self, dialog: fn(rfd::FileDialog) -> Option<PathBuf>) {
+        self.ui.home.dialog = dialog;
     }
 
     /// The folder whose newest spreadsheets the start screen lists (`None`: no list); read
@@ -349,6 +357,11 @@ impl App {
             }
         });
         self.windows(&ctx);
+        if self.ui.home.asking_path
+            && let Some(a) = self.ui.home.path_window(&ctx, self.settings.lang)
+        {
+            action = a;
+        }
         self.apply(&ctx, action);
         self.log_notice();
     }
@@ -534,8 +547,13 @@ impl App {
         if let Some(dir) = &self.settings.last_dir {
             dialog = dialog.set_directory(dir);
         }
-        if let Some(path) = dialog.pick_file() {
-            self.open(ctx, path);
+        match self.ui.home.pick(dialog, lang) {
+            home::Picked::File(path) => self.open(ctx, path),
+            home::Picked::Cancelled => {}
+            home::Picked::NoDialog(text) => {
+                self.ui.home.asking_path = !matches!(self.session.screen, Screen::Home);
+                self.ui.notice = Some(Notice::error(text));
+            }
         }
     }
 

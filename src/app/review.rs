@@ -95,15 +95,29 @@ impl Review {
         &self.view
     }
 
+    /// Rebuilds the view when the filter, the search or a row changed. The one place the view
+    /// changes, so it is the one place the highlight is kept on the same row: the row open in the
+    /// panel stays in the view while only edits changed it (a fix or 不上报此行 does not make it
+    /// vanish under the clerk; it goes once the clerk moves on), and closes when the clerk's own
+    /// filter or search leaves it out; the cursor follows its row, not its position.
     fn refresh_view(&mut self) {
         let key = (self.filter, self.search.clone(), self.generation);
         if self.view_for.as_ref() == Some(&key) {
             return;
         }
+        let same_query = self
+            .view_for
+            .as_ref()
+            .is_some_and(|(f, s, _)| *f == key.0 && *s == key.1);
+        let under_cursor = self.selected.or_else(|| {
+            self.cursor
+                .and_then(|p| self.view.get(p))
+                .map(|&i| i as usize)
+        });
         let b = &self.batch;
         let needle = self.search.trim().to_uppercase();
         let search_fields = b.profile().searched_fields();
-        self.view = (0..b.len())
+        let mut view: Vec<u32> = (0..b.len())
             .filter(|&i| {
                 let st = b.status(i);
                 let keep = match self.filter {
@@ -123,6 +137,29 @@ impl Review {
             })
             .map(|i| i as u32)
             .collect();
+        if let Some(open) = self.selected
+            && let Err(at) = view.binary_search(&(open as u32))
+        {
+            if same_query {
+                // Only an edit changed the view: the open row stays until the clerk moves on.
+                view.insert(at, open as u32);
+            } else {
+                // The clerk's filter or search left the open row out: close it rather than
+                // show one row highlighted and another in the panel.
+                self.selected = None;
+            }
+        }
+        self.cursor = match under_cursor.map(|i| view.binary_search(&(i as u32))) {
+            Some(Ok(at)) => Some(at),
+            // Its row left the view: the row that took its place.
+            Some(Err(at)) if !view.is_empty() => Some(at.min(view.len() - 1)),
+            _ => self.cursor.filter(|&p| p < view.len()),
+        };
+        if !same_query && self.cursor.is_some() {
+            // A new filter or search: the highlighted row is brought into sight.
+            self.scroll_to = self.cursor;
+        }
+        self.view = view;
         self.view_for = Some(key);
     }
 
@@ -153,12 +190,11 @@ impl Review {
     /// Selects a row, opens it in the side panel with its first problem field focused, and
     /// scrolls the table to it.
     pub fn select(&mut self, index: usize) {
+        // The view first (it may close the row open before), then the new row.
+        self.refresh_view();
         self.selected = Some(index);
         self.focus_field = self.first_problem_field(index);
-        self.edits = (0..self.batch.profile().fields.len())
-            .map(|f| self.batch.value(index, f).to_owned())
-            .collect();
-        self.refresh_view();
+        self.edits = self.shown_values(index);
         if let Some(pos) = self.view.iter().position(|&i| i as usize == index) {
             self.scroll_to = Some(pos);
             self.cursor = Some(pos);
@@ -259,17 +295,26 @@ impl Review {
         table::moving_columns(p.fields.len(), p.pinned_field()).len()
     }
 
-    /// Applies the changed fields of the selected row and re-checks.
+    /// A row's fields as the panel shows them: a code as its words (居民身份证, 男), which
+    /// the row's checks turn back into the code when saved.
+    fn shown_values(&self, index: usize) -> Vec<String> {
+        let b = &self.batch;
+        (0..b.profile().fields.len())
+            .map(|f| b.profile().shown(f, b.value(index, f)).to_owned())
+            .collect()
+    }
+
+    /// Applies the changed fields of the selected row and re-checks; a field still showing
+    /// what it showed is not an edit.
     pub fn apply_edits(&mut self) {
         let Some(index) = self.selected else { return };
+        let before = self.shown_values(index);
         for (f, text) in self.edits.clone().iter().enumerate() {
-            if text != self.batch.value(index, f) {
+            if before.get(f) != Some(text) {
                 self.keep.edit(&mut self.batch, index, f, text);
             }
         }
-        self.edits = (0..self.edits.len())
-            .map(|f| self.batch.value(index, f).to_owned())
-            .collect();
+        self.edits = self.shown_values(index);
         self.generation += 1;
     }
 

@@ -100,6 +100,7 @@ impl App {
             Err(text) => {
                 self.ui.notice = Some(Notice::error(text));
                 self.ui.show_settings = true;
+                self.ui.upload_after_settings = true;
                 return;
             }
         };
@@ -111,7 +112,9 @@ impl App {
         )
         .is_none()
         {
+            // Says what is missing and opens the settings; saving them comes back here.
             self.start_sending();
+            self.ui.upload_after_settings = true;
             return;
         }
         let Some(sender) = self.runtime.uploads.commands() else {
@@ -125,6 +128,7 @@ impl App {
             self.session.screen = Screen::Exporting(review);
         }
         self.ui.notice = None;
+        self.ui.upload_after_settings = false;
         self.runtime.job = Some(Job::queue(ctx, batch, target, sender));
     }
 }

@@ -369,8 +369,64 @@ impl Profile {
             .find(|t| t.accept.iter().any(|a| a == value))
     }
 
+    /// The words a person reads for a field's stored `value`, where the field holds a code:
+    /// the document type's `name` for an id_type field (`01` → 居民身份证), else the shortest
+    /// source value in the field's `map` that is not plain ASCII and maps to that code
+    /// (`1` → 男). `None` for a value that is no code (already words, or not in the map). The
+    /// window shows this; the upload sheet gets the code.
+    pub fn label(&self, field: usize, value: &str) -> Option<&str> {
+        let f = self.fields.get(field)?;
+        if f.kind == Kind::IdType {
+            return self
+                .id_type_stored(value)
+                .map(|t| t.name.as_str())
+                .filter(|name| *name != value);
+        }
+        if !value.is_ascii() {
+            return None;
+        }
+        f.map
+            .as_ref()?
+            .iter()
+            .filter(|(from, to)| *to == value && !from.is_ascii())
+            .map(|(from, _)| from.as_str())
+            .min_by(|a, b| a.chars().count().cmp(&b.chars().count()).then(a.cmp(b)))
+    }
+
+    /// [`Profile::label`], or the value itself when it is no code.
+    pub fn shown<'a>(&'a self, field: usize, value: &'a str) -> &'a str {
+        self.label(field, value).unwrap_or(value)
+    }
+
     /// The document type an id_type field stores as `value` ([`IdType::value`]).
     pub fn id_type_stored(&self, value: &str) -> Option<&IdType> {
         self.id_types.iter().find(|t| t.value == value)
+    }
+}
+
+#[cfg(test)]
+mod label_tests {
+    use super::*;
+
+    #[test]
+    fn a_code_reads_as_its_words_and_anything_else_as_itself() {
+        let p = Profile::builtin("cdc-nat").expect("the built-in profile");
+        let id_type = p.field_index("id_type").expect("id_type");
+        let sex = p.field_index("sex").expect("sex");
+        let result = p.field_index("result").expect("result");
+        assert_eq!(p.label(id_type, "01"), Some("居民身份证"));
+        assert_eq!(p.label(id_type, "02"), Some("居民户口簿"));
+        // Two types share 99: the first is the words of the code; the other is stored by name.
+        assert_eq!(p.label(id_type, "99"), Some("其他"));
+        assert_eq!(p.label(id_type, "外国人永久居留身份证"), None);
+        // The shortest words that map to the code, whatever the map's order.
+        assert_eq!(p.label(sex, "1"), Some("男"));
+        assert_eq!(p.label(sex, "2"), Some("女"));
+        assert_eq!(p.label(sex, "9"), Some("未说明"));
+        assert_eq!(p.shown(sex, "弱阳"), "弱阳");
+        assert_eq!(p.shown(sex, "7"), "7");
+        // A map onto words is shown as it is.
+        assert_eq!(p.label(result, "阴性"), None);
+        assert_eq!(p.label(999, "1"), None);
     }
 }

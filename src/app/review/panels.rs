@@ -161,6 +161,7 @@ impl Review {
         }
         let hint = match b.output_value(index, fi) {
             v if v != b.value(index, fi) && b.value(index, fi).is_empty() => {
+                let v = b.profile().shown(fi, v);
                 format!("{}{v}", lang.pick("将自动填写：", "filled in: "))
             }
             _ => String::new(),

@@ -178,6 +178,8 @@ fn field_cell(ui: &mut egui::Ui, b: &Batch, i: usize, fi: usize, lang: Lang) {
     } else {
         b.output_value(i, fi)
     };
+    // Words, not codes: 居民身份证 and 男, not 01 and 1.
+    let value = b.profile().shown(fi, value);
     if let Some(sev) = sev {
         let bg = if sev == Severity::Error {
             ERROR_BG
