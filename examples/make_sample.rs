@@ -12,7 +12,7 @@ fn main() -> Result<(), rust_xlsxwriter::XlsxError> {
     let expect = sample::write_sample(&path)?;
     println!(
         "wrote {}: {} rows, {} with errors, {} repeated",
-        path.display(),
+        path.to_string_lossy(),
         expect.total,
         expect.rejected,
         expect.duplicate

@@ -64,7 +64,7 @@ fn run() -> Result<(), String> {
         "stand-in platform on {} (user {}, rows stored in {}); Ctrl+C stops it",
         p.base_url(),
         config.user,
-        config.db.display()
+        config.db.to_string_lossy()
     );
     loop {
         std::thread::sleep(std::time::Duration::from_secs(3600));

@@ -61,7 +61,7 @@ impl Localized for Stored {
                 "remembered in the OS credential store",
             ),
             Stored::File { path, why } => {
-                let path = path.display();
+                let path = crate::paths::shown(path);
                 Text::new(
                     format!(
                         "已记住：这台电脑没有可用的系统密码库（{why}），所以保存在文件「{path}」里，只有当前用户能读。"
@@ -97,7 +97,7 @@ impl Localized for CredentialError {
                 "no config folder; set SHEETBRIDGE_CONFIG_DIR",
             ),
             CredentialError::File { path, detail } => {
-                let path = path.display();
+                let path = crate::paths::shown(path);
                 Text::new(
                     format!("读写密码文件「{path}」出错：{detail}"),
                     format!("credentials file {path}: {detail}"),

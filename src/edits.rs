@@ -26,14 +26,14 @@ impl Localized for EditsError {
     fn message(&self) -> Text {
         match self {
             EditsError::Io { path, detail } => {
-                let path = path.display();
+                let path = crate::paths::shown(path);
                 Text::new(
                     format!("无法保存或读取对「{path}」的修改：{detail}"),
                     format!("cannot read or save the edits {path}: {detail}"),
                 )
             }
             EditsError::Corrupt { path, detail } => {
-                let path = path.display();
+                let path = crate::paths::shown(path);
                 Text::new(
                     format!(
                         "保存的修改「{path}」已损坏（{detail}），本次不恢复；可以删除这个文件。"

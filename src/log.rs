@@ -360,7 +360,7 @@ mod tests {
         assert_eq!(files.len(), KEEP_FILES);
         for f in &files {
             let len = std::fs::metadata(f).unwrap().len();
-            assert!(len <= 200, "{} is {len} bytes", f.display());
+            assert!(len <= 200, "{} is {len} bytes", crate::paths::shown(f));
         }
         #[cfg(unix)]
         {

@@ -85,7 +85,7 @@ impl std::fmt::Display for HeaderMismatch {
 
 impl Localized for HeaderMismatch {
     fn message(&self) -> Text {
-        let path = self.path.display();
+        let path = crate::paths::shown(&self.path);
         let found = if self.headers.is_empty() {
             "（没有找到表头）".to_owned()
         } else {
@@ -124,7 +124,7 @@ impl Localized for LoadError {
             LoadError::Read(e) => e.message(),
             LoadError::Profile(e) => e.message(),
             LoadError::Empty { path } => {
-                let path = path.display();
+                let path = crate::paths::shown(path);
                 Text::new(
                     format!(
                         "文件「{path}」里没有数据（工作表都是空的）。请确认导出时选了正确的日期和范围。"

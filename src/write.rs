@@ -28,7 +28,7 @@ impl Localized for WriteError {
     fn message(&self) -> Text {
         match self {
             WriteError::Locked { path } => {
-                let path = path.display();
+                let path = crate::paths::shown(path);
                 Text::new(
                     format!(
                         "无法写入「{path}」：文件正被其他程序（多半是 Excel 或 WPS）打开。请关闭它后重试。"
@@ -39,21 +39,21 @@ impl Localized for WriteError {
                 )
             }
             WriteError::Io { path, reason } => {
-                let path = path.display();
+                let path = crate::paths::shown(path);
                 Text::new(
                     format!("无法写入「{path}」：{reason}"),
                     format!("cannot write {path}: {reason}"),
                 )
             }
             WriteError::Extension { path } => {
-                let path = path.display();
+                let path = crate::paths::shown(path);
                 Text::new(
                     format!("不支持输出为「{path}」，请用 .xlsx 或 .csv 结尾的文件名。"),
                     format!("unsupported output {path}: use .xlsx or .csv"),
                 )
             }
             WriteError::Xlsx { path, detail } => {
-                let path = path.display();
+                let path = crate::paths::shown(path);
                 Text::new(
                     format!("生成表格「{path}」时出错：{detail}"),
                     format!("cannot build {path}: {detail}"),
@@ -67,7 +67,7 @@ impl Localized for WriteError {
                 )
             }
             WriteError::IsSource { path } => {
-                let path = path.display();
+                let path = crate::paths::shown(path);
                 Text::new(
                     format!(
                         "不能写到「{path}」：它就是正在读取的原文件，写上去原来的数据（包括有错误的行）就没了。请换一个文件名。"

@@ -294,9 +294,15 @@ impl App {
         };
         let mut env: Vec<(String, String)> = Vec::new();
         if let Some(c) = &self.runtime.dirs.config {
-            env.push(("SHEETBRIDGE_CONFIG_DIR".into(), c.display().to_string()));
+            env.push((
+                "SHEETBRIDGE_CONFIG_DIR".into(),
+                c.to_string_lossy().to_string(),
+            ));
         }
-        env.push(("SHEETBRIDGE_DATA_DIR".into(), data.display().to_string()));
+        env.push((
+            "SHEETBRIDGE_DATA_DIR".into(),
+            data.to_string_lossy().to_string(),
+        ));
         if !self.settings.lab.trim().is_empty() {
             env.push((
                 "SHEETBRIDGE_LAB".into(),
@@ -435,7 +441,7 @@ pub(crate) fn section(app: &mut App, ui: &mut egui::Ui) {
     );
     let shown = app
         .watch_folder()
-        .map(|f| f.display().to_string())
+        .map(|f| f.to_string_lossy().into_owned())
         .unwrap_or_default();
     let text = app.runtime.auto.folder_text.get_or_insert(shown);
     ui.horizontal(|ui| {
@@ -445,7 +451,7 @@ pub(crate) fn section(app: &mut App, ui: &mut egui::Ui) {
         if ui.button(lang.pick("选择文件夹…", "Choose…")).clicked()
             && let Some(dir) = rfd::FileDialog::new().pick_folder()
         {
-            *text = dir.display().to_string();
+            *text = dir.to_string_lossy().into_owned();
         }
     });
     if let Some(problem) = &app.runtime.auto.problem {

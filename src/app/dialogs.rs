@@ -263,7 +263,7 @@ impl App {
             .settings
             .export_dir
             .as_ref()
-            .map(|d| d.display().to_string())
+            .map(|d| d.to_string_lossy().into_owned())
             .unwrap_or_else(|| {
                 lang.pick("原文件所在的文件夹", "the source file's folder")
                     .to_owned()
@@ -417,7 +417,7 @@ impl App {
         for p in &self.runtime.profiles.list {
             let origin = match &p.origin {
                 crate::profile::Origin::Builtin => lang.pick("内置", "built in").to_owned(),
-                crate::profile::Origin::File(path) => path.display().to_string(),
+                crate::profile::Origin::File(path) => crate::paths::shown(path),
             };
             ui.label(lang.pick(
                 format!("{}（{}）— {origin}", p.title, p.name),
@@ -464,7 +464,7 @@ impl App {
         for (dir, what) in kinds {
             let Some(dir) = dir else { continue };
             ui.horizontal(|ui| {
-                ui.label(format!("{what}{}", dir.display()));
+                ui.label(format!("{what}{}", crate::paths::shown(dir)));
                 if ui.button(lang.pick("打开文件夹", "Open folder")).clicked() {
                     folder = Some(dir.clone());
                 }
@@ -497,8 +497,11 @@ impl App {
             Some(Ok(path)) => {
                 ui.horizontal_wrapped(|ui| {
                     ui.label(lang.pick(
-                        format!("诊断包已保存：{}。请把它发给技术支持。", path.display()),
-                        format!("Saved: {}. Send it to support.", path.display()),
+                        format!(
+                            "诊断包已保存：{}。请把它发给技术支持。",
+                            crate::paths::shown(path)
+                        ),
+                        format!("Saved: {}. Send it to support.", crate::paths::shown(path)),
                     ));
                     if ui
                         .button(lang.pick("打开所在文件夹", "Open its folder"))

@@ -173,7 +173,7 @@ impl Home {
                 .min_size(egui::vec2(ui.available_width().min(640.0), 34.0));
             if ui
                 .add(button)
-                .on_hover_text(f.path.display().to_string())
+                .on_hover_text(crate::paths::shown(&f.path))
                 .clicked()
             {
                 action = Some(Action::Open(f.path.clone()));
@@ -232,8 +232,14 @@ fn unattended_today(
     ui.heading(lang.pick("自动上报", "Unattended reporting"));
     let state = match &u.watching {
         Some(f) => lang.pick(
-            format!("正在自动上报文件夹「{}」里的新文件。", f.display()),
-            format!("Files put into {} are sent by themselves.", f.display()),
+            format!(
+                "正在自动上报文件夹「{}」里的新文件。",
+                crate::paths::shown(f)
+            ),
+            format!(
+                "Files put into {} are sent by themselves.",
+                crate::paths::shown(f)
+            ),
         ),
         None => lang
             .pick(
@@ -305,7 +311,7 @@ fn to_fix(ui: &mut egui::Ui, lang: Lang, u: &Unattended) -> Option<Action> {
         );
         if ui
             .add(egui::Button::new(egui::RichText::new(text).size(17.0)))
-            .on_hover_text(h.dest.display().to_string())
+            .on_hover_text(crate::paths::shown(&h.dest))
             .clicked()
         {
             action = Some(Action::Open(h.dest.clone()));

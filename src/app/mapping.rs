@@ -197,7 +197,7 @@ impl Mapping {
         std::fs::create_dir_all(dir).map_err(|e| {
             format!(
                 "无法创建模板文件夹 {}：{}",
-                dir.display(),
+                crate::paths::shown(dir),
                 crate::read::io_message(&e)
             )
         })?;

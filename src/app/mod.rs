@@ -571,8 +571,8 @@ impl App {
     fn open_folder(&mut self, dir: &Path) {
         if let Err(e) = open::that_detached(dir) {
             // The launcher's own words ("gio", exit statuses) are for the log only.
-            self.ui.detail = Some(format!("open {}: {e}", dir.display()));
-            let dir = dir.display();
+            self.ui.detail = Some(format!("open {}: {e}", crate::paths::shown(dir)));
+            let dir = crate::paths::shown(dir);
             self.ui.notice = Some(Notice::error(self.lang().pick(
                 format!("没能自动打开文件夹。请在文件管理器里打开：{dir}"),
                 format!(

@@ -33,11 +33,11 @@ pub fn run(args: &DiagnoseArgs, lang: Lang) -> Run {
         lang,
         format!(
             "已写出诊断包：{}。请把这个文件发给技术支持；里面没有密码，也没有任何人的证件号、电话、姓名或检测数据。",
-            out.display()
+            sheetbridge::paths::shown(&out)
         ),
         format!(
             "wrote the diagnostic bundle {}: send it to support; it holds no password and no one's ID, phone, name or results.",
-            out.display()
+            sheetbridge::paths::shown(&out)
         ),
     );
     Ok(EXIT_OK)

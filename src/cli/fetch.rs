@@ -71,14 +71,14 @@ pub fn fetch(
                 "已从「{}」下载 {} 的结果：{}（{} KB）",
                 source.name,
                 day,
-                path.display(),
+                sheetbridge::paths::shown(&path),
                 bytes.div_ceil(1024)
             ),
             format!(
                 "downloaded {} from {}: {} ({bytes} bytes)",
                 day,
                 source.name,
-                path.display()
+                sheetbridge::paths::shown(&path)
             ),
         ),
         Fetched::Unchanged => answer(

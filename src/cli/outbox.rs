@@ -82,11 +82,11 @@ pub fn open(folders: Folders, lang: Lang) -> Result<Workspace, Failure> {
             lang,
             format!(
                 "注意：待上报数据库不见了、是空的或读不了，但还有 {n} 个待上报文件。为免丢失，已把它们移到「{}」，没有删除。请对其中每个文件运行 sheetbridge upload 文件 --target 目标 重新排队（省平台已收到的行不会重复上报，如果目标支持幂等键）。",
-                folder.display()
+                sheetbridge::paths::shown(folder)
             ),
             format!(
                 "note: the outbox database was missing, empty or unreadable while {n} batch files were there; they were moved to {} (nothing deleted). Queue each again with `sheetbridge upload FILE --target TARGET`.",
-                folder.display()
+                sheetbridge::paths::shown(folder)
             ),
         );
     }

@@ -13,7 +13,7 @@ pub fn run(lang: Lang) -> Run {
                 format!("内置（mappings/{}.toml）", p.name),
                 format!("built-in (mappings/{}.toml)", p.name),
             ),
-            Origin::File(path) => path.display().to_string(),
+            Origin::File(path) => sheetbridge::paths::shown(path),
         };
         println!("{}\t{}\t{}", p.name, p.title, source);
     }
@@ -23,8 +23,8 @@ pub fn run(lang: Lang) -> Run {
     if let Some(d) = dir {
         answer(
             lang,
-            format!("自己的模板放在：{}", d.display()),
-            format!("your own profiles go in: {}", d.display()),
+            format!("自己的模板放在：{}", sheetbridge::paths::shown(&d)),
+            format!("your own profiles go in: {}", sheetbridge::paths::shown(&d)),
         );
     }
     Ok(EXIT_OK)

@@ -27,7 +27,7 @@ impl Profile {
     pub fn parse(name: &str, text: &str, origin: Origin) -> Result<Profile, ProfileError> {
         let shown = match &origin {
             Origin::Builtin => format!("mappings/{name}.toml"),
-            Origin::File(p) => p.display().to_string(),
+            Origin::File(p) => crate::paths::shown(p),
         };
         let err = |span: Option<std::ops::Range<usize>>, detail: String| {
             invalid(&shown, text, span, detail)

@@ -301,7 +301,7 @@ impl fmt::Display for Origin {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Origin::Builtin => write!(f, "内置"),
-            Origin::File(p) => write!(f, "{}", p.display()),
+            Origin::File(p) => write!(f, "{}", crate::paths::shown(p)),
         }
     }
 }
@@ -333,7 +333,7 @@ impl Profile {
         let text =
             crate::bounded::read_to_string(path, crate::bounded::TEXT_FILE).map_err(|e| {
                 ProfileError::Io {
-                    path: path.display().to_string(),
+                    path: crate::paths::shown(path),
                     detail: e.reason(),
                 }
             })?;

@@ -54,21 +54,21 @@ impl Localized for ReadError {
     fn message(&self) -> Text {
         match self {
             ReadError::NotFound { path } => {
-                let path = path.display();
+                let path = crate::paths::shown(path);
                 Text::new(
                     format!("找不到文件「{path}」。请检查文件是否已被移动或删除，再重新选择。"),
                     format!("file not found: {path}"),
                 )
             }
             ReadError::Io { path, reason } => {
-                let path = path.display();
+                let path = crate::paths::shown(path);
                 Text::new(
                     format!("打不开文件「{path}」：{reason}"),
                     format!("cannot open {path}: {reason}"),
                 )
             }
             ReadError::Password { path } => {
-                let path = path.display();
+                let path = crate::paths::shown(path);
                 Text::new(
                     format!(
                         "文件「{path}」设置了密码，无法读取。请用 Excel 或 WPS 打开，取消密码后另存为 .xlsx 再试。"
@@ -79,7 +79,7 @@ impl Localized for ReadError {
                 )
             }
             ReadError::Wps { path } => {
-                let path = path.display();
+                let path = crate::paths::shown(path);
                 Text::new(
                     format!(
                         "文件「{path}」是 WPS 表格专用格式（.et），无法直接读取。请用 WPS 打开，“另存为” Excel 格式（.xlsx）再试。"
@@ -88,7 +88,7 @@ impl Localized for ReadError {
                 )
             }
             ReadError::NotSpreadsheet { path } => {
-                let path = path.display();
+                let path = crate::paths::shown(path);
                 Text::new(
                     format!(
                         "文件「{path}」不是表格文件（不是 Excel、WPS 或 CSV）。请确认选的是导出的结果文件。"
@@ -97,7 +97,7 @@ impl Localized for ReadError {
                 )
             }
             ReadError::Corrupt { path, detail } => {
-                let path = path.display();
+                let path = crate::paths::shown(path);
                 Text::new(
                     format!(
                         "文件「{path}」已损坏或不完整（可能没有下载完或复制时出错），无法读取。请重新导出，或用 Excel/WPS 打开后另存为 .xlsx 再试。"
@@ -108,7 +108,7 @@ impl Localized for ReadError {
                 )
             }
             ReadError::Empty { path } => {
-                let path = path.display();
+                let path = crate::paths::shown(path);
                 Text::new(
                     format!(
                         "文件「{path}」是空的（没有内容），可能导出或复制时出了错。请重新导出后再试。"
@@ -117,7 +117,7 @@ impl Localized for ReadError {
                 )
             }
             ReadError::Limit { path, limit } => {
-                let (path, limit) = (path.display(), limit.message());
+                let (path, limit) = (crate::paths::shown(path), limit.message());
                 Text::new(
                     format!(
                         "文件「{path}」{}，已停止读取。请确认选的是导出的结果文件；如果是，请在原系统重新导出。",
@@ -127,7 +127,7 @@ impl Localized for ReadError {
                 )
             }
             ReadError::TooWide { path, column, max } => {
-                let path = path.display();
+                let path = crate::paths::shown(path);
                 Text::new(
                     format!(
                         "文件「{path}」在第 {column} 列还有数据，超过了能读取的 {max} 列。请删掉多余的列，或在原系统只导出需要的列。"
@@ -142,7 +142,7 @@ impl Localized for ReadError {
                 sheet,
                 available,
             } => {
-                let path = path.display();
+                let path = crate::paths::shown(path);
                 Text::new(
                     format!(
                         "文件「{path}」里没有名为「{sheet}」的工作表。有的工作表：{available}。"

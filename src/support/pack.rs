@@ -116,7 +116,7 @@ impl Localized for PackError {
                 )
             }
             PackError::Unsigned { sig } => {
-                let sig = sig.display();
+                let sig = crate::paths::shown(sig);
                 Text::new(
                     format!(
                         "模板包没有签名（检查：签名）：找不到「{sig}」。请向技术支持要一个新的模板包（连同它的 .minisig 签名文件）。"
@@ -598,7 +598,7 @@ fn apply(
     changes: &[(PathBuf, Option<Vec<u8>>)],
 ) -> Result<(), PackError> {
     let io = |path: &Path, e: std::io::Error| PackError::Install {
-        detail: format!("{}：{}", path.display(), io_message(&e)),
+        detail: format!("{}：{}", crate::paths::shown(path), io_message(&e)),
     };
     // 1. The files replaced, kept for rollback (a fresh copy of this version's backup).
     let _ = std::fs::remove_dir_all(backup);

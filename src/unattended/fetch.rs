@@ -118,14 +118,14 @@ impl Localized for FetchError {
                 ),
             ),
             FetchError::Save { path, detail } => {
-                let path = path.display();
+                let path = crate::paths::shown(path);
                 Text::new(
                     format!("无法保存下载的文件「{path}」：{detail}"),
                     format!("cannot save {path}: {detail}"),
                 )
             }
             FetchError::NoFolder { path } => {
-                let path = path.display();
+                let path = crate::paths::shown(path);
                 Text::new(
                     format!("找不到要保存到的文件夹「{path}」。请先建好这个文件夹。"),
                     format!("no folder {path}"),

@@ -216,14 +216,14 @@ impl Source {
         let text =
             crate::bounded::read_to_string(path, crate::bounded::TEXT_FILE).map_err(|e| {
                 SourceError::Io {
-                    path: path.display().to_string(),
+                    path: crate::paths::shown(path),
                     detail: e.reason(),
                 }
             })?;
         let abs = std::path::absolute(path).unwrap_or_else(|_| path.to_owned());
         Source::parse(
-            &abs.display().to_string(),
-            &path.display().to_string(),
+            &crate::paths::shown(&abs),
+            &crate::paths::shown(path),
             &text,
             abs.parent(),
         )
@@ -241,15 +241,15 @@ impl Source {
             if path.is_file() {
                 let text = crate::bounded::read_to_string(&path, crate::bounded::TEXT_FILE)
                     .map_err(|e| SourceError::Io {
-                        path: path.display().to_string(),
+                        path: crate::paths::shown(&path),
                         detail: e.reason(),
                     })?;
-                return Source::parse(name, &path.display().to_string(), &text, Some(dir));
+                return Source::parse(name, &crate::paths::shown(&path), &text, Some(dir));
             }
         }
         Err(SourceError::NotFound {
             name: name.to_owned(),
-            dir: dir.map(|d| d.display().to_string()).unwrap_or_default(),
+            dir: dir.map(crate::paths::shown).unwrap_or_default(),
         })
     }
 

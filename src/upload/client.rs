@@ -362,10 +362,13 @@ impl<'t> Client<'t> {
                     Kind::Rejected,
                     format!(
                         "批次文件「{}」读不了：{}",
-                        path.display(),
+                        crate::paths::shown(path),
                         crate::message::io_message(&e)
                     ),
-                    format!("cannot read the batch file {}: {e}", path.display()),
+                    format!(
+                        "cannot read the batch file {}: {e}",
+                        crate::paths::shown(path)
+                    ),
                 ));
             }
         };
@@ -393,8 +396,11 @@ impl<'t> Client<'t> {
         if let Err(e) = std::io::Read::read_to_end(&mut form.into_reader(), &mut body) {
             return Ok(Outcome::new(
                 Kind::Rejected,
-                format!("批次文件「{}」读不了：{e}", path.display()),
-                format!("cannot encode the batch file {}: {e}", path.display()),
+                format!("批次文件「{}」读不了：{e}", crate::paths::shown(path)),
+                format!(
+                    "cannot encode the batch file {}: {e}",
+                    crate::paths::shown(path)
+                ),
             ));
         }
         let mut req = self

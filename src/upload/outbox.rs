@@ -121,7 +121,7 @@ impl Localized for OutboxError {
                 "no data folder found; set SHEETBRIDGE_DATA_DIR to a writable folder",
             ),
             OutboxError::Db { path, detail } => {
-                let path = path.display();
+                let path = crate::paths::shown(path);
                 Text::new(
                     format!(
                         "待上报数据库「{path}」出错：{detail}。如果问题持续，请联系技术支持并提供这个文件。"
@@ -137,14 +137,14 @@ impl Localized for OutboxError {
                 )
             }
             OutboxError::Io { path, detail } => {
-                let path = path.display();
+                let path = crate::paths::shown(path);
                 Text::new(
                     format!("无法处理文件夹「{path}」：{detail}"),
                     format!("{path}: {detail}"),
                 )
             }
             OutboxError::Newer { path, version } => {
-                let path = path.display();
+                let path = crate::paths::shown(path);
                 Text::new(
                     format!(
                         "待上报数据库「{path}」是更新版本的本程序写的（版本 {version}），这个版本读不了。请安装最新版本后再打开。"

@@ -260,7 +260,11 @@ impl Target {
                 let pem = crate::bounded::read(&path, crate::bounded::TEXT_FILE).map_err(|e| {
                     err(
                         Some(c.span()),
-                        format!("读不了证书文件「{}」：{}", path.display(), e.reason()),
+                        format!(
+                            "读不了证书文件「{}」：{}",
+                            crate::paths::shown(&path),
+                            e.reason()
+                        ),
                     )
                 })?;
                 let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| e.to_string());
@@ -268,7 +272,10 @@ impl Target {
                     let why = certs.err().unwrap_or_else(|| "没有找到证书".into());
                     return Err(err(
                         Some(c.span()),
-                        format!("证书文件「{}」不是 PEM 格式的证书：{why}", path.display()),
+                        format!(
+                            "证书文件「{}」不是 PEM 格式的证书：{why}",
+                            crate::paths::shown(&path)
+                        ),
                     ));
                 }
                 Some(pem)
@@ -435,14 +442,14 @@ impl Target {
         let text =
             crate::bounded::read_to_string(path, crate::bounded::TEXT_FILE).map_err(|e| {
                 TargetError::Io {
-                    path: path.display().to_string(),
+                    path: crate::paths::shown(path),
                     detail: e.reason(),
                 }
             })?;
         let abs = std::path::absolute(path).unwrap_or_else(|_| path.to_owned());
         Target::parse(
-            &abs.display().to_string(),
-            &path.display().to_string(),
+            &crate::paths::shown(&abs),
+            &crate::paths::shown(path),
             &text,
             abs.parent(),
         )
@@ -460,10 +467,10 @@ impl Target {
             if path.is_file() {
                 let text = crate::bounded::read_to_string(&path, crate::bounded::TEXT_FILE)
                     .map_err(|e| TargetError::Io {
-                        path: path.display().to_string(),
+                        path: crate::paths::shown(&path),
                         detail: e.reason(),
                     })?;
-                return Target::parse(name, &path.display().to_string(), &text, Some(dir));
+                return Target::parse(name, &crate::paths::shown(&path), &text, Some(dir));
             }
         }
         if let Some((stem, text)) = BUILTIN.iter().find(|(n, _)| *n == name) {
@@ -746,7 +753,7 @@ path = "/nat/import"
             ("mine", "测试平台")
         );
         let by_path = dir.path().join("mine.toml");
-        let t = Target::find(&by_path.display().to_string(), None).unwrap();
+        let t = Target::find(&crate::paths::shown(&by_path), None).unwrap();
         assert!(Path::new(&t.reference).is_absolute());
         let e = Target::find("nope", Some(dir.path())).unwrap_err();
         assert!(e.to_string().contains("mine"), "{e}");

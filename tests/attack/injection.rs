@@ -926,3 +926,58 @@ fn written_cells_starting_with_any_character_are_never_formulas() {
     .unwrap();
     assert!(!xml.contains("<f>") && !xml.contains("<f "), "a formula");
 }
+
+/// Every line the program prints shows a file name with its control characters escaped: a
+/// name holding any control byte (or a bidirectional override) gives one line per message, in
+/// both languages, from `check` and from `convert` with its written files.
+#[test]
+fn a_file_name_with_any_control_character_stays_on_its_line() {
+    let home = tmp();
+    let sample = support::repo().join("assets/sample/核酸结果导出样例.xlsx");
+    let controls = (0x01u32..0x20)
+        .chain([0x7f, 0x85, 0x9b, 0x202e, 0x2066])
+        .filter_map(char::from_u32);
+    for (i, c) in controls.enumerate() {
+        let dir = home.path().join(format!("d{i}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        let input = dir.join(format!("前{c}后.xlsx"));
+        std::fs::copy(&sample, &input).unwrap();
+        let input = input.to_str().unwrap();
+        let errors = dir.join(format!("错{c}行.xlsx"));
+        let out = dir.join(format!("出{c}表.xlsx"));
+        let missing = dir.join(format!("无{c}表.xlsx"));
+        let missing = missing.to_str().unwrap();
+        for args in [
+            vec!["check", missing],
+            vec!["convert", missing, "--lang", "en"],
+            vec!["check", input],
+            vec!["check", input, "--lang", "en"],
+            vec!["convert", input, "--errors-out", errors.to_str().unwrap()],
+            vec![
+                "convert",
+                input,
+                "--lang",
+                "en",
+                "-o",
+                out.to_str().unwrap(),
+            ],
+        ] {
+            let r = support::run(home.path(), &args);
+            assert!([0, 2, 3].contains(&r.code), "{args:?}: {}", r.stderr);
+            for text in [&r.stdout, &r.stderr] {
+                let bad: Vec<char> = text
+                    .chars()
+                    .filter(|&ch| {
+                        ch != '\n' && (ch.is_control() || ch == '\u{202e}' || ch == '\u{2066}')
+                    })
+                    .collect();
+                assert!(bad.is_empty(), "{c:?} {args:?}: {bad:?} in {text}");
+                // The part of a name after the character never starts a line of its own.
+                assert!(
+                    !text.lines().any(|l| l.starts_with(['后', '行', '表'])),
+                    "{c:?} {args:?}: {text}"
+                );
+            }
+        }
+    }
+}

@@ -104,7 +104,7 @@ impl Review {
             let folder = format!(
                 "{}{}",
                 lang.pick("导出到：", "Into: "),
-                self.export_dir.display()
+                crate::paths::shown(&self.export_dir)
             );
             ui.scope(|ui| {
                 ui.set_max_width(220.0);
@@ -202,17 +202,27 @@ impl Review {
                         RichText::new(lang.pick(
                             format!(
                                 "已导出上报表：{}（{} 行）",
-                                done.upload.display(),
+                                crate::paths::shown(&done.upload),
                                 done.rows
                             ),
-                            format!("Wrote {} ({} rows)", done.upload.display(), done.rows),
+                            format!(
+                                "Wrote {} ({} rows)",
+                                crate::paths::shown(&done.upload),
+                                done.rows
+                            ),
                         ))
                         .color(OK_FG),
                     );
                     if let Some((path, n)) = &done.rejected {
                         ui.label(lang.pick(
-                            format!("错误行：{}（{n} 行，含错误原因）", path.display()),
-                            format!("Rejected rows: {} ({n} rows, with reasons)", path.display()),
+                            format!(
+                                "错误行：{}（{n} 行，含错误原因）",
+                                crate::paths::shown(path)
+                            ),
+                            format!(
+                                "Rejected rows: {} ({n} rows, with reasons)",
+                                crate::paths::shown(path)
+                            ),
                         ));
                     }
                     if self.keep.export_stale {

@@ -91,11 +91,11 @@ fn open(
         let _ = tx.send(Msg::Failed(
             format!(
                 "待上报数据库不见了或读不了，但还有 {n} 个待上报文件：已移到「{}」，没有删除。请重新打开原来的文件并上传（同样的行不会重复上报）。",
-                folder.display()
+                crate::paths::shown(folder)
             ),
             format!(
                 "the outbox database was missing or unreadable: {n} batch files moved to {} (nothing deleted); upload their source files again",
-                folder.display()
+                crate::paths::shown(folder)
             ),
         ));
     }
