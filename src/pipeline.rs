@@ -97,11 +97,13 @@ impl Localized for HeaderMismatch {
                 self.profile,
                 self.missing.join("、"),
             ),
+            // The log keeps the English: the cells taken for headers may be a row of data (a
+            // name, an address), so only how many there were.
             format!(
-                "cannot recognise the header of {path}: profile {} needs columns {} that were not found; headers found: {}",
+                "cannot recognise the header of {path}: profile {} needs columns {} that were not found; {} cells taken for the header row",
                 self.profile,
                 self.missing.join(", "),
-                self.headers.join(", ")
+                self.headers.len()
             ),
         )
     }

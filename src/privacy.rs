@@ -49,6 +49,27 @@ fn hide_middle(chars: &[char], head: usize, tail: usize) -> String {
         .collect()
 }
 
+/// Masks a person's name as daily.md shows it: the first character stays (the first two of a
+/// name of four or more, for a compound surname), the rest hidden (`王*`, `王**`, `欧阳**`).
+pub fn mask_name(name: &str) -> String {
+    let chars: Vec<char> = name.trim().chars().collect();
+    let keep = if chars.len() >= 4 { 2 } else { 1 };
+    hide_middle(&chars, keep.min(chars.len().saturating_sub(1)), 0)
+}
+
+/// What a clerk typed to look a person up (an ID number of any type, a barcode or a name),
+/// masked whole: as a document number when it holds a digit, else as a name.
+pub fn mask_query(value: &str) -> String {
+    if value
+        .chars()
+        .any(|c| c.is_ascii_digit() || ('０'..='９').contains(&c))
+    {
+        mask_id(value)
+    } else {
+        mask_name(value)
+    }
+}
+
 /// The kind of personal number a field holds: its own value, quoted in a message, is masked
 /// whole by this kind whatever its shape (a phone column's `12345`, a passport number of a
 /// shape the scanner cannot know).
@@ -462,6 +483,20 @@ pub fn ensure_private_file(path: &Path) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn names_and_lookup_values_are_masked_whole() {
+        assert_eq!(mask_name("王伟"), "王*");
+        assert_eq!(mask_name("王小明"), "王**");
+        assert_eq!(mask_name("欧阳娜娜"), "欧阳**");
+        assert_eq!(mask_name("王"), "王");
+        assert_eq!(mask_query("王伟"), "王*");
+        assert_eq!(mask_query("440106199001011234"), "440106********1234");
+        assert_eq!(
+            mask_query("４４０１０６１９９００１０１１２３４"),
+            "４４０１０６********１２３４"
+        );
+    }
 
     #[cfg(unix)]
     #[test]

@@ -27,7 +27,7 @@ pub fn warn_if_downloads(folder: &std::path::Path, lang: Lang) {
         && let Some(warning) =
             sheetbridge::unattended::watch::watch_folder_warning(folder, &[d.as_path()], lang)
     {
-        eprintln!("{warning}");
+        eprintln!("{}", super::console(&warning));
     }
 }
 

@@ -158,6 +158,6 @@ pub fn run(args: &LoginArgs, lang: Lang) -> Run {
         ));
     }
     let stored = store.remember(&account, &creds)?;
-    eprintln!("{}", stored.text(lang));
+    eprintln!("{}", super::console(&stored.text(lang)));
     Ok(EXIT_OK)
 }

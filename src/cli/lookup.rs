@@ -16,7 +16,7 @@ pub struct LookupArgs {
 pub fn run(args: &LookupArgs, lang: Lang) -> Run {
     let records = lookup::find(&super::folders()?.data, &args.value)?;
     for line in lookup::describe(&args.value, &records, lang) {
-        println!("{line}");
+        println!("{}", super::console(&line));
     }
     Ok(EXIT_OK)
 }

@@ -22,7 +22,7 @@ pub use folders::{
     config_dir, credentials, data_dir, folders, keep_days, targets_dir, warn_if_downloads,
 };
 pub use interrupt::will_write;
-pub use output::{Failure, Run, answer, print_summary, say, write_report};
+pub use output::{Failure, Run, answer, columns, console, print_summary, say, write_report};
 
 use clap::{Args, Parser, Subcommand};
 use sheetbridge::issue::Lang;
@@ -139,6 +139,22 @@ pub struct InputArgs {
 pub fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
+        Err(e) if e.use_stderr() => {
+            // clap quotes what was typed: each argument escaped where it is quoted, then
+            // through the console like any other line.
+            let mut text = e.render().to_string();
+            for arg in std::env::args_os()
+                .skip(1)
+                .filter_map(|a| a.into_string().ok())
+            {
+                let escaped = sheetbridge::paths::for_line(&arg);
+                if escaped != arg {
+                    text = text.replace(&arg, &escaped);
+                }
+            }
+            eprint!("{}", console(&text));
+            return ExitCode::from(EXIT_NOTHING);
+        }
         Err(e) => {
             let _ = e.print();
             return ExitCode::from(if e.use_stderr() {
@@ -203,7 +219,7 @@ fn logged_args(
     args: impl Iterator<Item = std::ffi::OsString>,
     command: Option<&Command>,
 ) -> String {
-    use sheetbridge::privacy::{Personal, mask_numbers, mask_value};
+    use sheetbridge::privacy::{mask_numbers, mask_query};
     let personal: Option<&str> = match command {
         Some(Command::Lookup(a)) => Some(a.value.as_str()),
         _ => None,
@@ -212,7 +228,7 @@ fn logged_args(
         .map(|a| {
             let a = a.to_string_lossy();
             if personal == Some(a.as_ref()) {
-                mask_value(&a, Personal::Document)
+                mask_query(&a)
             } else {
                 mask_numbers(&a)
             }
@@ -281,7 +297,7 @@ pub fn load(
         say(lang, format!("提醒：{zh}"), format!("warning: {en}"));
     }
     if let Some(line) = loaded.restored.message(lang) {
-        eprintln!("{}", sheetbridge::privacy::mask_text(&line));
+        eprintln!("{}", console(&line));
     }
     Ok(loaded.batch)
 }

@@ -126,16 +126,18 @@ fn list(ws: &mut Workspace) -> Run {
     let all = ws.outbox().list()?;
     for b in &all {
         println!(
-            "{}\t{}\t{}\t{}\t{}\t{}",
-            b.id,
-            b.target,
-            b.rows,
-            b.state.as_str(),
-            b.attempts,
-            b.last_error
-                .as_deref()
-                .unwrap_or("")
-                .replace(['\n', '\t'], " ")
+            "{}",
+            super::columns(&[
+                &b.id,
+                &b.target,
+                &b.rows.to_string(),
+                b.state.as_str(),
+                &b.attempts.to_string(),
+                &b.last_error
+                    .as_deref()
+                    .unwrap_or("")
+                    .replace(['\n', '\t'], " "),
+            ])
         );
     }
     Ok(EXIT_OK)

@@ -1,7 +1,9 @@
 //! What the commands print: a failure said once, a line in the user's language, the batch's
-//! summary, and the JSON report. Every line printed here goes through the privacy scanner
-//! ([`sheetbridge::privacy::mask_text`]): a file named after a person's ID number is shown
-//! masked, like the number in a message.
+//! summary, and the JSON report. Everything printed goes through [`console`] (guarantees.md
+//! sections 3 and 6): every personal number masked ([`sheetbridge::privacy::mask_text`]: a file
+//! named after a person's ID number is shown masked, like the number in a message), and every
+//! control character escaped, so outside text (a platform's answer, a sheet's name) can neither
+//! add a line nor drive the terminal.
 
 use super::{EXIT_NOTHING, will_write};
 use sheetbridge::issue::Lang;
@@ -57,17 +59,35 @@ impl<E: Localized> From<E> for Failure {
 
 /// Prints a line to standard error in the user's language.
 pub fn say(lang: Lang, zh: impl Display, en: impl Display) {
-    eprintln!("{}", mask(lang.pick(zh.to_string(), en.to_string())));
+    eprintln!("{}", console(&lang.pick(zh.to_string(), en.to_string())));
 }
 
-/// A line for the console, with every personal number in it masked.
-fn mask(line: String) -> String {
-    sheetbridge::privacy::mask_text(&line)
+/// Text as the console shows it, the one way anything reaches the terminal: every personal
+/// number masked, and in each of its lines every control character (tab, carriage return,
+/// escape, NUL...) and bidirectional override escaped. A message's own line breaks stay; a
+/// name that carries one is escaped where it is put into the message (`paths::shown`,
+/// `for_line`).
+pub fn console(text: &str) -> String {
+    sheetbridge::privacy::mask_text(text)
+        .split('\n')
+        .map(sheetbridge::paths::for_line)
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// One line of columns separated by tabs (`outbox list`, `pack list`, `profiles`): each column
+/// through [`console`] whole, so a tab or a line break in a value cannot shift the columns.
+pub fn columns(values: &[&str]) -> String {
+    values
+        .iter()
+        .map(|v| sheetbridge::paths::for_line(&sheetbridge::privacy::mask_text(v)))
+        .collect::<Vec<_>>()
+        .join("\t")
 }
 
 /// Prints a line to standard output (what a command answers) in the user's language.
 pub fn answer(lang: Lang, zh: impl Display, en: impl Display) {
-    println!("{}", mask(lang.pick(zh.to_string(), en.to_string())));
+    println!("{}", console(&lang.pick(zh.to_string(), en.to_string())));
 }
 
 /// Prints the chosen profile, the counts and the first problems to standard error.
@@ -85,7 +105,10 @@ pub fn print_summary(batch: &sheetbridge::batch::Batch, lang: Lang, limit: usize
         format!("模板：{name}（{title}，{how}）"),
         format!("profile: {name} ({title}, {how})"),
     );
-    let (sheet, header) = (&batch.source.sheet, batch.source.header_row);
+    let (sheet, header) = (
+        sheetbridge::paths::for_line(&batch.source.sheet),
+        batch.source.header_row,
+    );
     let (total, ready, duplicate, warned) = (s.total, s.ready, s.duplicate, s.with_warnings);
     let rejected = s.rejected + s.excluded;
     say(
@@ -116,7 +139,8 @@ pub fn print_summary(batch: &sheetbridge::batch::Batch, lang: Lang, limit: usize
         );
     }
     for ri in batch.all_issues().take(limit) {
-        eprintln!("  {}", mask(batch.message(ri.index, ri.issue, lang)));
+        // One problem, one line: a cell's own line break is escaped with the rest.
+        eprintln!("  {}", columns(&[&batch.message(ri.index, ri.issue, lang)]));
     }
 }
 

@@ -68,7 +68,10 @@ pub fn run(cmd: &PackCommand, lang: Lang) -> Run {
                 say(lang, "还没有安装模板包。", "no pack installed");
             }
             for p in all {
-                println!("{}\t{}\t{}\t{}", p.name, p.version, p.date, p.installed);
+                println!(
+                    "{}",
+                    super::columns(&[&p.name, &p.version, &p.date, &p.installed])
+                );
             }
         }
         PackCommand::Rollback { name } => match pack::rollback(&config, name)? {

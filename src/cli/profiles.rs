@@ -15,7 +15,7 @@ pub fn run(lang: Lang) -> Run {
             ),
             Origin::File(path) => sheetbridge::paths::shown(path),
         };
-        println!("{}\t{}\t{}", p.name, p.title, source);
+        println!("{}", super::columns(&[&p.name, &p.title, &source]));
     }
     for e in &all.broken {
         answer(lang, format!("（无法使用）{e}"), format!("(unusable) {e}"));

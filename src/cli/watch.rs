@@ -114,7 +114,7 @@ pub fn run(args: &WatchArgs, lang: Lang) -> Run {
             super::outbox::print_attempt(b, o, lang)
         })?;
         for t in &sent.broken_targets {
-            eprintln!("{t}");
+            eprintln!("{}", super::console(&t.to_string()));
         }
         if let Some(o) = &sent.login_refused {
             say(lang, &o.zh, &o.en);

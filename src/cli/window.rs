@@ -29,7 +29,12 @@ pub(super) fn open(file: Option<PathBuf>) -> u8 {
     // remote session). Anything later is the graphics driver.
     let no_display = matches!(err, eframe::Error::WinitEventLoop(_));
     if let Some((var, value)) = fallback().filter(|_| !no_display) {
-        eprintln!("提醒：窗口没能打开，换一种绘图方式再试（技术信息：{err}）");
+        eprintln!(
+            "{}",
+            super::console(&format!(
+                "提醒：窗口没能打开，换一种绘图方式再试（技术信息：{err}）"
+            ))
+        );
         let retried = std::env::current_exe().and_then(|exe| {
             std::process::Command::new(exe)
                 .args(std::env::args_os().skip(1))
@@ -45,7 +50,10 @@ pub(super) fn open(file: Option<PathBuf>) -> u8 {
     }
     if no_display {
         eprintln!(
-            "错误：无法打开窗口：找不到图形界面（没有显示器，或远程桌面已断开）。请在有桌面的电脑上打开，或用命令行：sheetbridge convert 文件.xlsx（技术信息：{err}）"
+            "{}",
+            super::console(&format!(
+                "错误：无法打开窗口：找不到图形界面（没有显示器，或远程桌面已断开）。请在有桌面的电脑上打开，或用命令行：sheetbridge convert 文件.xlsx（技术信息：{err}）"
+            ))
         );
         return EXIT_NOTHING;
     }
@@ -57,7 +65,7 @@ pub(super) fn open(file: Option<PathBuf>) -> u8 {
     let message = format!(
         "无法打开窗口：{driver}。请让信息科更新显卡驱动后再试。\n\n在此之前可以用命令行转换：sheetbridge convert 文件.xlsx\n\n（技术信息：{err}）"
     );
-    eprintln!("错误：{message}");
+    eprintln!("{}", super::console(&format!("错误：{message}")));
     // A double-clicked program has no terminal: say it in a dialog too.
     rfd::MessageDialog::new()
         .set_level(rfd::MessageLevel::Error)

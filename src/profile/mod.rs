@@ -72,6 +72,10 @@ impl Localized for ProfileError {
             } => format!("模板文件「{path}」第 {line} 行{key}有误：{detail}。请改正这一行后再试。"),
             ProfileError::Io { path, detail } => format!("读不了模板文件「{path}」：{detail}"),
             ProfileError::NotFound { name, available } => {
+                let (name, available) = (
+                    crate::paths::for_line(name),
+                    crate::paths::for_line(available),
+                );
                 format!("找不到名为「{name}」的模板。可用的模板：{available}。")
             }
         };

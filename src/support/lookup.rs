@@ -198,8 +198,8 @@ fn when(ms: Option<i64>) -> String {
 /// digits or a passport of any shape: only the clerk knows), and each line is scanned for any
 /// other personal number (a file name, the platform's last message).
 pub fn describe(value: &str, records: &[Record], lang: Lang) -> Vec<String> {
-    use crate::privacy::{Personal, mask_text, mask_value};
-    let shown = crate::paths::for_line(&mask_value(&normalize(value), Personal::Document));
+    use crate::privacy::{mask_query, mask_text};
+    let shown = crate::paths::for_line(&mask_query(&normalize(value)));
     if records.is_empty() {
         return vec![mask_text(&lang.pick(
             format!("{shown}：没有上报记录。这个人（或条码）没有通过本程序上报过。"),

@@ -166,12 +166,15 @@ impl Localized for PackError {
                 format!("安装模板包时出错：{detail}。已安装的文件没有改动。"),
                 format!("install failed: {detail}; the installed files are unchanged"),
             ),
-            PackError::NotInstalled { name } => Text::new(
-                format!(
-                    "没有安装名为「{name}」的模板包。用 sheetbridge pack list 查看已安装的模板包。"
-                ),
-                format!("no installed pack {name}"),
-            ),
+            PackError::NotInstalled { name } => {
+                let name = crate::paths::for_line(name);
+                Text::new(
+                    format!(
+                        "没有安装名为「{name}」的模板包。用 sheetbridge pack list 查看已安装的模板包。"
+                    ),
+                    format!("no installed pack {name}"),
+                )
+            }
             PackError::NoPrevious { name } => Text::new(
                 format!("模板包「{name}」没有可以退回的上一个版本。"),
                 format!("pack {name} has no previous version"),

@@ -51,12 +51,15 @@ impl Localized for SourceError {
                 format!("读不了数据来源文件「{path}」：{detail}"),
                 format!("cannot read source file {path}: {detail}"),
             ),
-            SourceError::NotFound { name, dir } => Text::new(
-                format!(
-                    "找不到名为「{name}」的数据来源。请把 {name}.toml 放进文件夹「{dir}」，或直接给出 .toml 文件的路径。"
-                ),
-                format!("no source named {name} in {dir}"),
-            ),
+            SourceError::NotFound { name, dir } => {
+                let (name, dir) = (crate::paths::for_line(name), crate::paths::for_line(dir));
+                Text::new(
+                    format!(
+                        "找不到名为「{name}」的数据来源。请把 {name}.toml 放进文件夹「{dir}」，或直接给出 .toml 文件的路径。"
+                    ),
+                    format!("no source named {name} in {dir}"),
+                )
+            }
         }
     }
 }

@@ -334,11 +334,12 @@ pub fn side_files(dest: &Path) -> (PathBuf, PathBuf) {
 /// The note for an unreadable file.
 pub fn note_text(name: &str, reason: &str, folder: &Path, when: &str) -> String {
     format!(
-        "文件「{}」没有上报。\r\n\r\n原因：{reason}\r\n\r\n请这样处理：\r\n\
+        "文件「{}」没有上报。\r\n\r\n原因：{}\r\n\r\n请这样处理：\r\n\
          1. 用“核酸结果上报助手”窗口打开这个文件看看是不是当天的核酸结果表；\r\n\
          2. 如果是城市系统导出出错（登录页面、空表、导错了表），请重新导出，保存到文件夹「{}」，会自动上报；\r\n\
          3. 如果表格本身没问题却认不出来，请联系信息科添加模板。\r\n\r\n处理时间：{when}\r\n",
-        for_line(name),
+        for_line(&crate::privacy::mask_text(name)),
+        for_line(&crate::privacy::mask_text(reason)),
         shown(folder)
     )
 }
@@ -714,6 +715,29 @@ mod tests {
         let (e, n) = side_files(&dir.path().join("需要处理/结果.xlsx"));
         assert!(e.ends_with("需要处理/结果_错误行.xlsx"));
         assert!(n.ends_with("需要处理/结果_说明.txt"));
+    }
+
+    #[test]
+    fn the_note_masks_the_name_and_keeps_each_line_whole() {
+        let text = note_text(
+            "note_440106195702020021.csv",
+            "读不了\n第二行\x1b[2J 440106195702020021",
+            Path::new("/d/待上报"),
+            "2026-12-06 12:00",
+        );
+        assert!(!text.contains("440106195702020021"), "{text}");
+        assert!(
+            text.starts_with("文件「note_440106********0021.csv」没有上报。"),
+            "{text}"
+        );
+        assert!(
+            text.contains("原因：读不了\\n第二行\\x1b[2J 440106********0021\r\n"),
+            "{text}"
+        );
+        assert!(
+            !text.replace("\r\n", "").chars().any(char::is_control),
+            "{text}"
+        );
     }
 
     #[test]

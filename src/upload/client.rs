@@ -77,8 +77,10 @@ impl Outcome {
     fn new(kind: Kind, zh: impl Into<String>, en: impl Into<String>) -> Outcome {
         Outcome {
             kind,
-            zh: mask(&zh.into()),
-            en: mask(&en.into()),
+            // One line each: a platform's answer quoted in it can neither add a line nor drive
+            // the terminal.
+            zh: crate::paths::for_line(&mask(&zh.into())),
+            en: crate::paths::for_line(&mask(&en.into())),
             accepted: None,
         }
     }

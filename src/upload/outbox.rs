@@ -154,10 +154,14 @@ impl Localized for OutboxError {
                     ),
                 )
             }
-            OutboxError::NotFound { id } => Text::new(
-                format!("没有编号为 {id} 的批次。用 sheetbridge outbox list 查看所有批次。"),
-                format!("no batch {id}; see `sheetbridge outbox list`"),
-            ),
+            OutboxError::NotFound { id } => {
+                // An id as typed: one line.
+                let id = crate::paths::for_line(id);
+                Text::new(
+                    format!("没有编号为 {id} 的批次。用 sheetbridge outbox list 查看所有批次。"),
+                    format!("no batch {id}; see `sheetbridge outbox list`"),
+                )
+            }
             OutboxError::WrongState { id, state } => Text::new(
                 format!(
                     "批次 {id} 现在是「{}」，这个操作只适用于「待人工处理」或「被拒绝」的批次。",

@@ -7,6 +7,7 @@
 
 use crate::issue::Lang;
 use crate::message::{Localized, Text};
+use crate::paths::for_line;
 use reqwest::Url;
 use serde::Deserialize;
 use std::path::Path;
@@ -74,12 +75,16 @@ impl Localized for TargetError {
                 format!("读不了上报目标文件「{path}」：{detail}"),
                 format!("cannot read target file {path}: {detail}"),
             ),
-            TargetError::NotFound { name, available } => Text::new(
-                format!(
-                    "找不到名为「{name}」的上报目标。可用的目标：{available}。也可以直接给出 .toml 文件的路径。"
-                ),
-                format!("no upload target named {name}; available: {available}"),
-            ),
+            TargetError::NotFound { name, available } => {
+                // Names typed on a command line or found as file names: one line each.
+                let (name, available) = (for_line(name), for_line(available));
+                Text::new(
+                    format!(
+                        "找不到名为「{name}」的上报目标。可用的目标：{available}。也可以直接给出 .toml 文件的路径。"
+                    ),
+                    format!("no upload target named {name}; available: {available}"),
+                )
+            }
         }
     }
 }

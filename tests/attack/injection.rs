@@ -981,3 +981,98 @@ fn a_file_name_with_any_control_character_stays_on_its_line() {
         }
     }
 }
+
+/// A hostile character for a line of output: every control character, and the overrides that
+/// reorder a line.
+fn hostile_chars() -> impl Iterator<Item = char> {
+    (0x01u32..0x20)
+        .chain([0x7f, 0x85, 0x9b, 0x202e, 0x2066])
+        .filter_map(char::from_u32)
+}
+
+/// No control character but the line break, and no line that starts with what followed the
+/// hostile character (`后`): the text it was put into stayed one line.
+#[track_caller]
+fn one_line_each(c: char, what: &str, text: &str) {
+    let bad: Vec<char> = text
+        .chars()
+        .filter(|&ch| ch != '\n' && (ch.is_control() || matches!(ch, '\u{202e}' | '\u{2066}')))
+        .collect();
+    assert!(bad.is_empty(), "{c:?} {what}: {bad:?} in {text}");
+    assert!(
+        !text.lines().any(|l| l.trim_start().starts_with('后')),
+        "{c:?} {what}: {text}"
+    );
+}
+
+/// Names typed on the command line (a target, a source, a profile, a batch id, a pack) with any
+/// control character: every message that quotes one keeps it on its line, in both languages,
+/// and clap's own refusals too.
+#[test]
+fn a_name_typed_with_any_control_character_stays_on_its_line() {
+    let home = tmp();
+    let sample = support::repo().join("assets/sample/核酸结果导出样例.xlsx");
+    let input = sample.to_str().unwrap();
+    for c in hostile_chars() {
+        let name = format!("前{c}后");
+        let out = home.path().join(format!("包{c}后.zip"));
+        for lang in ["zh", "en"] {
+            for args in [
+                vec!["upload", input, "--target", &name],
+                vec!["check", input, "-p", &name],
+                vec!["fetch", "--source", &name, "-o", "out"],
+                vec!["outbox", "retry", &name],
+                vec!["pack", "rollback", &name],
+                vec!["lookup", &name],
+                vec!["diagnose", "-o", out.to_str().unwrap()],
+                vec!["convert", input, &name],
+                vec![&name],
+            ] {
+                let mut all = args.clone();
+                all.extend(["--lang", lang]);
+                let r = support::run(home.path(), &all);
+                one_line_each(c, &format!("{all:?} stdout"), &r.stdout);
+                one_line_each(c, &format!("{all:?} stderr"), &r.stderr);
+            }
+        }
+    }
+}
+
+/// A platform's answer with any control character in its message (a line break, an escape
+/// sequence, a NUL): said on one line, and the log's line too.
+#[test]
+fn a_platforms_answer_with_any_control_character_stays_on_its_line() {
+    use super::network::{Raw, Request, home_with_target, respond, target_toml};
+    use std::sync::atomic::AtomicBool;
+    for (c, lang) in hostile_chars().flat_map(|c| [(c, "zh"), (c, "en")]) {
+        let home = tmp();
+        let message = serde_json::json!({"code": "E1", "msg": format!("拒收{c}后 FORGED")});
+        let body = message.to_string().into_bytes();
+        let server = Raw::start(std::sync::Arc::new(
+            move |_: &Request, conn: &mut std::net::TcpStream, _: &AtomicBool| {
+                respond(conn, 200, &[("Content-Type", "application/json")], &body);
+            },
+        ));
+        let toml = target_toml("t", &server.url(), "none", 10);
+        let file = home_with_target(home.path(), "t", &toml, 1);
+        {
+            let r = support::run(
+                home.path(),
+                &[
+                    "upload",
+                    file.to_str().unwrap(),
+                    "--target",
+                    "t",
+                    "--lang",
+                    lang,
+                ],
+            );
+            assert_eq!(r.code, 5, "{c:?}: {}", r.stderr);
+            assert!(r.stderr.contains("FORGED"), "{c:?}: {}", r.stderr);
+            one_line_each(c, "upload stderr", &r.stderr);
+            one_line_each(c, "upload stdout", &r.stdout);
+        }
+        let log = std::fs::read_to_string(home.path().join("data/logs/sheetbridge.log")).unwrap();
+        one_line_each(c, "log", &log);
+    }
+}

@@ -367,3 +367,17 @@ fn every_log_record_is_one_masked_line() {
     );
     holds_none("the log", &text, &secrets, seed);
 }
+
+/// A name looked up (`lookup 王伟`), of any length, is masked in the answer, the log and the
+/// bundle like a number would be: the first character stays (two of a compound surname).
+#[test]
+fn a_name_looked_up_is_masked_in_the_answer_and_the_log() {
+    let home = crate::support::tmp();
+    for name in ["王伟", "王小明", "欧阳娜娜", "阿卜杜热合曼"] {
+        let r = crate::support::run(home.path(), &["lookup", name]);
+        let log = std::fs::read_to_string(home.path().join("data/logs/sheetbridge.log")).unwrap();
+        for (what, text) in [("stdout", &r.stdout), ("stderr", &r.stderr), ("log", &log)] {
+            assert!(!text.contains(name), "{name} in the {what}: {text}");
+        }
+    }
+}
