@@ -290,7 +290,7 @@ pub fn write_private(path: &Path, data: &[u8]) -> std::io::Result<()> {
         .parent()
         .filter(|d| !d.as_os_str().is_empty())
         .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
-    std::fs::create_dir_all(&dir)?;
+    crate::privacy::create_private_dir(&dir)?;
     let mut tmp = tempfile::Builder::new()
         .prefix(".sheetbridge-")
         .suffix(".part")

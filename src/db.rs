@@ -37,6 +37,16 @@ pub fn open(path: &Path, access: Access) -> rusqlite::Result<Connection> {
         }
         Access::Read => OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     };
+    if access == Access::Write {
+        // A new database is created private (0600) before SQLite opens it: SQLite gives its
+        // -wal, -shm and -journal files the main file's mode (target.md "Safety rules").
+        crate::privacy::ensure_private_file(path).map_err(|e| {
+            rusqlite::Error::SqliteFailure(
+                rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CANTOPEN),
+                Some(e.to_string()),
+            )
+        })?;
+    }
     let mut conn = retry(|| Connection::open_with_flags(path, flags))?;
     conn.busy_handler(Some(wait))?;
     conn.set_transaction_behavior(TransactionBehavior::Immediate);

@@ -694,7 +694,7 @@ fn schedule_with_cron_where_there_is_no_systemd_session() {
     let start: u32 = line.split('-').next().unwrap().parse().unwrap();
     assert!(start < 30 && line.contains("-59/30 * * * *"), "{line}");
     assert!(
-        line.contains("'--source' 'bad'") && line.contains("'--once'"),
+        line.contains("'--source=bad'") && line.contains("'--once'"),
         "{line}"
     );
     assert!(

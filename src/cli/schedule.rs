@@ -201,3 +201,101 @@ fn status(s: &Scheduler, lang: Lang) -> Result<(), Failure> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::{Cli, Command};
+    use clap::Parser;
+    use sheetbridge::unattended::schedule::Job;
+    use std::path::PathBuf;
+
+    /// Values that look like options, then every character after `-` and `--`, then random
+    /// strings made mostly of `-`, `=` and letters.
+    fn values() -> Vec<String> {
+        let mut v: Vec<String> = [
+            "-ok",
+            "--profile=x",
+            "--once",
+            "--",
+            "-",
+            "-t",
+            "-tx",
+            "--target",
+            "--target=y",
+            "--help",
+            "-h",
+            "--version",
+            "--lang=en",
+            "--settle=0",
+            "--x=y",
+            "=",
+            "a=b",
+            "",
+        ]
+        .iter()
+        .map(|s| (*s).to_owned())
+        .collect();
+        for b in 0u32..=0xff {
+            let c = char::from_u32(b).unwrap_or('?');
+            v.push(format!("-{c}"));
+            v.push(format!("--{c}"));
+            v.push(format!("--{c}=y"));
+        }
+        let mut rng = fastrand::Rng::with_seed(11);
+        const PARTS: &[&str] = &["-", "--", "=", "a", "t", "h", " ", "核", "--once", "-p"];
+        for _ in 0..500 {
+            let n = rng.usize(1..6);
+            v.push((0..n).map(|_| PARTS[rng.usize(0..PARTS.len())]).collect());
+        }
+        v
+    }
+
+    /// guarantees.md §3: the scheduled task's arguments, read by this program's own parser,
+    /// give back exactly the folder, target and source, whatever they start with.
+    #[test]
+    fn a_scheduled_tasks_arguments_give_back_exactly_its_values() {
+        let values = values();
+        for (i, value) in values.iter().enumerate() {
+            let other = &values[(i * 7 + 3) % values.len()];
+            for (folder, target, source) in [
+                (value.as_str(), "platform", Some("city")),
+                ("a", value.as_str(), Some(other.as_str())),
+                (other.as_str(), "platform", Some(value.as_str())),
+                (value.as_str(), value.as_str(), None),
+            ] {
+                if folder.is_empty() {
+                    continue; // the folder is made absolute before a task is built
+                }
+                let job = Job {
+                    exe: PathBuf::from("/opt/sb/sheetbridge"),
+                    folder: PathBuf::from(folder),
+                    target: target.to_owned(),
+                    source: source.map(str::to_owned),
+                    every: 15,
+                    env: Vec::new(),
+                };
+                let mut argv = vec!["sheetbridge".to_owned()];
+                argv.extend(job.args());
+                let parsed = Cli::try_parse_from(&argv);
+                let Ok(Cli {
+                    command: Some(Command::Watch(w)),
+                    ..
+                }) = parsed
+                else {
+                    panic!("{argv:?} not parsed as watch: {:?}", parsed.err());
+                };
+                assert_eq!(
+                    (
+                        w.folder.as_path(),
+                        w.target.as_str(),
+                        w.source.as_deref(),
+                        w.once
+                    ),
+                    (job.folder.as_path(), target, source, true),
+                    "{argv:?}"
+                );
+                assert_eq!((w.profile, w.settle), (None, 10), "{argv:?}");
+            }
+        }
+    }
+}

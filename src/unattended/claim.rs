@@ -53,7 +53,7 @@ fn claim_file(data_dir: &Path, sha256: &str) -> PathBuf {
 /// process holds it already (this one included: a claim is not taken twice).
 pub fn claim(data_dir: &Path, sha256: &str, path: &Path) -> std::io::Result<Option<Claim>> {
     let file = claim_file(data_dir, sha256);
-    std::fs::create_dir_all(dir_in(data_dir))?;
+    crate::privacy::create_private_dir(&dir_in(data_dir))?;
     let me = std::process::id();
     let info = ClaimInfo {
         pid: me,
@@ -63,11 +63,7 @@ pub fn claim(data_dir: &Path, sha256: &str, path: &Path) -> std::io::Result<Opti
     };
     let json = serde_json::to_vec(&info).map_err(std::io::Error::other)?;
     for _ in 0..2 {
-        match std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&file)
-        {
+        match crate::privacy::create_private_file(&file) {
             Ok(mut f) => {
                 use std::io::Write;
                 if let Err(e) = f.write_all(&json).and_then(|()| f.sync_all()) {

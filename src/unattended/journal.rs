@@ -90,7 +90,7 @@ impl Journal {
             path: path.clone(),
             detail: e.to_string(),
         };
-        std::fs::create_dir_all(data_dir).map_err(|e| err(&io_message(&e)))?;
+        crate::privacy::create_private_dir(data_dir).map_err(|e| err(&io_message(&e)))?;
         let conn = crate::db::open(&path, crate::db::Access::Write).map_err(|e| err(&e))?;
         crate::db::retry(|| conn.pragma_update(None, "journal_mode", "WAL"))
             .map_err(|e| err(&e))?;

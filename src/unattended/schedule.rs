@@ -140,40 +140,62 @@ pub struct Job {
 }
 
 impl Job {
-    /// The arguments after the program (as `status` and the window show them).
+    /// The arguments after the program (as `status` and the window show them, and as the run
+    /// receives them). A value is never an option, whatever it starts with (`-ok`,
+    /// `--profile=x`): an option's value is glued to it (`--target=VALUE`), and the folder comes
+    /// after `--`, so the argument parser reads back exactly the values given
+    /// (guarantees.md §3).
     pub fn args(&self) -> Vec<String> {
+        self.fields()
+            .into_iter()
+            .map(|(_, w)| match w {
+                Word::Fixed(w) => w.to_owned(),
+                Word::Option(name, value) => format!("{name}={value}"),
+                Word::Path(p) => p.to_string_lossy().into_owned(),
+            })
+            .collect()
+    }
+
+    /// The arguments after the program, each with its field: the one place that says how a
+    /// value is passed.
+    fn fields(&self) -> Vec<(Field, Word<'_>)> {
         let mut a = vec![
-            "watch".to_owned(),
-            self.folder.to_string_lossy().into_owned(),
-            "--target".to_owned(),
-            self.target.clone(),
-            "--once".to_owned(),
+            (Field::Word, Word::Fixed("watch")),
+            (Field::Target, Word::Option("--target", &self.target)),
+            (Field::Word, Word::Fixed("--once")),
         ];
         if let Some(s) = &self.source {
-            a.push("--source".into());
-            a.push(s.clone());
+            a.push((Field::Source, Word::Option("--source", s)));
         }
+        // Positionals only from here: a folder starting with `-` is still the folder.
+        a.push((Field::Word, Word::Fixed("--")));
+        a.push((Field::Folder, Word::Path(&self.folder)));
         a
     }
 
     /// Every word of the command, the program first, each with the field it comes from: what
     /// the quoting functions are given. A path that is not Unicode is refused.
     pub fn words(&self, backend: Backend) -> Result<Vec<(Field, String)>, ScheduleError> {
-        let word = |w: &str| (Field::Word, w.to_owned());
-        let mut words = vec![
-            path_text(Field::Program, &self.exe, backend)?,
-            word("watch"),
-            path_text(Field::Folder, &self.folder, backend)?,
-            word("--target"),
-            (Field::Target, self.target.clone()),
-            word("--once"),
-        ];
-        if let Some(s) = &self.source {
-            words.push(word("--source"));
-            words.push((Field::Source, s.clone()));
+        let mut words = vec![path_text(Field::Program, &self.exe, backend)?];
+        for (field, word) in self.fields() {
+            words.push(match word {
+                Word::Fixed(w) => (field, w.to_owned()),
+                Word::Option(name, value) => (field, format!("{name}={value}")),
+                Word::Path(p) => path_text(field, p, backend)?,
+            });
         }
         Ok(words)
     }
+}
+
+/// A word after the program.
+enum Word<'a> {
+    /// Written by the program (`watch`, `--once`, `--`).
+    Fixed(&'static str),
+    /// An option and its value, one word.
+    Option(&'static str, &'a str),
+    /// A path, positional.
+    Path(&'a Path),
 }
 
 /// The record of an install, `schedule.json` in the data folder.

@@ -231,3 +231,81 @@ fn runs_wait_for_a_database_another_program_holds_and_say_so() {
     }
     assert!(log.contains("另一个程序正在使用数据库"), "{log}");
 }
+
+/// Every file and folder under `dir` whose mode lets anyone but the user in (files not 0600,
+/// folders not 0700), with its mode.
+#[cfg(unix)]
+fn open_to_others(dir: &Path) -> Vec<(std::path::PathBuf, u32)> {
+    use std::os::unix::fs::PermissionsExt;
+    let mut found = Vec::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        let mode = std::fs::symlink_metadata(&d).unwrap().permissions().mode() & 0o777;
+        if mode != 0o700 {
+            found.push((d.clone(), mode));
+        }
+        for entry in std::fs::read_dir(&d).unwrap() {
+            let entry = entry.unwrap();
+            let meta = entry.metadata().unwrap();
+            if meta.is_dir() {
+                todo.push(entry.path());
+            } else if meta.permissions().mode() & 0o777 != 0o600 {
+                found.push((entry.path(), meta.permissions().mode() & 0o777));
+            }
+        }
+    }
+    found
+}
+
+/// target.md "Safety rules": every file in the data folder is readable by the user alone.
+/// Each command that writes there runs on a fresh data folder, then the whole folder is
+/// walked: any file kind it made, now or later, must be 0600 and any folder 0700.
+#[cfg(unix)]
+#[test]
+fn every_file_and_folder_the_commands_make_in_the_data_folder_is_private() {
+    let home = tmp();
+    let h = home.path();
+    let platform = Platform::start(Config::new(&h.join("platform.sqlite"))).unwrap();
+    let targets = h.join("config/targets");
+    std::fs::create_dir_all(&targets).unwrap();
+    std::fs::write(
+        targets.join("stand.toml"),
+        platform.target_toml(true, 10, 4),
+    )
+    .unwrap();
+    let folder = h.join("待上报");
+    std::fs::create_dir_all(&folder).unwrap();
+    let mut files = Vec::new();
+    for (k, dir) in [&folder, &h.to_path_buf(), &h.to_path_buf()]
+        .into_iter()
+        .enumerate()
+    {
+        let path = dir.join(format!("结果_{k}.xlsx"));
+        write_xlsx(&path, &[SheetSpec::new("Sheet1", rows(k as u32 * 12, 12))]);
+        files.push(path.to_str().unwrap().to_owned());
+    }
+    let fa = folder.to_str().unwrap().to_owned();
+    let barcode = format!("T{:010}", 1);
+    let runs: [Vec<&str>; 5] = [
+        vec!["convert", &files[1]],
+        vec!["watch", &fa, "--target", "stand", "--once", "--settle", "0"],
+        vec!["upload", &files[2], "--target", "stand"],
+        vec!["outbox", "send"],
+        vec!["lookup", &barcode],
+    ];
+    for args in &runs {
+        let r: Run = command(h, h, args).output().unwrap().into();
+        assert!(
+            r.code != 2 && r.code != 101,
+            "{args:?}: exit {}\n{}\n{}",
+            r.code,
+            r.stdout,
+            r.stderr
+        );
+        let data = h.join("data");
+        if data.exists() {
+            let open = open_to_others(&data);
+            assert!(open.is_empty(), "after {args:?}: {open:?}");
+        }
+    }
+}

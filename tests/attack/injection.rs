@@ -56,7 +56,12 @@ fn job_with(slot: Slot, text: &str) -> (Job, PathBuf) {
     };
     let job = Job {
         exe: PathBuf::from(format!("/opt/{}/sheetbridge", pick(Slot::Program, "sb"))),
-        folder: PathBuf::from(format!("/home/护士/{}", pick(Slot::Folder, "待上报"))),
+        // A folder that looks like an option is given as it is (relative), the others absolute.
+        folder: if slot == Slot::Folder && text.starts_with('-') {
+            PathBuf::from(text)
+        } else {
+            PathBuf::from(format!("/home/护士/{}", pick(Slot::Folder, "待上报")))
+        },
         target: pick(Slot::Target, "platform"),
         source: Some(pick(Slot::Source, "city")),
         every: 15,
@@ -75,10 +80,26 @@ fn job_with(slot: Slot, text: &str) -> (Job, PathBuf) {
     (job, log)
 }
 
-/// The program and its arguments, as the run must receive them.
+/// The program and its arguments, as the run must receive them: every value a word the
+/// argument parser cannot read as an option whatever it starts with (`-ok`, `--profile=x`),
+/// glued to its option (`--target=VALUE`) or after `--` (the folder). `Job::args` must say
+/// exactly this (the formats are read back against it; the program's own clap parser reads it
+/// back in src/cli/schedule.rs's tests).
 fn argv(job: &Job) -> Vec<String> {
-    let mut v = vec![job.exe.to_str().unwrap().to_owned()];
-    v.extend(job.args());
+    let mut v = vec![
+        job.exe.to_str().unwrap().to_owned(),
+        "watch".to_owned(),
+        format!("--target={}", job.target),
+        "--once".to_owned(),
+    ];
+    if let Some(s) = &job.source {
+        v.push(format!("--source={s}"));
+    }
+    v.push("--".to_owned());
+    v.push(job.folder.to_str().unwrap().to_owned());
+    let mut args = vec![job.exe.to_str().unwrap().to_owned()];
+    args.extend(job.args());
+    assert_eq!(args, v, "a value could be read as an option");
     v
 }
 
@@ -92,6 +113,21 @@ fn texts(seed: u64) -> Vec<String> {
         v.push(format!("a{c}z"));
         v.push(format!("\\{c}"));
         v.push(format!("{c}\\"));
+        // Values that look like options.
+        v.push(format!("-{c}"));
+        v.push(format!("--{c}=y"));
+    }
+    for option in [
+        "-ok",
+        "--profile=x",
+        "--x=y",
+        "--once",
+        "--",
+        "-",
+        "--target",
+        "-h",
+    ] {
+        v.push(option.to_owned());
     }
     let mut rng = fastrand::Rng::with_seed(seed);
     const HOT: &[char] = &[
@@ -101,6 +137,7 @@ fn texts(seed: u64) -> Vec<String> {
     ];
     for _ in 0..1500 {
         let n = rng.usize(0..12);
+        let dashes = "-".repeat(rng.usize(0..3));
         let s: String = (0..n)
             .map(|_| match rng.u8(0..4) {
                 0 | 1 => HOT[rng.usize(0..HOT.len())],
@@ -108,7 +145,7 @@ fn texts(seed: u64) -> Vec<String> {
                 _ => rng.char(..),
             })
             .collect();
-        v.push(s);
+        v.push(dashes + &s);
     }
     v
 }
@@ -791,7 +828,13 @@ fn schedule_install_with_cron_refuses_a_newline_and_quotes_the_rest() {
         let f = std::path::absolute(&folder).unwrap();
         assert_eq!(
             &words[1..6],
-            ["watch", f.to_str().unwrap(), "--target", "stand", "--once"],
+            [
+                "watch",
+                "--target=stand",
+                "--once",
+                "--",
+                f.to_str().unwrap()
+            ],
             "{tab}"
         );
         // And run by a real /bin/sh as cron would: nothing but sheetbridge runs.
@@ -832,7 +875,13 @@ fn schedule_install_with_systemd_refuses_a_newline_and_quotes_the_rest() {
         let f = std::path::absolute(&folder).unwrap();
         assert_eq!(
             &words[1..6],
-            ["watch", f.to_str().unwrap(), "--target", "stand", "--once"],
+            [
+                "watch",
+                "--target=stand",
+                "--once",
+                "--",
+                f.to_str().unwrap()
+            ],
             "{unit}"
         );
         assert_eq!(
