@@ -489,7 +489,7 @@ mod tests {
         assert_eq!(mask_name("王伟"), "王*");
         assert_eq!(mask_name("王小明"), "王**");
         assert_eq!(mask_name("欧阳娜娜"), "欧阳**");
-        assert_eq!(mask_name("王"), "王");
+        assert_eq!(mask_name("王"), "*");
         assert_eq!(mask_query("王伟"), "王*");
         assert_eq!(mask_query("440106199001011234"), "440106********1234");
         assert_eq!(
