@@ -102,8 +102,8 @@ fn code_only(text: &str) -> String {
                 }
                 j += 1;
             }
-            for k in i..j.min(b.len()) {
-                out.push(if b[k] == '\n' { '\n' } else { ' ' });
+            for &ch in &b[i..j.min(b.len())] {
+                out.push(if ch == '\n' { '\n' } else { ' ' });
             }
             i = j;
         } else if c == '"' {
@@ -111,8 +111,8 @@ fn code_only(text: &str) -> String {
             i += 1;
             while i < b.len() && b[i] != '"' {
                 let step = if b[i] == '\\' { 2 } else { 1 };
-                for k in i..(i + step).min(b.len()) {
-                    out.push(if b[k] == '\n' { '\n' } else { ' ' });
+                for &ch in &b[i..(i + step).min(b.len())] {
+                    out.push(if ch == '\n' { '\n' } else { ' ' });
                 }
                 i += step;
             }
