@@ -165,6 +165,12 @@ impl Source {
         };
         for (k, v) in &export.params {
             check_placeholders(v).map_err(|d| invalid(Some(&format!("export.params.{k}")), d))?;
+            if crate::upload::target::written_secret(k, v) {
+                return Err(invalid(
+                    Some(&format!("export.params.{k}")),
+                    crate::upload::target::secret_refused(k),
+                ));
+            }
         }
         check_placeholders(&export.file_name).map_err(|d| invalid(Some("export.file_name"), d))?;
         let file_name = export.file_name.trim().to_owned();

@@ -376,6 +376,9 @@ impl Target {
                     ),
                 )
             })?;
+            if written_secret(&name, value.get_ref()) {
+                return Err(err(Some(value.span()), secret_refused(&name)));
+            }
             fields.push((name, value.into_inner()));
         }
 
@@ -570,7 +573,52 @@ fn join(
             "路径里不能写用户名或密码（「用户名:密码@」）；请只写路径，例如 \"/login\"".into(),
         ));
     }
+    if let Some((name, _)) = url.query_pairs().find(|(k, v)| written_secret(k, v)) {
+        return Err(bad(secret_refused(&name)));
+    }
     Ok(url)
+}
+
+/// Whether a form field, query parameter or export parameter carries a password, token or key
+/// written into the file (guarantees.md section 1: a file the diagnostic bundle copies never
+/// holds one): its name says so, and its value is text, not only placeholders.
+pub fn written_secret(name: &str, value: &str) -> bool {
+    let name: String = name
+        .chars()
+        .filter(|c| c.is_alphanumeric())
+        .flat_map(char::to_lowercase)
+        .collect();
+    let secret = [
+        "password",
+        "passwd",
+        "pwd",
+        "secret",
+        "token",
+        "apikey",
+        "accesskey",
+        "密码",
+        "口令",
+        "令牌",
+        "密钥",
+    ]
+    .iter()
+    .any(|s| name.contains(s));
+    let mut literal = value.to_owned();
+    while let (Some(a), Some(b)) = (literal.find('{'), literal.find('}')) {
+        if b < a {
+            break;
+        }
+        literal.replace_range(a..=b, "");
+    }
+    secret && !literal.trim().is_empty()
+}
+
+/// Why a written secret is refused, and what to do instead.
+pub fn secret_refused(name: &str) -> String {
+    let name = for_line(name);
+    format!(
+        "「{name}」里写了密码、令牌或密钥：这个文件会被复制进诊断包，不能存放它们。请删掉这一项的值；登录信息用 sheetbridge login 或窗口里的“记住密码”保存"
+    )
 }
 
 /// An address with a user name or a password in it (`https://u:p@host`).

@@ -373,3 +373,77 @@ fn fetch_finds_remembered_source_credentials() {
         "{logins:?}"
     );
 }
+
+/// A password, token or key written into a target's form fields or its path's query, or a
+/// source's export parameters, is refused when the file loads (the bundle copies these files),
+/// however its name is spelled; a field that only holds placeholders is not.
+#[test]
+fn secrets_written_into_a_target_or_source_are_refused_at_load() {
+    use super::network::{home_with_target, target_toml};
+    let names = [
+        "password",
+        "PassWord",
+        "pass_word",
+        "pwd",
+        "userPwd",
+        "token",
+        "access-token",
+        "apiKey",
+        "API_KEY",
+        "accessKey",
+        "client_secret",
+        "密码",
+        "登录口令",
+    ];
+    for (i, name) in names.iter().enumerate() {
+        let secret = format!("S3cret-{i}");
+        for (place, literal) in [("field", true), ("query", true), ("field", false)] {
+            let home = crate::support::tmp();
+            let value = if literal {
+                secret.clone()
+            } else {
+                "{batch_id}".to_owned()
+            };
+            let base = target_toml("t", "http://127.0.0.1:9", "none", 2);
+            let toml = match place {
+                "field" => base.replace(
+                    "file_field = \"file\"\n",
+                    &format!("file_field = \"file\"\nfields = {{ \"{name}\" = \"{value}\" }}\n"),
+                ),
+                _ => base.replace(
+                    "path = \"/nat/import\"",
+                    &format!("path = \"/nat/import?{name}={value}\""),
+                ),
+            };
+            let file = home_with_target(home.path(), "t", &toml, 1);
+            let r = crate::support::run(
+                home.path(),
+                &["upload", file.to_str().unwrap(), "--target", "t"],
+            );
+            if literal {
+                r.says(2, &["诊断包", "sheetbridge login"]);
+                assert!(!r.stderr.contains(&secret), "{}", r.stderr);
+            } else {
+                assert!(!r.stderr.contains("诊断包"), "{name}: {}", r.stderr);
+            }
+        }
+        // A source's export parameters.
+        let home = crate::support::tmp();
+        let sources = home.path().join("config/sources");
+        std::fs::create_dir_all(&sources).unwrap();
+        std::fs::write(
+            sources.join("city.toml"),
+            format!(
+                "name = \"城市\"\nbase_url = \"http://127.0.0.1:9\"\nallow_http = true\n[export]\npath = \"/x\"\nparams = {{ \"{name}\" = \"{secret}\" }}\nfile_name = \"e_{{date}}.xlsx\"\n"
+            ),
+        )
+        .unwrap();
+        let out = home.path().join("out");
+        let r = crate::support::run(
+            home.path(),
+            &["fetch", "--source", "city", "-o", out.to_str().unwrap()],
+        );
+        r.says(2, &["诊断包"]);
+        assert!(!r.stderr.contains(&secret), "{}", r.stderr);
+    }
+}
