@@ -1532,3 +1532,69 @@ fn saving_the_settings_an_upload_asked_for_carries_on_with_the_upload() {
         "the settings closed"
     );
 }
+
+/// Waits until the start screen's list of downloads has been read.
+fn downloads_read(h: &mut Harness<'static, App>) {
+    for _ in 0..500 {
+        h.step();
+        if !h.state().reading_downloads() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    h.run_steps(2);
+}
+
+#[test]
+fn the_programs_own_files_are_not_offered_and_opening_one_says_what_it_is() {
+    let dir = fixed_dir("own_files");
+    let downloads = dir.join("downloads");
+    std::fs::create_dir_all(&downloads).unwrap();
+    let export = downloads.join("样例.xlsx");
+    sample::write_sample(&export).unwrap();
+    let hour_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+    std::fs::File::options()
+        .write(true)
+        .open(&export)
+        .unwrap()
+        .set_modified(hour_ago)
+        .unwrap();
+    // Newer than the export, each of them: by name, and by content under any name.
+    let sheet = downloads.join("样例_上报.xlsx");
+    sample::write_sample(&sheet).unwrap();
+    let errors = downloads.join("样例_错误行.xlsx");
+    sample::write_sample(&errors).unwrap();
+    std::fs::write(downloads.join("样例_说明.txt"), "读不了").unwrap();
+    let renamed = downloads.join("今天的数据.xlsx");
+    std::fs::write(&renamed, format!("{:?}", std::time::SystemTime::now())).unwrap();
+    sheetbridge::unattended::journal::record_written(&dir.join("data"), &[renamed.as_path()])
+        .unwrap();
+    let mut h = harness(&dir);
+    downloads_read(&mut h);
+    let names: Vec<&str> = h
+        .state()
+        .downloads()
+        .iter()
+        .map(|f| f.name.as_str())
+        .collect();
+    assert_eq!(names, ["样例.xlsx"], "only the city's export is offered");
+
+    for (file, says) in [
+        (&sheet, "这是本程序导出的上报表，不是城市系统的导出文件"),
+        (&errors, "这是本程序导出的错误行表"),
+        (&renamed, "这是本程序自己写出的文件"),
+    ] {
+        drop_file(&mut h, file);
+        assert!(
+            h.state().batch().is_none(),
+            "{file:?} was not read as an export"
+        );
+        assert!(h.state_mut().mapping().is_none());
+        let notice = h.state().ui.notice.clone().expect("a message");
+        assert!(notice.text.contains(says), "{}", notice.text);
+        h.get_by_label_contains(says);
+    }
+    // The export itself still opens.
+    drop_file(&mut h, &export);
+    assert_eq!(h.state().batch().expect("opened").len(), 41);
+}

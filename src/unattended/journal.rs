@@ -266,6 +266,70 @@ pub fn record_written(data_dir: &Path, paths: &[&Path]) -> Result<(), JournalErr
     Ok(())
 }
 
+/// Which of the program's own outputs a file is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Output {
+    /// An upload sheet (`<stem>_上报.xlsx`).
+    Upload,
+    /// The rejected rows (`<stem>_错误行.xlsx`).
+    Errors,
+    /// A side note (`<stem>_说明.txt`).
+    Note,
+    /// A file the journal knows the program wrote, under whatever name.
+    Written,
+}
+
+impl Output {
+    /// What the clerk is told on opening it: what it is and what to open instead.
+    pub fn said(self, lang: crate::issue::Lang) -> &'static str {
+        match self {
+            Output::Upload => lang.pick(
+                "这是本程序导出的上报表，不是城市系统的导出文件。请打开从城市系统下载的原始文件。",
+                "This is an upload sheet this program wrote, not an export from the city system. Open the file downloaded from the city system.",
+            ),
+            Output::Errors => lang.pick(
+                "这是本程序导出的错误行表，不是城市系统的导出文件。请在城市系统里改正后重新导出，或打开原始文件修改。",
+                "This is the rejected-rows workbook this program wrote, not an export from the city system. Fix the rows in the city system and export again, or open the original file.",
+            ),
+            Output::Note => lang.pick(
+                "这是本程序写的说明文件，不是导出文件。请打开它旁边的原始文件。",
+                "This is a note this program wrote, not an export. Open the original file beside it.",
+            ),
+            Output::Written => lang.pick(
+                "这是本程序自己写出的文件，不是城市系统的导出文件。请打开从城市系统下载的原始文件。",
+                "This file was written by this program, not exported by the city system. Open the file downloaded from the city system.",
+            ),
+        }
+    }
+}
+
+/// Whether `path` is one of the program's own outputs: by its name (`<stem>_上报`, `_错误行`,
+/// `_说明`) or, under any name, by its content in the journal of `data_dir`. The one test every
+/// front end asks before offering or opening a file as an export. A file that cannot be read,
+/// or no journal yet, is judged by its name alone; the journal is never created here.
+pub fn own_output(data_dir: Option<&Path>, path: &Path) -> Option<Output> {
+    if let Some(stem) = path.file_stem() {
+        let stem = stem.to_string_lossy();
+        for (end, kind) in [
+            ("_上报", Output::Upload),
+            ("_错误行", Output::Errors),
+            ("_说明", Output::Note),
+        ] {
+            if stem.ends_with(end) {
+                return Some(kind);
+            }
+        }
+    }
+    let data_dir = data_dir.filter(|d| path_in(d).is_file())?;
+    let sha = super::file_sha256(path).ok()?;
+    let journal = Journal::open(data_dir).ok()?;
+    journal
+        .is_output(&sha)
+        .ok()
+        .filter(|&o| o)
+        .map(|_| Output::Written)
+}
+
 /// A journal made before downloads were compared by their cells gains the column. Two programs
 /// opening it at once may both try: the second finds the column there.
 fn add_cells_column(conn: &Connection) -> rusqlite::Result<()> {
