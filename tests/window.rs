@@ -369,6 +369,11 @@ fn wait_for(h: &mut Harness<'static, App>, done: impl Fn(&App) -> bool) {
 /// A city export with a merged title and an export time above a header no profile knows:
 /// every column is guessed from its values, so one click saves the mapping.
 fn titled_unknown_export(path: &Path, people: u32) {
+    titled_export_headed(path, people, "人群类别");
+}
+
+/// The same export with `group` as the header of the crowd category column.
+fn titled_export_headed(path: &Path, people: u32, group: &str) {
     let mut rows = vec![
         vec![t("广州市天河区核酸检测结果导出")],
         vec![t("导出时间：2022-01-10 16:00:00")],
@@ -385,7 +390,7 @@ fn titled_unknown_export(path: &Path, people: u32) {
             "tube",
             "点位",
             "实验室",
-            "人群类别",
+            group,
             "住处",
         ]
         .iter()
@@ -398,6 +403,9 @@ fn titled_unknown_export(path: &Path, people: u32) {
     for i in 0..people {
         let mut row = person(i, &format!("T{:010}", i / 10));
         row[0] = t(names[i as usize % names.len()]);
+        if i % 3 == 0 {
+            row[12] = t("学校师生");
+        }
         rows.push(row);
     }
     let mut sheet = SheetSpec::new("Sheet1", rows);
@@ -1597,4 +1605,25 @@ fn the_programs_own_files_are_not_offered_and_opening_one_says_what_it_is() {
     // The export itself still opens.
     drop_file(&mut h, &export);
     assert_eq!(h.state().batch().expect("opened").len(), 41);
+}
+
+#[test]
+fn a_category_column_under_an_unknown_header_is_guessed_from_its_values() {
+    let dir = fixed_dir("category_by_values");
+    let input = dir.join("城市导出0111.xlsx");
+    titled_export_headed(&input, 10, "人员分组");
+    let mut h = harness(&dir);
+    h.run_steps(2);
+    drop_file(&mut h, &input);
+    let m = h.state_mut().mapping().expect("the mapping screen");
+    let want: Vec<Option<usize>> = (0..14).map(Some).collect();
+    assert_eq!(m.choice, want, "人员分组 is chosen for 人群分类 too");
+    assert_eq!(
+        m.reasons[12],
+        Some(sheetbridge::guess::Reason::Values(
+            sheetbridge::guess::Looks::Category
+        ))
+    );
+    h.get_by_label("猜测：像人群分类");
+    assert!(h.query_by_label_contains("还需要选择").is_none());
 }
