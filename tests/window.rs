@@ -1627,3 +1627,54 @@ fn a_category_column_under_an_unknown_header_is_guessed_from_its_values() {
     h.get_by_label("猜测：像人群分类");
     assert!(h.query_by_label_contains("还需要选择").is_none());
 }
+
+/// Each file waiting in 需要处理 says on the start screen why: 读不了, 没有模板认得, or how
+/// many rows have errors.
+#[test]
+fn files_to_fix_say_their_reason_on_the_start_screen() {
+    use crate::support::platform::{Config, Platform};
+    let dir = fixed_dir("to_fix_reasons");
+    let platform = Platform::start(Config::new(&dir.join("platform.sqlite"))).unwrap();
+    let target = dir.join("stand.toml");
+    std::fs::write(&target, platform.target_toml(true, 5, 5000)).unwrap();
+    let watched = dir.join("待上报");
+    std::fs::create_dir_all(&watched).unwrap();
+    let sample_file = dir.join("sample.xlsx");
+    sample::write_sample(&sample_file).unwrap();
+    let unknown = dir.join("unknown.xlsx");
+    titled_unknown_export(&unknown, 5);
+    let broken = dir.join("broken.xlsx");
+    std::fs::write(&broken, b"PK\x03\x04 not really a workbook").unwrap();
+    let mut h = harness(&dir);
+    h.run_steps(2);
+    h.state_mut().settings.target = Some(target.display().to_string());
+    h.state_mut().settings.user = "demo".into();
+    h.state_mut().runtime.uploads.password = "demo".into();
+    h.state_mut().settings.auto.folder = Some(watched.clone());
+    h.get_by_label("设置").click();
+    h.run_steps(3);
+    h.get_by_label("自动上报（窗口开着时，放进下面文件夹的导出表自动上报）")
+        .click();
+    h.run_steps(1);
+    h.get_by_label("保存设置").click();
+    h.run_steps(3);
+    put_settled(&sample_file, &watched, "样例.xlsx");
+    put_settled(&unknown, &watched, "新格式.xlsx");
+    put_settled(&broken, &watched, "坏文件.xlsx");
+    wait_for(&mut h, |app| {
+        app.unattended().to_fix.len() == 3 && app.runtime.uploads.pending() == 0
+    });
+    h.run_steps(3);
+    for (name, why) in [
+        ("样例.xlsx", "17 行有错误：打开改正后上传"),
+        ("新格式.xlsx", "没有模板认得：打开后对应各列"),
+        ("坏文件.xlsx", "读不了：请从城市系统重新导出"),
+    ] {
+        h.get_by_label(&format!("核对并上报：{name}"));
+        h.get_by_label_contains(why);
+    }
+    assert!(
+        h.query_by_label_contains("有错误的行没有上报").is_none(),
+        "an unreadable file is not said to have rows with errors"
+    );
+}
