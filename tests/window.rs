@@ -1677,4 +1677,25 @@ fn files_to_fix_say_their_reason_on_the_start_screen() {
         h.query_by_label_contains("有错误的行没有上报").is_none(),
         "an unreadable file is not said to have rows with errors"
     );
+    // The file no template knew: mapped, uploaded whole, and its line goes.
+    h.get_by_label("核对并上报：新格式.xlsx").click();
+    h.step();
+    settle(&mut h);
+    assert!(h.state_mut().mapping().is_some(), "the mapping screen");
+    h.get_by_label("保存为新模板并继续").click();
+    h.step();
+    settle(&mut h);
+    assert_eq!(h.state().batch().expect("review").summary().ready, 5);
+    h.get_by_label("上传到省平台（5 行）").click();
+    h.step();
+    settle(&mut h);
+    wait_for(&mut h, |app| {
+        platform.rows().len() == 28
+            && app.runtime.uploads.pending() == 0
+            && app.unattended().to_fix.len() == 2
+    });
+    h.get_by_label("关闭此文件").click();
+    h.run_steps(3);
+    assert!(h.query_by_label("核对并上报：新格式.xlsx").is_none());
+    h.get_by_label("核对并上报：样例.xlsx");
 }
