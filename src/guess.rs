@@ -22,6 +22,8 @@ pub enum Looks {
     Address,
     Lab,
     Site,
+    /// Crowd categories (学校师生, 社区居民, 医护人员 ...).
+    Category,
     /// The values are among the field's own list (`map` or `one_of`).
     Listed,
 }
@@ -59,6 +61,7 @@ impl Reason {
                     Looks::Address => ("像地址", "looks like addresses"),
                     Looks::Lab => ("像检测机构", "looks like labs"),
                     Looks::Site => ("像采样点", "looks like sampling sites"),
+                    Looks::Category => ("像人群分类", "looks like crowd categories"),
                     Looks::Listed => ("取值在模板的列表里", "values are in the list"),
                 };
                 lang.pick(zh, en).into()
@@ -213,6 +216,9 @@ fn looks_for(f: &crate::profile::Field) -> Option<Looks> {
             "address" => Looks::Address,
             "lab" => Looks::Lab,
             "site" => Looks::Site,
+            // Optional free text (template.md): no list to check against, but the words
+            // city systems put there tell the column.
+            "category" => Looks::Category,
             _ if f.map.is_some() || f.one_of.is_some() => Looks::Listed,
             _ => return None,
         },
@@ -232,8 +238,9 @@ fn rank(l: Looks) -> u8 {
         Looks::Barcode => 8,
         Looks::Lab => 9,
         Looks::Site => 10,
-        Looks::Address => 11,
-        Looks::Name => 12,
+        Looks::Category => 11,
+        Looks::Address => 12,
+        Looks::Name => 13,
     }
 }
 
@@ -319,6 +326,13 @@ impl Profile1 {
                 (2..=10).contains(&n) && v.chars().all(|c| is_cjk(c) || c == '·') && !is_place(v)
             }),
             Looks::Name => 0.0,
+            // Short repeated words of a group of people; a column of names is too varied.
+            Looks::Category if self.variety() <= 0.5 || self.values.len() < 3 => self.share(|v| {
+                v.chars().count() <= 10
+                    && CROWDS.iter().any(|w| v.contains(w))
+                    && !v.contains("采样")
+            }),
+            Looks::Category => 0.0,
             Looks::Address => self.share(|v| {
                 v.chars().filter(|c| is_cjk(*c)).count() >= 6
                     && ["省", "市", "区", "县", "路", "街", "号", "镇", "村"]
@@ -366,6 +380,34 @@ impl Profile1 {
                 .all(|(i, v)| v.parse::<usize>().is_ok_and(|n| n == i + 1 || n == i))
     }
 }
+
+/// Words of the crowd categories city systems export (人群分类 / 人员分组).
+const CROWDS: [&str; 24] = [
+    "师生",
+    "学生",
+    "教师",
+    "教职工",
+    "居民",
+    "村民",
+    "医护",
+    "医务",
+    "员工",
+    "职工",
+    "工作人员",
+    "从业人员",
+    "人群",
+    "密接",
+    "隔离",
+    "入境",
+    "来穗",
+    "返穗",
+    "外来",
+    "重点",
+    "司机",
+    "快递",
+    "冷链",
+    "愿检",
+];
 
 fn is_cjk(c: char) -> bool {
     ('\u{4e00}'..='\u{9fff}').contains(&c) || ('\u{3400}'..='\u{4dbf}').contains(&c)
@@ -558,8 +600,14 @@ mod tests {
                 "{key}"
             );
         }
-        // 分组 holds 社区居民, which is neither a name nor anything else the values tell.
-        assert_eq!(col("category"), None);
+        // 分组 holds 社区居民: the words of a crowd category, not a name.
+        assert_eq!(
+            col("category"),
+            Some(Guess {
+                column: 13,
+                reason: Reason::Values(Looks::Category)
+            })
+        );
         assert_eq!(Reason::Values(Looks::IdNumber).text(Lang::Zh), "像身份证号");
     }
 
@@ -575,5 +623,50 @@ mod tests {
         assert_eq!(phone.reason, Reason::HeaderLike("电话".into()));
         let used: Vec<usize> = g.iter().flatten().map(|g| g.column).collect();
         assert_eq!(used, vec![0], "备用号 is not taken for another field");
+    }
+
+    #[test]
+    fn a_column_of_crowd_words_is_the_category_whatever_its_header() {
+        let profiles = Profiles::load(None);
+        let p = &profiles.list[0];
+        let headers = s(&["人员分组", "受检人", "备注"]);
+        let names = [
+            "王伟",
+            "李娜",
+            "欧阳修",
+            "张三丰",
+            "陈静",
+            "刘洋",
+            "赵敏",
+            "周杰",
+        ];
+        let crowds = ["学校师生", "社区居民", "医护人员", "外来人员"];
+        // Every mix of two to four categories over eight rows, the names all different.
+        for n in 2..=crowds.len() {
+            let values: Vec<Vec<String>> = names
+                .iter()
+                .enumerate()
+                .map(|(i, name)| s(&[crowds[i % n], name, ""]))
+                .collect();
+            let g = columns(p, &headers, &values);
+            let category = g[p.field_index("category").unwrap()].clone();
+            assert_eq!(
+                category,
+                Some(Guess {
+                    column: 0,
+                    reason: Reason::Values(Looks::Category)
+                }),
+                "{n} categories"
+            );
+            assert!(
+                g.iter()
+                    .flatten()
+                    .all(|g| g.column != 1 || g.reason != Reason::Values(Looks::Category))
+            );
+        }
+        // A column of different names is never taken for the category.
+        let values: Vec<Vec<String>> = names.iter().map(|n| s(&["", n, ""])).collect();
+        let g = columns(p, &headers, &values);
+        assert_eq!(g[p.field_index("category").unwrap()], None);
     }
 }

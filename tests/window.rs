@@ -369,6 +369,11 @@ fn wait_for(h: &mut Harness<'static, App>, done: impl Fn(&App) -> bool) {
 /// A city export with a merged title and an export time above a header no profile knows:
 /// every column is guessed from its values, so one click saves the mapping.
 fn titled_unknown_export(path: &Path, people: u32) {
+    titled_export_headed(path, people, "人群类别");
+}
+
+/// The same export with `group` as the header of the crowd category column.
+fn titled_export_headed(path: &Path, people: u32, group: &str) {
     let mut rows = vec![
         vec![t("广州市天河区核酸检测结果导出")],
         vec![t("导出时间：2022-01-10 16:00:00")],
@@ -385,7 +390,7 @@ fn titled_unknown_export(path: &Path, people: u32) {
             "tube",
             "点位",
             "实验室",
-            "人群类别",
+            group,
             "住处",
         ]
         .iter()
@@ -398,6 +403,9 @@ fn titled_unknown_export(path: &Path, people: u32) {
     for i in 0..people {
         let mut row = person(i, &format!("T{:010}", i / 10));
         row[0] = t(names[i as usize % names.len()]);
+        if i % 3 == 0 {
+            row[12] = t("学校师生");
+        }
         rows.push(row);
     }
     let mut sheet = SheetSpec::new("Sheet1", rows);
@@ -1531,4 +1539,163 @@ fn saving_the_settings_an_upload_asked_for_carries_on_with_the_upload() {
         h.query_by_label("保存设置").is_none(),
         "the settings closed"
     );
+}
+
+/// Waits until the start screen's list of downloads has been read.
+fn downloads_read(h: &mut Harness<'static, App>) {
+    for _ in 0..500 {
+        h.step();
+        if !h.state().reading_downloads() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    h.run_steps(2);
+}
+
+#[test]
+fn the_programs_own_files_are_not_offered_and_opening_one_says_what_it_is() {
+    let dir = fixed_dir("own_files");
+    let downloads = dir.join("downloads");
+    std::fs::create_dir_all(&downloads).unwrap();
+    let export = downloads.join("样例.xlsx");
+    sample::write_sample(&export).unwrap();
+    let hour_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+    std::fs::File::options()
+        .write(true)
+        .open(&export)
+        .unwrap()
+        .set_modified(hour_ago)
+        .unwrap();
+    // Newer than the export, each of them: by name, and by content under any name.
+    let sheet = downloads.join("样例_上报.xlsx");
+    sample::write_sample(&sheet).unwrap();
+    let errors = downloads.join("样例_错误行.xlsx");
+    sample::write_sample(&errors).unwrap();
+    std::fs::write(downloads.join("样例_说明.txt"), "读不了").unwrap();
+    let renamed = downloads.join("今天的数据.xlsx");
+    std::fs::write(&renamed, format!("{:?}", std::time::SystemTime::now())).unwrap();
+    sheetbridge::unattended::journal::record_written(&dir.join("data"), &[renamed.as_path()])
+        .unwrap();
+    let mut h = harness(&dir);
+    downloads_read(&mut h);
+    let names: Vec<&str> = h
+        .state()
+        .downloads()
+        .iter()
+        .map(|f| f.name.as_str())
+        .collect();
+    assert_eq!(names, ["样例.xlsx"], "only the city's export is offered");
+
+    for (file, says) in [
+        (&sheet, "这是本程序导出的上报表，不是城市系统的导出文件"),
+        (&errors, "这是本程序导出的错误行表"),
+        (&renamed, "这是本程序自己写出的文件"),
+    ] {
+        drop_file(&mut h, file);
+        assert!(
+            h.state().batch().is_none(),
+            "{file:?} was not read as an export"
+        );
+        assert!(h.state_mut().mapping().is_none());
+        let notice = h.state().ui.notice.clone().expect("a message");
+        assert!(notice.text.contains(says), "{}", notice.text);
+        h.get_by_label_contains(says);
+    }
+    // The export itself still opens.
+    drop_file(&mut h, &export);
+    assert_eq!(h.state().batch().expect("opened").len(), 41);
+}
+
+#[test]
+fn a_category_column_under_an_unknown_header_is_guessed_from_its_values() {
+    let dir = fixed_dir("category_by_values");
+    let input = dir.join("城市导出0111.xlsx");
+    titled_export_headed(&input, 10, "人员分组");
+    let mut h = harness(&dir);
+    h.run_steps(2);
+    drop_file(&mut h, &input);
+    let m = h.state_mut().mapping().expect("the mapping screen");
+    let want: Vec<Option<usize>> = (0..14).map(Some).collect();
+    assert_eq!(m.choice, want, "人员分组 is chosen for 人群分类 too");
+    assert_eq!(
+        m.reasons[12],
+        Some(sheetbridge::guess::Reason::Values(
+            sheetbridge::guess::Looks::Category
+        ))
+    );
+    h.get_by_label("猜测：像人群分类");
+    assert!(h.query_by_label_contains("还需要选择").is_none());
+}
+
+/// Each file waiting in 需要处理 says on the start screen why: 读不了, 没有模板认得, or how
+/// many rows have errors.
+#[test]
+fn files_to_fix_say_their_reason_on_the_start_screen() {
+    use crate::support::platform::{Config, Platform};
+    let dir = fixed_dir("to_fix_reasons");
+    let platform = Platform::start(Config::new(&dir.join("platform.sqlite"))).unwrap();
+    let target = dir.join("stand.toml");
+    std::fs::write(&target, platform.target_toml(true, 5, 5000)).unwrap();
+    let watched = dir.join("待上报");
+    std::fs::create_dir_all(&watched).unwrap();
+    let sample_file = dir.join("sample.xlsx");
+    sample::write_sample(&sample_file).unwrap();
+    let unknown = dir.join("unknown.xlsx");
+    titled_unknown_export(&unknown, 5);
+    let broken = dir.join("broken.xlsx");
+    std::fs::write(&broken, b"PK\x03\x04 not really a workbook").unwrap();
+    let mut h = harness(&dir);
+    h.run_steps(2);
+    h.state_mut().settings.target = Some(target.display().to_string());
+    h.state_mut().settings.user = "demo".into();
+    h.state_mut().runtime.uploads.password = "demo".into();
+    h.state_mut().settings.auto.folder = Some(watched.clone());
+    h.get_by_label("设置").click();
+    h.run_steps(3);
+    h.get_by_label("自动上报（窗口开着时，放进下面文件夹的导出表自动上报）")
+        .click();
+    h.run_steps(1);
+    h.get_by_label("保存设置").click();
+    h.run_steps(3);
+    put_settled(&sample_file, &watched, "样例.xlsx");
+    put_settled(&unknown, &watched, "新格式.xlsx");
+    put_settled(&broken, &watched, "坏文件.xlsx");
+    wait_for(&mut h, |app| {
+        app.unattended().to_fix.len() == 3 && app.runtime.uploads.pending() == 0
+    });
+    h.run_steps(3);
+    for (name, why) in [
+        ("样例.xlsx", "17 行有错误：打开改正后上传"),
+        ("新格式.xlsx", "没有模板认得：打开后对应各列"),
+        ("坏文件.xlsx", "读不了：请从城市系统重新导出"),
+    ] {
+        h.get_by_label(&format!("核对并上报：{name}"));
+        h.get_by_label_contains(why);
+    }
+    assert!(
+        h.query_by_label_contains("有错误的行没有上报").is_none(),
+        "an unreadable file is not said to have rows with errors"
+    );
+    // The file no template knew: mapped, uploaded whole, and its line goes.
+    h.get_by_label("核对并上报：新格式.xlsx").click();
+    h.step();
+    settle(&mut h);
+    assert!(h.state_mut().mapping().is_some(), "the mapping screen");
+    h.get_by_label("保存为新模板并继续").click();
+    h.step();
+    settle(&mut h);
+    assert_eq!(h.state().batch().expect("review").summary().ready, 5);
+    h.get_by_label("上传到省平台（5 行）").click();
+    h.step();
+    settle(&mut h);
+    wait_for(&mut h, |app| {
+        platform.rows().len() == 28
+            && app.runtime.uploads.pending() == 0
+            && app.unattended().to_fix.len() == 2
+    });
+    h.get_by_label("关闭此文件").click();
+    h.run_steps(3);
+    assert!(h.query_by_label("核对并上报：新格式.xlsx").is_none());
+    h.get_by_label("核对并上报：样例.xlsx");
 }

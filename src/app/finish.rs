@@ -36,6 +36,15 @@ impl App {
                 result,
                 claim,
             } => self.loaded(path, *result, claim),
+            Done::Ours { path, kind } => {
+                self.session.screen = Screen::Home;
+                let lang = self.lang();
+                let name = crate::paths::shown_name(&path);
+                self.ui.notice = Some(Notice::error(lang.pick(
+                    format!("{}（{name}）", kind.said(lang)),
+                    format!("{} ({name})", kind.said(lang)),
+                )));
+            }
             Done::QueueLost => {
                 self.session.screen = Screen::Home;
                 self.ui.notice = Some(Notice::error(self.lang().pick(

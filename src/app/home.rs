@@ -299,8 +299,8 @@ fn to_fix(ui: &mut egui::Ui, lang: Lang, u: &Unattended) -> Option<Action> {
     ui.add_space(4.0);
     ui.label(
         egui::RichText::new(lang.pick(
-            format!("需要处理（{n} 个文件）：有错误的行没有上报，点一下打开核对，改好后上传"),
-            format!("To fix ({n} files): rows with errors were not sent; click to review, fix and upload"),
+            format!("需要处理（{n} 个文件）：没有上报，点一下打开核对，改好后上传"),
+            format!("To fix ({n} files): not sent; click to review, fix and upload"),
         ))
         .strong(),
     );
@@ -315,6 +315,9 @@ fn to_fix(ui: &mut egui::Ui, lang: Lang, u: &Unattended) -> Option<Action> {
             .clicked()
         {
             action = Some(Action::Open(h.dest.clone()));
+        }
+        if let Some(w) = h.waiting {
+            ui.label(egui::RichText::new(format!("    {}", w.said(lang))).weak());
         }
     }
     action

@@ -49,6 +49,11 @@ pub enum Done {
         batch: Box<Batch>,
         result: Result<(usize, usize), (String, String)>,
     },
+    /// The file opened is one of the program's own outputs.
+    Ours {
+        path: PathBuf,
+        kind: crate::unattended::journal::Output,
+    },
     /// The sender thread ended while queueing (a bug): the batch is gone with it.
     QueueLost,
 }
@@ -117,6 +122,11 @@ impl Job {
     ) -> Job {
         let p = path.clone();
         Job::spawn(JobKind::Load(path), ctx, move |shared| {
+            // The program's own outputs are not exports: said, never read as one.
+            let data = folders.as_ref().map(|f| f.data.as_path());
+            if let Some(kind) = crate::unattended::journal::own_output(data, &p) {
+                return Done::Ours { path: p, kind };
+            }
             // Claimed before it is read, so a watcher cannot take it meanwhile. A file a
             // watcher is handling right now is opened all the same, without a claim.
             let claim = folders.as_ref().and_then(|f| {

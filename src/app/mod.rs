@@ -373,7 +373,8 @@ impl App {
         self.fit_to_screen(ctx);
         if self.ui.home_stale && matches!(self.session.screen, Screen::Home) {
             self.ui.home_stale = false;
-            self.ui.home.recent.refresh(ctx);
+            let data = self.runtime.dirs.data.clone();
+            self.ui.home.recent.refresh(ctx, data);
         }
         self.refresh_target(false);
         self.poll_job();

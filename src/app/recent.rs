@@ -47,9 +47,10 @@ impl RecentFile {
     }
 }
 
-/// The spreadsheets directly in `dir`, newest first, at most `max`. A folder that cannot be
-/// read lists nothing (the start screen still has the drop zone and the dialog).
-pub fn list(dir: &Path, max: usize) -> Vec<RecentFile> {
+/// The spreadsheets directly in `dir`, newest first, at most `max`, without the program's own
+/// outputs (by name, or by content in the journal of `data`). A folder that cannot be read
+/// lists nothing (the start screen still has the drop zone and the dialog).
+pub fn list(dir: &Path, data: Option<&Path>, max: usize) -> Vec<RecentFile> {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return Vec::new();
     };
@@ -73,8 +74,12 @@ pub fn list(dir: &Path, max: usize) -> Vec<RecentFile> {
         })
         .collect();
     files.sort_by(|a, b| b.modified.cmp(&a.modified).then(a.name.cmp(&b.name)));
-    files.truncate(max);
+    // Newest first, so only as many files are read as it takes to fill the list.
     files
+        .into_iter()
+        .filter(|f| crate::unattended::journal::own_output(data, &f.path).is_none())
+        .take(max)
+        .collect()
 }
 
 /// The list as the start screen shows it, refreshed in the background.
@@ -94,7 +99,7 @@ impl Recent {
     }
 
     /// Reads the folder again on a worker thread (when the start screen opens).
-    pub fn refresh(&mut self, ctx: &egui::Context) {
+    pub fn refresh(&mut self, ctx: &egui::Context, data: Option<PathBuf>) {
         let Some(dir) = self.dir.clone() else {
             self.files.clear();
             return;
@@ -105,7 +110,7 @@ impl Recent {
             .name("downloads".into())
             .spawn(move || {
                 // The start screen may be gone by then: nothing to do if so.
-                let _ = tx.send(list(&dir, SHOWN));
+                let _ = tx.send(list(&dir, data.as_deref(), SHOWN));
                 ctx.request_repaint();
             });
         if spawned.is_ok() {
@@ -166,10 +171,13 @@ mod tests {
                 .unwrap();
         }
         std::fs::create_dir(dir.path().join("文件夹.xlsx")).unwrap();
-        let names: Vec<String> = list(dir.path(), 10).into_iter().map(|f| f.name).collect();
+        let names: Vec<String> = list(dir.path(), None, 10)
+            .into_iter()
+            .map(|f| f.name)
+            .collect();
         assert_eq!(names, ["新.XLS", "旧.xlsx"]);
-        assert_eq!(list(dir.path(), 1).len(), 1);
-        assert!(list(&dir.path().join("none"), 10).is_empty());
+        assert_eq!(list(dir.path(), None, 1).len(), 1);
+        assert!(list(&dir.path().join("none"), None, 10).is_empty());
     }
 
     #[test]

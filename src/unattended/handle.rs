@@ -43,8 +43,12 @@ impl Localized for WorkflowError {
 pub enum FileResult {
     /// Read and checked; its ready rows are queued (committed to the outbox).
     Converted(Counts),
-    /// Unreadable, or no profile recognises it: the reason in both languages.
-    Unreadable { zh: String, en: String },
+    /// Unreadable, or no profile recognises it (`no_template`): the reason in both languages.
+    Unreadable {
+        zh: String,
+        en: String,
+        no_template: bool,
+    },
 }
 
 /// The rows of one converted file.
@@ -180,8 +184,13 @@ impl Workflow {
             Ok(l) => l,
             Err(LoadError::Profile(e)) => return Err(e.into()),
             Err(e) => {
+                let no_template = matches!(e, LoadError::NoMatch(_));
                 let (zh, en) = e.pair();
-                return Ok(FileResult::Unreadable { zh, en });
+                return Ok(FileResult::Unreadable {
+                    zh,
+                    en,
+                    no_template,
+                });
             }
         };
         let batch = loaded.batch;

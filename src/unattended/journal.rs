@@ -44,6 +44,60 @@ pub struct Handled {
     pub needs_clerk: bool,
     /// The one-line summary (masked).
     pub line: String,
+    /// Why it waits for the clerk (`None`: it does not, or an older journal did not say).
+    pub waiting: Option<Waiting>,
+}
+
+/// Why a file in `需要处理/` waits for the clerk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Waiting {
+    /// It could not be read as a spreadsheet.
+    Unreadable,
+    /// Read, but no template knows its headers.
+    NoTemplate,
+    /// This many rows have errors.
+    Rows(usize),
+}
+
+impl Waiting {
+    /// How the journal keeps it.
+    fn stored(self) -> String {
+        match self {
+            Waiting::Unreadable => "unreadable".into(),
+            Waiting::NoTemplate => "no_template".into(),
+            Waiting::Rows(n) => format!("rows:{n}"),
+        }
+    }
+
+    fn from_stored(s: &str) -> Option<Waiting> {
+        match s {
+            "unreadable" => Some(Waiting::Unreadable),
+            "no_template" => Some(Waiting::NoTemplate),
+            _ => s.strip_prefix("rows:")?.parse().ok().map(Waiting::Rows),
+        }
+    }
+
+    /// The reason as the start screen says it, with what to do.
+    pub fn said(self, lang: crate::issue::Lang) -> String {
+        match self {
+            Waiting::Unreadable => lang
+                .pick(
+                    "读不了：请从城市系统重新导出",
+                    "unreadable: export it again from the city system",
+                )
+                .into(),
+            Waiting::NoTemplate => lang
+                .pick(
+                    "没有模板认得：打开后对应各列",
+                    "no template knows it: open it and match the columns",
+                )
+                .into(),
+            Waiting::Rows(n) => lang.pick(
+                format!("{n} 行有错误：打开改正后上传"),
+                format!("{n} rows with errors: open, fix and upload"),
+            ),
+        }
+    }
 }
 
 /// The journal.
@@ -98,6 +152,7 @@ impl Journal {
             .map_err(|e| err(&e))?;
         crate::db::retry(|| conn.execute_batch(SCHEMA)).map_err(|e| err(&e))?;
         crate::db::retry(|| add_cells_column(&conn)).map_err(|e| err(&e))?;
+        crate::db::retry(|| add_column(&conn, "handled", "waiting")).map_err(|e| err(&e))?;
         Ok(Journal { conn, path })
     }
 
@@ -112,7 +167,7 @@ impl Journal {
     pub fn handled(&self, sha256: &str) -> Result<Option<Handled>, JournalError> {
         self.conn
             .query_row(
-                "SELECT sha256, name, at, dest, needs_clerk, line FROM handled WHERE sha256 = ?1",
+                "SELECT sha256, name, at, dest, needs_clerk, line, waiting FROM handled WHERE sha256 = ?1",
                 params![sha256],
                 row,
             )
@@ -124,15 +179,16 @@ impl Journal {
     pub fn record_handled(&self, h: &Handled) -> Result<(), JournalError> {
         self.conn
             .execute(
-                "INSERT OR REPLACE INTO handled (sha256, name, at, dest, needs_clerk, line)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                "INSERT OR REPLACE INTO handled (sha256, name, at, dest, needs_clerk, line, waiting)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
                 params![
                     h.sha256,
                     h.name,
                     h.at,
                     h.dest.to_string_lossy(),
                     h.needs_clerk as i64,
-                    h.line
+                    h.line,
+                    h.waiting.map(Waiting::stored)
                 ],
             )
             .map(|_| ())
@@ -160,7 +216,7 @@ impl Journal {
         let mut st = self
             .conn
             .prepare(
-                "SELECT sha256, name, at, dest, needs_clerk, line FROM handled
+                "SELECT sha256, name, at, dest, needs_clerk, line, waiting FROM handled
                  WHERE at >= ?1 ORDER BY at DESC",
             )
             .map_err(self.err())?;
@@ -266,6 +322,86 @@ pub fn record_written(data_dir: &Path, paths: &[&Path]) -> Result<(), JournalErr
     Ok(())
 }
 
+/// Which of the program's own outputs a file is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Output {
+    /// An upload sheet (`<stem>_上报.xlsx`).
+    Upload,
+    /// The rejected rows (`<stem>_错误行.xlsx`).
+    Errors,
+    /// A side note (`<stem>_说明.txt`).
+    Note,
+    /// A file the journal knows the program wrote, under whatever name.
+    Written,
+}
+
+impl Output {
+    /// What the clerk is told on opening it: what it is and what to open instead.
+    pub fn said(self, lang: crate::issue::Lang) -> &'static str {
+        match self {
+            Output::Upload => lang.pick(
+                "这是本程序导出的上报表，不是城市系统的导出文件。请打开从城市系统下载的原始文件。",
+                "This is an upload sheet this program wrote, not an export from the city system. Open the file downloaded from the city system.",
+            ),
+            Output::Errors => lang.pick(
+                "这是本程序导出的错误行表，不是城市系统的导出文件。请在城市系统里改正后重新导出，或打开原始文件修改。",
+                "This is the rejected-rows workbook this program wrote, not an export from the city system. Fix the rows in the city system and export again, or open the original file.",
+            ),
+            Output::Note => lang.pick(
+                "这是本程序写的说明文件，不是导出文件。请打开它旁边的原始文件。",
+                "This is a note this program wrote, not an export. Open the original file beside it.",
+            ),
+            Output::Written => lang.pick(
+                "这是本程序自己写出的文件，不是城市系统的导出文件。请打开从城市系统下载的原始文件。",
+                "This file was written by this program, not exported by the city system. Open the file downloaded from the city system.",
+            ),
+        }
+    }
+}
+
+/// Whether `path` is one of the program's own outputs: by its name (`<stem>_上报`, `_错误行`,
+/// `_说明`) or, under any name, by its content in the journal of `data_dir`. The one test every
+/// front end asks before offering or opening a file as an export. A file that cannot be read,
+/// or no journal yet, is judged by its name alone; the journal is never created here.
+pub fn own_output(data_dir: Option<&Path>, path: &Path) -> Option<Output> {
+    if let Some(stem) = path.file_stem() {
+        let stem = stem.to_string_lossy();
+        for (end, kind) in [
+            ("_上报", Output::Upload),
+            ("_错误行", Output::Errors),
+            ("_说明", Output::Note),
+        ] {
+            if stem.ends_with(end) {
+                return Some(kind);
+            }
+        }
+    }
+    let data_dir = data_dir.filter(|d| path_in(d).is_file())?;
+    let sha = super::file_sha256(path).ok()?;
+    let journal = Journal::open(data_dir).ok()?;
+    journal
+        .is_output(&sha)
+        .ok()
+        .filter(|&o| o)
+        .map(|_| Output::Written)
+}
+
+/// A journal made before a column of `table` was known gains it (TEXT). Two programs opening
+/// it at once may both try: the second finds the column there.
+fn add_column(conn: &Connection, table: &str, column: &str) -> rusqlite::Result<()> {
+    let has = |conn: &Connection| -> rusqlite::Result<bool> {
+        let mut st = conn.prepare("SELECT 1 FROM pragma_table_info(?1) WHERE name = ?2")?;
+        st.exists(params![table, column])
+    };
+    if has(conn)? {
+        return Ok(());
+    }
+    match conn.execute_batch(&format!("ALTER TABLE {table} ADD COLUMN {column} TEXT")) {
+        Err(_) if has(conn)? => Ok(()),
+        r => r,
+    }
+}
+
 /// A journal made before downloads were compared by their cells gains the column. Two programs
 /// opening it at once may both try: the second finds the column there.
 fn add_cells_column(conn: &Connection) -> rusqlite::Result<()> {
@@ -291,6 +427,10 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Handled> {
         dest: PathBuf::from(r.get::<_, String>(3)?),
         needs_clerk: r.get::<_, i64>(4)? != 0,
         line: r.get(5)?,
+        waiting: r
+            .get::<_, Option<String>>(6)?
+            .as_deref()
+            .and_then(Waiting::from_stored),
     })
 }
 
@@ -310,6 +450,7 @@ mod tests {
             dest: dir.path().join("已处理/a.xlsx"),
             needs_clerk: false,
             line: "a".into(),
+            waiting: None,
         };
         j.record_handled(&h).unwrap();
         // A second process sees it.

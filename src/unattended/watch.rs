@@ -16,7 +16,7 @@
 use super::candidates::{Candidate, Found, LookError, settled_candidates};
 pub use super::candidates::{EXTENSIONS, Settle, is_candidate_name};
 use super::handle::{Counts, FileResult, Workflow, WorkflowError};
-use super::journal::{Handled, Journal, JournalError};
+use super::journal::{Handled, Journal, JournalError, Waiting};
 use super::{DONE_DIR, FIX_DIR, claim, file_sha256};
 use crate::issue::Lang;
 use crate::message::{Localized, Text, io_message};
@@ -495,13 +495,22 @@ impl Watch<'_> {
         let fix_dest = free_name(&fix_dir, name);
         let (errors_out, note_out) = side_files(&fix_dest);
         let result = workflow.handle_file(path, &errors_out)?;
+        let mut waiting = None;
         let (went, counts, side_file) = match result {
             FileResult::Converted(c) if c.rejected == 0 => (Went::Done, Some(c), None),
             FileResult::Converted(c) => {
+                waiting = Some(Waiting::Rows(c.rejected));
                 let side = (c.errors_written > 0).then(|| errors_out.clone());
                 (Went::RowsToFix, Some(c), side)
             }
-            FileResult::Unreadable { zh, .. } => {
+            FileResult::Unreadable {
+                zh, no_template, ..
+            } => {
+                waiting = Some(if no_template {
+                    Waiting::NoTemplate
+                } else {
+                    Waiting::Unreadable
+                });
                 let text = note_text(
                     name,
                     &mask(&zh),
@@ -545,6 +554,7 @@ impl Watch<'_> {
             dest: dest.clone(),
             needs_clerk: report.needs_clerk(),
             line: report.line(self.folder),
+            waiting,
         })?;
         std::fs::rename(path, &dest).map_err(io(path))?;
         report.replaced = self.replace_older(journal, sha, &done_dir)?;
@@ -781,9 +791,16 @@ mod tests {
                 dest: file.clone(),
                 needs_clerk: true,
                 line: String::new(),
+                waiting: Some(Waiting::Rows(2)),
             })
             .unwrap();
-        assert_eq!(waiting_for_clerk(&journal).unwrap().len(), 1);
+        let waiting = waiting_for_clerk(&journal).unwrap();
+        assert_eq!(waiting.len(), 1);
+        assert_eq!(
+            waiting[0].waiting,
+            Some(Waiting::Rows(2)),
+            "the reason is kept"
+        );
         assert_eq!(resolve(&journal, &unknown).unwrap(), None);
         let dest = resolve(&journal, &file).unwrap().unwrap();
         assert!(dest.is_file() && !file.exists());
