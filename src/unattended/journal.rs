@@ -151,7 +151,7 @@ impl Journal {
         conn.pragma_update(None, "synchronous", "FULL")
             .map_err(|e| err(&e))?;
         crate::db::retry(|| conn.execute_batch(SCHEMA)).map_err(|e| err(&e))?;
-        crate::db::retry(|| add_cells_column(&conn)).map_err(|e| err(&e))?;
+        crate::db::retry(|| add_column(&conn, "fetched", "cells")).map_err(|e| err(&e))?;
         crate::db::retry(|| add_column(&conn, "handled", "waiting")).map_err(|e| err(&e))?;
         Ok(Journal { conn, path })
     }
@@ -397,23 +397,6 @@ fn add_column(conn: &Connection, table: &str, column: &str) -> rusqlite::Result<
         return Ok(());
     }
     match conn.execute_batch(&format!("ALTER TABLE {table} ADD COLUMN {column} TEXT")) {
-        Err(_) if has(conn)? => Ok(()),
-        r => r,
-    }
-}
-
-/// A journal made before downloads were compared by their cells gains the column. Two programs
-/// opening it at once may both try: the second finds the column there.
-fn add_cells_column(conn: &Connection) -> rusqlite::Result<()> {
-    let has = |conn: &Connection| -> rusqlite::Result<bool> {
-        let mut st =
-            conn.prepare("SELECT 1 FROM pragma_table_info('fetched') WHERE name = 'cells'")?;
-        st.exists([])
-    };
-    if has(conn)? {
-        return Ok(());
-    }
-    match conn.execute_batch("ALTER TABLE fetched ADD COLUMN cells TEXT") {
         Err(_) if has(conn)? => Ok(()),
         r => r,
     }
