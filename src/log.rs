@@ -233,14 +233,14 @@ pub fn dir_in(data_dir: &Path) -> PathBuf {
 }
 
 /// The events every front end logs the same way (support.md): written here once so that the
-/// lines of the window, a command and a scheduled run read alike.
+/// lines of the window, a command and a scheduled run read alike. They take plain values: an
+/// event about a type above the log lives beside that type's one caller (`opened` in
+/// `src/pipeline.rs`, `attempt` in `src/upload/send.rs`), so the log imports nothing above it.
 pub mod event {
-    use crate::batch::Batch;
-    use crate::message::Localized;
-    use crate::pipeline::LoadError;
     use std::path::Path;
 
-    const TARGET: &str = "sheetbridge";
+    /// The target of every event line.
+    pub const TARGET: &str = "sheetbridge";
 
     /// A process started: version, system (the front end says which) and what it was asked
     /// to do.
@@ -250,42 +250,6 @@ pub mod event {
             "start: sheetbridge {} on {system}; {what}",
             env!("CARGO_PKG_VERSION")
         );
-    }
-
-    /// A file was opened and checked, or could not be.
-    pub fn opened(path: &Path, result: &Result<Batch, LoadError>) {
-        let file = crate::paths::file_name(path);
-        match result {
-            Ok(b) => {
-                let s = b.summary();
-                ::log::info!(
-                    target: TARGET,
-                    "opened: {file}, sheet {}, header row {}, profile {}{}: {} rows, {} ready, {} rejected, {} excluded, {} duplicate, {} with warnings",
-                    b.source.sheet,
-                    b.source.header_row,
-                    b.profile().name,
-                    if b.source.auto_chosen { " (auto)" } else { "" },
-                    s.total,
-                    s.ready,
-                    s.rejected,
-                    s.excluded,
-                    s.duplicate,
-                    s.with_warnings
-                );
-            }
-            Err(LoadError::Cancelled) => {
-                ::log::info!(target: TARGET, "open cancelled: {file}")
-            }
-            // The headers found may be a row of data (names): only the profile and the
-            // columns it missed are logged.
-            Err(LoadError::NoMatch(m)) => ::log::error!(
-                target: TARGET,
-                "open failed: {file}: header not recognised, profile {} misses {}",
-                m.profile,
-                m.missing.join(", ")
-            ),
-            Err(e) => ::log::error!(target: TARGET, "open failed: {file}: {}", e.english()),
-        }
     }
 
     /// An upload sheet or a workbook of rejected rows was written.
@@ -304,32 +268,6 @@ pub mod event {
         } else {
             ::log::info!(target: TARGET, "not queued again: batch {id} for {target} was queued before");
         }
-    }
-
-    /// One send attempt and the platform's answer.
-    pub fn attempt(
-        batch: &crate::upload::outbox::BatchRecord,
-        outcome: &crate::upload::client::Outcome,
-    ) {
-        let level = match outcome.kind {
-            crate::upload::client::Kind::Confirmed => ::log::Level::Info,
-            _ => ::log::Level::Warn,
-        };
-        ::log::log!(
-            target: TARGET,
-            level,
-            "send: batch {} to {} ({} rows), attempt {}: {:?}{}: {}",
-            batch.id,
-            batch.target,
-            batch.rows,
-            batch.attempts + 1,
-            outcome.kind,
-            outcome
-                .accepted
-                .map(|n| format!(", {n} accepted"))
-                .unwrap_or_default(),
-            outcome.zh
-        );
     }
 
     /// An error shown to the person (a command's message, a notice in the window).

@@ -11,13 +11,14 @@
 //! sheetbridge::write::write_upload(&batch, "export_上报.xlsx".as_ref()).unwrap();
 //! ```
 
-use crate::batch::{Batch, Ledger, SourceInfo};
+use crate::batch::{Batch, Ledger};
 use crate::issue::Lang;
 use crate::message::{Localized, Text};
 use crate::profile::{
     HEAD_ROWS, HeaderChoice, Profile, ProfileError, Profiles, choose_sheet, find_header, is_footer,
 };
 use crate::read::{Cell, ReadError, Workbook};
+use crate::source::SourceInfo;
 use crate::validate::{Checker, Context};
 use chrono::NaiveDateTime;
 use std::ops::ControlFlow;
@@ -148,8 +149,46 @@ pub fn load(
     progress: &dyn Progress,
 ) -> Result<Batch, LoadError> {
     let result = load_unlogged(path, profiles, opts, progress);
-    crate::log::event::opened(path, &result);
+    log_opened(path, &result);
     result
+}
+
+/// A file was opened and checked, or could not be.
+fn log_opened(path: &Path, result: &Result<Batch, LoadError>) {
+    let file = crate::paths::file_name(path);
+    match result {
+        Ok(b) => {
+            let s = b.summary();
+            ::log::info!(
+                target: crate::log::event::TARGET,
+                "opened: {file}, sheet {}, header row {}, profile {}{}: {} rows, {} ready, {} rejected, {} excluded, {} duplicate, {} with warnings",
+                b.source.sheet,
+                b.source.header_row,
+                b.profile().name,
+                if b.source.auto_chosen { " (auto)" } else { "" },
+                s.total,
+                s.ready,
+                s.rejected,
+                s.excluded,
+                s.duplicate,
+                s.with_warnings
+            );
+        }
+        Err(LoadError::Cancelled) => {
+            ::log::info!(target: crate::log::event::TARGET, "open cancelled: {file}")
+        }
+        // The headers found may be a row of data (names): only the profile and the
+        // columns it missed are logged.
+        Err(LoadError::NoMatch(m)) => ::log::error!(
+            target: crate::log::event::TARGET,
+            "open failed: {file}: header not recognised, profile {} misses {}",
+            m.profile,
+            m.missing.join(", ")
+        ),
+        Err(e) => {
+            ::log::error!(target: crate::log::event::TARGET, "open failed: {file}: {}", e.english())
+        }
+    }
 }
 
 // Long: the reader thread, the merge scan and the checker run in one scope; their results are joined here.

@@ -3,10 +3,29 @@
 //! source rows that the workbook of rejected rows copies, driven by what the batch recorded
 //! (`SourceInfo`: path, sheet, header row, merged blocks).
 
-use crate::batch::SourceInfo;
 use crate::read::{Cell, Merge, ReadError, Workbook};
 use std::collections::BTreeSet;
 use std::ops::ControlFlow;
+use std::path::PathBuf;
+
+/// Where the rows came from.
+#[derive(Debug, Clone)]
+pub struct SourceInfo {
+    pub path: PathBuf,
+    pub sheet: String,
+    /// The header row as Excel numbers it (1-based).
+    pub header_row: u32,
+    /// The header cells of the source, by source column.
+    pub headers: Vec<String>,
+    /// Per template field, the source column feeding it.
+    pub columns: Vec<Option<usize>>,
+    /// Source headers no template field uses.
+    pub unused: Vec<String>,
+    /// How the profile was chosen, for the window and the summary.
+    pub auto_chosen: bool,
+    /// The vertically merged blocks below the header (0-based), filled by [`MergeFiller`].
+    pub merges: Vec<Merge>,
+}
 
 /// A source row: its Excel row number and its cells.
 pub type SourceRow = (u32, Vec<Cell>);

@@ -189,10 +189,10 @@ impl Checker {
         // One cell of the upload sheet holds at most 32,767 characters: a longer value is this
         // row's error, never a failure of the whole file when it is written.
         let chars = text.chars().count();
-        if chars > crate::write::MAX_CELL_CHARS {
+        if chars > crate::read::limits::MAX_CELL_CHARS {
             let end = text
                 .char_indices()
-                .nth(crate::write::MAX_CELL_CHARS)
+                .nth(crate::read::limits::MAX_CELL_CHARS)
                 .map_or(text.len(), |(i, _)| i);
             text.truncate(end);
             return Err(Stop::with(

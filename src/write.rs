@@ -5,6 +5,7 @@
 use crate::batch::{Batch, RowStatus};
 use crate::issue::Lang;
 use crate::message::{Localized, Text, io_message};
+use crate::read::limits::MAX_CELL_CHARS;
 use crate::read::{Cell, ReadError};
 use rust_xlsxwriter::{Format, Workbook, XlsxError};
 use std::collections::BTreeSet;
@@ -417,9 +418,6 @@ pub fn json_error(path: &Path, e: serde_json::Error) -> WriteError {
         },
     }
 }
-
-/// Excel's limit for the text of one cell, in characters.
-pub const MAX_CELL_CHARS: usize = 32_767;
 
 /// Writes the rejected rows as they were in the source, with a last column `错误原因` holding
 /// every message of the row. Re-reads the source for the original cells. Returns the count.

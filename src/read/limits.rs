@@ -12,6 +12,9 @@ use crate::message::Text;
 use std::io::Read;
 use std::path::Path;
 
+/// Excel's limit for the text of one cell, in characters: a longer value is refused by the
+/// check (`src/validate.rs`) and cut in the workbook of rejected rows (`src/write.rs`).
+pub const MAX_CELL_CHARS: usize = 32_767;
 /// The most UTF-8 bytes one cell may hold.
 pub const MAX_CELL_BYTES: usize = 1 << 20;
 /// The deepest nesting of elements in an HTML or XML file.

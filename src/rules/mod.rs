@@ -1,7 +1,7 @@
-//! Rules that need more than a pattern: text normalisers, resident IDs, date-times, and the
-//! batch-wide rules (`batch.rs`). The rules of one row are in `src/validate.rs`.
+//! Rules that need more than a pattern: text normalisers, resident IDs, date-times. The rules of
+//! one row are in `src/validate.rs`; the batch-wide rules are a child of the batch
+//! (`src/batch/rules.rs`).
 
-pub mod batch;
 pub mod datetime;
 pub mod idcard;
 pub mod text;

@@ -177,7 +177,7 @@ pub fn send_due(
                     report.login_refused.get_or_insert_with(|| outcome.clone());
                 }
             }
-            crate::log::event::attempt(&b, &outcome);
+            log_attempt(&b, &outcome);
             hooks.attempt(&b, &outcome);
         }
         let left: Vec<BatchRecord> = outbox
@@ -266,6 +266,29 @@ fn retry_later(
     } else {
         outbox.requeue(&b.id, error, next)
     }
+}
+
+/// One send attempt and the platform's answer.
+fn log_attempt(batch: &BatchRecord, outcome: &Outcome) {
+    let level = match outcome.kind {
+        Kind::Confirmed => ::log::Level::Info,
+        _ => ::log::Level::Warn,
+    };
+    ::log::log!(
+        target: crate::log::event::TARGET,
+        level,
+        "send: batch {} to {} ({} rows), attempt {}: {:?}{}: {}",
+        batch.id,
+        batch.target,
+        batch.rows,
+        batch.attempts + 1,
+        outcome.kind,
+        outcome
+            .accepted
+            .map(|n| format!(", {n} accepted"))
+            .unwrap_or_default(),
+        outcome.zh
+    );
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@
 //! returns the problems it finds; `Batch` stores them and re-runs a rule for the rows an edit
 //! touches.
 
-use crate::batch::{Batch, Ledger};
+use super::{Batch, Ledger};
 use crate::issue::{Code, Issue, Stage};
 
 /// The rows (batch indices) among `group` that have a barcode, well-formed or not, grouped by
@@ -28,7 +28,7 @@ fn by_barcode(b: &Batch, group: &[usize], field: usize) -> Vec<(String, Vec<usiz
 /// Under a barcode that fails its own check (`barcode_format`: the same text, so every row of
 /// it) only repeats are looked for: the pool size and the values that must agree are
 /// cross-row checks of the barcode, not run on a value that already has its own error.
-pub(crate) fn barcode_group(b: &Batch, group: &[usize]) -> Vec<(usize, Issue)> {
+pub(super) fn barcode_group(b: &Batch, group: &[usize]) -> Vec<(usize, Issue)> {
     let p = b.profile();
     let mut found = Vec::new();
     let Some(bf) = p.roles.barcode else {
@@ -137,7 +137,7 @@ fn must_agree(b: &Batch, code: &str, rows: &[usize], found: &mut Vec<(usize, Iss
 
 /// Rows of one person: results that may not be together (a negative and a positive) in one
 /// batch.
-pub(crate) fn person_group(b: &Batch, group: &[usize]) -> Vec<(usize, Issue)> {
+pub(super) fn person_group(b: &Batch, group: &[usize]) -> Vec<(usize, Issue)> {
     let p = b.profile();
     let mut found = Vec::new();
     let (Some(rf), conflicting) = (p.roles.result, &p.batch.conflicting_results) else {
@@ -190,7 +190,7 @@ pub(crate) fn person_group(b: &Batch, group: &[usize]) -> Vec<(usize, Issue)> {
 }
 
 /// A row whose person and barcode were uploaded before.
-pub(crate) fn already_uploaded(b: &Batch, index: usize, ledger: &dyn Ledger) -> Option<Issue> {
+pub(super) fn already_uploaded(b: &Batch, index: usize, ledger: &dyn Ledger) -> Option<Issue> {
     let (barcode_key, person_key) = b.keys(index);
     if b.is_excluded(index) || barcode_key == 0 || person_key == 0 {
         return None;

@@ -1,45 +1,27 @@
 //! A checked batch: every data row with its values and problems, the edits a clerk makes, and
-//! when the batch-wide rules (`src/rules/batch.rs`: pooled barcodes, conflicts, repeats,
+//! when the batch-wide rules (`src/batch/rules.rs`: pooled barcodes, conflicts, repeats,
 //! earlier uploads) run again.
 //!
 //! Rows are stored compactly (one string per row) so a 1,000,000-row export fits in a few
 //! hundred MiB. Editing a cell re-checks that row and the rows sharing its barcode or person,
 //! without touching the source file.
-// Over 600 lines: storage, status and editing of the rows share the compact row layout; the rules themselves are in src/rules/batch.rs.
+// Over 600 lines: storage, status and editing of the rows share the compact row layout; the rules themselves are in src/batch/rules.rs.
+
+mod rules;
 
 use crate::issue::{Code, Issue, Lang, Severity, Stage, full_message};
 use crate::profile::Profile;
-use crate::read::{Cell, Merge};
-use crate::source::MergeFiller;
+use crate::read::Cell;
+use crate::source::{MergeFiller, SourceInfo};
 use crate::validate::Checker;
 use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
-use std::path::PathBuf;
 use std::sync::Arc;
 
 /// Earlier uploads: has this person's result under this barcode been sent before?
 pub trait Ledger: Send + Sync {
     /// `id_key` is `"<id type code>|<id number>"`; implementations store only a hash of it.
     fn contains(&self, barcode: &str, id_key: &str) -> bool;
-}
-
-/// Where the rows came from.
-#[derive(Debug, Clone)]
-pub struct SourceInfo {
-    pub path: PathBuf,
-    pub sheet: String,
-    /// The header row as Excel numbers it (1-based).
-    pub header_row: u32,
-    /// The header cells of the source, by source column.
-    pub headers: Vec<String>,
-    /// Per template field, the source column feeding it.
-    pub columns: Vec<Option<usize>>,
-    /// Source headers no template field uses.
-    pub unused: Vec<String>,
-    /// How the profile was chosen, for the window and the summary.
-    pub auto_chosen: bool,
-    /// The vertically merged blocks below the header (0-based), filled by [`MergeFiller`].
-    pub merges: Vec<Merge>,
 }
 
 /// What happens to a row.
@@ -481,7 +463,7 @@ impl Batch {
         let r = &self.profile().roles;
         let ok = |this: &Self, f: Option<usize>| f.is_some_and(|f| !this.field_failed(index, f));
         // A malformed barcode still groups its rows: the same person twice under it is a
-        // repeat (`rules::batch` decides which tube rules need a well-formed barcode).
+        // repeat (`rules` decides which tube rules need a well-formed barcode).
         let barcode_key = match r.barcode {
             Some(b) if !self.value(index, b).is_empty() => hash1(self.output_value(index, b)),
             _ => 0,
@@ -568,41 +550,41 @@ impl Batch {
         }
     }
 
-    /// Rows sharing one barcode key (hash): the rules of `rules::batch::barcode_group`.
+    /// Rows sharing one barcode key (hash): the rules of `rules::barcode_group`.
     fn check_barcode_group(&mut self, group: &[usize]) {
         for &i in group {
             self.clear_stage(i, Stage::Barcode);
         }
-        for (i, issue) in crate::rules::batch::barcode_group(self, group) {
+        for (i, issue) in rules::barcode_group(self, group) {
             self.add_issue(i, issue);
         }
     }
 
     /// The row's barcode and person keys (hashes; 0 when it has none that is valid).
-    pub(crate) fn keys(&self, index: usize) -> (u64, u64) {
+    fn keys(&self, index: usize) -> (u64, u64) {
         (self.rows[index].barcode_key, self.rows[index].person_key)
     }
 
     /// Whether a row has an error found by checking it alone (field or row stage).
-    pub(crate) fn has_own_error(&self, index: usize) -> bool {
+    fn has_own_error(&self, index: usize) -> bool {
         self.issues(index)
             .iter()
             .any(|i| i.is_error() && matches!(i.stage, Stage::Field | Stage::Row))
     }
 
     /// Whether a field of a row has an error of its own (field stage).
-    pub(crate) fn field_failed(&self, index: usize, field: usize) -> bool {
+    fn field_failed(&self, index: usize, field: usize) -> bool {
         self.issues(index)
             .iter()
             .any(|i| i.is_error() && i.stage == Stage::Field && i.field == Some(field as u16))
     }
 
-    /// Rows of one person: the rules of `rules::batch::person_group`.
+    /// Rows of one person: the rules of `rules::person_group`.
     fn check_person_group(&mut self, group: &[usize]) {
         for &i in group {
             self.clear_stage(i, Stage::Person);
         }
-        for (i, issue) in crate::rules::batch::person_group(self, group) {
+        for (i, issue) in rules::person_group(self, group) {
             self.add_issue(i, issue);
         }
     }
@@ -612,7 +594,7 @@ impl Batch {
             return;
         };
         self.clear_stage(index, Stage::Ledger);
-        if let Some(issue) = crate::rules::batch::already_uploaded(self, index, ledger.as_ref()) {
+        if let Some(issue) = rules::already_uploaded(self, index, ledger.as_ref()) {
             self.add_issue(index, issue);
         }
     }
