@@ -15,6 +15,7 @@ pub mod guess;
 pub mod issue;
 pub mod log;
 pub mod message;
+pub mod named;
 pub mod paths;
 pub mod pipeline;
 pub mod privacy;

@@ -113,6 +113,7 @@ mod tests {
             detail: s("locked"),
         };
         let profile = || crate::profile::ProfileError::NotFound {
+            kind: crate::named::FileKind::Profile,
             name: s("x"),
             available: s("cdc-nat"),
         };
@@ -189,12 +190,14 @@ mod tests {
             Box::new(LoadError::Read(read())),
             Box::new(LoadError::Profile(profile())),
             Box::new(LoadError::Profile(crate::profile::ProfileError::Invalid {
+                kind: crate::named::FileKind::Profile,
                 path: s("p.toml"),
-                line: 3,
-                key: s("（键 a）"),
+                line: Some(3),
+                key: Some(s("a")),
                 detail: s("bad"),
             })),
             Box::new(LoadError::Profile(crate::profile::ProfileError::Io {
+                kind: crate::named::FileKind::Profile,
                 path: s("p.toml"),
                 detail: s("gone"),
             })),
@@ -242,22 +245,26 @@ mod tests {
                 state: State::Queued,
             }),
             Box::new(TargetError::Invalid {
+                kind: crate::named::FileKind::Target,
                 path: s("t.toml"),
-                line: 4,
+                line: Some(4),
                 key: Some(s("kind")),
                 detail: s("x"),
             }),
             Box::new(TargetError::Invalid {
+                kind: crate::named::FileKind::Target,
                 path: s("t.toml"),
-                line: 4,
+                line: Some(4),
                 key: None,
                 detail: s("x"),
             }),
             Box::new(TargetError::Io {
+                kind: crate::named::FileKind::Target,
                 path: s("t.toml"),
                 detail: s("x"),
             }),
             Box::new(TargetError::NotFound {
+                kind: crate::named::FileKind::Target,
                 name: s("t"),
                 available: s("a"),
             }),
@@ -301,22 +308,28 @@ mod tests {
             }),
             Box::new(journal()),
             Box::new(SourceError::Invalid {
+                kind: crate::named::FileKind::Source,
                 path: s("s.toml"),
+                line: None,
                 key: Some(s("k")),
                 detail: s("x"),
             }),
             Box::new(SourceError::Invalid {
+                kind: crate::named::FileKind::Source,
                 path: s("s.toml"),
+                line: None,
                 key: None,
                 detail: s("x"),
             }),
             Box::new(SourceError::Io {
+                kind: crate::named::FileKind::Source,
                 path: s("s.toml"),
                 detail: s("x"),
             }),
             Box::new(SourceError::NotFound {
+                kind: crate::named::FileKind::Source,
                 name: s("n"),
-                dir: s("d"),
+                available: s("d"),
             }),
             Box::new(FetchError::Client {
                 source_name: s("c"),

@@ -25,18 +25,8 @@ impl Profiles {
             .filter_map(|(name, text)| Profile::parse(name, text, Origin::Builtin).ok())
             .collect();
         let mut broken = Vec::new();
-        if let Some(dir) = user_dir
-            && let Ok(entries) = std::fs::read_dir(dir)
-        {
-            let mut paths: Vec<PathBuf> = entries
-                .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|p| {
-                    p.extension()
-                        .is_some_and(|e| e.eq_ignore_ascii_case("toml"))
-                })
-                .collect();
-            paths.sort();
-            for p in paths {
+        if let Some(dir) = user_dir {
+            for p in crate::named::files_in(dir) {
                 match Profile::from_path(&p) {
                     Ok(profile) => list.push(profile),
                     Err(e) => broken.push(e),
@@ -52,17 +42,14 @@ impl Profiles {
 
     /// A profile by name (file stem), or by path when `name` ends in `.toml` or is a file.
     pub fn find(&self, name: &str) -> Result<Profile, ProfileError> {
-        let as_path = Path::new(name);
-        if name.to_ascii_lowercase().ends_with(".toml") || as_path.is_file() {
-            return Profile::from_path(as_path);
+        if crate::named::is_path(name) {
+            return Profile::from_path(Path::new(name));
         }
         // The user's own file of the same name overrides the built-in one, and so does a
         // broken one: its error, never the built-in profile in its place.
-        if let Some(e) = self.broken.iter().find(|e| match e {
-            ProfileError::Invalid { path, .. } | ProfileError::Io { path, .. } => {
-                Path::new(path).file_stem().is_some_and(|s| s == name)
-            }
-            ProfileError::NotFound { .. } => false,
+        if let Some(e) = self.broken.iter().find(|e| {
+            e.path()
+                .is_some_and(|p| Path::new(p).file_stem().is_some_and(|s| s == name))
         }) {
             return Err(e.clone());
         }
@@ -70,6 +57,7 @@ impl Profiles {
             return Ok(p.clone());
         }
         Err(ProfileError::NotFound {
+            kind: crate::named::FileKind::Profile,
             name: name.to_owned(),
             available: self
                 .list

@@ -358,11 +358,10 @@ pub(super) fn invalid(
 ) -> ProfileError {
     let (line, key) = line_and_key(text, span);
     ProfileError::Invalid {
+        kind: crate::named::FileKind::Profile,
         path: path.to_owned(),
-        line,
-        key: key
-            .map(|k| format!("（键 {}）", shorten(&k)))
-            .unwrap_or_default(),
+        line: Some(line),
+        key: key.map(|k| shorten(&k)),
         detail: shorten_detail(detail.trim()),
     }
 }

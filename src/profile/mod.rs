@@ -29,8 +29,7 @@ pub(crate) use format::line_and_key;
 pub use matching::HeaderMatch;
 pub(crate) use matching::{HEAD_ROWS, HeaderChoice, choose_sheet, find_header, is_footer};
 
-use crate::issue::{Code, Lang, Severity};
-use crate::message::{Localized, Text};
+use crate::issue::{Code, Severity};
 use crate::rules::text::Normalizer;
 use regex::Regex;
 use serde::Deserialize;
@@ -38,51 +37,9 @@ use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-/// A profile file that could not be used: names the file, the line and the key.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[error("{}", self.text(Lang::Zh))]
-pub enum ProfileError {
-    Invalid {
-        path: String,
-        line: usize,
-        /// `（键 xxx）` or empty.
-        key: String,
-        detail: String,
-    },
-    Io {
-        path: String,
-        detail: String,
-    },
-    NotFound {
-        name: String,
-        available: String,
-    },
-}
-
-impl Localized for ProfileError {
-    /// The details come from the profile checks in Chinese, so the English says what kind of
-    /// error it is and quotes the Chinese.
-    fn message(&self) -> Text {
-        let zh = match self {
-            ProfileError::Invalid {
-                path,
-                line,
-                key,
-                detail,
-            } => format!("模板文件「{path}」第 {line} 行{key}有误：{detail}。请改正这一行后再试。"),
-            ProfileError::Io { path, detail } => format!("读不了模板文件「{path}」：{detail}"),
-            ProfileError::NotFound { name, available } => {
-                let (name, available) = (
-                    crate::paths::for_line(name),
-                    crate::paths::for_line(available),
-                );
-                format!("找不到名为「{name}」的模板。可用的模板：{available}。")
-            }
-        };
-        let en = format!("profile error: {zh}");
-        Text::new(zh, en)
-    }
-}
+/// A profile file that could not be used: names the file, the line and the key (the one error
+/// of every named TOML file, `src/named.rs`).
+pub type ProfileError = crate::named::FileError;
 
 /// What kind of value a field holds; decides the parser and the built-in checks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
@@ -334,18 +291,7 @@ impl Profile {
 
     /// Loads a profile file.
     pub fn from_path(path: &Path) -> Result<Profile, ProfileError> {
-        let text =
-            crate::bounded::read_to_string(path, crate::bounded::TEXT_FILE).map_err(|e| {
-                ProfileError::Io {
-                    path: crate::paths::shown(path),
-                    detail: e.reason(),
-                }
-            })?;
-        let stem = path
-            .file_stem()
-            .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        Profile::parse(&stem, &text, Origin::File(path.to_owned()))
+        crate::named::from_path(path)
     }
 
     /// The fields the window's search box looks in (`show = { search = true }`).
@@ -432,5 +378,19 @@ mod label_tests {
         // A map onto words is shown as it is.
         assert_eq!(p.label(result, "阴性"), None);
         assert_eq!(p.label(999, "1"), None);
+    }
+}
+
+/// Profiles are named TOML files: found, read and reported by `src/named.rs`.
+impl crate::named::Named for Profile {
+    const KIND: crate::named::FileKind = crate::named::FileKind::Profile;
+    const BUILTIN: &'static [(&'static str, &'static str)] = BUILTIN;
+    const BUILTIN_DIR: &'static str = "mappings";
+    fn parse(found: &crate::named::Found<'_>) -> Result<Profile, ProfileError> {
+        let origin = match found.path {
+            Some(p) => Origin::File(p.to_owned()),
+            None => Origin::Builtin,
+        };
+        Profile::parse(found.stem, found.text, origin)
     }
 }

@@ -7,62 +7,16 @@
 //! ([`crate::upload::target::Target::parse`]): a source is read as a target whose upload path is
 //! the export path.
 
-use crate::issue::Lang;
-use crate::message::{Localized, Text};
-use crate::upload::target::{Target, TargetError, key_note};
+use crate::named::{FileKind, Found, Named};
+use crate::upload::target::{Target, TargetError};
 use reqwest::Url;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-/// Why a source could not be loaded. Every variant names the file.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[error("{}", self.text(Lang::Zh))]
-pub enum SourceError {
-    Invalid {
-        path: String,
-        key: Option<String>,
-        detail: String,
-    },
-    Io {
-        path: String,
-        detail: String,
-    },
-    NotFound {
-        name: String,
-        dir: String,
-    },
-}
-
-impl Localized for SourceError {
-    fn message(&self) -> Text {
-        match self {
-            SourceError::Invalid { path, key, detail } => {
-                let key = key_note(key);
-                Text::new(
-                    format!(
-                        "数据来源文件「{path}」{}有误：{detail}。请改正后再试。",
-                        key.zh
-                    ),
-                    format!("source file {path}{}: {detail}", key.en),
-                )
-            }
-            SourceError::Io { path, detail } => Text::new(
-                format!("读不了数据来源文件「{path}」：{detail}"),
-                format!("cannot read source file {path}: {detail}"),
-            ),
-            SourceError::NotFound { name, dir } => {
-                let (name, dir) = (crate::paths::for_line(name), crate::paths::for_line(dir));
-                Text::new(
-                    format!(
-                        "找不到名为「{name}」的数据来源。请把 {name}.toml 放进文件夹「{dir}」，或直接给出 .toml 文件的路径。"
-                    ),
-                    format!("no source named {name} in {dir}"),
-                )
-            }
-        }
-    }
-}
+/// Why a source could not be loaded: the one error of every named TOML file (`src/named.rs`),
+/// naming the file (`NotFound`'s `available` is the folder looked in).
+pub type SourceError = crate::named::FileError;
 
 /// GET with a query string, or POST with form fields.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -131,7 +85,9 @@ impl Source {
         dir: Option<&Path>,
     ) -> Result<Source, SourceError> {
         let invalid = |key: Option<&str>, detail: String| SourceError::Invalid {
+            kind: FileKind::Source,
             path: shown.to_owned(),
+            line: None,
             key: key.map(str::to_owned),
             detail,
         };
@@ -198,15 +154,24 @@ impl Source {
                     }
                 });
                 SourceError::Invalid {
+                    kind: FileKind::Source,
                     path: shown.to_owned(),
+                    line: None,
                     key,
                     detail: detail.replace("/nat/import", "/nat/export"),
                 }
             }
-            TargetError::Io { path, detail } => SourceError::Io { path, detail },
-            TargetError::NotFound { name, available } => SourceError::NotFound {
+            TargetError::Io { path, detail, .. } => SourceError::Io {
+                kind: FileKind::Source,
+                path,
+                detail,
+            },
+            TargetError::NotFound {
+                name, available, ..
+            } => SourceError::NotFound {
+                kind: FileKind::Source,
                 name,
-                dir: available,
+                available,
             },
         })?;
         Ok(Source {
@@ -222,44 +187,13 @@ impl Source {
 
     /// Loads a source file; its reference is its absolute path.
     pub fn from_path(path: &Path) -> Result<Source, SourceError> {
-        let text =
-            crate::bounded::read_to_string(path, crate::bounded::TEXT_FILE).map_err(|e| {
-                SourceError::Io {
-                    path: crate::paths::shown(path),
-                    detail: e.reason(),
-                }
-            })?;
-        let abs = std::path::absolute(path).unwrap_or_else(|_| path.to_owned());
-        Source::parse(
-            &crate::paths::shown(&abs),
-            &crate::paths::shown(path),
-            &text,
-            abs.parent(),
-        )
+        crate::named::from_path(path)
     }
 
     /// A source by stem in `dir` (the config folder's `sources/`), or by path when `name` ends
     /// in `.toml` or is a file.
     pub fn find(name: &str, dir: Option<&Path>) -> Result<Source, SourceError> {
-        let as_path = Path::new(name);
-        if name.to_ascii_lowercase().ends_with(".toml") || as_path.is_file() {
-            return Source::from_path(as_path);
-        }
-        if let Some(dir) = dir {
-            let path = dir.join(format!("{name}.toml"));
-            if path.is_file() {
-                let text = crate::bounded::read_to_string(&path, crate::bounded::TEXT_FILE)
-                    .map_err(|e| SourceError::Io {
-                        path: crate::paths::shown(&path),
-                        detail: e.reason(),
-                    })?;
-                return Source::parse(name, &crate::paths::shown(&path), &text, Some(dir));
-            }
-        }
-        Err(SourceError::NotFound {
-            name: name.to_owned(),
-            dir: dir.map(crate::paths::shown).unwrap_or_default(),
-        })
+        crate::named::find(name, dir)
     }
 
     /// The parameters with the placeholders filled for `day` (today is `today`).
@@ -294,6 +228,16 @@ fn fill(text: &str, day: chrono::NaiveDate, today: chrono::NaiveDate) -> String 
     text.replace("{date}", &f(day))
         .replace("{today}", &f(today))
         .replace("{yesterday}", &f(today.pred_opt().unwrap_or(today)))
+}
+
+/// Sources are named TOML files: found, read and reported by `src/named.rs` (none is built in).
+impl Named for Source {
+    const KIND: FileKind = FileKind::Source;
+    const BUILTIN: &'static [(&'static str, &'static str)] = &[];
+    const BUILTIN_DIR: &'static str = "";
+    fn parse(found: &Found<'_>) -> Result<Source, SourceError> {
+        Source::parse(found.reference, found.shown, found.text, found.dir)
+    }
 }
 
 /// The user's sources folder.

@@ -5,8 +5,7 @@
 //! folder; a target is named by its file stem or given as a path.
 // Over 600 lines: the target file format with its checks and their tests.
 
-use crate::issue::Lang;
-use crate::message::{Localized, Text};
+use crate::named::{FileKind, Found, Named};
 use crate::paths::for_line;
 use reqwest::Url;
 use serde::Deserialize;
@@ -25,69 +24,9 @@ pub const BUILTIN: &[(&str, &str)] = &[
     ),
 ];
 
-/// Why a target could not be loaded. Every variant names the file.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[error("{}", self.text(Lang::Zh))]
-pub enum TargetError {
-    Invalid {
-        path: String,
-        line: usize,
-        key: Option<String>,
-        detail: String,
-    },
-    Io {
-        path: String,
-        detail: String,
-    },
-    NotFound {
-        name: String,
-        available: String,
-    },
-}
-
-/// The key a message is about, `（键 k）` / ` (key k)`, or nothing (a target's or a source's).
-pub(crate) fn key_note(key: &Option<String>) -> Text {
-    match key {
-        Some(k) => Text::new(format!("（键 {k}）"), format!(" (key {k})")),
-        None => Text::new("", ""),
-    }
-}
-
-impl Localized for TargetError {
-    fn message(&self) -> Text {
-        match self {
-            TargetError::Invalid {
-                path,
-                line,
-                key,
-                detail,
-            } => {
-                let key = key_note(key);
-                Text::new(
-                    format!(
-                        "上报目标文件「{path}」第 {line} 行{}有误：{detail}。请改正这一行后再试。",
-                        key.zh
-                    ),
-                    format!("target file {path}, line {line}{}: {detail}", key.en),
-                )
-            }
-            TargetError::Io { path, detail } => Text::new(
-                format!("读不了上报目标文件「{path}」：{detail}"),
-                format!("cannot read target file {path}: {detail}"),
-            ),
-            TargetError::NotFound { name, available } => {
-                // Names typed on a command line or found as file names: one line each.
-                let (name, available) = (for_line(name), for_line(available));
-                Text::new(
-                    format!(
-                        "找不到名为「{name}」的上报目标。可用的目标：{available}。也可以直接给出 .toml 文件的路径。"
-                    ),
-                    format!("no upload target named {name}; available: {available}"),
-                )
-            }
-        }
-    }
-}
+/// Why a target could not be loaded: the one error of every named TOML file (`src/named.rs`),
+/// naming the file.
+pub type TargetError = crate::named::FileError;
 
 /// How to log in.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -209,8 +148,9 @@ impl Target {
         let err = |span: Option<std::ops::Range<usize>>, detail: String| {
             let (line, key) = crate::profile::line_and_key(text, span);
             TargetError::Invalid {
+                kind: FileKind::Target,
                 path: shown.to_owned(),
-                line,
+                line: Some(line),
                 key,
                 detail: detail.trim().to_owned(),
             }
@@ -447,47 +387,13 @@ impl Target {
 
     /// Loads a target file; its reference is its absolute path.
     pub fn from_path(path: &Path) -> Result<Target, TargetError> {
-        let text =
-            crate::bounded::read_to_string(path, crate::bounded::TEXT_FILE).map_err(|e| {
-                TargetError::Io {
-                    path: crate::paths::shown(path),
-                    detail: e.reason(),
-                }
-            })?;
-        let abs = std::path::absolute(path).unwrap_or_else(|_| path.to_owned());
-        Target::parse(
-            &crate::paths::shown(&abs),
-            &crate::paths::shown(path),
-            &text,
-            abs.parent(),
-        )
+        crate::named::from_path(path)
     }
 
     /// A target by stem (the user's `targets/` folder first, then the built-in ones), or by
     /// path when `name` ends in `.toml` or is a file.
     pub fn find(name: &str, user_dir: Option<&Path>) -> Result<Target, TargetError> {
-        let as_path = Path::new(name);
-        if name.to_ascii_lowercase().ends_with(".toml") || as_path.is_file() {
-            return Target::from_path(as_path);
-        }
-        if let Some(dir) = user_dir {
-            let path = dir.join(format!("{name}.toml"));
-            if path.is_file() {
-                let text = crate::bounded::read_to_string(&path, crate::bounded::TEXT_FILE)
-                    .map_err(|e| TargetError::Io {
-                        path: crate::paths::shown(&path),
-                        detail: e.reason(),
-                    })?;
-                return Target::parse(name, &crate::paths::shown(&path), &text, Some(dir));
-            }
-        }
-        if let Some((stem, text)) = BUILTIN.iter().find(|(n, _)| *n == name) {
-            return Target::parse(stem, &format!("mappings/targets/{stem}.toml"), text, None);
-        }
-        Err(TargetError::NotFound {
-            name: name.to_owned(),
-            available: available(user_dir).join("、"),
-        })
+        crate::named::find(name, user_dir)
     }
 
     /// Who this target is, for the ledger and for batch ids: its `name` together with its
@@ -525,20 +431,17 @@ impl Target {
 
 /// The stems of every target found: built-in, then the user's.
 pub fn available(user_dir: Option<&Path>) -> Vec<String> {
-    let mut names: Vec<String> = BUILTIN.iter().map(|(n, _)| (*n).to_owned()).collect();
-    if let Some(dir) = user_dir
-        && let Ok(entries) = std::fs::read_dir(dir)
-    {
-        let mut user: Vec<String> = entries
-            .flatten()
-            .map(|e| e.path())
-            .filter(|p| p.extension().is_some_and(|e| e == "toml"))
-            .filter_map(|p| p.file_stem().map(|s| s.to_string_lossy().into_owned()))
-            .collect();
-        user.sort();
-        names.extend(user);
+    crate::named::names::<Target>(user_dir)
+}
+
+/// Targets are named TOML files: found, read and reported by `src/named.rs`.
+impl Named for Target {
+    const KIND: FileKind = FileKind::Target;
+    const BUILTIN: &'static [(&'static str, &'static str)] = BUILTIN;
+    const BUILTIN_DIR: &'static str = "mappings/targets";
+    fn parse(found: &Found<'_>) -> Result<Target, TargetError> {
+        Target::parse(found.reference, found.shown, found.text, found.dir)
     }
-    names
 }
 
 /// `base` joined with an absolute `path` (which must start with `/`).
@@ -646,6 +549,7 @@ fn check_placeholders(value: &str) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::message::Localized;
 
     const MINIMAL: &str = r#"
 name = "测试平台"
@@ -689,7 +593,7 @@ path = "/nat/import"
         let e = parse(&text).unwrap_err();
         match &e {
             TargetError::Invalid { line, key, .. } => {
-                assert_eq!(*line, 3);
+                assert_eq!(*line, Some(3));
                 assert_eq!(key.as_deref(), Some("base_url"));
             }
             other => panic!("{other:?}"),
@@ -711,7 +615,7 @@ path = "/nat/import"
         };
         assert_eq!(
             (*line, key.as_deref(), path.as_str()),
-            (4, Some("timeout_s"), "t.toml")
+            (Some(4), Some("timeout_s"), "t.toml")
         );
 
         let text = format!("{MINIMAL}fields = {{ a = \"{{when}}\" }}\n");
