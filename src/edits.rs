@@ -10,8 +10,6 @@ use crate::batch::Batch;
 use crate::issue::Lang;
 use crate::message::{Localized, Text, io_message};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 /// Why saved edits could not be read or written.
@@ -113,21 +111,6 @@ impl Restored {
             format!("restored {edits} earlier edits and {excluded} rows left out"),
         ))
     }
-}
-
-/// SHA-256 of a file's content, hex.
-pub fn file_hash(path: &Path) -> std::io::Result<String> {
-    let mut file = std::fs::File::open(path)?;
-    let mut h = Sha256::new();
-    let mut buf = vec![0u8; 1 << 16];
-    loop {
-        let n = file.read(&mut buf)?;
-        if n == 0 {
-            break;
-        }
-        h.update(&buf[..n]);
-    }
-    Ok(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
 }
 
 /// Where saved edits live: `<data folder>/edits/`.

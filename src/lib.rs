@@ -10,6 +10,7 @@ pub mod batch;
 pub mod bounded;
 pub mod credentials;
 pub mod db;
+pub mod digest;
 pub mod edits;
 pub mod guess;
 pub mod issue;

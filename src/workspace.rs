@@ -112,7 +112,12 @@ pub fn load(
     }
     let mut batch = pipeline::load(path, profiles, &options, progress)?;
     let store = folders.edit_store();
-    let (edits, restored) = match crate::edits::file_hash(path) {
+    // The front end's hash when it has one: an opened file is read for its hash once.
+    let hash = match options.hash.take() {
+        Some(hash) => Ok(hash),
+        None => crate::digest::file_sha256(path),
+    };
+    let (edits, restored) = match hash {
         Ok(hash) => match store.load(&hash) {
             Ok(saved) => {
                 let restored = crate::edits::apply(&mut batch, &saved);

@@ -84,3 +84,42 @@ fn edits_reach_the_written_sheet_and_never_the_source() {
     assert_eq!(read_text_sheet(&out)[1][0], "新名字");
     assert_eq!(std::fs::read(&path).unwrap(), source);
 }
+
+/// The window hashes a file to claim it and hands the hash on: the workflow keys the saved
+/// edits by the hash it is given and does not hash the file again (issue 21: a file opened in
+/// the window was read for its hash twice). Told a hash the file does not have, it restores the
+/// edits saved under that one, which it could not do had it read the file for its own.
+#[test]
+fn the_workflow_takes_the_front_ends_hash_and_reads_none_of_its_own() {
+    use sheetbridge::pipeline::Options;
+    use sheetbridge::workspace::{self, Folders};
+    let dir = tmp();
+    let path = dir.path().join("in.xlsx");
+    write_xlsx(&path, &[SheetSpec::new("Sheet1", simple_rows(3))]);
+    let folders = Folders {
+        data: dir.path().join("data"),
+        config: None,
+    };
+    let given = sheetbridge::digest::bytes_sha256(b"what the window computed");
+    let real = sheetbridge::digest::file_sha256(&path).unwrap();
+    assert_ne!(given, real);
+    let store = folders.edit_store();
+    let mut saved = store.load(&given).unwrap();
+    saved.set_excluded(3, true);
+    store.save(&given, &saved).unwrap();
+    let profiles = sheetbridge::profile::Profiles::load(None);
+    let load = |hash: Option<String>| {
+        let options = Options {
+            hash,
+            ..Options::default()
+        };
+        workspace::load(&folders, &profiles, &path, options, None, &()).unwrap()
+    };
+    let loaded = load(Some(given));
+    assert_eq!(loaded.restored.excluded, 1, "{:?}", loaded.warnings);
+    assert_eq!(loaded.batch.summary().excluded, 1);
+    // Without one, the workflow hashes the file itself: nothing was saved under its real hash.
+    let loaded = load(None);
+    assert_eq!(loaded.restored.excluded, 0);
+    assert_eq!(loaded.batch.summary().excluded, 0);
+}

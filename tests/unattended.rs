@@ -536,7 +536,7 @@ fn claimed_files_wait_for_the_claim_to_end() {
     let env = Env::new(5000);
     ok(&env.fetch("clean"), 0);
     let file = env.folder().join(&Env::visible(&env.folder())[0]);
-    let sha = sheetbridge::unattended::file_sha256(&file).unwrap();
+    let sha = sheetbridge::digest::file_sha256(&file).unwrap();
     let held = sheetbridge::unattended::claim::claim(&env.path().join("data"), &sha, &file)
         .unwrap()
         .unwrap();

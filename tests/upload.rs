@@ -916,7 +916,7 @@ fn convert_and_check_look_in_the_ledger_of_their_target_and_apply_saved_decision
     );
 
     // The clerk left line 3 out in the window: convert leaves it out too, and says so.
-    let hash = sheetbridge::edits::file_hash(&input).unwrap();
+    let hash = sheetbridge::digest::file_sha256(&input).unwrap();
     let store = sheetbridge::edits::EditStore::new(&env.path().join("data"));
     let mut saved = store.load(&hash).unwrap();
     saved.set_excluded(3, true);

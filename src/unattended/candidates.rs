@@ -169,7 +169,7 @@ impl Candidate {
                 f.metadata()
                     .is_ok_and(|m| m.is_file() && !is_link("", &m) && Look::of(&m) == self.look)
             })
-            .and_then(|f| super::reader_sha256(f).ok());
+            .and_then(|f| crate::digest::reader_sha256(f).ok());
         // Still the same file by its name (not swapped for a link in the meantime)?
         let still = std::fs::symlink_metadata(&self.path)
             .is_ok_and(|m| !m.file_type().is_symlink() && Look::of(&m) == self.look);

@@ -195,7 +195,7 @@ impl Fetch<'_> {
                 title,
             }
         })?;
-        let sha = super::file_sha256(temp.path()).map_err(|e| save_err(temp.path(), e))?;
+        let sha = crate::digest::file_sha256(temp.path()).map_err(|e| save_err(temp.path(), e))?;
         let day = self.day.format("%Y-%m-%d").to_string();
         let last = journal.last_fetched(&self.source.reference, &day)?;
         if last.as_ref().is_some_and(|(bytes, _)| *bytes == sha) {

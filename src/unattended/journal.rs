@@ -313,7 +313,7 @@ impl Journal {
 pub fn record_written(data_dir: &Path, paths: &[&Path]) -> Result<(), JournalError> {
     let journal = Journal::open(data_dir)?;
     for path in paths {
-        let sha = super::file_sha256(path).map_err(|e| JournalError {
+        let sha = crate::digest::file_sha256(path).map_err(|e| JournalError {
             path: path.to_path_buf(),
             detail: io_message(&e),
         })?;
@@ -364,6 +364,16 @@ impl Output {
 /// front end asks before offering or opening a file as an export. A file that cannot be read,
 /// or no journal yet, is judged by its name alone; the journal is never created here.
 pub fn own_output(data_dir: Option<&Path>, path: &Path) -> Option<Output> {
+    own_output_hashed(data_dir, path, None)
+}
+
+/// [`own_output`] for a file whose content hash the caller has already
+/// ([`crate::digest::file_sha256`]): the file is not read again.
+pub fn own_output_hashed(
+    data_dir: Option<&Path>,
+    path: &Path,
+    sha256: Option<&str>,
+) -> Option<Output> {
     if let Some(stem) = path.file_stem() {
         let stem = stem.to_string_lossy();
         for (end, kind) in [
@@ -377,7 +387,10 @@ pub fn own_output(data_dir: Option<&Path>, path: &Path) -> Option<Output> {
         }
     }
     let data_dir = data_dir.filter(|d| path_in(d).is_file())?;
-    let sha = super::file_sha256(path).ok()?;
+    let sha = match sha256 {
+        Some(sha) => sha.to_owned(),
+        None => crate::digest::file_sha256(path).ok()?,
+    };
     let journal = Journal::open(data_dir).ok()?;
     journal
         .is_output(&sha)
