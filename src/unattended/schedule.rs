@@ -86,7 +86,7 @@ impl Localized for ScheduleError {
                 format!("{program} failed: {detail}"),
             ),
             ScheduleError::Unquotable { field, backend, ch } => {
-                let (zh, en) = field.names();
+                let Text { zh, en } = field.names();
                 let c = shown_char(*ch);
                 Text::new(
                     format!(
@@ -103,7 +103,7 @@ impl Localized for ScheduleError {
                 backend,
                 shown,
             } => {
-                let (zh, en) = field.names();
+                let Text { zh, en } = field.names();
                 Text::new(
                     format!(
                         "{zh}「{shown}」里有无法识别的字符，{}的任务里不能写入它，定时任务没有安装。请给它改个名后再安装。",
@@ -316,21 +316,18 @@ pub enum Field {
 }
 
 impl Field {
-    fn names(&self) -> (String, String) {
+    fn names(&self) -> Text {
         match self {
-            Field::Program => ("本程序的路径".into(), "the program's path".into()),
-            Field::Folder => ("要监视的文件夹".into(), "the watched folder".into()),
-            Field::Target => ("上报目标的名称".into(), "the target's name".into()),
-            Field::Source => ("数据来源的名称".into(), "the source's name".into()),
-            Field::Log => (
-                "定时任务的日志文件".into(),
-                "the scheduled run's log".into(),
-            ),
+            Field::Program => Text::new("本程序的路径", "the program's path"),
+            Field::Folder => Text::new("要监视的文件夹", "the watched folder"),
+            Field::Target => Text::new("上报目标的名称", "the target's name"),
+            Field::Source => Text::new("数据来源的名称", "the source's name"),
+            Field::Log => Text::new("定时任务的日志文件", "the scheduled run's log"),
             Field::Variable(name) => {
                 let name = crate::paths::for_line(name);
-                (format!("环境变量 {name}"), format!("the variable {name}"))
+                Text::new(format!("环境变量 {name}"), format!("the variable {name}"))
             }
-            Field::Word => ("命令".into(), "the command".into()),
+            Field::Word => Text::new("命令", "the command"),
         }
     }
 }
