@@ -354,6 +354,20 @@ impl Profile {
     }
 }
 
+/// Profiles are named TOML files: found, read and reported by `src/named.rs`.
+impl crate::named::Named for Profile {
+    const KIND: crate::named::FileKind = crate::named::FileKind::Profile;
+    const BUILTIN: &'static [(&'static str, &'static str)] = BUILTIN;
+    const BUILTIN_DIR: &'static str = "mappings";
+    fn parse(found: &crate::named::Found<'_>) -> Result<Profile, ProfileError> {
+        let origin = match found.path {
+            Some(p) => Origin::File(p.to_owned()),
+            None => Origin::Builtin,
+        };
+        Profile::parse(found.stem, found.text, origin)
+    }
+}
+
 #[cfg(test)]
 mod label_tests {
     use super::*;
@@ -378,19 +392,5 @@ mod label_tests {
         // A map onto words is shown as it is.
         assert_eq!(p.label(result, "阴性"), None);
         assert_eq!(p.label(999, "1"), None);
-    }
-}
-
-/// Profiles are named TOML files: found, read and reported by `src/named.rs`.
-impl crate::named::Named for Profile {
-    const KIND: crate::named::FileKind = crate::named::FileKind::Profile;
-    const BUILTIN: &'static [(&'static str, &'static str)] = BUILTIN;
-    const BUILTIN_DIR: &'static str = "mappings";
-    fn parse(found: &crate::named::Found<'_>) -> Result<Profile, ProfileError> {
-        let origin = match found.path {
-            Some(p) => Origin::File(p.to_owned()),
-            None => Origin::Builtin,
-        };
-        Profile::parse(found.stem, found.text, origin)
     }
 }
