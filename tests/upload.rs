@@ -536,10 +536,11 @@ fn killed_sender_loses_nothing_and_sends_nothing_twice() {
     sw.delay_ms.store(50, Ordering::SeqCst);
     sw.answer_delay_ms.store(100, Ordering::SeqCst);
 
-    let started = Instant::now();
+    // Counted, not timed: the runs go on until 20 kills landed while batches were being sent,
+    // whatever the machine's load; the bound on runs only stops a sender that never sends.
     let mut kills_while_busy = 0;
     let mut runs = 0;
-    while kills_while_busy < 20 && runs < 200 && started.elapsed() < Duration::from_secs(240) {
+    while kills_while_busy < 20 && runs < 200 {
         runs += 1;
         let mut child = env
             .command(&["outbox", "send", "--max-wait", "60"])
@@ -776,11 +777,24 @@ fn three_programs(idempotent: bool) -> (Env, usize, i32) {
     let mut uploader = upload(&env);
     let mut kills = 0;
     let mut upload_killed = false;
-    let started = Instant::now();
     // Only kills that land while the sender is sending are counted: it is killed after a new
     // request reached the platform, at a random moment of the next ones, however long the
-    // machine's load makes its start-up take. The time is a guard against a hang, not a budget.
-    while kills < 12 && started.elapsed() < Duration::from_secs(900) {
+    // machine's load makes its start-up take. Counted, not timed: the bound on runs only stops
+    // a sender that never sends.
+    // The upload reads and queues its 20,000 rows before anything is sent: the senders start
+    // once the platform has seen a request, so a run finds work to interrupt instead of using
+    // up the runs while the upload is still reading. (A guard against a hang, not a budget.)
+    let reading = Instant::now();
+    while env.platform.shared.requests.load(Ordering::SeqCst) == 0 {
+        assert!(
+            reading.elapsed() < Duration::from_secs(600),
+            "the upload sent nothing"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let mut sender_runs = 0;
+    while kills < 12 && sender_runs < 200 {
+        sender_runs += 1;
         let requests = &env.platform.shared.requests;
         let before = requests.load(Ordering::SeqCst);
         let mut sender = env
@@ -811,7 +825,10 @@ fn three_programs(idempotent: bool) -> (Env, usize, i32) {
             uploader = upload(&env);
         }
     }
-    assert!(kills >= 10, "only {kills} kills while sending");
+    assert!(
+        kills >= 10,
+        "only {kills} kills while sending in {sender_runs} runs"
+    );
     let out = uploader.wait_with_output().unwrap();
     let upload_err = String::from_utf8_lossy(&out.stderr).into_owned();
     let upload_code = out.status.code().unwrap_or(-1);
