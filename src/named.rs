@@ -216,14 +216,23 @@ pub fn from_path<T: Named>(path: &Path) -> Result<T, FileError> {
 }
 
 /// A file by name: a path (see [`is_path`]), else `<name>.toml` in the user's folder, else the
-/// compiled-in file of that stem.
+/// compiled-in file of that stem. Every name [`names`] lists is found.
 pub fn find<T: Named>(name: &str, user_dir: Option<&Path>) -> Result<T, FileError> {
     if is_path(name) {
         return from_path(Path::new(name));
     }
     if let Some(dir) = user_dir {
-        let path = dir.join(format!("{name}.toml"));
-        if path.is_file() {
+        // `<name>.toml`, or the same stem under another case of the extension (`.TOML`), as
+        // [`names`] lists it.
+        let exact = dir.join(format!("{name}.toml"));
+        let path = if exact.is_file() {
+            Some(exact)
+        } else {
+            files_in(dir)
+                .into_iter()
+                .find(|p| p.file_stem().is_some_and(|s| s == name) && p.is_file())
+        };
+        if let Some(path) = path {
             let text = read(T::KIND, &path)?;
             return T::parse(&Found {
                 stem: name,
@@ -326,6 +335,7 @@ mod tests {
         std::fs::write(dir.path().join("bad.toml"), "value = \n").unwrap();
         let one = find::<Number>("one", Some(dir.path())).unwrap();
         assert_eq!((one.value, one.reference.as_str()), (11, "one"));
+        assert_eq!(find::<Number>("Two", Some(dir.path())).unwrap().value, 2);
         let by_path = dir.path().join("Two.TOML");
         let two = find::<Number>(&by_path.to_string_lossy(), None).unwrap();
         assert_eq!((two.value, two.stem.as_str()), (2, "Two"));
