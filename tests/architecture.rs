@@ -704,10 +704,7 @@ fn sqlite_belongs_to_upload_and_the_journal() {
 /// Debt being paid (issue 21, 'route'): front-end, unattended and support files that hold the
 /// outbox (`Outbox`, `&mut Outbox`, `Outbox::`; not a variant named `Outbox(..)`, as the
 /// command line's subcommand) instead of going through the workspace.
-const OUTBOX_ROUTE_DEBT: &[&str] = &[
-    "src/app/upload/sender.rs",
-    "src/unattended/handle.rs",
-];
+const OUTBOX_ROUTE_DEBT: &[&str] = &["src/app/upload/sender.rs", "src/unattended/handle.rs"];
 
 #[test]
 fn front_ends_reach_the_outbox_through_the_workspace() {
@@ -725,6 +722,33 @@ fn front_ends_reach_the_outbox_through_the_workspace() {
         OUTBOX_ROUTE_DEBT,
         "",
     );
+}
+
+/// The bottom of the map's picture: files that import only each other.
+const BOTTOM: &[&str] = &[
+    "src/bounded.rs",
+    "src/db.rs",
+    "src/digest.rs",
+    "src/issue.rs",
+    "src/log.rs",
+    "src/message.rs",
+    "src/named.rs",
+    "src/paths.rs",
+    "src/privacy.rs",
+];
+
+#[test]
+fn the_bottom_imports_nothing_above_it() {
+    let graph = arrows(&load_files());
+    let mut up = Vec::new();
+    for f in BOTTOM {
+        for t in &graph[*f] {
+            if !BOTTOM.contains(&t.as_str()) {
+                up.push(format!("{f} -> {t}"));
+            }
+        }
+    }
+    assert!(up.is_empty(), "the bottom imports from above: {up:?}");
 }
 
 #[test]
