@@ -4,16 +4,14 @@
 
 use super::Session;
 use super::{Cmd, Msg, Unattended, WatchSetup};
-use crate::batch::RowStatus;
 use crate::credentials::Finder;
 use crate::message::Localized;
 use crate::unattended::handle::{ConvertOptions, Workflow};
 use crate::unattended::journal::Journal;
 use crate::unattended::watch::{self, Settle, Watch, WatchError};
 use crate::upload::client::Outcome;
-use crate::upload::outbox::{BatchRecord, Outbox, OutboxError};
-use crate::upload::send::{Flow, SendHooks};
-use crate::workspace::{Folders, Workspace};
+use crate::upload::outbox::{BatchRecord, OutboxError, Queued};
+use crate::workspace::{Batches, Flow, Folders, Hooks, Workspace};
 use eframe::egui;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{Receiver, Sender, TryRecvError};
@@ -42,7 +40,7 @@ pub(super) fn run(
     let data = ws.folders().data.clone();
     let keys = super::finder(ws.folders().config.clone());
     let mut hooks = WindowHooks::new(rx, tx, ctx, data.clone(), keys);
-    hooks.records(ws.outbox());
+    hooks.records(&ws.batches());
     hooks.report(&data);
     let mut budget = Budget::default();
     loop {
@@ -50,7 +48,7 @@ pub(super) fn run(
             Ok(c) => c,
             Err(_) => return,
         };
-        let flow = hooks.handle(ws.outbox(), cmd);
+        let flow = hooks.handle(&mut ws.batches(), cmd);
         if flow == Flow::Now && hooks.creds.is_none() {
             // A retry or a new upload while no run is going: send with the last credentials.
             hooks.creds = hooks.known.clone();
@@ -140,7 +138,7 @@ fn send_runs(
         };
         let _ = tx.send(Msg::Sending(true));
         if fresh_run {
-            let _ = ws.outbox().all_due_now();
+            let _ = ws.batches().all_due_now();
         }
         hooks.in_run = true;
         // The clerk's typed credentials go to their own target's batches; every other
@@ -161,7 +159,7 @@ fn send_runs(
         if hooks.creds.is_none() {
             let _ = tx.send(Msg::SenderDone(done));
         }
-        hooks.records(ws.outbox());
+        hooks.records(&ws.batches());
     }
 }
 
@@ -382,8 +380,8 @@ impl<'a> WindowHooks<'a> {
         self.report(data);
     }
 
-    fn records(&self, outbox: &Outbox) {
-        if let Ok(records) = outbox.list() {
+    fn records(&self, batches: &Batches<'_>) {
+        if let Ok(records) = batches.list() {
             let _ = self.tx.send(Msg::Records(records));
         }
         self.ctx.request_repaint();
@@ -395,7 +393,7 @@ impl<'a> WindowHooks<'a> {
     }
 
     /// Serves one command; `Stop` when a send run must (re)start with `self.creds`.
-    fn handle(&mut self, outbox: &mut Outbox, cmd: Cmd) -> Flow {
+    fn handle(&mut self, batches: &mut Batches<'_>, cmd: Cmd) -> Flow {
         let flow = match cmd {
             Cmd::Refresh => Flow::Continue,
             Cmd::Send(creds) => {
@@ -411,17 +409,16 @@ impl<'a> WindowHooks<'a> {
                 target,
                 reply,
             } => {
-                let rows: Vec<usize> = batch.rows_with(RowStatus::Ready).collect();
-                let source = crate::paths::file_name(&batch.source.path);
-                let result = outbox
-                    .queue(&target, &batch, &rows, &source)
+                // The one way rows are queued (Workspace::queue's, with its log line).
+                let result = batches
+                    .queue(&target, &batch)
                     .map(|queued| {
                         let new = queued
                             .iter()
-                            .filter(|q| matches!(q, crate::upload::outbox::Queued::New { .. }))
+                            .filter(|q| matches!(q, Queued::New { .. }))
                             .count();
                         let ids: Vec<String> = queued.iter().map(|q| q.id().to_owned()).collect();
-                        let _ = outbox.due_now(&ids);
+                        let _ = batches.due_now(&ids);
                         (new, queued.len() - new)
                     })
                     .map_err(|e| e.pair());
@@ -429,19 +426,19 @@ impl<'a> WindowHooks<'a> {
                 Flow::Now
             }
             Cmd::Retry(id) => {
-                if let Err(e) = outbox.retry(&id) {
+                if let Err(e) = batches.retry(&id) {
                     self.failed(&e);
                 }
                 Flow::Now
             }
             Cmd::Forget(id) => {
-                if let Err(e) = outbox.forget(&id) {
+                if let Err(e) = batches.forget(&id) {
                     self.failed(&e);
                 }
                 Flow::Continue
             }
             Cmd::KeepDays(days) => {
-                if let Err(e) = outbox.delete_expired(days) {
+                if let Err(e) = batches.delete_expired(days) {
                     self.failed(&e);
                 }
                 Flow::Continue
@@ -469,12 +466,12 @@ impl<'a> WindowHooks<'a> {
                 Flow::Continue
             }
         };
-        self.records(outbox);
+        self.records(batches);
         flow
     }
 }
 
-impl SendHooks for WindowHooks<'_> {
+impl Hooks for WindowHooks<'_> {
     fn attempt(&mut self, _batch: &BatchRecord, outcome: &Outcome) {
         let _ = self
             .tx
@@ -484,14 +481,14 @@ impl SendHooks for WindowHooks<'_> {
         self.ctx.request_repaint();
     }
 
-    fn idle(&mut self, outbox: &mut Outbox) -> Result<Flow, OutboxError> {
+    fn idle(&mut self, batches: &mut Batches<'_>) -> Result<Flow, OutboxError> {
         if std::mem::take(&mut self.dirty) {
-            self.records(outbox);
+            self.records(batches);
         }
         let mut flow = Flow::Continue;
         loop {
             match self.rx.try_recv() {
-                Ok(cmd) => match self.handle(outbox, cmd) {
+                Ok(cmd) => match self.handle(batches, cmd) {
                     Flow::Stop => return Ok(Flow::Stop),
                     Flow::Now => flow = Flow::Now,
                     Flow::Continue => {}

@@ -4,6 +4,7 @@
 use super::ids::{id_hash, id_number_hash};
 use super::migrate::SCHEMA_VERSION;
 use super::{Outbox, OutboxError};
+use crate::batch::Ledger;
 use crate::upload::target::Target;
 use rusqlite::{Connection, params};
 use std::collections::HashSet;
@@ -26,6 +27,43 @@ impl Outbox {
     /// is not stored), newest first: for the support helper's `lookup`.
     pub fn lookup(&self, query: &Lookup) -> Result<Vec<LedgerEntry>, OutboxError> {
         lookup(&self.conn, query).map_err(self.db())
+    }
+
+    /// The rows a new load for `target` must not queue again: its ledger, and the rows of every
+    /// batch not yet decided (queued, sending or waiting), read on this connection.
+    pub fn known_rows(&self, target: &Target) -> Result<KnownRows, OutboxError> {
+        let ledger = self.ledger(Some(target))?;
+        let db = self.db();
+        let mut st = self
+            .conn
+            .prepare(
+                "SELECT r.barcode, r.id_hash FROM batch_rows r JOIN batches b ON b.id = r.batch_id
+                 WHERE b.state IN ('queued', 'sending', 'waiting')",
+            )
+            .map_err(&db)?;
+        let pending = st
+            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
+            .map_err(&db)?
+            .collect::<Result<_, _>>()
+            .map_err(&db)?;
+        Ok(KnownRows { ledger, pending })
+    }
+}
+
+/// Rows confirmed (the ledger) or in a batch not yet decided (queued, sending, waiting): what
+/// the watcher's load counts as duplicates, so a growing export never queues a row twice.
+pub struct KnownRows {
+    ledger: LedgerSnapshot,
+    pending: HashSet<(String, String)>,
+}
+
+impl Ledger for KnownRows {
+    fn contains(&self, barcode: &str, id_key: &str) -> bool {
+        self.ledger.contains(barcode, id_key)
+            || (!self.pending.is_empty()
+                && self
+                    .pending
+                    .contains(&(barcode.to_owned(), id_hash(id_key))))
     }
 }
 
@@ -187,7 +225,7 @@ impl LedgerSnapshot {
     }
 }
 
-impl crate::batch::Ledger for LedgerSnapshot {
+impl Ledger for LedgerSnapshot {
     fn contains(&self, barcode: &str, id_key: &str) -> bool {
         !self.seen.is_empty() && self.seen.contains(&(barcode.to_owned(), id_hash(id_key)))
     }

@@ -23,7 +23,9 @@ mod tests;
 
 use ids::legacy_batch_id;
 pub use ids::{batch_id, id_hash, id_number_hash};
-pub use ledger::{LedgerEntry, LedgerSnapshot, Lookup, ledger_targets, read_ledger, read_lookup};
+pub use ledger::{
+    KnownRows, LedgerEntry, LedgerSnapshot, Lookup, ledger_targets, read_ledger, read_lookup,
+};
 pub use migrate::SCHEMA_VERSION;
 
 use crate::batch::Batch;
@@ -32,7 +34,7 @@ use crate::message::{Localized, Text, io_message};
 use crate::upload::target::Target;
 use crate::write::WriteError;
 use rusqlite::{Connection, OptionalExtension, params};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Where a batch is.
@@ -246,6 +248,40 @@ pub fn now_ms() -> i64 {
 
 const COLUMNS: &str = "id, target, rows, state, attempts, last_error, created, next_attempt_at, \
                        idempotency_key, confirmed_at, accepted, resend_safe, retry_from, source";
+
+/// Every batch of an existing outbox database, oldest first, read without changing anything
+/// (the diagnostic bundle: another program may be sending). A database of an older version is
+/// read as it is (a batch then has no source). `None` when there is no database.
+pub fn read_batches(data_dir: &Path) -> Result<Option<Vec<BatchRecord>>, OutboxError> {
+    let db_path = data_dir.join("outbox.sqlite");
+    if !db_path.is_file() {
+        return Ok(None);
+    }
+    let db = |e: rusqlite::Error| OutboxError::Db {
+        path: db_path.clone(),
+        detail: e.to_string(),
+    };
+    let conn = crate::db::open(&db_path, crate::db::Access::Read).map_err(db)?;
+    let version: u32 =
+        crate::db::retry(|| conn.pragma_query_value(None, "user_version", |r| r.get(0)))
+            .map_err(db)?;
+    let columns = if version < 2 {
+        COLUMNS.replace(", source", ", NULL")
+    } else {
+        COLUMNS.to_owned()
+    };
+    let mut st = conn
+        .prepare(&format!(
+            "SELECT {columns} FROM batches ORDER BY created, id"
+        ))
+        .map_err(db)?;
+    let all = st
+        .query_map([], record)
+        .map_err(db)?
+        .collect::<Result<_, _>>()
+        .map_err(db)?;
+    Ok(Some(all))
+}
 
 fn record(r: &rusqlite::Row<'_>) -> rusqlite::Result<BatchRecord> {
     let state: String = r.get(3)?;
