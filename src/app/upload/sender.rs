@@ -8,7 +8,8 @@ use crate::credentials::Finder;
 use crate::message::Localized;
 use crate::unattended::handle::{ConvertOptions, Workflow};
 use crate::unattended::journal::Journal;
-use crate::unattended::watch::{self, Settle, Watch, WatchError};
+use crate::unattended::watch::{self, WatchError};
+use crate::unattended::watcher::Watcher;
 use crate::upload::client::Outcome;
 use crate::upload::outbox::{BatchRecord, OutboxError, Queued};
 use crate::workspace::{Batches, Flow, Folders, Hooks, Workspace};
@@ -184,10 +185,10 @@ impl Budget {
     }
 }
 
-/// The window's watcher on the sender thread: the folder, the journal, the files settling.
+/// The window's watcher on the sender thread: its setup, and the watcher both front ends run.
 struct Watching {
     setup: WatchSetup,
-    settle: Settle,
+    watcher: Watcher,
 }
 
 /// The sender's turn between attempts: the window's commands are served there too, so a
@@ -334,14 +335,8 @@ impl<'a> WindowHooks<'a> {
             convert,
             self.keys.clone(),
         );
-        let watcher = Watch {
-            folder: &setup.folder,
-            data_dir: data,
-            settle: SETTLE,
-        };
         // The pass logs each file's line and each link it skips (named once).
-        let result =
-            made.and_then(|()| watcher.pass(journal, &mut flow, &mut w.settle, &mut |_| {}));
+        let result = made.and_then(|()| w.watcher.pass(journal, &mut flow, &mut |_| {}));
         let ws = flow.into_workspace();
         self.passes += 1;
         let queued = match result {
@@ -444,9 +439,10 @@ impl<'a> WindowHooks<'a> {
                 Flow::Continue
             }
             Cmd::Watch(setup) => {
+                let data = self.data.clone();
                 self.watching = setup.map(|setup| Watching {
+                    watcher: Watcher::new(setup.folder.clone(), data, SETTLE),
                     setup: *setup,
-                    settle: Settle::default(),
                 });
                 self.claimed.clear();
                 self.pass_error = None;
