@@ -6,6 +6,7 @@
 //! Service or `systemctl` that is slow to answer never holds up the window.
 
 use super::settings::{default_watch_folder, watch_folder_warning};
+use super::task::{Poll, Task};
 use super::{App, Notice, upload};
 use crate::credentials::{Account, Store};
 use crate::message::Localized;
@@ -14,7 +15,6 @@ use crate::upload::client::Credentials;
 use crate::upload::target::Target;
 use eframe::egui;
 use std::path::PathBuf;
-use std::sync::mpsc::{Receiver, TryRecvError, channel};
 
 /// Minutes between runs of the scheduled task (`schedule install`'s default).
 const EVERY: u32 = 15;
@@ -39,7 +39,7 @@ enum Done {
 /// The state of settings → 自动上报 that is not saved.
 #[derive(Default)]
 pub(crate) struct AutoState {
-    tasks: Vec<Receiver<Done>>,
+    tasks: Vec<Task<Done>>,
     /// The folder as typed in settings (applied when settings are saved).
     pub(crate) folder_text: Option<String>,
     /// The last word from the credential store (shown under "记住密码").
@@ -185,25 +185,20 @@ impl App {
     }
 
     fn spawn_auto(&mut self, ctx: &egui::Context, work: impl FnOnce() -> Done + Send + 'static) {
-        let (tx, rx) = channel();
-        let ctx = ctx.clone();
-        std::thread::spawn(move || {
-            let _ = tx.send(work());
-            ctx.request_repaint();
-        });
-        self.runtime.auto.tasks.push(rx);
+        let task = Task::spawn("auto", ctx, work);
+        self.runtime.auto.tasks.push(task);
     }
 
     /// Takes in what the workers of 自动上报 found.
     pub(crate) fn poll_auto(&mut self, ctx: &egui::Context) {
         let mut done = Vec::new();
-        self.runtime.auto.tasks.retain(|rx| match rx.try_recv() {
-            Ok(d) => {
+        self.runtime.auto.tasks.retain(|task| match task.poll() {
+            Poll::Done(d) => {
                 done.push(d);
                 false
             }
-            Err(TryRecvError::Empty) => true,
-            Err(TryRecvError::Disconnected) => false,
+            Poll::Running => true,
+            Poll::Died => false,
         });
         for d in done {
             match d {

@@ -1,19 +1,19 @@
 //! The small windows over the main screen: settings, about (with the support kit: the
 //! diagnostic bundle and the installed profile packs), and "close with batches pending?".
 
+use super::task::{Poll, Task};
 use super::{Action, App, Notice, upload};
 use crate::issue::Lang;
 use crate::message::Localized;
 use crate::support::pack::{self, InstalledPack, PackOptions};
 use eframe::egui;
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::{Receiver, TryRecvError};
 
 /// The support kit in the window: a bundle being written or a pack being installed (off the
 /// UI thread), the last bundle, and the installed packs (read when 关于 opens).
 #[derive(Default)]
 pub(crate) struct SupportState {
-    task: Option<Receiver<SupportDone>>,
+    task: Option<Task<SupportDone>>,
     packs: Option<Vec<InstalledPack>>,
     /// The last bundle written (its folder is offered), or why it was not.
     pub(crate) bundle: Option<Result<PathBuf, String>>,
@@ -281,17 +281,13 @@ impl App {
             return;
         }
         let lang = self.lang();
-        let (tx, rx) = std::sync::mpsc::channel();
-        let ctx = ctx.clone();
-        std::thread::spawn(move || {
+        self.ui.support.task = Some(Task::spawn("pack", ctx, move || {
             let opts = PackOptions::new(&config, machine_keys());
             let done = pack::install(&path, &opts)
                 .map(|p| (p.name, p.version, p.notes))
                 .map_err(|e| e.text(lang));
-            let _ = tx.send(SupportDone::Pack(done));
-            ctx.request_repaint();
-        });
-        self.ui.support.task = Some(rx);
+            SupportDone::Pack(done)
+        }));
     }
 
     /// Writes the diagnostic bundle in the background, onto the desktop (else the data folder).
@@ -309,9 +305,7 @@ impl App {
             .or_else(|| self.runtime.dirs.data.clone())
             .unwrap_or_default();
         let lang = self.lang();
-        let (tx, rx) = std::sync::mpsc::channel();
-        let ctx = ctx.clone();
-        std::thread::spawn(move || {
+        self.ui.support.task = Some(Task::spawn("bundle", ctx, move || {
             let out = dir.join(crate::support::diagnose::default_name(
                 chrono::Local::now().date_naive(),
             ));
@@ -325,21 +319,19 @@ impl App {
                     crate::log::event::error(&e.english());
                     e.text(lang)
                 });
-            let _ = tx.send(SupportDone::Bundle(done));
-            ctx.request_repaint();
-        });
-        self.ui.support.task = Some(rx);
+            SupportDone::Bundle(done)
+        }));
     }
 
     /// Takes the result of a bundle or a pack install, once there.
     pub(super) fn poll_support(&mut self) {
-        let Some(rx) = &self.ui.support.task else {
+        let Some(task) = &self.ui.support.task else {
             return;
         };
-        let done = match rx.try_recv() {
-            Ok(done) => done,
-            Err(TryRecvError::Empty) => return,
-            Err(TryRecvError::Disconnected) => {
+        let done = match task.poll() {
+            Poll::Done(done) => done,
+            Poll::Running => return,
+            Poll::Died => {
                 self.ui.support.task = None;
                 return;
             }

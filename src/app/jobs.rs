@@ -1,7 +1,8 @@
-//! Long work off the UI thread: loading and checking a file, writing the results. A job runs
-//! on its own thread, reports progress through atomics and its result over a channel, and asks
-//! for a repaint; the window polls it each frame. One job at a time.
+//! Long work off the UI thread: loading and checking a file, writing the results. A job is a
+//! [`Task`] (the window's one way to start a worker) that also reports progress through
+//! atomics; the window polls it each frame. One job at a time.
 
+use super::task::{self, Task};
 use crate::batch::Batch;
 use crate::pipeline::{self, LoadError, Options, Progress};
 use crate::profile::Profiles;
@@ -10,7 +11,7 @@ use eframe::egui;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::mpsc::{Receiver, TryRecvError, channel};
+use std::sync::mpsc::channel;
 
 /// Progress shared between a job's thread and the window.
 pub struct Shared {
@@ -77,7 +78,7 @@ pub enum Poll {
 pub struct Job {
     pub what: JobKind,
     shared: Arc<Shared>,
-    rx: Receiver<Done>,
+    task: Task<Done>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -99,14 +100,9 @@ impl Job {
             cancel: AtomicBool::new(false),
             ctx: ctx.clone(),
         });
-        let (tx, rx) = channel();
         let thread_shared = Arc::clone(&shared);
-        std::thread::spawn(move || {
-            let done = work(&thread_shared);
-            let _ = tx.send(done);
-            thread_shared.ctx.request_repaint();
-        });
-        Job { what, shared, rx }
+        let task = Task::spawn("job", ctx, move || work(&thread_shared));
+        Job { what, shared, task }
     }
 
     /// Loads and checks a file through the workspace: rows already uploaded to `target` (to
@@ -246,11 +242,11 @@ impl Job {
 
     /// The result, once the job is done.
     pub fn poll(&self) -> Poll {
-        match self.rx.try_recv() {
-            Ok(done) => Poll::Done(done),
-            Err(TryRecvError::Empty) => Poll::Running,
+        match self.task.poll() {
+            task::Poll::Done(done) => Poll::Done(done),
+            task::Poll::Running => Poll::Running,
             // The thread ended without an answer: a bug, shown as such.
-            Err(TryRecvError::Disconnected) => Poll::Died,
+            task::Poll::Died => Poll::Died,
         }
     }
 }

@@ -19,6 +19,7 @@ pub mod recent;
 pub mod review;
 mod sending;
 pub mod settings;
+mod task;
 pub mod upload;
 
 use crate::batch::Batch;

@@ -2,9 +2,9 @@
 //! almost always there). The folder is read on a worker thread when the start screen opens,
 //! never while drawing.
 
+use super::task::{Poll, Task};
 use eframe::egui;
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::{Receiver, channel};
 use std::time::SystemTime;
 
 /// How many files the start screen lists.
@@ -87,7 +87,7 @@ pub fn list(dir: &Path, data: Option<&Path>, max: usize) -> Vec<RecentFile> {
 pub struct Recent {
     pub dir: Option<PathBuf>,
     pub files: Vec<RecentFile>,
-    rx: Option<Receiver<Vec<RecentFile>>>,
+    task: Option<Task<Vec<RecentFile>>>,
 }
 
 impl Recent {
@@ -104,33 +104,26 @@ impl Recent {
             self.files.clear();
             return;
         };
-        let (tx, rx) = channel();
-        let ctx = ctx.clone();
-        let spawned = std::thread::Builder::new()
-            .name("downloads".into())
-            .spawn(move || {
-                // The start screen may be gone by then: nothing to do if so.
-                let _ = tx.send(list(&dir, data.as_deref(), SHOWN));
-                ctx.request_repaint();
-            });
-        if spawned.is_ok() {
-            self.rx = Some(rx);
-        }
+        self.task = Some(Task::spawn("downloads", ctx, move || {
+            list(&dir, data.as_deref(), SHOWN)
+        }));
     }
 
     /// Takes the worker's answer, if it came.
     pub fn poll(&mut self) {
-        if let Some(rx) = &self.rx
-            && let Ok(files) = rx.try_recv()
-        {
-            self.files = files;
-            self.rx = None;
+        match self.task.as_ref().map(Task::poll) {
+            Some(Poll::Done(files)) => {
+                self.files = files;
+                self.task = None;
+            }
+            Some(Poll::Died) => self.task = None,
+            Some(Poll::Running) | None => {}
         }
     }
 
     /// Whether the folder is being read.
     pub fn reading(&self) -> bool {
-        self.rx.is_some()
+        self.task.is_some()
     }
 }
 

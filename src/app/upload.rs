@@ -10,6 +10,7 @@ mod sender;
 
 pub use queue::{Group, QueueAction, groups, plain};
 
+use super::task;
 use crate::batch::Batch;
 use crate::profile::Profiles;
 use crate::unattended::journal::Handled;
@@ -144,7 +145,9 @@ impl Uploads {
             let (cmd_tx, cmd_rx) = channel();
             let tx = tx.clone();
             let ctx = ctx.clone();
-            std::thread::spawn(move || sender::run(folders, keep_days, &cmd_rx, &tx, &ctx));
+            task::worker("sender", move || {
+                sender::run(folders, keep_days, &cmd_rx, &tx, &ctx)
+            });
             cmd_tx
         });
         let u = Uploads {
@@ -235,7 +238,7 @@ impl Uploads {
             self.ticker = Some(Arc::clone(&stop));
             let cmd = cmd.clone();
             let folder = setup.folder.clone();
-            std::thread::spawn(move || ticker(&folder, &cmd, &stop));
+            task::worker("watch-ticker", move || ticker(&folder, &cmd, &stop));
         }
         self.ask(Cmd::Watch(setup.map(Box::new)));
     }
@@ -336,7 +339,7 @@ impl Uploads {
         self.test_result = None;
         let tx = self.tx.clone();
         let ctx = self.ctx.clone();
-        std::thread::spawn(move || {
+        task::worker("test-connection", move || {
             let result = match Client::new(&target) {
                 Ok(mut client) => client.test(&creds.creds).map_err(|o| (o.zh, o.en)),
                 Err(e) => Err(crate::message::Localized::pair(&e)),
