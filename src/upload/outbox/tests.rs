@@ -345,3 +345,63 @@ fn retry_and_forget_only_for_a_persons_decision() {
     let again = ob.queue(&target(1, false), &b, &rows, "in.csv").unwrap();
     assert!(matches!(again[1], Queued::New { .. }));
 }
+
+/// Every `.rs` file under `dir`, relative to the repository, with its text.
+fn sources(root: &Path, dir: &Path, out: &mut Vec<(String, String)>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            sources(root, &path, out);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            let rel = path.strip_prefix(root).unwrap().to_string_lossy();
+            let text = std::fs::read_to_string(&path).unwrap();
+            out.push((rel.replace('\\', "/"), text));
+        }
+    }
+}
+
+/// Files that still run SQL of their own on `outbox.sqlite` (issue 21's debt): this list may
+/// shrink, never grow.
+const SQL_DEBT: &[&str] = &["src/support/lookup.rs"];
+
+#[test]
+fn only_upload_opens_the_outbox_and_no_front_end_holds_it() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files = Vec::new();
+    sources(root, &root.join("src"), &mut files);
+    assert!(files.len() > 50, "read no source: {}", files.len());
+    // rusqlite: the outbox (src/upload/), the journal, and the one opener of databases.
+    let owners = |f: &str| {
+        f.starts_with("src/upload/") || f == "src/unattended/journal.rs" || f == "src/db.rs"
+    };
+    let sql: Vec<&str> = files
+        .iter()
+        .filter(|(f, text)| !owners(f) && text.contains("rusqlite"))
+        .map(|(f, _)| f.as_str())
+        .collect();
+    let new: Vec<&&str> = sql.iter().filter(|f| !SQL_DEBT.contains(f)).collect();
+    assert!(new.is_empty(), "SQL outside src/upload/: {new:?}");
+    let paid: Vec<&&str> = SQL_DEBT.iter().filter(|f| !sql.contains(f)).collect();
+    assert!(paid.is_empty(), "paid, take them off SQL_DEBT: {paid:?}");
+    // The front ends reach the outbox through the workspace only.
+    let front = ["src/app/", "src/cli/", "src/unattended/", "src/support/"];
+    let mut held = Vec::new();
+    for (f, text) in files
+        .iter()
+        .filter(|(f, _)| front.iter().any(|d| f.starts_with(d)))
+    {
+        for (n, line) in text.lines().enumerate() {
+            if line.contains("Outbox::")
+                || line.contains("&mut Outbox")
+                || line.contains(".outbox()")
+            {
+                held.push(format!("{f}:{}: {}", n + 1, line.trim()));
+            }
+        }
+    }
+    assert!(
+        held.is_empty(),
+        "the outbox held outside the workspace:\n{}",
+        held.join("\n")
+    );
+}
