@@ -8,12 +8,12 @@
 use super::settings::{default_watch_folder, watch_folder_warning};
 use super::task::{Poll, Task};
 use super::{App, Notice, upload};
-use crate::credentials::{Account, Store};
-use crate::message::Localized;
-use crate::unattended::schedule::{self, Job, Scheduler};
-use crate::upload::client::Credentials;
-use crate::upload::target::Target;
 use eframe::egui;
+use sheetbridge::credentials::{Account, Store};
+use sheetbridge::message::Localized;
+use sheetbridge::unattended::schedule::{self, Job, Scheduler};
+use sheetbridge::upload::client::Credentials;
+use sheetbridge::upload::target::Target;
 use std::path::PathBuf;
 
 /// Minutes between runs of the scheduled task (`schedule install`'s default).
@@ -350,7 +350,7 @@ fn recent_downloads() -> Option<PathBuf> {
 /// failed); the scheduler's own words go to the log.
 fn schedule_words(s: &Scheduler, failed: Option<(String, String)>) -> Done {
     if let Some((zh, en)) = failed {
-        crate::log::event::error(&en);
+        sheetbridge::log::event::error(&en);
         let _ = zh;
         return Done::Schedule(
             "定时任务没能改好。请把“关于”里的诊断包发给信息科；窗口开着时自动上报照常进行。".into(),
@@ -360,7 +360,7 @@ fn schedule_words(s: &Scheduler, failed: Option<(String, String)>) -> Done {
     let status = match s.status(chrono::Local::now().naive_local()) {
         Ok(st) => st,
         Err(e) => {
-            crate::log::event::error(&e.english());
+            sheetbridge::log::event::error(&e.english());
             return Done::Schedule(
                 "查不到定时任务的状态（这台电脑的定时任务服务没有回答）。".into(),
                 "The scheduled task's state is unknown (the scheduler did not answer).".into(),
@@ -487,7 +487,7 @@ pub(crate) fn section(app: &mut App, ui: &mut egui::Ui) {
 }
 
 /// Settings → 自动上报: the scheduled task, its buttons and its state (asked once).
-fn schedule_rows(app: &mut App, ui: &mut egui::Ui, lang: crate::issue::Lang) {
+fn schedule_rows(app: &mut App, ui: &mut egui::Ui, lang: sheetbridge::issue::Lang) {
     let ctx = ui.ctx().clone();
     ui.horizontal_wrapped(|ui| {
         ui.label(lang.pick(

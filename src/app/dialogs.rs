@@ -3,10 +3,10 @@
 
 use super::task::{Poll, Task};
 use super::{Action, App, Notice, upload};
-use crate::issue::Lang;
-use crate::message::Localized;
-use crate::support::pack::{self, InstalledPack, PackOptions};
 use eframe::egui;
+use sheetbridge::issue::Lang;
+use sheetbridge::message::Localized;
+use sheetbridge::support::pack::{self, InstalledPack, PackOptions};
 use std::path::{Path, PathBuf};
 
 /// The support kit in the window: a bundle being written or a pack being installed (off the
@@ -43,11 +43,11 @@ fn machine_keys() -> Option<PathBuf> {
 /// The targets offered in settings as (reference, name shown), read when settings open: the
 /// built-in `example` (an address no one reaches) only when it is the one chosen.
 fn target_names(user_dir: Option<PathBuf>, chosen: Option<&str>) -> Vec<(String, String)> {
-    crate::upload::target::available(user_dir.as_deref())
+    sheetbridge::upload::target::available(user_dir.as_deref())
         .into_iter()
         .filter(|stem| stem != "example" || chosen == Some("example"))
         .map(|stem| {
-            let name = crate::upload::target::Target::find(&stem, user_dir.as_deref())
+            let name = sheetbridge::upload::target::Target::find(&stem, user_dir.as_deref())
                 .map_or_else(|_| stem.clone(), |t| t.name);
             (stem, name)
         })
@@ -295,7 +295,7 @@ impl App {
         if self.ui.support.busy() {
             return;
         }
-        let folders = crate::support::Folders {
+        let folders = sheetbridge::support::Folders {
             config: self.runtime.dirs.config.clone(),
             data: self.runtime.dirs.data.clone(),
         };
@@ -306,17 +306,17 @@ impl App {
             .unwrap_or_default();
         let lang = self.lang();
         self.ui.support.task = Some(Task::spawn("bundle", ctx, move || {
-            let out = dir.join(crate::support::diagnose::default_name(
+            let out = dir.join(sheetbridge::support::diagnose::default_name(
                 chrono::Local::now().date_naive(),
             ));
-            let context = crate::support::diagnose::Context {
+            let context = sheetbridge::support::diagnose::Context {
                 renderer: None,
                 system: format!("{} {}", std::env::consts::OS, std::env::consts::ARCH),
             };
-            let done = crate::support::diagnose::write_bundle(&out, &folders, &context)
+            let done = sheetbridge::support::diagnose::write_bundle(&out, &folders, &context)
                 .map(|_| out)
                 .map_err(|e| {
-                    crate::log::event::error(&e.english());
+                    sheetbridge::log::event::error(&e.english());
                     e.text(lang)
                 });
             SupportDone::Bundle(done)
@@ -342,7 +342,7 @@ impl App {
             SupportDone::Bundle(result) => self.ui.support.bundle = Some(result),
             SupportDone::Pack(Ok((name, version, notes))) => {
                 self.runtime.profiles =
-                    crate::profile::Profiles::load(self.runtime.dirs.profiles().as_deref());
+                    sheetbridge::profile::Profiles::load(self.runtime.dirs.profiles().as_deref());
                 self.ui.support.packs = None;
                 self.ui.notice = Some(Notice::info(lang.pick(
                     format!("已安装模板包「{name}」版本 {version}。{notes}"),
@@ -408,8 +408,8 @@ impl App {
         ui.label(egui::RichText::new(lang.pick("使用的模板", "Profiles in use")).strong());
         for p in &self.runtime.profiles.list {
             let origin = match &p.origin {
-                crate::profile::Origin::Builtin => lang.pick("内置", "built in").to_owned(),
-                crate::profile::Origin::File(path) => crate::paths::shown(path),
+                sheetbridge::profile::Origin::Builtin => lang.pick("内置", "built in").to_owned(),
+                sheetbridge::profile::Origin::File(path) => sheetbridge::paths::shown(path),
             };
             ui.label(lang.pick(
                 format!("{}（{}）— {origin}", p.title, p.name),
@@ -456,7 +456,7 @@ impl App {
         for (dir, what) in kinds {
             let Some(dir) = dir else { continue };
             ui.horizontal(|ui| {
-                ui.label(format!("{what}{}", crate::paths::shown(dir)));
+                ui.label(format!("{what}{}", sheetbridge::paths::shown(dir)));
                 if ui.button(lang.pick("打开文件夹", "Open folder")).clicked() {
                     folder = Some(dir.clone());
                 }
@@ -491,9 +491,12 @@ impl App {
                     ui.label(lang.pick(
                         format!(
                             "诊断包已保存：{}。请把它发给技术支持。",
-                            crate::paths::shown(path)
+                            sheetbridge::paths::shown(path)
                         ),
-                        format!("Saved: {}. Send it to support.", crate::paths::shown(path)),
+                        format!(
+                            "Saved: {}. Send it to support.",
+                            sheetbridge::paths::shown(path)
+                        ),
                     ));
                     if ui
                         .button(lang.pick("打开所在文件夹", "Open its folder"))

@@ -3,11 +3,11 @@
 //! atomics; the window polls it each frame. One job at a time.
 
 use super::task::{self, Task};
-use crate::batch::Batch;
-use crate::pipeline::{self, LoadError, Options, Progress};
-use crate::profile::Profiles;
-use crate::write::{self, WriteError};
 use eframe::egui;
+use sheetbridge::batch::Batch;
+use sheetbridge::pipeline::{self, LoadError, Options, Progress};
+use sheetbridge::profile::Profiles;
+use sheetbridge::write::{self, WriteError};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -37,9 +37,9 @@ impl Progress for Shared {
 pub enum Done {
     Loaded {
         path: PathBuf,
-        result: Box<Result<crate::workspace::Loaded, LoadError>>,
+        result: Box<Result<sheetbridge::workspace::Loaded, LoadError>>,
         /// The file's claim (unattended.md): no watcher touches it while the window holds it.
-        claim: Option<crate::unattended::claim::Claim>,
+        claim: Option<sheetbridge::unattended::claim::Claim>,
     },
     Exported {
         batch: Box<Batch>,
@@ -53,7 +53,7 @@ pub enum Done {
     /// The file opened is one of the program's own outputs.
     Ours {
         path: PathBuf,
-        kind: crate::unattended::journal::Output,
+        kind: sheetbridge::unattended::journal::Output,
     },
     /// The sender thread ended while queueing (a bug): the batch is gone with it.
     QueueLost,
@@ -113,31 +113,31 @@ impl Job {
         path: PathBuf,
         profiles: Profiles,
         options: Options,
-        folders: Option<crate::workspace::Folders>,
-        target: Option<crate::upload::target::Target>,
+        folders: Option<sheetbridge::workspace::Folders>,
+        target: Option<sheetbridge::upload::target::Target>,
     ) -> Job {
         let p = path.clone();
         Job::spawn(JobKind::Load(path), ctx, move |shared| {
             // The program's own outputs are not exports: said, never read as one.
             let data = folders.as_ref().map(|f| f.data.as_path());
-            if let Some(kind) = crate::unattended::journal::own_output(data, &p) {
+            if let Some(kind) = sheetbridge::unattended::journal::own_output(data, &p) {
                 return Done::Ours { path: p, kind };
             }
             // Claimed before it is read, so a watcher cannot take it meanwhile. A file a
             // watcher is handling right now is opened all the same, without a claim.
             let claim = folders.as_ref().and_then(|f| {
-                let sha = crate::unattended::file_sha256(&p).ok()?;
-                crate::unattended::claim::claim(&f.data, &sha, &p)
+                let sha = sheetbridge::unattended::file_sha256(&p).ok()?;
+                sheetbridge::unattended::claim::claim(&f.data, &sha, &p)
                     .ok()
                     .flatten()
             });
             let result = match &folders {
                 Some(f) => {
-                    crate::workspace::load(f, &profiles, &p, options, target.as_ref(), shared)
+                    sheetbridge::workspace::load(f, &profiles, &p, options, target.as_ref(), shared)
                 }
                 // No data folder: nothing saved to restore, no ledger.
                 None => pipeline::load(&p, &profiles, &options, shared).map(|batch| {
-                    crate::workspace::Loaded {
+                    sheetbridge::workspace::Loaded {
                         batch,
                         edits: None,
                         restored: Default::default(),
@@ -158,7 +158,7 @@ impl Job {
     pub fn queue(
         ctx: &egui::Context,
         batch: Batch,
-        target: crate::upload::target::Target,
+        target: sheetbridge::upload::target::Target,
         sender: std::sync::mpsc::Sender<super::upload::Cmd>,
     ) -> Job {
         Job::spawn(JobKind::Queue, ctx, move |_| {
@@ -194,7 +194,7 @@ impl Job {
         upload: PathBuf,
         rejected: Option<PathBuf>,
         data: Option<PathBuf>,
-        lang: crate::issue::Lang,
+        lang: sheetbridge::issue::Lang,
     ) -> Job {
         Job::spawn(JobKind::Export, ctx, move |_| {
             let result = (|| {
@@ -211,8 +211,11 @@ impl Job {
                         .chain(rejected.as_ref().map(|(p, _)| p.as_path()))
                         .collect();
                     // The files are written: a failure to record them is logged, not shown.
-                    if let Err(e) = crate::unattended::journal::record_written(data, &written) {
-                        crate::log::event::error(&crate::message::Localized::english(&e));
+                    if let Err(e) = sheetbridge::unattended::journal::record_written(data, &written)
+                    {
+                        sheetbridge::log::event::error(&sheetbridge::message::Localized::english(
+                            &e,
+                        ));
                     }
                 }
                 Ok(Exported {

@@ -2,9 +2,9 @@
 //! was uploaded, or where it is in the upload queue. The records are read off the UI thread.
 
 use super::task::{Poll, Task};
-use crate::issue::Lang;
-use crate::message::Localized;
 use eframe::egui;
+use sheetbridge::issue::Lang;
+use sheetbridge::message::Localized;
 use std::path::PathBuf;
 
 /// The lookup window's state.
@@ -31,10 +31,10 @@ impl Lookup {
         let value = self.value.clone();
         self.task = Some(Task::spawn("lookup", ctx, move || {
             match data {
-                Some(d) => crate::support::lookup::find(&d, &value),
+                Some(d) => sheetbridge::support::lookup::find(&d, &value),
                 None => Ok(Vec::new()),
             }
-            .map(|records| crate::support::lookup::describe(&value, &records, lang))
+            .map(|records| sheetbridge::support::lookup::describe(&value, &records, lang))
             .map_err(|e| e.text(lang))
         }));
     }

@@ -22,16 +22,16 @@ pub mod settings;
 mod task;
 pub mod upload;
 
-use crate::batch::Batch;
-use crate::issue::Lang;
-use crate::pipeline::Options;
-use crate::profile::Profiles;
 use eframe::egui;
 pub use finish::export_failure;
 use jobs::Job;
 pub use launch::{Dirs, run};
 pub use review::Filter;
 use settings::{HistoryEntry, Settings};
+use sheetbridge::batch::Batch;
+use sheetbridge::issue::Lang;
+use sheetbridge::pipeline::Options;
+use sheetbridge::profile::Profiles;
 use std::path::{Path, PathBuf};
 
 /// What a screen asks the app to do once drawing is over.
@@ -119,7 +119,7 @@ pub struct Session {
     /// The last export, for the result panel.
     pub exported: Option<jobs::Exported>,
     /// The claim on the file open in the window: no watcher touches it until it is closed.
-    claim: Option<crate::unattended::claim::Claim>,
+    claim: Option<sheetbridge::unattended::claim::Claim>,
 }
 
 /// Handles and caches the window keeps while it is open: its folders and profiles, the job
@@ -138,7 +138,7 @@ pub struct Runtime {
     /// The chosen target, read when settings change (not at every action).
     target_cache: Option<auto::TargetCache>,
     /// The remembered credentials of the chosen target (read when settings change).
-    remembered: Option<crate::upload::client::Credentials>,
+    remembered: Option<sheetbridge::upload::client::Credentials>,
     /// Settings → 自动上报 and its workers.
     auto: auto::AutoState,
 }
@@ -573,8 +573,8 @@ impl App {
     fn open_folder(&mut self, dir: &Path) {
         if let Err(e) = open::that_detached(dir) {
             // The launcher's own words ("gio", exit statuses) are for the log only.
-            self.ui.detail = Some(format!("open {}: {e}", crate::paths::shown(dir)));
-            let dir = crate::paths::shown(dir);
+            self.ui.detail = Some(format!("open {}: {e}", sheetbridge::paths::shown(dir)));
+            let dir = sheetbridge::paths::shown(dir);
             self.ui.notice = Some(Notice::error(self.lang().pick(
                 format!("没能自动打开文件夹。请在文件管理器里打开：{dir}"),
                 format!(
@@ -598,12 +598,15 @@ impl App {
             self.session.screen = Screen::Exporting(review);
         }
         let source = &batch.source.path;
-        let upload = dir.join(crate::write::upload_name(source));
-        let rejected =
-            (batch.summary().rejected > 0).then(|| dir.join(crate::write::rejected_name(source)));
+        let upload = dir.join(sheetbridge::write::upload_name(source));
+        let rejected = (batch.summary().rejected > 0)
+            .then(|| dir.join(sheetbridge::write::rejected_name(source)));
         self.ui.notice = None;
         self.settings.export_dir = Some(dir);
         let data = self.runtime.dirs.data.clone();
         self.runtime.job = Some(Job::export(ctx, batch, upload, rejected, data, self.lang()));
     }
 }
+
+#[cfg(test)]
+mod tests;

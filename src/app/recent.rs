@@ -23,7 +23,7 @@ pub struct RecentFile {
 
 impl RecentFile {
     /// "今天 09:12", "昨天 17:30" or "01-09 08:00".
-    pub fn when(&self, lang: crate::issue::Lang) -> String {
+    pub fn when(&self, lang: sheetbridge::issue::Lang) -> String {
         let t: chrono::DateTime<chrono::Local> = self.modified.into();
         let today = chrono::Local::now().date_naive();
         let day = t.date_naive();
@@ -59,7 +59,7 @@ pub fn list(dir: &Path, data: Option<&Path>, max: usize) -> Vec<RecentFile> {
         .filter_map(|e| {
             let path = e.path();
             let ext = path.extension()?.to_string_lossy().to_lowercase();
-            let name = crate::paths::file_name(&path);
+            let name = sheetbridge::paths::file_name(&path);
             // Excel's lock files (~$name.xlsx) are not exports.
             if !SHEETS.contains(&ext.as_str()) || name.starts_with("~$") {
                 return None;
@@ -77,7 +77,7 @@ pub fn list(dir: &Path, data: Option<&Path>, max: usize) -> Vec<RecentFile> {
     // Newest first, so only as many files are read as it takes to fill the list.
     files
         .into_iter()
-        .filter(|f| crate::unattended::journal::own_output(data, &f.path).is_none())
+        .filter(|f| sheetbridge::unattended::journal::own_output(data, &f.path).is_none())
         .take(max)
         .collect()
 }
@@ -184,6 +184,6 @@ mod tests {
         assert_eq!(f(900).size_text(), "900 B");
         assert_eq!(f(35 * 1024).size_text(), "35 KB");
         assert_eq!(f(1_300_000).size_text(), "1.2 MB");
-        assert!(f(1).when(crate::issue::Lang::Zh).starts_with("今天 "));
+        assert!(f(1).when(sheetbridge::issue::Lang::Zh).starts_with("今天 "));
     }
 }

@@ -59,7 +59,7 @@ pub fn worker(name: &str, work: impl FnOnce() + Send + 'static) {
         .name(name.to_owned())
         .spawn(work)
     {
-        crate::log::event::error(&format!("cannot start the {name} thread: {e}"));
+        sheetbridge::log::event::error(&format!("cannot start the {name} thread: {e}"));
     }
 }
 

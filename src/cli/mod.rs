@@ -308,7 +308,7 @@ pub fn ledger_target(folders: &Folders, named: Option<&str>) -> Result<Option<Ta
     if let Some(name) = named {
         return Ok(Some(folders.target(name)?));
     }
-    let settings = sheetbridge::app::settings::Settings::load(folders.config.as_deref());
+    let settings = crate::app::settings::Settings::load(folders.config.as_deref());
     // The window's target is only a default: one that cannot be read is left out.
     Ok(settings.target.and_then(|t| folders.target(&t).ok()))
 }

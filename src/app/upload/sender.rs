@@ -4,16 +4,16 @@
 
 use super::Session;
 use super::{Cmd, Msg, Unattended, WatchSetup};
-use crate::credentials::Finder;
-use crate::message::Localized;
-use crate::unattended::handle::{ConvertOptions, Workflow};
-use crate::unattended::journal::Journal;
-use crate::unattended::watch::{self, WatchError};
-use crate::unattended::watcher::Watcher;
-use crate::upload::client::Outcome;
-use crate::upload::outbox::{BatchRecord, OutboxError, Queued};
-use crate::workspace::{Batches, Flow, Folders, Hooks, Workspace};
 use eframe::egui;
+use sheetbridge::credentials::Finder;
+use sheetbridge::message::Localized;
+use sheetbridge::unattended::handle::{ConvertOptions, Workflow};
+use sheetbridge::unattended::journal::Journal;
+use sheetbridge::unattended::watch::{self, WatchError};
+use sheetbridge::unattended::watcher::Watcher;
+use sheetbridge::upload::client::Outcome;
+use sheetbridge::upload::outbox::{BatchRecord, OutboxError, Queued};
+use sheetbridge::workspace::{Batches, Flow, Folders, Hooks, Workspace};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{Receiver, Sender, TryRecvError};
 use std::time::{Duration, Instant};
@@ -90,11 +90,11 @@ fn open(
         let _ = tx.send(Msg::Failed(
             format!(
                 "待上报数据库不见了或读不了，但还有 {n} 个待上报文件：已移到「{}」，没有删除。请重新打开原来的文件并上传（同样的行不会重复上报）。",
-                crate::paths::shown(folder)
+                sheetbridge::paths::shown(folder)
             ),
             format!(
                 "the outbox database was missing or unreadable: {n} batch files moved to {} (nothing deleted); upload their source files again",
-                crate::paths::shown(folder)
+                sheetbridge::paths::shown(folder)
             ),
         ));
     }
@@ -145,7 +145,7 @@ fn send_runs(
         // The clerk's typed credentials go to their own target's batches; every other
         // target's batches get that target's own (environment, else remembered).
         let keys = hooks.keys.clone().with_session(
-            crate::credentials::Account::Target(creds.target.clone()),
+            sheetbridge::credentials::Account::Target(creds.target.clone()),
             creds.creds.clone(),
         );
         let sent = ws.send(&keys, max_wait, None, hooks);
@@ -267,7 +267,8 @@ impl<'a> WindowHooks<'a> {
 
     /// The journal, opened when there is one (or `create`: the window starts watching).
     fn journal(&mut self, data: &Path, create: bool) -> Option<&Journal> {
-        if self.journal.is_none() && (create || crate::unattended::journal::path_in(data).exists())
+        if self.journal.is_none()
+            && (create || sheetbridge::unattended::journal::path_in(data).exists())
         {
             match Journal::open(data) {
                 Ok(j) => self.journal = Some(j),
@@ -322,7 +323,7 @@ impl<'a> WindowHooks<'a> {
         let setup = &w.setup;
         let made = std::fs::create_dir_all(&setup.folder).map_err(|e| WatchError::Io {
             path: setup.folder.clone(),
-            detail: crate::read::io_message(&e),
+            detail: sheetbridge::read::io_message(&e),
         });
         let convert = ConvertOptions {
             profile: None,
@@ -348,7 +349,7 @@ impl<'a> WindowHooks<'a> {
                     .any(|f| f.counts.as_ref().is_some_and(|c| c.batches > 0))
             }
             Err(e) => {
-                crate::log::event::error(&e.english());
+                sheetbridge::log::event::error(&e.english());
                 self.pass_error = Some(e.pair());
                 false
             }
@@ -368,7 +369,7 @@ impl<'a> WindowHooks<'a> {
             }
             Ok(None) => {}
             Err(e) => {
-                crate::log::event::error(&e.english());
+                sheetbridge::log::event::error(&e.english());
                 self.pass_error = Some(e.pair());
             }
         }
