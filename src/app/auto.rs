@@ -107,6 +107,7 @@ impl App {
     }
 
     /// What unattended mode did (the start screen's section).
+    #[cfg(test)]
     pub fn unattended(&self) -> &upload::Unattended {
         &self.runtime.uploads.unattended
     }

@@ -84,7 +84,7 @@ impl App {
                     .or_else(|| path.parent().map(Path::to_owned))
                     .unwrap_or_default();
                 let mut review = review::Review::new(batch, export_dir);
-                review.keep = keep::Keep::new(edits, restored);
+                review.keep = keep::Keep::new(edits);
                 self.session.screen = Screen::Review(Box::new(review));
             }
             Err(LoadError::Cancelled) => self.session.screen = Screen::Home,

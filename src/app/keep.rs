@@ -36,8 +36,6 @@ pub struct Keep {
     /// Where the decisions are saved; `None` when the file could not be hashed (nothing is
     /// saved then, and the clerk is told).
     edits: Option<FileEdits>,
-    /// What opening restored.
-    pub restored: Restored,
     /// A change was made since the last export or queueing.
     pub changed: bool,
     /// An export was made and a change came after it.
@@ -61,17 +59,11 @@ enum Closing {
 }
 
 impl Keep {
-    pub fn new(edits: Option<FileEdits>, restored: Restored) -> Keep {
+    pub fn new(edits: Option<FileEdits>) -> Keep {
         Keep {
             edits,
-            restored,
             ..Keep::default()
         }
-    }
-
-    /// The line saying what was restored, if anything.
-    pub fn restored_line(&self, lang: Lang) -> Option<String> {
-        self.restored.message(lang)
     }
 
     fn changed(&mut self) {

@@ -23,9 +23,9 @@ mod task;
 pub mod upload;
 
 use eframe::egui;
-pub use finish::export_failure;
 use jobs::Job;
 pub use launch::{Dirs, run};
+#[cfg(test)]
 pub use review::Filter;
 use settings::{HistoryEntry, Settings};
 use sheetbridge::batch::Batch;
@@ -48,7 +48,6 @@ pub enum Action {
     /// Back to the start screen.
     Close,
     CancelJob,
-    SaveSettings,
     OpenFolder(PathBuf),
     /// The mapping screen saved a profile: reload the profiles, then the file with it.
     ProfileSaved(String),
@@ -238,23 +237,27 @@ impl App {
     }
 
     /// The file dialog 选择文件… and Ctrl+O show (the system's unless a test says otherwise).
+    #[cfg(test)]
     pub fn set_file_dialog(&mut self, dialog: fn(rfd::FileDialog) -> Option<PathBuf>) {
         self.ui.home.dialog = dialog;
     }
 
     /// The folder whose newest spreadsheets the start screen lists (`None`: no list); read
     /// again at the next frame.
+    #[cfg(test)]
     pub fn set_downloads(&mut self, dir: Option<PathBuf>) {
         self.ui.home.recent = recent::Recent::new(dir);
         self.ui.home_stale = true;
     }
 
     /// The spreadsheets the start screen lists now.
+    #[cfg(test)]
     pub fn downloads(&self) -> &[recent::RecentFile] {
         &self.ui.home.recent.files
     }
 
     /// Whether the Downloads folder is still being read.
+    #[cfg(test)]
     pub fn reading_downloads(&self) -> bool {
         self.ui.home.recent.reading()
     }
@@ -279,11 +282,13 @@ impl App {
     }
 
     /// Whether a background job is running.
+    #[cfg(test)]
     pub fn busy(&self) -> bool {
         self.runtime.job.is_some()
     }
 
     /// The mapping screen's state, when it is shown.
+    #[cfg(test)]
     pub fn mapping(&mut self) -> Option<&mut mapping::Mapping> {
         match &mut self.session.screen {
             Screen::Mapping(m) => Some(m),
@@ -510,10 +515,6 @@ impl App {
                 if let Some(job) = &self.runtime.job {
                     job.cancel();
                 }
-            }
-            Action::SaveSettings => {
-                self.save_settings();
-                self.runtime.uploads.credentials_changed(self.credentials());
             }
             Action::OpenFolder(dir) => self.open_folder(&dir),
             Action::Upload => self.start_queue(ctx),

@@ -90,6 +90,7 @@ impl Review {
     }
 
     /// The rows the table shows now (indices into the batch).
+    #[cfg(test)]
     pub fn visible_rows(&mut self) -> &[u32] {
         self.refresh_view();
         &self.view

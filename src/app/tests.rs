@@ -9,7 +9,7 @@
 #![allow(clippy::disallowed_methods)]
 
 #[path = "../../tests/support/mod.rs"]
-#[allow(dead_code, unused_imports)]
+#[allow(unused_imports)]
 mod support;
 
 use crate::app::tests::support::*;

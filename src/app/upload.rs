@@ -8,7 +8,7 @@
 mod queue;
 mod sender;
 
-pub use queue::{Group, QueueAction, groups, plain};
+pub use queue::{QueueAction, plain};
 
 use super::task;
 use eframe::egui;
@@ -81,8 +81,6 @@ pub struct Unattended {
     pub watching: Option<PathBuf>,
     /// Files left alone by the last pass because they are open in the window.
     pub claimed: Vec<String>,
-    /// Passes made since the window opened.
-    pub passes: u64,
     /// Why the last pass failed (Chinese, English).
     pub error: Option<(String, String)>,
 }

@@ -212,7 +212,6 @@ struct WindowHooks<'a> {
     watching: Option<Watching>,
     /// A pass of the watcher is asked for.
     pass_due: bool,
-    passes: u64,
     claimed: Vec<String>,
     pass_error: Option<(String, String)>,
     /// A send run is going on (commands come through `idle`).
@@ -244,7 +243,6 @@ impl<'a> WindowHooks<'a> {
             journal: None,
             watching: None,
             pass_due: false,
-            passes: 0,
             claimed: Vec::new(),
             pass_error: None,
             in_run: false,
@@ -288,7 +286,6 @@ impl<'a> WindowHooks<'a> {
         let mut u = Unattended {
             watching: self.watching.as_ref().map(|w| w.setup.folder.clone()),
             claimed: self.claimed.clone(),
-            passes: self.passes,
             error: self.pass_error.clone(),
             ..Unattended::default()
         };
@@ -339,7 +336,6 @@ impl<'a> WindowHooks<'a> {
         // The pass logs each file's line and each link it skips (named once).
         let result = made.and_then(|()| w.watcher.pass(journal, &mut flow, &mut |_| {}));
         let ws = flow.into_workspace();
-        self.passes += 1;
         let queued = match result {
             Ok(pass) => {
                 self.pass_error = None;
