@@ -95,9 +95,24 @@ pub fn load(
     folders: &Folders,
     profiles: &Profiles,
     path: &Path,
+    options: Options,
+    target: Option<&Target>,
+    progress: &dyn Progress,
+) -> Result<Loaded, LoadError> {
+    load_hashed(folders, profiles, path, options, target, progress, None)
+}
+
+/// [`load`], given the SHA-256 of the file's content when the caller has already made it (the
+/// window hashes a file it opens once, for its claim, its own-output check and its saved
+/// edits); `None`: hashed here, after the load.
+pub fn load_hashed(
+    folders: &Folders,
+    profiles: &Profiles,
+    path: &Path,
     mut options: Options,
     target: Option<&Target>,
     progress: &dyn Progress,
+    hash: Option<std::io::Result<String>>,
 ) -> Result<Loaded, LoadError> {
     let mut warnings = Vec::new();
     if options.ledger.is_none() {
@@ -115,7 +130,8 @@ pub fn load(
     }
     let mut batch = pipeline::load(path, profiles, &options, progress)?;
     let store = folders.edit_store();
-    let (edits, restored) = match crate::edits::file_hash(path) {
+    let hash = hash.unwrap_or_else(|| crate::edits::file_hash(path));
+    let (edits, restored) = match hash {
         Ok(hash) => match store.load(&hash) {
             Ok(saved) => {
                 let restored = crate::edits::apply(&mut batch, &saved);

@@ -118,23 +118,34 @@ impl Job {
     ) -> Job {
         let p = path.clone();
         Job::spawn(JobKind::Load(path), ctx, move |shared| {
+            // The file's content is hashed once, here (with a data folder: its claim, the
+            // own-output check and the saved edits all need it), not once for each.
+            let hash = folders
+                .as_ref()
+                .map(|_| sheetbridge::unattended::file_sha256(&p));
+            let sha = || hash.as_ref().and_then(|h| h.as_ref().ok()).cloned();
             // The program's own outputs are not exports: said, never read as one.
             let data = folders.as_ref().map(|f| f.data.as_path());
-            if let Some(kind) = sheetbridge::unattended::journal::own_output(data, &p) {
+            if let Some(kind) = sheetbridge::unattended::journal::own_output_hashed(data, &p, sha) {
                 return Done::Ours { path: p, kind };
             }
             // Claimed before it is read, so a watcher cannot take it meanwhile. A file a
             // watcher is handling right now is opened all the same, without a claim.
-            let claim = folders.as_ref().and_then(|f| {
-                let sha = sheetbridge::unattended::file_sha256(&p).ok()?;
+            let claim = folders.as_ref().zip(sha()).and_then(|(f, sha)| {
                 sheetbridge::unattended::claim::claim(&f.data, &sha, &p)
                     .ok()
                     .flatten()
             });
             let result = match &folders {
-                Some(f) => {
-                    sheetbridge::workspace::load(f, &profiles, &p, options, target.as_ref(), shared)
-                }
+                Some(f) => sheetbridge::workspace::load_hashed(
+                    f,
+                    &profiles,
+                    &p,
+                    options,
+                    target.as_ref(),
+                    shared,
+                    hash,
+                ),
                 // No data folder: nothing saved to restore, no ledger.
                 None => pipeline::load(&p, &profiles, &options, shared).map(|batch| {
                     sheetbridge::workspace::Loaded {

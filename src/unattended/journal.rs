@@ -364,6 +364,16 @@ impl Output {
 /// front end asks before offering or opening a file as an export. A file that cannot be read,
 /// or no journal yet, is judged by its name alone; the journal is never created here.
 pub fn own_output(data_dir: Option<&Path>, path: &Path) -> Option<Output> {
+    own_output_hashed(data_dir, path, || super::file_sha256(path).ok())
+}
+
+/// [`own_output`], the content's SHA-256 given by `sha` (asked for only when the journal
+/// exists and the name says nothing).
+pub fn own_output_hashed(
+    data_dir: Option<&Path>,
+    path: &Path,
+    sha: impl FnOnce() -> Option<String>,
+) -> Option<Output> {
     if let Some(stem) = path.file_stem() {
         let stem = stem.to_string_lossy();
         for (end, kind) in [
@@ -377,7 +387,7 @@ pub fn own_output(data_dir: Option<&Path>, path: &Path) -> Option<Output> {
         }
     }
     let data_dir = data_dir.filter(|d| path_in(d).is_file())?;
-    let sha = super::file_sha256(path).ok()?;
+    let sha = sha()?;
     let journal = Journal::open(data_dir).ok()?;
     journal
         .is_output(&sha)
