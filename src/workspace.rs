@@ -102,6 +102,23 @@ pub fn load(
     load_hashed(folders, profiles, path, options, target, progress, None)
 }
 
+/// [`load`] without a data folder (convert and the window can run without one): nothing saved
+/// to restore, no ledger to mark rows already uploaded.
+pub fn load_alone(
+    profiles: &Profiles,
+    path: &Path,
+    options: Options,
+    progress: &dyn Progress,
+) -> Result<Loaded, LoadError> {
+    let batch = pipeline::load(path, profiles, &options, progress)?;
+    Ok(Loaded {
+        batch,
+        edits: None,
+        restored: Restored::default(),
+        warnings: Vec::new(),
+    })
+}
+
 /// [`load`], given the SHA-256 of the file's content when the caller has already made it (the
 /// window hashes a file it opens once, for its claim, its own-output check and its saved
 /// edits); `None`: hashed here, after the load.

@@ -5,7 +5,7 @@
 use super::task::{self, Task};
 use eframe::egui;
 use sheetbridge::batch::Batch;
-use sheetbridge::pipeline::{self, LoadError, Options, Progress};
+use sheetbridge::pipeline::{LoadError, Options, Progress};
 use sheetbridge::profile::Profiles;
 use sheetbridge::write::{self, WriteError};
 use std::path::PathBuf;
@@ -147,14 +147,7 @@ impl Job {
                     hash,
                 ),
                 // No data folder: nothing saved to restore, no ledger.
-                None => pipeline::load(&p, &profiles, &options, shared).map(|batch| {
-                    sheetbridge::workspace::Loaded {
-                        batch,
-                        edits: None,
-                        restored: Default::default(),
-                        warnings: Vec::new(),
-                    }
-                }),
+                None => sheetbridge::workspace::load_alone(&profiles, &p, options, shared),
             };
             Done::Loaded {
                 result: Box::new(result),

@@ -285,12 +285,7 @@ pub fn load(
         return Err(LoadError::Profile(e.clone()).into());
     }
     let Some(folders) = folders else {
-        return Ok(sheetbridge::pipeline::load(
-            input,
-            &profiles,
-            &args.options(),
-            &(),
-        )?);
+        return Ok(workspace::load_alone(&profiles, input, args.options(), &())?.batch);
     };
     let loaded: Loaded = workspace::load(folders, &profiles, input, args.options(), target, &())?;
     for (zh, en) in &loaded.warnings {
