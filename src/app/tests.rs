@@ -1401,7 +1401,7 @@ fn the_clipboard_is_shared_with_other_programs() {
     // The window's side runs in a process of its own, on that display.
     let mut child = Command::new(std::env::current_exe().unwrap())
         .args([
-            "window::clipboard_side",
+            "app::tests::clipboard_side",
             "--exact",
             "--ignored",
             "--nocapture",
