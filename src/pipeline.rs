@@ -41,6 +41,10 @@ pub struct Options {
     pub now: Option<NaiveDateTime>,
     /// Earlier uploads, for the `already_uploaded` warning.
     pub ledger: Option<Arc<dyn Ledger>>,
+    /// The file's content hash ([`crate::digest::file_sha256`]) when the front end already has
+    /// it (it hashed the file to claim it): the workflow (`workspace::load`) keys the clerk's
+    /// saved edits by it instead of reading the file again. `None`: hashed there.
+    pub hash: Option<String>,
 }
 
 /// Progress reports and cancellation, from a long load.

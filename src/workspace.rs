@@ -95,41 +95,9 @@ pub fn load(
     folders: &Folders,
     profiles: &Profiles,
     path: &Path,
-    options: Options,
-    target: Option<&Target>,
-    progress: &dyn Progress,
-) -> Result<Loaded, LoadError> {
-    load_hashed(folders, profiles, path, options, target, progress, None)
-}
-
-/// [`load`] without a data folder (convert and the window can run without one): nothing saved
-/// to restore, no ledger to mark rows already uploaded.
-pub fn load_alone(
-    profiles: &Profiles,
-    path: &Path,
-    options: Options,
-    progress: &dyn Progress,
-) -> Result<Loaded, LoadError> {
-    let batch = pipeline::load(path, profiles, &options, progress)?;
-    Ok(Loaded {
-        batch,
-        edits: None,
-        restored: Restored::default(),
-        warnings: Vec::new(),
-    })
-}
-
-/// [`load`], given the SHA-256 of the file's content when the caller has already made it (the
-/// window hashes a file it opens once, for its claim, its own-output check and its saved
-/// edits); `None`: hashed here, after the load.
-pub fn load_hashed(
-    folders: &Folders,
-    profiles: &Profiles,
-    path: &Path,
     mut options: Options,
     target: Option<&Target>,
     progress: &dyn Progress,
-    hash: Option<std::io::Result<String>>,
 ) -> Result<Loaded, LoadError> {
     let mut warnings = Vec::new();
     if options.ledger.is_none() {
@@ -147,7 +115,11 @@ pub fn load_hashed(
     }
     let mut batch = pipeline::load(path, profiles, &options, progress)?;
     let store = folders.edit_store();
-    let hash = hash.unwrap_or_else(|| crate::edits::file_hash(path));
+    // The front end's hash when it has one: an opened file is read for its hash once.
+    let hash = match options.hash.take() {
+        Some(hash) => Ok(hash),
+        None => crate::edits::file_hash(path),
+    };
     let (edits, restored) = match hash {
         Ok(hash) => match store.load(&hash) {
             Ok(saved) => {
@@ -173,6 +145,23 @@ pub fn load_hashed(
         edits,
         restored,
         warnings,
+    })
+}
+
+/// [`load`] without a data folder (convert and the window can run without one): nothing saved
+/// to restore, no ledger to mark rows already uploaded.
+pub fn load_alone(
+    profiles: &Profiles,
+    path: &Path,
+    options: Options,
+    progress: &dyn Progress,
+) -> Result<Loaded, LoadError> {
+    let batch = pipeline::load(path, profiles, &options, progress)?;
+    Ok(Loaded {
+        batch,
+        edits: None,
+        restored: Restored::default(),
+        warnings: Vec::new(),
     })
 }
 

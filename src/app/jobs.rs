@@ -120,32 +120,31 @@ impl Job {
         Job::spawn(JobKind::Load(path), ctx, move |shared| {
             // The file's content is hashed once, here (with a data folder: its claim, the
             // own-output check and the saved edits all need it), not once for each.
-            let hash = folders
+            let sha = folders
                 .as_ref()
-                .map(|_| sheetbridge::unattended::file_sha256(&p));
-            let sha = || hash.as_ref().and_then(|h| h.as_ref().ok()).cloned();
+                .and_then(|_| sheetbridge::unattended::file_sha256(&p).ok());
             // The program's own outputs are not exports: said, never read as one.
             let data = folders.as_ref().map(|f| f.data.as_path());
-            if let Some(kind) = sheetbridge::unattended::journal::own_output_hashed(data, &p, sha) {
+            if let Some(kind) =
+                sheetbridge::unattended::journal::own_output_hashed(data, &p, sha.as_deref())
+            {
                 return Done::Ours { path: p, kind };
             }
             // Claimed before it is read, so a watcher cannot take it meanwhile. A file a
             // watcher is handling right now is opened all the same, without a claim.
-            let claim = folders.as_ref().zip(sha()).and_then(|(f, sha)| {
-                sheetbridge::unattended::claim::claim(&f.data, &sha, &p)
+            let claim = folders.as_ref().zip(sha.as_deref()).and_then(|(f, sha)| {
+                sheetbridge::unattended::claim::claim(&f.data, sha, &p)
                     .ok()
                     .flatten()
             });
+            let options = Options {
+                hash: sha,
+                ..options
+            };
             let result = match &folders {
-                Some(f) => sheetbridge::workspace::load_hashed(
-                    f,
-                    &profiles,
-                    &p,
-                    options,
-                    target.as_ref(),
-                    shared,
-                    hash,
-                ),
+                Some(f) => {
+                    sheetbridge::workspace::load(f, &profiles, &p, options, target.as_ref(), shared)
+                }
                 // No data folder: nothing saved to restore, no ledger.
                 None => sheetbridge::workspace::load_alone(&profiles, &p, options, shared),
             };

@@ -364,15 +364,15 @@ impl Output {
 /// front end asks before offering or opening a file as an export. A file that cannot be read,
 /// or no journal yet, is judged by its name alone; the journal is never created here.
 pub fn own_output(data_dir: Option<&Path>, path: &Path) -> Option<Output> {
-    own_output_hashed(data_dir, path, || super::file_sha256(path).ok())
+    own_output_hashed(data_dir, path, None)
 }
 
-/// [`own_output`], the content's SHA-256 given by `sha` (asked for only when the journal
-/// exists and the name says nothing).
+/// [`own_output`] for a file whose content hash the caller has already
+/// ([`crate::digest::file_sha256`]): the file is not read again.
 pub fn own_output_hashed(
     data_dir: Option<&Path>,
     path: &Path,
-    sha: impl FnOnce() -> Option<String>,
+    sha256: Option<&str>,
 ) -> Option<Output> {
     if let Some(stem) = path.file_stem() {
         let stem = stem.to_string_lossy();
@@ -387,7 +387,10 @@ pub fn own_output_hashed(
         }
     }
     let data_dir = data_dir.filter(|d| path_in(d).is_file())?;
-    let sha = sha()?;
+    let sha = match sha256 {
+        Some(sha) => sha.to_owned(),
+        None => super::file_sha256(path).ok()?,
+    };
     let journal = Journal::open(data_dir).ok()?;
     journal
         .is_output(&sha)
