@@ -5,7 +5,6 @@
 //! [`batch::Batch`], which [`write`] turns into the upload sheet and the rejected rows, and
 //! [`report`] into the JSON report. The library never prints and never exits.
 
-pub mod app;
 pub mod batch;
 pub mod bounded;
 pub mod credentials;

@@ -7,6 +7,7 @@
 
 use std::process::ExitCode;
 
+mod app;
 mod cli;
 
 fn main() -> ExitCode {

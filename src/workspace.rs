@@ -13,10 +13,13 @@ use crate::edits::{EditStore, FileEdits, Restored};
 use crate::message::Localized;
 use crate::pipeline::{self, LoadError, Options, Progress};
 use crate::profile::Profiles;
+use crate::upload::client::Outcome;
+use crate::upload::outbox::KnownRows;
 use crate::upload::outbox::{
     self, BatchRecord, LedgerEntry, LedgerSnapshot, Lookup, Outbox, OutboxError, Queued, Recovery,
     State,
 };
+pub use crate::upload::send::Flow;
 use crate::upload::send::{SendHooks, SendOptions, SendReport, send_due};
 use crate::upload::target::{Target, TargetError};
 use std::collections::HashSet;
@@ -145,6 +148,23 @@ pub fn load(
     })
 }
 
+/// [`load`] without a data folder (convert and the window can run without one): nothing saved
+/// to restore, no ledger to mark rows already uploaded.
+pub fn load_alone(
+    profiles: &Profiles,
+    path: &Path,
+    options: Options,
+    progress: &dyn Progress,
+) -> Result<Loaded, LoadError> {
+    let batch = pipeline::load(path, profiles, &options, progress)?;
+    Ok(Loaded {
+        batch,
+        edits: None,
+        restored: Restored::default(),
+        warnings: Vec::new(),
+    })
+}
+
 /// The outbox of one process, with the folders it lives in.
 pub struct Workspace {
     folders: Folders,
@@ -245,14 +265,24 @@ impl Workspace {
         &self.recovery
     }
 
-    /// The outbox, for listing and a person's decisions (retry, forget).
-    pub fn outbox(&mut self) -> &mut Outbox {
-        &mut self.outbox
+    /// The outbox's batches, for queueing, listing and a person's decisions: the one way a
+    /// front end reaches them (no front end holds the outbox itself).
+    pub fn batches(&mut self) -> Batches<'_> {
+        Batches {
+            outbox: &mut self.outbox,
+        }
     }
 
     /// The ledger of `target` (every target's when `None`).
     pub fn ledger(&self, target: Option<&Target>) -> Result<LedgerSnapshot, OutboxError> {
         self.outbox.ledger(target)
+    }
+
+    /// The rows a new load for `target` must not queue again: confirmed on it (its ledger), or
+    /// in a batch not yet decided (queued, sending or waiting), read on the outbox's own
+    /// connection.
+    pub fn known_rows(&self, target: &Target) -> Result<KnownRows, OutboxError> {
+        self.outbox.known_rows(target)
     }
 
     /// Confirmed rows found by barcode, or by ID number through its hash, newest first, each
@@ -261,22 +291,9 @@ impl Workspace {
         self.outbox.lookup(query)
     }
 
-    /// Queues the batch's ready rows for `target` (see [`Outbox::queue`]).
+    /// Queues the batch's ready rows for `target` (see [`Batches::queue`]).
     pub fn queue(&mut self, target: &Target, batch: &Batch) -> Result<Vec<Queued>, OutboxError> {
-        let rows: Vec<usize> = batch.rows_with(RowStatus::Ready).collect();
-        if rows.is_empty() {
-            return Ok(Vec::new());
-        }
-        let source = crate::paths::file_name(&batch.source.path);
-        let queued = self.outbox.queue(target, batch, &rows, &source)?;
-        for q in &queued {
-            let (rows, new) = match q {
-                Queued::New { rows, .. } => (*rows, true),
-                Queued::Already { .. } => (0, false),
-            };
-            crate::log::event::queued(q.id(), &target.name, rows, new);
-        }
-        Ok(queued)
+        self.batches().queue(target, batch)
     }
 
     /// Sends what is due (only the batches in `only`, when given), retrying for up to
@@ -286,14 +303,14 @@ impl Workspace {
         keys: &Finder,
         max_wait: Duration,
         only: Option<HashSet<String>>,
-        hooks: &mut dyn SendHooks,
+        hooks: &mut dyn Hooks,
     ) -> Result<SendReport, OutboxError> {
         let opts = SendOptions {
             max_wait,
             only,
             targets_dir: self.folders.targets_dir(),
         };
-        send_due(&mut self.outbox, keys, &opts, hooks)
+        send_due(&mut self.outbox, keys, &opts, &mut Relay(hooks))
     }
 
     /// `upload FILE`: queues the ready rows of a loaded file (its batches queued before are
@@ -305,7 +322,7 @@ impl Workspace {
         batch: &Batch,
         keys: &Finder,
         max_wait: Duration,
-        hooks: &mut dyn SendHooks,
+        hooks: &mut dyn Hooks,
     ) -> Result<FileUpload, OutboxError> {
         let queued = self.queue(target, batch)?;
         let already_uploaded = already_uploaded(batch);
@@ -324,6 +341,97 @@ impl Workspace {
             report,
             batches,
         })
+    }
+}
+
+/// The outbox's batches as a front end uses them, from [`Workspace::batches`] or, during a send
+/// run, from [`Hooks::idle`]: every queueing goes through [`Batches::queue`] and its log line.
+pub struct Batches<'a> {
+    outbox: &'a mut Outbox,
+}
+
+impl Batches<'_> {
+    /// Queues the batch's ready rows for `target` (see [`Outbox::queue`]), each batch logged.
+    pub fn queue(&mut self, target: &Target, batch: &Batch) -> Result<Vec<Queued>, OutboxError> {
+        let rows: Vec<usize> = batch.rows_with(RowStatus::Ready).collect();
+        if rows.is_empty() {
+            return Ok(Vec::new());
+        }
+        let source = crate::paths::file_name(&batch.source.path);
+        let queued = self.outbox.queue(target, batch, &rows, &source)?;
+        for q in &queued {
+            let (rows, new) = match q {
+                Queued::New { rows, .. } => (*rows, true),
+                Queued::Already { .. } => (0, false),
+            };
+            crate::log::event::queued(q.id(), &target.name, rows, new);
+        }
+        Ok(queued)
+    }
+
+    /// Makes these queued batches due now (a clerk uploads their file again).
+    pub fn due_now(&mut self, ids: &[String]) -> Result<(), OutboxError> {
+        self.outbox.due_now(ids)
+    }
+
+    /// "现在重试": every queued batch is due now. Returns how many.
+    pub fn all_due_now(&mut self) -> Result<usize, OutboxError> {
+        self.outbox.all_due_now()
+    }
+
+    /// One batch.
+    pub fn get(&self, id: &str) -> Result<Option<BatchRecord>, OutboxError> {
+        self.outbox.get(id)
+    }
+
+    /// Every batch, oldest first.
+    pub fn list(&self) -> Result<Vec<BatchRecord>, OutboxError> {
+        self.outbox.list()
+    }
+
+    /// A person's decision: send a `waiting` or `rejected` batch again (see [`Outbox::retry`]).
+    pub fn retry(&mut self, id: &str) -> Result<(), OutboxError> {
+        self.outbox.retry(id)
+    }
+
+    /// A person's decision: drop a `waiting` or `rejected` batch (see [`Outbox::forget`]).
+    pub fn forget(&mut self, id: &str) -> Result<(), OutboxError> {
+        self.outbox.forget(id)
+    }
+
+    /// Deletes the files of batches confirmed more than `keep_days` ago (the setting changed).
+    pub fn delete_expired(&mut self, keep_days: u32) -> Result<usize, OutboxError> {
+        self.outbox.delete_expired(keep_days)
+    }
+}
+
+/// Hears a send run ([`Workspace::send`], [`Workspace::upload`]): each attempt's outcome, and
+/// a turn between attempts with the batches, for the other work of the program that owns the
+/// workspace (the window's sender thread queues and applies a person's decisions there).
+pub trait Hooks {
+    fn attempt(&mut self, _batch: &BatchRecord, _outcome: &Outcome) {}
+    fn idle(&mut self, _batches: &mut Batches<'_>) -> Result<Flow, OutboxError> {
+        Ok(Flow::Continue)
+    }
+}
+
+impl<F: FnMut(&BatchRecord, &Outcome)> Hooks for F {
+    fn attempt(&mut self, batch: &BatchRecord, outcome: &Outcome) {
+        self(batch, outcome)
+    }
+}
+
+/// A front end's [`Hooks`] as the send loop hears them: its turn gets [`Batches`], never the
+/// outbox.
+struct Relay<'h>(&'h mut dyn Hooks);
+
+impl SendHooks for Relay<'_> {
+    fn attempt(&mut self, batch: &BatchRecord, outcome: &Outcome) {
+        self.0.attempt(batch, outcome)
+    }
+
+    fn idle(&mut self, outbox: &mut Outbox) -> Result<Flow, OutboxError> {
+        self.0.idle(&mut Batches { outbox })
     }
 }
 

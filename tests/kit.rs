@@ -1,9 +1,10 @@
 //! The support engineer's kit (support.md): the program's log, the diagnostic bundle, signed
 //! profile packs, and the ledger lookup, each through the binary as a clerk would run it.
 
+use crate::support::pack::{Signer, make_pack, pack_sig, profile_text};
 use crate::support::platform::{Config, Platform};
-use crate::support::{Run, SheetSpec, person, repo, simple_rows, tmp, write_xlsx};
-use std::io::{Read, Write};
+use crate::support::{Run, SheetSpec, person, simple_rows, tmp, write_xlsx};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::Ordering;
@@ -214,85 +215,8 @@ fn the_bundle_of_a_run_with_failures_holds_no_person() {
 
 // ---- Profile packs -------------------------------------------------------------------------
 
-pub(crate) struct Signer {
-    pk: minisign::PublicKey,
-    sk: minisign::SecretKey,
-}
-
-impl Signer {
-    pub(crate) fn new() -> Signer {
-        let kp = minisign::KeyPair::generate_unencrypted_keypair().unwrap();
-        Signer {
-            pk: kp.pk,
-            sk: kp.sk,
-        }
-    }
-
-    /// Makes the config folder under `home` trust this key (its `trusted-keys.txt`).
-    pub(crate) fn trust_in(&self, home: &Path) {
-        std::fs::create_dir_all(home.join("config")).unwrap();
-        std::fs::write(
-            home.join("config/trusted-keys.txt"),
-            format!(
-                "# 技术支持\nuntrusted comment: minisign public key\n{}\n",
-                self.public()
-            ),
-        )
-        .unwrap();
-    }
-
-    /// The public key line, as `minisign -G` prints it.
-    fn public(&self) -> String {
-        self.pk.to_base64()
-    }
-
-    pub(crate) fn sign(&self, pack: &Path) {
-        let bytes = std::fs::read(pack).unwrap();
-        let sig = minisign::sign(
-            Some(&self.pk),
-            &self.sk,
-            std::io::Cursor::new(bytes),
-            None,
-            None,
-        )
-        .unwrap();
-        std::fs::write(pack_sig(pack), sig.to_string()).unwrap();
-    }
-}
-
-fn pack_sig(pack: &Path) -> PathBuf {
-    PathBuf::from(format!("{}.minisig", pack.display()))
-}
-
-pub(crate) fn profile_text(title: &str) -> String {
-    std::fs::read_to_string(repo().join("mappings/cdc-nat.toml"))
-        .unwrap()
-        .replacen(
-            "title = \"省疾控核酸检测结果上报\"",
-            &format!("title = \"{title}\""),
-            1,
-        )
-}
-
 const TARGET: &str = "name = \"市平台\"\nbase_url = \"https://127.0.0.1:1\"\nmax_rows_per_file = 10\n[upload]\npath = \"/u\"\n";
 const SOURCE: &str = "name = \"市核酸检测系统\"\nbase_url = \"https://127.0.0.1:1\"\n[export]\npath = \"/nat/export\"\nparams = { start = \"{date} 00:00:00\" }\nfile_name = \"city-{date}.xlsx\"\n";
-
-/// Writes a pack: `pack.toml` plus the given entries.
-pub(crate) fn make_pack(path: &Path, name: &str, version: &str, entries: &[(&str, &str)]) {
-    let mut zip = zip::ZipWriter::new(std::fs::File::create(path).unwrap());
-    let opts = zip::write::SimpleFileOptions::default();
-    zip.start_file("pack.toml", opts).unwrap();
-    write!(
-        zip,
-        "name = \"{name}\"\nversion = \"{version}\"\ndate = \"2026-11-28\"\nnotes = \"测试包\"\n"
-    )
-    .unwrap();
-    for (entry, text) in entries {
-        zip.start_file(*entry, opts).unwrap();
-        zip.write_all(text.as_bytes()).unwrap();
-    }
-    zip.finish().unwrap();
-}
 
 /// Every file under the config folder with its contents (to see that a refusal changed none).
 fn snapshot(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
@@ -634,51 +558,4 @@ fn lookup_finds_a_person_by_id_or_barcode() {
         let none = lookup(&other);
         assert!(none.contains("没有上报记录"), "{none}");
     }
-}
-
-#[test]
-fn the_window_looks_up_an_upload() {
-    use eframe::egui;
-    use egui_kittest::kittest::Queryable;
-    let (home, _platform) = uploaded(20);
-    let h = home.path();
-    let dirs = sheetbridge::app::Dirs {
-        config: Some(h.join("config")),
-        data: Some(h.join("data")),
-    };
-    let app = sheetbridge::app::App::new(&egui::Context::default(), dirs);
-    let mut harness = egui_kittest::Harness::builder()
-        .with_size(egui::vec2(1366.0, 768.0))
-        .with_context_setup(sheetbridge::app::fonts::install)
-        .build_ui_state(|ui, app: &mut sheetbridge::app::App| app.show(ui), app);
-    harness.run_steps(2);
-    harness.get_by_label("查询上报记录").click();
-    harness.run_steps(5);
-    assert!(harness.state().ui.lookup.open, "the lookup window opens");
-    let ask = |harness: &mut egui_kittest::Harness<'_, sheetbridge::app::App>, value: &str| {
-        let field =
-            harness.get_by_role_and_label(egui::accesskit::Role::TextInput, "证件号码或条码号");
-        field.focus();
-        harness.run_steps(1);
-        harness.state_mut().ui.lookup.value.clear();
-        harness
-            .get_by_role_and_label(egui::accesskit::Role::TextInput, "证件号码或条码号")
-            .type_text(value);
-        harness.run_steps(2);
-        harness.get_by_label("查询").click();
-        for _ in 0..2000 {
-            harness.step();
-            if !harness.state().ui.lookup.busy() {
-                break;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(5));
-        }
-        harness.run_steps(2);
-    };
-    ask(&mut harness, &id_of(15).to_lowercase());
-    harness.get_by_label_contains("已上报");
-    harness.get_by_label_contains("来自文件「今天的导出.xlsx」");
-    ask(&mut harness, &id_of(40));
-    harness.get_by_label_contains("没有上报记录");
-    assert!(harness.query_by_label_contains("已上报").is_none());
 }

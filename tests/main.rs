@@ -19,4 +19,3 @@ mod kit;
 mod rules;
 mod unattended;
 mod upload;
-mod window;

@@ -6,15 +6,15 @@
 //! Service or `systemctl` that is slow to answer never holds up the window.
 
 use super::settings::{default_watch_folder, watch_folder_warning};
+use super::task::{Poll, Task};
 use super::{App, Notice, upload};
-use crate::credentials::{Account, Store};
-use crate::message::Localized;
-use crate::unattended::schedule::{self, Job, Scheduler};
-use crate::upload::client::Credentials;
-use crate::upload::target::Target;
 use eframe::egui;
+use sheetbridge::credentials::{Account, Store};
+use sheetbridge::message::Localized;
+use sheetbridge::unattended::schedule::{self, Job, Scheduler};
+use sheetbridge::upload::client::Credentials;
+use sheetbridge::upload::target::Target;
 use std::path::PathBuf;
-use std::sync::mpsc::{Receiver, TryRecvError, channel};
 
 /// Minutes between runs of the scheduled task (`schedule install`'s default).
 const EVERY: u32 = 15;
@@ -39,7 +39,7 @@ enum Done {
 /// The state of settings → 自动上报 that is not saved.
 #[derive(Default)]
 pub(crate) struct AutoState {
-    tasks: Vec<Receiver<Done>>,
+    tasks: Vec<Task<Done>>,
     /// The folder as typed in settings (applied when settings are saved).
     pub(crate) folder_text: Option<String>,
     /// The last word from the credential store (shown under "记住密码").
@@ -107,6 +107,7 @@ impl App {
     }
 
     /// What unattended mode did (the start screen's section).
+    #[cfg(test)]
     pub fn unattended(&self) -> &upload::Unattended {
         &self.runtime.uploads.unattended
     }
@@ -185,25 +186,20 @@ impl App {
     }
 
     fn spawn_auto(&mut self, ctx: &egui::Context, work: impl FnOnce() -> Done + Send + 'static) {
-        let (tx, rx) = channel();
-        let ctx = ctx.clone();
-        std::thread::spawn(move || {
-            let _ = tx.send(work());
-            ctx.request_repaint();
-        });
-        self.runtime.auto.tasks.push(rx);
+        let task = Task::spawn("auto", ctx, work);
+        self.runtime.auto.tasks.push(task);
     }
 
     /// Takes in what the workers of 自动上报 found.
     pub(crate) fn poll_auto(&mut self, ctx: &egui::Context) {
         let mut done = Vec::new();
-        self.runtime.auto.tasks.retain(|rx| match rx.try_recv() {
-            Ok(d) => {
+        self.runtime.auto.tasks.retain(|task| match task.poll() {
+            Poll::Done(d) => {
                 done.push(d);
                 false
             }
-            Err(TryRecvError::Empty) => true,
-            Err(TryRecvError::Disconnected) => false,
+            Poll::Running => true,
+            Poll::Died => false,
         });
         for d in done {
             match d {
@@ -355,7 +351,7 @@ fn recent_downloads() -> Option<PathBuf> {
 /// failed); the scheduler's own words go to the log.
 fn schedule_words(s: &Scheduler, failed: Option<(String, String)>) -> Done {
     if let Some((zh, en)) = failed {
-        crate::log::event::error(&en);
+        sheetbridge::log::event::error(&en);
         let _ = zh;
         return Done::Schedule(
             "定时任务没能改好。请把“关于”里的诊断包发给信息科；窗口开着时自动上报照常进行。".into(),
@@ -365,7 +361,7 @@ fn schedule_words(s: &Scheduler, failed: Option<(String, String)>) -> Done {
     let status = match s.status(chrono::Local::now().naive_local()) {
         Ok(st) => st,
         Err(e) => {
-            crate::log::event::error(&e.english());
+            sheetbridge::log::event::error(&e.english());
             return Done::Schedule(
                 "查不到定时任务的状态（这台电脑的定时任务服务没有回答）。".into(),
                 "The scheduled task's state is unknown (the scheduler did not answer).".into(),
@@ -492,7 +488,7 @@ pub(crate) fn section(app: &mut App, ui: &mut egui::Ui) {
 }
 
 /// Settings → 自动上报: the scheduled task, its buttons and its state (asked once).
-fn schedule_rows(app: &mut App, ui: &mut egui::Ui, lang: crate::issue::Lang) {
+fn schedule_rows(app: &mut App, ui: &mut egui::Ui, lang: sheetbridge::issue::Lang) {
     let ctx = ui.ctx().clone();
     ui.horizontal_wrapped(|ui| {
         ui.label(lang.pick(

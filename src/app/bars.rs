@@ -3,15 +3,15 @@
 
 use super::jobs::{Job, JobKind};
 use super::{Action, App, Screen};
-use crate::issue::Lang;
 use eframe::egui;
+use sheetbridge::issue::Lang;
 
 impl App {
     /// Writes an error notice to the program's log once, when it appears.
     pub(super) fn log_notice(&mut self) {
         let error = self.ui.notice.as_ref().filter(|n| n.error).map(|n| &n.text);
         if error.is_some() && error != self.ui.logged_notice.as_ref() {
-            crate::log::event::error(error.map_or("", String::as_str));
+            sheetbridge::log::event::error(error.map_or("", String::as_str));
         }
         self.ui.logged_notice = error.cloned();
     }
@@ -150,7 +150,7 @@ pub(super) fn progress_view(ui: &mut egui::Ui, job: &Job, lang: Lang) -> Action 
             JobKind::Load(path) => format!(
                 "{}{}",
                 lang.pick("正在读取并检查：", "Reading and checking: "),
-                crate::paths::file_name(path)
+                sheetbridge::paths::file_name(path)
             ),
             JobKind::Export => lang
                 .pick("正在写出上报表……", "Writing the upload sheet…")

@@ -1,19 +1,19 @@
 //! The small windows over the main screen: settings, about (with the support kit: the
 //! diagnostic bundle and the installed profile packs), and "close with batches pending?".
 
+use super::task::{Poll, Task};
 use super::{Action, App, Notice, upload};
-use crate::issue::Lang;
-use crate::message::Localized;
-use crate::support::pack::{self, InstalledPack, PackOptions};
 use eframe::egui;
+use sheetbridge::issue::Lang;
+use sheetbridge::message::Localized;
+use sheetbridge::support::pack::{self, InstalledPack, PackOptions};
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::{Receiver, TryRecvError};
 
 /// The support kit in the window: a bundle being written or a pack being installed (off the
 /// UI thread), the last bundle, and the installed packs (read when 关于 opens).
 #[derive(Default)]
 pub(crate) struct SupportState {
-    task: Option<Receiver<SupportDone>>,
+    task: Option<Task<SupportDone>>,
     packs: Option<Vec<InstalledPack>>,
     /// The last bundle written (its folder is offered), or why it was not.
     pub(crate) bundle: Option<Result<PathBuf, String>>,
@@ -43,11 +43,11 @@ fn machine_keys() -> Option<PathBuf> {
 /// The targets offered in settings as (reference, name shown), read when settings open: the
 /// built-in `example` (an address no one reaches) only when it is the one chosen.
 fn target_names(user_dir: Option<PathBuf>, chosen: Option<&str>) -> Vec<(String, String)> {
-    crate::upload::target::available(user_dir.as_deref())
+    sheetbridge::upload::target::available(user_dir.as_deref())
         .into_iter()
         .filter(|stem| stem != "example" || chosen == Some("example"))
         .map(|stem| {
-            let name = crate::upload::target::Target::find(&stem, user_dir.as_deref())
+            let name = sheetbridge::upload::target::Target::find(&stem, user_dir.as_deref())
                 .map_or_else(|_| stem.clone(), |t| t.name);
             (stem, name)
         })
@@ -281,17 +281,13 @@ impl App {
             return;
         }
         let lang = self.lang();
-        let (tx, rx) = std::sync::mpsc::channel();
-        let ctx = ctx.clone();
-        std::thread::spawn(move || {
+        self.ui.support.task = Some(Task::spawn("pack", ctx, move || {
             let opts = PackOptions::new(&config, machine_keys());
             let done = pack::install(&path, &opts)
                 .map(|p| (p.name, p.version, p.notes))
                 .map_err(|e| e.text(lang));
-            let _ = tx.send(SupportDone::Pack(done));
-            ctx.request_repaint();
-        });
-        self.ui.support.task = Some(rx);
+            SupportDone::Pack(done)
+        }));
     }
 
     /// Writes the diagnostic bundle in the background, onto the desktop (else the data folder).
@@ -299,7 +295,7 @@ impl App {
         if self.ui.support.busy() {
             return;
         }
-        let folders = crate::support::Folders {
+        let folders = sheetbridge::support::Folders {
             config: self.runtime.dirs.config.clone(),
             data: self.runtime.dirs.data.clone(),
         };
@@ -309,37 +305,33 @@ impl App {
             .or_else(|| self.runtime.dirs.data.clone())
             .unwrap_or_default();
         let lang = self.lang();
-        let (tx, rx) = std::sync::mpsc::channel();
-        let ctx = ctx.clone();
-        std::thread::spawn(move || {
-            let out = dir.join(crate::support::diagnose::default_name(
+        self.ui.support.task = Some(Task::spawn("bundle", ctx, move || {
+            let out = dir.join(sheetbridge::support::diagnose::default_name(
                 chrono::Local::now().date_naive(),
             ));
-            let context = crate::support::diagnose::Context {
+            let context = sheetbridge::support::diagnose::Context {
                 renderer: None,
                 system: format!("{} {}", std::env::consts::OS, std::env::consts::ARCH),
             };
-            let done = crate::support::diagnose::write_bundle(&out, &folders, &context)
+            let done = sheetbridge::support::diagnose::write_bundle(&out, &folders, &context)
                 .map(|_| out)
                 .map_err(|e| {
-                    crate::log::event::error(&e.english());
+                    sheetbridge::log::event::error(&e.english());
                     e.text(lang)
                 });
-            let _ = tx.send(SupportDone::Bundle(done));
-            ctx.request_repaint();
-        });
-        self.ui.support.task = Some(rx);
+            SupportDone::Bundle(done)
+        }));
     }
 
     /// Takes the result of a bundle or a pack install, once there.
     pub(super) fn poll_support(&mut self) {
-        let Some(rx) = &self.ui.support.task else {
+        let Some(task) = &self.ui.support.task else {
             return;
         };
-        let done = match rx.try_recv() {
-            Ok(done) => done,
-            Err(TryRecvError::Empty) => return,
-            Err(TryRecvError::Disconnected) => {
+        let done = match task.poll() {
+            Poll::Done(done) => done,
+            Poll::Running => return,
+            Poll::Died => {
                 self.ui.support.task = None;
                 return;
             }
@@ -350,7 +342,7 @@ impl App {
             SupportDone::Bundle(result) => self.ui.support.bundle = Some(result),
             SupportDone::Pack(Ok((name, version, notes))) => {
                 self.runtime.profiles =
-                    crate::profile::Profiles::load(self.runtime.dirs.profiles().as_deref());
+                    sheetbridge::profile::Profiles::load(self.runtime.dirs.profiles().as_deref());
                 self.ui.support.packs = None;
                 self.ui.notice = Some(Notice::info(lang.pick(
                     format!("已安装模板包「{name}」版本 {version}。{notes}"),
@@ -416,8 +408,8 @@ impl App {
         ui.label(egui::RichText::new(lang.pick("使用的模板", "Profiles in use")).strong());
         for p in &self.runtime.profiles.list {
             let origin = match &p.origin {
-                crate::profile::Origin::Builtin => lang.pick("内置", "built in").to_owned(),
-                crate::profile::Origin::File(path) => crate::paths::shown(path),
+                sheetbridge::profile::Origin::Builtin => lang.pick("内置", "built in").to_owned(),
+                sheetbridge::profile::Origin::File(path) => sheetbridge::paths::shown(path),
             };
             ui.label(lang.pick(
                 format!("{}（{}）— {origin}", p.title, p.name),
@@ -464,7 +456,7 @@ impl App {
         for (dir, what) in kinds {
             let Some(dir) = dir else { continue };
             ui.horizontal(|ui| {
-                ui.label(format!("{what}{}", crate::paths::shown(dir)));
+                ui.label(format!("{what}{}", sheetbridge::paths::shown(dir)));
                 if ui.button(lang.pick("打开文件夹", "Open folder")).clicked() {
                     folder = Some(dir.clone());
                 }
@@ -499,9 +491,12 @@ impl App {
                     ui.label(lang.pick(
                         format!(
                             "诊断包已保存：{}。请把它发给技术支持。",
-                            crate::paths::shown(path)
+                            sheetbridge::paths::shown(path)
                         ),
-                        format!("Saved: {}. Send it to support.", crate::paths::shown(path)),
+                        format!(
+                            "Saved: {}. Send it to support.",
+                            sheetbridge::paths::shown(path)
+                        ),
                     ));
                     if ui
                         .button(lang.pick("打开所在文件夹", "Open its folder"))

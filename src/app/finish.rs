@@ -5,12 +5,12 @@ use super::jobs::{Done, Exported, Poll};
 use super::settings::{self, HistoryEntry};
 use super::upload::QueueResult;
 use super::{App, Notice, Screen, keep, mapping, review};
-use crate::batch::Batch;
-use crate::issue::Lang;
-use crate::message::Localized;
-use crate::pipeline::LoadError;
-use crate::unattended::claim::Claim;
-use crate::write::WriteError;
+use sheetbridge::batch::Batch;
+use sheetbridge::issue::Lang;
+use sheetbridge::message::Localized;
+use sheetbridge::pipeline::LoadError;
+use sheetbridge::unattended::claim::Claim;
+use sheetbridge::write::WriteError;
 use std::path::{Path, PathBuf};
 
 impl App {
@@ -39,7 +39,7 @@ impl App {
             Done::Ours { path, kind } => {
                 self.session.screen = Screen::Home;
                 let lang = self.lang();
-                let name = crate::paths::shown_name(&path);
+                let name = sheetbridge::paths::shown_name(&path);
                 self.ui.notice = Some(Notice::error(lang.pick(
                     format!("{}（{name}）", kind.said(lang)),
                     format!("{} ({name})", kind.said(lang)),
@@ -62,13 +62,13 @@ impl App {
     fn loaded(
         &mut self,
         path: PathBuf,
-        result: Result<crate::workspace::Loaded, LoadError>,
+        result: Result<sheetbridge::workspace::Loaded, LoadError>,
         claim: Option<Claim>,
     ) {
         match result {
             Ok(loaded) => {
                 self.session.claim = claim;
-                let crate::workspace::Loaded {
+                let sheetbridge::workspace::Loaded {
                     batch,
                     edits,
                     restored,
@@ -84,7 +84,7 @@ impl App {
                     .or_else(|| path.parent().map(Path::to_owned))
                     .unwrap_or_default();
                 let mut review = review::Review::new(batch, export_dir);
-                review.keep = keep::Keep::new(edits, restored);
+                review.keep = keep::Keep::new(edits);
                 self.session.screen = Screen::Review(Box::new(review));
             }
             Err(LoadError::Cancelled) => self.session.screen = Screen::Home,
@@ -209,11 +209,11 @@ impl App {
     pub(super) fn record_history(
         &mut self,
         path: &Path,
-        s: crate::batch::Summary,
+        s: sheetbridge::batch::Summary,
         exported: Option<PathBuf>,
     ) {
         let now = chrono::Local::now();
-        let file = crate::paths::file_name(path);
+        let file = sheetbridge::paths::file_name(path);
         let mut entry = HistoryEntry {
             date: now.format("%Y-%m-%d").to_string(),
             time: now.format("%H:%M").to_string(),
@@ -242,7 +242,12 @@ impl App {
 
     /// Notes in today's entry of the file on screen that `rows` rows went into the queue.
     pub(super) fn record_queued(&mut self, rows: usize) {
-        let Some(file) = self.session.source.as_deref().map(crate::paths::file_name) else {
+        let Some(file) = self
+            .session
+            .source
+            .as_deref()
+            .map(sheetbridge::paths::file_name)
+        else {
             return;
         };
         if let Some(last) = self
@@ -281,7 +286,7 @@ pub fn export_failure(e: &WriteError, lang: Lang) -> (String, Option<String>) {
     }
     let path = match e {
         WriteError::Io { path, .. } | WriteError::Xlsx { path, .. } => {
-            crate::paths::file_name(path)
+            sheetbridge::paths::file_name(path)
         }
         _ => String::new(),
     };

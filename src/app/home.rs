@@ -5,8 +5,8 @@ use super::Action;
 use super::recent::Recent;
 use super::settings::HistoryEntry;
 use super::upload::Unattended;
-use crate::issue::Lang;
 use eframe::egui;
+use sheetbridge::issue::Lang;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -149,7 +149,7 @@ impl Home {
             .recent
             .dir
             .as_ref()
-            .map(|d| crate::paths::file_name(d))
+            .map(|d| sheetbridge::paths::file_name(d))
             .unwrap_or_default();
         ui.heading(lang.pick(
             format!("“{folder}”文件夹里最新的表格（点一下就打开）"),
@@ -173,7 +173,7 @@ impl Home {
                 .min_size(egui::vec2(ui.available_width().min(640.0), 34.0));
             if ui
                 .add(button)
-                .on_hover_text(crate::paths::shown(&f.path))
+                .on_hover_text(sheetbridge::paths::shown(&f.path))
                 .clicked()
             {
                 action = Some(Action::Open(f.path.clone()));
@@ -234,11 +234,11 @@ fn unattended_today(
         Some(f) => lang.pick(
             format!(
                 "正在自动上报文件夹「{}」里的新文件。",
-                crate::paths::shown(f)
+                sheetbridge::paths::shown(f)
             ),
             format!(
                 "Files put into {} are sent by themselves.",
-                crate::paths::shown(f)
+                sheetbridge::paths::shown(f)
             ),
         ),
         None => lang
@@ -311,7 +311,7 @@ fn to_fix(ui: &mut egui::Ui, lang: Lang, u: &Unattended) -> Option<Action> {
         );
         if ui
             .add(egui::Button::new(egui::RichText::new(text).size(17.0)))
-            .on_hover_text(crate::paths::shown(&h.dest))
+            .on_hover_text(sheetbridge::paths::shown(&h.dest))
             .clicked()
         {
             action = Some(Action::Open(h.dest.clone()));

@@ -1,16 +1,17 @@
-//! Long work off the UI thread: loading and checking a file, writing the results. A job runs
-//! on its own thread, reports progress through atomics and its result over a channel, and asks
-//! for a repaint; the window polls it each frame. One job at a time.
+//! Long work off the UI thread: loading and checking a file, writing the results. A job is a
+//! [`Task`] (the window's one way to start a worker) that also reports progress through
+//! atomics; the window polls it each frame. One job at a time.
 
-use crate::batch::Batch;
-use crate::pipeline::{self, LoadError, Options, Progress};
-use crate::profile::Profiles;
-use crate::write::{self, WriteError};
+use super::task::{self, Task};
 use eframe::egui;
+use sheetbridge::batch::Batch;
+use sheetbridge::pipeline::{LoadError, Options, Progress};
+use sheetbridge::profile::Profiles;
+use sheetbridge::write::{self, WriteError};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::mpsc::{Receiver, TryRecvError, channel};
+use std::sync::mpsc::channel;
 
 /// Progress shared between a job's thread and the window.
 pub struct Shared {
@@ -36,9 +37,9 @@ impl Progress for Shared {
 pub enum Done {
     Loaded {
         path: PathBuf,
-        result: Box<Result<crate::workspace::Loaded, LoadError>>,
+        result: Box<Result<sheetbridge::workspace::Loaded, LoadError>>,
         /// The file's claim (unattended.md): no watcher touches it while the window holds it.
-        claim: Option<crate::unattended::claim::Claim>,
+        claim: Option<sheetbridge::unattended::claim::Claim>,
     },
     Exported {
         batch: Box<Batch>,
@@ -52,7 +53,7 @@ pub enum Done {
     /// The file opened is one of the program's own outputs.
     Ours {
         path: PathBuf,
-        kind: crate::unattended::journal::Output,
+        kind: sheetbridge::unattended::journal::Output,
     },
     /// The sender thread ended while queueing (a bug): the batch is gone with it.
     QueueLost,
@@ -77,7 +78,7 @@ pub enum Poll {
 pub struct Job {
     pub what: JobKind,
     shared: Arc<Shared>,
-    rx: Receiver<Done>,
+    task: Task<Done>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -99,14 +100,9 @@ impl Job {
             cancel: AtomicBool::new(false),
             ctx: ctx.clone(),
         });
-        let (tx, rx) = channel();
         let thread_shared = Arc::clone(&shared);
-        std::thread::spawn(move || {
-            let done = work(&thread_shared);
-            let _ = tx.send(done);
-            thread_shared.ctx.request_repaint();
-        });
-        Job { what, shared, rx }
+        let task = Task::spawn("job", ctx, move || work(&thread_shared));
+        Job { what, shared, task }
     }
 
     /// Loads and checks a file through the workspace: rows already uploaded to `target` (to
@@ -117,37 +113,40 @@ impl Job {
         path: PathBuf,
         profiles: Profiles,
         options: Options,
-        folders: Option<crate::workspace::Folders>,
-        target: Option<crate::upload::target::Target>,
+        folders: Option<sheetbridge::workspace::Folders>,
+        target: Option<sheetbridge::upload::target::Target>,
     ) -> Job {
         let p = path.clone();
         Job::spawn(JobKind::Load(path), ctx, move |shared| {
+            // The file's content is hashed once, here (with a data folder: its claim, the
+            // own-output check and the saved edits all need it), not once for each.
+            let sha = folders
+                .as_ref()
+                .and_then(|_| sheetbridge::unattended::file_sha256(&p).ok());
             // The program's own outputs are not exports: said, never read as one.
             let data = folders.as_ref().map(|f| f.data.as_path());
-            if let Some(kind) = crate::unattended::journal::own_output(data, &p) {
+            if let Some(kind) =
+                sheetbridge::unattended::journal::own_output_hashed(data, &p, sha.as_deref())
+            {
                 return Done::Ours { path: p, kind };
             }
             // Claimed before it is read, so a watcher cannot take it meanwhile. A file a
             // watcher is handling right now is opened all the same, without a claim.
-            let claim = folders.as_ref().and_then(|f| {
-                let sha = crate::unattended::file_sha256(&p).ok()?;
-                crate::unattended::claim::claim(&f.data, &sha, &p)
+            let claim = folders.as_ref().zip(sha.as_deref()).and_then(|(f, sha)| {
+                sheetbridge::unattended::claim::claim(&f.data, sha, &p)
                     .ok()
                     .flatten()
             });
+            let options = Options {
+                hash: sha,
+                ..options
+            };
             let result = match &folders {
                 Some(f) => {
-                    crate::workspace::load(f, &profiles, &p, options, target.as_ref(), shared)
+                    sheetbridge::workspace::load(f, &profiles, &p, options, target.as_ref(), shared)
                 }
                 // No data folder: nothing saved to restore, no ledger.
-                None => pipeline::load(&p, &profiles, &options, shared).map(|batch| {
-                    crate::workspace::Loaded {
-                        batch,
-                        edits: None,
-                        restored: Default::default(),
-                        warnings: Vec::new(),
-                    }
-                }),
+                None => sheetbridge::workspace::load_alone(&profiles, &p, options, shared),
             };
             Done::Loaded {
                 result: Box::new(result),
@@ -162,7 +161,7 @@ impl Job {
     pub fn queue(
         ctx: &egui::Context,
         batch: Batch,
-        target: crate::upload::target::Target,
+        target: sheetbridge::upload::target::Target,
         sender: std::sync::mpsc::Sender<super::upload::Cmd>,
     ) -> Job {
         Job::spawn(JobKind::Queue, ctx, move |_| {
@@ -198,7 +197,7 @@ impl Job {
         upload: PathBuf,
         rejected: Option<PathBuf>,
         data: Option<PathBuf>,
-        lang: crate::issue::Lang,
+        lang: sheetbridge::issue::Lang,
     ) -> Job {
         Job::spawn(JobKind::Export, ctx, move |_| {
             let result = (|| {
@@ -215,8 +214,11 @@ impl Job {
                         .chain(rejected.as_ref().map(|(p, _)| p.as_path()))
                         .collect();
                     // The files are written: a failure to record them is logged, not shown.
-                    if let Err(e) = crate::unattended::journal::record_written(data, &written) {
-                        crate::log::event::error(&crate::message::Localized::english(&e));
+                    if let Err(e) = sheetbridge::unattended::journal::record_written(data, &written)
+                    {
+                        sheetbridge::log::event::error(&sheetbridge::message::Localized::english(
+                            &e,
+                        ));
                     }
                 }
                 Ok(Exported {
@@ -246,11 +248,11 @@ impl Job {
 
     /// The result, once the job is done.
     pub fn poll(&self) -> Poll {
-        match self.rx.try_recv() {
-            Ok(done) => Poll::Done(done),
-            Err(TryRecvError::Empty) => Poll::Running,
+        match self.task.poll() {
+            task::Poll::Done(done) => Poll::Done(done),
+            task::Poll::Running => Poll::Running,
             // The thread ended without an answer: a bug, shown as such.
-            Err(TryRecvError::Disconnected) => Poll::Died,
+            task::Poll::Died => Poll::Died,
         }
     }
 }

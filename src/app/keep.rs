@@ -1,13 +1,13 @@
 //! The clerk's work on the file on screen, kept: every fix and every "不上报此行" is saved as it
-//! is made (through [`crate::edits`]), restored when the same file is opened again, and
+//! is made (through [`sheetbridge::edits`]), restored when the same file is opened again, and
 //! tracked so that closing with changes neither exported nor queued asks first, and an export
 //! made before the last change is shown as out of date.
 
-use crate::batch::Batch;
-use crate::edits::{FileEdits, Restored};
-use crate::issue::Lang;
-use crate::message::Localized;
 use eframe::egui;
+use sheetbridge::batch::Batch;
+use sheetbridge::edits::{FileEdits, Restored};
+use sheetbridge::issue::Lang;
+use sheetbridge::message::Localized;
 
 /// A text in both languages.
 pub struct Text(&'static str, &'static str);
@@ -36,8 +36,6 @@ pub struct Keep {
     /// Where the decisions are saved; `None` when the file could not be hashed (nothing is
     /// saved then, and the clerk is told).
     edits: Option<FileEdits>,
-    /// What opening restored.
-    pub restored: Restored,
     /// A change was made since the last export or queueing.
     pub changed: bool,
     /// An export was made and a change came after it.
@@ -61,17 +59,11 @@ enum Closing {
 }
 
 impl Keep {
-    pub fn new(edits: Option<FileEdits>, restored: Restored) -> Keep {
+    pub fn new(edits: Option<FileEdits>) -> Keep {
         Keep {
             edits,
-            restored,
             ..Keep::default()
         }
-    }
-
-    /// The line saying what was restored, if anything.
-    pub fn restored_line(&self, lang: Lang) -> Option<String> {
-        self.restored.message(lang)
     }
 
     fn changed(&mut self) {
@@ -79,7 +71,7 @@ impl Keep {
         self.export_stale = self.exported;
     }
 
-    fn saved(&mut self, r: Result<(), crate::edits::EditsError>) {
+    fn saved(&mut self, r: Result<(), sheetbridge::edits::EditsError>) {
         self.error = r.err().map(|e| e.pair());
     }
 
@@ -113,7 +105,7 @@ impl Keep {
         match self.before {
             Some((g, n)) if g == generation => n,
             _ => {
-                let n = crate::workspace::already_uploaded(batch);
+                let n = sheetbridge::workspace::already_uploaded(batch);
                 self.before = Some((generation, n));
                 n
             }

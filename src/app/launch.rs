@@ -15,7 +15,7 @@ pub struct Dirs {
 impl Dirs {
     /// The per-user folders (`SHEETBRIDGE_CONFIG_DIR`/`SHEETBRIDGE_DATA_DIR` replace them).
     pub fn user() -> Dirs {
-        use crate::paths::{chosen, default_config_dir, default_data_dir};
+        use sheetbridge::paths::{chosen, default_config_dir, default_data_dir};
         Dirs {
             config: chosen(
                 std::env::var_os("SHEETBRIDGE_CONFIG_DIR"),
@@ -26,7 +26,7 @@ impl Dirs {
     }
 
     /// The workspace's folders (none without a data folder).
-    pub fn folders(&self) -> Option<crate::workspace::Folders> {
+    pub fn folders(&self) -> Option<sheetbridge::workspace::Folders> {
         upload::folders(self)
     }
 

@@ -1,11 +1,11 @@
 //! "查询上报记录": the clerk types an ID number or a barcode and sees whether, when and where it
 //! was uploaded, or where it is in the upload queue. The records are read off the UI thread.
 
-use crate::issue::Lang;
-use crate::message::Localized;
+use super::task::{Poll, Task};
 use eframe::egui;
+use sheetbridge::issue::Lang;
+use sheetbridge::message::Localized;
 use std::path::PathBuf;
-use std::sync::mpsc::{Receiver, TryRecvError};
 
 /// The lookup window's state.
 #[derive(Default)]
@@ -17,7 +17,7 @@ pub struct Lookup {
     pub answer: Vec<String>,
     /// Whether the last answer is an error.
     pub failed: bool,
-    task: Option<Receiver<Result<Vec<String>, String>>>,
+    task: Option<Task<Result<Vec<String>, String>>>,
 }
 
 impl Lookup {
@@ -29,27 +29,22 @@ impl Lookup {
     /// Starts a query of the outbox in `data` (the data folder).
     fn start(&mut self, ctx: &egui::Context, lang: Lang, data: Option<PathBuf>) {
         let value = self.value.clone();
-        let (tx, rx) = std::sync::mpsc::channel();
-        let ctx = ctx.clone();
-        std::thread::spawn(move || {
-            let answer = match data {
-                Some(d) => crate::support::lookup::find(&d, &value),
+        self.task = Some(Task::spawn("lookup", ctx, move || {
+            match data {
+                Some(d) => sheetbridge::support::lookup::find(&d, &value),
                 None => Ok(Vec::new()),
             }
-            .map(|records| crate::support::lookup::describe(&value, &records, lang))
-            .map_err(|e| e.text(lang));
-            let _ = tx.send(answer);
-            ctx.request_repaint();
-        });
-        self.task = Some(rx);
+            .map(|records| sheetbridge::support::lookup::describe(&value, &records, lang))
+            .map_err(|e| e.text(lang))
+        }));
     }
 
     fn poll(&mut self) {
-        let Some(rx) = &self.task else { return };
-        let answer = match rx.try_recv() {
-            Ok(a) => a,
-            Err(TryRecvError::Empty) => return,
-            Err(TryRecvError::Disconnected) => Err(String::new()),
+        let Some(task) = &self.task else { return };
+        let answer = match task.poll() {
+            Poll::Done(a) => a,
+            Poll::Running => return,
+            Poll::Died => Err(String::new()),
         };
         self.task = None;
         self.failed = answer.is_err();

@@ -3,12 +3,12 @@
 //! is saved as a new profile in the user's folder, so the same export is recognised next time.
 
 use super::Action;
-use crate::guess::{self, Reason};
-use crate::issue::Lang;
-use crate::pipeline::HeaderMismatch;
-use crate::profile::Profile;
-use crate::rules::text::header_key;
 use eframe::egui::{self, RichText};
+use sheetbridge::guess::{self, Reason};
+use sheetbridge::issue::Lang;
+use sheetbridge::pipeline::HeaderMismatch;
+use sheetbridge::profile::Profile;
+use sheetbridge::rules::text::header_key;
 use std::path::{Path, PathBuf};
 
 pub struct Mapping {
@@ -124,7 +124,7 @@ impl Mapping {
     }
 
     fn file_name(&self) -> String {
-        crate::paths::file_name(&self.path)
+        sheetbridge::paths::file_name(&self.path)
     }
 
     /// Required fields (without a default) that still have no column.
@@ -182,12 +182,12 @@ impl Mapping {
                 }
             }
         }
-        let ext = crate::profile::Extension {
+        let ext = sheetbridge::profile::Extension {
             extends: self.base.name.clone(),
             title: format!("{}（{}）", self.base.title, stem),
             extra_aliases,
         };
-        let source = format!("原始文件：{}", crate::paths::file_name(&self.path));
+        let source = format!("原始文件：{}", sheetbridge::paths::file_name(&self.path));
         let text = ext
             .to_text(&[
                 "由核酸结果上报助手的“对应列”界面生成，可以用记事本修改。",
@@ -197,17 +197,17 @@ impl Mapping {
         std::fs::create_dir_all(dir).map_err(|e| {
             format!(
                 "无法创建模板文件夹 {}：{}",
-                crate::paths::shown(dir),
-                crate::read::io_message(&e)
+                sheetbridge::paths::shown(dir),
+                sheetbridge::read::io_message(&e)
             )
         })?;
         let path = dir.join(format!("{stem}.toml"));
-        crate::write::write_atomically(&path, |f| {
+        sheetbridge::write::write_atomically(&path, |f| {
             use std::io::Write;
             f.write_all(text.as_bytes())
-                .map_err(|e| crate::write::WriteError::Io {
+                .map_err(|e| sheetbridge::write::WriteError::Io {
                     path: path.clone(),
-                    reason: crate::read::io_message(&e),
+                    reason: sheetbridge::read::io_message(&e),
                 })
         })
         .map_err(|e| e.to_string())?;

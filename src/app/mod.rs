@@ -19,18 +19,19 @@ pub mod recent;
 pub mod review;
 mod sending;
 pub mod settings;
+mod task;
 pub mod upload;
 
-use crate::batch::Batch;
-use crate::issue::Lang;
-use crate::pipeline::Options;
-use crate::profile::Profiles;
 use eframe::egui;
-pub use finish::export_failure;
 use jobs::Job;
 pub use launch::{Dirs, run};
+#[cfg(test)]
 pub use review::Filter;
 use settings::{HistoryEntry, Settings};
+use sheetbridge::batch::Batch;
+use sheetbridge::issue::Lang;
+use sheetbridge::pipeline::Options;
+use sheetbridge::profile::Profiles;
 use std::path::{Path, PathBuf};
 
 /// What a screen asks the app to do once drawing is over.
@@ -47,7 +48,6 @@ pub enum Action {
     /// Back to the start screen.
     Close,
     CancelJob,
-    SaveSettings,
     OpenFolder(PathBuf),
     /// The mapping screen saved a profile: reload the profiles, then the file with it.
     ProfileSaved(String),
@@ -118,7 +118,7 @@ pub struct Session {
     /// The last export, for the result panel.
     pub exported: Option<jobs::Exported>,
     /// The claim on the file open in the window: no watcher touches it until it is closed.
-    claim: Option<crate::unattended::claim::Claim>,
+    claim: Option<sheetbridge::unattended::claim::Claim>,
 }
 
 /// Handles and caches the window keeps while it is open: its folders and profiles, the job
@@ -137,7 +137,7 @@ pub struct Runtime {
     /// The chosen target, read when settings change (not at every action).
     target_cache: Option<auto::TargetCache>,
     /// The remembered credentials of the chosen target (read when settings change).
-    remembered: Option<crate::upload::client::Credentials>,
+    remembered: Option<sheetbridge::upload::client::Credentials>,
     /// Settings → 自动上报 and its workers.
     auto: auto::AutoState,
 }
@@ -237,23 +237,27 @@ impl App {
     }
 
     /// The file dialog 选择文件… and Ctrl+O show (the system's unless a test says otherwise).
+    #[cfg(test)]
     pub fn set_file_dialog(&mut self, dialog: fn(rfd::FileDialog) -> Option<PathBuf>) {
         self.ui.home.dialog = dialog;
     }
 
     /// The folder whose newest spreadsheets the start screen lists (`None`: no list); read
     /// again at the next frame.
+    #[cfg(test)]
     pub fn set_downloads(&mut self, dir: Option<PathBuf>) {
         self.ui.home.recent = recent::Recent::new(dir);
         self.ui.home_stale = true;
     }
 
     /// The spreadsheets the start screen lists now.
+    #[cfg(test)]
     pub fn downloads(&self) -> &[recent::RecentFile] {
         &self.ui.home.recent.files
     }
 
     /// Whether the Downloads folder is still being read.
+    #[cfg(test)]
     pub fn reading_downloads(&self) -> bool {
         self.ui.home.recent.reading()
     }
@@ -278,11 +282,13 @@ impl App {
     }
 
     /// Whether a background job is running.
+    #[cfg(test)]
     pub fn busy(&self) -> bool {
         self.runtime.job.is_some()
     }
 
     /// The mapping screen's state, when it is shown.
+    #[cfg(test)]
     pub fn mapping(&mut self) -> Option<&mut mapping::Mapping> {
         match &mut self.session.screen {
             Screen::Mapping(m) => Some(m),
@@ -510,10 +516,6 @@ impl App {
                     job.cancel();
                 }
             }
-            Action::SaveSettings => {
-                self.save_settings();
-                self.runtime.uploads.credentials_changed(self.credentials());
-            }
             Action::OpenFolder(dir) => self.open_folder(&dir),
             Action::Upload => self.start_queue(ctx),
             Action::ShowLookup => self.ui.lookup.open = true,
@@ -572,8 +574,8 @@ impl App {
     fn open_folder(&mut self, dir: &Path) {
         if let Err(e) = open::that_detached(dir) {
             // The launcher's own words ("gio", exit statuses) are for the log only.
-            self.ui.detail = Some(format!("open {}: {e}", crate::paths::shown(dir)));
-            let dir = crate::paths::shown(dir);
+            self.ui.detail = Some(format!("open {}: {e}", sheetbridge::paths::shown(dir)));
+            let dir = sheetbridge::paths::shown(dir);
             self.ui.notice = Some(Notice::error(self.lang().pick(
                 format!("没能自动打开文件夹。请在文件管理器里打开：{dir}"),
                 format!(
@@ -597,12 +599,15 @@ impl App {
             self.session.screen = Screen::Exporting(review);
         }
         let source = &batch.source.path;
-        let upload = dir.join(crate::write::upload_name(source));
-        let rejected =
-            (batch.summary().rejected > 0).then(|| dir.join(crate::write::rejected_name(source)));
+        let upload = dir.join(sheetbridge::write::upload_name(source));
+        let rejected = (batch.summary().rejected > 0)
+            .then(|| dir.join(sheetbridge::write::rejected_name(source)));
         self.ui.notice = None;
         self.settings.export_dir = Some(dir);
         let data = self.runtime.dirs.data.clone();
         self.runtime.job = Some(Job::export(ctx, batch, upload, rejected, data, self.lang()));
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -2,9 +2,9 @@
 //! almost always there). The folder is read on a worker thread when the start screen opens,
 //! never while drawing.
 
+use super::task::{Poll, Task};
 use eframe::egui;
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::{Receiver, channel};
 use std::time::SystemTime;
 
 /// How many files the start screen lists.
@@ -23,7 +23,7 @@ pub struct RecentFile {
 
 impl RecentFile {
     /// "今天 09:12", "昨天 17:30" or "01-09 08:00".
-    pub fn when(&self, lang: crate::issue::Lang) -> String {
+    pub fn when(&self, lang: sheetbridge::issue::Lang) -> String {
         let t: chrono::DateTime<chrono::Local> = self.modified.into();
         let today = chrono::Local::now().date_naive();
         let day = t.date_naive();
@@ -59,7 +59,7 @@ pub fn list(dir: &Path, data: Option<&Path>, max: usize) -> Vec<RecentFile> {
         .filter_map(|e| {
             let path = e.path();
             let ext = path.extension()?.to_string_lossy().to_lowercase();
-            let name = crate::paths::file_name(&path);
+            let name = sheetbridge::paths::file_name(&path);
             // Excel's lock files (~$name.xlsx) are not exports.
             if !SHEETS.contains(&ext.as_str()) || name.starts_with("~$") {
                 return None;
@@ -77,7 +77,7 @@ pub fn list(dir: &Path, data: Option<&Path>, max: usize) -> Vec<RecentFile> {
     // Newest first, so only as many files are read as it takes to fill the list.
     files
         .into_iter()
-        .filter(|f| crate::unattended::journal::own_output(data, &f.path).is_none())
+        .filter(|f| sheetbridge::unattended::journal::own_output(data, &f.path).is_none())
         .take(max)
         .collect()
 }
@@ -87,7 +87,7 @@ pub fn list(dir: &Path, data: Option<&Path>, max: usize) -> Vec<RecentFile> {
 pub struct Recent {
     pub dir: Option<PathBuf>,
     pub files: Vec<RecentFile>,
-    rx: Option<Receiver<Vec<RecentFile>>>,
+    task: Option<Task<Vec<RecentFile>>>,
 }
 
 impl Recent {
@@ -104,33 +104,26 @@ impl Recent {
             self.files.clear();
             return;
         };
-        let (tx, rx) = channel();
-        let ctx = ctx.clone();
-        let spawned = std::thread::Builder::new()
-            .name("downloads".into())
-            .spawn(move || {
-                // The start screen may be gone by then: nothing to do if so.
-                let _ = tx.send(list(&dir, data.as_deref(), SHOWN));
-                ctx.request_repaint();
-            });
-        if spawned.is_ok() {
-            self.rx = Some(rx);
-        }
+        self.task = Some(Task::spawn("downloads", ctx, move || {
+            list(&dir, data.as_deref(), SHOWN)
+        }));
     }
 
     /// Takes the worker's answer, if it came.
     pub fn poll(&mut self) {
-        if let Some(rx) = &self.rx
-            && let Ok(files) = rx.try_recv()
-        {
-            self.files = files;
-            self.rx = None;
+        match self.task.as_ref().map(Task::poll) {
+            Some(Poll::Done(files)) => {
+                self.files = files;
+                self.task = None;
+            }
+            Some(Poll::Died) => self.task = None,
+            Some(Poll::Running) | None => {}
         }
     }
 
     /// Whether the folder is being read.
     pub fn reading(&self) -> bool {
-        self.rx.is_some()
+        self.task.is_some()
     }
 }
 
@@ -191,6 +184,6 @@ mod tests {
         assert_eq!(f(900).size_text(), "900 B");
         assert_eq!(f(35 * 1024).size_text(), "35 KB");
         assert_eq!(f(1_300_000).size_text(), "1.2 MB");
-        assert!(f(1).when(crate::issue::Lang::Zh).starts_with("今天 "));
+        assert!(f(1).when(sheetbridge::issue::Lang::Zh).starts_with("今天 "));
     }
 }

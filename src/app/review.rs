@@ -7,10 +7,10 @@ mod table;
 
 use super::Action;
 use super::jobs::Exported;
-use crate::batch::{Batch, RowStatus, Summary};
-use crate::issue::{Lang, Severity};
-use crate::profile::Profiles;
 use eframe::egui::{self, Color32, RichText};
+use sheetbridge::batch::{Batch, RowStatus, Summary};
+use sheetbridge::issue::{Lang, Severity};
+use sheetbridge::profile::Profiles;
 use std::path::PathBuf;
 
 /// Which rows the table shows.
@@ -90,6 +90,7 @@ impl Review {
     }
 
     /// The rows the table shows now (indices into the batch).
+    #[cfg(test)]
     pub fn visible_rows(&mut self) -> &[u32] {
         self.refresh_view();
         &self.view
@@ -368,7 +369,7 @@ impl Review {
     /// the search box.
     fn head(&mut self, ui: &mut egui::Ui, lang: Lang, profiles: &Profiles) -> Option<Action> {
         let src = &self.batch.source;
-        let file = crate::paths::file_name(&src.path);
+        let file = sheetbridge::paths::file_name(&src.path);
         ui.label(
             RichText::new(lang.pick(
                 format!(
@@ -589,7 +590,7 @@ fn status_text(b: &Batch, index: usize, lang: Lang) -> (&'static str, Color32) {
     let uploaded = || {
         b.issues(index)
             .iter()
-            .any(|x| x.code == crate::issue::Code::AlreadyUploaded)
+            .any(|x| x.code == sheetbridge::issue::Code::AlreadyUploaded)
     };
     match b.status(index) {
         RowStatus::Duplicate if uploaded() => (lang.pick("已上报过", "uploaded"), OK_FG),

@@ -2,8 +2,8 @@
 //! the day's history on the start screen (`history.toml` in the data folder). Loaded data is
 //! never kept here.
 
-use crate::issue::Lang;
 use serde::{Deserialize, Serialize};
+use sheetbridge::issue::Lang;
 use std::path::{Path, PathBuf};
 
 /// Settings the clerk chooses; every field has a default so an old or partial file still loads.
@@ -50,13 +50,13 @@ pub fn default_watch_folder() -> Option<PathBuf> {
         .map(|d| d.join("核酸上报").join("待上报"))
 }
 
-pub use crate::unattended::watch::watch_folder_warning;
+pub use sheetbridge::unattended::watch::watch_folder_warning;
 
 impl Settings {
     /// Days to keep the files of confirmed batches.
     pub fn keep_days(&self) -> u32 {
         self.keep_days
-            .unwrap_or(crate::upload::outbox::DEFAULT_RETENTION_DAYS)
+            .unwrap_or(sheetbridge::upload::outbox::DEFAULT_RETENTION_DAYS)
     }
 }
 
@@ -64,14 +64,18 @@ impl Settings {
     /// Loads from `dir/settings.toml`; a missing or unreadable file gives the defaults.
     pub fn load(dir: Option<&Path>) -> Settings {
         dir.and_then(|d| {
-            crate::bounded::read_to_string(&d.join("settings.toml"), crate::bounded::TEXT_FILE).ok()
+            sheetbridge::bounded::read_to_string(
+                &d.join("settings.toml"),
+                sheetbridge::bounded::TEXT_FILE,
+            )
+            .ok()
         })
         .and_then(|t| toml::from_str(&t).ok())
         .unwrap_or_default()
     }
 
     /// Saves to `dir/settings.toml` (whole or not at all).
-    pub fn save(&self, dir: &Path) -> Result<(), crate::write::WriteError> {
+    pub fn save(&self, dir: &Path) -> Result<(), sheetbridge::write::WriteError> {
         save_toml(&dir.join("settings.toml"), self)
     }
 }
@@ -105,14 +109,21 @@ struct HistoryFile {
 /// The history of handled files, newest last, trimmed to the last 200.
 pub fn load_history(dir: Option<&Path>) -> Vec<HistoryEntry> {
     dir.and_then(|d| {
-        crate::bounded::read_to_string(&d.join("history.toml"), crate::bounded::TEXT_FILE).ok()
+        sheetbridge::bounded::read_to_string(
+            &d.join("history.toml"),
+            sheetbridge::bounded::TEXT_FILE,
+        )
+        .ok()
     })
     .and_then(|t| toml::from_str::<HistoryFile>(&t).ok())
     .map(|h| h.entry)
     .unwrap_or_default()
 }
 
-pub fn save_history(dir: &Path, entries: &[HistoryEntry]) -> Result<(), crate::write::WriteError> {
+pub fn save_history(
+    dir: &Path,
+    entries: &[HistoryEntry],
+) -> Result<(), sheetbridge::write::WriteError> {
     let keep = entries.len().saturating_sub(200);
     save_toml(
         &dir.join("history.toml"),
@@ -122,23 +133,23 @@ pub fn save_history(dir: &Path, entries: &[HistoryEntry]) -> Result<(), crate::w
     )
 }
 
-fn save_toml<T: Serialize>(path: &Path, value: &T) -> Result<(), crate::write::WriteError> {
-    let text = toml::to_string_pretty(value).map_err(|e| crate::write::WriteError::Io {
+fn save_toml<T: Serialize>(path: &Path, value: &T) -> Result<(), sheetbridge::write::WriteError> {
+    let text = toml::to_string_pretty(value).map_err(|e| sheetbridge::write::WriteError::Io {
         path: path.to_owned(),
         reason: e.to_string(),
     })?;
     if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(|e| crate::write::WriteError::Io {
+        std::fs::create_dir_all(dir).map_err(|e| sheetbridge::write::WriteError::Io {
             path: dir.to_owned(),
-            reason: crate::read::io_message(&e),
+            reason: sheetbridge::read::io_message(&e),
         })?;
     }
-    crate::write::write_atomically(path, |f| {
+    sheetbridge::write::write_atomically(path, |f| {
         use std::io::Write;
         f.write_all(text.as_bytes())
-            .map_err(|e| crate::write::WriteError::Io {
+            .map_err(|e| sheetbridge::write::WriteError::Io {
                 path: path.to_owned(),
-                reason: crate::read::io_message(&e),
+                reason: sheetbridge::read::io_message(&e),
             })
     })
 }

@@ -8,17 +8,18 @@
 mod queue;
 mod sender;
 
-pub use queue::{Group, QueueAction, groups, plain};
+pub use queue::{QueueAction, plain};
 
-use crate::batch::Batch;
-use crate::profile::Profiles;
-use crate::unattended::journal::Handled;
-use crate::unattended::watch;
-use crate::upload::client::{Client, Credentials};
-use crate::upload::outbox::{BatchRecord, State};
-use crate::upload::target::{Auth, Target};
-use crate::workspace::Folders;
+use super::task;
 use eframe::egui;
+use sheetbridge::batch::Batch;
+use sheetbridge::profile::Profiles;
+use sheetbridge::unattended::journal::Handled;
+use sheetbridge::unattended::watch;
+use sheetbridge::upload::client::{Client, Credentials};
+use sheetbridge::upload::outbox::{BatchRecord, State};
+use sheetbridge::upload::target::{Auth, Target};
+use sheetbridge::workspace::Folders;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -80,8 +81,6 @@ pub struct Unattended {
     pub watching: Option<PathBuf>,
     /// Files left alone by the last pass because they are open in the window.
     pub claimed: Vec<String>,
-    /// Passes made since the window opened.
-    pub passes: u64,
     /// Why the last pass failed (Chinese, English).
     pub error: Option<(String, String)>,
 }
@@ -144,7 +143,9 @@ impl Uploads {
             let (cmd_tx, cmd_rx) = channel();
             let tx = tx.clone();
             let ctx = ctx.clone();
-            std::thread::spawn(move || sender::run(folders, keep_days, &cmd_rx, &tx, &ctx));
+            task::worker("sender", move || {
+                sender::run(folders, keep_days, &cmd_rx, &tx, &ctx)
+            });
             cmd_tx
         });
         let u = Uploads {
@@ -207,13 +208,13 @@ impl Uploads {
                     self.test_result = Some(r.map(|_| String::new()).map_err(|(zh, en)| {
                         let (text, detail) = plain(&zh);
                         if let Some(d) = detail.or_else(|| plain(&en).1) {
-                            crate::log::event::error(&format!("test connection: {d}"));
+                            sheetbridge::log::event::error(&format!("test connection: {d}"));
                         }
                         text
                     }));
                 }
                 Msg::Failed(zh, en) => {
-                    crate::log::event::error(&en);
+                    sheetbridge::log::event::error(&en);
                     self.last = Some((plain(&zh).0, plain(&en).0));
                 }
                 Msg::Unattended(u) => self.unattended = *u,
@@ -235,7 +236,7 @@ impl Uploads {
             self.ticker = Some(Arc::clone(&stop));
             let cmd = cmd.clone();
             let folder = setup.folder.clone();
-            std::thread::spawn(move || ticker(&folder, &cmd, &stop));
+            task::worker("watch-ticker", move || ticker(&folder, &cmd, &stop));
         }
         self.ask(Cmd::Watch(setup.map(Box::new)));
     }
@@ -336,10 +337,10 @@ impl Uploads {
         self.test_result = None;
         let tx = self.tx.clone();
         let ctx = self.ctx.clone();
-        std::thread::spawn(move || {
+        task::worker("test-connection", move || {
             let result = match Client::new(&target) {
                 Ok(mut client) => client.test(&creds.creds).map_err(|o| (o.zh, o.en)),
-                Err(e) => Err(crate::message::Localized::pair(&e)),
+                Err(e) => Err(sheetbridge::message::Localized::pair(&e)),
             };
             let _ = tx.send(Msg::Tested(result));
             ctx.request_repaint();
@@ -377,14 +378,14 @@ pub struct Session {
 
 /// Where the window's sender finds each target's credentials: the environment (the window is a
 /// front end: it may read it), else what was remembered, in the store `sheetbridge login` uses.
-pub fn finder(config: Option<PathBuf>) -> crate::credentials::Finder {
+pub fn finder(config: Option<PathBuf>) -> sheetbridge::credentials::Finder {
     let file_only = std::env::var("SHEETBRIDGE_CREDENTIAL_STORE").is_ok_and(|v| v == "file");
     let store = if file_only {
-        crate::credentials::Store::file_only(config)
+        sheetbridge::credentials::Store::file_only(config)
     } else {
-        crate::credentials::Store::new(config)
+        sheetbridge::credentials::Store::new(config)
     };
-    crate::credentials::Finder::new(store, Arc::new(|k| std::env::var(k).ok()))
+    sheetbridge::credentials::Finder::new(store, Arc::new(|k| std::env::var(k).ok()))
 }
 
 /// The credentials for a target: the window's user name and this session's password, else the
@@ -398,7 +399,7 @@ pub fn credentials(
 ) -> Option<Session> {
     // The window is a front end: it may read the environment (scheduled use).
     let env = Credentials::from_vars(|k| std::env::var(k).ok());
-    let env = crate::credentials::with_env(env, remembered.cloned());
+    let env = sheetbridge::credentials::with_env(env, remembered.cloned());
     let user = Some(user.trim().to_owned())
         .filter(|u| !u.is_empty())
         .or(env.user);

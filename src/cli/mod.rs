@@ -285,12 +285,7 @@ pub fn load(
         return Err(LoadError::Profile(e.clone()).into());
     }
     let Some(folders) = folders else {
-        return Ok(sheetbridge::pipeline::load(
-            input,
-            &profiles,
-            &args.options(),
-            &(),
-        )?);
+        return Ok(workspace::load_alone(&profiles, input, args.options(), &())?.batch);
     };
     let loaded: Loaded = workspace::load(folders, &profiles, input, args.options(), target, &())?;
     for (zh, en) in &loaded.warnings {
@@ -308,7 +303,7 @@ pub fn ledger_target(folders: &Folders, named: Option<&str>) -> Result<Option<Ta
     if let Some(name) = named {
         return Ok(Some(folders.target(name)?));
     }
-    let settings = sheetbridge::app::settings::Settings::load(folders.config.as_deref());
+    let settings = crate::app::settings::Settings::load(folders.config.as_deref());
     // The window's target is only a default: one that cannot be read is left out.
     Ok(settings.target.and_then(|t| folders.target(&t).ok()))
 }

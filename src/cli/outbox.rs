@@ -39,7 +39,7 @@ pub fn run(cmd: &OutboxCommand, lang: Lang) -> Run {
         OutboxCommand::List => list(&mut ws),
         OutboxCommand::Send { max_wait } => send(&mut ws, *max_wait, lang),
         OutboxCommand::Retry { id } => {
-            ws.outbox().retry(id)?;
+            ws.batches().retry(id)?;
             say(
                 lang,
                 format!("批次 {id} 已重新排队，下次发送时会发出。"),
@@ -48,7 +48,7 @@ pub fn run(cmd: &OutboxCommand, lang: Lang) -> Run {
             Ok(EXIT_OK)
         }
         OutboxCommand::Forget { id } => {
-            ws.outbox().forget(id)?;
+            ws.batches().forget(id)?;
             say(
                 lang,
                 format!("批次 {id} 已放弃并删除。"),
@@ -123,7 +123,7 @@ pub fn print_broken(report: &SendReport, lang: Lang) {
 }
 
 fn list(ws: &mut Workspace) -> Run {
-    let all = ws.outbox().list()?;
+    let all = ws.batches().list()?;
     for b in &all {
         println!(
             "{}",
@@ -178,7 +178,7 @@ fn send(ws: &mut Workspace, max_wait: u64, lang: Lang) -> Run {
     if report.login_refused.is_some() {
         return Ok(EXIT_NOTHING);
     }
-    let all = ws.outbox().list().map_err(queued)?;
+    let all = ws.batches().list().map_err(queued)?;
     let count = |s: State| all.iter().filter(|b| b.state == s).count();
     let (queued, person) = (
         count(State::Queued) + count(State::Sending),

@@ -9,9 +9,8 @@ use sheetbridge::issue::Lang;
 use sheetbridge::paths::{for_line, shown, shown_name};
 use sheetbridge::unattended::handle::{ConvertOptions, Workflow};
 use sheetbridge::unattended::journal::Journal;
-use sheetbridge::unattended::watch::{
-    LastRun, Notifier, Pass, Settle, Watch, WatchError, record_run,
-};
+use sheetbridge::unattended::watch::{LastRun, Notifier, Pass, WatchError, record_run};
+use sheetbridge::unattended::watcher::Watcher;
 use sheetbridge::workspace::Folders;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -59,12 +58,11 @@ pub fn run(args: &WatchArgs, lang: Lang) -> Run {
     let data_dir = folders.data.clone();
     let mut workflow = open_workflow(folders, args)?;
     let journal = Journal::open(&data_dir)?;
-    let watch = Watch {
-        folder: &folder,
-        data_dir: &data_dir,
-        settle: Duration::from_secs(args.settle),
-    };
-    let mut tracker = Settle::default();
+    let mut watcher = Watcher::new(
+        folder.clone(),
+        data_dir.clone(),
+        Duration::from_secs(args.settle),
+    );
     let mut notifier = (!args.once).then(|| Notifier::new(&folder));
     if let Some(n) = &notifier {
         say_watching(&folder, &workflow.target().name, n.active(), lang);
@@ -88,14 +86,7 @@ pub fn run(args: &WatchArgs, lang: Lang) -> Run {
             }
         }
         let pass = if here {
-            look(
-                &watch,
-                &journal,
-                &mut workflow,
-                &mut tracker,
-                args.once,
-                lang,
-            )
+            look(&mut watcher, &journal, &mut workflow, args.once, lang)
         } else {
             Err(WatchError::NoFolder {
                 path: folder.clone(),
@@ -140,22 +131,21 @@ pub fn run(args: &WatchArgs, lang: Lang) -> Run {
 /// One pass over the folder, its lines printed. With `once`, a file first seen in it is
 /// looked at again after the settle time, in a second pass (two looks by our own clock).
 fn look(
-    watch: &Watch,
+    watcher: &mut Watcher,
     journal: &Journal,
     workflow: &mut Workflow,
-    tracker: &mut Settle,
     once: bool,
     lang: Lang,
 ) -> Result<Pass, WatchError> {
-    let folder = watch.folder;
+    let folder = watcher.folder().to_owned();
     let mut on_file = |f: &sheetbridge::unattended::watch::FileReport| {
-        answer(lang, f.line(folder), f.line_en(folder));
+        answer(lang, f.line(&folder), f.line_en(&folder));
     };
-    let mut pass = watch.pass(journal, workflow, tracker, &mut on_file)?;
+    let mut pass = watcher.pass(journal, workflow, &mut on_file)?;
     if once && pass.settling > 0 {
         say_links(&pass, lang);
-        std::thread::sleep(pass.wait.unwrap_or(watch.settle));
-        let later = watch.pass(journal, workflow, tracker, &mut on_file)?;
+        std::thread::sleep(pass.wait.unwrap_or(watcher.settle()));
+        let later = watcher.pass(journal, workflow, &mut on_file)?;
         pass.links.clear();
         pass.absorb(later);
     }

@@ -19,7 +19,7 @@ pub(super) fn open(file: Option<PathBuf>) -> u8 {
             format!("{renderer} failed on purpose ({FAIL_VAR})").into(),
         ))
     } else {
-        sheetbridge::app::run(file, renderer)
+        crate::app::run(file, renderer)
     };
     let err = match started {
         Ok(()) => return EXIT_OK,

@@ -12,6 +12,7 @@ use crate::issue::Lang;
 use crate::log::LogFile;
 use crate::message::{Localized, Text};
 use crate::privacy::mask_numbers as mask;
+use crate::upload::outbox::BatchRecord;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use zip::write::SimpleFileOptions;
@@ -231,61 +232,55 @@ fn when(ms: Option<i64>) -> String {
 
 /// Every batch of the outbox, read without changing anything (another program may be sending).
 fn outbox(folders: &Folders) -> String {
-    let Some(db) = folders
-        .data
-        .as_ref()
-        .map(|d| d.join("outbox.sqlite"))
-        .filter(|p| p.is_file())
-    else {
-        return "没有上报队列 / no outbox\n".into();
+    let read = match &folders.data {
+        Some(data) => crate::upload::outbox::read_batches(data),
+        None => Ok(None),
     };
-    match read_batches(&db) {
-        Ok(rows) => {
+    match read {
+        Ok(None) => "没有上报队列 / no outbox\n".into(),
+        Ok(Some(batches)) => {
             let mut t = String::from(
                 "id\ttarget\trows\tstate\tattempts\tcreated\tnext_attempt\tconfirmed\taccepted\tlast_error\n",
             );
-            if rows.is_empty() {
+            if batches.is_empty() {
                 t.push_str("（队列是空的 / empty）\n");
             }
-            for r in rows {
-                t.push_str(&mask(&r));
+            for b in batches {
+                t.push_str(&mask(&line(&b)));
                 t.push('\n');
             }
             t
         }
-        Err(e) => format!(
-            "上报队列读不了 / outbox unreadable: {}\n",
-            mask(&e.to_string())
-        ),
+        Err(e) => {
+            let detail = match &e {
+                crate::upload::outbox::OutboxError::Db { detail, .. } => detail.clone(),
+                other => other.english(),
+            };
+            format!("上报队列读不了 / outbox unreadable: {}\n", mask(&detail))
+        }
     }
 }
 
-fn read_batches(db: &Path) -> rusqlite::Result<Vec<String>> {
-    let conn = crate::db::open(db, crate::db::Access::Read)?;
-    let mut st = conn.prepare(
-        "SELECT id, target, rows, state, attempts, created, next_attempt_at, confirmed_at,
-                accepted, last_error FROM batches ORDER BY created, id",
-    )?;
-    st.query_map([], |r| {
-        Ok(format!(
-            "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
-            r.get::<_, String>(0)?,
-            r.get::<_, String>(1)?,
-            r.get::<_, i64>(2)?,
-            r.get::<_, String>(3)?,
-            r.get::<_, i64>(4)?,
-            when(r.get(5)?),
-            when(r.get(6)?),
-            when(r.get(7)?),
-            r.get::<_, Option<i64>>(8)?
-                .map(|n| n.to_string())
-                .unwrap_or_else(|| "-".into()),
-            r.get::<_, Option<String>>(9)?
-                .unwrap_or_default()
-                .replace(['\n', '\t', '\r'], " ")
-        ))
-    })?
-    .collect()
+/// One batch, tab-separated, in the columns of the header.
+fn line(b: &BatchRecord) -> String {
+    format!(
+        "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
+        b.id,
+        b.target,
+        b.rows,
+        b.state.as_str(),
+        b.attempts,
+        when(Some(b.created)),
+        when(Some(b.next_attempt_at)),
+        when(b.confirmed_at),
+        b.accepted
+            .map(|n| n.to_string())
+            .unwrap_or_else(|| "-".into()),
+        b.last_error
+            .as_deref()
+            .unwrap_or_default()
+            .replace(['\n', '\t', '\r'], " ")
+    )
 }
 
 fn log_text(folders: &Folders) -> String {

@@ -5,17 +5,15 @@
 //! outbox is the process's one [`Workspace`]. Everything else in `unattended` only sees
 //! [`Workflow`], [`FileResult`] and [`OutboxState`].
 
-use crate::batch::Ledger;
 use crate::credentials::Finder;
 use crate::issue::Lang;
 use crate::message::{Localized, Text};
 use crate::pipeline::{LoadError, Options};
 use crate::profile::Profiles;
 use crate::upload::client::Outcome;
-use crate::upload::outbox::{BatchRecord, Outbox, OutboxError, State, id_hash};
+use crate::upload::outbox::{BatchRecord, OutboxError, State};
 use crate::upload::target::Target;
 use crate::workspace::{self, Folders, Workspace};
-use std::collections::HashSet;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -165,8 +163,7 @@ impl Workflow {
         path: &Path,
         errors_out: &Path,
     ) -> Result<FileResult, WorkflowError> {
-        let data = self.workspace.folders().data.clone();
-        let ledger = KnownRows::read(self.workspace.outbox(), &data, &self.target)?;
+        let ledger = self.workspace.known_rows(&self.target)?;
         let opts = Options {
             profile: self.convert.profile.clone(),
             lab: self.convert.lab.clone(),
@@ -235,7 +232,7 @@ impl Workflow {
     /// The state of the whole outbox.
     pub fn state(&mut self) -> Result<OutboxState, WorkflowError> {
         let mut s = OutboxState::default();
-        for b in self.workspace.outbox().list()? {
+        for b in self.workspace.batches().list()? {
             match b.state {
                 State::Rejected | State::Waiting => s.needs_person += 1,
                 State::Queued | State::Sending => s.queued += 1,
@@ -243,45 +240,5 @@ impl Workflow {
             }
         }
         Ok(s)
-    }
-}
-
-/// Rows confirmed (the ledger) or in a batch not yet decided (queued, sending, waiting).
-struct KnownRows {
-    ledger: crate::upload::outbox::LedgerSnapshot,
-    pending: HashSet<(String, String)>,
-}
-
-impl KnownRows {
-    fn read(outbox: &Outbox, data_dir: &Path, target: &Target) -> Result<KnownRows, OutboxError> {
-        let ledger = outbox.ledger(Some(target))?;
-        let db_path = data_dir.join("outbox.sqlite");
-        let db = |e: rusqlite::Error| OutboxError::Db {
-            path: db_path.clone(),
-            detail: e.to_string(),
-        };
-        let conn = crate::db::open(&db_path, crate::db::Access::Read).map_err(db)?;
-        let mut st = conn
-            .prepare(
-                "SELECT r.barcode, r.id_hash FROM batch_rows r JOIN batches b ON b.id = r.batch_id
-                 WHERE b.state IN ('queued', 'sending', 'waiting')",
-            )
-            .map_err(db)?;
-        let pending = st
-            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
-            .map_err(db)?
-            .collect::<Result<_, _>>()
-            .map_err(db)?;
-        Ok(KnownRows { ledger, pending })
-    }
-}
-
-impl Ledger for KnownRows {
-    fn contains(&self, barcode: &str, id_key: &str) -> bool {
-        self.ledger.contains(barcode, id_key)
-            || (!self.pending.is_empty()
-                && self
-                    .pending
-                    .contains(&(barcode.to_owned(), id_hash(id_key))))
     }
 }

@@ -6,7 +6,8 @@
 //! system's scheduler. [`candidates`] is the one choice of the files a watcher may take (settled
 //! by our own clock, links never followed). [`journal`] remembers handled content and the program's own outputs;
 //! [`claim`] lets the window hold a file so that no watcher touches it. The one place that
-//! calls the conversion and upload workflow is [`handle`].
+//! calls the conversion and upload workflow is [`handle`]; [`watcher`] is the watcher both
+//! front ends run (`watch` and the window's).
 
 pub mod candidates;
 pub mod claim;
@@ -16,6 +17,7 @@ pub mod journal;
 pub mod schedule;
 pub mod source;
 pub mod watch;
+pub mod watcher;
 
 use sha2::{Digest, Sha256};
 use std::path::Path;

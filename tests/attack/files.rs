@@ -7,7 +7,7 @@
 //! the program's peak memory under 256 MiB (`run_measured`, from wait4).
 
 use crate::hostile::{bomb, stored, write_zip};
-use crate::kit::{Signer, make_pack, profile_text};
+use crate::support::pack::{Signer, make_pack, profile_text};
 use crate::support::{Run, run_measured, sheetbridge, tmp};
 use std::path::{Path, PathBuf};
 

@@ -4,9 +4,9 @@
 use super::{ERROR_BG, ERROR_FG, OK_FG, Review, WARN_BG, WARN_FG, status_text};
 use crate::app::Action;
 use crate::app::jobs::Exported;
-use crate::issue::{Lang, Severity};
-use crate::profile::Field;
 use eframe::egui::{self, Color32, RichText};
+use sheetbridge::issue::{Lang, Severity};
+use sheetbridge::profile::Field;
 
 impl Review {
     pub(super) fn editor(&mut self, ui: &mut egui::Ui, lang: Lang) {
@@ -104,7 +104,7 @@ impl Review {
             let folder = format!(
                 "{}{}",
                 lang.pick("导出到：", "Into: "),
-                crate::paths::shown(&self.export_dir)
+                sheetbridge::paths::shown(&self.export_dir)
             );
             ui.scope(|ui| {
                 ui.set_max_width(220.0);
@@ -202,12 +202,12 @@ impl Review {
                         RichText::new(lang.pick(
                             format!(
                                 "已导出上报表：{}（{} 行）",
-                                crate::paths::shown(&done.upload),
+                                sheetbridge::paths::shown(&done.upload),
                                 done.rows
                             ),
                             format!(
                                 "Wrote {} ({} rows)",
-                                crate::paths::shown(&done.upload),
+                                sheetbridge::paths::shown(&done.upload),
                                 done.rows
                             ),
                         ))
@@ -217,11 +217,11 @@ impl Review {
                         ui.label(lang.pick(
                             format!(
                                 "错误行：{}（{n} 行，含错误原因）",
-                                crate::paths::shown(path)
+                                sheetbridge::paths::shown(path)
                             ),
                             format!(
                                 "Rejected rows: {} ({n} rows, with reasons)",
-                                crate::paths::shown(path)
+                                sheetbridge::paths::shown(path)
                             ),
                         ));
                     }

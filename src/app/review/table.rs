@@ -3,11 +3,11 @@
 //! rows are laid out.
 
 use super::{ERROR_BG, ERROR_FG, Review, WARN_BG, WARN_FG, status_text};
-use crate::batch::Batch;
-use crate::issue::{Lang, Severity};
-use crate::profile::Field;
 use eframe::egui::{self, RichText};
 use egui_extras::{Column, TableBuilder};
+use sheetbridge::batch::Batch;
+use sheetbridge::issue::{Lang, Severity};
+use sheetbridge::profile::Field;
 
 impl Review {
     pub(super) fn table(&mut self, ui: &mut egui::Ui, lang: Lang) {

@@ -2,9 +2,9 @@
 //! words, and a person's decisions (retry, forget) for a whole file.
 
 use super::Uploads;
-use crate::issue::Lang;
-use crate::upload::outbox::{BatchRecord, State};
 use eframe::egui::{self, Color32, RichText};
+use sheetbridge::issue::Lang;
+use sheetbridge::upload::outbox::{BatchRecord, State};
 
 impl Uploads {
     /// The queue window. Returns the ids to retry or forget through the caller.

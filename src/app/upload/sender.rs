@@ -4,17 +4,16 @@
 
 use super::Session;
 use super::{Cmd, Msg, Unattended, WatchSetup};
-use crate::batch::RowStatus;
-use crate::credentials::Finder;
-use crate::message::Localized;
-use crate::unattended::handle::{ConvertOptions, Workflow};
-use crate::unattended::journal::Journal;
-use crate::unattended::watch::{self, Settle, Watch, WatchError};
-use crate::upload::client::Outcome;
-use crate::upload::outbox::{BatchRecord, Outbox, OutboxError};
-use crate::upload::send::{Flow, SendHooks};
-use crate::workspace::{Folders, Workspace};
 use eframe::egui;
+use sheetbridge::credentials::Finder;
+use sheetbridge::message::Localized;
+use sheetbridge::unattended::handle::{ConvertOptions, Workflow};
+use sheetbridge::unattended::journal::Journal;
+use sheetbridge::unattended::watch::{self, WatchError};
+use sheetbridge::unattended::watcher::Watcher;
+use sheetbridge::upload::client::Outcome;
+use sheetbridge::upload::outbox::{BatchRecord, OutboxError, Queued};
+use sheetbridge::workspace::{Batches, Flow, Folders, Hooks, Workspace};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{Receiver, Sender, TryRecvError};
 use std::time::{Duration, Instant};
@@ -42,7 +41,7 @@ pub(super) fn run(
     let data = ws.folders().data.clone();
     let keys = super::finder(ws.folders().config.clone());
     let mut hooks = WindowHooks::new(rx, tx, ctx, data.clone(), keys);
-    hooks.records(ws.outbox());
+    hooks.records(&ws.batches());
     hooks.report(&data);
     let mut budget = Budget::default();
     loop {
@@ -50,7 +49,7 @@ pub(super) fn run(
             Ok(c) => c,
             Err(_) => return,
         };
-        let flow = hooks.handle(ws.outbox(), cmd);
+        let flow = hooks.handle(&mut ws.batches(), cmd);
         if flow == Flow::Now && hooks.creds.is_none() {
             // A retry or a new upload while no run is going: send with the last credentials.
             hooks.creds = hooks.known.clone();
@@ -91,11 +90,11 @@ fn open(
         let _ = tx.send(Msg::Failed(
             format!(
                 "待上报数据库不见了或读不了，但还有 {n} 个待上报文件：已移到「{}」，没有删除。请重新打开原来的文件并上传（同样的行不会重复上报）。",
-                crate::paths::shown(folder)
+                sheetbridge::paths::shown(folder)
             ),
             format!(
                 "the outbox database was missing or unreadable: {n} batch files moved to {} (nothing deleted); upload their source files again",
-                crate::paths::shown(folder)
+                sheetbridge::paths::shown(folder)
             ),
         ));
     }
@@ -140,13 +139,13 @@ fn send_runs(
         };
         let _ = tx.send(Msg::Sending(true));
         if fresh_run {
-            let _ = ws.outbox().all_due_now();
+            let _ = ws.batches().all_due_now();
         }
         hooks.in_run = true;
         // The clerk's typed credentials go to their own target's batches; every other
         // target's batches get that target's own (environment, else remembered).
         let keys = hooks.keys.clone().with_session(
-            crate::credentials::Account::Target(creds.target.clone()),
+            sheetbridge::credentials::Account::Target(creds.target.clone()),
             creds.creds.clone(),
         );
         let sent = ws.send(&keys, max_wait, None, hooks);
@@ -161,7 +160,7 @@ fn send_runs(
         if hooks.creds.is_none() {
             let _ = tx.send(Msg::SenderDone(done));
         }
-        hooks.records(ws.outbox());
+        hooks.records(&ws.batches());
     }
 }
 
@@ -186,10 +185,10 @@ impl Budget {
     }
 }
 
-/// The window's watcher on the sender thread: the folder, the journal, the files settling.
+/// The window's watcher on the sender thread: its setup, and the watcher both front ends run.
 struct Watching {
     setup: WatchSetup,
-    settle: Settle,
+    watcher: Watcher,
 }
 
 /// The sender's turn between attempts: the window's commands are served there too, so a
@@ -213,7 +212,6 @@ struct WindowHooks<'a> {
     watching: Option<Watching>,
     /// A pass of the watcher is asked for.
     pass_due: bool,
-    passes: u64,
     claimed: Vec<String>,
     pass_error: Option<(String, String)>,
     /// A send run is going on (commands come through `idle`).
@@ -245,7 +243,6 @@ impl<'a> WindowHooks<'a> {
             journal: None,
             watching: None,
             pass_due: false,
-            passes: 0,
             claimed: Vec::new(),
             pass_error: None,
             in_run: false,
@@ -268,7 +265,8 @@ impl<'a> WindowHooks<'a> {
 
     /// The journal, opened when there is one (or `create`: the window starts watching).
     fn journal(&mut self, data: &Path, create: bool) -> Option<&Journal> {
-        if self.journal.is_none() && (create || crate::unattended::journal::path_in(data).exists())
+        if self.journal.is_none()
+            && (create || sheetbridge::unattended::journal::path_in(data).exists())
         {
             match Journal::open(data) {
                 Ok(j) => self.journal = Some(j),
@@ -288,7 +286,6 @@ impl<'a> WindowHooks<'a> {
         let mut u = Unattended {
             watching: self.watching.as_ref().map(|w| w.setup.folder.clone()),
             claimed: self.claimed.clone(),
-            passes: self.passes,
             error: self.pass_error.clone(),
             ..Unattended::default()
         };
@@ -323,7 +320,7 @@ impl<'a> WindowHooks<'a> {
         let setup = &w.setup;
         let made = std::fs::create_dir_all(&setup.folder).map_err(|e| WatchError::Io {
             path: setup.folder.clone(),
-            detail: crate::read::io_message(&e),
+            detail: sheetbridge::read::io_message(&e),
         });
         let convert = ConvertOptions {
             profile: None,
@@ -336,16 +333,9 @@ impl<'a> WindowHooks<'a> {
             convert,
             self.keys.clone(),
         );
-        let watcher = Watch {
-            folder: &setup.folder,
-            data_dir: data,
-            settle: SETTLE,
-        };
         // The pass logs each file's line and each link it skips (named once).
-        let result =
-            made.and_then(|()| watcher.pass(journal, &mut flow, &mut w.settle, &mut |_| {}));
+        let result = made.and_then(|()| w.watcher.pass(journal, &mut flow, &mut |_| {}));
         let ws = flow.into_workspace();
-        self.passes += 1;
         let queued = match result {
             Ok(pass) => {
                 self.pass_error = None;
@@ -355,7 +345,7 @@ impl<'a> WindowHooks<'a> {
                     .any(|f| f.counts.as_ref().is_some_and(|c| c.batches > 0))
             }
             Err(e) => {
-                crate::log::event::error(&e.english());
+                sheetbridge::log::event::error(&e.english());
                 self.pass_error = Some(e.pair());
                 false
             }
@@ -375,15 +365,15 @@ impl<'a> WindowHooks<'a> {
             }
             Ok(None) => {}
             Err(e) => {
-                crate::log::event::error(&e.english());
+                sheetbridge::log::event::error(&e.english());
                 self.pass_error = Some(e.pair());
             }
         }
         self.report(data);
     }
 
-    fn records(&self, outbox: &Outbox) {
-        if let Ok(records) = outbox.list() {
+    fn records(&self, batches: &Batches<'_>) {
+        if let Ok(records) = batches.list() {
             let _ = self.tx.send(Msg::Records(records));
         }
         self.ctx.request_repaint();
@@ -395,7 +385,7 @@ impl<'a> WindowHooks<'a> {
     }
 
     /// Serves one command; `Stop` when a send run must (re)start with `self.creds`.
-    fn handle(&mut self, outbox: &mut Outbox, cmd: Cmd) -> Flow {
+    fn handle(&mut self, batches: &mut Batches<'_>, cmd: Cmd) -> Flow {
         let flow = match cmd {
             Cmd::Refresh => Flow::Continue,
             Cmd::Send(creds) => {
@@ -411,17 +401,16 @@ impl<'a> WindowHooks<'a> {
                 target,
                 reply,
             } => {
-                let rows: Vec<usize> = batch.rows_with(RowStatus::Ready).collect();
-                let source = crate::paths::file_name(&batch.source.path);
-                let result = outbox
-                    .queue(&target, &batch, &rows, &source)
+                // The one way rows are queued (Workspace::queue's, with its log line).
+                let result = batches
+                    .queue(&target, &batch)
                     .map(|queued| {
                         let new = queued
                             .iter()
-                            .filter(|q| matches!(q, crate::upload::outbox::Queued::New { .. }))
+                            .filter(|q| matches!(q, Queued::New { .. }))
                             .count();
                         let ids: Vec<String> = queued.iter().map(|q| q.id().to_owned()).collect();
-                        let _ = outbox.due_now(&ids);
+                        let _ = batches.due_now(&ids);
                         (new, queued.len() - new)
                     })
                     .map_err(|e| e.pair());
@@ -429,27 +418,28 @@ impl<'a> WindowHooks<'a> {
                 Flow::Now
             }
             Cmd::Retry(id) => {
-                if let Err(e) = outbox.retry(&id) {
+                if let Err(e) = batches.retry(&id) {
                     self.failed(&e);
                 }
                 Flow::Now
             }
             Cmd::Forget(id) => {
-                if let Err(e) = outbox.forget(&id) {
+                if let Err(e) = batches.forget(&id) {
                     self.failed(&e);
                 }
                 Flow::Continue
             }
             Cmd::KeepDays(days) => {
-                if let Err(e) = outbox.delete_expired(days) {
+                if let Err(e) = batches.delete_expired(days) {
                     self.failed(&e);
                 }
                 Flow::Continue
             }
             Cmd::Watch(setup) => {
+                let data = self.data.clone();
                 self.watching = setup.map(|setup| Watching {
+                    watcher: Watcher::new(setup.folder.clone(), data, SETTLE),
                     setup: *setup,
-                    settle: Settle::default(),
                 });
                 self.claimed.clear();
                 self.pass_error = None;
@@ -469,12 +459,12 @@ impl<'a> WindowHooks<'a> {
                 Flow::Continue
             }
         };
-        self.records(outbox);
+        self.records(batches);
         flow
     }
 }
 
-impl SendHooks for WindowHooks<'_> {
+impl Hooks for WindowHooks<'_> {
     fn attempt(&mut self, _batch: &BatchRecord, outcome: &Outcome) {
         let _ = self
             .tx
@@ -484,14 +474,14 @@ impl SendHooks for WindowHooks<'_> {
         self.ctx.request_repaint();
     }
 
-    fn idle(&mut self, outbox: &mut Outbox) -> Result<Flow, OutboxError> {
+    fn idle(&mut self, batches: &mut Batches<'_>) -> Result<Flow, OutboxError> {
         if std::mem::take(&mut self.dirty) {
-            self.records(outbox);
+            self.records(batches);
         }
         let mut flow = Flow::Continue;
         loop {
             match self.rx.try_recv() {
-                Ok(cmd) => match self.handle(outbox, cmd) {
+                Ok(cmd) => match self.handle(batches, cmd) {
                     Flow::Stop => return Ok(Flow::Stop),
                     Flow::Now => flow = Flow::Now,
                     Flow::Continue => {}

@@ -1,12 +1,22 @@
 //! The window, driven like a clerk would: egui_kittest finds widgets by their Chinese labels,
 //! clicks and types, and the assertions look at the app's state and the files it writes. A
 //! missing glyph makes the harness panic, so every test here is also a test against tofu.
+//!
+//! The binary's unit tests (the window is the binary's, not the library's): the integration
+//! tests' helpers are reached by path.
 
-use crate::support::*;
+// Tests name paths in their own failure messages, raw (as tests/main.rs allows).
+#![allow(clippy::disallowed_methods)]
+
+#[path = "../../tests/support/mod.rs"]
+#[allow(unused_imports)]
+mod support;
+
+use crate::app::tests::support::*;
+use crate::app::{App, Dirs, Filter};
 use eframe::egui;
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
-use sheetbridge::app::{App, Dirs, Filter};
 use sheetbridge::batch::RowStatus;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -50,7 +60,7 @@ fn harness_sized(home: &Path, size: egui::Vec2) -> Harness<'static, App> {
     Harness::builder()
         .with_size(size)
         .with_theme(egui::Theme::Light)
-        .with_context_setup(sheetbridge::app::fonts::install)
+        .with_context_setup(crate::app::fonts::install)
         .build_ui_state(|ui, app: &mut App| app.show(ui), app)
 }
 
@@ -300,7 +310,7 @@ fn english_is_one_setting_away() {
 
 #[test]
 fn uploading_from_the_window_sends_every_row_once_and_closing_asks_while_batches_wait() {
-    use crate::support::platform::{Config, Platform};
+    use crate::app::tests::support::platform::{Config, Platform};
     use std::sync::atomic::Ordering;
     let dir = fixed_dir("upload");
     let platform = Platform::start(Config::new(&dir.join("platform.sqlite"))).unwrap();
@@ -815,7 +825,7 @@ fn a_name_typed_through_an_input_method_is_saved() {
 /// it sends neither the row left out nor the old value.
 #[test]
 fn decisions_are_restored_on_reopening_and_upload_follows_them() {
-    use crate::support::platform::{Config, Platform};
+    use crate::app::tests::support::platform::{Config, Platform};
     let dir = fixed_dir("decisions_kept");
     let platform = Platform::start(Config::new(&dir.join("platform.sqlite"))).unwrap();
     let target = dir.join("stand.toml");
@@ -947,7 +957,7 @@ fn five_people(path: &Path) {
 /// review screen is left alone until it is closed.
 #[test]
 fn unattended_reporting_sends_new_files_and_leaves_an_open_one_until_it_is_closed() {
-    use crate::support::platform::{Config, Platform};
+    use crate::app::tests::support::platform::{Config, Platform};
     let dir = fixed_dir("unattended");
     let platform = Platform::start(Config::new(&dir.join("platform.sqlite"))).unwrap();
     let target = dir.join("stand.toml");
@@ -1020,7 +1030,7 @@ fn unattended_reporting_sends_new_files_and_leaves_an_open_one_until_it_is_close
 /// text left to the log.
 #[test]
 fn the_queue_is_grouped_by_file_and_a_failed_upload_is_said_in_plain_words() {
-    use crate::support::platform::{Config, Platform};
+    use crate::app::tests::support::platform::{Config, Platform};
     let dir = fixed_dir("queue_grouped");
     let platform = Platform::start(Config::new(&dir.join("platform.sqlite"))).unwrap();
     // Nothing listens on this port: the connection is refused (as with the VPN down).
@@ -1077,7 +1087,7 @@ fn the_queue_is_grouped_by_file_and_a_failed_upload_is_said_in_plain_words() {
 /// by themselves, each row once.
 #[test]
 fn a_corrected_password_resumes_sending_and_each_row_goes_once() {
-    use crate::support::platform::{Config, Platform};
+    use crate::app::tests::support::platform::{Config, Platform};
     let dir = fixed_dir("password_corrected");
     let platform = Platform::start(Config::new(&dir.join("platform.sqlite"))).unwrap();
     let target = dir.join("stand.toml");
@@ -1135,14 +1145,17 @@ fn a_corrected_password_resumes_sending_and_each_row_goes_once() {
 /// titled `title`, signed with that key.
 fn signed_pack_home(file: &str, title: &str) -> (tempfile::TempDir, PathBuf) {
     let home = tmp();
-    let signer = crate::kit::Signer::new();
+    let signer = crate::app::tests::support::pack::Signer::new();
     signer.trust_in(home.path());
     let pack = home.path().join(file);
-    crate::kit::make_pack(
+    crate::app::tests::support::pack::make_pack(
         &pack,
         "city",
         "1.0",
-        &[("profiles/city.toml", &crate::kit::profile_text(title))],
+        &[(
+            "profiles/city.toml",
+            &crate::app::tests::support::pack::profile_text(title),
+        )],
     );
     signer.sign(&pack);
     (home, pack)
@@ -1388,7 +1401,7 @@ fn the_clipboard_is_shared_with_other_programs() {
     // The window's side runs in a process of its own, on that display.
     let mut child = Command::new(std::env::current_exe().unwrap())
         .args([
-            "window::clipboard_side",
+            "app::tests::clipboard_side",
             "--exact",
             "--ignored",
             "--nocapture",
@@ -1506,7 +1519,7 @@ fn without_a_file_dialog_choosing_a_file_offers_the_path_box() {
 /// notice that asked for the settings goes.
 #[test]
 fn saving_the_settings_an_upload_asked_for_carries_on_with_the_upload() {
-    use crate::support::platform::{Config, Platform};
+    use crate::app::tests::support::platform::{Config, Platform};
     let dir = fixed_dir("saving_the_settings_an_upload_asked_for");
     let platform = Platform::start(Config::new(&dir.join("platform.sqlite"))).unwrap();
     let target = dir.join("stand.toml");
@@ -1632,7 +1645,7 @@ fn a_category_column_under_an_unknown_header_is_guessed_from_its_values() {
 /// many rows have errors.
 #[test]
 fn files_to_fix_say_their_reason_on_the_start_screen() {
-    use crate::support::platform::{Config, Platform};
+    use crate::app::tests::support::platform::{Config, Platform};
     let dir = fixed_dir("to_fix_reasons");
     let platform = Platform::start(Config::new(&dir.join("platform.sqlite"))).unwrap();
     let target = dir.join("stand.toml");
@@ -1698,4 +1711,106 @@ fn files_to_fix_say_their_reason_on_the_start_screen() {
     h.run_steps(3);
     assert!(h.query_by_label("核对并上报：新格式.xlsx").is_none());
     h.get_by_label("核对并上报：样例.xlsx");
+}
+
+#[test]
+fn the_window_looks_up_an_upload() {
+    use crate::app::tests::support::platform::{Config, Platform};
+    use crate::app::tests::support::{SheetSpec, person, simple_rows, write_xlsx};
+    use egui::accesskit::Role;
+    use sheetbridge::credentials::{Finder, Store};
+    use sheetbridge::workspace::{self, FileState, Folders, Workspace};
+    use std::sync::atomic::Ordering;
+    // A home whose upload of 20 people went to the stand-in (10 rows a batch); the first
+    // batch met a 503 and is still queued.
+    let home = tmp();
+    let h = home.path();
+    let platform = Platform::start(Config::new(&h.join("platform.sqlite"))).unwrap();
+    std::fs::create_dir_all(h.join("config/targets")).unwrap();
+    std::fs::write(
+        h.join("config/targets/stand.toml"),
+        platform.target_toml(true, 5, 10),
+    )
+    .unwrap();
+    let input = h.join("今天的导出.xlsx");
+    write_xlsx(&input, &[SheetSpec::new("Sheet1", simple_rows(20))]);
+    platform.switches().fail_503.store(1, Ordering::SeqCst);
+    let folders = Folders {
+        data: h.join("data"),
+        config: Some(h.join("config")),
+    };
+    let target = folders.target("stand").unwrap();
+    let profiles = folders.profiles();
+    let loaded = workspace::load(
+        &folders,
+        &profiles,
+        &input,
+        Default::default(),
+        Some(&target),
+        &(),
+    )
+    .unwrap();
+    let keys = Finder::new(
+        Store::file_only(None),
+        Arc::new(|k: &str| match k {
+            "SHEETBRIDGE_USER" | "SHEETBRIDGE_PASSWORD" => Some("demo".to_owned()),
+            _ => None,
+        }),
+    );
+    let mut ws = Workspace::open(folders, 7).unwrap();
+    let up = ws
+        .upload(
+            &target,
+            &loaded.batch,
+            &keys,
+            std::time::Duration::ZERO,
+            &mut |_: &sheetbridge::upload::outbox::BatchRecord,
+                  _: &sheetbridge::upload::client::Outcome| {},
+        )
+        .unwrap();
+    assert_eq!(up.state(), FileState::Queued);
+    drop(ws);
+    let id_of = |i: u32| match &person(i, "T")[2] {
+        crate::app::tests::support::V::T(id) => id.clone(),
+        _ => unreachable!(),
+    };
+
+    let dirs = Dirs {
+        config: Some(h.join("config")),
+        data: Some(h.join("data")),
+    };
+    let app = App::new(&egui::Context::default(), dirs);
+    let mut harness = egui_kittest::Harness::builder()
+        .with_size(egui::vec2(1366.0, 768.0))
+        .with_context_setup(crate::app::fonts::install)
+        .build_ui_state(|ui, app: &mut App| app.show(ui), app);
+    harness.run_steps(2);
+    harness.get_by_label("查询上报记录").click();
+    harness.run_steps(5);
+    assert!(harness.state().ui.lookup.open, "the lookup window opens");
+    let ask = |harness: &mut Harness<'_, App>, value: &str| {
+        let field = harness.get_by_role_and_label(Role::TextInput, "证件号码或条码号");
+        field.focus();
+        harness.run_steps(1);
+        harness.state_mut().ui.lookup.value.clear();
+        harness
+            .get_by_role_and_label(Role::TextInput, "证件号码或条码号")
+            .type_text(value);
+        harness.run_steps(2);
+        harness.get_by_label("查询").click();
+        for _ in 0..2000 {
+            harness.step();
+            if !harness.state().ui.lookup.busy() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        harness.run_steps(2);
+    };
+    ask(&mut harness, &id_of(15).to_lowercase());
+    harness.get_by_label_contains("已上报");
+    harness.get_by_label_contains("来自文件「今天的导出.xlsx」");
+    ask(&mut harness, &id_of(40));
+    harness.get_by_label_contains("没有上报记录");
+    assert!(harness.query_by_label_contains("已上报").is_none());
 }
