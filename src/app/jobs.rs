@@ -122,7 +122,7 @@ impl Job {
             // own-output check and the saved edits all need it), not once for each.
             let sha = folders
                 .as_ref()
-                .and_then(|_| sheetbridge::unattended::file_sha256(&p).ok());
+                .and_then(|_| sheetbridge::digest::file_sha256(&p).ok());
             // The program's own outputs are not exports: said, never read as one.
             let data = folders.as_ref().map(|f| f.data.as_path());
             if let Some(kind) =

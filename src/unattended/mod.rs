@@ -22,9 +22,6 @@ pub mod watcher;
 use sha2::{Digest, Sha256};
 use std::path::Path;
 
-/// The one content hash (`src/digest.rs`), under the names the window still calls it by.
-pub use crate::digest::{bytes_sha256, file_sha256, reader_sha256};
-
 /// SHA-256 of what a spreadsheet holds: every sheet's name and every cell's value, not the
 /// file's bytes. A city system that stamps each export with the time it was made gives the same
 /// fingerprint for the same rows. `None` when the file cannot be read as a table.

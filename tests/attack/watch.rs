@@ -655,7 +655,7 @@ fn settled_candidates_under_random_histories() {
             if swapped {
                 assert_eq!(sha, None, "seed {seed}, step {step}: read through a link");
             } else {
-                let want = sheetbridge::unattended::bytes_sha256(&content[&c.path]);
+                let want = sheetbridge::digest::bytes_sha256(&content[&c.path]);
                 assert_eq!(sha, Some(want), "seed {seed}, step {step}");
             }
         }
