@@ -1699,3 +1699,288 @@ fn files_to_fix_say_their_reason_on_the_start_screen() {
     assert!(h.query_by_label("核对并上报：新格式.xlsx").is_none());
     h.get_by_label("核对并上报：样例.xlsx");
 }
+
+/// Counts what the clerk does: every key press (a combination is one press, every character
+/// typed is one) and every click.
+#[derive(Default)]
+struct Effort {
+    keys: usize,
+    clicks: usize,
+}
+
+impl Effort {
+    fn key(&mut self, h: &mut Harness<'static, App>, key: egui::Key) {
+        self.keys += 1;
+        h.key_press(key);
+        h.run_steps(3);
+    }
+
+    fn combo(&mut self, h: &mut Harness<'static, App>, key: egui::Key) {
+        self.keys += 1;
+        h.key_press_modifiers(egui::Modifiers::COMMAND, key);
+        h.run_steps(3);
+    }
+
+    /// Characters typed into the focused field, one press each.
+    fn type_text(&mut self, h: &mut Harness<'static, App>, text: &str) {
+        self.keys += text.chars().count();
+        h.event(egui::Event::Text(text.to_owned()));
+        h.run_steps(2);
+    }
+
+    fn click(&mut self, h: &mut Harness<'static, App>, label: &str) {
+        self.clicks += 1;
+        h.get_by_label(label).click();
+        h.run_steps(3);
+    }
+
+    /// The row number at the left of the table.
+    fn click_row(&mut self, h: &mut Harness<'static, App>, line: u32) {
+        self.clicks += 1;
+        h.query_all_by_label(&line.to_string())
+            .find(|n| n.rect().min.x < 80.0)
+            .expect("the row number is on screen")
+            .click();
+        h.run_steps(3);
+    }
+
+    fn click_containing(&mut self, h: &mut Harness<'static, App>, part: &str) {
+        self.clicks += 1;
+        h.get_by_label_contains(part).click();
+        h.run_steps(3);
+    }
+}
+
+/// The sample in Downloads, the window at 1366×768 with its list read.
+fn sample_in_downloads(name: &str) -> (PathBuf, Harness<'static, App>) {
+    let dir = fixed_dir(name);
+    let downloads = dir.join("downloads");
+    std::fs::create_dir_all(&downloads).unwrap();
+    sample::write_sample(&downloads.join("样例.xlsx")).unwrap();
+    let mut h = harness(&dir);
+    for _ in 0..500 {
+        h.step();
+        if !h.state().reading_downloads() && !h.state().downloads().is_empty() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    h.run_steps(2);
+    (dir, h)
+}
+
+/// What the usual day must leave in the upload sheet: row 15's ID fixed (its last character
+/// was wrong), row 16's person left out, the other ready rows there.
+fn check_the_usual_day(h: &Harness<'static, App>, downloads: &Path, fixed: &str, left_out: &str) {
+    let b = h.state().batch().expect("the review screen");
+    let i15 = b.index_of_line(15).unwrap();
+    assert_eq!(b.value(i15, 2), fixed);
+    assert_eq!(b.status(i15), RowStatus::Ready, "{:?}", b.issues(i15));
+    assert_eq!(b.status(b.index_of_line(16).unwrap()), RowStatus::Excluded);
+    let rows = read_text_sheet(&downloads.join("样例_上报.xlsx"));
+    assert!(
+        rows.iter().any(|r| r.contains(&fixed.to_owned())),
+        "the fixed row is in the sheet"
+    );
+    assert!(
+        !rows.iter().any(|r| r[0] == left_out),
+        "{left_out} was left out"
+    );
+    assert_eq!(
+        rows.len(),
+        25,
+        "the header, 23 ready rows and the fixed one"
+    );
+}
+
+/// Row 15's ID as it should be, and the name on row 16.
+fn the_usual_fix(h: &Harness<'static, App>) -> (String, char, String) {
+    let b = h.state().batch().unwrap();
+    let wrong = b.value(b.index_of_line(15).unwrap(), 2).to_owned();
+    let right = check_char(&wrong[..17]);
+    let name16 = b.value(b.index_of_line(16).unwrap(), 0).to_owned();
+    (format!("{}{right}", &wrong[..17]), right, name16)
+}
+
+/// The usual day without the mouse (open the newest export, fix one row, leave one out,
+/// export): Tab starts in the content (the newest download, not 关于 in the top bar), F3 goes
+/// to the next row with an error with the panel at its first problem, Enter saves, Ctrl+D
+/// leaves the row on screen out, Ctrl+S exports; at most 25 presses.
+#[test]
+fn the_usual_day_by_keys_only_takes_at_most_25_presses() {
+    use egui::Key;
+    let (dir, mut h) = sample_in_downloads("the_usual_day_by_keys");
+    let mut e = Effort::default();
+    e.key(&mut h, Key::Tab);
+    e.key(&mut h, Key::Enter);
+    settle(&mut h);
+    assert!(
+        h.state().batch().is_some(),
+        "Tab then Enter opened the newest export"
+    );
+    let (fixed, right, name16) = the_usual_fix(&h);
+    e.key(&mut h, Key::F3);
+    h.get_by_label("第 15 行");
+    assert!(
+        h.get_by_role_and_label(egui::accesskit::Role::TextInput, "证件号码")
+            .is_focused(),
+        "the panel opened at the wrong ID"
+    );
+    // The message says the last character is wrong: it is replaced.
+    e.key(&mut h, Key::Backspace);
+    e.type_text(&mut h, &right.to_string());
+    e.key(&mut h, Key::Enter);
+    e.key(&mut h, Key::F3);
+    h.get_by_label("第 16 行");
+    e.combo(&mut h, Key::D);
+    e.combo(&mut h, Key::S);
+    h.step();
+    settle(&mut h);
+    check_the_usual_day(&h, &dir.join("downloads"), &fixed, &name16);
+    assert!(e.clicks == 0 && e.keys <= 25, "{} key presses", e.keys);
+}
+
+/// The same day with the mouse: at most 5 clicks (the fix itself is typed).
+#[test]
+fn the_usual_day_by_mouse_takes_at_most_5_clicks() {
+    use egui::Key;
+    let (dir, mut h) = sample_in_downloads("the_usual_day_by_mouse");
+    let mut e = Effort::default();
+    e.click_containing(&mut h, "样例.xlsx    今天");
+    settle(&mut h);
+    let (fixed, right, name16) = the_usual_fix(&h);
+    e.click_row(&mut h, 15);
+    h.get_by_label("第 15 行");
+    e.key(&mut h, Key::Backspace);
+    e.type_text(&mut h, &right.to_string());
+    e.key(&mut h, Key::Enter);
+    e.click_row(&mut h, 16);
+    h.get_by_label("第 16 行");
+    e.click(&mut h, "不上报此行");
+    e.click(&mut h, "导出上报表（24 行） Ctrl+S");
+    h.step();
+    settle(&mut h);
+    check_the_usual_day(&h, &dir.join("downloads"), &fixed, &name16);
+    assert!(e.clicks <= 5, "{} clicks", e.clicks);
+}
+
+/// Ctrl+F, a row number and Enter open that row (not the rows whose ID or phone contains the
+/// number); other words and Enter open the first row found.
+#[test]
+fn ctrl_f_and_a_row_number_goes_to_that_row() {
+    use egui::Key;
+    let dir = fixed_dir("ctrl_f_and_a_row_number");
+    let (mut h, _) = open_sample(&dir);
+    let mut e = Effort::default();
+    e.combo(&mut h, Key::F);
+    e.type_text(&mut h, "17");
+    e.key(&mut h, Key::Enter);
+    h.get_by_label("第 17 行");
+    let review = h.state_mut().review().unwrap();
+    let row17 = review.batch.index_of_line(17);
+    assert_eq!(review.selected, row17);
+    assert_eq!(review.cursor_row(), row17, "the highlight is on row 17");
+    assert_eq!(review.search, "", "the whole table, row 17 in it");
+    assert!(e.keys <= 4);
+    // A name: the row found opens.
+    let (line, name) = {
+        let b = &review.batch;
+        let i = b.index_of_line(30).unwrap();
+        (b.line(i), b.value(i, 0).to_owned())
+    };
+    e.combo(&mut h, Key::F);
+    e.type_text(&mut h, &name);
+    e.key(&mut h, Key::Enter);
+    h.get_by_label(&format!("第 {line} 行"));
+}
+
+/// Not a check: writes what every screen looks like at 1024×768 and 1366×768 into the folder
+/// in `SHEETBRIDGE_SCREENS`, for a person to look at (`cargo test --test integration --
+/// --ignored window::screens_for_the_eye`).
+#[test]
+#[ignore]
+fn screens_for_the_eye() {
+    let Some(out) = std::env::var_os("SHEETBRIDGE_SCREENS").map(PathBuf::from) else {
+        return;
+    };
+    std::fs::create_dir_all(&out).unwrap();
+    for size in [egui::vec2(1024.0, 768.0), egui::vec2(1366.0, 768.0)] {
+        let w = size.x as u32;
+        let shot = |h: &mut Harness<'static, App>, name: &str| {
+            h.run_steps(3);
+            let image = h.render().unwrap();
+            image.save(out.join(format!("{w}_{name}.png"))).unwrap();
+        };
+        let dir = fixed_dir(&format!("screens_{w}"));
+        let downloads = dir.join("downloads");
+        std::fs::create_dir_all(&downloads).unwrap();
+        sample::write_sample(&downloads.join("样例.xlsx")).unwrap();
+        let mut h = harness_sized(&dir, size);
+        downloads_read(&mut h);
+        shot(&mut h, "1_start");
+        drop_file(&mut h, &downloads.join("样例.xlsx"));
+        shot(&mut h, "2_review");
+        h.key_press(egui::Key::F3);
+        shot(&mut h, "3_panel");
+        h.key_press(egui::Key::Escape);
+        h.run_steps(2);
+        h.get_by_label("设置").click();
+        shot(&mut h, "4_settings");
+        drop(h);
+        let mut h = harness_sized(&dir, size);
+        h.state_mut().runtime.uploads.show_queue = true;
+        shot(&mut h, "5_queue");
+        let titled = dir.join("未知格式.xlsx");
+        titled_unknown_export(&titled, 12);
+        drop_file(&mut h, &titled);
+        shot(&mut h, "6_mapping");
+    }
+}
+
+/// After the stand-in platform confirms, the state is told truly: the rows sent read 已上报
+/// (not ✓ 可上报), the upload button offers nothing more, and the start screen's history says
+/// 省平台已确认 23 行 (not 已放进上传队列). The rows go in three batches of at most 10.
+#[test]
+fn after_the_platform_confirms_the_rows_read_uploaded_and_the_history_says_confirmed() {
+    use crate::support::platform::{Config, Platform};
+    let dir = fixed_dir("after_the_platform_confirms");
+    let platform = Platform::start(Config::new(&dir.join("platform.sqlite"))).unwrap();
+    let target = dir.join("stand.toml");
+    std::fs::write(&target, platform.target_toml(true, 5, 10)).unwrap();
+    let (mut h, _) = open_sample(&dir);
+    h.state_mut().settings.target = Some(target.display().to_string());
+    h.state_mut().settings.user = "demo".into();
+    h.state_mut().runtime.uploads.password = "demo".into();
+    h.get_by_label("上传到省平台（23 行）").click();
+    h.step();
+    settle(&mut h);
+    wait_for(&mut h, |app| {
+        app.runtime.uploads.pending() == 0 && app.runtime.uploads.confirmed() == (3, 23)
+    });
+    assert_eq!(platform.rows().len(), 23);
+    h.run_steps(4);
+    let b = h.state().batch().unwrap();
+    assert_eq!(b.summary().ready, 0, "no row is offered again");
+    let line4 = b.index_of_line(4).unwrap();
+    assert_eq!(b.status(line4), RowStatus::Duplicate);
+    assert!(
+        h.query_by_label("✓ 可上报").is_none(),
+        "a confirmed row still says 可上报"
+    );
+    assert!(
+        h.query_all_by_label("已上报").count() >= 10,
+        "rows read 已上报"
+    );
+    assert!(h.query_by_label("上传到省平台（23 行）").is_none());
+    use egui_kittest::kittest::NodeT;
+    assert!(
+        h.get_by_label("上传到省平台（0 行）")
+            .accesskit_node()
+            .is_disabled(),
+        "the upload button offers nothing"
+    );
+    h.get_by_label("关闭此文件").click();
+    h.run_steps(4);
+    h.get_by_label("省平台已确认 23 行");
+    assert!(h.query_by_label_contains("已放进上传队列").is_none());
+}

@@ -117,16 +117,26 @@ impl App {
         {
             self.runtime.uploads.resolved(source);
         }
-        if result.is_ok()
+        if let Ok((_, _, ids)) = &result
             && let Some(review) = self.review()
         {
             review.keep.queued();
+            // The rows as queued: once the platform confirms these batches they read 已上报.
+            let b = &review.batch;
+            let keys = b
+                .rows_with(crate::batch::RowStatus::Ready)
+                .filter_map(|i| b.ledger_key(i))
+                .collect();
+            review.sent.push(review::Sent {
+                ids: ids.clone(),
+                keys,
+            });
         }
         match result {
-            Ok((new, before)) => {
+            Ok((new, before, ids)) => {
                 if new > 0 {
                     let ready = self.batch().map_or(0, |b| b.summary().ready);
-                    self.record_queued(ready);
+                    self.record_queued(ready, ids);
                 }
                 let lang = self.lang();
                 let text = if new == 0 {
@@ -224,6 +234,8 @@ impl App {
             exported,
             source: Some(path.to_owned()),
             queued: 0,
+            batches: Vec::new(),
+            confirmed: 0,
         };
         // Exporting the file just opened updates its entry.
         match self.runtime.history.last_mut() {
@@ -233,6 +245,8 @@ impl App {
                     && last.date == entry.date =>
             {
                 entry.queued = last.queued;
+                entry.batches = std::mem::take(&mut last.batches);
+                entry.confirmed = last.confirmed;
                 *last = entry
             }
             _ => self.runtime.history.push(entry),
@@ -241,7 +255,7 @@ impl App {
     }
 
     /// Notes in today's entry of the file on screen that `rows` rows went into the queue.
-    pub(super) fn record_queued(&mut self, rows: usize) {
+    pub(super) fn record_queued(&mut self, rows: usize, ids: Vec<String>) {
         let Some(file) = self.session.source.as_deref().map(crate::paths::file_name) else {
             return;
         };
@@ -253,6 +267,7 @@ impl App {
             .find(|e| e.file == file)
         {
             last.queued += rows;
+            last.batches.extend(ids);
             self.save_history();
         }
     }

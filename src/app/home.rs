@@ -421,10 +421,18 @@ fn today(ui: &mut egui::Ui, lang: Lang, history: &[HistoryEntry]) -> Option<Acti
                     ),
                 ));
                 ui.horizontal(|ui| {
-                    if e.queued > 0 {
+                    if e.confirmed > 0 {
+                        ui.label(
+                            egui::RichText::new(lang.pick(
+                                format!("省平台已确认 {} 行", e.confirmed),
+                                format!("the platform confirmed {} rows", e.confirmed),
+                            ))
+                            .color(egui::Color32::from_rgb(27, 120, 50)),
+                        );
+                    } else if e.queued > 0 {
                         ui.label(lang.pick(
-                            format!("已放进上传队列 {} 行", e.queued),
-                            format!("{} rows queued for upload", e.queued),
+                            format!("已放进上传队列 {} 行，等省平台确认", e.queued),
+                            format!("{} rows queued, waiting for the platform", e.queued),
                         ));
                     }
                     match &e.exported {

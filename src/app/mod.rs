@@ -342,11 +342,20 @@ impl App {
         let ctx = ui.ctx().clone();
         self.catch_up(&ctx);
         let mut action = self.handle_input(&ctx);
+        // Tab with nothing focused goes to the content, not to the top bar drawn first.
+        let tab_in = ctx.memory(|m| m.focused().is_none())
+            && ctx.input(|i| i.modifiers.is_none() && i.key_pressed(egui::Key::Tab));
+        if tab_in {
+            ctx.memory_mut(|m| m.move_focus(egui::FocusDirection::None));
+        }
         egui::Panel::top("steps").show(ui, |ui| {
             if let Some(a) = self.top_bar(ui) {
                 action = a;
             }
         });
+        if tab_in {
+            ctx.memory_mut(|m| m.move_focus(egui::FocusDirection::Next));
+        }
         egui::CentralPanel::default().show(ui, |ui| {
             if let Some(a) = self.notice_bar(ui) {
                 action = a;
@@ -380,6 +389,7 @@ impl App {
         self.poll_job();
         self.poll_support();
         self.runtime.uploads.poll();
+        self.follow_confirmed();
         self.poll_auto(ctx);
         self.follow_unattended();
         self.resume_uploads();

@@ -33,6 +33,13 @@ const ERROR_FG: Color32 = Color32::from_rgb(176, 0, 32);
 const WARN_FG: Color32 = Color32::from_rgb(150, 90, 0);
 const OK_FG: Color32 = Color32::from_rgb(27, 120, 50);
 
+/// Rows queued from the review: the outbox batches they went in and what the ledger will know
+/// of them once the platform confirms.
+pub struct Sent {
+    pub ids: Vec<String>,
+    pub keys: Vec<(String, String)>,
+}
+
 /// The review screen's state.
 pub struct Review {
     pub batch: Batch,
@@ -53,6 +60,8 @@ pub struct Review {
     focus_field: Option<usize>,
     /// Sideways wheel movement not yet turned into a column.
     hscroll: f32,
+    /// Show the panel's fields from the top at the next frame (a row opened anew).
+    panel_top: bool,
     /// Focus the search box at the next frame (Ctrl+F).
     focus_search: bool,
     /// The selected row's fields as being edited.
@@ -64,6 +73,8 @@ pub struct Review {
     counts: Option<(u64, Summary, usize)>,
     /// The clerk's decisions, saved as they are made (app/keep.rs).
     pub keep: super::keep::Keep,
+    /// Uploads from this screen the platform has not confirmed yet.
+    pub sent: Vec<Sent>,
 }
 
 impl Review {
@@ -80,12 +91,14 @@ impl Review {
             first_column: 0,
             focus_field: None,
             hscroll: 0.0,
+            panel_top: false,
             focus_search: false,
             edits: Vec::new(),
             scroll_to: None,
             export_dir,
             counts: None,
             keep: Default::default(),
+            sent: Vec::new(),
         }
     }
 
@@ -192,6 +205,9 @@ impl Review {
     pub fn select(&mut self, index: usize) {
         // The view first (it may close the row open before), then the new row.
         self.refresh_view();
+        if self.selected != Some(index) {
+            self.panel_top = true;
+        }
         self.selected = Some(index);
         self.focus_field = self.first_problem_field(index);
         self.edits = self.shown_values(index);
@@ -224,6 +240,19 @@ impl Review {
         let ctx = ui.ctx();
         if ctx.input_mut(|i| i.consume_key(egui::Modifiers::COMMAND, Key::F)) {
             self.focus_search = true;
+        }
+        // These two work from inside the panel's fields too: neither is a key a field uses.
+        let (leave_out, next) = ctx.input_mut(|i| {
+            (
+                i.consume_key(egui::Modifiers::COMMAND, Key::D),
+                i.consume_key(egui::Modifiers::NONE, Key::F3),
+            )
+        });
+        if leave_out {
+            self.leave_out_shown();
+        }
+        if next {
+            self.next_problem();
         }
         if ctx.egui_wants_keyboard_input() {
             return;
@@ -289,6 +318,69 @@ impl Review {
         }
     }
 
+    /// Ctrl+D: 不上报此行 (or 恢复上报) for the row in the panel; with the panel closed, for the
+    /// highlighted row, which is opened in the panel so the row acted on is the row shown.
+    fn leave_out_shown(&mut self) {
+        if self.selected.is_none()
+            && let Some(i) = self.cursor_row()
+        {
+            self.select(i);
+        }
+        self.toggle_excluded();
+    }
+
+    /// F3 ("下一个有错误的行"): a fix typed in the panel is saved, then the next row in view with
+    /// an error (after the highlighted one, from the top again after the last) opens in the
+    /// panel at its first problem; with no error left, the next row with a warning.
+    pub fn next_problem(&mut self) {
+        if self.selected.is_some()
+            && self.edits
+                != self
+                    .selected
+                    .map(|i| self.shown_values(i))
+                    .unwrap_or_default()
+        {
+            self.apply_edits();
+        }
+        self.refresh_view();
+        let n = self.view.len();
+        let start = self.cursor.map_or(0, |c| c + 1);
+        let b = &self.batch;
+        let find = |want: &dyn Fn(usize) -> bool| {
+            (0..n)
+                .map(|k| (start + k) % n)
+                .map(|p| self.view[p] as usize)
+                .find(|&i| want(i))
+        };
+        let found = find(&|i| b.status(i) == RowStatus::Rejected)
+            .or_else(|| find(&|i| !b.issues(i).is_empty()));
+        if let Some(i) = found {
+            self.select(i);
+        }
+    }
+
+    /// Enter in the search box: a row number goes to that row (not to IDs containing it);
+    /// other words open the first row found. The row opens in the panel at its first problem.
+    fn go_to_searched(&mut self) {
+        let text = self.search.trim();
+        let line = text
+            .parse::<u32>()
+            .ok()
+            .filter(|_| text.bytes().all(|c| c.is_ascii_digit()))
+            .and_then(|l| self.batch.index_of_line(l));
+        if let Some(i) = line {
+            // The whole table, with that row in view.
+            self.search.clear();
+            self.refresh_view();
+            self.select(i);
+            return;
+        }
+        self.refresh_view();
+        if let Some(&i) = self.view.first() {
+            self.select(i as usize);
+        }
+    }
+
     /// Columns that move left and right: 问题 and the fields other than the pinned one.
     fn scrollable_columns(&self) -> usize {
         let p = self.batch.profile();
@@ -316,6 +408,22 @@ impl Review {
         }
         self.edits = self.shown_values(index);
         self.generation += 1;
+    }
+
+    /// The platform confirmed uploads from this screen: their rows read 已上报 and leave the
+    /// ready count (and so the upload button); `true` when any did.
+    pub fn follow_confirmed(&mut self, confirmed: impl Fn(&[String]) -> bool) -> bool {
+        let (done, waiting): (Vec<Sent>, Vec<Sent>) = std::mem::take(&mut self.sent)
+            .into_iter()
+            .partition(|s| confirmed(&s.ids));
+        self.sent = waiting;
+        if done.is_empty() {
+            return false;
+        }
+        self.batch
+            .confirmed(done.into_iter().flat_map(|s| s.keys).collect());
+        self.generation += 1;
+        true
     }
 
     pub fn toggle_excluded(&mut self) {
@@ -364,30 +472,37 @@ impl Review {
         action
     }
 
-    /// Above the table: the file, the profile (with "更换模板"), the counts that filter, and
-    /// the search box.
+    /// Above the table: the file and the search box, the profile (with "更换模板"), and the
+    /// counts that filter. A count that appears (不上报 1, 已上报过 N) comes last on its line,
+    /// so nothing else moves under the mouse; the search box is on the file's line.
     fn head(&mut self, ui: &mut egui::Ui, lang: Lang, profiles: &Profiles) -> Option<Action> {
         let src = &self.batch.source;
         let file = crate::paths::file_name(&src.path);
-        ui.label(
-            RichText::new(lang.pick(
-                format!(
-                    "{file} · 工作表「{}」· 表头在第 {} 行",
-                    src.sheet, src.header_row
-                ),
-                format!(
-                    "{file} · sheet \"{}\" · header on row {}",
-                    src.sheet, src.header_row
-                ),
-            ))
-            .strong(),
+        let title = lang.pick(
+            format!(
+                "{file} · 工作表「{}」· 表头在第 {} 行",
+                src.sheet, src.header_row
+            ),
+            format!(
+                "{file} · sheet \"{}\" · header on row {}",
+                src.sheet, src.header_row
+            ),
         );
+        ui.horizontal(|ui| {
+            ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+                self.search_box(ui, lang);
+                ui.with_layout(egui::Layout::left_to_right(egui::Align::Center), |ui| {
+                    ui.add(egui::Label::new(RichText::new(title.as_str()).strong()).truncate())
+                        .on_hover_text(title.as_str());
+                });
+            });
+        });
         let action = self.profile_line(ui, lang, profiles);
         ui.add_space(4.0);
-        ui.horizontal_wrapped(|ui| {
-            self.filter_buttons(ui, lang);
+        ui.horizontal(|ui| {
+            self.problems_only(ui, lang);
             ui.separator();
-            self.problems_and_search(ui, lang);
+            self.filter_buttons(ui, lang);
         });
         ui.add_space(4.0);
         action
@@ -442,14 +557,28 @@ impl Review {
                 .response
                 .widget_info(|| egui::WidgetInfo::labeled(egui::Role::ComboBox, true, change));
             if !src.unused.is_empty() {
-                ui.label(
-                    RichText::new(format!(
-                        "{}{}",
-                        lang.pick("未使用的列：", "Unused columns: "),
-                        src.unused.join("、")
-                    ))
-                    .weak(),
+                // Every name when they fit; else how many, with the names on hover.
+                let all = format!(
+                    "{}{}",
+                    lang.pick("未使用的列：", "Unused columns: "),
+                    src.unused.join(lang.pick("、", ", "))
                 );
+                let n = src.unused.len();
+                let short = lang.pick(format!("另有 {n} 列未使用"), format!("{n} columns unused"));
+                let font = egui::TextStyle::Body.resolve(ui.style());
+                let color = ui.visuals().weak_text_color();
+                let width = ui
+                    .painter()
+                    .layout_no_wrap(all.clone(), font, color)
+                    .size()
+                    .x;
+                let text = if width <= ui.available_width() {
+                    &all
+                } else {
+                    &short
+                };
+                ui.label(RichText::new(text.as_str()).weak())
+                    .on_hover_text(all.as_str());
             }
         });
         action
@@ -531,8 +660,8 @@ impl Review {
         }
     }
 
-    /// "只看有问题的行" and the search box (Ctrl+F focuses it).
-    fn problems_and_search(&mut self, ui: &mut egui::Ui, lang: Lang) {
+    /// "只看有问题的行".
+    fn problems_only(&mut self, ui: &mut egui::Ui, lang: Lang) {
         let mut problems_only = self.filter == Filter::Problems;
         if ui
             .checkbox(
@@ -547,7 +676,10 @@ impl Review {
                 Filter::All
             };
         }
-        let label = ui.label(lang.pick("搜索：", "Search:"));
+    }
+
+    /// The search box (Ctrl+F focuses it; Enter goes to the row found), drawn right to left.
+    fn search_box(&mut self, ui: &mut egui::Ui, lang: Lang) {
         let profile = self.batch.profile();
         let searched: Vec<&str> = profile
             .searched_fields()
@@ -555,16 +687,18 @@ impl Review {
             .map(|f| profile.fields[f].header.as_str())
             .collect();
         let (hint, all) = search_hint(&searched, lang);
-        let r = ui
-            .add(
-                egui::TextEdit::singleline(&mut self.search)
-                    .desired_width(180.0)
-                    .hint_text(hint),
-            )
-            .labelled_by(label.id)
-            .on_hover_text(all);
+        let r = ui.add(
+            egui::TextEdit::singleline(&mut self.search)
+                .desired_width(180.0)
+                .hint_text(hint),
+        );
+        let label = ui.label(lang.pick("搜索：", "Search:"));
+        let r = r.labelled_by(label.id).on_hover_text(all);
         if std::mem::take(&mut self.focus_search) {
             r.request_focus();
+        }
+        if r.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter)) {
+            self.go_to_searched();
         }
     }
 }
@@ -592,7 +726,7 @@ fn status_text(b: &Batch, index: usize, lang: Lang) -> (&'static str, Color32) {
             .any(|x| x.code == crate::issue::Code::AlreadyUploaded)
     };
     match b.status(index) {
-        RowStatus::Duplicate if uploaded() => (lang.pick("已上报过", "uploaded"), OK_FG),
+        RowStatus::Duplicate if uploaded() => (lang.pick("已上报", "uploaded"), OK_FG),
         RowStatus::Ready => (lang.pick("✓ 可上报", "✓ ready"), OK_FG),
         RowStatus::Rejected => (lang.pick("× 有错误", "× error"), ERROR_FG),
         RowStatus::Duplicate => (lang.pick("重复", "repeat"), WARN_FG),

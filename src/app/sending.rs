@@ -52,6 +52,26 @@ impl App {
         }
     }
 
+    /// The state told truly: when the platform has confirmed what was queued, the rows on
+    /// screen read 已上报 and the history says 省平台已确认 N 行 (for a file queued in an
+    /// earlier run too, once its batches are confirmed).
+    pub(super) fn follow_confirmed(&mut self) {
+        let uploads = &self.runtime.uploads;
+        if let Screen::Review(review) = &mut self.session.screen {
+            review.follow_confirmed(|ids| uploads.all_confirmed(ids));
+        }
+        let mut changed = false;
+        for e in &mut self.runtime.history {
+            if e.confirmed == 0 && uploads.all_confirmed(&e.batches) {
+                e.confirmed = e.queued;
+                changed = true;
+            }
+        }
+        if changed {
+            self.save_history();
+        }
+    }
+
     pub(super) fn start_sending(&mut self) {
         match self.credentials() {
             Some(creds) => self.runtime.uploads.start_sending(creds),

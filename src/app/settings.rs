@@ -94,6 +94,12 @@ pub struct HistoryEntry {
     /// Rows put into the upload queue from this file.
     #[serde(default)]
     pub queued: usize,
+    /// The outbox batches those rows went in.
+    #[serde(default)]
+    pub batches: Vec<String>,
+    /// Rows the platform confirmed, once it confirmed every one of `batches`.
+    #[serde(default)]
+    pub confirmed: usize,
 }
 
 #[derive(Debug, Default, Serialize, Deserialize)]

@@ -38,15 +38,19 @@ impl Review {
             ui.colored_label(ERROR_FG, m);
         }
         let mut save = false;
-        egui::ScrollArea::vertical()
-            .max_height(ui.available_height() - 60.0)
-            .show(ui, |ui| {
-                for (fi, f) in fields.iter().enumerate() {
-                    if self.field_editor(ui, lang, index, fi, f) {
-                        save = true;
-                    }
+        let mut fields_area = egui::ScrollArea::vertical().max_height(ui.available_height() - 90.0);
+        if std::mem::take(&mut self.panel_top) {
+            // A row opened anew starts at its first field (its problem, if any, is scrolled
+            // to below), not where the last row's fields were.
+            fields_area = fields_area.vertical_scroll_offset(0.0);
+        }
+        fields_area.show(ui, |ui| {
+            for (fi, f) in fields.iter().enumerate() {
+                if self.field_editor(ui, lang, index, fi, f) {
+                    save = true;
                 }
-            });
+            }
+        });
         ui.separator();
         let excluded = self.batch.is_excluded(index);
         ui.horizontal(|ui| {
@@ -65,6 +69,13 @@ impl Review {
                 self.selected = None;
             }
         });
+        super::table::fitting_hint(
+            ui,
+            lang.pick(
+                "回车 保存 · Ctrl+D 不上报 · F3 下一个错误",
+                "Enter saves · Ctrl+D leave out · F3 next error",
+            ),
+        );
         if save {
             self.apply_edits();
         }
@@ -107,7 +118,8 @@ impl Review {
                 crate::paths::shown(&self.export_dir)
             );
             ui.scope(|ui| {
-                ui.set_max_width(220.0);
+                // What is left after the buttons that follow, so they stay on this line.
+                ui.set_max_width((ui.available_width() - 270.0).clamp(60.0, 220.0));
                 ui.add(egui::Label::new(folder.as_str()).truncate())
                     .on_hover_text(folder.as_str());
             });
