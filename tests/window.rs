@@ -344,7 +344,7 @@ fn uploading_from_the_window_sends_every_row_once_and_closing_asks_while_batches
     let rows = platform.rows();
     assert_eq!(rows.len(), 23);
     assert!(rows.iter().all(|r| r.2 == 1), "every row stored once");
-    h.get_by_label_contains("省平台已确认 1 批，共 23 行");
+    h.get_by_label_contains("省平台已确认 23 行");
     // Opened again, the same rows are marked as already uploaded and left out.
     drop_file(&mut h, &input);
     let b = h.state().batch().unwrap();
@@ -1045,7 +1045,7 @@ fn the_queue_is_grouped_by_file_and_a_failed_upload_is_said_in_plain_words() {
     });
     let id = h.state().runtime.uploads.records[0].id.clone();
     h.get_by_label_contains("样例.xlsx · 今天");
-    h.get_by_label_contains("1 批 · 23 行");
+    h.get_by_label_contains("· 23 行");
     h.get_by_label("等待 1");
     // The message says what to do, once, in plain words.
     assert!(h.query_all_by_label_contains("请检查 VPN").count() >= 1);
@@ -1983,4 +1983,190 @@ fn after_the_platform_confirms_the_rows_read_uploaded_and_the_history_says_confi
     h.run_steps(4);
     h.get_by_label("省平台已确认 23 行");
     assert!(h.query_by_label_contains("已放进上传队列").is_none());
+}
+
+/// The row numbers the table shows whole between `top` and `bottom`.
+fn rows_in_view(h: &Harness<'static, App>, top: f32, bottom: f32) -> usize {
+    (4..=44)
+        .filter(|line: &u32| {
+            h.query_all_by_label(&line.to_string()).any(|n| {
+                let r = n.rect();
+                r.min.x < 80.0 && r.min.y >= top && r.max.y <= bottom
+            })
+        })
+        .count()
+}
+
+/// At 1024×768: leaving a row out makes "不上报 1" appear, and nothing moves (the search box,
+/// the table's rows, the buttons); at least 13 rows are in view with the panel open, and at
+/// 1366×768 without it; the unused-columns hint is inside the window.
+#[test]
+fn at_1024_by_768_nothing_moves_when_a_count_appears_and_13_rows_show() {
+    let size = egui::vec2(1024.0, 768.0);
+    let dir = fixed_dir("at_1024_nothing_moves");
+    let input = dir.join("样例.xlsx");
+    sample::write_sample(&input).unwrap();
+    let mut h = harness_sized(&dir, size);
+    h.run_steps(2);
+    drop_file(&mut h, &input);
+    let unused = h.get_by_label_contains("未使用的列").rect();
+    assert!(unused.max.x <= size.x, "the hint is cut: {unused:?}");
+    let row = |h: &Harness<'static, App>, line: &str| {
+        h.query_all_by_label(line)
+            .find(|n| n.rect().min.x < 80.0)
+            .map(|n| n.rect())
+    };
+    h.key_press(egui::Key::ArrowDown);
+    h.key_press(egui::Key::Enter);
+    h.run_steps(3);
+    h.get_by_label("第 4 行");
+    let search = || egui::accesskit::Role::TextInput;
+    let before = (
+        h.get_by_role_and_label(search(), "搜索：").rect(),
+        row(&h, "5"),
+        h.get_by_label("不上报此行").rect(),
+    );
+    assert!(
+        rows_in_view(&h, before.1.unwrap().min.y - 40.0, size.y - 70.0) >= 13,
+        "too few rows in view with the panel open"
+    );
+    h.get_by_label("不上报此行").click();
+    h.run_steps(4);
+    h.get_by_label("不上报 1");
+    let after = (
+        h.get_by_role_and_label(search(), "搜索：").rect(),
+        row(&h, "5"),
+        h.get_by_label("恢复上报此行").rect(),
+    );
+    assert_eq!(before.0, after.0, "the search box moved");
+    assert_eq!(before.1, after.1, "the table moved");
+    assert_eq!(before.2.min, after.2.min, "the panel's buttons moved");
+    // 1366×768, the panel closed (a fresh folder: no decision restored, no notice).
+    let dir = fixed_dir("at_1366_rows_in_view");
+    let input = dir.join("样例.xlsx");
+    sample::write_sample(&input).unwrap();
+    let mut h = harness(&dir);
+    h.run_steps(2);
+    drop_file(&mut h, &input);
+    let top = row(&h, "4").unwrap().min.y - 2.0;
+    assert!(
+        rows_in_view(&h, top, 768.0 - 70.0) >= 13,
+        "too few rows in view"
+    );
+}
+
+/// Searches for a row number and clicks it in the table.
+fn open_row(h: &mut Harness<'static, App>, line: u32) {
+    search_fresh(h, &line.to_string());
+    h.query_all_by_label(&line.to_string())
+        .find(|n| n.rect().min.x < 80.0)
+        .unwrap_or_else(|| panic!("row {line} is in the table"))
+        .click();
+    h.run_steps(4);
+}
+
+/// The panel of a row without problems opens at its first field, not where the last row's
+/// fields were scrolled to.
+#[test]
+fn the_panel_of_a_row_without_problems_opens_at_its_top() {
+    let dir = fixed_dir("the_panel_of_a_row_without_problems_opens_at_its_top");
+    let (mut h, _) = open_sample(&dir);
+    // A row whose first problem is far down: its panel scrolls there.
+    let (far, clean) = {
+        let review = h.state_mut().review().unwrap();
+        let b = &review.batch;
+        let far = (0..b.len())
+            .filter_map(|i| review.first_problem_field(i).map(|f| (i, f)))
+            .max_by_key(|&(_, f)| f)
+            .unwrap()
+            .0;
+        let clean = (0..b.len()).find(|&i| b.issues(i).is_empty()).unwrap();
+        (b.line(far), b.line(clean))
+    };
+    open_row(&mut h, far);
+    h.get_by_label(&format!("第 {far} 行"));
+    let caption = {
+        let b = h.state().batch().unwrap();
+        let (header, source) = (&b.profile().fields[0].header, b.column_header(0));
+        if source == header {
+            header.clone()
+        } else {
+            format!("{header}（{source}）")
+        }
+    };
+    let name = |h: &Harness<'static, App>| {
+        h.query_by_role_and_label(egui::accesskit::Role::TextInput, &caption)
+            .map(|n| n.rect())
+    };
+    let heading = h.get_by_label(&format!("第 {far} 行")).rect();
+    let scrolled = name(&h).is_none_or(|r| r.min.y < heading.max.y + 40.0);
+    assert!(scrolled, "the far row's panel scrolled down to its problem");
+    // What a click on the row does (the row is scrolled out of the filtered table).
+    let index = h.state().batch().unwrap().index_of_line(clean).unwrap();
+    h.state_mut().review().unwrap().select(index);
+    h.run_steps(4);
+    let heading = h.get_by_label(&format!("第 {clean} 行")).rect();
+    let first = name(&h).expect("姓名 is laid out");
+    assert!(
+        first.min.y > heading.max.y && first.max.y < heading.max.y + 120.0,
+        "姓名 is at the top of the panel: {first:?} under {heading:?}"
+    );
+}
+
+/// The password's caption says what happens to it: kept for this session, or, with 记住密码
+/// ticked, kept on this computer.
+#[test]
+fn the_password_caption_follows_remember_the_password() {
+    let dir = fixed_dir("the_password_caption_follows_remember");
+    let mut h = harness(&dir);
+    h.run_steps(2);
+    h.get_by_label("设置").click();
+    h.run_steps(3);
+    let session = "密码（只在这次打开期间记住）";
+    h.get_by_role_and_label(egui::accesskit::Role::PasswordInput, session);
+    h.get_by_label("记住密码（自动上报需要）").click();
+    h.run_steps(3);
+    assert!(
+        h.query_by_label(session).is_none(),
+        "{session} beside 记住密码"
+    );
+    h.get_by_role_and_label(
+        egui::accesskit::Role::PasswordInput,
+        "密码（保存后记在这台电脑上，下次不用再填）",
+    );
+}
+
+/// Without a folder dialog, 更换文件夹… and 选择文件夹… say so and offer a box for the folder;
+/// the folder typed there is where the upload sheet goes.
+#[test]
+fn without_a_folder_dialog_the_folder_buttons_offer_a_box() {
+    let dir = fixed_dir("without_a_folder_dialog");
+    let (mut h, _) = open_sample(&dir);
+    h.state_mut().set_folder_dialog(|_| None);
+    h.get_by_label("更换文件夹…").click();
+    h.run_steps(3);
+    h.get_by_label_contains("打不开选择文件夹的窗口");
+    let out = dir.join("导出");
+    std::fs::create_dir_all(&out).unwrap();
+    let field = "导出到文件夹：";
+    h.get_by_role_and_label(egui::accesskit::Role::TextInput, field)
+        .focus();
+    h.run_steps(1);
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
+    h.get_by_role_and_label(egui::accesskit::Role::TextInput, field)
+        .type_text(&out.display().to_string());
+    h.run_steps(1);
+    h.get_by_label("确定").click();
+    h.run_steps(3);
+    assert_eq!(h.state_mut().review().unwrap().export_dir, out);
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::S);
+    h.step();
+    settle(&mut h);
+    assert!(out.join("样例_上报.xlsx").exists());
+    // Settings → 自动上报 → 选择文件夹… names the box beside it.
+    h.get_by_label("设置").click();
+    h.run_steps(3);
+    h.get_by_label("选择文件夹…").click();
+    h.run_steps(3);
+    h.get_by_label_contains("请在左边的“文件夹”框里输入");
 }

@@ -145,9 +145,10 @@ impl App {
                         format!("These rows were queued before ({before} batches); they are not sent twice."),
                     )
                 } else {
+                    let rows = self.batch().map_or(0, |b| b.summary().ready);
                     lang.pick(
-                        format!("已放进上传队列：{new} 批。正在上传，进度见“上传队列”。"),
-                        format!("Queued {new} batches; sending now (see the upload queue)."),
+                        format!("已放进上传队列：{rows} 行。正在上传，进度见“上传队列”。"),
+                        format!("Queued {rows} rows; sending now (see the upload queue)."),
                     )
                 };
                 self.ui.notice = Some(Notice::info(text));

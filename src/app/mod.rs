@@ -44,6 +44,8 @@ pub enum Action {
     Reload(Option<String>),
     /// Write the upload sheet into this folder.
     Export(PathBuf),
+    /// "更换文件夹…": the folder the upload sheet goes into.
+    PickExportFolder,
     /// Back to the start screen.
     Close,
     CancelJob,
@@ -239,6 +241,12 @@ impl App {
     /// The file dialog 选择文件… and Ctrl+O show (the system's unless a test says otherwise).
     pub fn set_file_dialog(&mut self, dialog: fn(rfd::FileDialog) -> Option<PathBuf>) {
         self.ui.home.dialog = dialog;
+    }
+
+    /// The folder dialog 更换文件夹… and 选择文件夹… show (the system's unless a test says
+    /// otherwise).
+    pub fn set_folder_dialog(&mut self, dialog: fn(rfd::FileDialog) -> Option<PathBuf>) {
+        self.ui.home.folder_dialog = dialog;
     }
 
     /// The folder whose newest spreadsheets the start screen lists (`None`: no list); read
@@ -513,6 +521,7 @@ impl App {
                 }
             }
             Action::Export(dir) => self.start_export(ctx, dir),
+            Action::PickExportFolder => self.pick_export_folder(),
             Action::Close if !self.may_close_file() => {}
             Action::Close => self.close_file(),
             Action::CancelJob => {
@@ -563,6 +572,25 @@ impl App {
             home::Picked::Cancelled => {}
             home::Picked::NoDialog(text) => {
                 self.ui.home.asking_path = !matches!(self.session.screen, Screen::Home);
+                self.ui.notice = Some(Notice::error(text));
+            }
+        }
+    }
+
+    /// "更换文件夹…": the system's folder dialog; without one, the clerk is told so and the
+    /// export bar offers a box for the folder.
+    fn pick_export_folder(&mut self) {
+        let lang = self.lang();
+        let ask = self.ui.home.folder_dialog;
+        let Screen::Review(review) = &mut self.session.screen else {
+            return;
+        };
+        let dialog = rfd::FileDialog::new().set_directory(&review.export_dir);
+        match home::pick_folder(ask, dialog, review::FOLDER_BOX_NOTE, lang) {
+            home::PickedFolder::Folder(dir) => review.export_dir = dir,
+            home::PickedFolder::Cancelled => {}
+            home::PickedFolder::NoDialog(text) => {
+                review.folder_box = Some(review.export_dir.to_string_lossy().into_owned());
                 self.ui.notice = Some(Notice::error(text));
             }
         }

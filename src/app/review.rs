@@ -75,7 +75,15 @@ pub struct Review {
     pub keep: super::keep::Keep,
     /// Uploads from this screen the platform has not confirmed yet.
     pub sent: Vec<Sent>,
+    /// The folder typed for the export (no folder dialog answered 更换文件夹…).
+    pub folder_box: Option<String>,
 }
+
+/// Said when 更换文件夹… found no folder dialog.
+pub(super) const FOLDER_BOX_NOTE: (&str, &str) = (
+    "这台电脑打不开选择文件夹的窗口。请在下面“导出到文件夹”框里输入或粘贴文件夹的位置，再点“确定”。",
+    "No folder dialog opened on this computer. Type or paste the folder into the \"Export into\" box below and press OK.",
+);
 
 impl Review {
     pub fn new(batch: Batch, export_dir: PathBuf) -> Review {
@@ -99,6 +107,7 @@ impl Review {
             counts: None,
             keep: Default::default(),
             sent: Vec::new(),
+            folder_box: None,
         }
     }
 

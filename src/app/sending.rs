@@ -77,8 +77,8 @@ impl App {
             Some(creds) => self.runtime.uploads.start_sending(creds),
             None => {
                 self.ui.notice = Some(Notice::error(self.lang().pick(
-                    "要上传，请先在“设置”里选择省平台并填写用户名和密码（密码只在这次打开期间记住）。",
-                    "To upload, choose the platform and enter the user name and password in Settings (the password is kept for this session only).",
+                    "要上传，请先在“设置”里选择省平台并填写用户名和密码。",
+                    "To upload, choose the platform and enter the user name and password in Settings.",
                 )));
                 self.ui.show_settings = true;
             }

@@ -261,6 +261,15 @@ impl Uploads {
             .count()
     }
 
+    /// Rows in batches not yet confirmed nor given up.
+    pub fn pending_rows(&self) -> usize {
+        self.records
+            .iter()
+            .filter(|r| matches!(r.state, State::Queued | State::Sending | State::Waiting))
+            .map(|r| r.rows)
+            .sum()
+    }
+
     /// Whether the platform confirmed every one of these outbox batches (`false` for none).
     pub fn all_confirmed(&self, ids: &[String]) -> bool {
         !ids.is_empty()

@@ -126,11 +126,8 @@ impl Review {
             if ui
                 .button(lang.pick("更换文件夹…", "Change folder…"))
                 .clicked()
-                && let Some(dir) = rfd::FileDialog::new()
-                    .set_directory(&self.export_dir)
-                    .pick_folder()
             {
-                self.export_dir = dir;
+                action = Some(Action::PickExportFolder);
             }
             ui.add_space(16.0);
             if ui
@@ -140,8 +137,37 @@ impl Review {
                 action = Some(Action::Close);
             }
         });
+        self.folder_box(ui, lang);
         ui.add_space(6.0);
         action
+    }
+
+    /// The box for the export folder, offered when no folder dialog answered.
+    fn folder_box(&mut self, ui: &mut egui::Ui, lang: Lang) {
+        let Some(text) = &mut self.folder_box else {
+            return;
+        };
+        let mut done = None;
+        ui.horizontal(|ui| {
+            let label = ui.label(lang.pick("导出到文件夹：", "Export into:"));
+            let r = ui
+                .add(egui::TextEdit::singleline(text).desired_width(420.0))
+                .labelled_by(label.id);
+            let enter = r.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
+            let typed = text.trim().trim_matches('"');
+            if (ui.button(lang.pick("确定", "OK")).clicked() || enter) && !typed.is_empty() {
+                done = Some(Some(std::path::PathBuf::from(typed)));
+            }
+            if ui.button(lang.pick("取消", "Cancel")).clicked() {
+                done = Some(None);
+            }
+        });
+        if let Some(dir) = done {
+            if let Some(dir) = dir {
+                self.export_dir = dir;
+            }
+            self.folder_box = None;
+        }
     }
 
     /// One field of the row in the panel: its header (and the source's, when another), the
