@@ -210,6 +210,8 @@ mod tests {
             exported: None,
             source: None,
             queued: 0,
+            batches: vec!["b1".into()],
+            confirmed: 0,
         };
         save_history(dir.path(), &vec![e.clone(); 250]).unwrap();
         assert_eq!(load_history(Some(dir.path())).len(), 200);
