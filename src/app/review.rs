@@ -342,12 +342,8 @@ impl Review {
     /// an error (after the highlighted one, from the top again after the last) opens in the
     /// panel at its first problem; with no error left, the next row with a warning.
     pub fn next_problem(&mut self) {
-        if self.selected.is_some()
-            && self.edits
-                != self
-                    .selected
-                    .map(|i| self.shown_values(i))
-                    .unwrap_or_default()
+        if let Some(i) = self.selected
+            && self.edits != self.shown_values(i)
         {
             self.apply_edits();
         }

@@ -274,13 +274,15 @@ fn batch_details(ui: &mut egui::Ui, lang: Lang, index: usize, g: &Group<'_>) {
                     .as_ref()
                     .map(|e| format!(" · {e}"))
                     .unwrap_or_default();
-                // Which part of the file, in words; the outbox's id is for support, on hover.
+                // Which part of the file, in words; the outbox's id last, for support.
+                let id = &b.id;
                 let line = lang.pick(
-                    format!("第 {k} 部分：{rows} 行 · {state} · 已尝试 {tries} 次{error}"),
-                    format!("part {k}: {rows} rows · {state} · {tries} attempts{error}"),
+                    format!(
+                        "第 {k} 部分：{rows} 行 · {state} · 已尝试 {tries} 次{error} · 编号 {id}"
+                    ),
+                    format!("part {k}: {rows} rows · {state} · {tries} attempts{error} · id {id}"),
                 );
-                ui.add(egui::Label::new(RichText::new(line).small().weak()).wrap())
-                    .on_hover_text(format!("{}{}", lang.pick("编号：", "id: "), b.id));
+                ui.add(egui::Label::new(RichText::new(line).small().weak()).wrap());
             }
         });
 }
