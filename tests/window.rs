@@ -1930,6 +1930,7 @@ fn screens_for_the_eye() {
         let mut h = harness_sized(&dir, size);
         h.state_mut().runtime.uploads.show_queue = true;
         shot(&mut h, "5_queue");
+        h.state_mut().runtime.uploads.show_queue = false;
         let titled = dir.join("未知格式.xlsx");
         titled_unknown_export(&titled, 12);
         drop_file(&mut h, &titled);

@@ -350,8 +350,15 @@ impl App {
         let ctx = ui.ctx().clone();
         self.catch_up(&ctx);
         let mut action = self.handle_input(&ctx);
-        // Tab with nothing focused goes to the content, not to the top bar drawn first.
-        let tab_in = ctx.memory(|m| m.focused().is_none())
+        // Tab with nothing focused goes to the content, not to the top bar drawn first (with a
+        // window open over the content, to the first widget as egui orders them).
+        let windows_open = self.ui.show_settings
+            || self.ui.show_about
+            || self.ui.lookup.open
+            || self.ui.home.asking_path
+            || self.runtime.uploads.show_queue;
+        let tab_in = !windows_open
+            && ctx.memory(|m| m.focused().is_none())
             && ctx.input(|i| i.modifiers.is_none() && i.key_pressed(egui::Key::Tab));
         if tab_in {
             ctx.memory_mut(|m| m.move_focus(egui::FocusDirection::None));
