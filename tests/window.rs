@@ -1938,12 +1938,14 @@ fn screens_for_the_eye() {
     }
 }
 
-/// After the stand-in platform confirms, the state is told truly: the rows sent read 已上报
-/// (not ✓ 可上报), the upload button offers nothing more, and the start screen's history says
+/// The state told truly with the stand-in platform: while it is down the rows sent read 上传中 and
+/// the upload button does not offer them again; once it confirms they read 已上报 (not ✓ 可上报),
+/// the upload button offers nothing more, and the start screen's history says
 /// 省平台已确认 23 行 (not 已放进上传队列). The rows go in three batches of at most 10.
 #[test]
 fn after_the_platform_confirms_the_rows_read_uploaded_and_the_history_says_confirmed() {
     use crate::support::platform::{Config, Platform};
+    use std::sync::atomic::Ordering;
     let dir = fixed_dir("after_the_platform_confirms");
     let platform = Platform::start(Config::new(&dir.join("platform.sqlite"))).unwrap();
     let target = dir.join("stand.toml");
@@ -1952,9 +1954,24 @@ fn after_the_platform_confirms_the_rows_read_uploaded_and_the_history_says_confi
     h.state_mut().settings.target = Some(target.display().to_string());
     h.state_mut().settings.user = "demo".into();
     h.state_mut().runtime.uploads.password = "demo".into();
+    // The platform is down at first: the rows are on their way, not offered again.
+    platform.switches().fail_503.store(1000, Ordering::SeqCst);
     h.get_by_label("上传到省平台（23 行）").click();
     h.step();
     settle(&mut h);
+    wait_for(&mut h, |app| {
+        app.runtime.uploads.pending() == 3 && app.runtime.uploads.last.is_some()
+    });
+    assert!(
+        h.query_all_by_label("上传中").count() >= 10,
+        "rows read 上传中"
+    );
+    assert!(h.query_by_label("✓ 可上报").is_none());
+    assert!(h.query_by_label("上传到省平台（23 行）").is_none());
+    h.get_by_label("上传到省平台（0 行）");
+    platform.switches().fail_503.store(0, Ordering::SeqCst);
+    h.get_by_label("现在重试（VPN 已连上时点这里）").click();
+    h.run_steps(2);
     wait_for(&mut h, |app| {
         app.runtime.uploads.pending() == 0 && app.runtime.uploads.confirmed() == (3, 23)
     });

@@ -127,7 +127,7 @@ impl App {
                 .rows_with(crate::batch::RowStatus::Ready)
                 .filter_map(|i| b.ledger_key(i))
                 .collect();
-            review.sent.push(review::Sent {
+            review.queued(review::Sent {
                 ids: ids.clone(),
                 keys,
             });

@@ -37,7 +37,15 @@ const OK_FG: Color32 = Color32::from_rgb(27, 120, 50);
 /// of them once the platform confirms.
 pub struct Sent {
     pub ids: Vec<String>,
-    pub keys: Vec<(String, String)>,
+    pub keys: std::collections::HashSet<(String, String)>,
+}
+
+/// Whether a ready row went into an upload the platform has not confirmed yet (it reads 上传中
+/// and the upload button does not offer it again).
+fn in_upload(sent: &[Sent], b: &Batch, index: usize) -> bool {
+    !sent.is_empty()
+        && b.ledger_key(index)
+            .is_some_and(|k| sent.iter().any(|s| s.keys.contains(&k)))
 }
 
 /// The review screen's state.
@@ -71,6 +79,8 @@ pub struct Review {
     /// Counts for the summary line, for `generation` (a full pass over a million rows is
     /// too slow to repeat every frame).
     counts: Option<(u64, Summary, usize)>,
+    /// [`Review::to_upload`] for `generation`.
+    unsent: Option<(u64, usize)>,
     /// The clerk's decisions, saved as they are made (app/keep.rs).
     pub keep: super::keep::Keep,
     /// Uploads from this screen the platform has not confirmed yet.
@@ -105,6 +115,7 @@ impl Review {
             scroll_to: None,
             export_dir,
             counts: None,
+            unsent: None,
             keep: Default::default(),
             sent: Vec::new(),
             folder_box: None,
@@ -183,6 +194,29 @@ impl Review {
         }
         self.view = view;
         self.view_for = Some(key);
+    }
+
+    /// Ready rows not in an upload waiting for the platform: what the upload button offers
+    /// (counted once per edit generation).
+    pub fn to_upload(&mut self) -> usize {
+        match self.unsent {
+            Some((g, n)) if g == self.generation => n,
+            _ => {
+                let b = &self.batch;
+                let n = b
+                    .rows_with(RowStatus::Ready)
+                    .filter(|&i| !in_upload(&self.sent, b, i))
+                    .count();
+                self.unsent = Some((self.generation, n));
+                n
+            }
+        }
+    }
+
+    /// Rows were queued from this screen: they read 上传中 until the platform confirms.
+    pub fn queued(&mut self, sent: Sent) {
+        self.sent.push(sent);
+        self.generation += 1;
     }
 
     /// The summary counts and the number of rows with a warning.
@@ -724,7 +758,7 @@ fn search_hint(searched: &[&str], lang: Lang) -> (String, String) {
     (hint, all)
 }
 
-fn status_text(b: &Batch, index: usize, lang: Lang) -> (&'static str, Color32) {
+fn status_text(b: &Batch, sent: &[Sent], index: usize, lang: Lang) -> (&'static str, Color32) {
     let uploaded = || {
         b.issues(index)
             .iter()
@@ -732,6 +766,7 @@ fn status_text(b: &Batch, index: usize, lang: Lang) -> (&'static str, Color32) {
     };
     match b.status(index) {
         RowStatus::Duplicate if uploaded() => (lang.pick("已上报", "uploaded"), OK_FG),
+        RowStatus::Ready if in_upload(sent, b, index) => (lang.pick("上传中", "sending"), WARN_FG),
         RowStatus::Ready => (lang.pick("✓ 可上报", "✓ ready"), OK_FG),
         RowStatus::Rejected => (lang.pick("× 有错误", "× error"), ERROR_FG),
         RowStatus::Duplicate => (lang.pick("重复", "repeat"), WARN_FG),

@@ -18,7 +18,7 @@ impl Review {
                 format!("第 {} 行", b.line(index)),
                 format!("Row {}", b.line(index)),
             ));
-            let (text, color) = status_text(b, index, lang);
+            let (text, color) = status_text(b, &self.sent, index, lang);
             ui.label(RichText::new(text).color(color).size(18.0));
         });
         ui.label(
@@ -105,11 +105,13 @@ impl Review {
             if big_button(ui, enabled, text, 260.0) {
                 action = Some(Action::Export(self.export_dir.clone()));
             }
+            // Rows already on their way are not offered again.
+            let n = self.to_upload();
             let upload = lang.pick(
-                format!("上传到省平台（{} 行）", s.ready),
-                format!("Upload to the platform ({} rows)", s.ready),
+                format!("上传到省平台（{n} 行）"),
+                format!("Upload to the platform ({n} rows)"),
             );
-            if big_button(ui, enabled, upload, 220.0) {
+            if big_button(ui, n > 0, upload, 220.0) {
                 action = Some(Action::Upload);
             }
             let folder = format!(

@@ -110,6 +110,7 @@ impl Review {
             table = table.scroll_to_row(pos, None);
         }
         let b = &self.batch;
+        let sent = &self.sent;
         let view = &self.view;
         let selected = self.selected;
         let cursor = self.cursor;
@@ -158,7 +159,7 @@ impl Review {
                         row.col(|ui| field_cell(ui, b, i, f, lang));
                     }
                     row.col(|ui| {
-                        let (text, color) = status_text(b, i, lang);
+                        let (text, color) = status_text(b, sent, i, lang);
                         ui.colored_label(color, text);
                     });
                     for col in shown {
