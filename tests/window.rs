@@ -2186,3 +2186,22 @@ fn without_a_folder_dialog_the_folder_buttons_offer_a_box() {
     h.run_steps(3);
     h.get_by_label_contains("请在左边的“文件夹”框里输入");
 }
+
+/// F3 and Ctrl+D work from the panel's fields, but not from the settings window over the
+/// review: typing there never opens or leaves out a row behind it.
+#[test]
+fn the_review_keys_do_not_act_behind_the_settings_window() {
+    let dir = fixed_dir("the_review_keys_do_not_act_behind_the_settings_window");
+    let (mut h, _) = open_sample(&dir);
+    h.get_by_label("设置").click();
+    h.run_steps(3);
+    h.get_by_role_and_label(egui::accesskit::Role::TextInput, "省平台用户名")
+        .focus();
+    h.run_steps(1);
+    h.key_press(egui::Key::F3);
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::D);
+    h.run_steps(3);
+    let review = h.state_mut().review().unwrap();
+    assert_eq!(review.selected, None, "F3 opened a row behind the settings");
+    assert_eq!(review.batch.summary().excluded, 0);
+}

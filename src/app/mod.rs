@@ -352,12 +352,7 @@ impl App {
         let mut action = self.handle_input(&ctx);
         // Tab with nothing focused goes to the content, not to the top bar drawn first (with a
         // window open over the content, to the first widget as egui orders them).
-        let windows_open = self.ui.show_settings
-            || self.ui.show_about
-            || self.ui.lookup.open
-            || self.ui.home.asking_path
-            || self.runtime.uploads.show_queue;
-        let tab_in = !windows_open
+        let tab_in = !self.window_over_content()
             && ctx.memory(|m| m.focused().is_none())
             && ctx.input(|i| i.modifiers.is_none() && i.key_pressed(egui::Key::Tab));
         if tab_in {
@@ -390,6 +385,16 @@ impl App {
         self.log_notice();
     }
 
+    /// Whether a window is open over the screen (settings, about, the lookup, the path box,
+    /// the queue).
+    fn window_over_content(&self) -> bool {
+        self.ui.show_settings
+            || self.ui.show_about
+            || self.ui.lookup.open
+            || self.ui.home.asking_path
+            || self.runtime.uploads.show_queue
+    }
+
     /// Takes in what the workers did since the last frame: the job, the support kit, the
     /// sender, the settings' workers, the watcher; resumes sending at start; asks before
     /// closing with work left.
@@ -417,6 +422,8 @@ impl App {
         if let Some(job) = &self.runtime.job {
             return bars::progress_view(ui, job, lang);
         }
+        // Windows with fields of their own (the queue and 关于 have none).
+        let covered = self.ui.show_settings || self.ui.lookup.open || self.ui.home.asking_path;
         match &mut self.session.screen {
             Screen::Home => self.ui.home.show(
                 ui,
@@ -428,6 +435,7 @@ impl App {
             Screen::Mapping(m) => m.show(ui, lang, self.runtime.dirs.profiles().as_deref()),
             Screen::Review(r) => r.show(
                 ui,
+                covered,
                 lang,
                 &self.runtime.profiles,
                 self.session.exported.as_ref(),

@@ -278,14 +278,18 @@ impl Review {
     /// The keys of the table, when no text field has the keyboard: arrows, Page Up/Down,
     /// Home/End move the highlighted row; Enter and F2 open it in the panel; left and right
     /// move the columns; Ctrl+F goes to the search box; Esc closes the panel.
-    fn keys(&mut self, ui: &egui::Ui) {
+    fn keys(&mut self, ui: &egui::Ui, covered: bool) {
         use egui::Key;
         let ctx = ui.ctx();
         if ctx.input_mut(|i| i.consume_key(egui::Modifiers::COMMAND, Key::F)) {
             self.focus_search = true;
         }
-        // These two work from inside the panel's fields too: neither is a key a field uses.
+        // These two work from inside the panel's fields too (neither is a key a field uses),
+        // but not from the fields of a window over the review.
         let (leave_out, next) = ctx.input_mut(|i| {
+            if covered {
+                return (false, false);
+            }
             (
                 i.consume_key(egui::Modifiers::COMMAND, Key::D),
                 i.consume_key(egui::Modifiers::NONE, Key::F3),
@@ -473,15 +477,18 @@ impl Review {
         }
     }
 
+    /// Draws the screen; `covered`: a window with fields is open over it, from which the
+    /// review's keys that work inside fields (Ctrl+D, F3) must not act behind it.
     pub fn show(
         &mut self,
         ui: &mut egui::Ui,
+        covered: bool,
         lang: Lang,
         profiles: &Profiles,
         exported: Option<&Exported>,
     ) -> Action {
         let mut action = Action::None;
-        self.keys(ui);
+        self.keys(ui, covered);
         egui::Panel::top("review_head")
             .show_separator_line(false)
             .show(ui, |ui| {
