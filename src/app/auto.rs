@@ -54,6 +54,8 @@ pub(crate) struct AutoState {
     /// What the watcher was last started with (to start it again only when that changes).
     watched: Option<(PathBuf, Option<String>, String)>,
     pub(crate) started: bool,
+    /// 选择文件夹… found no folder dialog: where to type the folder instead.
+    pub(crate) folder_note: Option<&'static str>,
 }
 
 impl App {
@@ -444,12 +446,30 @@ pub(crate) fn section(app: &mut App, ui: &mut egui::Ui) {
         let label = ui.label(lang.pick("文件夹", "Folder"));
         ui.add(egui::TextEdit::singleline(text).desired_width(360.0))
             .labelled_by(label.id);
-        if ui.button(lang.pick("选择文件夹…", "Choose…")).clicked()
-            && let Some(dir) = rfd::FileDialog::new().pick_folder()
-        {
-            *text = dir.to_string_lossy().into_owned();
+        if ui.button(lang.pick("选择文件夹…", "Choose…")).clicked() {
+            let ask = app.ui.home.folder_dialog;
+            let note = (
+                "这台电脑打不开选择文件夹的窗口。请在左边的“文件夹”框里输入或粘贴文件夹的位置，再点“保存设置”。",
+                "No folder dialog opened on this computer. Type or paste the folder into the \"Folder\" box and press Save.",
+            );
+            match super::home::pick_folder(ask, rfd::FileDialog::new(), note, lang) {
+                super::home::PickedFolder::Folder(dir) => {
+                    *text = dir.to_string_lossy().into_owned();
+                    app.runtime.auto.folder_note = None;
+                }
+                super::home::PickedFolder::Cancelled => {}
+                super::home::PickedFolder::NoDialog(said) => {
+                    app.runtime.auto.folder_note = Some(said);
+                }
+            }
         }
     });
+    if let Some(note) = app.runtime.auto.folder_note {
+        ui.add(
+            egui::Label::new(egui::RichText::new(note).color(egui::Color32::from_rgb(176, 0, 32)))
+                .wrap(),
+        );
+    }
     if let Some(problem) = &app.runtime.auto.problem {
         ui.add(
             egui::Label::new(

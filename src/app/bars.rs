@@ -80,16 +80,16 @@ impl App {
                 if ui.button(lang.pick("设置", "Settings")).clicked() {
                     self.ui.show_settings = true;
                 }
-                let pending = self.runtime.uploads.pending();
+                let pending = self.runtime.uploads.pending_rows();
                 let queue = match (pending, self.runtime.uploads.sending) {
                     (0, _) => lang.pick("上传队列", "Upload queue").to_owned(),
                     (n, true) => lang.pick(
-                        format!("上传队列：{n} 批上传中"),
-                        format!("Upload queue: {n} pending"),
+                        format!("上传队列：{n} 行上传中"),
+                        format!("Upload queue: {n} rows sending"),
                     ),
                     (n, false) => lang.pick(
-                        format!("上传队列：{n} 批等待"),
-                        format!("Upload queue: {n} pending"),
+                        format!("上传队列：{n} 行等待"),
+                        format!("Upload queue: {n} rows waiting"),
                     ),
                 };
                 if ui.button(queue).clicked() {

@@ -182,10 +182,8 @@ impl App {
         ui.add(egui::TextEdit::singleline(&mut self.settings.user).desired_width(240.0))
             .labelled_by(label.id);
         ui.end_row();
-        let label = ui.label(lang.pick(
-            "密码（只在这次打开期间记住）",
-            "Password (this session only)",
-        ));
+        // What happens to the password is what the tick under 自动上报 says.
+        let label = ui.label(password_caption(self.settings.remember, lang));
         ui.horizontal(|ui| {
             let r = ui
                 .add(
@@ -553,5 +551,20 @@ impl App {
                 }
             });
         });
+    }
+}
+
+/// The password's caption, as "记住密码" is ticked or not.
+pub(super) fn password_caption(remember: bool, lang: Lang) -> &'static str {
+    if remember {
+        lang.pick(
+            "密码（保存后记在这台电脑上，下次不用再填）",
+            "Password (kept on this computer once saved)",
+        )
+    } else {
+        lang.pick(
+            "密码（只在这次打开期间记住）",
+            "Password (this session only)",
+        )
     }
 }

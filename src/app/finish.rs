@@ -117,16 +117,26 @@ impl App {
         {
             self.runtime.uploads.resolved(source);
         }
-        if result.is_ok()
+        if let Ok((_, _, ids)) = &result
             && let Some(review) = self.review()
         {
             review.keep.queued();
+            // The rows as queued: once the platform confirms these batches they read 已上报.
+            let b = &review.batch;
+            let keys = b
+                .rows_with(sheetbridge::batch::RowStatus::Ready)
+                .filter_map(|i| b.ledger_key(i))
+                .collect();
+            review.queued(review::Sent {
+                ids: ids.clone(),
+                keys,
+            });
         }
         match result {
-            Ok((new, before)) => {
+            Ok((new, before, ids)) => {
                 if new > 0 {
                     let ready = self.batch().map_or(0, |b| b.summary().ready);
-                    self.record_queued(ready);
+                    self.record_queued(ready, ids);
                 }
                 let lang = self.lang();
                 let text = if new == 0 {
@@ -135,9 +145,10 @@ impl App {
                         format!("These rows were queued before ({before} batches); they are not sent twice."),
                     )
                 } else {
+                    let rows = self.batch().map_or(0, |b| b.summary().ready);
                     lang.pick(
-                        format!("已放进上传队列：{new} 批。正在上传，进度见“上传队列”。"),
-                        format!("Queued {new} batches; sending now (see the upload queue)."),
+                        format!("已放进上传队列：{rows} 行。正在上传，进度见“上传队列”。"),
+                        format!("Queued {rows} rows; sending now (see the upload queue)."),
                     )
                 };
                 self.ui.notice = Some(Notice::info(text));
@@ -224,6 +235,8 @@ impl App {
             exported,
             source: Some(path.to_owned()),
             queued: 0,
+            batches: Vec::new(),
+            confirmed: 0,
         };
         // Exporting the file just opened updates its entry.
         match self.runtime.history.last_mut() {
@@ -233,6 +246,8 @@ impl App {
                     && last.date == entry.date =>
             {
                 entry.queued = last.queued;
+                entry.batches = std::mem::take(&mut last.batches);
+                entry.confirmed = last.confirmed;
                 *last = entry
             }
             _ => self.runtime.history.push(entry),
@@ -241,13 +256,8 @@ impl App {
     }
 
     /// Notes in today's entry of the file on screen that `rows` rows went into the queue.
-    pub(super) fn record_queued(&mut self, rows: usize) {
-        let Some(file) = self
-            .session
-            .source
-            .as_deref()
-            .map(sheetbridge::paths::file_name)
-        else {
+    pub(super) fn record_queued(&mut self, rows: usize, ids: Vec<String>) {
+        let Some(file) = self.session.source.as_deref().map(sheetbridge::paths::file_name) else {
             return;
         };
         if let Some(last) = self
@@ -258,6 +268,7 @@ impl App {
             .find(|e| e.file == file)
         {
             last.queued += rows;
+            last.batches.extend(ids);
             self.save_history();
         }
     }

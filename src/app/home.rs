@@ -29,6 +29,8 @@ pub struct Home {
     pub asking_path: bool,
     /// Put the keyboard in the path box at the next frame.
     pub focus_path: bool,
+    /// The system's folder dialog (a stand-in in tests).
+    pub folder_dialog: FileDialog,
 }
 
 impl Default for Home {
@@ -39,6 +41,7 @@ impl Default for Home {
             dialog: system_dialog,
             asking_path: false,
             focus_path: false,
+            folder_dialog: system_folder_dialog,
         }
     }
 }
@@ -49,6 +52,36 @@ pub type FileDialog = fn(rfd::FileDialog) -> Option<PathBuf>;
 /// The system's: the desktop portal, else zenity (rfd); `None` also when neither answers.
 fn system_dialog(dialog: rfd::FileDialog) -> Option<PathBuf> {
     dialog.pick_file()
+}
+
+fn system_folder_dialog(dialog: rfd::FileDialog) -> Option<PathBuf> {
+    dialog.pick_folder()
+}
+
+/// How a folder dialog ended: a folder, cancelled, or no dialog at all (the words to say,
+/// which name the box to type the folder into).
+pub enum PickedFolder {
+    Folder(PathBuf),
+    Cancelled,
+    NoDialog(&'static str),
+}
+
+/// Every 选择文件夹… / 更换文件夹… goes through here: the system's folder dialog, and when none
+/// answered, words that say so (`where_to_type` names the box beside the button).
+pub fn pick_folder(
+    ask: FileDialog,
+    dialog: rfd::FileDialog,
+    where_to_type: (&'static str, &'static str),
+    lang: Lang,
+) -> PickedFolder {
+    let asked = Instant::now();
+    match ask(dialog) {
+        Some(dir) => PickedFolder::Folder(dir),
+        None if asked.elapsed() < NO_DIALOG => {
+            PickedFolder::NoDialog(lang.pick(where_to_type.0, where_to_type.1))
+        }
+        None => PickedFolder::Cancelled,
+    }
 }
 
 /// Faster than a person can close a dialog: a `None` this soon means no dialog was shown
@@ -421,10 +454,18 @@ fn today(ui: &mut egui::Ui, lang: Lang, history: &[HistoryEntry]) -> Option<Acti
                     ),
                 ));
                 ui.horizontal(|ui| {
-                    if e.queued > 0 {
+                    if e.confirmed > 0 {
+                        ui.label(
+                            egui::RichText::new(lang.pick(
+                                format!("省平台已确认 {} 行", e.confirmed),
+                                format!("the platform confirmed {} rows", e.confirmed),
+                            ))
+                            .color(egui::Color32::from_rgb(27, 120, 50)),
+                        );
+                    } else if e.queued > 0 {
                         ui.label(lang.pick(
-                            format!("已放进上传队列 {} 行", e.queued),
-                            format!("{} rows queued for upload", e.queued),
+                            format!("已放进上传队列 {} 行，等省平台确认", e.queued),
+                            format!("{} rows queued, waiting for the platform", e.queued),
                         ));
                     }
                     match &e.exported {

@@ -48,7 +48,7 @@ pub enum Done {
     /// Rows queued in the outbox: (batches new, batches queued before), or why not.
     Queued {
         batch: Box<Batch>,
-        result: Result<(usize, usize), (String, String)>,
+        result: super::upload::QueueResult,
     },
     /// The file opened is one of the program's own outputs.
     Ours {

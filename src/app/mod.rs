@@ -45,6 +45,8 @@ pub enum Action {
     Reload(Option<String>),
     /// Write the upload sheet into this folder.
     Export(PathBuf),
+    /// "更换文件夹…": the folder the upload sheet goes into.
+    PickExportFolder,
     /// Back to the start screen.
     Close,
     CancelJob,
@@ -242,6 +244,13 @@ impl App {
         self.ui.home.dialog = dialog;
     }
 
+    /// The folder dialog 更换文件夹… and 选择文件夹… show (the system's unless a test says
+    /// otherwise).
+    #[cfg(test)]
+    pub fn set_folder_dialog(&mut self, dialog: fn(rfd::FileDialog) -> Option<PathBuf>) {
+        self.ui.home.folder_dialog = dialog;
+    }
+
     /// The folder whose newest spreadsheets the start screen lists (`None`: no list); read
     /// again at the next frame.
     #[cfg(test)]
@@ -348,11 +357,22 @@ impl App {
         let ctx = ui.ctx().clone();
         self.catch_up(&ctx);
         let mut action = self.handle_input(&ctx);
+        // Tab with nothing focused goes to the content, not to the top bar drawn first (with a
+        // window open over the content, to the first widget as egui orders them).
+        let tab_in = !self.window_over_content()
+            && ctx.memory(|m| m.focused().is_none())
+            && ctx.input(|i| i.modifiers.is_none() && i.key_pressed(egui::Key::Tab));
+        if tab_in {
+            ctx.memory_mut(|m| m.move_focus(egui::FocusDirection::None));
+        }
         egui::Panel::top("steps").show(ui, |ui| {
             if let Some(a) = self.top_bar(ui) {
                 action = a;
             }
         });
+        if tab_in {
+            ctx.memory_mut(|m| m.move_focus(egui::FocusDirection::Next));
+        }
         egui::CentralPanel::default().show(ui, |ui| {
             if let Some(a) = self.notice_bar(ui) {
                 action = a;
@@ -372,6 +392,16 @@ impl App {
         self.log_notice();
     }
 
+    /// Whether a window is open over the screen (settings, about, the lookup, the path box,
+    /// the queue).
+    fn window_over_content(&self) -> bool {
+        self.ui.show_settings
+            || self.ui.show_about
+            || self.ui.lookup.open
+            || self.ui.home.asking_path
+            || self.runtime.uploads.show_queue
+    }
+
     /// Takes in what the workers did since the last frame: the job, the support kit, the
     /// sender, the settings' workers, the watcher; resumes sending at start; asks before
     /// closing with work left.
@@ -386,6 +416,7 @@ impl App {
         self.poll_job();
         self.poll_support();
         self.runtime.uploads.poll();
+        self.follow_confirmed();
         self.poll_auto(ctx);
         self.follow_unattended();
         self.resume_uploads();
@@ -398,6 +429,8 @@ impl App {
         if let Some(job) = &self.runtime.job {
             return bars::progress_view(ui, job, lang);
         }
+        // Windows with fields of their own (the queue and 关于 have none).
+        let covered = self.ui.show_settings || self.ui.lookup.open || self.ui.home.asking_path;
         match &mut self.session.screen {
             Screen::Home => self.ui.home.show(
                 ui,
@@ -409,6 +442,7 @@ impl App {
             Screen::Mapping(m) => m.show(ui, lang, self.runtime.dirs.profiles().as_deref()),
             Screen::Review(r) => r.show(
                 ui,
+                covered,
                 lang,
                 &self.runtime.profiles,
                 self.session.exported.as_ref(),
@@ -509,6 +543,7 @@ impl App {
                 }
             }
             Action::Export(dir) => self.start_export(ctx, dir),
+            Action::PickExportFolder => self.pick_export_folder(),
             Action::Close if !self.may_close_file() => {}
             Action::Close => self.close_file(),
             Action::CancelJob => {
@@ -555,6 +590,25 @@ impl App {
             home::Picked::Cancelled => {}
             home::Picked::NoDialog(text) => {
                 self.ui.home.asking_path = !matches!(self.session.screen, Screen::Home);
+                self.ui.notice = Some(Notice::error(text));
+            }
+        }
+    }
+
+    /// "更换文件夹…": the system's folder dialog; without one, the clerk is told so and the
+    /// export bar offers a box for the folder.
+    fn pick_export_folder(&mut self) {
+        let lang = self.lang();
+        let ask = self.ui.home.folder_dialog;
+        let Screen::Review(review) = &mut self.session.screen else {
+            return;
+        };
+        let dialog = rfd::FileDialog::new().set_directory(&review.export_dir);
+        match home::pick_folder(ask, dialog, review::FOLDER_BOX_NOTE, lang) {
+            home::PickedFolder::Folder(dir) => review.export_dir = dir,
+            home::PickedFolder::Cancelled => {}
+            home::PickedFolder::NoDialog(text) => {
+                review.folder_box = Some(review.export_dir.to_string_lossy().into_owned());
                 self.ui.notice = Some(Notice::error(text));
             }
         }

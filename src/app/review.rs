@@ -33,6 +33,21 @@ const ERROR_FG: Color32 = Color32::from_rgb(176, 0, 32);
 const WARN_FG: Color32 = Color32::from_rgb(150, 90, 0);
 const OK_FG: Color32 = Color32::from_rgb(27, 120, 50);
 
+/// Rows queued from the review: the outbox batches they went in and what the ledger will know
+/// of them once the platform confirms.
+pub struct Sent {
+    pub ids: Vec<String>,
+    pub keys: std::collections::HashSet<(String, String)>,
+}
+
+/// Whether a ready row went into an upload the platform has not confirmed yet (it reads 上传中
+/// and the upload button does not offer it again).
+fn in_upload(sent: &[Sent], b: &Batch, index: usize) -> bool {
+    !sent.is_empty()
+        && b.ledger_key(index)
+            .is_some_and(|k| sent.iter().any(|s| s.keys.contains(&k)))
+}
+
 /// The review screen's state.
 pub struct Review {
     pub batch: Batch,
@@ -53,6 +68,8 @@ pub struct Review {
     focus_field: Option<usize>,
     /// Sideways wheel movement not yet turned into a column.
     hscroll: f32,
+    /// Show the panel's fields from the top at the next frame (a row opened anew).
+    panel_top: bool,
     /// Focus the search box at the next frame (Ctrl+F).
     focus_search: bool,
     /// The selected row's fields as being edited.
@@ -62,9 +79,21 @@ pub struct Review {
     /// Counts for the summary line, for `generation` (a full pass over a million rows is
     /// too slow to repeat every frame).
     counts: Option<(u64, Summary, usize)>,
+    /// [`Review::to_upload`] for `generation`.
+    unsent: Option<(u64, usize)>,
     /// The clerk's decisions, saved as they are made (app/keep.rs).
     pub keep: super::keep::Keep,
+    /// Uploads from this screen the platform has not confirmed yet.
+    pub sent: Vec<Sent>,
+    /// The folder typed for the export (no folder dialog answered 更换文件夹…).
+    pub folder_box: Option<String>,
 }
+
+/// Said when 更换文件夹… found no folder dialog.
+pub(super) const FOLDER_BOX_NOTE: (&str, &str) = (
+    "这台电脑打不开选择文件夹的窗口。请在下面“导出到文件夹”框里输入或粘贴文件夹的位置，再点“确定”。",
+    "No folder dialog opened on this computer. Type or paste the folder into the \"Export into\" box below and press OK.",
+);
 
 impl Review {
     pub fn new(batch: Batch, export_dir: PathBuf) -> Review {
@@ -80,12 +109,16 @@ impl Review {
             first_column: 0,
             focus_field: None,
             hscroll: 0.0,
+            panel_top: false,
             focus_search: false,
             edits: Vec::new(),
             scroll_to: None,
             export_dir,
             counts: None,
+            unsent: None,
             keep: Default::default(),
+            sent: Vec::new(),
+            folder_box: None,
         }
     }
 
@@ -164,6 +197,29 @@ impl Review {
         self.view_for = Some(key);
     }
 
+    /// Ready rows not in an upload waiting for the platform: what the upload button offers
+    /// (counted once per edit generation).
+    pub fn to_upload(&mut self) -> usize {
+        match self.unsent {
+            Some((g, n)) if g == self.generation => n,
+            _ => {
+                let b = &self.batch;
+                let n = b
+                    .rows_with(RowStatus::Ready)
+                    .filter(|&i| !in_upload(&self.sent, b, i))
+                    .count();
+                self.unsent = Some((self.generation, n));
+                n
+            }
+        }
+    }
+
+    /// Rows were queued from this screen: they read 上传中 until the platform confirms.
+    pub fn queued(&mut self, sent: Sent) {
+        self.sent.push(sent);
+        self.generation += 1;
+    }
+
     /// The summary counts and the number of rows with a warning.
     pub fn counts(&mut self) -> (Summary, usize) {
         match self.counts {
@@ -193,6 +249,9 @@ impl Review {
     pub fn select(&mut self, index: usize) {
         // The view first (it may close the row open before), then the new row.
         self.refresh_view();
+        if self.selected != Some(index) {
+            self.panel_top = true;
+        }
         self.selected = Some(index);
         self.focus_field = self.first_problem_field(index);
         self.edits = self.shown_values(index);
@@ -220,11 +279,28 @@ impl Review {
     /// The keys of the table, when no text field has the keyboard: arrows, Page Up/Down,
     /// Home/End move the highlighted row; Enter and F2 open it in the panel; left and right
     /// move the columns; Ctrl+F goes to the search box; Esc closes the panel.
-    fn keys(&mut self, ui: &egui::Ui) {
+    fn keys(&mut self, ui: &egui::Ui, covered: bool) {
         use egui::Key;
         let ctx = ui.ctx();
         if ctx.input_mut(|i| i.consume_key(egui::Modifiers::COMMAND, Key::F)) {
             self.focus_search = true;
+        }
+        // These two work from inside the panel's fields too (neither is a key a field uses),
+        // but not from the fields of a window over the review.
+        let (leave_out, next) = ctx.input_mut(|i| {
+            if covered {
+                return (false, false);
+            }
+            (
+                i.consume_key(egui::Modifiers::COMMAND, Key::D),
+                i.consume_key(egui::Modifiers::NONE, Key::F3),
+            )
+        });
+        if leave_out {
+            self.leave_out_shown();
+        }
+        if next {
+            self.next_problem();
         }
         if ctx.egui_wants_keyboard_input() {
             return;
@@ -290,6 +366,65 @@ impl Review {
         }
     }
 
+    /// Ctrl+D: 不上报此行 (or 恢复上报) for the row in the panel; with the panel closed, for the
+    /// highlighted row, which is opened in the panel so the row acted on is the row shown.
+    fn leave_out_shown(&mut self) {
+        if self.selected.is_none()
+            && let Some(i) = self.cursor_row()
+        {
+            self.select(i);
+        }
+        self.toggle_excluded();
+    }
+
+    /// F3 ("下一个有错误的行"): a fix typed in the panel is saved, then the next row in view with
+    /// an error (after the highlighted one, from the top again after the last) opens in the
+    /// panel at its first problem; with no error left, the next row with a warning.
+    pub fn next_problem(&mut self) {
+        if let Some(i) = self.selected
+            && self.edits != self.shown_values(i)
+        {
+            self.apply_edits();
+        }
+        self.refresh_view();
+        let n = self.view.len();
+        let start = self.cursor.map_or(0, |c| c + 1);
+        let b = &self.batch;
+        let find = |want: &dyn Fn(usize) -> bool| {
+            (0..n)
+                .map(|k| (start + k) % n)
+                .map(|p| self.view[p] as usize)
+                .find(|&i| want(i))
+        };
+        let found = find(&|i| b.status(i) == RowStatus::Rejected)
+            .or_else(|| find(&|i| !b.issues(i).is_empty()));
+        if let Some(i) = found {
+            self.select(i);
+        }
+    }
+
+    /// Enter in the search box: a row number goes to that row (not to IDs containing it);
+    /// other words open the first row found. The row opens in the panel at its first problem.
+    fn go_to_searched(&mut self) {
+        let text = self.search.trim();
+        let line = text
+            .parse::<u32>()
+            .ok()
+            .filter(|_| text.bytes().all(|c| c.is_ascii_digit()))
+            .and_then(|l| self.batch.index_of_line(l));
+        if let Some(i) = line {
+            // The whole table, with that row in view.
+            self.search.clear();
+            self.refresh_view();
+            self.select(i);
+            return;
+        }
+        self.refresh_view();
+        if let Some(&i) = self.view.first() {
+            self.select(i as usize);
+        }
+    }
+
     /// Columns that move left and right: 问题 and the fields other than the pinned one.
     fn scrollable_columns(&self) -> usize {
         let p = self.batch.profile();
@@ -319,6 +454,22 @@ impl Review {
         self.generation += 1;
     }
 
+    /// The platform confirmed uploads from this screen: their rows read 已上报 and leave the
+    /// ready count (and so the upload button); `true` when any did.
+    pub fn follow_confirmed(&mut self, confirmed: impl Fn(&[String]) -> bool) -> bool {
+        let (done, waiting): (Vec<Sent>, Vec<Sent>) = std::mem::take(&mut self.sent)
+            .into_iter()
+            .partition(|s| confirmed(&s.ids));
+        self.sent = waiting;
+        if done.is_empty() {
+            return false;
+        }
+        self.batch
+            .confirmed(done.into_iter().flat_map(|s| s.keys).collect());
+        self.generation += 1;
+        true
+    }
+
     pub fn toggle_excluded(&mut self) {
         if let Some(index) = self.selected {
             let now = self.batch.is_excluded(index);
@@ -327,15 +478,18 @@ impl Review {
         }
     }
 
+    /// Draws the screen; `covered`: a window with fields is open over it, from which the
+    /// review's keys that work inside fields (Ctrl+D, F3) must not act behind it.
     pub fn show(
         &mut self,
         ui: &mut egui::Ui,
+        covered: bool,
         lang: Lang,
         profiles: &Profiles,
         exported: Option<&Exported>,
     ) -> Action {
         let mut action = Action::None;
-        self.keys(ui);
+        self.keys(ui, covered);
         egui::Panel::top("review_head")
             .show_separator_line(false)
             .show(ui, |ui| {
@@ -365,30 +519,37 @@ impl Review {
         action
     }
 
-    /// Above the table: the file, the profile (with "更换模板"), the counts that filter, and
-    /// the search box.
+    /// Above the table: the file and the search box, the profile (with "更换模板"), and the
+    /// counts that filter. A count that appears (不上报 1, 已上报过 N) comes last on its line,
+    /// so nothing else moves under the mouse; the search box is on the file's line.
     fn head(&mut self, ui: &mut egui::Ui, lang: Lang, profiles: &Profiles) -> Option<Action> {
         let src = &self.batch.source;
         let file = sheetbridge::paths::file_name(&src.path);
-        ui.label(
-            RichText::new(lang.pick(
-                format!(
-                    "{file} · 工作表「{}」· 表头在第 {} 行",
-                    src.sheet, src.header_row
-                ),
-                format!(
-                    "{file} · sheet \"{}\" · header on row {}",
-                    src.sheet, src.header_row
-                ),
-            ))
-            .strong(),
+        let title = lang.pick(
+            format!(
+                "{file} · 工作表「{}」· 表头在第 {} 行",
+                src.sheet, src.header_row
+            ),
+            format!(
+                "{file} · sheet \"{}\" · header on row {}",
+                src.sheet, src.header_row
+            ),
         );
+        ui.horizontal(|ui| {
+            ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+                self.search_box(ui, lang);
+                ui.with_layout(egui::Layout::left_to_right(egui::Align::Center), |ui| {
+                    ui.add(egui::Label::new(RichText::new(title.as_str()).strong()).truncate())
+                        .on_hover_text(title.as_str());
+                });
+            });
+        });
         let action = self.profile_line(ui, lang, profiles);
         ui.add_space(4.0);
-        ui.horizontal_wrapped(|ui| {
-            self.filter_buttons(ui, lang);
+        ui.horizontal(|ui| {
+            self.problems_only(ui, lang);
             ui.separator();
-            self.problems_and_search(ui, lang);
+            self.filter_buttons(ui, lang);
         });
         ui.add_space(4.0);
         action
@@ -443,14 +604,28 @@ impl Review {
                 .response
                 .widget_info(|| egui::WidgetInfo::labeled(egui::Role::ComboBox, true, change));
             if !src.unused.is_empty() {
-                ui.label(
-                    RichText::new(format!(
-                        "{}{}",
-                        lang.pick("未使用的列：", "Unused columns: "),
-                        src.unused.join("、")
-                    ))
-                    .weak(),
+                // Every name when they fit; else how many, with the names on hover.
+                let all = format!(
+                    "{}{}",
+                    lang.pick("未使用的列：", "Unused columns: "),
+                    src.unused.join(lang.pick("、", ", "))
                 );
+                let n = src.unused.len();
+                let short = lang.pick(format!("另有 {n} 列未使用"), format!("{n} columns unused"));
+                let font = egui::TextStyle::Body.resolve(ui.style());
+                let color = ui.visuals().weak_text_color();
+                let width = ui
+                    .painter()
+                    .layout_no_wrap(all.clone(), font, color)
+                    .size()
+                    .x;
+                let text = if width <= ui.available_width() {
+                    &all
+                } else {
+                    &short
+                };
+                ui.label(RichText::new(text.as_str()).weak())
+                    .on_hover_text(all.as_str());
             }
         });
         action
@@ -532,8 +707,8 @@ impl Review {
         }
     }
 
-    /// "只看有问题的行" and the search box (Ctrl+F focuses it).
-    fn problems_and_search(&mut self, ui: &mut egui::Ui, lang: Lang) {
+    /// "只看有问题的行".
+    fn problems_only(&mut self, ui: &mut egui::Ui, lang: Lang) {
         let mut problems_only = self.filter == Filter::Problems;
         if ui
             .checkbox(
@@ -548,7 +723,10 @@ impl Review {
                 Filter::All
             };
         }
-        let label = ui.label(lang.pick("搜索：", "Search:"));
+    }
+
+    /// The search box (Ctrl+F focuses it; Enter goes to the row found), drawn right to left.
+    fn search_box(&mut self, ui: &mut egui::Ui, lang: Lang) {
         let profile = self.batch.profile();
         let searched: Vec<&str> = profile
             .searched_fields()
@@ -556,16 +734,18 @@ impl Review {
             .map(|f| profile.fields[f].header.as_str())
             .collect();
         let (hint, all) = search_hint(&searched, lang);
-        let r = ui
-            .add(
-                egui::TextEdit::singleline(&mut self.search)
-                    .desired_width(180.0)
-                    .hint_text(hint),
-            )
-            .labelled_by(label.id)
-            .on_hover_text(all);
+        let r = ui.add(
+            egui::TextEdit::singleline(&mut self.search)
+                .desired_width(180.0)
+                .hint_text(hint),
+        );
+        let label = ui.label(lang.pick("搜索：", "Search:"));
+        let r = r.labelled_by(label.id).on_hover_text(all);
         if std::mem::take(&mut self.focus_search) {
             r.request_focus();
+        }
+        if r.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter)) {
+            self.go_to_searched();
         }
     }
 }
@@ -586,14 +766,15 @@ fn search_hint(searched: &[&str], lang: Lang) -> (String, String) {
     (hint, all)
 }
 
-fn status_text(b: &Batch, index: usize, lang: Lang) -> (&'static str, Color32) {
+fn status_text(b: &Batch, sent: &[Sent], index: usize, lang: Lang) -> (&'static str, Color32) {
     let uploaded = || {
         b.issues(index)
             .iter()
             .any(|x| x.code == sheetbridge::issue::Code::AlreadyUploaded)
     };
     match b.status(index) {
-        RowStatus::Duplicate if uploaded() => (lang.pick("已上报过", "uploaded"), OK_FG),
+        RowStatus::Duplicate if uploaded() => (lang.pick("已上报", "uploaded"), OK_FG),
+        RowStatus::Ready if in_upload(sent, b, index) => (lang.pick("上传中", "sending"), WARN_FG),
         RowStatus::Ready => (lang.pick("✓ 可上报", "✓ ready"), OK_FG),
         RowStatus::Rejected => (lang.pick("× 有错误", "× error"), ERROR_FG),
         RowStatus::Duplicate => (lang.pick("重复", "repeat"), WARN_FG),

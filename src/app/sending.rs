@@ -52,13 +52,33 @@ impl App {
         }
     }
 
+    /// The state told truly: when the platform has confirmed what was queued, the rows on
+    /// screen read 已上报 and the history says 省平台已确认 N 行 (for a file queued in an
+    /// earlier run too, once its batches are confirmed).
+    pub(super) fn follow_confirmed(&mut self) {
+        let uploads = &self.runtime.uploads;
+        if let Screen::Review(review) = &mut self.session.screen {
+            review.follow_confirmed(|ids| uploads.all_confirmed(ids));
+        }
+        let mut changed = false;
+        for e in &mut self.runtime.history {
+            if e.confirmed == 0 && uploads.all_confirmed(&e.batches) {
+                e.confirmed = e.queued;
+                changed = true;
+            }
+        }
+        if changed {
+            self.save_history();
+        }
+    }
+
     pub(super) fn start_sending(&mut self) {
         match self.credentials() {
             Some(creds) => self.runtime.uploads.start_sending(creds),
             None => {
                 self.ui.notice = Some(Notice::error(self.lang().pick(
-                    "要上传，请先在“设置”里选择省平台并填写用户名和密码（密码只在这次打开期间记住）。",
-                    "To upload, choose the platform and enter the user name and password in Settings (the password is kept for this session only).",
+                    "要上传，请先在“设置”里选择省平台并填写用户名和密码。",
+                    "To upload, choose the platform and enter the user name and password in Settings.",
                 )));
                 self.ui.show_settings = true;
             }

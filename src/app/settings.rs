@@ -98,6 +98,12 @@ pub struct HistoryEntry {
     /// Rows put into the upload queue from this file.
     #[serde(default)]
     pub queued: usize,
+    /// The outbox batches those rows went in.
+    #[serde(default)]
+    pub batches: Vec<String>,
+    /// Rows the platform confirmed, once it confirmed every one of `batches`.
+    #[serde(default)]
+    pub confirmed: usize,
 }
 
 #[derive(Debug, Default, Serialize, Deserialize)]
@@ -215,6 +221,8 @@ mod tests {
             exported: None,
             source: None,
             queued: 0,
+            batches: vec!["b1".into()],
+            confirmed: 0,
         };
         save_history(dir.path(), &vec![e.clone(); 250]).unwrap();
         assert_eq!(load_history(Some(dir.path())).len(), 200);

@@ -354,7 +354,7 @@ fn uploading_from_the_window_sends_every_row_once_and_closing_asks_while_batches
     let rows = platform.rows();
     assert_eq!(rows.len(), 23);
     assert!(rows.iter().all(|r| r.2 == 1), "every row stored once");
-    h.get_by_label_contains("省平台已确认 1 批，共 23 行");
+    h.get_by_label_contains("省平台已确认 23 行");
     // Opened again, the same rows are marked as already uploaded and left out.
     drop_file(&mut h, &input);
     let b = h.state().batch().unwrap();
@@ -1055,7 +1055,7 @@ fn the_queue_is_grouped_by_file_and_a_failed_upload_is_said_in_plain_words() {
     });
     let id = h.state().runtime.uploads.records[0].id.clone();
     h.get_by_label_contains("样例.xlsx · 今天");
-    h.get_by_label_contains("1 批 · 23 行");
+    h.get_by_label_contains("· 23 行");
     h.get_by_label("等待 1");
     // The message says what to do, once, in plain words.
     assert!(h.query_all_by_label_contains("请检查 VPN").count() >= 1);
@@ -1813,4 +1813,510 @@ fn the_window_looks_up_an_upload() {
     ask(&mut harness, &id_of(40));
     harness.get_by_label_contains("没有上报记录");
     assert!(harness.query_by_label_contains("已上报").is_none());
+}
+
+/// Counts what the clerk does: every key press (a combination is one press, every character
+/// typed is one) and every click.
+#[derive(Default)]
+struct Effort {
+    keys: usize,
+    clicks: usize,
+}
+
+impl Effort {
+    fn key(&mut self, h: &mut Harness<'static, App>, key: egui::Key) {
+        self.keys += 1;
+        h.key_press(key);
+        h.run_steps(3);
+    }
+
+    fn combo(&mut self, h: &mut Harness<'static, App>, key: egui::Key) {
+        self.keys += 1;
+        h.key_press_modifiers(egui::Modifiers::COMMAND, key);
+        h.run_steps(3);
+    }
+
+    /// Characters typed into the focused field, one press each.
+    fn type_text(&mut self, h: &mut Harness<'static, App>, text: &str) {
+        self.keys += text.chars().count();
+        h.event(egui::Event::Text(text.to_owned()));
+        h.run_steps(2);
+    }
+
+    fn click(&mut self, h: &mut Harness<'static, App>, label: &str) {
+        self.clicks += 1;
+        h.get_by_label(label).click();
+        h.run_steps(3);
+    }
+
+    /// The row number at the left of the table.
+    fn click_row(&mut self, h: &mut Harness<'static, App>, line: u32) {
+        self.clicks += 1;
+        h.query_all_by_label(&line.to_string())
+            .find(|n| n.rect().min.x < 80.0)
+            .expect("the row number is on screen")
+            .click();
+        h.run_steps(3);
+    }
+
+    fn click_containing(&mut self, h: &mut Harness<'static, App>, part: &str) {
+        self.clicks += 1;
+        h.get_by_label_contains(part).click();
+        h.run_steps(3);
+    }
+}
+
+/// The sample in Downloads, the window at 1366×768 with its list read.
+fn sample_in_downloads(name: &str) -> (PathBuf, Harness<'static, App>) {
+    let dir = fixed_dir(name);
+    let downloads = dir.join("downloads");
+    std::fs::create_dir_all(&downloads).unwrap();
+    sample::write_sample(&downloads.join("样例.xlsx")).unwrap();
+    let mut h = harness(&dir);
+    for _ in 0..500 {
+        h.step();
+        if !h.state().reading_downloads() && !h.state().downloads().is_empty() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    h.run_steps(2);
+    (dir, h)
+}
+
+/// What the usual day must leave in the upload sheet: row 15's ID fixed (its last character
+/// was wrong), row 16's person left out, the other ready rows there.
+fn check_the_usual_day(h: &Harness<'static, App>, downloads: &Path, fixed: &str, left_out: &str) {
+    let b = h.state().batch().expect("the review screen");
+    let i15 = b.index_of_line(15).unwrap();
+    assert_eq!(b.value(i15, 2), fixed);
+    assert_eq!(b.status(i15), RowStatus::Ready, "{:?}", b.issues(i15));
+    assert_eq!(b.status(b.index_of_line(16).unwrap()), RowStatus::Excluded);
+    let rows = read_text_sheet(&downloads.join("样例_上报.xlsx"));
+    assert!(
+        rows.iter().any(|r| r.contains(&fixed.to_owned())),
+        "the fixed row is in the sheet"
+    );
+    assert!(
+        !rows.iter().any(|r| r[0] == left_out),
+        "{left_out} was left out"
+    );
+    assert_eq!(
+        rows.len(),
+        25,
+        "the header, 23 ready rows and the fixed one"
+    );
+}
+
+/// Row 15's ID as it should be, and the name on row 16.
+fn the_usual_fix(h: &Harness<'static, App>) -> (String, char, String) {
+    let b = h.state().batch().unwrap();
+    let wrong = b.value(b.index_of_line(15).unwrap(), 2).to_owned();
+    let right = check_char(&wrong[..17]);
+    let name16 = b.value(b.index_of_line(16).unwrap(), 0).to_owned();
+    (format!("{}{right}", &wrong[..17]), right, name16)
+}
+
+/// The usual day without the mouse (open the newest export, fix one row, leave one out,
+/// export): Tab starts in the content (the newest download, not 关于 in the top bar), F3 goes
+/// to the next row with an error with the panel at its first problem, Enter saves, Ctrl+D
+/// leaves the row on screen out, Ctrl+S exports; at most 25 presses.
+#[test]
+fn the_usual_day_by_keys_only_takes_at_most_25_presses() {
+    use egui::Key;
+    let (dir, mut h) = sample_in_downloads("the_usual_day_by_keys");
+    let mut e = Effort::default();
+    e.key(&mut h, Key::Tab);
+    e.key(&mut h, Key::Enter);
+    settle(&mut h);
+    assert!(
+        h.state().batch().is_some(),
+        "Tab then Enter opened the newest export"
+    );
+    let (fixed, right, name16) = the_usual_fix(&h);
+    e.key(&mut h, Key::F3);
+    h.get_by_label("第 15 行");
+    assert!(
+        h.get_by_role_and_label(egui::accesskit::Role::TextInput, "证件号码")
+            .is_focused(),
+        "the panel opened at the wrong ID"
+    );
+    // The message says the last character is wrong: it is replaced.
+    e.key(&mut h, Key::Backspace);
+    e.type_text(&mut h, &right.to_string());
+    e.key(&mut h, Key::Enter);
+    e.key(&mut h, Key::F3);
+    h.get_by_label("第 16 行");
+    e.combo(&mut h, Key::D);
+    e.combo(&mut h, Key::S);
+    h.step();
+    settle(&mut h);
+    check_the_usual_day(&h, &dir.join("downloads"), &fixed, &name16);
+    assert!(e.clicks == 0 && e.keys <= 25, "{} key presses", e.keys);
+}
+
+/// The same day with the mouse: at most 5 clicks (the fix itself is typed).
+#[test]
+fn the_usual_day_by_mouse_takes_at_most_5_clicks() {
+    use egui::Key;
+    let (dir, mut h) = sample_in_downloads("the_usual_day_by_mouse");
+    let mut e = Effort::default();
+    e.click_containing(&mut h, "样例.xlsx    今天");
+    settle(&mut h);
+    let (fixed, right, name16) = the_usual_fix(&h);
+    e.click_row(&mut h, 15);
+    h.get_by_label("第 15 行");
+    e.key(&mut h, Key::Backspace);
+    e.type_text(&mut h, &right.to_string());
+    e.key(&mut h, Key::Enter);
+    e.click_row(&mut h, 16);
+    h.get_by_label("第 16 行");
+    e.click(&mut h, "不上报此行");
+    e.click(&mut h, "导出上报表（24 行） Ctrl+S");
+    h.step();
+    settle(&mut h);
+    check_the_usual_day(&h, &dir.join("downloads"), &fixed, &name16);
+    assert!(e.clicks <= 5, "{} clicks", e.clicks);
+}
+
+/// Ctrl+F, a row number and Enter open that row (not the rows whose ID or phone contains the
+/// number); other words and Enter open the first row found.
+#[test]
+fn ctrl_f_and_a_row_number_goes_to_that_row() {
+    use egui::Key;
+    let dir = fixed_dir("ctrl_f_and_a_row_number");
+    let (mut h, _) = open_sample(&dir);
+    let mut e = Effort::default();
+    e.combo(&mut h, Key::F);
+    e.type_text(&mut h, "17");
+    e.key(&mut h, Key::Enter);
+    h.get_by_label("第 17 行");
+    let review = h.state_mut().review().unwrap();
+    let row17 = review.batch.index_of_line(17);
+    assert_eq!(review.selected, row17);
+    assert_eq!(review.cursor_row(), row17, "the highlight is on row 17");
+    assert_eq!(review.search, "", "the whole table, row 17 in it");
+    assert!(e.keys <= 4);
+    // A name: the row found opens.
+    let (line, name) = {
+        let b = &review.batch;
+        let i = b.index_of_line(30).unwrap();
+        (b.line(i), b.value(i, 0).to_owned())
+    };
+    e.combo(&mut h, Key::F);
+    e.type_text(&mut h, &name);
+    e.key(&mut h, Key::Enter);
+    h.get_by_label(&format!("第 {line} 行"));
+}
+
+/// Not a check: writes what every screen looks like at 1024×768 and 1366×768 into the folder
+/// in `SHEETBRIDGE_SCREENS`, for a person to look at (`cargo test --test integration --
+/// --ignored window::screens_for_the_eye`).
+#[test]
+#[ignore]
+fn screens_for_the_eye() {
+    let Some(out) = std::env::var_os("SHEETBRIDGE_SCREENS").map(PathBuf::from) else {
+        return;
+    };
+    std::fs::create_dir_all(&out).unwrap();
+    for size in [egui::vec2(1024.0, 768.0), egui::vec2(1366.0, 768.0)] {
+        let w = size.x as u32;
+        let shot = |h: &mut Harness<'static, App>, name: &str| {
+            h.run_steps(3);
+            let image = h.render().unwrap();
+            image.save(out.join(format!("{w}_{name}.png"))).unwrap();
+        };
+        let dir = fixed_dir(&format!("screens_{w}"));
+        let downloads = dir.join("downloads");
+        std::fs::create_dir_all(&downloads).unwrap();
+        sample::write_sample(&downloads.join("样例.xlsx")).unwrap();
+        let mut h = harness_sized(&dir, size);
+        downloads_read(&mut h);
+        shot(&mut h, "1_start");
+        drop_file(&mut h, &downloads.join("样例.xlsx"));
+        shot(&mut h, "2_review");
+        h.key_press(egui::Key::F3);
+        shot(&mut h, "3_panel");
+        h.key_press(egui::Key::Escape);
+        h.run_steps(2);
+        h.get_by_label("设置").click();
+        shot(&mut h, "4_settings");
+        drop(h);
+        let mut h = harness_sized(&dir, size);
+        h.state_mut().runtime.uploads.show_queue = true;
+        shot(&mut h, "5_queue");
+        h.state_mut().runtime.uploads.show_queue = false;
+        let titled = dir.join("未知格式.xlsx");
+        titled_unknown_export(&titled, 12);
+        drop_file(&mut h, &titled);
+        shot(&mut h, "6_mapping");
+    }
+}
+
+/// The state told truly with the stand-in platform: while it is down the rows sent read 上传中 and
+/// the upload button does not offer them again; once it confirms they read 已上报 (not ✓ 可上报),
+/// the upload button offers nothing more, and the start screen's history says
+/// 省平台已确认 23 行 (not 已放进上传队列). The rows go in three batches of at most 10.
+#[test]
+fn after_the_platform_confirms_the_rows_read_uploaded_and_the_history_says_confirmed() {
+    use crate::app::tests::support::platform::{Config, Platform};
+    use std::sync::atomic::Ordering;
+    let dir = fixed_dir("after_the_platform_confirms");
+    let platform = Platform::start(Config::new(&dir.join("platform.sqlite"))).unwrap();
+    let target = dir.join("stand.toml");
+    std::fs::write(&target, platform.target_toml(true, 5, 10)).unwrap();
+    let (mut h, _) = open_sample(&dir);
+    h.state_mut().settings.target = Some(target.display().to_string());
+    h.state_mut().settings.user = "demo".into();
+    h.state_mut().runtime.uploads.password = "demo".into();
+    // The platform is down at first: the rows are on their way, not offered again.
+    platform.switches().fail_503.store(1000, Ordering::SeqCst);
+    h.get_by_label("上传到省平台（23 行）").click();
+    h.step();
+    settle(&mut h);
+    wait_for(&mut h, |app| {
+        app.runtime.uploads.pending() == 3 && app.runtime.uploads.last.is_some()
+    });
+    assert!(
+        h.query_all_by_label("上传中").count() >= 10,
+        "rows read 上传中"
+    );
+    assert!(h.query_by_label("✓ 可上报").is_none());
+    assert!(h.query_by_label("上传到省平台（23 行）").is_none());
+    h.get_by_label("上传到省平台（0 行）");
+    platform.switches().fail_503.store(0, Ordering::SeqCst);
+    h.get_by_label("现在重试（VPN 已连上时点这里）").click();
+    h.run_steps(2);
+    wait_for(&mut h, |app| {
+        app.runtime.uploads.pending() == 0 && app.runtime.uploads.confirmed() == (3, 23)
+    });
+    assert_eq!(platform.rows().len(), 23);
+    h.run_steps(4);
+    let b = h.state().batch().unwrap();
+    assert_eq!(b.summary().ready, 0, "no row is offered again");
+    let line4 = b.index_of_line(4).unwrap();
+    assert_eq!(b.status(line4), RowStatus::Duplicate);
+    assert!(
+        h.query_by_label("✓ 可上报").is_none(),
+        "a confirmed row still says 可上报"
+    );
+    assert!(
+        h.query_all_by_label("已上报").count() >= 10,
+        "rows read 已上报"
+    );
+    assert!(h.query_by_label("上传到省平台（23 行）").is_none());
+    use egui_kittest::kittest::NodeT;
+    assert!(
+        h.get_by_label("上传到省平台（0 行）")
+            .accesskit_node()
+            .is_disabled(),
+        "the upload button offers nothing"
+    );
+    h.get_by_label("关闭此文件").click();
+    h.run_steps(4);
+    h.get_by_label("省平台已确认 23 行");
+    assert!(h.query_by_label_contains("已放进上传队列").is_none());
+}
+
+/// The row numbers the table shows whole between `top` and `bottom`.
+fn rows_in_view(h: &Harness<'static, App>, top: f32, bottom: f32) -> usize {
+    (4..=44)
+        .filter(|line: &u32| {
+            h.query_all_by_label(&line.to_string()).any(|n| {
+                let r = n.rect();
+                r.min.x < 80.0 && r.min.y >= top && r.max.y <= bottom
+            })
+        })
+        .count()
+}
+
+/// At 1024×768: leaving a row out makes "不上报 1" appear, and nothing moves (the search box,
+/// the table's rows, the buttons); at least 13 rows are in view with the panel open, and at
+/// 1366×768 without it; the unused-columns hint is inside the window.
+#[test]
+fn at_1024_by_768_nothing_moves_when_a_count_appears_and_13_rows_show() {
+    let size = egui::vec2(1024.0, 768.0);
+    let dir = fixed_dir("at_1024_nothing_moves");
+    let input = dir.join("样例.xlsx");
+    sample::write_sample(&input).unwrap();
+    let mut h = harness_sized(&dir, size);
+    h.run_steps(2);
+    drop_file(&mut h, &input);
+    let unused = h.get_by_label_contains("未使用的列").rect();
+    assert!(unused.max.x <= size.x, "the hint is cut: {unused:?}");
+    let row = |h: &Harness<'static, App>, line: &str| {
+        h.query_all_by_label(line)
+            .find(|n| n.rect().min.x < 80.0)
+            .map(|n| n.rect())
+    };
+    h.key_press(egui::Key::ArrowDown);
+    h.key_press(egui::Key::Enter);
+    h.run_steps(3);
+    h.get_by_label("第 4 行");
+    let search = || egui::accesskit::Role::TextInput;
+    let before = (
+        h.get_by_role_and_label(search(), "搜索：").rect(),
+        row(&h, "5"),
+        h.get_by_label("不上报此行").rect(),
+    );
+    let in_view = rows_in_view(&h, before.1.unwrap().min.y - 40.0, size.y - 70.0);
+    h.get_by_label("不上报此行").click();
+    h.run_steps(4);
+    h.get_by_label("不上报 1");
+    let after = (
+        h.get_by_role_and_label(search(), "搜索：").rect(),
+        row(&h, "5"),
+        h.get_by_label("恢复上报此行").rect(),
+    );
+    assert_eq!(before.0, after.0, "the search box moved");
+    assert_eq!(before.1, after.1, "the table moved");
+    assert_eq!(before.2.min, after.2.min, "the panel's buttons moved");
+    assert!(in_view >= 13, "{in_view} rows in view with the panel open");
+    // 1366×768, the panel closed (a fresh folder: no decision restored, no notice).
+    let dir = fixed_dir("at_1366_rows_in_view");
+    let input = dir.join("样例.xlsx");
+    sample::write_sample(&input).unwrap();
+    let mut h = harness(&dir);
+    h.run_steps(2);
+    drop_file(&mut h, &input);
+    let top = row(&h, "4").unwrap().min.y - 2.0;
+    assert!(
+        rows_in_view(&h, top, 768.0 - 70.0) >= 13,
+        "too few rows in view"
+    );
+}
+
+/// Searches for a row number and clicks it in the table.
+fn open_row(h: &mut Harness<'static, App>, line: u32) {
+    search_fresh(h, &line.to_string());
+    h.query_all_by_label(&line.to_string())
+        .find(|n| n.rect().min.x < 80.0)
+        .unwrap_or_else(|| panic!("row {line} is in the table"))
+        .click();
+    h.run_steps(4);
+}
+
+/// The panel of a row without problems opens at its first field, not where the last row's
+/// fields were scrolled to.
+#[test]
+fn the_panel_of_a_row_without_problems_opens_at_its_top() {
+    let dir = fixed_dir("the_panel_of_a_row_without_problems_opens_at_its_top");
+    let (mut h, _) = open_sample(&dir);
+    // A row whose first problem is far down: its panel scrolls there.
+    let (far, clean) = {
+        let review = h.state_mut().review().unwrap();
+        let b = &review.batch;
+        let far = (0..b.len())
+            .filter_map(|i| review.first_problem_field(i).map(|f| (i, f)))
+            .max_by_key(|&(_, f)| f)
+            .unwrap()
+            .0;
+        let clean = (0..b.len()).find(|&i| b.issues(i).is_empty()).unwrap();
+        (b.line(far), b.line(clean))
+    };
+    open_row(&mut h, far);
+    h.get_by_label(&format!("第 {far} 行"));
+    let caption = {
+        let b = h.state().batch().unwrap();
+        let (header, source) = (&b.profile().fields[0].header, b.column_header(0));
+        if source == header {
+            header.clone()
+        } else {
+            format!("{header}（{source}）")
+        }
+    };
+    let name = |h: &Harness<'static, App>| {
+        h.query_by_role_and_label(egui::accesskit::Role::TextInput, &caption)
+            .map(|n| n.rect())
+    };
+    let heading = h.get_by_label(&format!("第 {far} 行")).rect();
+    let scrolled = name(&h).is_none_or(|r| r.min.y < heading.max.y + 40.0);
+    assert!(scrolled, "the far row's panel scrolled down to its problem");
+    // What a click on the row does (the row is scrolled out of the filtered table).
+    let index = h.state().batch().unwrap().index_of_line(clean).unwrap();
+    h.state_mut().review().unwrap().select(index);
+    h.run_steps(4);
+    let heading = h.get_by_label(&format!("第 {clean} 行")).rect();
+    let first = name(&h).expect("姓名 is laid out");
+    assert!(
+        first.min.y > heading.max.y && first.max.y < heading.max.y + 120.0,
+        "姓名 is at the top of the panel: {first:?} under {heading:?}"
+    );
+}
+
+/// The password's caption says what happens to it: kept for this session, or, with 记住密码
+/// ticked, kept on this computer.
+#[test]
+fn the_password_caption_follows_remember_the_password() {
+    let dir = fixed_dir("the_password_caption_follows_remember");
+    let mut h = harness(&dir);
+    h.run_steps(2);
+    h.get_by_label("设置").click();
+    h.run_steps(3);
+    let session = "密码（只在这次打开期间记住）";
+    h.get_by_role_and_label(egui::accesskit::Role::PasswordInput, session);
+    h.get_by_label("记住密码（自动上报需要）").click();
+    h.run_steps(3);
+    assert!(
+        h.query_by_label(session).is_none(),
+        "{session} beside 记住密码"
+    );
+    h.get_by_role_and_label(
+        egui::accesskit::Role::PasswordInput,
+        "密码（保存后记在这台电脑上，下次不用再填）",
+    );
+}
+
+/// Without a folder dialog, 更换文件夹… and 选择文件夹… say so and offer a box for the folder;
+/// the folder typed there is where the upload sheet goes.
+#[test]
+fn without_a_folder_dialog_the_folder_buttons_offer_a_box() {
+    let dir = fixed_dir("without_a_folder_dialog");
+    let (mut h, _) = open_sample(&dir);
+    h.state_mut().set_folder_dialog(|_| None);
+    h.get_by_label("更换文件夹…").click();
+    h.run_steps(3);
+    h.get_by_label_contains("打不开选择文件夹的窗口");
+    let out = dir.join("导出");
+    std::fs::create_dir_all(&out).unwrap();
+    let field = "导出到文件夹：";
+    h.get_by_role_and_label(egui::accesskit::Role::TextInput, field)
+        .focus();
+    h.run_steps(1);
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
+    h.get_by_role_and_label(egui::accesskit::Role::TextInput, field)
+        .type_text(&out.display().to_string());
+    h.run_steps(1);
+    h.get_by_label("确定").click();
+    h.run_steps(3);
+    assert_eq!(h.state_mut().review().unwrap().export_dir, out);
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::S);
+    h.step();
+    settle(&mut h);
+    assert!(out.join("样例_上报.xlsx").exists());
+    // Settings → 自动上报 → 选择文件夹… names the box beside it.
+    h.get_by_label("设置").click();
+    h.run_steps(3);
+    h.get_by_label("选择文件夹…").click();
+    h.run_steps(3);
+    h.get_by_label_contains("请在左边的“文件夹”框里输入");
+}
+
+/// F3 and Ctrl+D work from the panel's fields, but not from the settings window over the
+/// review: typing there never opens or leaves out a row behind it.
+#[test]
+fn the_review_keys_do_not_act_behind_the_settings_window() {
+    let dir = fixed_dir("the_review_keys_do_not_act_behind_the_settings_window");
+    let (mut h, _) = open_sample(&dir);
+    h.get_by_label("设置").click();
+    h.run_steps(3);
+    h.get_by_role_and_label(egui::accesskit::Role::TextInput, "省平台用户名")
+        .focus();
+    h.run_steps(1);
+    h.key_press(egui::Key::F3);
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::D);
+    h.run_steps(3);
+    let review = h.state_mut().review().unwrap();
+    assert_eq!(review.selected, None, "F3 opened a row behind the settings");
+    assert_eq!(review.batch.summary().excluded, 0);
 }

@@ -85,8 +85,9 @@ pub struct Unattended {
     pub error: Option<(String, String)>,
 }
 
-/// (batches new, batches queued before), or why not (Chinese, English).
-pub type QueueResult = Result<(usize, usize), (String, String)>;
+/// (batches new, batches queued before, the outbox ids of all of them), or why not (Chinese,
+/// English).
+pub type QueueResult = Result<(usize, usize, Vec<String>), (String, String)>;
 
 /// A message from the sender thread.
 enum Msg {
@@ -259,6 +260,25 @@ impl Uploads {
             .iter()
             .filter(|r| matches!(r.state, State::Queued | State::Sending | State::Waiting))
             .count()
+    }
+
+    /// Rows in batches not yet confirmed nor given up.
+    pub fn pending_rows(&self) -> usize {
+        self.records
+            .iter()
+            .filter(|r| matches!(r.state, State::Queued | State::Sending | State::Waiting))
+            .map(|r| r.rows)
+            .sum()
+    }
+
+    /// Whether the platform confirmed every one of these outbox batches (`false` for none).
+    pub fn all_confirmed(&self, ids: &[String]) -> bool {
+        !ids.is_empty()
+            && ids.iter().all(|id| {
+                self.records
+                    .iter()
+                    .any(|r| &r.id == id && r.state == State::Confirmed)
+            })
     }
 
     /// (batches, rows) the platform confirmed.

@@ -24,6 +24,22 @@ pub trait Ledger: Send + Sync {
     fn contains(&self, barcode: &str, id_key: &str) -> bool;
 }
 
+/// The ledger read at load, and the rows confirmed since ([`Batch::confirmed`]).
+struct ConfirmedSince {
+    before: Option<Arc<dyn Ledger>>,
+    keys: std::collections::HashSet<(String, String)>,
+}
+
+impl Ledger for ConfirmedSince {
+    fn contains(&self, barcode: &str, id_key: &str) -> bool {
+        self.keys.contains(&(barcode.to_owned(), id_key.to_owned()))
+            || self
+                .before
+                .as_ref()
+                .is_some_and(|l| l.contains(barcode, id_key))
+    }
+}
+
 /// What happens to a row.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RowStatus {
@@ -596,6 +612,36 @@ impl Batch {
         self.clear_stage(index, Stage::Ledger);
         if let Some(issue) = rules::already_uploaded(self, index, ledger.as_ref()) {
             self.add_issue(index, issue);
+        }
+    }
+
+    /// What the ledger would know of a row once the platform confirms it: (barcode as sent, the
+    /// person's ID key); `None` for a row that cannot be uploaded.
+    pub fn ledger_key(&self, index: usize) -> Option<(String, String)> {
+        let bf = self.profile().roles.barcode?;
+        (self.status(index) == RowStatus::Ready).then(|| {
+            (
+                self.output_value(index, bf).to_owned(),
+                self.person_id(index),
+            )
+        })
+    }
+
+    /// Rows the platform confirmed after the batch was checked (keys from
+    /// [`Batch::ledger_key`]): they join the ledger read at load, and every row is checked
+    /// against it again, so those rows read as uploaded (not ready) at once, as they would on
+    /// opening the file again.
+    pub fn confirmed(&mut self, keys: Vec<(String, String)>) {
+        if keys.is_empty() {
+            return;
+        }
+        let ledger = ConfirmedSince {
+            before: self.ledger.take(),
+            keys: keys.into_iter().collect(),
+        };
+        self.ledger = Some(Arc::new(ledger));
+        for i in 0..self.rows.len() {
+            self.check_ledger(i);
         }
     }
 

@@ -18,7 +18,7 @@ impl Review {
                 format!("第 {} 行", b.line(index)),
                 format!("Row {}", b.line(index)),
             ));
-            let (text, color) = status_text(b, index, lang);
+            let (text, color) = status_text(b, &self.sent, index, lang);
             ui.label(RichText::new(text).color(color).size(18.0));
         });
         ui.label(
@@ -38,15 +38,19 @@ impl Review {
             ui.colored_label(ERROR_FG, m);
         }
         let mut save = false;
-        egui::ScrollArea::vertical()
-            .max_height(ui.available_height() - 60.0)
-            .show(ui, |ui| {
-                for (fi, f) in fields.iter().enumerate() {
-                    if self.field_editor(ui, lang, index, fi, f) {
-                        save = true;
-                    }
+        let mut fields_area = egui::ScrollArea::vertical().max_height(ui.available_height() - 90.0);
+        if std::mem::take(&mut self.panel_top) {
+            // A row opened anew starts at its first field (its problem, if any, is scrolled
+            // to below), not where the last row's fields were.
+            fields_area = fields_area.vertical_scroll_offset(0.0);
+        }
+        fields_area.show(ui, |ui| {
+            for (fi, f) in fields.iter().enumerate() {
+                if self.field_editor(ui, lang, index, fi, f) {
+                    save = true;
                 }
-            });
+            }
+        });
         ui.separator();
         let excluded = self.batch.is_excluded(index);
         ui.horizontal(|ui| {
@@ -65,6 +69,13 @@ impl Review {
                 self.selected = None;
             }
         });
+        super::table::fitting_hint(
+            ui,
+            lang.pick(
+                "回车 保存 · Ctrl+D 不上报 · F3 下一个错误",
+                "Enter saves · Ctrl+D leave out · F3 next error",
+            ),
+        );
         if save {
             self.apply_edits();
         }
@@ -94,11 +105,13 @@ impl Review {
             if big_button(ui, enabled, text, 260.0) {
                 action = Some(Action::Export(self.export_dir.clone()));
             }
+            // Rows already on their way are not offered again.
+            let n = self.to_upload();
             let upload = lang.pick(
-                format!("上传到省平台（{} 行）", s.ready),
-                format!("Upload to the platform ({} rows)", s.ready),
+                format!("上传到省平台（{n} 行）"),
+                format!("Upload to the platform ({n} rows)"),
             );
-            if big_button(ui, enabled, upload, 220.0) {
+            if big_button(ui, n > 0, upload, 220.0) {
                 action = Some(Action::Upload);
             }
             let folder = format!(
@@ -107,18 +120,16 @@ impl Review {
                 sheetbridge::paths::shown(&self.export_dir)
             );
             ui.scope(|ui| {
-                ui.set_max_width(220.0);
+                // What is left after the buttons that follow, so they stay on this line.
+                ui.set_max_width((ui.available_width() - 270.0).clamp(60.0, 220.0));
                 ui.add(egui::Label::new(folder.as_str()).truncate())
                     .on_hover_text(folder.as_str());
             });
             if ui
                 .button(lang.pick("更换文件夹…", "Change folder…"))
                 .clicked()
-                && let Some(dir) = rfd::FileDialog::new()
-                    .set_directory(&self.export_dir)
-                    .pick_folder()
             {
-                self.export_dir = dir;
+                action = Some(Action::PickExportFolder);
             }
             ui.add_space(16.0);
             if ui
@@ -128,8 +139,37 @@ impl Review {
                 action = Some(Action::Close);
             }
         });
+        self.folder_box(ui, lang);
         ui.add_space(6.0);
         action
+    }
+
+    /// The box for the export folder, offered when no folder dialog answered.
+    fn folder_box(&mut self, ui: &mut egui::Ui, lang: Lang) {
+        let Some(text) = &mut self.folder_box else {
+            return;
+        };
+        let mut done = None;
+        ui.horizontal(|ui| {
+            let label = ui.label(lang.pick("导出到文件夹：", "Export into:"));
+            let r = ui
+                .add(egui::TextEdit::singleline(text).desired_width(420.0))
+                .labelled_by(label.id);
+            let enter = r.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
+            let typed = text.trim().trim_matches('"');
+            if (ui.button(lang.pick("确定", "OK")).clicked() || enter) && !typed.is_empty() {
+                done = Some(Some(std::path::PathBuf::from(typed)));
+            }
+            if ui.button(lang.pick("取消", "Cancel")).clicked() {
+                done = Some(None);
+            }
+        });
+        if let Some(dir) = done {
+            if let Some(dir) = dir {
+                self.export_dir = dir;
+            }
+            self.folder_box = None;
+        }
     }
 
     /// One field of the row in the panel: its header (and the source's, when another), the

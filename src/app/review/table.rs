@@ -64,7 +64,13 @@ impl Review {
             {
                 self.first_column += 1;
             }
-            ui.label(RichText::new(hint).weak().size(14.0));
+            if ui
+                .button(lang.pick("下一个有错误的行 F3", "Next row with an error F3"))
+                .clicked()
+            {
+                self.next_problem();
+            }
+            fitting_hint(ui, hint);
         });
     }
 
@@ -81,7 +87,11 @@ impl Review {
     ) -> Option<usize> {
         let scroll_to = self.scroll_to.take();
         let mut clicked: Option<usize> = None;
-        let row_height = 30.0;
+        // Rows close together, so a 768-high screen shows 14 of them: the window's roomy
+        // spacing is for the controls, not for the table's lines.
+        let row_height = ROW_HEIGHT;
+        ui.spacing_mut().item_spacing.y = ROW_GAP;
+        ui.spacing_mut().interact_size.y = row_height - 4.0;
         let mut table = TableBuilder::new(ui)
             .striped(true)
             .resizable(true)
@@ -100,6 +110,7 @@ impl Review {
             table = table.scroll_to_row(pos, None);
         }
         let b = &self.batch;
+        let sent = &self.sent;
         let view = &self.view;
         let selected = self.selected;
         let cursor = self.cursor;
@@ -148,7 +159,7 @@ impl Review {
                         row.col(|ui| field_cell(ui, b, i, f, lang));
                     }
                     row.col(|ui| {
-                        let (text, color) = status_text(b, i, lang);
+                        let (text, color) = status_text(b, sent, i, lang);
                         ui.colored_label(color, text);
                     });
                     for col in shown {
@@ -169,6 +180,10 @@ impl Review {
         clicked
     }
 }
+
+/// The height of a row of the table, and the gap between two.
+const ROW_HEIGHT: f32 = 28.0;
+const ROW_GAP: f32 = 2.0;
 
 /// One field of one row: red or amber behind a problem, whose messages show on hover.
 fn field_cell(ui: &mut egui::Ui, b: &Batch, i: usize, fi: usize, lang: Lang) {
@@ -227,6 +242,18 @@ fn problem_cell(ui: &mut egui::Ui, b: &Batch, i: usize, lang: Lang) -> bool {
             .sense(egui::Sense::click()),
     );
     r.on_hover_text(text).clicked()
+}
+
+/// A weak hint line in what is left of the row: whole when it fits, else not at all (never cut).
+pub(in crate::app) fn fitting_hint(ui: &mut egui::Ui, hint: &str) {
+    let galley = ui.painter().layout_no_wrap(
+        hint.to_owned(),
+        egui::FontId::proportional(14.0),
+        ui.visuals().weak_text_color(),
+    );
+    if galley.size().x <= ui.available_width() {
+        ui.label(RichText::new(hint).weak().size(14.0));
+    }
 }
 
 /// The columns that move left and right, in order: 问题 (`None`), then every field but the

@@ -47,16 +47,12 @@ impl Uploads {
     /// The queue window's top: what was confirmed, the last word, "现在重试" or "继续上传".
     fn queue_head(&mut self, ui: &mut egui::Ui, lang: Lang, can_send: bool) -> Option<QueueAction> {
         let mut action = None;
-        let (batches, rows) = self.confirmed();
+        // Rows, the clerk's unit: how the rows were cut into batches is for the details.
+        let (_, rows) = self.confirmed();
+        let waiting = self.pending_rows();
         ui.label(lang.pick(
-            format!(
-                "省平台已确认 {batches} 批，共 {rows} 行；还有 {} 批没有完成。",
-                self.pending()
-            ),
-            format!(
-                "The platform confirmed {batches} batches, {rows} rows; {} not finished.",
-                self.pending()
-            ),
+            format!("省平台已确认 {rows} 行；还有 {waiting} 行没有完成。"),
+            format!("The platform confirmed {rows} rows; {waiting} not finished."),
         ));
         if let Some((zh, en)) = &self.last {
             ui.label(
@@ -222,13 +218,13 @@ fn group_card(ui: &mut egui::Ui, lang: Lang, index: usize, g: &Group<'_>) -> Opt
         lang.pick("（文件名未记录）", "(file not recorded)")
             .to_owned()
     });
-    let (time, batches, rows) = (&g.time, g.batches.len(), g.rows());
+    let (time, rows) = (&g.time, g.rows());
     egui::Frame::group(ui.style()).show(ui, |ui| {
         ui.set_width(ui.available_width());
         ui.label(
             RichText::new(lang.pick(
-                format!("{file} · {day} {time} · {batches} 批 · {rows} 行"),
-                format!("{file} · {day} {time} · {batches} batches · {rows} rows"),
+                format!("{file} · {day} {time} · {rows} 行"),
+                format!("{file} · {day} {time} · {rows} rows"),
             ))
             .strong(),
         );
@@ -270,17 +266,21 @@ fn batch_details(ui: &mut egui::Ui, lang: Lang, index: usize, g: &Group<'_>) {
     egui::CollapsingHeader::new(lang.pick("详情（给技术支持看）", "Details (for support)"))
         .id_salt(("queue-group", index))
         .show(ui, |ui| {
-            for b in &g.batches {
-                let (id, rows, tries) = (&b.id, b.rows, b.attempts);
+            for (k, b) in g.batches.iter().enumerate() {
+                let (k, rows, tries) = (k + 1, b.rows, b.attempts);
                 let state = state_text(b.state, lang).0;
                 let error = b
                     .last_error
                     .as_ref()
                     .map(|e| format!(" · {e}"))
                     .unwrap_or_default();
+                // Which part of the file, in words; the outbox's id last, for support.
+                let id = &b.id;
                 let line = lang.pick(
-                    format!("批次 {id} · {rows} 行 · {state} · 已尝试 {tries} 次{error}"),
-                    format!("batch {id} · {rows} rows · {state} · {tries} attempts{error}"),
+                    format!(
+                        "第 {k} 部分：{rows} 行 · {state} · 已尝试 {tries} 次{error} · 编号 {id}"
+                    ),
+                    format!("part {k}: {rows} rows · {state} · {tries} attempts{error} · id {id}"),
                 );
                 ui.add(egui::Label::new(RichText::new(line).small().weak()).wrap());
             }

@@ -411,7 +411,7 @@ impl<'a> WindowHooks<'a> {
                             .count();
                         let ids: Vec<String> = queued.iter().map(|q| q.id().to_owned()).collect();
                         let _ = batches.due_now(&ids);
-                        (new, queued.len() - new)
+                        (new, queued.len() - new, ids)
                     })
                     .map_err(|e| e.pair());
                 let _ = reply.send((batch, result));
