@@ -257,7 +257,12 @@ impl App {
 
     /// Notes in today's entry of the file on screen that `rows` rows went into the queue.
     pub(super) fn record_queued(&mut self, rows: usize, ids: Vec<String>) {
-        let Some(file) = self.session.source.as_deref().map(sheetbridge::paths::file_name) else {
+        let Some(file) = self
+            .session
+            .source
+            .as_deref()
+            .map(sheetbridge::paths::file_name)
+        else {
             return;
         };
         if let Some(last) = self

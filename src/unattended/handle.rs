@@ -47,6 +47,9 @@ pub enum FileResult {
         en: String,
         no_template: bool,
     },
+    /// Read, but no longer the file that settled (changed, or swapped for a link while it was
+    /// read): nothing was queued; a later look takes it again.
+    Changed,
 }
 
 /// The rows of one converted file.
@@ -158,10 +161,14 @@ impl Workflow {
     /// Rows already confirmed, or waiting in a batch that is queued, being sent or waiting for
     /// a person, count as duplicates: a newer version of a growing export, or the same file
     /// after a crash, never queues a row twice.
+    ///
+    /// `still_settled` is asked after the file was read and before anything is queued: a file
+    /// swapped for a link (or changed) while it was read is not queued ([`FileResult::Changed`]).
     pub fn handle_file(
         &mut self,
         path: &Path,
         errors_out: &Path,
+        still_settled: &dyn Fn() -> bool,
     ) -> Result<FileResult, WorkflowError> {
         let ledger = self.workspace.known_rows(&self.target)?;
         let opts = Options {
@@ -190,6 +197,11 @@ impl Workflow {
                 });
             }
         };
+        // The read followed the name: if the name now leads elsewhere (a link put in its place
+        // between the last look and the read), what was read is not the settled file.
+        if !still_settled() {
+            return Ok(FileResult::Changed);
+        }
         let batch = loaded.batch;
         let s = batch.summary();
         let queued = self.workspace.queue(&self.target, &batch)?;

@@ -495,9 +495,10 @@ impl Watch<'_> {
         let done_dir = self.done_dir(&now);
         let fix_dest = free_name(&fix_dir, name);
         let (errors_out, note_out) = side_files(&fix_dest);
-        let result = workflow.handle_file(path, &errors_out)?;
+        let result = workflow.handle_file(path, &errors_out, &|| file.unchanged())?;
         let mut waiting = None;
         let (went, counts, side_file) = match result {
+            FileResult::Changed => return Ok(None),
             FileResult::Converted(c) if c.rejected == 0 => (Went::Done, Some(c), None),
             FileResult::Converted(c) => {
                 waiting = Some(Waiting::Rows(c.rejected));
