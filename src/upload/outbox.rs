@@ -228,7 +228,7 @@ pub const DEFAULT_RETENTION_DAYS: u32 = 7;
 
 /// The schema version this program writes (`PRAGMA user_version`). 0 with tables: the first
 /// outbox, which carried no version (treated as version 1).
-pub const SCHEMA_VERSION: u32 = 2;
+pub const SCHEMA_VERSION: u32 = 3;
 
 /// Unix milliseconds now.
 pub fn now_ms() -> i64 {
@@ -610,6 +610,8 @@ impl Outbox {
                 Some(v)
             }
         };
+        // Version 3: the day's record (a table of its own, added in place).
+        crate::upload::daily::create(&tx).map_err(db)?;
         tx.pragma_update(None, "user_version", SCHEMA_VERSION)
             .map_err(db)?;
         tx.commit().map_err(db)?;
@@ -728,6 +730,11 @@ impl Outbox {
             }
         }
         Ok(deleted)
+    }
+
+    /// The database, for the day's record (`upload::daily`) in the same file.
+    pub(crate) fn conn(&self) -> &Connection {
+        &self.conn
     }
 
     /// The file of a batch.
