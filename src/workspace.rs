@@ -423,6 +423,13 @@ impl Workspace {
         Ok(self.day_account(date, None)?.positives_waiting())
     }
 
+    /// Positives handled within `within` (of any sampling day: an export of yesterday's
+    /// samples handled this morning counts) that the platform does not have yet.
+    pub fn recent_positives_waiting(&self, within: Duration) -> Result<usize, OutboxError> {
+        let since = crate::upload::outbox::now_ms() - within.as_millis() as i64;
+        daily::positives_waiting_since(self.outbox.conn(), since).map_err(|e| self.db_error(e))
+    }
+
     /// `upload FILE`: queues the ready rows of a loaded file (its batches queued before are
     /// found, not refused), makes the file's queued batches due now, sends what is due, and
     /// reports the state of the file's batches, whoever queued them.

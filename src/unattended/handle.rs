@@ -232,6 +232,14 @@ impl Workflow {
         })
     }
 
+    /// Positives handled in the last two days that the platform does not have yet (daily.md:
+    /// `watch --once` exits 3 while there is one).
+    pub fn positives_waiting(&self) -> Result<usize, WorkflowError> {
+        Ok(self
+            .workspace
+            .recent_positives_waiting(std::time::Duration::from_secs(2 * 86_400))?)
+    }
+
     /// The state of the whole outbox.
     pub fn state(&mut self) -> Result<OutboxState, WorkflowError> {
         let mut s = OutboxState::default();
