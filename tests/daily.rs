@@ -381,7 +381,11 @@ fn lookup_answers_every_case() {
             "{spelling}: {}",
             r.stdout
         );
-        assert!(r.stdout.contains("「a.xlsx」第 7 行"), "{}", r.stdout);
+        assert!(
+            r.stdout.contains("来自文件「a.xlsx」第 7 行"),
+            "{}",
+            r.stdout
+        );
         assert!(r.stdout.contains("手机号"), "{}", r.stdout);
         assert!(r.stdout.contains("测*"), "{}", r.stdout);
         assert!(!r.stdout.contains(&number), "{}", r.stdout);

@@ -122,24 +122,33 @@ pub fn describe(value: &str, answer: &LookupAnswer, lang: Lang) -> Vec<String> {
         } else {
             ""
         };
-        let target = crate::paths::for_line(&s.target);
+        let target = crate::paths::for_line(if s.target_name.is_empty() {
+            &s.target
+        } else {
+            &s.target_name
+        });
         let barcode = crate::paths::for_line(&s.barcode);
         let file = if s.file.is_empty() {
             lang.pick("（未记录）", "(not recorded)").to_owned()
         } else if s.row > 0 {
             lang.pick(
-                format!("「{}」第 {} 行", crate::paths::for_line(&s.file), s.row),
+                format!("文件「{}」第 {} 行", crate::paths::for_line(&s.file), s.row),
                 format!("{} row {}", crate::paths::for_line(&s.file), s.row),
             )
         } else {
             lang.pick(
-                format!("「{}」", crate::paths::for_line(&s.file)),
+                format!("文件「{}」", crate::paths::for_line(&s.file)),
                 crate::paths::for_line(&s.file),
             )
         };
+        let done = if s.state.is_on_platform() {
+            "已上报"
+        } else {
+            "还没有上报完成"
+        };
         lines.push(lang.pick(
             format!(
-                "{mark}{} {}，{} 采样，条码 {barcode}，目标「{target}」，来自{file}：{}。{}。{}",
+                "{mark}{} {}，{} 采样，条码 {barcode}，目标「{target}」，来自{file}：{done}，{}。{}。{}",
                 s.name,
                 s.id,
                 s.day,

@@ -243,6 +243,8 @@ impl SampleState {
 pub struct Sample {
     /// The target's reference (file stem or path).
     pub target: String,
+    /// The target's name (its `name`, for the clerk).
+    pub target_name: String,
     /// `YYYY-MM-DD`: the day sampled (or handled, when the sampling time is unusable).
     pub day: String,
     /// The sampling time as the upload sheet has it (empty when unknown).
@@ -297,8 +299,8 @@ impl Sample {
             SampleState::Confirmed => {
                 let at = self.confirmed_at.map_or_else(|| "—".into(), local_time);
                 lang.pick(
-                    format!("省平台 {at} 确认（批次 {batch}）"),
-                    format!("confirmed {at} (batch {batch})"),
+                    format!("批次 {batch}，省平台 {at} 确认"),
+                    format!("batch {batch}, confirmed {at}"),
                 )
             }
             SampleState::Manual => lang.pick(
@@ -775,7 +777,8 @@ SELECT d.target_ref, d.day, d.sampled, d.barcode, d.name_masked, d.id_masked, d.
                AND l.barcode = d.barcode AND l.id_hash = d.id_hash),
        (SELECT min(l.confirmed_at) FROM ledger l
         WHERE l.target IN (d.target, 'ref:' || d.target_ref)
-          AND l.barcode = d.barcode AND l.id_hash = d.id_hash)
+          AND l.barcode = d.barcode AND l.id_hash = d.id_hash),
+       d.target
 FROM daily_samples d LEFT JOIN batches b ON b.id = d.batch_id";
 
 fn sample(r: &rusqlite::Row<'_>) -> rusqlite::Result<Sample> {
@@ -833,8 +836,10 @@ fn sample(r: &rusqlite::Row<'_>) -> rusqlite::Result<Sample> {
         ("duplicate", None) => (SampleState::Duplicate, None, since),
         _ => (SampleState::NotQueued, None, since),
     };
+    let identity: String = r.get(23)?;
     Ok(Sample {
         target: r.get(0)?,
+        target_name: identity.split('\u{1f}').next().unwrap_or("").to_owned(),
         day: r.get(1)?,
         sampled: r.get(2)?,
         barcode: r.get(3)?,
@@ -1021,6 +1026,7 @@ pub(crate) fn add_ledger_entry(answer: &mut LookupAnswer, e: crate::upload::outb
         })
         .unwrap_or_default();
     answer.matches.push(Sample {
+        target_name: target.clone(),
         target,
         day,
         sampled: String::new(),
