@@ -120,6 +120,29 @@ pub fn run(args: &WatchArgs, lang: Lang) -> Run {
             say(lang, &o.zh, &o.en);
         }
         if args.once {
+            // After 16:00 the scheduled run leaves the day's account in FOLDER/对账/.
+            match workflow.write_day_account(&folder, chrono::Local::now()) {
+                Ok(Some(path)) => {
+                    let shown = sheetbridge::paths::shown(&path);
+                    say(
+                        lang,
+                        format!("已写出今日对账：{shown}"),
+                        format!("wrote the day's account: {shown}"),
+                    );
+                }
+                Ok(None) => {}
+                Err(e) => say(
+                    lang,
+                    format!(
+                        "提醒：没能写出今日对账（{}）",
+                        sheetbridge::message::Localized::text(&e, Lang::Zh)
+                    ),
+                    format!(
+                        "warning: the day's account was not written ({})",
+                        sheetbridge::message::Localized::text(&e, Lang::En)
+                    ),
+                ),
+            }
             let refused = sent.login_refused.is_some() || source_refused;
             let code = exit_code(&mut workflow, &pass, refused, lang)?;
             note_run(&data_dir, code, pass.files.len(), lang);
