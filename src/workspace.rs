@@ -218,7 +218,7 @@ impl Workspace {
                 );
             }
         }
-        let (outbox, recovery) = Outbox::open(&folders.data, keep_days)?;
+        let (outbox, recovery) = Outbox::open(&folders.data, keep_days, daily::SCHEMA)?;
         // The day's record keeps 90 days (daily.md).
         if let Err(e) = daily::prune(outbox.conn()) {
             ::log::warn!(target: "sheetbridge::workspace", "day's record not pruned: {e}");

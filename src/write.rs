@@ -434,11 +434,11 @@ pub fn write_rejected(batch: &Batch, path: &Path, lang: Lang) -> Result<usize, W
         .len()
         .max(rows.iter().map(|r| r.1.len()).max().unwrap_or(0));
     // Positive results first (daily.md): they need a person soonest.
-    let positive = |line: &u32| {
-        by_line
-            .get(line)
-            .is_some_and(|&i| crate::rules::positive::is_positive(batch, i))
+    let result = batch.profile().roles.result;
+    let is_positive = |i: usize| {
+        result.is_some_and(|f| crate::rules::positive::is_positive_result(batch.output_value(i, f)))
     };
+    let positive = |line: &u32| by_line.get(line).is_some_and(|&i| is_positive(i));
     let mut rows = rows;
     rows.sort_by_key(|(line, _)| !positive(line));
     write_atomically(path, |file| {
@@ -489,7 +489,7 @@ pub fn write_rejected(batch: &Batch, path: &Path, lang: Lang) -> Result<usize, W
                         .iter()
                         .map(|issue| batch.message(i, issue, lang))
                         .collect();
-                    if crate::rules::positive::is_positive(batch, i) {
+                    if is_positive(i) {
                         reasons.insert(
                             0,
                             lang.pick(

@@ -534,6 +534,16 @@ fn a_positive_reaches_the_platform_in_its_own_batch_first() {
     let r = day.reconcile(&[]);
     exits(&r, 3);
     assert!(!r.stdout.contains("阳性 1 人未上报"), "{}", r.stdout);
+    // The history in the diagnostic bundle says it too.
+    let bundle = day.path().join("bundle.zip");
+    exits(&day.run(&["diagnose", "-o", bundle.to_str().unwrap()]), 0);
+    let mut zip = zip::ZipArchive::new(std::fs::File::open(&bundle).unwrap()).unwrap();
+    let mut history = String::new();
+    std::io::Read::read_to_string(&mut zip.by_name("history.txt").unwrap(), &mut history).unwrap();
+    assert!(
+        history.contains(&format!("positive confirmed: barcode {barcode}")),
+        "{history}"
+    );
 }
 
 #[test]

@@ -2,8 +2,6 @@
 //! gene targets, template.md). Positive rows are queued and sent ahead of the others, and
 //! listed first wherever rows are listed.
 
-use crate::batch::Batch;
-
 /// Whether a result (as the profile mapped it) needs a person soon: 阳性, or 待复核 (a mix of
 /// gene targets, template.md). A value the check refused is positive when it says 阳 or
 /// positive in any spelling.
@@ -18,15 +16,6 @@ pub fn is_positive_result(result: &str) -> bool {
         || upper == "POS"
         || upper == "+"
         || r == "阳性(+)"
-}
-
-/// Whether row `i` of `batch` is a positive result.
-pub fn is_positive(batch: &Batch, i: usize) -> bool {
-    batch
-        .profile()
-        .roles
-        .result
-        .is_some_and(|f| is_positive_result(batch.output_value(i, f)))
 }
 
 #[cfg(test)]

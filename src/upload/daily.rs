@@ -3,7 +3,7 @@
 //! confirmed, refused, or uploaded by hand on the platform's website.
 //!
 //! It is a table of the outbox's database (`daily_samples`, made or added in the outbox's one
-//! schema transaction: [`create`]), so a batch's state and the ledger are read in the same
+//! schema transaction: [`SCHEMA`], which the workspace gives `Outbox::open`), so a batch's state and the ledger are read in the same
 //! query as the record: a sample in a batch is as far as its batch is, and a sample in the
 //! ledger is confirmed, with no second copy of either to keep in step. What the record itself
 //! keeps is what only the load knows: the check's verdict and first error, the clerk's
@@ -28,7 +28,7 @@ pub const KEEP_DAYS: i64 = 90;
 
 /// The table, added in place to a database of any earlier version (in the outbox's schema
 /// transaction; nothing else of the database changes).
-const SCHEMA: &str = "
+pub(crate) const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS daily_samples (
     target TEXT NOT NULL,
     target_ref TEXT NOT NULL,
@@ -62,12 +62,6 @@ CREATE INDEX IF NOT EXISTS daily_samples_barcode ON daily_samples(barcode);
 CREATE INDEX IF NOT EXISTS daily_samples_batch ON daily_samples(batch_id);
 ";
 
-/// Makes the record's table in the outbox's database (a new one, or one of an older version,
-/// migrated in place), in the caller's transaction.
-pub(crate) fn create(conn: &Connection) -> rusqlite::Result<()> {
-    conn.execute_batch(SCHEMA)
-}
-
 /// Removes the records first made more than [`KEEP_DAYS`] ago (by the time the program first
 /// handled the sample: an export of an old day handled today is kept).
 pub(crate) fn prune(conn: &Connection) -> rusqlite::Result<usize> {
@@ -86,7 +80,16 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-pub use crate::rules::positive::{is_positive, is_positive_result};
+pub use crate::rules::positive::is_positive_result;
+
+/// Whether row `i` of `batch` is a positive result.
+pub fn is_positive(batch: &Batch, i: usize) -> bool {
+    batch
+        .profile()
+        .roles
+        .result
+        .is_some_and(|f| is_positive_result(batch.output_value(i, f)))
+}
 
 /// Where a sample is (daily.md's table).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
