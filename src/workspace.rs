@@ -273,36 +273,7 @@ impl Workspace {
     /// every row in the day's record. Positive rows (阳性, 待复核) go first, in batches of their
     /// own, so that they are sent ahead of every other batch (daily.md, "Positives first").
     pub fn queue(&mut self, target: &Target, batch: &Batch) -> Result<Vec<Queued>, OutboxError> {
-        self.record(target, batch)?;
-        let (positive, other): (Vec<usize>, Vec<usize>) = batch
-            .rows_with(RowStatus::Ready)
-            .partition(|&i| daily::is_positive(batch, i));
-        let source = crate::paths::file_name(&batch.source.path);
-        let mut queued = Vec::new();
-        let mut chunks: Vec<(String, Vec<usize>)> = Vec::new();
-        for rows in [positive, other] {
-            if rows.is_empty() {
-                continue;
-            }
-            let these = self.outbox.queue(target, batch, &rows, &source)?;
-            // One entry per chunk of `max_rows_per_file` rows, in order (Outbox::queue).
-            for (q, chunk) in these
-                .iter()
-                .zip(rows.chunks(target.max_rows_per_file.max(1)))
-            {
-                chunks.push((q.id().to_owned(), chunk.to_vec()));
-            }
-            queued.extend(these);
-        }
-        for q in &queued {
-            let (rows, new) = match q {
-                Queued::New { rows, .. } => (*rows, true),
-                Queued::Already { .. } => (0, false),
-            };
-            crate::log::event::queued(q.id(), &target.name, rows, new);
-        }
-        daily::queued(self.outbox.conn(), target, batch, &chunks).map_err(|e| self.db_error(e))?;
-        Ok(queued)
+        queue_into(&mut self.outbox, &self.folders.data, target, batch)
     }
 
     /// "已在省平台网站手工上报" / `mark-uploaded`: the ready rows of an upload sheet the clerk
@@ -349,10 +320,7 @@ impl Workspace {
     }
 
     fn db_error(&self, e: rusqlite::Error) -> OutboxError {
-        OutboxError::Db {
-            path: self.folders.data.join("outbox.sqlite"),
-            detail: e.to_string(),
-        }
+        db_error(&self.folders.data, e)
     }
 
     /// Sends what is due (only the batches in `only`, when given), retrying for up to
@@ -458,6 +426,54 @@ impl Workspace {
             report,
             batches,
         })
+    }
+}
+
+/// [`Workspace::queue`] on an outbox already in hand: the window's sender serves a queue
+/// request in the middle of a send run, where the outbox is lent to the send loop. Every queue
+/// of the program goes through here (the day's record, positives first).
+pub fn queue_into(
+    outbox: &mut Outbox,
+    data: &Path,
+    target: &Target,
+    batch: &Batch,
+) -> Result<Vec<Queued>, OutboxError> {
+    daily::record(outbox.conn(), target, batch).map_err(|e| db_error(data, e))?;
+    let (positive, other): (Vec<usize>, Vec<usize>) = batch
+        .rows_with(RowStatus::Ready)
+        .partition(|&i| daily::is_positive(batch, i));
+    let source = crate::paths::file_name(&batch.source.path);
+    let mut queued = Vec::new();
+    let mut chunks: Vec<(String, Vec<usize>)> = Vec::new();
+    for rows in [positive, other] {
+        if rows.is_empty() {
+            continue;
+        }
+        let these = outbox.queue(target, batch, &rows, &source)?;
+        // One entry per chunk of `max_rows_per_file` rows, in order (Outbox::queue).
+        for (q, chunk) in these
+            .iter()
+            .zip(rows.chunks(target.max_rows_per_file.max(1)))
+        {
+            chunks.push((q.id().to_owned(), chunk.to_vec()));
+        }
+        queued.extend(these);
+    }
+    for q in &queued {
+        let (rows, new) = match q {
+            Queued::New { rows, .. } => (*rows, true),
+            Queued::Already { .. } => (0, false),
+        };
+        crate::log::event::queued(q.id(), &target.name, rows, new);
+    }
+    daily::queued(outbox.conn(), target, batch, &chunks).map_err(|e| db_error(data, e))?;
+    Ok(queued)
+}
+
+fn db_error(data: &Path, e: rusqlite::Error) -> OutboxError {
+    OutboxError::Db {
+        path: data.join("outbox.sqlite"),
+        detail: e.to_string(),
     }
 }
 

@@ -4,7 +4,6 @@
 
 use super::Session;
 use super::{Cmd, Msg, Unattended, WatchSetup};
-use crate::batch::RowStatus;
 use crate::credentials::Finder;
 use crate::message::Localized;
 use crate::unattended::handle::{ConvertOptions, Workflow};
@@ -411,10 +410,9 @@ impl<'a> WindowHooks<'a> {
                 target,
                 reply,
             } => {
-                let rows: Vec<usize> = batch.rows_with(RowStatus::Ready).collect();
-                let source = crate::paths::file_name(&batch.source.path);
-                let result = outbox
-                    .queue(&target, &batch, &rows, &source)
+                // As every front end queues: the day's record, and positive rows in batches
+                // of their own ahead of the others (daily.md).
+                let result = crate::workspace::queue_into(outbox, &self.data, &target, &batch)
                     .map(|queued| {
                         let new = queued
                             .iter()
