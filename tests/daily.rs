@@ -629,3 +629,96 @@ fn a_positive_waiting_behind_a_vpn_that_is_down_exits_3() {
     }
     assert!(lines[5].starts_with("排队中"), "{}", r.stdout);
 }
+
+/// Generated people (random names of two to four characters, some with a foreign-style `·` or
+/// a stray digit; random valid IDs; phones written with spaces, dashes or full-width digits, a
+/// third of them invalid so that their error message quotes them), handled by `upload`,
+/// `convert --target` and `mark-uploaded`: the record's database holds none of their names,
+/// IDs or phones, however the input spelled them.
+#[test]
+fn generated_people_leave_no_name_id_or_phone_in_the_record() {
+    const SURNAMES: [&str; 8] = ["王", "李", "欧阳", "张", "司马", "陈", "赵", "诸葛"];
+    const GIVEN: [&str; 12] = [
+        "伟", "芳", "娜", "敏", "静", "丽", "强", "磊", "洋", "艳", "勇", "军",
+    ];
+    let day = Day::new(20);
+    for seed in [11u64, 29, 47] {
+        let mut rng = fastrand::Rng::with_seed(seed);
+        let mut rows = Vec::new();
+        let mut secrets = Vec::new();
+        for i in 0..30u32 {
+            let n = i + seed as u32 * 100;
+            let mut row = alone(n);
+            let given: String = (0..rng.usize(1..=2))
+                .map(|_| GIVEN[rng.usize(..GIVEN.len())])
+                .collect();
+            let mut name = format!("{}{given}", SURNAMES[rng.usize(..SURNAMES.len())]);
+            match rng.u8(..6) {
+                0 => name = format!("阿卜杜·{name}"),
+                1 => name.push(char::from(b'0' + rng.u8(..10))),
+                _ => {}
+            }
+            let digits = format!("13{:09}", rng.u64(..1_000_000_000));
+            let phone = match rng.u8(..4) {
+                0 => format!("{} {} {}", &digits[..3], &digits[3..7], &digits[7..]),
+                1 => format!("{}-{}-{}", &digits[..3], &digits[3..7], &digits[7..]),
+                2 => digits
+                    .chars()
+                    .map(|c| char::from_u32(c as u32 + 0xFEE0).unwrap())
+                    .collect(),
+                _ => digits[..rng.usize(5..10)].to_owned(),
+            };
+            secrets.extend([name.clone(), digits.clone(), text(&row[ID])]);
+            if rng.bool() {
+                // The ID as the city system may write it: lower-case x, or spaced.
+                let id = text(&row[ID]).to_lowercase();
+                row[ID] = t(&format!("{} {}", &id[..6], &id[6..]));
+            }
+            row[NAME] = t(&name);
+            row[PHONE] = t(&phone);
+            rows.push(row);
+        }
+        let file = day.export(&format!("gen{seed}.xlsx"), rows);
+        let r = day.upload(&file, "down");
+        assert!(matches!(r.code, 4 | 2), "{}", r.stderr);
+        let sheet = day.path().join(format!("gen{seed}_上报.xlsx"));
+        let r = day.run(&[
+            "convert",
+            file.to_str().unwrap(),
+            "--target",
+            "stand",
+            "-o",
+            sheet.to_str().unwrap(),
+        ]);
+        assert!(matches!(r.code, 0 | 3), "{}", r.stderr);
+        exits(
+            &day.run(&[
+                "mark-uploaded",
+                sheet.to_str().unwrap(),
+                "--target",
+                "noidem",
+            ]),
+            0,
+        );
+        let mut bytes = std::fs::read(day.data().join("outbox.sqlite")).unwrap();
+        if let Ok(wal) = std::fs::read(day.data().join("outbox.sqlite-wal")) {
+            bytes.extend(wal);
+        }
+        // A name found only as the kept part of a longer name's mask (`张丽` of `张丽**`, the
+        // mask of a four-character name) is not a name found.
+        let found: Vec<&String> = secrets
+            .iter()
+            .filter(|v| {
+                let v = v.as_bytes();
+                bytes
+                    .windows(v.len())
+                    .enumerate()
+                    .any(|(at, w)| w == v && bytes.get(at + v.len()) != Some(&b'*'))
+            })
+            .collect();
+        assert!(found.is_empty(), "seed {seed}: in outbox.sqlite: {found:?}");
+        // The rows are there: the record was made.
+        let r = day.run(&["reconcile", "--date", DAY]);
+        assert!(r.stdout.contains("有错误未上报"), "{}", r.stdout);
+    }
+}
