@@ -262,6 +262,21 @@ fn busy_day() -> (Day, Inputs) {
     ]);
     exits(&r, 0);
     assert!(r.stdout.contains("2 行已在"), "{}", r.stdout);
+    // Said twice: nothing changes. And the rows are never sent: `upload` finds them uploaded.
+    let mark = [
+        "mark-uploaded",
+        sheet.to_str().unwrap(),
+        "--target",
+        "stand",
+    ];
+    let r = day.run(&mark);
+    exits(&r, 0);
+    assert!(r.stdout.contains("已经是已上报"), "{}", r.stdout);
+    let sent = day.platform.imports().len();
+    let r = day.upload(&file, "stand");
+    exits(&r, 0);
+    assert!(r.stderr.contains("2 行已经上报过"), "{}", r.stderr);
+    assert_eq!(day.platform.imports().len(), sent);
     // 重复: the rows main confirmed, in the city system's next export.
     let before = fixture.join("before.csv");
     let r = day.upload(&before, "old");

@@ -26,6 +26,16 @@ pub fn run(args: &MarkUploadedArgs, lang: Lang) -> Run {
     let mut ws = super::outbox::open(folders.clone(), lang)?;
     let batch = super::load(Some(&folders), &args.file, &args.load, Some(&target), lang)?;
     let s = batch.summary();
+    let before = sheetbridge::workspace::already_uploaded(&batch);
+    if s.ready == 0 && before > 0 {
+        // Said before (or sent since): nothing to change, and that is fine.
+        answer(
+            lang,
+            format!("这个表的 {before} 行已经是已上报（或已手工上报）的，不用再记。"),
+            format!("the {before} rows of this sheet are already uploaded; nothing to mark"),
+        );
+        return Ok(EXIT_OK);
+    }
     if s.ready == 0 {
         return Err(Failure::new(
             "这个表里没有可以记为已上报的行（有错误的行、重复的行和已上报过的行不算）。什么也没有记。",
