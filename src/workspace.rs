@@ -14,6 +14,7 @@ use crate::message::Localized;
 use crate::pipeline::{self, LoadError, Options, Progress};
 use crate::profile::Profiles;
 use crate::upload::client::Outcome;
+use crate::upload::daily::{self, DayAccount, LookupAnswer};
 use crate::upload::outbox::KnownRows;
 use crate::upload::outbox::{
     self, BatchRecord, LedgerEntry, LedgerSnapshot, Lookup, Outbox, OutboxError, Queued, Recovery,
@@ -242,7 +243,11 @@ impl Workspace {
                 );
             }
         }
-        let (outbox, recovery) = Outbox::open(&folders.data, keep_days)?;
+        let (outbox, recovery) = Outbox::open(&folders.data, keep_days, daily::SCHEMA)?;
+        // The day's record keeps 90 days (daily.md).
+        if let Err(e) = daily::prune(outbox.conn()) {
+            ::log::warn!(target: "sheetbridge::workspace", "day's record not pruned: {e}");
+        }
         Ok(Workspace {
             folders,
             outbox,
@@ -286,14 +291,71 @@ impl Workspace {
     }
 
     /// Confirmed rows found by barcode, or by ID number through its hash, newest first, each
-    /// with its target, batch, source file name and confirmation time.
-    pub fn lookup(&self, query: &Lookup) -> Result<Vec<LedgerEntry>, OutboxError> {
+    /// with its target, batch, source file name and confirmation time (the ledger alone; see
+    /// [`Workspace::lookup`] for every state).
+    pub fn ledger_lookup(&self, query: &Lookup) -> Result<Vec<LedgerEntry>, OutboxError> {
         self.outbox.lookup(query)
     }
 
-    /// Queues the batch's ready rows for `target` (see [`Batches::queue`]).
+    /// Records every row of a file handled for `target` in the day's record (daily.md): its
+    /// check's verdict, its file and row. [`Workspace::queue`] does it first; `convert
+    /// --target` and the window after a check call it alone.
+    pub fn record(&mut self, target: &Target, batch: &Batch) -> Result<(), OutboxError> {
+        daily::record(self.outbox.conn(), target, batch).map_err(|e| self.outbox.db_error(e))
+    }
+
+    /// Queues the batch's ready rows for `target` (see [`Outbox::queue`]), after recording
+    /// every row in the day's record. Positive rows (阳性, 待复核) go first, in batches of their
+    /// own, so that they are sent ahead of every other batch (daily.md, "Positives first").
     pub fn queue(&mut self, target: &Target, batch: &Batch) -> Result<Vec<Queued>, OutboxError> {
         self.batches().queue(target, batch)
+    }
+
+    /// "已在省平台网站手工上报" / `mark-uploaded`: the ready rows of an upload sheet the clerk
+    /// uploaded by hand become 已手工上报 in the day's record and enter the target's ledger (so
+    /// they are `already_uploaded` from now on, like confirmed rows). Returns how many rows.
+    pub fn mark_uploaded(&mut self, target: &Target, batch: &Batch) -> Result<usize, OutboxError> {
+        let rows: Vec<usize> = batch.rows_with(RowStatus::Ready).collect();
+        let n = daily::mark_manual(self.outbox.conn(), target, batch, &rows)
+            .map_err(|e| self.db_error(e))?;
+        ::log::info!(
+            target: "sheetbridge",
+            "marked uploaded by hand: {} rows of {} for {}",
+            n,
+            crate::paths::file_name(&batch.source.path),
+            target.name
+        );
+        Ok(n)
+    }
+
+    /// The day's account of `date` (`YYYY-MM-DD`) for the target whose reference (file stem
+    /// or path) is `target`, or every target: each sample with its state, reason and place,
+    /// positives first, and the day by hour.
+    pub fn day_account(&self, date: &str, target: Option<&str>) -> Result<DayAccount, OutboxError> {
+        daily::day_account(self.outbox.conn(), date, target).map_err(|e| self.db_error(e))
+    }
+
+    /// Every sample of an ID number (any spelling), a barcode or a name, with its state and
+    /// reason; and what the record covers, for an answer of "没有记录". Rows confirmed before the
+    /// record existed are found in the ledger.
+    pub fn lookup(&self, query: &str) -> Result<LookupAnswer, OutboxError> {
+        let query = daily::Query::new(query);
+        let mut answer = daily::lookup(self.outbox.conn(), &query).map_err(|e| self.db_error(e))?;
+        let ledger = [
+            Lookup::Barcode(query.typed.clone()),
+            Lookup::Barcode(query.normalized.clone()),
+            Lookup::IdNumber(query.normalized.clone()),
+        ];
+        for q in &ledger {
+            for e in self.outbox.lookup(q)? {
+                daily::add_ledger_entry(&mut answer, e);
+            }
+        }
+        Ok(answer)
+    }
+
+    fn db_error(&self, e: daily::DbError) -> OutboxError {
+        self.outbox.db_error(e)
     }
 
     /// Sends what is due (only the batches in `only`, when given), retrying for up to
@@ -305,12 +367,70 @@ impl Workspace {
         only: Option<HashSet<String>>,
         hooks: &mut dyn Hooks,
     ) -> Result<SendReport, OutboxError> {
+        // Positives first (daily.md): their batches go before any other due batch.
+        let positive = daily::positive_batches(self.outbox.conn()).map_err(|e| self.db_error(e))?;
+        let positive: HashSet<String> = positive
+            .into_iter()
+            .filter(|id| only.as_ref().is_none_or(|o| o.contains(id)))
+            .collect();
+        let mut report = SendReport::default();
+        if !positive.is_empty() {
+            let opts = SendOptions {
+                max_wait: Duration::ZERO,
+                only: Some(positive),
+                targets_dir: self.folders.targets_dir(),
+            };
+            report = send_due(&mut self.outbox, keys, &opts, &mut Relay(hooks))?;
+            self.settle_confirmed()?;
+        }
         let opts = SendOptions {
             max_wait,
             only,
             targets_dir: self.folders.targets_dir(),
         };
-        send_due(&mut self.outbox, keys, &opts, &mut Relay(hooks))
+        let rest = send_due(&mut self.outbox, keys, &opts, &mut Relay(hooks))?;
+        self.settle_confirmed()?;
+        report.attempts += rest.attempts;
+        report.login_refused = report.login_refused.or(rest.login_refused);
+        for e in rest.broken_targets {
+            if !report.broken_targets.contains(&e) {
+                report.broken_targets.push(e);
+            }
+        }
+        Ok(report)
+    }
+
+    /// Confirmed batches' samples become 已确认 in the day's record; each positive confirmed
+    /// is logged once with how long it took (daily.md: the hospital shows how long it took).
+    fn settle_confirmed(&mut self) -> Result<(), OutboxError> {
+        let found = daily::settle_confirmed(self.outbox.conn()).map_err(|e| self.db_error(e))?;
+        for p in found {
+            let minutes = (p.confirmed_at - p.seen).max(0) / 60_000;
+            ::log::info!(
+                target: "sheetbridge",
+                "positive confirmed: barcode {} ({}) for {}, batch {}, confirmed {}, {} min after it was handled",
+                crate::paths::for_line(&p.barcode),
+                p.name,
+                crate::paths::for_line(&p.target),
+                p.batch,
+                daily::local_time(p.confirmed_at),
+                minutes
+            );
+        }
+        Ok(())
+    }
+
+    /// Positives of `date` the platform does not have yet, over every target (the start
+    /// screen's and the title's "阳性 N 人未上报"; `watch --once` exits 3 while there is one).
+    pub fn positives_waiting(&self, date: &str) -> Result<usize, OutboxError> {
+        Ok(self.day_account(date, None)?.positives_waiting())
+    }
+
+    /// Positives handled within `within` (of any sampling day: an export of yesterday's
+    /// samples handled this morning counts) that the platform does not have yet.
+    pub fn recent_positives_waiting(&self, within: Duration) -> Result<usize, OutboxError> {
+        let since = crate::upload::outbox::now_ms() - within.as_millis() as i64;
+        daily::positives_waiting_since(self.outbox.conn(), since).map_err(|e| self.db_error(e))
     }
 
     /// `upload FILE`: queues the ready rows of a loaded file (its batches queued before are
@@ -351,14 +471,33 @@ pub struct Batches<'a> {
 }
 
 impl Batches<'_> {
-    /// Queues the batch's ready rows for `target` (see [`Outbox::queue`]), each batch logged.
+    /// Queues the batch's ready rows for `target` (see [`Outbox::queue`]), each batch logged,
+    /// after recording every row in the day's record. Positive rows (阳性, 待复核) go first, in
+    /// batches of their own, so that they are sent ahead of every other batch (daily.md,
+    /// "Positives first"). Every queue of the program goes through here.
     pub fn queue(&mut self, target: &Target, batch: &Batch) -> Result<Vec<Queued>, OutboxError> {
-        let rows: Vec<usize> = batch.rows_with(RowStatus::Ready).collect();
-        if rows.is_empty() {
-            return Ok(Vec::new());
-        }
+        let outbox = &mut *self.outbox;
+        daily::record(outbox.conn(), target, batch).map_err(|e| outbox.db_error(e))?;
+        let (positive, other): (Vec<usize>, Vec<usize>) = batch
+            .rows_with(RowStatus::Ready)
+            .partition(|&i| daily::is_positive(batch, i));
         let source = crate::paths::file_name(&batch.source.path);
-        let queued = self.outbox.queue(target, batch, &rows, &source)?;
+        let mut queued = Vec::new();
+        let mut chunks: Vec<(String, Vec<usize>)> = Vec::new();
+        for rows in [positive, other] {
+            if rows.is_empty() {
+                continue;
+            }
+            let these = outbox.queue(target, batch, &rows, &source)?;
+            // One entry per chunk of `max_rows_per_file` rows, in order (Outbox::queue).
+            for (q, chunk) in these
+                .iter()
+                .zip(rows.chunks(target.max_rows_per_file.max(1)))
+            {
+                chunks.push((q.id().to_owned(), chunk.to_vec()));
+            }
+            queued.extend(these);
+        }
         for q in &queued {
             let (rows, new) = match q {
                 Queued::New { rows, .. } => (*rows, true),
@@ -366,6 +505,7 @@ impl Batches<'_> {
             };
             crate::log::event::queued(q.id(), &target.name, rows, new);
         }
+        daily::queued(outbox.conn(), target, batch, &chunks).map_err(|e| outbox.db_error(e))?;
         Ok(queued)
     }
 

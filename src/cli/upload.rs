@@ -167,7 +167,7 @@ fn first_upload_date(
             .any(|x| x.code == sheetbridge::issue::Code::AlreadyUploaded)
     })?;
     let entries = ws
-        .lookup(&Lookup::Barcode(
+        .ledger_lookup(&Lookup::Barcode(
             batch.output_value(row, barcode).to_owned(),
         ))
         .ok()?;

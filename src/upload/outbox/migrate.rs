@@ -7,7 +7,7 @@ use std::path::Path;
 
 /// The schema version this program writes (`PRAGMA user_version`). 0 with tables: the first
 /// outbox, which carried no version (treated as version 1).
-pub const SCHEMA_VERSION: u32 = 2;
+pub const SCHEMA_VERSION: u32 = 3;
 
 /// The tables of version 2, made in one transaction for a new database.
 const SCHEMA: &str = "
@@ -131,8 +131,9 @@ impl Outbox {
     }
 
     /// WAL with full syncs, then the schema: created, or migrated in one transaction. Returns
-    /// the version migrated from, if any.
-    pub(super) fn setup(&mut self) -> Result<Option<u32>, OutboxError> {
+    /// the version migrated from, if any. `tables`: the SQL of the tables other modules keep in
+    /// this database (the day's record), made or added in place in the same transaction.
+    pub(super) fn setup(&mut self, tables: &str) -> Result<Option<u32>, OutboxError> {
         let db = |e: rusqlite::Error| OutboxError::Db {
             path: self.db_path.clone(),
             detail: e.to_string(),
@@ -176,6 +177,8 @@ impl Outbox {
                 Some(v)
             }
         };
+        // Version 3: the day's record (`upload::daily`'s tables, added in place).
+        tx.execute_batch(tables).map_err(db)?;
         tx.pragma_update(None, "user_version", SCHEMA_VERSION)
             .map_err(db)?;
         tx.commit().map_err(db)?;

@@ -310,6 +310,19 @@ impl Outbox {
         }
     }
 
+    /// The database, for the day's record (`upload::daily`) in the same file.
+    pub(crate) fn conn(&self) -> &Connection {
+        &self.conn
+    }
+
+    /// An error of the database, naming its file.
+    pub(crate) fn db_error(&self, e: rusqlite::Error) -> OutboxError {
+        OutboxError::Db {
+            path: self.db_path.clone(),
+            detail: e.to_string(),
+        }
+    }
+
     /// The file of a batch.
     pub fn file_path(&self, id: &str) -> PathBuf {
         self.files.join(format!("{id}.xlsx"))

@@ -68,7 +68,11 @@ impl Outbox {
     /// - files of batches confirmed more than `retention_days` ago are deleted, and no other.
     ///
     /// The folder and files are created readable by the user alone.
-    pub(crate) fn open(dir: &Path, retention_days: u32) -> Result<(Outbox, Recovery), OutboxError> {
+    pub(crate) fn open(
+        dir: &Path,
+        retention_days: u32,
+        tables: &str,
+    ) -> Result<(Outbox, Recovery), OutboxError> {
         let files = dir.join("outbox");
         let io = |path: &Path, e: std::io::Error| OutboxError::Io {
             path: path.to_owned(),
@@ -124,7 +128,7 @@ impl Outbox {
             files,
             me: crate::upload::process::current(),
         };
-        rec.migrated_from = outbox.setup()?;
+        rec.migrated_from = outbox.setup(tables)?;
         let dead = outbox.recover_dead_claims()?;
         rec.requeued = dead.0;
         rec.to_waiting = dead.1;
