@@ -145,9 +145,9 @@ fn in_outbox(data: &Path, barcodes: &[String], number: &str) -> Result<Vec<Recor
         path: db.clone(),
         detail: e.to_string(),
     };
-    let conn = crate::db::open(&db, crate::db::Access::Read).map_err(err)?;
+    let conn = crate::upload::db::open(&db, crate::upload::db::Access::Read).map_err(err)?;
     let version: u32 =
-        crate::db::retry(|| conn.pragma_query_value(None, "user_version", |r| r.get(0)))
+        crate::upload::db::retry(|| conn.pragma_query_value(None, "user_version", |r| r.get(0)))
             .map_err(err)?;
     if version != outbox::SCHEMA_VERSION {
         return Ok(Vec::new());

@@ -6,6 +6,7 @@
 //! outcome to the outbox in one transaction.
 
 pub mod client;
+pub mod db;
 pub mod outbox;
 pub mod send;
 pub mod target;
