@@ -97,13 +97,13 @@ fn the_workflow_takes_the_front_ends_hash_and_reads_none_of_its_own() {
     let path = dir.path().join("in.xlsx");
     write_xlsx(&path, &[SheetSpec::new("Sheet1", simple_rows(3))]);
     let folders = Folders {
-        data: dir.path().join("data"),
+        data: Some(dir.path().join("data")),
         config: None,
     };
     let given = sheetbridge::digest::bytes_sha256(b"what the window computed");
     let real = sheetbridge::digest::file_sha256(&path).unwrap();
     assert_ne!(given, real);
-    let store = folders.edit_store();
+    let store = folders.edit_store().unwrap();
     let mut saved = store.load(&given).unwrap();
     saved.set_excluded(3, true);
     store.save(&given, &saved).unwrap();

@@ -14,7 +14,7 @@ pub struct LookupArgs {
 }
 
 pub fn run(args: &LookupArgs, lang: Lang) -> Run {
-    let records = lookup::find(&super::folders()?.data, &args.value)?;
+    let records = lookup::find(super::folders().data_dir()?, &args.value)?;
     for line in lookup::describe(&args.value, &records, lang) {
         println!("{}", super::console(&line));
     }

@@ -112,10 +112,12 @@ impl Outbox {
             }
         };
         crate::privacy::ensure_private_file(db_path).map_err(|e| unreadable(&e))?;
-        let conn = crate::upload::db::open(db_path, crate::upload::db::Access::Write).map_err(failed)?;
-        let version: u32 =
-            crate::upload::db::retry(|| conn.pragma_query_value(None, "user_version", |r| r.get(0)))
-                .map_err(failed)?;
+        let conn =
+            crate::upload::db::open(db_path, crate::upload::db::Access::Write).map_err(failed)?;
+        let version: u32 = crate::upload::db::retry(|| {
+            conn.pragma_query_value(None, "user_version", |r| r.get(0))
+        })
+        .map_err(failed)?;
         if version > SCHEMA_VERSION {
             return Err(OpenFailure::Newer(version));
         }
@@ -138,7 +140,8 @@ impl Outbox {
             detail: e.to_string(),
         };
         // WAL with full syncs: a committed state change survives a crash or a power cut.
-        crate::upload::db::retry(|| self.conn.pragma_update(None, "journal_mode", "WAL")).map_err(db)?;
+        crate::upload::db::retry(|| self.conn.pragma_update(None, "journal_mode", "WAL"))
+            .map_err(db)?;
         self.conn
             .pragma_update(None, "synchronous", "FULL")
             .map_err(db)?;
