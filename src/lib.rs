@@ -8,7 +8,6 @@
 pub mod batch;
 pub mod bounded;
 pub mod credentials;
-pub mod db;
 pub mod digest;
 pub mod edits;
 pub mod guess;

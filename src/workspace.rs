@@ -29,16 +29,26 @@ use std::sync::Arc;
 use std::time::Duration;
 
 /// The folders the program works in, chosen by the front end (the per-user folders, or
-/// `SHEETBRIDGE_DATA_DIR` / `SHEETBRIDGE_CONFIG_DIR`).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// `SHEETBRIDGE_DATA_DIR` / `SHEETBRIDGE_CONFIG_DIR`): the one struct the command line, the
+/// window, the workflow, the unattended work and the support kit are all given.
+///
+/// Either may be missing (no home folder and no variable). What cannot work without the data
+/// folder asks [`Folders::data_dir`], where its absence becomes the one error
+/// ([`OutboxError::NoDataDir`], saying what to set); [`load`] without one only reads and checks.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Folders {
     /// Outbox database, batch files, ledger, saved edits, logs. Private to the user.
-    pub data: PathBuf,
-    /// Profiles, targets, settings; `None` when there is none.
+    pub data: Option<PathBuf>,
+    /// Profiles, targets, settings, packs.
     pub config: Option<PathBuf>,
 }
 
 impl Folders {
+    /// The data folder, or the error that says to set one: the one check of its absence.
+    pub fn data_dir(&self) -> Result<&Path, OutboxError> {
+        self.data.as_deref().ok_or(OutboxError::NoDataDir)
+    }
+
     /// The user's targets (`<config>/targets`).
     pub fn targets_dir(&self) -> Option<PathBuf> {
         self.config.as_ref().map(|c| c.join("targets"))
@@ -59,20 +69,20 @@ impl Folders {
         Target::find(name, self.targets_dir().as_deref())
     }
 
-    /// Where the clerk's edits are kept.
-    pub fn edit_store(&self) -> EditStore {
-        EditStore::new(&self.data)
+    /// Where the clerk's edits are kept (nowhere without a data folder).
+    pub fn edit_store(&self) -> Option<EditStore> {
+        self.data.as_deref().map(EditStore::new)
     }
 
     /// The ledger of `target` (of every target when `None`), read without opening the outbox
     /// for writing; `None` when nothing was ever confirmed here.
     pub fn ledger(&self, target: Option<&Target>) -> Result<Option<LedgerSnapshot>, OutboxError> {
-        outbox::read_ledger(&self.data, target)
+        outbox::read_ledger(self.data_dir()?, target)
     }
 
     /// Confirmed rows by barcode or by ID number, read-only (see [`Workspace::lookup`]).
     pub fn lookup(&self, query: &Lookup) -> Result<Vec<LedgerEntry>, OutboxError> {
-        outbox::read_lookup(&self.data, query)
+        outbox::read_lookup(self.data_dir()?, query)
     }
 }
 
@@ -92,6 +102,9 @@ pub struct Loaded {
 /// Loads and checks `path` through the one pipeline: rows already confirmed on `target` (on
 /// any target when `None`) are marked `already_uploaded`, and the clerk's saved edits and
 /// exclusions for this content are applied.
+///
+/// Without a data folder there is nothing to add (no outbox can open, so nothing was confirmed
+/// or saved from here): the file is only read and checked.
 pub fn load(
     folders: &Folders,
     profiles: &Profiles,
@@ -100,6 +113,9 @@ pub fn load(
     target: Option<&Target>,
     progress: &dyn Progress,
 ) -> Result<Loaded, LoadError> {
+    let Some(store) = folders.edit_store() else {
+        return load_alone(profiles, path, options, progress);
+    };
     let mut warnings = Vec::new();
     if options.ledger.is_none() {
         match folders.ledger(target) {
@@ -115,7 +131,6 @@ pub fn load(
         }
     }
     let mut batch = pipeline::load(path, profiles, &options, progress)?;
-    let store = folders.edit_store();
     // The front end's hash when it has one: an opened file is read for its hash once.
     let hash = match options.hash.take() {
         Some(hash) => Ok(hash),
@@ -151,7 +166,7 @@ pub fn load(
 
 /// [`load`] without a data folder (convert and the window can run without one): nothing saved
 /// to restore, no ledger to mark rows already uploaded.
-pub fn load_alone(
+fn load_alone(
     profiles: &Profiles,
     path: &Path,
     options: Options,
@@ -169,6 +184,8 @@ pub fn load_alone(
 /// The outbox of one process, with the folders it lives in.
 pub struct Workspace {
     folders: Folders,
+    /// `folders.data`, there when the workspace opened.
+    data: PathBuf,
     outbox: Outbox,
     recovery: Recovery,
 }
@@ -228,12 +245,14 @@ impl FileUpload {
 impl Workspace {
     /// Opens the outbox in `folders.data` (created private if needed), once per process: see
     /// `Outbox::open` for what it recovers, migrates and quarantines. Files of batches
-    /// confirmed more than `keep_days` ago are deleted.
+    /// confirmed more than `keep_days` ago are deleted. Without a data folder:
+    /// [`OutboxError::NoDataDir`].
     pub fn open(folders: Folders, keep_days: u32) -> Result<Workspace, OutboxError> {
+        let data = folders.data_dir()?.to_path_buf();
         // A data folder made by an older version was readable by every local account. Not
         // being able to change that (a file of another owner) is logged; it does not stop the
         // clerk's work.
-        for dir in [folders.data.clone(), folders.data.join("outbox")] {
+        for dir in [data.clone(), data.join("outbox")] {
             if let Err(e) = crate::privacy::tighten(&dir) {
                 ::log::warn!(
                     target: "sheetbridge::workspace",
@@ -243,13 +262,14 @@ impl Workspace {
                 );
             }
         }
-        let (outbox, recovery) = Outbox::open(&folders.data, keep_days, daily::SCHEMA)?;
+        let (outbox, recovery) = Outbox::open(&data, keep_days, daily::SCHEMA)?;
         // The day's record keeps 90 days (daily.md).
         if let Err(e) = daily::prune(outbox.conn()) {
             ::log::warn!(target: "sheetbridge::workspace", "day's record not pruned: {e}");
         }
         Ok(Workspace {
             folders,
+            data,
             outbox,
             recovery,
         })
@@ -263,6 +283,11 @@ impl Workspace {
 
     pub fn folders(&self) -> &Folders {
         &self.folders
+    }
+
+    /// The data folder the outbox is in.
+    pub fn data(&self) -> &Path {
+        &self.data
     }
 
     /// What opening found and tidied up.

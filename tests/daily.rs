@@ -125,7 +125,7 @@ impl Day {
     /// The clerk leaves row `index` of `file` out (saved as the window saves it).
     fn exclude(&self, file: &Path, index: usize) {
         let folders = Folders {
-            data: self.data(),
+            data: Some(self.data()),
             config: Some(self.path().join("config")),
         };
         std::fs::create_dir_all(self.data()).unwrap();

@@ -97,13 +97,13 @@ fn the_workflow_takes_the_front_ends_hash_and_reads_none_of_its_own() {
     let path = dir.path().join("in.xlsx");
     write_xlsx(&path, &[SheetSpec::new("Sheet1", simple_rows(3))]);
     let folders = Folders {
-        data: dir.path().join("data"),
+        data: Some(dir.path().join("data")),
         config: None,
     };
     let given = sheetbridge::digest::bytes_sha256(b"what the window computed");
     let real = sheetbridge::digest::file_sha256(&path).unwrap();
     assert_ne!(given, real);
-    let store = folders.edit_store();
+    let store = folders.edit_store().unwrap();
     let mut saved = store.load(&given).unwrap();
     saved.set_excluded(3, true);
     store.save(&given, &saved).unwrap();
@@ -122,4 +122,54 @@ fn the_workflow_takes_the_front_ends_hash_and_reads_none_of_its_own() {
     let loaded = load(None);
     assert_eq!(loaded.restored.excluded, 0);
     assert_eq!(loaded.batch.summary().excluded, 0);
+}
+
+/// One folder struct, one check of the data folder: without one, opening the workspace, the
+/// ledger and the lookup each fail with the same plain message saying what to set, and a load
+/// only reads and checks (no ledger to warn about, no edits to keep). With one, the same load
+/// keeps the clerk's edits.
+#[test]
+fn without_a_data_folder_the_workflow_only_reads_and_says_what_to_set() {
+    use sheetbridge::message::Localized;
+    use sheetbridge::upload::outbox::{Lookup, OutboxError};
+    use sheetbridge::workspace::{self, Folders, Workspace};
+    let dir = tmp();
+    let path = dir.path().join("in.xlsx");
+    write_xlsx(&path, &[SheetSpec::new("Sheet1", simple_rows(3))]);
+    let none = Folders {
+        data: None,
+        config: Some(dir.path().join("config")),
+    };
+    let says_what_to_set = |e: &OutboxError| {
+        assert!(matches!(e, OutboxError::NoDataDir), "{e:?}");
+        let (zh, en) = e.pair();
+        assert!(
+            zh.contains("SHEETBRIDGE_DATA_DIR") && zh.contains("文件夹"),
+            "{zh}"
+        );
+        assert!(en.contains("SHEETBRIDGE_DATA_DIR"), "{en}");
+    };
+    says_what_to_set(&Workspace::open(none.clone(), 7).err().unwrap());
+    says_what_to_set(&none.data_dir().unwrap_err());
+    says_what_to_set(&none.ledger(None).unwrap_err());
+    says_what_to_set(&none.lookup(&Lookup::Barcode("A1".into())).unwrap_err());
+    assert!(none.edit_store().is_none());
+
+    let profiles = none.profiles();
+    let loaded = workspace::load(&none, &profiles, &path, Default::default(), None, &()).unwrap();
+    assert_eq!(loaded.batch.len(), 3);
+    assert!(loaded.edits.is_none());
+    assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
+    assert!(!dir.path().join("config").exists(), "nothing written");
+
+    let some = Folders {
+        data: Some(dir.path().join("data")),
+        ..none
+    };
+    let loaded = workspace::load(&some, &profiles, &path, Default::default(), None, &()).unwrap();
+    assert!(loaded.edits.is_some(), "{:?}", loaded.warnings);
+    assert_eq!(
+        Workspace::open(some, 7).unwrap().data(),
+        dir.path().join("data")
+    );
 }

@@ -293,10 +293,7 @@ impl App {
         if self.ui.support.busy() {
             return;
         }
-        let folders = sheetbridge::support::Folders {
-            config: self.runtime.dirs.config.clone(),
-            data: self.runtime.dirs.data.clone(),
-        };
+        let folders = self.runtime.dirs.clone();
         let dir = directories::UserDirs::new()
             .and_then(|u| u.desktop_dir().map(Path::to_owned))
             .filter(|d| d.is_dir())
@@ -339,8 +336,7 @@ impl App {
         match done {
             SupportDone::Bundle(result) => self.ui.support.bundle = Some(result),
             SupportDone::Pack(Ok((name, version, notes))) => {
-                self.runtime.profiles =
-                    sheetbridge::profile::Profiles::load(self.runtime.dirs.profiles().as_deref());
+                self.runtime.profiles = self.runtime.dirs.profiles();
                 self.ui.support.packs = None;
                 self.ui.notice = Some(Notice::info(lang.pick(
                     format!("已安装模板包「{name}」版本 {version}。{notes}"),

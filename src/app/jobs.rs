@@ -113,18 +113,16 @@ impl Job {
         path: PathBuf,
         profiles: Profiles,
         options: Options,
-        folders: Option<sheetbridge::workspace::Folders>,
+        folders: sheetbridge::workspace::Folders,
         target: Option<sheetbridge::upload::target::Target>,
     ) -> Job {
         let p = path.clone();
         Job::spawn(JobKind::Load(path), ctx, move |shared| {
             // The file's content is hashed once, here (with a data folder: its claim, the
             // own-output check and the saved edits all need it), not once for each.
-            let sha = folders
-                .as_ref()
-                .and_then(|_| sheetbridge::digest::file_sha256(&p).ok());
+            let data = folders.data.as_deref();
+            let sha = data.and_then(|_| sheetbridge::digest::file_sha256(&p).ok());
             // The program's own outputs are not exports: said, never read as one.
-            let data = folders.as_ref().map(|f| f.data.as_path());
             if let Some(kind) =
                 sheetbridge::unattended::journal::own_output_hashed(data, &p, sha.as_deref())
             {
@@ -132,8 +130,8 @@ impl Job {
             }
             // Claimed before it is read, so a watcher cannot take it meanwhile. A file a
             // watcher is handling right now is opened all the same, without a claim.
-            let claim = folders.as_ref().zip(sha.as_deref()).and_then(|(f, sha)| {
-                sheetbridge::unattended::claim::claim(&f.data, sha, &p)
+            let claim = data.zip(sha.as_deref()).and_then(|(data, sha)| {
+                sheetbridge::unattended::claim::claim(data, sha, &p)
                     .ok()
                     .flatten()
             });
@@ -141,13 +139,15 @@ impl Job {
                 hash: sha,
                 ..options
             };
-            let result = match &folders {
-                Some(f) => {
-                    sheetbridge::workspace::load(f, &profiles, &p, options, target.as_ref(), shared)
-                }
-                // No data folder: nothing saved to restore, no ledger.
-                None => sheetbridge::workspace::load_alone(&profiles, &p, options, shared),
-            };
+            // No data folder: nothing saved to restore, no ledger (the workspace knows).
+            let result = sheetbridge::workspace::load(
+                &folders,
+                &profiles,
+                &p,
+                options,
+                target.as_ref(),
+                shared,
+            );
             Done::Loaded {
                 result: Box::new(result),
                 path: p,

@@ -1,37 +1,21 @@
 //! Starting the window: the folders it keeps its files in, eframe's options, the renderer in
 //! the log.
 
-use super::{App, upload};
+use super::App;
 use eframe::egui;
+use sheetbridge::workspace::Folders;
 use std::path::PathBuf;
 
-/// Where the window keeps its files (the per-user folders, or test folders).
-#[derive(Debug, Clone)]
-pub struct Dirs {
-    pub config: Option<PathBuf>,
-    pub data: Option<PathBuf>,
-}
-
-impl Dirs {
-    /// The per-user folders (`SHEETBRIDGE_CONFIG_DIR`/`SHEETBRIDGE_DATA_DIR` replace them).
-    pub fn user() -> Dirs {
-        use sheetbridge::paths::{chosen, default_config_dir, default_data_dir};
-        Dirs {
-            config: chosen(
-                std::env::var_os("SHEETBRIDGE_CONFIG_DIR"),
-                default_config_dir(),
-            ),
-            data: chosen(std::env::var_os("SHEETBRIDGE_DATA_DIR"), default_data_dir()),
-        }
-    }
-
-    /// The workspace's folders (none without a data folder).
-    pub fn folders(&self) -> Option<sheetbridge::workspace::Folders> {
-        upload::folders(self)
-    }
-
-    pub(super) fn profiles(&self) -> Option<PathBuf> {
-        self.config.as_ref().map(|c| c.join("profiles"))
+/// Where the window keeps its files: the per-user folders (`SHEETBRIDGE_CONFIG_DIR` /
+/// `SHEETBRIDGE_DATA_DIR` replace them). Tests give `App::new` folders of their own.
+pub fn user_folders() -> Folders {
+    use sheetbridge::paths::{chosen, default_config_dir, default_data_dir};
+    Folders {
+        config: chosen(
+            std::env::var_os("SHEETBRIDGE_CONFIG_DIR"),
+            default_config_dir(),
+        ),
+        data: chosen(std::env::var_os("SHEETBRIDGE_DATA_DIR"), default_data_dir()),
     }
 }
 
@@ -84,7 +68,7 @@ pub fn run(initial: Option<PathBuf>, renderer: eframe::Renderer) -> Result<(), e
         options,
         Box::new(move |cc| {
             log_renderer(cc);
-            let mut app = App::new(&cc.egui_ctx, Dirs::user());
+            let mut app = App::new(&cc.egui_ctx, user_folders());
             if let Some(path) = initial {
                 app.open(&cc.egui_ctx, path);
             }

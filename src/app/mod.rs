@@ -24,7 +24,7 @@ pub mod upload;
 
 use eframe::egui;
 use jobs::Job;
-pub use launch::{Dirs, run};
+pub use launch::run;
 #[cfg(test)]
 pub use review::Filter;
 use settings::{HistoryEntry, Settings};
@@ -32,6 +32,7 @@ use sheetbridge::batch::Batch;
 use sheetbridge::issue::Lang;
 use sheetbridge::pipeline::Options;
 use sheetbridge::profile::Profiles;
+use sheetbridge::workspace::Folders;
 use std::path::{Path, PathBuf};
 
 /// What a screen asks the app to do once drawing is over.
@@ -126,7 +127,7 @@ pub struct Session {
 /// Handles and caches the window keeps while it is open: its folders and profiles, the job
 /// and the workers, and what was read when settings last changed.
 pub struct Runtime {
-    dirs: Dirs,
+    dirs: Folders,
     profiles: Profiles,
     /// The background job (load, export, queue), at most one.
     job: Option<Job>,
@@ -182,12 +183,12 @@ pub struct Ui {
 
 impl App {
     /// A new window state; installs the fonts into `ctx`.
-    pub fn new(ctx: &egui::Context, dirs: Dirs) -> App {
+    pub fn new(ctx: &egui::Context, dirs: Folders) -> App {
         fonts::install(ctx);
         let settings = Settings::load(dirs.config.as_deref());
-        let profiles = Profiles::load(dirs.profiles().as_deref());
+        let profiles = dirs.profiles();
         let history = settings::load_history(dirs.data.as_deref());
-        let uploads = upload::Uploads::new(ctx, dirs.folders(), settings.keep_days());
+        let uploads = upload::Uploads::new(ctx, dirs.clone(), settings.keep_days());
         let session = Session {
             screen: Screen::Home,
             source: None,
@@ -346,7 +347,7 @@ impl App {
             path,
             self.runtime.profiles.clone(),
             options,
-            self.runtime.dirs.folders(),
+            self.runtime.dirs.clone(),
             self.target().ok(),
         ));
     }
@@ -439,7 +440,7 @@ impl App {
                 &self.runtime.uploads.unattended,
                 self.runtime.auto.problem.as_deref(),
             ),
-            Screen::Mapping(m) => m.show(ui, lang, self.runtime.dirs.profiles().as_deref()),
+            Screen::Mapping(m) => m.show(ui, lang, self.runtime.dirs.profiles_dir().as_deref()),
             Screen::Review(r) => r.show(
                 ui,
                 covered,
@@ -559,7 +560,7 @@ impl App {
                 self.runtime.uploads.refresh();
             }
             Action::ProfileSaved(name) => {
-                self.runtime.profiles = Profiles::load(self.runtime.dirs.profiles().as_deref());
+                self.runtime.profiles = self.runtime.dirs.profiles();
                 self.session.chosen_profile = Some(name);
                 if let Some(path) = self.session.source.clone() {
                     self.open(ctx, path);

@@ -13,11 +13,12 @@
 mod support;
 
 use crate::app::tests::support::*;
-use crate::app::{App, Dirs, Filter};
+use crate::app::{App, Filter};
 use eframe::egui;
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 use sheetbridge::batch::RowStatus;
+use sheetbridge::workspace::Folders;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -49,7 +50,7 @@ fn harness(home: &Path) -> Harness<'static, App> {
 
 /// A window of `size`; the start screen lists `home/downloads` (empty unless a test fills it).
 fn harness_sized(home: &Path, size: egui::Vec2) -> Harness<'static, App> {
-    let dirs = Dirs {
+    let dirs = Folders {
         config: Some(home.join("config")),
         data: Some(home.join("data")),
     };
@@ -291,7 +292,7 @@ fn settings_are_kept_between_runs() {
     h.run_steps(3);
     let again = App::new(
         &egui::Context::default(),
-        Dirs {
+        Folders {
             config: Some(dir.as_path().join("config")),
             data: None,
         },
@@ -1719,7 +1720,7 @@ fn the_window_looks_up_an_upload() {
     use crate::app::tests::support::{SheetSpec, person, simple_rows, write_xlsx};
     use egui::accesskit::Role;
     use sheetbridge::credentials::{Finder, Store};
-    use sheetbridge::workspace::{self, FileState, Folders, Workspace};
+    use sheetbridge::workspace::{self, FileState, Workspace};
     use std::sync::atomic::Ordering;
     // A home whose upload of 20 people went to the stand-in (10 rows a batch); the first
     // batch met a 503 and is still queued.
@@ -1736,7 +1737,7 @@ fn the_window_looks_up_an_upload() {
     write_xlsx(&input, &[SheetSpec::new("Sheet1", simple_rows(20))]);
     platform.switches().fail_503.store(1, Ordering::SeqCst);
     let folders = Folders {
-        data: h.join("data"),
+        data: Some(h.join("data")),
         config: Some(h.join("config")),
     };
     let target = folders.target("stand").unwrap();
@@ -1775,7 +1776,7 @@ fn the_window_looks_up_an_upload() {
         _ => unreachable!(),
     };
 
-    let dirs = Dirs {
+    let dirs = Folders {
         config: Some(h.join("config")),
         data: Some(h.join("data")),
     };

@@ -138,9 +138,9 @@ pub struct Uploads {
 impl Uploads {
     /// Starts the sender thread on the workspace in `folders` (opened there, once), keeping
     /// files of confirmed batches `keep_days` days. No data folder: no thread, nothing to send.
-    pub fn new(ctx: &egui::Context, folders: Option<Folders>, keep_days: u32) -> Uploads {
+    pub fn new(ctx: &egui::Context, folders: Folders, keep_days: u32) -> Uploads {
         let (tx, rx) = channel();
-        let cmd = folders.map(|folders| {
+        let cmd = folders.data.is_some().then(|| {
             let (cmd_tx, cmd_rx) = channel();
             let tx = tx.clone();
             let ctx = ctx.clone();
@@ -440,13 +440,5 @@ pub fn credentials(
     ok.then(|| Session {
         target: target.reference.clone(),
         creds,
-    })
-}
-
-/// The workspace folders of the window's `Dirs` (none without a data folder).
-pub fn folders(dirs: &super::Dirs) -> Option<Folders> {
-    dirs.data.clone().map(|data| Folders {
-        data,
-        config: dirs.config.clone(),
     })
 }

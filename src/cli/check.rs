@@ -15,18 +15,9 @@ pub fn run(args: &CheckArgs, lang: Lang) -> Run {
     if let Some(report) = &args.report {
         super::refuse_source(&args.input, &[report.as_path()])?;
     }
-    let folders = super::folders().ok();
-    let target = match &folders {
-        Some(f) => super::ledger_target(f, args.target.as_deref())?,
-        None => None,
-    };
-    let batch = super::load(
-        folders.as_ref(),
-        &args.input,
-        &args.load,
-        target.as_ref(),
-        lang,
-    )?;
+    let folders = super::folders();
+    let target = super::ledger_target(&folders, args.target.as_deref())?;
+    let batch = super::load(&folders, &args.input, &args.load, target.as_ref(), lang)?;
     match &args.report {
         Some(path) => {
             super::write_report(&batch, path, lang)?;

@@ -33,21 +33,18 @@ pub fn run(args: &ConvertArgs, lang: Lang) -> Run {
     for path in &outputs {
         super::will_write(path);
     }
-    let folders = super::folders().ok();
-    let target = match &folders {
-        Some(f) => super::ledger_target(f, args.input.target.as_deref())?,
-        None => None,
-    };
+    let folders = super::folders();
+    let target = super::ledger_target(&folders, args.input.target.as_deref())?;
     let batch = super::load(
-        folders.as_ref(),
+        &folders,
         &args.input.input,
         &args.input.load,
         target.as_ref(),
         lang,
     )?;
     // `convert --target`: the rows are in the day's record (未上传 until uploaded).
-    if let (Some(f), Some(t), Some(_)) = (&folders, &target, &args.input.target) {
-        let recorded = sheetbridge::workspace::Workspace::open(f.clone(), super::keep_days())
+    if let (Some(_), Some(t), Some(_)) = (&folders.data, &target, &args.input.target) {
+        let recorded = sheetbridge::workspace::Workspace::open(folders.clone(), super::keep_days())
             .and_then(|mut ws| ws.record(t, &batch));
         if let Err(e) = recorded {
             say(
@@ -76,8 +73,8 @@ pub fn run(args: &ConvertArgs, lang: Lang) -> Run {
     // Each file written is recorded at once as the program's own output (never taken as input
     // by a watched folder, under any name).
     let record = |path: &std::path::Path| {
-        if let Some(f) = &folders {
-            record_output(&f.data, path, lang);
+        if let Some(data) = &folders.data {
+            record_output(data, path, lang);
         }
     };
     if s.ready == 0 {

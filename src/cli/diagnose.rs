@@ -4,7 +4,6 @@
 use super::{EXIT_OK, Run, say};
 use clap::Args;
 use sheetbridge::issue::Lang;
-use sheetbridge::support::Folders;
 use sheetbridge::support::diagnose::{self, Context};
 use std::path::PathBuf;
 
@@ -19,11 +18,7 @@ pub fn run(args: &DiagnoseArgs, lang: Lang) -> Run {
     let out = args.output.clone().unwrap_or_else(|| {
         PathBuf::from(diagnose::default_name(chrono::Local::now().date_naive()))
     });
-    let chosen = super::folders()?;
-    let folders = Folders {
-        config: chosen.config,
-        data: Some(chosen.data),
-    };
+    let folders = super::folders();
     let context = Context {
         renderer: None,
         system: super::system(),

@@ -48,8 +48,9 @@ pub fn fetch(
     let other = |f: Failure| (f, false);
     let source = Source::find(source, super::login::sources_dir().as_deref())
         .map_err(|e| other(e.into()))?;
-    let folders = super::folders().map_err(other)?;
-    let journal = Journal::open(&folders.data).map_err(|e| other(e.into()))?;
+    let folders = super::folders();
+    let data = folders.data_dir().map_err(|e| other(e.into()))?;
+    let journal = Journal::open(data).map_err(|e| other(e.into()))?;
     let profiles = folders.profiles();
     let creds = super::login::source_credentials(&source, lang);
     let fetch = Fetch {

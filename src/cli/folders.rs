@@ -1,20 +1,17 @@
 //! The folders and settings the commands take from the environment: the library is given them.
 
-use super::Failure;
 use sheetbridge::issue::Lang;
 use sheetbridge::paths;
 use sheetbridge::workspace::Folders;
 use std::path::PathBuf;
 
 /// The folders to work in: `SHEETBRIDGE_DATA_DIR` / `SHEETBRIDGE_CONFIG_DIR` when set, else
-/// the per-user ones.
-pub fn folders() -> Result<Folders, Failure> {
-    match data_dir() {
-        Some(data) => Ok(Folders {
-            data,
-            config: config_dir(),
-        }),
-        None => Err(sheetbridge::upload::outbox::OutboxError::NoDataDir.into()),
+/// the per-user ones. A command that cannot work without the data folder asks
+/// `Folders::data_dir` (or opens the workspace), which says what to set when there is none.
+pub fn folders() -> Folders {
+    Folders {
+        data: data_dir(),
+        config: config_dir(),
     }
 }
 

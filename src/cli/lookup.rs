@@ -14,9 +14,9 @@ pub struct LookupArgs {
 }
 
 pub fn run(args: &LookupArgs, lang: Lang) -> Run {
-    let folders = super::folders()?;
+    let folders = super::folders();
     // The workspace migrates an older database first; none at all holds nothing.
-    let answer = if folders.data.join("outbox.sqlite").is_file() {
+    let answer = if folders.data_dir()?.join("outbox.sqlite").is_file() {
         super::outbox::open(folders, lang)?.lookup(&args.value)?
     } else {
         Default::default()

@@ -21,10 +21,10 @@ pub struct MarkUploadedArgs {
 }
 
 pub fn run(args: &MarkUploadedArgs, lang: Lang) -> Run {
-    let folders = super::folders()?;
+    let folders = super::folders();
     let target = folders.target(&args.target)?;
     let mut ws = super::outbox::open(folders.clone(), lang)?;
-    let batch = super::load(Some(&folders), &args.file, &args.load, Some(&target), lang)?;
+    let batch = super::load(&folders, &args.file, &args.load, Some(&target), lang)?;
     let s = batch.summary();
     let before = sheetbridge::workspace::already_uploaded(&batch);
     if s.ready == 0 && before > 0 {

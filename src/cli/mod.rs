@@ -263,18 +263,13 @@ pub fn refuse_source(input: &std::path::Path, outputs: &[&std::path::Path]) -> R
 /// stop the load. Without a data folder there is nothing saved to apply: the file is only read
 /// and checked.
 pub fn load(
-    folders: Option<&Folders>,
+    folders: &Folders,
     input: &std::path::Path,
     args: &LoadArgs,
     target: Option<&Target>,
     lang: Lang,
 ) -> Result<sheetbridge::batch::Batch, Failure> {
-    let profiles = match folders {
-        Some(f) => f.profiles(),
-        None => sheetbridge::profile::Profiles::load(
-            config_dir().map(|c| c.join("profiles")).as_deref(),
-        ),
-    };
+    let profiles = folders.profiles();
     // Choosing among the profiles while one of the user's is broken could pick the built-in
     // one it was meant to replace: say so rather than guess.
     if args.profile.is_none()
@@ -292,9 +287,6 @@ pub fn load(
     {
         return Err(LoadError::Profile(e.clone()).into());
     }
-    let Some(folders) = folders else {
-        return Ok(workspace::load_alone(&profiles, input, args.options(), &())?.batch);
-    };
     let loaded: Loaded = workspace::load(folders, &profiles, input, args.options(), target, &())?;
     for (zh, en) in &loaded.warnings {
         say(lang, format!("提醒：{zh}"), format!("warning: {en}"));
@@ -306,8 +298,11 @@ pub fn load(
 }
 
 /// The target whose ledger `convert` and `check` look in: the one named, else the window's,
-/// else none (every target's).
+/// else none (every target's). Without a data folder there is no ledger to look in: none.
 pub fn ledger_target(folders: &Folders, named: Option<&str>) -> Result<Option<Target>, Failure> {
+    if folders.data.is_none() {
+        return Ok(None);
+    }
     if let Some(name) = named {
         return Ok(Some(folders.target(name)?));
     }

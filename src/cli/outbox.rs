@@ -34,7 +34,7 @@ pub enum OutboxCommand {
 }
 
 pub fn run(cmd: &OutboxCommand, lang: Lang) -> Run {
-    let mut ws = open(super::folders()?, lang)?;
+    let mut ws = open(super::folders(), lang)?;
     match cmd {
         OutboxCommand::List => list(&mut ws),
         OutboxCommand::Send { max_wait } => send(&mut ws, *max_wait, lang),

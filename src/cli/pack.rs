@@ -35,7 +35,7 @@ pub fn machine_keys() -> Option<PathBuf> {
 }
 
 pub fn run(cmd: &PackCommand, lang: Lang) -> Run {
-    let config = super::folders()?.config.ok_or_else(|| {
+    let config = super::folders().config.ok_or_else(|| {
         Failure::new(
             "没有找到配置文件夹，请设置环境变量 SHEETBRIDGE_CONFIG_DIR。",
             "no config folder; set SHEETBRIDGE_CONFIG_DIR",

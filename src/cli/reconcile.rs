@@ -41,7 +41,7 @@ fn day(args: &ReconcileArgs) -> Result<String, Failure> {
 
 pub fn run(args: &ReconcileArgs, lang: Lang) -> Run {
     let date = day(args)?;
-    let folders = super::folders()?;
+    let folders = super::folders();
     // A target named is checked to exist (its reference is what the record keeps).
     let target = match &args.target {
         Some(t) => Some(folders.target(t)?.reference),

@@ -42,7 +42,7 @@ const PASSED_ON: &[&str] = &[
 ];
 
 pub fn run(cmd: &ScheduleCommand, lang: Lang) -> Run {
-    let s = Scheduler::for_user(super::folders()?.data);
+    let s = Scheduler::for_user(super::folders().data_dir()?.to_path_buf());
     match cmd {
         ScheduleCommand::Install {
             folder,

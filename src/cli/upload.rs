@@ -36,10 +36,10 @@ fn date(ms: i64) -> String {
 }
 
 pub fn run(args: &UploadArgs, lang: Lang) -> Run {
-    let folders = super::folders()?;
+    let folders = super::folders();
     let target = folders.target(&args.target)?;
     let mut ws = super::outbox::open(folders.clone(), lang)?;
-    let batch = super::load(Some(&folders), &args.file, &args.load, Some(&target), lang)?;
+    let batch = super::load(&folders, &args.file, &args.load, Some(&target), lang)?;
     let batch = &batch;
     super::print_summary(batch, lang, 5);
     let ready = batch

@@ -54,8 +54,8 @@ pub fn run(args: &WatchArgs, lang: Lang) -> Run {
     }
     let folder = std::path::absolute(&args.folder).unwrap_or_else(|_| args.folder.clone());
     super::warn_if_downloads(&folder, lang);
-    let folders = super::folders()?;
-    let data_dir = folders.data.clone();
+    let folders = super::folders();
+    let data_dir = folders.data_dir()?.to_path_buf();
     let mut workflow = open_workflow(folders, args)?;
     let journal = Journal::open(&data_dir)?;
     let mut watcher = Watcher::new(

@@ -7,12 +7,12 @@
 //! number: every text written is masked ([`crate::privacy::mask_numbers`]) once more, the settings lose
 //! their user and secret entries, and `credentials.toml` is never read.
 
-use super::Folders;
 use crate::issue::Lang;
 use crate::log::LogFile;
 use crate::message::{Localized, Text};
 use crate::privacy::mask_numbers as mask;
 use crate::upload::outbox::BatchRecord;
+use crate::workspace::Folders;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use zip::write::SimpleFileOptions;

@@ -308,7 +308,7 @@ mod tests {
     fn the_day_s_account_is_written_from_16_00() {
         let dir = tempfile::tempdir().unwrap();
         let folders = Folders {
-            data: dir.path().join("data"),
+            data: Some(dir.path().join("data")),
             config: None,
         };
         let ws = Workspace::open(folders, 7).unwrap();

@@ -145,14 +145,16 @@ impl Journal {
             detail: e.to_string(),
         };
         crate::privacy::create_private_dir(data_dir).map_err(|e| err(&io_message(&e)))?;
-        let conn = crate::db::open(&path, crate::db::Access::Write).map_err(|e| err(&e))?;
-        crate::db::retry(|| conn.pragma_update(None, "journal_mode", "WAL"))
+        let conn = crate::upload::db::open(&path, crate::upload::db::Access::Write)
+            .map_err(|e| err(&e))?;
+        crate::upload::db::retry(|| conn.pragma_update(None, "journal_mode", "WAL"))
             .map_err(|e| err(&e))?;
         conn.pragma_update(None, "synchronous", "FULL")
             .map_err(|e| err(&e))?;
-        crate::db::retry(|| conn.execute_batch(SCHEMA)).map_err(|e| err(&e))?;
-        crate::db::retry(|| add_column(&conn, "fetched", "cells")).map_err(|e| err(&e))?;
-        crate::db::retry(|| add_column(&conn, "handled", "waiting")).map_err(|e| err(&e))?;
+        crate::upload::db::retry(|| conn.execute_batch(SCHEMA)).map_err(|e| err(&e))?;
+        crate::upload::db::retry(|| add_column(&conn, "fetched", "cells")).map_err(|e| err(&e))?;
+        crate::upload::db::retry(|| add_column(&conn, "handled", "waiting"))
+            .map_err(|e| err(&e))?;
         Ok(Journal { conn, path })
     }
 

@@ -550,7 +550,7 @@ pub(crate) fn record(conn: &Connection, target: &Target, batch: &Batch) -> rusql
     let path = batch.source.path.to_string_lossy().into_owned();
     let name = field_index(batch, "name");
     let identity = target.identity();
-    let tx = crate::db::begin(conn)?;
+    let tx = crate::upload::db::begin(conn)?;
     {
         let mut upsert = tx.prepare(
             "INSERT INTO daily_samples (target, target_ref, barcode, id_hash, id_number_hash,
@@ -630,7 +630,7 @@ pub(crate) fn queued(
     let file = crate::paths::file_name(&batch.source.path);
     let today = chrono::Local::now().format("%Y-%m-%d").to_string();
     let identity = target.identity();
-    let tx = crate::db::begin(conn)?;
+    let tx = crate::upload::db::begin(conn)?;
     {
         let mut st = tx.prepare(
             "UPDATE daily_samples SET state = 'queued', batch_id = ?4,
@@ -664,7 +664,7 @@ pub(crate) fn mark_manual(
     let path = batch.source.path.to_string_lossy().into_owned();
     let name = field_index(batch, "name");
     let identity = target.identity();
-    let tx = crate::db::begin(conn)?;
+    let tx = crate::upload::db::begin(conn)?;
     {
         let mut sample = tx.prepare(
             "INSERT INTO daily_samples (target, target_ref, barcode, id_hash, id_number_hash,
@@ -731,7 +731,7 @@ pub struct PositiveConfirmed {
 /// Samples of a batch the platform has confirmed become 已确认 in the record (with the time);
 /// the positives among them not told before are returned, once each.
 pub(crate) fn settle_confirmed(conn: &Connection) -> rusqlite::Result<Vec<PositiveConfirmed>> {
-    let tx = crate::db::begin(conn)?;
+    let tx = crate::upload::db::begin(conn)?;
     tx.execute(
         "UPDATE daily_samples SET state = 'confirmed',
              confirmed_at = (SELECT b.confirmed_at FROM batches b WHERE b.id = batch_id)
@@ -1109,7 +1109,7 @@ fn read<T>(
         path: db_path.clone(),
         detail: e.to_string(),
     };
-    let conn = crate::db::open(&db_path, crate::db::Access::Read).map_err(err)?;
+    let conn = crate::upload::db::open(&db_path, crate::upload::db::Access::Read).map_err(err)?;
     if !has_table(&conn).map_err(err)? {
         return Ok(None);
     }

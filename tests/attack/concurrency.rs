@@ -128,9 +128,15 @@ fn many_openers_at_once_on_a_new_data_folder_never_find_it_locked() {
                 std::thread::spawn(move || -> Result<(), String> {
                     barrier.wait();
                     match i % 3 {
-                        0 => Workspace::open(Folders { data, config: None }, 30)
-                            .map(drop)
-                            .map_err(|e| e.to_string()),
+                        0 => Workspace::open(
+                            Folders {
+                                data: Some(data),
+                                config: None,
+                            },
+                            30,
+                        )
+                        .map(drop)
+                        .map_err(|e| e.to_string()),
                         1 => sheetbridge::unattended::journal::Journal::open(&data)
                             .map(drop)
                             .map_err(|e| e.to_string()),

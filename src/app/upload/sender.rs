@@ -38,7 +38,7 @@ pub(super) fn run(
     let Some(mut ws) = open(folders, keep_days, rx, tx, ctx) else {
         return;
     };
-    let data = ws.folders().data.clone();
+    let data = ws.data().to_path_buf();
     let keys = super::finder(ws.folders().config.clone());
     let mut hooks = WindowHooks::new(rx, tx, ctx, data.clone(), keys);
     hooks.records(&ws.batches());

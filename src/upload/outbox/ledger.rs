@@ -107,9 +107,9 @@ fn read_only(data_dir: &Path) -> Result<Option<Connection>, OutboxError> {
         path: db_path.clone(),
         detail: e.to_string(),
     };
-    let conn = crate::db::open(&db_path, crate::db::Access::Read).map_err(db)?;
+    let conn = crate::upload::db::open(&db_path, crate::upload::db::Access::Read).map_err(db)?;
     let version: u32 =
-        crate::db::retry(|| conn.pragma_query_value(None, "user_version", |r| r.get(0)))
+        crate::upload::db::retry(|| conn.pragma_query_value(None, "user_version", |r| r.get(0)))
             .map_err(db)?;
     // An older database is read after the next program that writes migrates it.
     Ok((version == SCHEMA_VERSION).then_some(conn))

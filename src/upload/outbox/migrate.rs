@@ -105,21 +105,23 @@ impl Outbox {
         let unreadable = |e: &dyn std::fmt::Display| OpenFailure::Unreadable(e.to_string());
         // A busy file is another program at work, not a broken database: never quarantined.
         let failed = |e: rusqlite::Error| {
-            if crate::db::is_busy(&e) {
+            if crate::upload::db::is_busy(&e) {
                 OpenFailure::Busy(e.to_string())
             } else {
                 OpenFailure::Unreadable(e.to_string())
             }
         };
         crate::privacy::ensure_private_file(db_path).map_err(|e| unreadable(&e))?;
-        let conn = crate::db::open(db_path, crate::db::Access::Write).map_err(failed)?;
-        let version: u32 =
-            crate::db::retry(|| conn.pragma_query_value(None, "user_version", |r| r.get(0)))
-                .map_err(failed)?;
+        let conn =
+            crate::upload::db::open(db_path, crate::upload::db::Access::Write).map_err(failed)?;
+        let version: u32 = crate::upload::db::retry(|| {
+            conn.pragma_query_value(None, "user_version", |r| r.get(0))
+        })
+        .map_err(failed)?;
         if version > SCHEMA_VERSION {
             return Err(OpenFailure::Newer(version));
         }
-        let tables: i64 = crate::db::retry(|| {
+        let tables: i64 = crate::upload::db::retry(|| {
             conn.query_row(
                 "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'batches'",
                 [],
@@ -139,13 +141,14 @@ impl Outbox {
             detail: e.to_string(),
         };
         // WAL with full syncs: a committed state change survives a crash or a power cut.
-        crate::db::retry(|| self.conn.pragma_update(None, "journal_mode", "WAL")).map_err(db)?;
+        crate::upload::db::retry(|| self.conn.pragma_update(None, "journal_mode", "WAL"))
+            .map_err(db)?;
         self.conn
             .pragma_update(None, "synchronous", "FULL")
             .map_err(db)?;
         // IMMEDIATE (every transaction is): two programs starting at once do not both create
         // or migrate.
-        let tx = crate::db::begin(&self.conn).map_err(db)?;
+        let tx = crate::upload::db::begin(&self.conn).map_err(db)?;
         let version: u32 = tx
             .pragma_query_value(None, "user_version", |r| r.get(0))
             .map_err(db)?;

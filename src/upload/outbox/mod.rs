@@ -261,9 +261,9 @@ pub fn read_batches(data_dir: &Path) -> Result<Option<Vec<BatchRecord>>, OutboxE
         path: db_path.clone(),
         detail: e.to_string(),
     };
-    let conn = crate::db::open(&db_path, crate::db::Access::Read).map_err(db)?;
+    let conn = crate::upload::db::open(&db_path, crate::upload::db::Access::Read).map_err(db)?;
     let version: u32 =
-        crate::db::retry(|| conn.pragma_query_value(None, "user_version", |r| r.get(0)))
+        crate::upload::db::retry(|| conn.pragma_query_value(None, "user_version", |r| r.get(0)))
             .map_err(db)?;
     let columns = if version < 2 {
         COLUMNS.replace(", source", ", NULL")
@@ -369,7 +369,7 @@ impl Outbox {
             let now = now_ms();
             let db = self.db();
             let result = (|| -> rusqlite::Result<bool> {
-                let tx = crate::db::begin(&self.conn)?;
+                let tx = crate::upload::db::begin(&self.conn)?;
                 let inserted = tx.execute(
                     &format!(
                         "INSERT OR IGNORE INTO batches ({COLUMNS}, target_key) VALUES
@@ -512,7 +512,7 @@ impl Outbox {
     pub fn confirm(&mut self, id: &str, accepted: Option<u64>) -> Result<(), OutboxError> {
         let db = self.db();
         let run = || -> rusqlite::Result<()> {
-            let tx = crate::db::begin(&self.conn)?;
+            let tx = crate::upload::db::begin(&self.conn)?;
             let now = now_ms();
             tx.execute(
                 "UPDATE batches SET state = 'confirmed', confirmed_at = ?2, accepted = ?3,
@@ -619,7 +619,7 @@ impl Outbox {
         self.decided(id)?;
         let db = self.db();
         let run = || -> rusqlite::Result<()> {
-            let tx = crate::db::begin(&self.conn)?;
+            let tx = crate::upload::db::begin(&self.conn)?;
             tx.execute("DELETE FROM batch_rows WHERE batch_id = ?1", params![id])?;
             tx.execute("DELETE FROM batches WHERE id = ?1", params![id])?;
             tx.commit()

@@ -6,7 +6,7 @@ use std::path::Path;
 fn open_in(dir: &Path) -> Result<(Outbox, Recovery), OutboxError> {
     crate::workspace::Workspace::open(
         crate::workspace::Folders {
-            data: dir.to_owned(),
+            data: Some(dir.to_owned()),
             config: None,
         },
         7,
