@@ -18,6 +18,7 @@ pub(super) enum Excel {
 }
 
 /// Why the rows of a sheet could not all be read.
+#[derive(Debug)]
 pub(super) enum RowError {
     /// Damaged (a short English reason from calamine).
     Corrupt(String),
@@ -254,7 +255,7 @@ fn keep(r: u32, c: u32, value: &Cell) -> Result<bool, RowError> {
 
 /// Groups a stream of `(row, col, cell)` into rows.
 #[derive(Default)]
-struct RowAssembler {
+pub(super) struct RowAssembler {
     row: Option<u32>,
     cells: Vec<Cell>,
 }
@@ -264,7 +265,7 @@ struct RowAssembler {
 pub(super) const MAX_COLS: u32 = 1024;
 
 impl RowAssembler {
-    fn push(
+    pub(super) fn push(
         &mut self,
         r: u32,
         c: u32,
@@ -290,7 +291,7 @@ impl RowAssembler {
         Ok(ControlFlow::Continue(()))
     }
 
-    fn finish(mut self, f: &mut dyn FnMut(u32, Vec<Cell>) -> ControlFlow<()>) {
+    pub(super) fn finish(mut self, f: &mut dyn FnMut(u32, Vec<Cell>) -> ControlFlow<()>) {
         if let Some(r) = self.row.take() {
             let _ = f(r, self.cells);
         }
@@ -354,7 +355,7 @@ fn from_data(d: &Data) -> Cell {
     }
 }
 
-fn date_cell(dt: &calamine::ExcelDateTime) -> Cell {
+pub(super) fn date_cell(dt: &calamine::ExcelDateTime) -> Cell {
     if dt.is_datetime() && dt.as_f64() < 1.0 {
         // A time of day without a date (`hh:mm`): as Excel shows it, not a day in 1899/1904.
         let secs = ((dt.as_f64() * 86_400.0).round() as u32).min(86_399);
@@ -386,7 +387,7 @@ fn round_to_second(d: chrono::NaiveDateTime) -> chrono::NaiveDateTime {
     }
 }
 
-fn iso_cell(s: &str) -> Cell {
+pub(super) fn iso_cell(s: &str) -> Cell {
     match crate::rules::datetime::parse_text(s) {
         Some(p) => Cell::Date(p.at),
         None => Cell::Text(s.to_owned()),
