@@ -4,6 +4,7 @@
 //! The format is found from the file's content, not its name. Rows are streamed to a callback
 //! so a 1,000,000-row sheet never has to sit in memory as a whole.
 
+mod cells;
 mod csv_file;
 mod error;
 mod excel;
@@ -256,15 +257,15 @@ impl Workbook {
     }
 }
 
-fn row_error(path: PathBuf, e: excel::RowError) -> ReadError {
+fn row_error(path: PathBuf, e: cells::RowError) -> ReadError {
     match e {
-        excel::RowError::Corrupt(detail) => ReadError::Corrupt { path, detail },
-        excel::RowError::TooWide { column } => ReadError::TooWide {
+        cells::RowError::Corrupt(detail) => ReadError::Corrupt { path, detail },
+        cells::RowError::TooWide { column } => ReadError::TooWide {
             path,
             column,
-            max: excel::MAX_COLS,
+            max: cells::MAX_COLS,
         },
-        excel::RowError::Limit(limit) => ReadError::Limit { path, limit },
+        cells::RowError::Limit(limit) => ReadError::Limit { path, limit },
     }
 }
 

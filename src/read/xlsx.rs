@@ -14,7 +14,7 @@
 //! passed over.
 // Over 600 lines: the tokenizer, the workbook's small parts and the cell reader are one reader.
 
-use super::excel::{RowAssembler, RowError, date_cell, iso_cell};
+use super::cells::{RowAssembler, RowError, date_cell, iso_cell};
 use super::limits::{self, Limit, Place, ZipProblem};
 use super::{Cell, Merge};
 use std::fs::File;
@@ -1091,20 +1091,24 @@ impl<R: Read> SheetReader<'_, R> {
                     name: b"v", empty, ..
                 } => {
                     self.text.clear();
-                    while !empty {
-                        match self.tok.next()? {
-                            Some(Token::Text(raw)) => push_text(raw, &mut self.text),
-                            Some(Token::CData(raw)) => {
-                                self.text.push_str(&String::from_utf8_lossy(raw));
+                    if !empty {
+                        loop {
+                            match self.tok.next()? {
+                                Some(Token::Text(raw)) => push_text(raw, &mut self.text),
+                                Some(Token::CData(raw)) => {
+                                    self.text.push_str(&String::from_utf8_lossy(raw));
+                                }
+                                Some(Token::End { name: b"v" }) => break,
+                                Some(_) => {}
+                                None => {
+                                    return Err(RowError::Corrupt(
+                                        "the sheet ends inside <v>".into(),
+                                    ));
+                                }
                             }
-                            Some(Token::End { name: b"v" }) => break,
-                            Some(_) => {}
-                            None => {
-                                return Err(RowError::Corrupt("the sheet ends inside <v>".into()));
+                            if self.text.len() > limits::MAX_CELL_BYTES {
+                                return Err(self.tok.too_long());
                             }
-                        }
-                        if self.text.len() > limits::MAX_CELL_BYTES {
-                            return Err(self.tok.too_long());
                         }
                     }
                     if typ != CellType::Inline {
