@@ -1344,4 +1344,86 @@ mod tests {
         assert_eq!(cell_ref("AB12"), Some((11, 27)));
         assert_eq!(cell_ref("A0"), None);
     }
+
+    /// Random workbooks (text of any character, entities, control characters, numbers, dates,
+    /// times, booleans, blanks, shared strings and rich text as rust_xlsxwriter writes them):
+    /// our reader gives exactly the rows calamine gives.
+    #[test]
+    fn random_workbooks_read_as_calamine_reads_them() {
+        use rust_xlsxwriter::{Format, Workbook};
+        let dir = tempfile::tempdir().unwrap();
+        let mut rng = fastrand::Rng::with_seed(22);
+        let date = Format::new().set_num_format("yyyy-mm-dd hh:mm:ss");
+        let time = Format::new().set_num_format("hh:mm");
+        let money = Format::new().set_num_format("0.00");
+        for round in 0..12 {
+            let path = dir.path().join(format!("r{round}.xlsx"));
+            let mut wb = Workbook::new();
+            let ws = wb.add_worksheet();
+            for r in 0..40u32 {
+                for c in 0..6u16 {
+                    match rng.u8(0..8) {
+                        0 => {
+                            let len = rng.usize(0..12);
+                            let text: String = (0..len)
+                                .map(|_| match rng.u8(0..4) {
+                                    0 => char::from(rng.u8(0..32)),
+                                    1 => ['&', '<', '>', '"', '\'', '_', 'x'][rng.usize(0..7)],
+                                    2 => rng.char('\u{4e00}'..'\u{9fff}'),
+                                    _ => rng.alphanumeric(),
+                                })
+                                .collect();
+                            ws.write_string(r, c, &text).unwrap();
+                        }
+                        1 => {
+                            ws.write_number(r, c, rng.f64() * 1e6 - 5e5).unwrap();
+                        }
+                        2 => {
+                            ws.write_number_with_format(r, c, 45000.0 + rng.f64() * 900.0, &date)
+                                .unwrap();
+                        }
+                        3 => {
+                            ws.write_number_with_format(r, c, rng.f64(), &time).unwrap();
+                        }
+                        4 => {
+                            ws.write_number_with_format(r, c, rng.f64() * 100.0, &money)
+                                .unwrap();
+                        }
+                        5 => {
+                            ws.write_boolean(r, c, rng.bool()).unwrap();
+                        }
+                        6 => {
+                            ws.write_blank(r, c, &money).unwrap();
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            if round % 3 == 0 {
+                ws.merge_range(41, 0, 43, 1, "merged", &Format::new())
+                    .unwrap();
+            }
+            wb.save(&path).unwrap();
+
+            let collect = |f: &mut dyn FnMut(&mut dyn FnMut(u32, Vec<Cell>) -> ControlFlow<()>)| {
+                let mut rows = Vec::new();
+                f(&mut |r, c| {
+                    rows.push((r, c));
+                    ControlFlow::Continue(())
+                });
+                rows
+            };
+            let mut ours = Xlsx::open(&path).ok().flatten().unwrap();
+            let mut theirs = super::super::excel::Excel::open_zip(&path, "xlsx")
+                .ok()
+                .unwrap();
+            let sheet = ours.sheet_names()[0].clone();
+            assert_eq!(theirs.sheet_names(), ours.sheet_names());
+            let a = collect(&mut |f| ours.for_each_row(&sheet, f).unwrap());
+            let b = collect(&mut |f| theirs.for_each_row(&sheet, f).ok().unwrap());
+            assert_eq!(a, b, "round {round}");
+            let m = ours.merges(&sheet).unwrap();
+            assert_eq!(m, theirs.merges(&sheet).ok().unwrap(), "round {round}");
+        }
+    }
 }
