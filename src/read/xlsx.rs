@@ -1405,22 +1405,25 @@ mod tests {
             }
             wb.save(&path).unwrap();
 
-            let collect = |f: &mut dyn FnMut(&mut dyn FnMut(u32, Vec<Cell>) -> ControlFlow<()>)| {
-                let mut rows = Vec::new();
-                f(&mut |r, c| {
-                    rows.push((r, c));
-                    ControlFlow::Continue(())
-                });
-                rows
-            };
             let mut ours = Xlsx::open(&path).ok().flatten().unwrap();
             let mut theirs = super::super::excel::Excel::open_zip(&path, "xlsx")
                 .ok()
                 .unwrap();
             let sheet = ours.sheet_names()[0].clone();
             assert_eq!(theirs.sheet_names(), ours.sheet_names());
-            let a = collect(&mut |f| ours.for_each_row(&sheet, f).unwrap());
-            let b = collect(&mut |f| theirs.for_each_row(&sheet, f).ok().unwrap());
+            let (mut a, mut b) = (Vec::new(), Vec::new());
+            ours.for_each_row(&sheet, &mut |r, c| {
+                a.push((r, c));
+                ControlFlow::Continue(())
+            })
+            .unwrap();
+            theirs
+                .for_each_row(&sheet, &mut |r, c| {
+                    b.push((r, c));
+                    ControlFlow::Continue(())
+                })
+                .ok()
+                .unwrap();
             assert_eq!(a, b, "round {round}");
             let m = ours.merges(&sheet).unwrap();
             assert_eq!(m, theirs.merges(&sheet).ok().unwrap(), "round {round}");
