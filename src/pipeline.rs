@@ -195,7 +195,7 @@ fn log_opened(path: &Path, result: &Result<Batch, LoadError>) {
     }
 }
 
-// Long: the reader thread, the merge scan and the checker run in one scope; their results are joined here.
+// Long: the reader thread and the checker run in one scope; their results are joined here.
 fn load_unlogged(
     path: &Path,
     profiles: &Profiles,
@@ -216,18 +216,9 @@ fn load_unlogged(
     };
     let hint = wb.row_count_hint(&sheet).map(u64::from);
     let date_1904 = wb.date_1904();
-    // Merged blocks of an .xlsx are found beside the cell reader (see read::fast_xlsx_merges);
-    // the other formats have them at hand already.
-    let is_xlsx = wb.format() == crate::read::Format::Xlsx;
-    let early_merges = if is_xlsx {
-        None
-    } else {
-        Some(wb.merges(&sheet)?)
-    };
-
-    let (batch, merges) = std::thread::scope(|scope| {
-        let merge_scan =
-            is_xlsx.then(|| scope.spawn(|| crate::read::fast_xlsx_merges(path, &sheet)));
+    // The merged blocks are asked for after the rows: an .xlsx finds them in the same pass as
+    // its cells (read::xlsx); the other formats have them at hand already.
+    let batch = std::thread::scope(|scope| {
         let (tx, rx) = sync_channel::<Vec<(u32, Vec<Cell>)>>(8);
         let sheet_name = sheet.clone();
         let wb_ref = &mut wb;
@@ -264,22 +255,16 @@ fn load_unlogged(
                 detail: "reader thread panicked".into(),
             })
         });
-        let merges = merge_scan.and_then(|h| h.join().ok().flatten());
         // A read error wins: a batch built from part of a file would lose rows silently.
-        let batch = match (read, result) {
+        match (read, result) {
             (Err(e), Ok(_)) | (Err(e), Err(LoadError::Empty { .. } | LoadError::NoMatch(_))) => {
                 Err(e.into())
             }
             (_, r) => r,
-        };
-        (batch, merges)
+        }
     });
     let mut batch = batch?;
-    let merges = match (early_merges, merges) {
-        (Some(m), _) | (None, Some(m)) => m,
-        // The fast scan could not follow this workbook's layout: ask calamine.
-        (None, None) => wb.merges(&sheet)?,
-    };
+    let merges = wb.merges(&sheet)?;
     let header_index = batch.source.header_row - 1;
     batch.source.merges = merges
         .into_iter()

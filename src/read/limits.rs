@@ -155,10 +155,19 @@ pub(super) enum ZipProblem {
 /// Scans every part of a zip container (see the module comment).
 pub(super) fn check_zip(path: &Path) -> Result<(), ZipProblem> {
     let file = std::fs::File::open(path).map_err(|e| ZipProblem::Corrupt(e.to_string()))?;
-    let mut zip = zip::ZipArchive::new(std::io::BufReader::new(file))
+    let zip = zip::ZipArchive::new(std::io::BufReader::new(file))
         .map_err(|e| ZipProblem::Corrupt(e.to_string()))?;
+    check_zip_except(zip, &|_| false)
+}
+
+/// Scans every part of a zip container but those `skip` names: the parts a reader of our own
+/// reads with the same limits kept while it reads (`read::xlsx`).
+pub(super) fn check_zip_except<R: Read + std::io::Seek>(
+    mut zip: zip::ZipArchive<R>,
+    skip: &dyn Fn(&str) -> bool,
+) -> Result<(), ZipProblem> {
     for i in 0..zip.len() {
-        let mut entry = zip
+        let entry = zip
             .by_index(i)
             .map_err(|e| ZipProblem::Corrupt(e.to_string()))?;
         if entry.is_dir() {
@@ -168,48 +177,102 @@ pub(super) fn check_zip(path: &Path) -> Result<(), ZipProblem> {
             .name()
             .map(|n| n.into_owned())
             .map_err(|e| ZipProblem::Corrupt(e.to_string()))?;
+        if skip(&name) {
+            continue;
+        }
         let lower = name.to_ascii_lowercase();
         let limit = if lower.contains("sharedstrings") {
             MAX_SHARED_STRINGS_BYTES
         } else {
             MAX_PART_BYTES
         };
-        if entry.size() > limit {
-            return Err(ZipProblem::Limit(Limit::Size { part: name, limit }));
-        }
-        let expected_crc = entry.crc32();
-        let mut scan = if lower.ends_with(".bin") {
-            Scanner::Binary(BinScan::new(&name))
-        } else if lower.ends_with(".xml") || lower.ends_with(".rels") || lower.ends_with(".vml") {
-            Scanner::Xml(Box::new(XmlScan::new(&name)))
-        } else {
-            Scanner::None
-        };
-        let mut hasher = crc32fast::Hasher::new();
-        let mut buf = vec![0u8; 64 * 1024];
-        let mut total = 0u64;
-        loop {
-            let n = match entry.read(&mut buf) {
-                Ok(0) => break,
-                Ok(n) => n,
-                Err(e) => return Err(ZipProblem::Corrupt(format!("{name}: {e}"))),
-            };
-            total += n as u64;
-            if total > limit {
-                return Err(ZipProblem::Limit(Limit::Size { part: name, limit }));
-            }
-            hasher.update(&buf[..n]);
-            match &mut scan {
-                Scanner::Xml(s) => s.feed(&buf[..n]).map_err(ZipProblem::Limit)?,
-                Scanner::Binary(s) => s.feed(&buf[..n]).map_err(ZipProblem::Limit)?,
-                Scanner::None => {}
-            }
-        }
-        if hasher.finalize() != expected_crc {
-            return Err(ZipProblem::Corrupt(format!("{name}: CRC mismatch")));
-        }
+        scan_entry(entry, &name, limit, None)?;
     }
     Ok(())
+}
+
+/// Inflates part `name` whole, checked as [`check_zip`] checks it, and no bigger than `limit`.
+pub(super) fn read_part<R: Read + std::io::Seek>(
+    zip: &mut zip::ZipArchive<R>,
+    name: &str,
+    limit: u64,
+) -> Result<Vec<u8>, ZipProblem> {
+    let entry = zip
+        .by_name(name)
+        .map_err(|e| ZipProblem::Corrupt(format!("{name}: {e}")))?;
+    let mut out = Vec::new();
+    scan_entry(entry, name, limit, Some(&mut out))?;
+    Ok(out)
+}
+
+/// Inflates one entry in a fixed buffer, checking its real size, its CRC and its XML (or
+/// `.xlsb` records); keeps the bytes in `keep` when given.
+fn scan_entry(
+    mut entry: impl Read + ZipEntry,
+    name: &str,
+    limit: u64,
+    mut keep: Option<&mut Vec<u8>>,
+) -> Result<(), ZipProblem> {
+    let lower = name.to_ascii_lowercase();
+    if entry.declared_size() > limit {
+        return Err(ZipProblem::Limit(Limit::Size {
+            part: name.to_owned(),
+            limit,
+        }));
+    }
+    let expected_crc = entry.declared_crc();
+    let mut scan = if lower.ends_with(".bin") {
+        Scanner::Binary(BinScan::new(name))
+    } else if lower.ends_with(".xml") || lower.ends_with(".rels") || lower.ends_with(".vml") {
+        Scanner::Xml(Box::new(XmlScan::new(name)))
+    } else {
+        Scanner::None
+    };
+    let mut hasher = crc32fast::Hasher::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut total = 0u64;
+    loop {
+        let n = match entry.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) => return Err(ZipProblem::Corrupt(format!("{name}: {e}"))),
+        };
+        total += n as u64;
+        if total > limit {
+            return Err(ZipProblem::Limit(Limit::Size {
+                part: name.to_owned(),
+                limit,
+            }));
+        }
+        hasher.update(&buf[..n]);
+        match &mut scan {
+            Scanner::Xml(s) => s.feed(&buf[..n]).map_err(ZipProblem::Limit)?,
+            Scanner::Binary(s) => s.feed(&buf[..n]).map_err(ZipProblem::Limit)?,
+            Scanner::None => {}
+        }
+        if let Some(out) = keep.as_deref_mut() {
+            out.extend_from_slice(&buf[..n]);
+        }
+    }
+    if hasher.finalize() != expected_crc {
+        return Err(ZipProblem::Corrupt(format!("{name}: CRC mismatch")));
+    }
+    Ok(())
+}
+
+/// What [`scan_entry`] needs of a zip entry besides its bytes.
+trait ZipEntry {
+    fn declared_size(&self) -> u64;
+    fn declared_crc(&self) -> u32;
+}
+
+impl<R: Read> ZipEntry for zip::read::ZipFile<'_, R> {
+    fn declared_size(&self) -> u64 {
+        self.size()
+    }
+    fn declared_crc(&self) -> u32 {
+        self.crc32()
+    }
 }
 
 enum Scanner {

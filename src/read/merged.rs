@@ -106,7 +106,7 @@ fn read_entry<R: Read + std::io::Seek>(
     Ok(buf)
 }
 
-fn attr(e: &quick_xml::events::BytesStart<'_>, local: &str) -> Option<String> {
+pub(super) fn attr(e: &quick_xml::events::BytesStart<'_>, local: &str) -> Option<String> {
     let a = e
         .attributes()
         .flatten()
@@ -147,6 +147,19 @@ fn rel_target(rels: &[u8], id: &str) -> Option<String> {
     for_each_element(rels, |e| {
         if e.local_name().into_inner() == "Relationship" && attr(e, "Id").as_deref() == Some(id) {
             found = attr(e, "Target");
+            return true;
+        }
+        false
+    });
+    found
+}
+
+/// The target and the type of relationship `id`.
+pub(super) fn rel_target_and_type(rels: &[u8], id: &str) -> Option<(String, String)> {
+    let mut found = None;
+    for_each_element(rels, |e| {
+        if e.local_name().into_inner() == "Relationship" && attr(e, "Id").as_deref() == Some(id) {
+            found = attr(e, "Target").map(|t| (t, attr(e, "Type").unwrap_or_default()));
             return true;
         }
         false
@@ -209,7 +222,7 @@ fn parse_merge_cells(tail: &[u8]) -> Vec<Merge> {
 }
 
 /// `B3:C10` to a 0-based merge.
-fn parse_range(s: &str) -> Option<Merge> {
+pub(super) fn parse_range(s: &str) -> Option<Merge> {
     let (a, b) = s.split_once(':')?;
     let (r1, c1) = parse_cell(a)?;
     let (r2, c2) = parse_cell(b)?;

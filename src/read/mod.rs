@@ -4,6 +4,7 @@
 //! The format is found from the file's content, not its name. Rows are streamed to a callback
 //! so a 1,000,000-row sheet never has to sit in memory as a whole.
 
+mod cells;
 mod csv_file;
 mod error;
 mod excel;
@@ -14,6 +15,7 @@ mod ods_scan;
 mod open;
 mod spreadsheetml;
 mod xls_scan;
+mod xlsx;
 
 use chrono::NaiveDateTime;
 use std::fmt;
@@ -126,6 +128,8 @@ pub struct Workbook {
 }
 
 enum Inner {
+    /// `.xlsx` through our own one-pass reader (`read::xlsx`).
+    Xlsx(Box<xlsx::Xlsx>),
     Excel(Box<excel::Excel>),
     Csv(csv_file::CsvSheet),
     Memory(Vec<MemorySheet>),
@@ -151,6 +155,7 @@ impl Workbook {
     /// Sheet names in workbook order (visible worksheets only).
     pub fn sheet_names(&self) -> Vec<String> {
         match &self.inner {
+            Inner::Xlsx(x) => x.sheet_names(),
             Inner::Excel(e) => e.sheet_names(),
             Inner::Csv(s) => vec![s.name.clone()],
             Inner::Memory(sheets) => sheets.iter().map(|s| s.name.clone()).collect(),
@@ -162,6 +167,7 @@ impl Workbook {
     /// already; this is for numbers without a date format.
     pub fn date_1904(&self) -> bool {
         match &self.inner {
+            Inner::Xlsx(x) => x.date_1904(),
             Inner::Excel(e) => e.date_1904(),
             Inner::Csv(_) | Inner::Memory(_) => false,
         }
@@ -170,6 +176,7 @@ impl Workbook {
     /// The last row index of a sheet, when the format tells it cheaply (for progress).
     pub fn row_count_hint(&mut self, sheet: &str) -> Option<u32> {
         match &mut self.inner {
+            Inner::Xlsx(x) => x.row_count_hint(sheet),
             Inner::Excel(e) => e.row_count_hint(sheet),
             Inner::Csv(s) => Some(s.line_count()),
             Inner::Memory(sheets) => sheets
@@ -189,15 +196,8 @@ impl Workbook {
         self.check_sheet(sheet)?;
         let path = self.path.clone();
         match &mut self.inner {
-            Inner::Excel(e) => e.for_each_row(sheet, f).map_err(|e| match e {
-                excel::RowError::Corrupt(detail) => ReadError::Corrupt { path, detail },
-                excel::RowError::TooWide { column } => ReadError::TooWide {
-                    path,
-                    column,
-                    max: excel::MAX_COLS,
-                },
-                excel::RowError::Limit(limit) => ReadError::Limit { path, limit },
-            }),
+            Inner::Xlsx(x) => x.for_each_row(sheet, f).map_err(|e| row_error(path, e)),
+            Inner::Excel(e) => e.for_each_row(sheet, f).map_err(|e| row_error(path, e)),
             Inner::Csv(s) => s.for_each_row(&path, f),
             Inner::Memory(sheets) => {
                 if let Some(s) = sheets.iter().find(|s| s.name == sheet) {
@@ -212,9 +212,14 @@ impl Workbook {
         }
     }
 
-    /// The merged blocks of a sheet.
+    /// The merged blocks of a sheet. For an `.xlsx` read to the end they were found in the
+    /// same pass as its cells.
     pub fn merges(&mut self, sheet: &str) -> Result<Vec<Merge>, ReadError> {
         self.check_sheet(sheet)?;
+        if let Inner::Xlsx(x) = &mut self.inner {
+            let path = self.path.clone();
+            return x.merges(sheet).map_err(|e| row_error(path, e));
+        }
         if self.format == Format::Xlsx
             && let Some(m) = fast_xlsx_merges(&self.path, sheet)
         {
@@ -229,7 +234,7 @@ impl Workbook {
             Inner::Excel(e) => e
                 .merges(sheet)
                 .map_err(|detail| ReadError::Corrupt { path, detail }),
-            Inner::Csv(_) => Ok(Vec::new()),
+            Inner::Csv(_) | Inner::Xlsx(_) => Ok(Vec::new()),
             Inner::Memory(sheets) => Ok(sheets
                 .iter()
                 .find(|s| s.name == sheet)
@@ -249,6 +254,18 @@ impl Workbook {
                 available: names.join("、"),
             })
         }
+    }
+}
+
+fn row_error(path: PathBuf, e: cells::RowError) -> ReadError {
+    match e {
+        cells::RowError::Corrupt(detail) => ReadError::Corrupt { path, detail },
+        cells::RowError::TooWide { column } => ReadError::TooWide {
+            path,
+            column,
+            max: cells::MAX_COLS,
+        },
+        cells::RowError::Limit(limit) => ReadError::Limit { path, limit },
     }
 }
 

@@ -4,7 +4,7 @@
 
 use super::{
     Format, Inner, ReadError, Workbook, csv_file, decode_text, excel, html, io_message, is_utf16,
-    limits, ods_scan, spreadsheetml, xls_scan,
+    limits, ods_scan, spreadsheetml, xls_scan, xlsx,
 };
 use std::io::Read;
 use std::path::Path;
@@ -55,10 +55,18 @@ impl Workbook {
 /// `.xlsx`, `.xlsm`, `.xlsb`, `.ods`: every part is inflated and checked before calamine sees
 /// it (see read::limits).
 fn open_zip(path: &Path, ext: &str) -> Result<(Format, Inner), ReadError> {
-    limits::check_zip(path).map_err(|e| match e {
+    let refused = |e| match e {
         limits::ZipProblem::Limit(limit) => over(path)(limit),
         limits::ZipProblem::Corrupt(detail) => corrupt(path)(detail),
-    })?;
+    };
+    // The usual .xlsx: our own reader, which keeps the limits while it reads the sheets.
+    if ext != "xlsb"
+        && ext != "ods"
+        && let Some(x) = xlsx::Xlsx::open(path).map_err(refused)?
+    {
+        return Ok((Format::Xlsx, Inner::Xlsx(Box::new(x))));
+    }
+    limits::check_zip(path).map_err(refused)?;
     // An .ods's repeat attributes multiply cells before calamine gives any back.
     ods_scan::check(path).map_err(over(path))?;
     let excel = excel::Excel::open_zip(path, ext).map_err(|e| match e {
@@ -98,23 +106,44 @@ fn open_cfb(path: &Path, ext: &str, size: u64) -> Result<(Format, Inner), ReadEr
     }
 }
 
-/// Text formats: the whole file is read and looked at.
+/// A text file larger than this is looked at by its beginning, and a CSV streamed from disk
+/// (`CsvSheet::streamed`) rather than held.
+const STREAM_FROM: u64 = 8 << 20;
+
+/// Text formats: the file (or, when large, its first [`STREAM_FROM`] bytes) is read and looked
+/// at.
+// Long: one decision over the text's beginning, each format's branch a few lines.
 fn open_text(path: &Path, size: u64) -> Result<(Format, Inner), ReadError> {
     if size > limits::MAX_TEXT_BYTES {
         return Err(too_big(path, limits::MAX_TEXT_BYTES));
     }
-    let bytes = std::fs::read(path).map_err(|e| unreadable(path, &e))?;
+    let whole = size <= STREAM_FROM;
+    let bytes = if whole {
+        std::fs::read(path)
+    } else {
+        std::fs::File::open(path).and_then(|f| {
+            let mut head = Vec::new();
+            f.take(STREAM_FROM).read_to_end(&mut head).map(|_| head)
+        })
+    }
+    .map_err(|e| unreadable(path, &e))?;
     let sniff = &bytes[..bytes.len().min(4096)];
     if sniff.contains(&0) && !is_utf16(sniff) {
         return Err(not_spreadsheet(path));
     }
-    let text = decode_text(&bytes);
+    let mut text = decode_text(&bytes);
     drop(bytes);
-    if text.trim_start_matches('\u{feff}').trim().is_empty() {
+    if text.trim_start_matches('\u{feff}').trim().is_empty() && whole {
         return Err(ReadError::Empty {
             path: path.to_owned(),
         });
     }
+    let read_whole = |text: &mut String| -> Result<(), ReadError> {
+        if !whole {
+            *text = decode_text(&std::fs::read(path).map_err(|e| unreadable(path, &e))?);
+        }
+        Ok(())
+    };
     let start = text.trim_start_matches('\u{feff}').trim_start();
     let lower_head: String = start
         .chars()
@@ -126,6 +155,7 @@ fn open_text(path: &Path, size: u64) -> Result<(Format, Inner), ReadError> {
             || lower_head.contains("progid=\"excel.sheet\""))
         && lower_head.contains("<workbook")
     {
+        read_whole(&mut text)?;
         let mut scan = limits::XmlScan::new("");
         scan.feed(text.as_bytes()).map_err(over(path))?;
         let sheets = spreadsheetml::parse(&text).map_err(corrupt(path))?;
@@ -138,6 +168,7 @@ fn open_text(path: &Path, size: u64) -> Result<(Format, Inner), ReadError> {
         if size > limits::MAX_HTML_BYTES {
             return Err(too_big(path, limits::MAX_HTML_BYTES));
         }
+        read_whole(&mut text)?;
         html::check_limits(&text).map_err(over(path))?;
         let sheets = html::parse(&text);
         if sheets.is_empty() {
@@ -150,7 +181,11 @@ fn open_text(path: &Path, size: u64) -> Result<(Format, Inner), ReadError> {
     {
         Err(not_spreadsheet(path))
     } else {
-        let sheet = csv_file::CsvSheet::new(text, path);
+        let sheet = if whole {
+            csv_file::CsvSheet::new(text, path)
+        } else {
+            csv_file::CsvSheet::streamed(path, &text).map_err(|e| unreadable(path, &e))?
+        };
         if !sheet.looks_like_table() {
             return Err(not_spreadsheet(path));
         }
