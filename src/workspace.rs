@@ -273,10 +273,33 @@ impl Workspace {
     /// every row in the day's record. Positive rows (阳性, 待复核) go first, in batches of their
     /// own, so that they are sent ahead of every other batch (daily.md, "Positives first").
     pub fn queue(&mut self, target: &Target, batch: &Batch) -> Result<Vec<Queued>, OutboxError> {
+        self.queue_rows(target, batch, false)
+    }
+
+    /// Queues only the file's positive ready rows, in their batches of their own (the same as
+    /// [`Workspace::queue`] makes, so queueing the whole file later finds them queued): the
+    /// window's "先上报阳性结果", offered as soon as the file is checked (daily.md).
+    pub fn queue_positives(
+        &mut self,
+        target: &Target,
+        batch: &Batch,
+    ) -> Result<Vec<Queued>, OutboxError> {
+        self.queue_rows(target, batch, true)
+    }
+
+    fn queue_rows(
+        &mut self,
+        target: &Target,
+        batch: &Batch,
+        positives_only: bool,
+    ) -> Result<Vec<Queued>, OutboxError> {
         self.record(target, batch)?;
-        let (positive, other): (Vec<usize>, Vec<usize>) = batch
+        let (positive, mut other): (Vec<usize>, Vec<usize>) = batch
             .rows_with(RowStatus::Ready)
             .partition(|&i| daily::is_positive(batch, i));
+        if positives_only {
+            other.clear();
+        }
         let source = crate::paths::file_name(&batch.source.path);
         let mut queued = Vec::new();
         let mut chunks: Vec<(String, Vec<usize>)> = Vec::new();

@@ -4,7 +4,6 @@
 
 use super::Session;
 use super::{Cmd, Msg, Unattended, WatchSetup};
-use crate::batch::RowStatus;
 use crate::credentials::Finder;
 use crate::message::Localized;
 use crate::unattended::handle::{ConvertOptions, Workflow};
@@ -80,8 +79,17 @@ fn open(
             let _ = tx.send(Msg::Failed(zh, en));
             ctx.request_repaint();
             while let Ok(cmd) = rx.recv() {
-                if let Cmd::Queue { batch, reply, .. } = cmd {
-                    let _ = reply.send((batch, Err(e.pair())));
+                match cmd {
+                    Cmd::Queue { batch, reply, .. } => {
+                        let _ = reply.send((batch, Err(e.pair())));
+                    }
+                    Cmd::MarkUploaded { batch, reply, .. } => {
+                        let _ = reply.send((batch, Err(e.pair())));
+                    }
+                    Cmd::Record { batch, reply, .. } => {
+                        let _ = reply.send(batch);
+                    }
+                    _ => {}
                 }
             }
             return None;
@@ -114,6 +122,8 @@ fn send_runs(
 ) -> Workspace {
     let tx = hooks.tx;
     loop {
+        // Queueing, recording, marking: on the workspace, between send runs.
+        hooks.do_work(&mut ws);
         let mut new_work = false;
         if std::mem::take(&mut hooks.pass_due) {
             let data = hooks.data.clone();
@@ -222,6 +232,8 @@ struct WindowHooks<'a> {
     anew: bool,
     /// The data folder.
     data: PathBuf,
+    /// Commands that need the workspace, done between send runs (`do_work`).
+    work: Vec<Cmd>,
 }
 
 impl<'a> WindowHooks<'a> {
@@ -251,6 +263,7 @@ impl<'a> WindowHooks<'a> {
             in_run: false,
             anew: false,
             data,
+            work: Vec::new(),
         }
     }
     /// After a pass was asked for: a send run in progress stops for it and resumes after it
@@ -382,6 +395,65 @@ impl<'a> WindowHooks<'a> {
         self.report(data);
     }
 
+    /// The work asked for that needs the workspace: queueing (the day's record first,
+    /// positives in batches of their own), recording a checked file, marking rows uploaded by
+    /// hand. Each answer goes back to the job waiting for it.
+    fn do_work(&mut self, ws: &mut Workspace) {
+        if self.work.is_empty() {
+            return;
+        }
+        for cmd in std::mem::take(&mut self.work) {
+            match cmd {
+                Cmd::Queue {
+                    batch,
+                    target,
+                    positives_only,
+                    reply,
+                } => {
+                    let queued = if positives_only {
+                        ws.queue_positives(&target, &batch)
+                    } else {
+                        ws.queue(&target, &batch)
+                    };
+                    let result = queued
+                        .map(|queued| {
+                            let new = queued
+                                .iter()
+                                .filter(|q| matches!(q, crate::upload::outbox::Queued::New { .. }))
+                                .count();
+                            let ids: Vec<String> =
+                                queued.iter().map(|q| q.id().to_owned()).collect();
+                            let _ = ws.outbox().due_now(&ids);
+                            (new, queued.len() - new)
+                        })
+                        .map_err(|e| e.pair());
+                    let _ = reply.send((batch, result));
+                }
+                Cmd::Record {
+                    batch,
+                    target,
+                    reply,
+                } => {
+                    // The record is the day's account: a failure is logged, the clerk goes on.
+                    if let Err(e) = ws.record(&target, &batch) {
+                        crate::log::event::error(&e.english());
+                    }
+                    let _ = reply.send(batch);
+                }
+                Cmd::MarkUploaded {
+                    batch,
+                    target,
+                    reply,
+                } => {
+                    let result = ws.mark_uploaded(&target, &batch).map_err(|e| e.pair());
+                    let _ = reply.send((batch, result));
+                }
+                _ => {}
+            }
+        }
+        self.records(ws.outbox());
+    }
+
     fn records(&self, outbox: &Outbox) {
         if let Ok(records) = outbox.list() {
             let _ = self.tx.send(Msg::Records(records));
@@ -406,27 +478,21 @@ impl<'a> WindowHooks<'a> {
                 Flow::Stop
             }
             Cmd::Now => Flow::Now,
-            Cmd::Queue {
-                batch,
-                target,
-                reply,
-            } => {
-                let rows: Vec<usize> = batch.rows_with(RowStatus::Ready).collect();
-                let source = crate::paths::file_name(&batch.source.path);
-                let result = outbox
-                    .queue(&target, &batch, &rows, &source)
-                    .map(|queued| {
-                        let new = queued
-                            .iter()
-                            .filter(|q| matches!(q, crate::upload::outbox::Queued::New { .. }))
-                            .count();
-                        let ids: Vec<String> = queued.iter().map(|q| q.id().to_owned()).collect();
-                        let _ = outbox.due_now(&ids);
-                        (new, queued.len() - new)
-                    })
-                    .map_err(|e| e.pair());
-                let _ = reply.send((batch, result));
-                Flow::Now
+            cmd @ (Cmd::Queue { .. } | Cmd::Record { .. } | Cmd::MarkUploaded { .. }) => {
+                // Done on the workspace (`do_work`), whose queue records the day's record and
+                // puts positives first: a send run stops for it and goes on after.
+                let sends = matches!(cmd, Cmd::Queue { .. });
+                self.work.push(cmd);
+                if self.in_run {
+                    if self.creds.is_none() {
+                        self.creds = self.known.clone();
+                    }
+                    Flow::Stop
+                } else if sends {
+                    Flow::Now
+                } else {
+                    Flow::Continue
+                }
             }
             Cmd::Retry(id) => {
                 if let Err(e) = outbox.retry(&id) {

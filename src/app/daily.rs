@@ -1,0 +1,659 @@
+//! 今日对账 (daily.md) in the window: the day's account on the start screen (the counts per
+//! state as buttons that filter the list, positives on top and in red, each sample a click
+//! away from its file at its row or from its batch, the day by hour as a bar chart), the
+//! "阳性 N 人未上报" bar above every screen and in the window title, and the offer to send a
+//! checked file's positives first.
+//!
+//! The account is read from the data folder's database off the UI thread
+//! (`daily::read_day_account`, a reader beside the sender thread that owns the outbox), again
+//! whenever the outbox moves and every [`READ_EVERY`] (a watcher or a scheduled task in
+//! another program may have changed it).
+
+use super::{Action, App, Notice, Screen};
+use crate::issue::Lang;
+use crate::upload::daily::{DayAccount, Sample, SampleState};
+use eframe::egui::{self, Color32, RichText};
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{Receiver, TryRecvError};
+use std::time::{Duration, Instant};
+
+/// The account is read again at least this often while the window is open.
+const READ_EVERY: Duration = Duration::from_secs(20);
+
+/// At most this many samples are listed (the rest are counted; the workbook of `reconcile -o`
+/// has them all).
+const LISTED: usize = 200;
+
+const RED: Color32 = Color32::from_rgb(176, 0, 32);
+const RED_BG: Color32 = Color32::from_rgb(255, 228, 228);
+
+/// What the clerk is asked to do next from the positives bar.
+type Read = Result<DayAccount, (String, String)>;
+
+/// The panel's state: the account as last read, the count chosen, where to go next.
+#[derive(Default)]
+pub struct Account {
+    /// The day's account as last read (`None` before the first reading).
+    pub day: Option<DayAccount>,
+    /// Why the last reading failed (Chinese, English).
+    pub error: Option<(String, String)>,
+    /// The count chosen as a filter (`None`: every sample not yet on the platform).
+    pub filter: Option<SampleState>,
+    /// A file opened from the list and the row (as Excel numbers it) to select once loaded.
+    pub goto: Option<(PathBuf, u32)>,
+    /// Files whose positives were queued from the window (the offer is not made again).
+    pub positives_sent: Vec<PathBuf>,
+    /// The upload asked for is "先上报阳性结果" (the positives alone), until its job ends.
+    pub positives_asked: bool,
+    /// Open the file on screen again at the next frame (its rows were marked uploaded by
+    /// hand: they now read 已上报过), and say this once it is loaded.
+    reload: bool,
+    pub after_load: Option<super::Notice>,
+    task: Option<Receiver<Read>>,
+    /// The outbox's reading count and the time of the last reading of the account.
+    read_for: Option<(u64, Instant)>,
+}
+
+impl Account {
+    /// Takes in a finished reading, and starts another when the outbox moved (`generation`)
+    /// or the last is old; nothing without a data folder.
+    pub fn refresh(&mut self, ctx: &egui::Context, data: Option<&Path>, generation: u64) {
+        if let Some(rx) = &self.task {
+            match rx.try_recv() {
+                Ok(Ok(day)) => {
+                    self.day = Some(day);
+                    self.error = None;
+                    self.task = None;
+                }
+                Ok(Err(e)) => {
+                    self.error = Some(e);
+                    self.task = None;
+                }
+                Err(TryRecvError::Empty) => return,
+                Err(TryRecvError::Disconnected) => self.task = None,
+            }
+        }
+        let Some(data) = data else { return };
+        let due = match self.read_for {
+            Some((g, at)) => g != generation || at.elapsed() >= READ_EVERY,
+            None => true,
+        };
+        if !due {
+            return;
+        }
+        self.read_for = Some((generation, Instant::now()));
+        let data = data.to_owned();
+        ctx.request_repaint_after(READ_EVERY);
+        let ctx = ctx.clone();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let today = chrono::Local::now().format("%Y-%m-%d").to_string();
+            let read = crate::upload::daily::read_day_account(&data, &today, None)
+                .map_err(|e| crate::message::Localized::pair(&e));
+            let _ = tx.send(read);
+            ctx.request_repaint();
+        });
+        self.task = Some(rx);
+    }
+
+    /// Reads the account again at the next frame (the clerk did something that changes it).
+    pub fn stale(&mut self) {
+        self.read_for = None;
+    }
+
+    /// Whether a reading is under way.
+    pub fn reading(&self) -> bool {
+        self.task.is_some()
+    }
+
+    /// Positives of today the platform does not have yet.
+    pub fn positives_waiting(&self) -> usize {
+        self.day.as_ref().map_or(0, DayAccount::positives_waiting)
+    }
+
+    /// The row to select in `path` once it is loaded, if the list asked for it.
+    pub fn take_goto(&mut self, path: &Path) -> Option<u32> {
+        match &self.goto {
+            Some((p, row)) if p == path => {
+                let row = *row;
+                self.goto = None;
+                Some(row)
+            }
+            _ => None,
+        }
+    }
+
+    /// The samples listed under the chosen count, in the account's order (positives first).
+    pub fn listed(&self) -> Vec<&Sample> {
+        let Some(day) = &self.day else {
+            return Vec::new();
+        };
+        match self.filter {
+            None => day.open().collect(),
+            Some(state) => day
+                .samples
+                .iter()
+                .filter(|s| s.state.group() == state.group())
+                .collect(),
+        }
+    }
+
+    /// 今日对账 on the start screen.
+    pub fn show(&mut self, ui: &mut egui::Ui, lang: Lang) -> Option<Action> {
+        let mut action = None;
+        ui.heading(lang.pick("今日对账", "Today's account"));
+        if let Some((zh, en)) = &self.error {
+            let text = lang.pick(
+                format!("今日对账没能读出：{zh}"),
+                format!("Today's account could not be read: {en}"),
+            );
+            ui.add(egui::Label::new(RichText::new(text).color(RED)).wrap());
+        }
+        let Some(day) = &self.day else {
+            ui.label(RichText::new(lang.pick("正在读取……", "Reading…")).weak());
+            return None;
+        };
+        if day.samples.is_empty() {
+            ui.label(
+                RichText::new(lang.pick(
+                    "今天还没有要上报的样本。打开导出的文件后，每个人的结果在哪里都会记在这里。",
+                    "No samples today yet. Once an export is opened, where each result is shows here.",
+                ))
+                .weak(),
+            );
+            return None;
+        }
+        self.counts(ui, lang);
+        ui.add_space(4.0);
+        hours_chart(ui, lang, self.day.as_ref());
+        ui.add_space(4.0);
+        if let Some(a) = self.list(ui, lang) {
+            action = Some(a);
+        }
+        ui.add_space(12.0);
+        ui.separator();
+        action
+    }
+
+    /// The counts per state, each a button that filters the list (a second click: back to
+    /// every sample not yet on the platform).
+    fn counts(&mut self, ui: &mut egui::Ui, lang: Lang) {
+        let Some(day) = &self.day else { return };
+        let open = day.open().count();
+        let mut buttons: Vec<(Option<SampleState>, String, Option<Color32>)> = vec![(
+            None,
+            lang.pick(
+                format!("未完成 {open} / 共 {}", day.samples.len()),
+                format!("open {open} / {} in all", day.samples.len()),
+            ),
+            None,
+        )];
+        for (state, n) in day.counts() {
+            if n == 0 {
+                continue;
+            }
+            let color = if state.needs_person() {
+                Some(RED)
+            } else if state.is_on_platform() {
+                Some(Color32::from_rgb(27, 120, 50))
+            } else {
+                None
+            };
+            buttons.push((
+                Some(state),
+                format!("{} {n}", state.group_label(lang)),
+                color,
+            ));
+        }
+        let mut chosen = None;
+        ui.horizontal_wrapped(|ui| {
+            for (state, text, color) in buttons {
+                let mut rt = RichText::new(text).size(17.0);
+                if let Some(c) = color {
+                    rt = rt.color(c);
+                }
+                if ui
+                    .add(egui::Button::selectable(self.filter == state, rt))
+                    .clicked()
+                {
+                    chosen = Some(state);
+                }
+            }
+        });
+        if let Some(state) = chosen {
+            self.filter = if self.filter == state { None } else { state };
+        }
+    }
+
+    /// The samples under the chosen count: positives on top and in red, each with its state,
+    /// its reason and what to do, and a button to its file's row or its batch.
+    fn list(&self, ui: &mut egui::Ui, lang: Lang) -> Option<Action> {
+        let listed = self.listed();
+        if listed.is_empty() {
+            let text = match self.filter {
+                None => lang.pick(
+                    "今天的样本都已上报完成（省平台已确认、手工上报、不上报或重复）。",
+                    "Every sample of today is done (confirmed, uploaded by hand, left out or repeated).",
+                ),
+                Some(_) => lang.pick("没有这种状态的样本。", "No sample in this state."),
+            };
+            ui.label(RichText::new(text).color(Color32::from_rgb(27, 120, 50)));
+            return None;
+        }
+        let mut action = None;
+        egui::ScrollArea::vertical()
+            .id_salt("daily_list")
+            .max_height(300.0)
+            .show(ui, |ui| {
+                for (n, s) in listed.iter().take(LISTED).enumerate() {
+                    if let Some(a) = sample_line(ui, lang, s, n) {
+                        action = Some(a);
+                    }
+                }
+                if listed.len() > LISTED {
+                    ui.label(
+                        RichText::new(lang.pick(
+                            format!(
+                                "……还有 {} 个（sheetbridge reconcile -o 可导出全部）",
+                                listed.len() - LISTED
+                            ),
+                            format!(
+                                "… and {} more (sheetbridge reconcile -o writes them all)",
+                                listed.len() - LISTED
+                            ),
+                        ))
+                        .weak(),
+                    );
+                }
+            });
+        action
+    }
+}
+
+/// One sample of the list: `阳性` first when positive, the masked person, the state, the reason,
+/// what to do, and the button to its file's row (a row to fix or check) or to its batch.
+fn sample_line(ui: &mut egui::Ui, lang: Lang, s: &Sample, n: usize) -> Option<Action> {
+    let mut action = None;
+    let positive = s.positive && !s.state.is_on_platform();
+    let frame = if positive {
+        egui::Frame::new().fill(RED_BG).inner_margin(4.0)
+    } else {
+        egui::Frame::new().inner_margin(4.0)
+    };
+    frame.show(ui, |ui| {
+        ui.horizontal_wrapped(|ui| {
+            if s.positive {
+                ui.label(
+                    RichText::new(lang.pick("阳性", "POSITIVE"))
+                        .color(RED)
+                        .strong(),
+                );
+            }
+            let who = format!(
+                "{} {} · {} {}",
+                s.name,
+                s.id,
+                lang.pick("条码", "barcode"),
+                crate::paths::for_line(&s.barcode)
+            );
+            let who = RichText::new(crate::privacy::mask_text(&who));
+            ui.label(if positive { who.color(RED) } else { who });
+            let state = RichText::new(s.state.name(lang)).strong();
+            ui.label(if s.state.needs_person() || positive {
+                state.color(RED)
+            } else {
+                state
+            });
+            let to_row = s.path.as_ref().filter(|_| opens_file(s.state));
+            let button = match (to_row, &s.batch) {
+                (Some(_), _) => Some(lang.pick(
+                    format!("打开文件到第 {} 行", s.row),
+                    format!("Open the file at row {}", s.row),
+                )),
+                (None, Some(_)) => Some(lang.pick("查看上传队列", "Show the upload queue").into()),
+                (None, None) => None,
+            };
+            if let Some(text) = button {
+                let clicked = ui
+                    .push_id(("daily_go", n), |ui| ui.button(text))
+                    .inner
+                    .on_hover_text(crate::paths::for_line(&s.file))
+                    .clicked();
+                if clicked {
+                    action = Some(match to_row {
+                        Some(path) => Action::OpenAt(PathBuf::from(path), s.row),
+                        None => Action::ShowQueue,
+                    });
+                }
+            }
+        });
+        let why = format!("{} → {}", s.reason(lang), s.state.what_to_do(lang));
+        ui.add(egui::Label::new(RichText::new(why).weak()).wrap());
+    });
+    action
+}
+
+/// Whether a sample in this state is a click away from its file's row (rather than its
+/// batch): the row is the clerk's to fix, undo or send.
+fn opens_file(state: SampleState) -> bool {
+    matches!(
+        state,
+        SampleState::Error
+            | SampleState::Excluded
+            | SampleState::NotQueued
+            | SampleState::Duplicate
+    )
+}
+
+/// The day by hour: samples in the exports beside samples confirmed (or uploaded by hand), so
+/// a gap is seen at a glance.
+fn hours_chart(ui: &mut egui::Ui, lang: Lang, day: Option<&DayAccount>) {
+    use egui_plot::{Bar, BarChart, Legend, Plot};
+    let Some(day) = day else { return };
+    let first = day
+        .hours
+        .iter()
+        .position(|&(a, b)| a + b > 0)
+        .unwrap_or(8)
+        .min(8);
+    let last = day
+        .hours
+        .iter()
+        .rposition(|&(a, b)| a + b > 0)
+        .unwrap_or(17)
+        .max(17);
+    let bars = |which: usize, offset: f64| -> Vec<Bar> {
+        (first..=last)
+            .map(|h| {
+                let (sampled, confirmed) = day.hours[h];
+                let n = if which == 0 { sampled } else { confirmed };
+                Bar::new(h as f64 + offset, n as f64).width(0.4)
+            })
+            .collect()
+    };
+    let sampled = BarChart::new(
+        lang.pick("采样（导出表里的样本）", "sampled (in the exports)"),
+        bars(0, -0.2),
+    )
+    .color(Color32::from_rgb(90, 130, 200));
+    let confirmed = BarChart::new(
+        lang.pick("省平台已确认", "confirmed by the platform"),
+        bars(1, 0.2),
+    )
+    .color(Color32::from_rgb(27, 140, 60));
+    Plot::new("daily_hours")
+        .height(150.0)
+        .legend(Legend::default())
+        .allow_zoom(false)
+        .allow_drag(false)
+        .allow_scroll(false)
+        .allow_boxed_zoom(false)
+        .allow_double_click_reset(false)
+        .show_x(false)
+        .include_y(0.0)
+        .include_x(first as f64 - 0.6)
+        .include_x(last as f64 + 0.6)
+        .x_axis_formatter(|mark, _| {
+            let h = mark.value;
+            if h.fract().abs() < 1e-6 && (0.0..24.0).contains(&h) {
+                format!("{h:.0}时")
+            } else {
+                String::new()
+            }
+        })
+        .show(ui, |plot| {
+            plot.add(sampled);
+            plot.add(confirmed);
+        });
+}
+
+impl App {
+    /// The window's title: the program, and "阳性 N 人未上报" while a positive of today is not
+    /// on the platform.
+    pub fn title(&self) -> String {
+        let lang = self.lang();
+        let base = lang.pick("核酸结果上报助手", "Nucleic-acid result reporting");
+        match self.ui.account.positives_waiting() {
+            0 => base.to_owned(),
+            n => lang.pick(
+                format!("{base} — 阳性 {n} 人未上报"),
+                format!("{base} — {n} positive not uploaded"),
+            ),
+        }
+    }
+
+    /// The day's account: read again when the outbox moved, or now and then.
+    pub(super) fn refresh_account(&mut self, ctx: &egui::Context) {
+        if std::mem::take(&mut self.ui.account.reload)
+            && self.runtime.job.is_none()
+            && let Some(source) = self.session.source.clone()
+        {
+            let said = self.ui.account.after_load.take();
+            self.open(ctx, source);
+            self.ui.account.after_load = said;
+        }
+        let generation = self.runtime.uploads.generation;
+        let data = self.runtime.dirs.data.clone();
+        self.ui.account.refresh(ctx, data.as_deref(), generation);
+    }
+
+    /// The positives bar above every screen: a checked file's positives offered first (one
+    /// click sends them at once), and while a positive of today is not on the platform,
+    /// "阳性 N 人未上报" with why and what to do (the VPN when the queue cannot reach the
+    /// platform).
+    pub(super) fn positives_bar(&mut self, ui: &mut egui::Ui) -> Option<Action> {
+        let lang = self.lang();
+        let offer = self.positives_offer();
+        let waiting = self.ui.account.positives_waiting();
+        if offer == 0 && waiting == 0 {
+            return None;
+        }
+        let mut action = None;
+        egui::Frame::new()
+            .fill(RED_BG)
+            .stroke(egui::Stroke::new(2.0, RED))
+            .inner_margin(10.0)
+            .corner_radius(6.0)
+            .show(ui, |ui| {
+                ui.set_width(ui.available_width());
+                if offer > 0 {
+                    ui.horizontal_wrapped(|ui| {
+                        ui.label(
+                            RichText::new(lang.pick(
+                                format!("这个文件有阳性结果 {offer} 人：请先上报，其余的行改好后再传。"),
+                                format!("This file has {offer} positive results: send them first, the rest once fixed."),
+                            ))
+                            .color(RED)
+                            .strong()
+                            .size(18.0),
+                        );
+                        let text = lang.pick(
+                            format!("先上报阳性结果（{offer} 人）"),
+                            format!("Send the positives first ({offer})"),
+                        );
+                        if ui
+                            .add(egui::Button::new(
+                                RichText::new(text).size(18.0).color(Color32::WHITE),
+                            )
+                            .fill(RED))
+                            .clicked()
+                        {
+                            action = Some(Action::UploadPositives);
+                        }
+                    });
+                }
+                if waiting > 0 {
+                    ui.horizontal_wrapped(|ui| {
+                        ui.label(
+                            RichText::new(lang.pick(
+                                format!("阳性 {waiting} 人未上报"),
+                                format!("{waiting} positive not uploaded"),
+                            ))
+                            .color(RED)
+                            .strong()
+                            .size(18.0),
+                        );
+                        ui.add(
+                            egui::Label::new(RichText::new(self.positives_why(lang)).color(RED))
+                                .wrap(),
+                        );
+                        if matches!(self.session.screen, Screen::Home) {
+                            return;
+                        }
+                        if ui
+                            .button(lang.pick("查看上传队列", "Show the upload queue"))
+                            .clicked()
+                        {
+                            action = Some(Action::ShowQueue);
+                        }
+                    });
+                }
+            });
+        ui.add_space(6.0);
+        action
+    }
+
+    /// "已在省平台网站手工上报" after an export: the rows of the sheet become 已手工上报 and are
+    /// not sent again (the same `Workspace::mark_uploaded` as `sheetbridge mark-uploaded`).
+    pub(super) fn start_mark(&mut self, ctx: &egui::Context) {
+        if self.runtime.job.is_some() {
+            return;
+        }
+        let target = match self.target() {
+            Ok(t) => t,
+            Err(text) => {
+                self.ui.notice = Some(Notice::error(text));
+                self.ui.show_settings = true;
+                return;
+            }
+        };
+        let Some(sender) = self.runtime.uploads.commands() else {
+            self.ui.notice = Some(Notice::error(self.lang().pick(
+                "没有数据文件夹，记不下手工上报。",
+                "No data folder: the upload by hand cannot be noted.",
+            )));
+            return;
+        };
+        let Screen::Review(review) = &mut self.session.screen else {
+            return;
+        };
+        let batch = review.batch.take();
+        if let Screen::Review(review) = std::mem::replace(&mut self.session.screen, Screen::Home) {
+            self.session.screen = Screen::Exporting(review);
+        }
+        self.ui.notice = None;
+        self.runtime.job = Some(super::jobs::Job::mark(ctx, batch, target, sender));
+    }
+
+    /// The rows were noted as uploaded by hand (or why not): the file is read again, so they
+    /// read 已上报过 and the upload button no longer offers them.
+    pub(super) fn marked(
+        &mut self,
+        batch: crate::batch::Batch,
+        result: Result<usize, (String, String)>,
+    ) {
+        self.put_back(batch);
+        let lang = self.lang();
+        match result {
+            Ok(n) => {
+                self.ui.account.after_load = Some(Notice::info(lang.pick(
+                    format!("已记下：这 {n} 行已在省平台网站手工上报，不会再上传。今日对账里记为「已手工上报」。"),
+                    format!("Noted: these {n} rows were uploaded by hand on the platform's website and are not sent again."),
+                )));
+                self.ui.account.reload = true;
+                self.ui.account.stale();
+            }
+            Err((zh, en)) => self.ui.notice = Some(Notice::error(lang.pick(zh, en))),
+        }
+    }
+
+    /// The file's positives went into the upload queue (or why not): they are sent at once.
+    pub(super) fn positives_queued(
+        &mut self,
+        batch: crate::batch::Batch,
+        result: super::upload::QueueResult,
+    ) {
+        self.put_back(batch);
+        let lang = self.lang();
+        match result {
+            Ok((new, before)) => {
+                if let Some(source) = self.session.source.clone() {
+                    self.ui.account.positives_sent.push(source);
+                }
+                let text = if new == 0 {
+                    lang.pick(
+                        format!("阳性结果之前已经放进上传队列（{before} 批），不会重复上传。"),
+                        format!(
+                            "The positives were queued before ({before} batches); not sent twice."
+                        ),
+                    )
+                } else {
+                    lang.pick(
+                        "阳性结果已放进上传队列，正在优先发送到省平台。其余的行改好后点「上传到省平台」。".to_owned(),
+                        "The positives are queued and being sent first. Upload the other rows once fixed.".to_owned(),
+                    )
+                };
+                self.ui.notice = Some(Notice::info(text));
+                self.runtime.uploads.refresh();
+                self.start_sending();
+                self.ui.account.stale();
+            }
+            Err((zh, en)) => self.ui.notice = Some(Notice::error(lang.pick(zh, en))),
+        }
+    }
+
+    /// How many of the checked file's positives are ready and not yet sent from the window.
+    fn positives_offer(&mut self) -> usize {
+        let source = self.session.source.clone();
+        if source
+            .as_ref()
+            .is_some_and(|s| self.ui.account.positives_sent.contains(s))
+        {
+            return 0;
+        }
+        let Screen::Review(review) = &mut self.session.screen else {
+            return 0;
+        };
+        review.ready_positives()
+    }
+
+    /// Why today's positives are not on the platform, and what to do, in one line.
+    fn positives_why(&self, lang: Lang) -> String {
+        let Some(day) = &self.ui.account.day else {
+            return String::new();
+        };
+        let waiting: Vec<&Sample> = day
+            .samples
+            .iter()
+            .filter(|s| s.positive_waiting())
+            .collect();
+        let has = |f: fn(SampleState) -> bool| waiting.iter().any(|s| f(s.state));
+        if has(|s| matches!(s, SampleState::Queued | SampleState::Sending)) {
+            if let Some((zh, en)) = &self.runtime.uploads.last {
+                return lang.pick(
+                    format!("还在上传队列里，没有送到省平台（{zh}）。请检查 VPN 是否连上；连上后会自动发送，也可以在「上传队列」里点「现在重试」。"),
+                    format!("still queued, not on the platform ({en}). Check the VPN; it is sent once connected, or press Retry now in the upload queue."),
+                );
+            }
+            return lang
+                .pick(
+                    "正在发送到省平台；如果一直没有确认，请检查 VPN 是否连上。",
+                    "being sent; if it is not confirmed soon, check the VPN.",
+                )
+                .to_owned();
+        }
+        if has(SampleState::needs_person) {
+            return lang
+                .pick(
+                    "有阳性结果需要您处理：在下方「今日对账」里点它，打开文件改正或处理后上报。",
+                    "a positive needs you: click it in Today's account below to fix and send it.",
+                )
+                .to_owned();
+        }
+        lang.pick(
+            "还没有放进上传队列：打开文件后点「先上报阳性结果」或「上传到省平台」。",
+            "not queued yet: open the file and press Send the positives first, or Upload.",
+        )
+        .to_owned()
+    }
+}
