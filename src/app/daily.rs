@@ -161,6 +161,7 @@ impl Account {
                 ))
                 .weak(),
             );
+            ui.add_space(12.0);
             return None;
         }
         self.counts(ui, lang);

@@ -635,11 +635,11 @@ fn status_text(b: &Batch, index: usize, lang: Lang) -> (&'static str, Color32) {
     if crate::upload::daily::is_positive(b, index) {
         // Positive results are red whatever their state (daily.md).
         let text = match b.status(index) {
-            RowStatus::Duplicate if uploaded() => lang.pick("阳性·已上报", "POS uploaded"),
-            RowStatus::Ready => lang.pick("阳性·可上报", "POS ready"),
-            RowStatus::Rejected => lang.pick("阳性·有错误", "POS error"),
-            RowStatus::Duplicate => lang.pick("阳性·重复", "POS repeat"),
-            RowStatus::Excluded => lang.pick("阳性·不上报", "POS left out"),
+            RowStatus::Duplicate if uploaded() => lang.pick("阳性 已上报", "POS uploaded"),
+            RowStatus::Ready => lang.pick("阳性 可上报", "POS ready"),
+            RowStatus::Rejected => lang.pick("阳性 有错误", "POS error"),
+            RowStatus::Duplicate => lang.pick("阳性 重复", "POS repeat"),
+            RowStatus::Excluded => lang.pick("阳性 不上报", "POS left out"),
         };
         return (text, ERROR_FG);
     }
