@@ -21,8 +21,8 @@ use std::time::{Duration, Instant};
 const READ_EVERY: Duration = Duration::from_secs(20);
 
 /// At most this many samples are listed (the rest are counted; the workbook of `reconcile -o`
-/// has them all).
-const LISTED: usize = 200;
+/// has them all); the list is part of the start screen's scrolling, not a box of its own.
+const LISTED: usize = 40;
 
 const RED: Color32 = Color32::from_rgb(176, 0, 32);
 const RED_BG: Color32 = Color32::from_rgb(255, 228, 228);
@@ -140,8 +140,16 @@ impl Account {
 
     /// 今日对账 on the start screen.
     pub fn show(&mut self, ui: &mut egui::Ui, lang: Lang) -> Option<Action> {
-        let mut action = None;
         ui.heading(lang.pick("今日对账", "Today's account"));
+        // The heading is centred like the screen's others; the account reads from the left.
+        ui.with_layout(egui::Layout::top_down(egui::Align::Min), |ui| {
+            self.body(ui, lang)
+        })
+        .inner
+    }
+
+    fn body(&mut self, ui: &mut egui::Ui, lang: Lang) -> Option<Action> {
+        let mut action = None;
         if let Some((zh, en)) = &self.error {
             let text = lang.pick(
                 format!("今日对账没能读出：{zh}"),
@@ -242,47 +250,44 @@ impl Account {
             return None;
         }
         let mut action = None;
-        egui::ScrollArea::vertical()
-            .id_salt("daily_list")
-            .max_height(300.0)
-            .show(ui, |ui| {
-                for (n, s) in listed.iter().take(LISTED).enumerate() {
-                    if let Some(a) = sample_line(ui, lang, s, n) {
-                        action = Some(a);
-                    }
-                }
-                if listed.len() > LISTED {
-                    ui.label(
-                        RichText::new(lang.pick(
-                            format!(
-                                "……还有 {} 个（sheetbridge reconcile -o 可导出全部）",
-                                listed.len() - LISTED
-                            ),
-                            format!(
-                                "… and {} more (sheetbridge reconcile -o writes them all)",
-                                listed.len() - LISTED
-                            ),
-                        ))
-                        .weak(),
-                    );
-                }
-            });
+        for (n, s) in listed.iter().take(LISTED).enumerate() {
+            if let Some(a) = sample_line(ui, lang, s, n) {
+                action = Some(a);
+            }
+        }
+        if listed.len() > LISTED {
+            ui.label(
+                RichText::new(lang.pick(
+                    format!(
+                        "……还有 {} 个（sheetbridge reconcile -o 可导出全部）",
+                        listed.len() - LISTED
+                    ),
+                    format!(
+                        "… and {} more (sheetbridge reconcile -o writes them all)",
+                        listed.len() - LISTED
+                    ),
+                ))
+                .weak(),
+            );
+        }
         action
     }
 }
 
-/// One sample of the list: `阳性` first when positive, the masked person, the state, the reason,
-/// what to do, and the button to its file's row (a row to fix or check) or to its batch.
+/// One sample of the list, one line: `阳性` first when positive, the masked person, the state,
+/// the button to its file's row (a row to fix or check) or to its batch, then the reason and
+/// what to do (cut to the line; the whole on hover).
 fn sample_line(ui: &mut egui::Ui, lang: Lang, s: &Sample, n: usize) -> Option<Action> {
     let mut action = None;
     let positive = s.positive && !s.state.is_on_platform();
     let frame = if positive {
-        egui::Frame::new().fill(RED_BG).inner_margin(4.0)
+        egui::Frame::new().fill(RED_BG).inner_margin(3.0)
     } else {
-        egui::Frame::new().inner_margin(4.0)
+        egui::Frame::new().inner_margin(3.0)
     };
     frame.show(ui, |ui| {
-        ui.horizontal_wrapped(|ui| {
+        ui.set_width(ui.available_width());
+        ui.horizontal(|ui| {
             if s.positive {
                 ui.label(
                     RichText::new(lang.pick("阳性", "POSITIVE"))
@@ -327,9 +332,10 @@ fn sample_line(ui: &mut egui::Ui, lang: Lang, s: &Sample, n: usize) -> Option<Ac
                     });
                 }
             }
+            let why = format!("{} → {}", s.reason(lang), s.state.what_to_do(lang));
+            ui.add(egui::Label::new(RichText::new(&why).weak()).truncate())
+                .on_hover_text(why);
         });
-        let why = format!("{} → {}", s.reason(lang), s.state.what_to_do(lang));
-        ui.add(egui::Label::new(RichText::new(why).weak()).wrap());
     });
     action
 }
@@ -363,28 +369,33 @@ fn hours_chart(ui: &mut egui::Ui, lang: Lang, day: Option<&DayAccount>) {
         .rposition(|&(a, b)| a + b > 0)
         .unwrap_or(17)
         .max(17);
-    let bars = |which: usize, offset: f64| -> Vec<Bar> {
+    const BLUE: Color32 = Color32::from_rgb(90, 130, 200);
+    const GREEN: Color32 = Color32::from_rgb(27, 140, 60);
+    let bars = |which: usize, offset: f64, color: Color32| -> Vec<Bar> {
         (first..=last)
             .map(|h| {
                 let (sampled, confirmed) = day.hours[h];
                 let n = if which == 0 { sampled } else { confirmed };
-                Bar::new(h as f64 + offset, n as f64).width(0.4)
+                Bar::new(h as f64 + offset, n as f64)
+                    .width(0.4)
+                    .fill(color)
+                    .name(format!("{h}时"))
             })
             .collect()
     };
     let sampled = BarChart::new(
         lang.pick("采样（导出表里的样本）", "sampled (in the exports)"),
-        bars(0, -0.2),
+        bars(0, -0.2, BLUE),
     )
-    .color(Color32::from_rgb(90, 130, 200));
+    .color(BLUE);
     let confirmed = BarChart::new(
         lang.pick("省平台已确认", "confirmed by the platform"),
-        bars(1, 0.2),
+        bars(1, 0.2, GREEN),
     )
-    .color(Color32::from_rgb(27, 140, 60));
+    .color(GREEN);
     Plot::new("daily_hours")
         .height(150.0)
-        .legend(Legend::default())
+        .legend(Legend::default().position(egui_plot::Corner::LeftTop))
         .allow_zoom(false)
         .allow_drag(false)
         .allow_scroll(false)
