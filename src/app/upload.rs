@@ -59,7 +59,7 @@ pub enum Cmd {
     MarkUploaded {
         batch: Box<Batch>,
         target: Box<Target>,
-        reply: Sender<(Box<Batch>, Result<usize, (String, String)>)>,
+        reply: Sender<(Box<Batch>, MarkResult)>,
     },
     /// A person's decisions.
     Retry(String),
@@ -101,6 +101,9 @@ pub struct Unattended {
     /// Why the last pass failed (Chinese, English).
     pub error: Option<(String, String)>,
 }
+
+/// How many rows were marked uploaded by hand, or why not (Chinese, English).
+pub type MarkResult = Result<usize, (String, String)>;
 
 /// (batches new, batches queued before), or why not (Chinese, English).
 pub type QueueResult = Result<(usize, usize), (String, String)>;
