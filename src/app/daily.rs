@@ -1,15 +1,15 @@
 //! 今日对账 (daily.md) in the window: the day's account on the start screen (the counts per
 //! state as buttons that filter the list, positives on top and in red, each sample a click
-//! away from its file at its row or from its batch, the day by hour as a bar chart), the
-//! "阳性 N 人未上报" bar above every screen and in the window title, and the offer to send a
-//! checked file's positives first.
+//! away from its file at its row or from its batch, the day by hour as a bar chart). What the
+//! window does with it is beside it: the positives (`positives.rs`), the upload by hand
+//! (`by_hand.rs`).
 //!
 //! The account is read from the data folder's database off the UI thread
 //! (`daily::read_day_account`, a reader beside the sender thread that owns the outbox), again
 //! whenever the outbox moves and every [`READ_EVERY`] (a watcher or a scheduled task in
 //! another program may have changed it).
 
-use super::{Action, App, Notice, Screen};
+use super::Action;
 use crate::issue::Lang;
 use crate::upload::daily::{DayAccount, Sample, SampleState};
 use eframe::egui::{self, Color32, RichText};
@@ -24,10 +24,10 @@ const READ_EVERY: Duration = Duration::from_secs(20);
 /// has them all); the list is part of the start screen's scrolling, not a box of its own.
 const LISTED: usize = 40;
 
-const RED: Color32 = Color32::from_rgb(176, 0, 32);
-const RED_BG: Color32 = Color32::from_rgb(255, 228, 228);
+pub(super) const RED: Color32 = Color32::from_rgb(176, 0, 32);
+pub(super) const RED_BG: Color32 = Color32::from_rgb(255, 228, 228);
 
-/// What the clerk is asked to do next from the positives bar.
+/// A reading of the account, or why it failed (Chinese, English).
 type Read = Result<DayAccount, (String, String)>;
 
 /// The panel's state: the account as last read, the count chosen, where to go next.
@@ -47,7 +47,7 @@ pub struct Account {
     pub positives_asked: bool,
     /// Open the file on screen again at the next frame (its rows were marked uploaded by
     /// hand: they now read 已上报过), and say this once it is loaded.
-    reload: bool,
+    pub(super) reload: bool,
     pub after_load: Option<super::Notice>,
     task: Option<Receiver<Read>>,
     /// The outbox's reading count and the time of the last reading of the account.
@@ -417,255 +417,4 @@ fn hours_chart(ui: &mut egui::Ui, lang: Lang, day: Option<&DayAccount>) {
             plot.add(sampled);
             plot.add(confirmed);
         });
-}
-
-impl App {
-    /// The window's title: the program, and "阳性 N 人未上报" while a positive of today is not
-    /// on the platform.
-    pub fn title(&self) -> String {
-        let lang = self.lang();
-        let base = lang.pick("核酸结果上报助手", "Nucleic-acid result reporting");
-        match self.ui.account.positives_waiting() {
-            0 => base.to_owned(),
-            n => lang.pick(
-                format!("{base} — 阳性 {n} 人未上报"),
-                format!("{base} — {n} positive not uploaded"),
-            ),
-        }
-    }
-
-    /// The day's account: read again when the outbox moved, or now and then.
-    pub(super) fn refresh_account(&mut self, ctx: &egui::Context) {
-        if std::mem::take(&mut self.ui.account.reload)
-            && self.runtime.job.is_none()
-            && let Some(source) = self.session.source.clone()
-        {
-            let said = self.ui.account.after_load.take();
-            self.open(ctx, source);
-            self.ui.account.after_load = said;
-        }
-        let generation = self.runtime.uploads.generation;
-        let data = self.runtime.dirs.data.clone();
-        self.ui.account.refresh(ctx, data.as_deref(), generation);
-    }
-
-    /// The positives bar above every screen: a checked file's positives offered first (one
-    /// click sends them at once), and while a positive of today is not on the platform,
-    /// "阳性 N 人未上报" with why and what to do (the VPN when the queue cannot reach the
-    /// platform).
-    pub(super) fn positives_bar(&mut self, ui: &mut egui::Ui) -> Option<Action> {
-        let lang = self.lang();
-        let offer = self.positives_offer();
-        let waiting = self.ui.account.positives_waiting();
-        if offer == 0 && waiting == 0 {
-            return None;
-        }
-        let mut action = None;
-        egui::Frame::new()
-            .fill(RED_BG)
-            .stroke(egui::Stroke::new(2.0, RED))
-            .inner_margin(10.0)
-            .corner_radius(6.0)
-            .show(ui, |ui| {
-                ui.set_width(ui.available_width());
-                if offer > 0 {
-                    ui.horizontal_wrapped(|ui| {
-                        ui.label(
-                            RichText::new(lang.pick(
-                                format!("这个文件有阳性结果 {offer} 人：请先上报，其余的行改好后再传。"),
-                                format!("This file has {offer} positive results: send them first, the rest once fixed."),
-                            ))
-                            .color(RED)
-                            .strong()
-                            .size(18.0),
-                        );
-                        let text = lang.pick(
-                            format!("先上报阳性结果（{offer} 人）"),
-                            format!("Send the positives first ({offer})"),
-                        );
-                        if ui
-                            .add(egui::Button::new(
-                                RichText::new(text).size(18.0).color(Color32::WHITE),
-                            )
-                            .fill(RED))
-                            .clicked()
-                        {
-                            action = Some(Action::UploadPositives);
-                        }
-                    });
-                }
-                if waiting > 0 {
-                    ui.horizontal_wrapped(|ui| {
-                        ui.label(
-                            RichText::new(lang.pick(
-                                format!("阳性 {waiting} 人未上报"),
-                                format!("{waiting} positive not uploaded"),
-                            ))
-                            .color(RED)
-                            .strong()
-                            .size(18.0),
-                        );
-                        ui.add(
-                            egui::Label::new(RichText::new(self.positives_why(lang)).color(RED))
-                                .wrap(),
-                        );
-                        if matches!(self.session.screen, Screen::Home) {
-                            return;
-                        }
-                        if ui
-                            .button(lang.pick("查看上传队列", "Show the upload queue"))
-                            .clicked()
-                        {
-                            action = Some(Action::ShowQueue);
-                        }
-                    });
-                }
-            });
-        ui.add_space(6.0);
-        action
-    }
-
-    /// "已在省平台网站手工上报" after an export: the rows of the sheet become 已手工上报 and are
-    /// not sent again (the same `Workspace::mark_uploaded` as `sheetbridge mark-uploaded`).
-    pub(super) fn start_mark(&mut self, ctx: &egui::Context) {
-        if self.runtime.job.is_some() {
-            return;
-        }
-        let target = match self.target() {
-            Ok(t) => t,
-            Err(text) => {
-                self.ui.notice = Some(Notice::error(text));
-                self.ui.show_settings = true;
-                return;
-            }
-        };
-        let Some(sender) = self.runtime.uploads.commands() else {
-            self.ui.notice = Some(Notice::error(self.lang().pick(
-                "没有数据文件夹，记不下手工上报。",
-                "No data folder: the upload by hand cannot be noted.",
-            )));
-            return;
-        };
-        let Screen::Review(review) = &mut self.session.screen else {
-            return;
-        };
-        let batch = review.batch.take();
-        if let Screen::Review(review) = std::mem::replace(&mut self.session.screen, Screen::Home) {
-            self.session.screen = Screen::Exporting(review);
-        }
-        self.ui.notice = None;
-        self.runtime.job = Some(super::jobs::Job::mark(ctx, batch, target, sender));
-    }
-
-    /// The rows were noted as uploaded by hand (or why not): the file is read again, so they
-    /// read 已上报过 and the upload button no longer offers them.
-    pub(super) fn marked(
-        &mut self,
-        batch: crate::batch::Batch,
-        result: Result<usize, (String, String)>,
-    ) {
-        self.put_back(batch);
-        let lang = self.lang();
-        match result {
-            Ok(n) => {
-                self.ui.account.after_load = Some(Notice::info(lang.pick(
-                    format!("已记下：这 {n} 行已在省平台网站手工上报，不会再上传。今日对账里记为「已手工上报」。"),
-                    format!("Noted: these {n} rows were uploaded by hand on the platform's website and are not sent again."),
-                )));
-                self.ui.account.reload = true;
-                self.ui.account.stale();
-            }
-            Err((zh, en)) => self.ui.notice = Some(Notice::error(lang.pick(zh, en))),
-        }
-    }
-
-    /// The file's positives went into the upload queue (or why not): they are sent at once.
-    pub(super) fn positives_queued(
-        &mut self,
-        batch: crate::batch::Batch,
-        result: super::upload::QueueResult,
-    ) {
-        self.put_back(batch);
-        let lang = self.lang();
-        match result {
-            Ok((new, before)) => {
-                if let Some(source) = self.session.source.clone() {
-                    self.ui.account.positives_sent.push(source);
-                }
-                let text = if new == 0 {
-                    lang.pick(
-                        format!("阳性结果之前已经放进上传队列（{before} 批），不会重复上传。"),
-                        format!(
-                            "The positives were queued before ({before} batches); not sent twice."
-                        ),
-                    )
-                } else {
-                    lang.pick(
-                        "阳性结果已放进上传队列，正在优先发送到省平台。其余的行改好后点「上传到省平台」。".to_owned(),
-                        "The positives are queued and being sent first. Upload the other rows once fixed.".to_owned(),
-                    )
-                };
-                self.ui.notice = Some(Notice::info(text));
-                self.runtime.uploads.refresh();
-                self.start_sending();
-                self.ui.account.stale();
-            }
-            Err((zh, en)) => self.ui.notice = Some(Notice::error(lang.pick(zh, en))),
-        }
-    }
-
-    /// How many of the checked file's positives are ready and not yet sent from the window.
-    fn positives_offer(&mut self) -> usize {
-        let source = self.session.source.clone();
-        if source
-            .as_ref()
-            .is_some_and(|s| self.ui.account.positives_sent.contains(s))
-        {
-            return 0;
-        }
-        let Screen::Review(review) = &mut self.session.screen else {
-            return 0;
-        };
-        review.ready_positives()
-    }
-
-    /// Why today's positives are not on the platform, and what to do, in one line.
-    fn positives_why(&self, lang: Lang) -> String {
-        let Some(day) = &self.ui.account.day else {
-            return String::new();
-        };
-        let waiting: Vec<&Sample> = day
-            .samples
-            .iter()
-            .filter(|s| s.positive_waiting())
-            .collect();
-        let has = |f: fn(SampleState) -> bool| waiting.iter().any(|s| f(s.state));
-        if has(|s| matches!(s, SampleState::Queued | SampleState::Sending)) {
-            if let Some((zh, en)) = &self.runtime.uploads.last {
-                return lang.pick(
-                    format!("还在上传队列里，没有送到省平台（{zh}）。请检查 VPN 是否连上；连上后会自动发送，也可以在「上传队列」里点「现在重试」。"),
-                    format!("still queued, not on the platform ({en}). Check the VPN; it is sent once connected, or press Retry now in the upload queue."),
-                );
-            }
-            return lang
-                .pick(
-                    "正在发送到省平台；如果一直没有确认，请检查 VPN 是否连上。",
-                    "being sent; if it is not confirmed soon, check the VPN.",
-                )
-                .to_owned();
-        }
-        if has(SampleState::needs_person) {
-            return lang
-                .pick(
-                    "有阳性结果需要您处理：在下方「今日对账」里点它，打开文件改正或处理后上报。",
-                    "a positive needs you: click it in Today's account below to fix and send it.",
-                )
-                .to_owned();
-        }
-        lang.pick(
-            "还没有放进上传队列：打开文件后点「先上报阳性结果」或「上传到省平台」。",
-            "not queued yet: open the file and press Send the positives first, or Upload.",
-        )
-        .to_owned()
-    }
 }

@@ -6,6 +6,7 @@
 
 mod auto;
 mod bars;
+mod by_hand;
 pub mod daily;
 mod dialogs;
 mod finish;
@@ -16,6 +17,7 @@ pub mod keep;
 mod launch;
 pub mod lookup;
 pub mod mapping;
+mod positives;
 pub mod recent;
 pub mod review;
 mod sending;
