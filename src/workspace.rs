@@ -218,7 +218,7 @@ impl Workspace {
                 );
             }
         }
-        let (outbox, recovery) = Outbox::open(&folders.data, keep_days)?;
+        let (outbox, recovery) = Outbox::open(&folders.data, keep_days, daily::SCHEMA)?;
         // The day's record keeps 90 days (daily.md).
         if let Err(e) = daily::prune(outbox.conn()) {
             ::log::warn!(target: "sheetbridge::workspace", "day's record not pruned: {e}");
@@ -273,7 +273,7 @@ impl Workspace {
     /// every row in the day's record. Positive rows (阳性, 待复核) go first, in batches of their
     /// own, so that they are sent ahead of every other batch (daily.md, "Positives first").
     pub fn queue(&mut self, target: &Target, batch: &Batch) -> Result<Vec<Queued>, OutboxError> {
-        self.queue_rows(target, batch, false)
+        queue_into(&mut self.outbox, &self.folders.data, target, batch)
     }
 
     /// Queues only the file's positive ready rows, in their batches of their own (the same as
@@ -284,48 +284,7 @@ impl Workspace {
         target: &Target,
         batch: &Batch,
     ) -> Result<Vec<Queued>, OutboxError> {
-        self.queue_rows(target, batch, true)
-    }
-
-    fn queue_rows(
-        &mut self,
-        target: &Target,
-        batch: &Batch,
-        positives_only: bool,
-    ) -> Result<Vec<Queued>, OutboxError> {
-        self.record(target, batch)?;
-        let (positive, mut other): (Vec<usize>, Vec<usize>) = batch
-            .rows_with(RowStatus::Ready)
-            .partition(|&i| daily::is_positive(batch, i));
-        if positives_only {
-            other.clear();
-        }
-        let source = crate::paths::file_name(&batch.source.path);
-        let mut queued = Vec::new();
-        let mut chunks: Vec<(String, Vec<usize>)> = Vec::new();
-        for rows in [positive, other] {
-            if rows.is_empty() {
-                continue;
-            }
-            let these = self.outbox.queue(target, batch, &rows, &source)?;
-            // One entry per chunk of `max_rows_per_file` rows, in order (Outbox::queue).
-            for (q, chunk) in these
-                .iter()
-                .zip(rows.chunks(target.max_rows_per_file.max(1)))
-            {
-                chunks.push((q.id().to_owned(), chunk.to_vec()));
-            }
-            queued.extend(these);
-        }
-        for q in &queued {
-            let (rows, new) = match q {
-                Queued::New { rows, .. } => (*rows, true),
-                Queued::Already { .. } => (0, false),
-            };
-            crate::log::event::queued(q.id(), &target.name, rows, new);
-        }
-        daily::queued(self.outbox.conn(), target, batch, &chunks).map_err(|e| self.db_error(e))?;
-        Ok(queued)
+        queue_rows(&mut self.outbox, &self.folders.data, target, batch, true)
     }
 
     /// "已在省平台网站手工上报" / `mark-uploaded`: the ready rows of an upload sheet the clerk
@@ -372,10 +331,7 @@ impl Workspace {
     }
 
     fn db_error(&self, e: rusqlite::Error) -> OutboxError {
-        OutboxError::Db {
-            path: self.folders.data.join("outbox.sqlite"),
-            detail: e.to_string(),
-        }
+        db_error(&self.folders.data, e)
     }
 
     /// Sends what is due (only the batches in `only`, when given), retrying for up to
@@ -446,6 +402,13 @@ impl Workspace {
         Ok(self.day_account(date, None)?.positives_waiting())
     }
 
+    /// Positives handled within `within` (of any sampling day: an export of yesterday's
+    /// samples handled this morning counts) that the platform does not have yet.
+    pub fn recent_positives_waiting(&self, within: Duration) -> Result<usize, OutboxError> {
+        let since = crate::upload::outbox::now_ms() - within.as_millis() as i64;
+        daily::positives_waiting_since(self.outbox.conn(), since).map_err(|e| self.db_error(e))
+    }
+
     /// `upload FILE`: queues the ready rows of a loaded file (its batches queued before are
     /// found, not refused), makes the file's queued batches due now, sends what is due, and
     /// reports the state of the file's batches, whoever queued them.
@@ -474,6 +437,69 @@ impl Workspace {
             report,
             batches,
         })
+    }
+}
+
+/// [`Workspace::queue`] on an outbox already in hand: the window's sender serves a queue
+/// request in the middle of a send run, where the outbox is lent to the send loop. Every queue
+/// of the program goes through here (the day's record, positives first).
+pub fn queue_into(
+    outbox: &mut Outbox,
+    data: &Path,
+    target: &Target,
+    batch: &Batch,
+) -> Result<Vec<Queued>, OutboxError> {
+    queue_rows(outbox, data, target, batch, false)
+}
+
+/// [`queue_into`], or with `positives_only` the positive rows alone
+/// ([`Workspace::queue_positives`]).
+fn queue_rows(
+    outbox: &mut Outbox,
+    data: &Path,
+    target: &Target,
+    batch: &Batch,
+    positives_only: bool,
+) -> Result<Vec<Queued>, OutboxError> {
+    daily::record(outbox.conn(), target, batch).map_err(|e| db_error(data, e))?;
+    let (positive, mut other): (Vec<usize>, Vec<usize>) = batch
+        .rows_with(RowStatus::Ready)
+        .partition(|&i| daily::is_positive(batch, i));
+    if positives_only {
+        other.clear();
+    }
+    let source = crate::paths::file_name(&batch.source.path);
+    let mut queued = Vec::new();
+    let mut chunks: Vec<(String, Vec<usize>)> = Vec::new();
+    for rows in [positive, other] {
+        if rows.is_empty() {
+            continue;
+        }
+        let these = outbox.queue(target, batch, &rows, &source)?;
+        // One entry per chunk of `max_rows_per_file` rows, in order (Outbox::queue).
+        for (q, chunk) in these
+            .iter()
+            .zip(rows.chunks(target.max_rows_per_file.max(1)))
+        {
+            chunks.push((q.id().to_owned(), chunk.to_vec()));
+        }
+        queued.extend(these);
+    }
+    for q in &queued {
+        let (rows, new) = match q {
+            Queued::New { rows, .. } => (*rows, true),
+            Queued::Already { .. } => (0, false),
+        };
+        crate::log::event::queued(q.id(), &target.name, rows, new);
+    }
+    daily::queued(outbox.conn(), target, batch, &chunks).map_err(|e| db_error(data, e))?;
+    Ok(queued)
+}
+
+fn db_error(data: &Path, e: rusqlite::Error) -> OutboxError {
+    OutboxError::Db {
+        path: data.join("outbox.sqlite"),
+        detail: e.to_string(),
     }
 }
 

@@ -433,6 +433,14 @@ pub fn write_rejected(batch: &Batch, path: &Path, lang: Lang) -> Result<usize, W
     let width = header
         .len()
         .max(rows.iter().map(|r| r.1.len()).max().unwrap_or(0));
+    // Positive results first (daily.md): they need a person soonest.
+    let result = batch.profile().roles.result;
+    let is_positive = |i: usize| {
+        result.is_some_and(|f| crate::rules::positive::is_positive_result(batch.output_value(i, f)))
+    };
+    let positive = |line: &u32| by_line.get(line).is_some_and(|&i| is_positive(i));
+    let mut rows = rows;
+    rows.sort_by_key(|(line, _)| !positive(line));
     write_atomically(path, |file| {
         building(path, || {
             let err = xlsx_error(path);
@@ -481,6 +489,16 @@ pub fn write_rejected(batch: &Batch, path: &Path, lang: Lang) -> Result<usize, W
                         .iter()
                         .map(|issue| batch.message(i, issue, lang))
                         .collect();
+                    if is_positive(i) {
+                        reasons.insert(
+                            0,
+                            lang.pick(
+                                "阳性结果，请优先处理。",
+                                "Positive result: deal with it first.",
+                            )
+                            .to_owned(),
+                        );
+                    }
                     for column in cut {
                         reasons.push(lang.pick(
                             format!(

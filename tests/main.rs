@@ -11,6 +11,7 @@ mod attack;
 mod checks;
 mod cli;
 mod corpus;
+mod daily;
 mod edit;
 mod formats;
 mod fuzz;

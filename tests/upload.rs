@@ -635,7 +635,7 @@ fn a_database_of_the_previous_version_is_migrated() {
     let version: u32 = conn
         .pragma_query_value(None, "user_version", |r| r.get(0))
         .unwrap();
-    assert_eq!(version, 2);
+    assert_eq!(version, 3);
     let ledger: i64 = conn
         .query_row("SELECT count(*) FROM ledger", [], |r| r.get(0))
         .unwrap();

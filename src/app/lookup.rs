@@ -1,5 +1,7 @@
-//! "查询上报记录": the clerk types an ID number or a barcode and sees whether, when and where it
-//! was uploaded, or where it is in the upload queue. The records are read off the UI thread.
+//! "查询上报记录": the clerk types an ID number, a barcode or a name and sees where each
+//! sample is (the day's record: confirmed, queued, waiting in 需要处理 with its row and error...)
+//! and what to do. The records are read off the UI thread; the search box has the cursor
+//! when the window opens.
 
 use crate::issue::Lang;
 use crate::message::Localized;
@@ -18,6 +20,8 @@ pub struct Lookup {
     /// Whether the last answer is an error.
     pub failed: bool,
     task: Option<Receiver<Result<Vec<String>, String>>>,
+    /// Whether the window was open last frame: the search box takes the cursor when it opens.
+    was_open: bool,
 }
 
 impl Lookup {
@@ -34,7 +38,7 @@ impl Lookup {
         std::thread::spawn(move || {
             let answer = match data {
                 Some(d) => crate::support::lookup::find(&d, &value),
-                None => Ok(Vec::new()),
+                None => Ok(Default::default()),
             }
             .map(|records| crate::support::lookup::describe(&value, &records, lang))
             .map_err(|e| e.text(lang));
@@ -67,14 +71,20 @@ impl Lookup {
             .default_width(560.0)
             .show(ctx, |ui| {
                 ui.label(lang.pick(
-                    "输入证件号码（小写 x、全角数字都可以）或条码号，看这个人的结果是否已经上报。",
-                    "Type an ID number or a barcode to see whether the result was uploaded.",
+                    "输入证件号码（空格、横线、小写 x、全角数字都可以）、条码号或姓名，看这个人的结果在哪里。",
+                    "Type an ID number, a barcode or a name to see where the result is.",
                 ));
                 ui.horizontal(|ui| {
-                    let label = ui.label(lang.pick("证件号码或条码号", "ID number or barcode"));
+                    let label = ui.label(lang.pick(
+                        "证件号码、条码号或姓名",
+                        "ID number, barcode or name",
+                    ));
                     let edit = ui
                         .add(egui::TextEdit::singleline(&mut self.value).desired_width(300.0))
                         .labelled_by(label.id);
+                    if !self.was_open {
+                        edit.request_focus();
+                    }
                     let enter = edit.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
                     let can = !self.busy() && !self.value.trim().is_empty();
                     if ui
@@ -102,6 +112,7 @@ impl Lookup {
         if query {
             self.start(ctx, lang, data);
         }
+        self.was_open = self.open && open;
         self.open = open;
     }
 }

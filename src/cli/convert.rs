@@ -45,6 +45,21 @@ pub fn run(args: &ConvertArgs, lang: Lang) -> Run {
         target.as_ref(),
         lang,
     )?;
+    // `convert --target`: the rows are in the day's record (未上传 until uploaded).
+    if let (Some(f), Some(t), Some(_)) = (&folders, &target, &args.input.target) {
+        let recorded = sheetbridge::workspace::Workspace::open(f.clone(), super::keep_days())
+            .and_then(|mut ws| ws.record(t, &batch));
+        if let Err(e) = recorded {
+            say(
+                lang,
+                format!("提醒：没能记入今日对账（{}）", e.text(Lang::Zh)),
+                format!(
+                    "warning: not recorded in the day's account ({})",
+                    e.text(Lang::En)
+                ),
+            );
+        }
+    }
     let s = batch.summary();
     let mut code = if s.rejected + s.excluded > 0 {
         EXIT_SOME_REJECTED

@@ -1,6 +1,6 @@
-//! `sheetbridge lookup VALUE`: whether a person's result (by ID number of any type) or a
-//! barcode was uploaded, when, to which target, in which batch and from which file; or where it
-//! is in the outbox (support.md).
+//! `sheetbridge lookup VALUE`: where a person's result is (by ID number of any type and
+//! spelling, barcode or name): every state of the day's record with its reason and what to do
+//! (daily.md, support.md).
 
 use super::{EXIT_OK, Run};
 use clap::Args;
@@ -9,13 +9,19 @@ use sheetbridge::support::lookup;
 
 #[derive(Args)]
 pub struct LookupArgs {
-    /// 证件号码（任何证件类型；小写 x、全角数字都可以）或条码号
+    /// 证件号码（任何证件类型；空格、横线、小写 x、全角数字都可以）、条码号或姓名
     pub value: String,
 }
 
 pub fn run(args: &LookupArgs, lang: Lang) -> Run {
-    let records = lookup::find(&super::folders()?.data, &args.value)?;
-    for line in lookup::describe(&args.value, &records, lang) {
+    let folders = super::folders()?;
+    // The workspace migrates an older database first; none at all holds nothing.
+    let answer = if folders.data.join("outbox.sqlite").is_file() {
+        super::outbox::open(folders, lang)?.lookup(&args.value)?
+    } else {
+        Default::default()
+    };
+    for line in lookup::describe(&args.value, &answer, lang) {
         println!("{}", super::console(&line));
     }
     Ok(EXIT_OK)

@@ -9,10 +9,12 @@ mod folders;
 mod interrupt;
 mod login;
 mod lookup;
+mod mark_uploaded;
 mod outbox;
 mod output;
 mod pack;
 mod profiles;
+mod reconcile;
 mod schedule;
 mod upload;
 mod watch;
@@ -78,8 +80,12 @@ enum Command {
     /// 模板包：安装、列出、退回上一个版本
     #[command(subcommand)]
     Pack(pack::PackCommand),
-    /// 查询上报记录：某人（证件号码）或某条码是否已经上报、何时、在哪个批次
+    /// 查询上报记录：某人（证件号码或姓名）或某条码的结果在哪里：已确认、排队、有错误……和怎么办
     Lookup(lookup::LookupArgs),
+    /// 今日对账：每个样本的结果在哪里（已确认、排队、有错误……），阳性排在最前
+    Reconcile(reconcile::ReconcileArgs),
+    /// 已在省平台网站手工上报：把上报表的行记为已上报（以后不再发送）
+    MarkUploaded(mark_uploaded::MarkUploadedArgs),
     /// 无人值守：监视文件夹，新文件自动转换、上报，需要人处理的放进「需要处理」
     Watch(watch::WatchArgs),
     /// 定时任务：安装、删除或查看（窗口关闭时也自动上报）
@@ -182,6 +188,8 @@ pub fn main() -> ExitCode {
         Some(Command::Diagnose(args)) => diagnose::run(&args, lang),
         Some(Command::Pack(cmd)) => pack::run(&cmd, lang),
         Some(Command::Lookup(args)) => lookup::run(&args, lang),
+        Some(Command::Reconcile(args)) => reconcile::run(&args, lang),
+        Some(Command::MarkUploaded(args)) => mark_uploaded::run(&args, lang),
         Some(Command::Watch(args)) => watch::run(&args, lang),
         Some(Command::Schedule(cmd)) => schedule::run(&cmd, lang),
         Some(Command::Fetch(args)) => fetch::run(&args, lang),

@@ -120,6 +120,29 @@ pub fn run(args: &WatchArgs, lang: Lang) -> Run {
             say(lang, &o.zh, &o.en);
         }
         if args.once {
+            // After 16:00 the scheduled run leaves the day's account in FOLDER/对账/.
+            match workflow.write_day_account(&folder, chrono::Local::now()) {
+                Ok(Some(path)) => {
+                    let shown = sheetbridge::paths::shown(&path);
+                    say(
+                        lang,
+                        format!("已写出今日对账：{shown}"),
+                        format!("wrote the day's account: {shown}"),
+                    );
+                }
+                Ok(None) => {}
+                Err(e) => say(
+                    lang,
+                    format!(
+                        "提醒：没能写出今日对账（{}）",
+                        sheetbridge::message::Localized::text(&e, Lang::Zh)
+                    ),
+                    format!(
+                        "warning: the day's account was not written ({})",
+                        sheetbridge::message::Localized::text(&e, Lang::En)
+                    ),
+                ),
+            }
             let refused = sent.login_refused.is_some() || source_refused;
             let code = exit_code(&mut workflow, &pass, refused, lang)?;
             note_run(&data_dir, code, pass.files.len(), lang);
@@ -265,7 +288,7 @@ fn note_run(data_dir: &std::path::Path, code: u8, files: usize, lang: Lang) {
 }
 
 /// target.md's order: 2, then 5 (any batch of the outbox), then 3 (a file of this run went to
-/// 需要处理/), then 4, then 0. Prints the summary.
+/// 需要处理/, or a positive is not confirmed: daily.md), then 4, then 0. Prints the summary.
 fn exit_code(
     workflow: &mut Workflow,
     pass: &Pass,
@@ -289,11 +312,21 @@ fn exit_code(
             state.queued
         ),
     );
+    let positives = workflow.positives_waiting()?;
+    if positives > 0 {
+        say(
+            lang,
+            format!("阳性 {positives} 人未上报：请先处理（sheetbridge reconcile 列出他们）。"),
+            format!(
+                "{positives} positive not confirmed by the platform yet: see sheetbridge reconcile"
+            ),
+        );
+    }
     Ok(if refused {
         EXIT_NOTHING
     } else if state.needs_person > 0 {
         EXIT_PERSON
-    } else if to_fix > 0 {
+    } else if to_fix > 0 || positives > 0 {
         EXIT_SOME_REJECTED
     } else if state.queued > 0 {
         EXIT_QUEUED

@@ -4,6 +4,7 @@
 pub mod batch;
 pub mod datetime;
 pub mod idcard;
+pub mod positive;
 pub mod text;
 
 #[cfg(test)]

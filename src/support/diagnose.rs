@@ -300,7 +300,7 @@ fn log_text(folders: &Folders) -> String {
 }
 
 /// The files handled in the last days: the window's history, and every file a command or the
-/// window opened as the log tells.
+/// window opened as the log tells, with when each positive was confirmed (daily.md).
 fn history(folders: &Folders) -> String {
     let Some(data) = &folders.data else {
         return String::new();
@@ -351,7 +351,8 @@ fn history(folders: &Folders) -> String {
         if recent
             && (line.contains("] opened: ")
                 || line.contains("] exported ")
-                || line.contains("] queued: "))
+                || line.contains("] queued: ")
+                || line.contains("] positive confirmed: "))
         {
             t.push_str("  ");
             t.push_str(&line);

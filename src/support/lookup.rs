@@ -1,11 +1,11 @@
-//! "Was this person's result uploaded?" (`sheetbridge lookup VALUE`, "查询上报记录"): answers
-//! from the outbox and its ledger by ID number (any type) or barcode, without storing any ID
-//! number: the value typed is hashed the way the ledger hashes, once per document type.
+//! "某某查不到结果" (`sheetbridge lookup VALUE`, "查询上报记录"): answers from the day's record
+//! (`upload::daily`, through which every query goes: no SQL here) by ID number in any
+//! spelling, barcode or name, for every state a sample can be in, with its reason and what to
+//! do; "没有记录" only when no export the program handled held it, naming what was searched.
 
 use crate::issue::Lang;
 use crate::message::{Localized, Text};
-use crate::upload::outbox;
-use rusqlite::params_from_iter;
+use crate::upload::daily::{LookupAnswer, Sample, SampleState};
 use std::path::{Path, PathBuf};
 
 /// Why the records could not be read.
@@ -56,209 +56,121 @@ pub fn looks_like_id(value: &str) -> bool {
         || (b.len() == 15 && b.iter().all(u8::is_ascii_digit))
 }
 
-/// One batch that holds the person or the barcode.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Record {
-    pub batch: String,
-    /// The target's reference (file stem or path); empty when only the ledger knows the row.
-    pub target: String,
-    /// `queued`, `sending`, `confirmed`, `rejected`, `waiting`; `confirmed` for a ledger row
-    /// whose batch is gone.
-    pub state: String,
-    /// Unix milliseconds.
-    pub queued_at: Option<i64>,
-    pub confirmed_at: Option<i64>,
-    /// The file the rows came from, when the outbox recorded it.
-    pub source_file: Option<String>,
-    pub last_error: Option<String>,
-}
-
-impl Record {
-    pub fn confirmed(&self) -> bool {
-        self.state == "confirmed"
-    }
-}
-
-/// Finds `value` as a barcode or as an ID number (any type) in the data folder `data`: the
-/// confirmed rows from the ledger ([`outbox::read_lookup`]), and the batches still in the
-/// outbox that hold it (their state). A missing database holds nothing. Confirmed first,
-/// newest first.
-pub fn find(data: &Path, value: &str) -> Result<Vec<Record>, LookupError> {
-    let typed = value.trim();
-    let norm = normalize(value);
-    if norm.is_empty() {
-        return Ok(Vec::new());
-    }
-    let mut barcodes = vec![norm.clone()];
-    if typed != norm {
-        barcodes.push(typed.to_owned());
-    }
-    let mut queries: Vec<outbox::Lookup> = barcodes
-        .iter()
-        .map(|b| outbox::Lookup::Barcode(b.clone()))
-        .collect();
-    queries.push(outbox::Lookup::IdNumber(norm.clone()));
-    let mut out: Vec<Record> = Vec::new();
-    for q in &queries {
-        let entries = outbox::read_lookup(data, q).map_err(|e| LookupError::Db {
-            path: data.join("outbox.sqlite"),
-            detail: e.english(),
-        })?;
-        for e in entries {
-            if out.iter().any(|r| r.batch == e.batch_id) {
-                continue;
-            }
-            out.push(Record {
-                target: e.target_name().to_owned(),
-                batch: e.batch_id,
-                state: "confirmed".into(),
-                queued_at: None,
-                confirmed_at: e.confirmed_at,
-                source_file: e.source,
-                last_error: None,
-            });
-        }
-    }
-    for r in in_outbox(data, &barcodes, &norm)? {
-        if !out.iter().any(|o| o.batch == r.batch) {
-            out.push(r);
-        }
-    }
-    out.sort_by_key(|r| {
-        (
-            !r.confirmed(),
-            std::cmp::Reverse(r.confirmed_at.or(r.queued_at)),
-        )
-    });
-    Ok(out)
-}
-
-/// Batches not confirmed yet that hold one of `barcodes` or the ID number `number` (through
-/// its hash), read without changing anything. Outboxes of an older schema (migrated by the
-/// next program that writes) answer nothing here.
-fn in_outbox(data: &Path, barcodes: &[String], number: &str) -> Result<Vec<Record>, LookupError> {
-    let db = data.join("outbox.sqlite");
-    if !db.is_file() {
-        return Ok(Vec::new());
-    }
-    let err = |e: rusqlite::Error| LookupError::Db {
-        path: db.clone(),
-        detail: e.to_string(),
-    };
-    let conn = crate::db::open(&db, crate::db::Access::Read).map_err(err)?;
-    let version: u32 =
-        crate::db::retry(|| conn.pragma_query_value(None, "user_version", |r| r.get(0)))
-            .map_err(err)?;
-    if version != outbox::SCHEMA_VERSION {
-        return Ok(Vec::new());
-    }
-    let mut keys: Vec<String> = barcodes.to_vec();
-    keys.push(outbox::id_number_hash(number));
-    let marks = (1..=barcodes.len())
-        .map(|i| format!("?{i}"))
-        .collect::<Vec<_>>()
-        .join(",");
-    let sql = format!(
-        "SELECT b.id, b.target, b.state, b.created, b.source, b.last_error FROM batches b
-         WHERE b.state != 'confirmed' AND b.id IN (
-             SELECT batch_id FROM batch_rows
-             WHERE barcode IN ({marks}) OR id_number_hash = ?{})",
-        barcodes.len() + 1
-    );
-    let mut st = conn.prepare(&sql).map_err(err)?;
-    st.query_map(params_from_iter(keys.iter()), |r| {
-        Ok(Record {
-            batch: r.get(0)?,
-            target: r.get(1)?,
-            state: r.get(2)?,
-            queued_at: r.get(3)?,
-            confirmed_at: None,
-            source_file: r.get(4)?,
-            last_error: r.get(5)?,
-        })
+/// Every sample of `value` (an ID number in any spelling, a barcode or a name) in the day's
+/// record of the data folder `data`, read without changing anything (the window's lookup box;
+/// the command line asks its workspace, [`crate::workspace::Workspace::lookup`], which also
+/// migrates an older database first). A missing database holds nothing.
+pub fn find(data: &Path, value: &str) -> Result<LookupAnswer, LookupError> {
+    crate::upload::daily::read_lookup(data, value).map_err(|e| LookupError::Db {
+        path: data.join("outbox.sqlite"),
+        detail: e.english(),
     })
-    .map_err(err)?
-    .collect::<Result<_, _>>()
-    .map_err(err)
 }
 
-fn when(ms: Option<i64>) -> String {
-    ms.and_then(chrono::DateTime::from_timestamp_millis)
-        .map(|d| {
-            d.with_timezone(&chrono::Local)
-                .format("%Y-%m-%d %H:%M")
-                .to_string()
-        })
-        .unwrap_or_else(|| "—".into())
-}
-
-/// What to say for `value` and its records, one line per batch; "没有上报记录" when none.
+/// What to say for `value` and its answer (daily.md, "Lookup answers every case"): one line
+/// per sample (positives first), each with the person masked, the day sampled, the target, the
+/// state, its reason and what to do; a line first saying how many people share a name; or
+/// "没有记录" saying which targets and days were searched.
 ///
-/// The value is shown masked as a document number whatever its shape (it may be a 台胞证's 8
-/// digits or a passport of any shape: only the clerk knows), and each line is scanned for any
-/// other personal number (a file name, the platform's last message).
-pub fn describe(value: &str, records: &[Record], lang: Lang) -> Vec<String> {
+/// The value is shown masked whole (as a document number when it holds a digit, else as a
+/// name), and each line is scanned for any other personal number.
+pub fn describe(value: &str, answer: &LookupAnswer, lang: Lang) -> Vec<String> {
     use crate::privacy::{mask_query, mask_text};
     let shown = crate::paths::for_line(&mask_query(&normalize(value)));
-    if records.is_empty() {
-        return vec![mask_text(&lang.pick(
-            format!("{shown}：没有上报记录。这个人（或条码）没有通过本程序上报过。"),
-            format!("{shown}: no upload record."),
-        ))];
+    if answer.matches.is_empty() {
+        let targets = if answer.targets.is_empty() {
+            lang.pick("（还没有）", "(none yet)").to_owned()
+        } else {
+            answer
+                .targets
+                .iter()
+                .map(|t| format!("「{}」", crate::paths::for_line(t)))
+                .collect::<Vec<_>>()
+                .join("")
+        };
+        let line = match &answer.days {
+            Some((first, last)) => lang.pick(
+                format!(
+                    "{shown}：没有记录。按证件号码、条码和姓名查了本程序处理过的所有导出表：目标{targets}，{first} 到 {last}。请确认城市系统的导出表里有这个人（或条码），导出后再上报。"
+                ),
+                format!(
+                    "{shown}: no record. Searched every export this program handled by ID, barcode and name: targets {targets}, {first} to {last}. Check that the city system's export holds it."
+                ),
+            ),
+            None => lang.pick(
+                format!(
+                    "{shown}：没有记录。本程序还没有为任何上报目标处理过导出表，所以查不到任何人。"
+                ),
+                format!("{shown}: no record. This program has not handled any export for a target yet."),
+            ),
+        };
+        return vec![mask_text(&line)];
     }
-    records
-        .iter()
-        .map(|r| {
-            let source = r.source_file.as_deref().map_or_else(
-                || lang.pick("（未记录）", "(not recorded)").into(),
-                crate::paths::for_line,
-            );
-            let target = if r.target.is_empty() {
-                "—".to_owned()
-            } else {
-                crate::paths::for_line(&r.target)
-            };
-            let batch = &r.batch;
-            match r.state.as_str() {
-                "confirmed" => {
-                    let at = when(r.confirmed_at);
-                    lang.pick(
-                        format!(
-                            "{shown}：已上报。{at} 由省平台确认，目标「{target}」，批次 {batch}，来自文件「{source}」。"
-                        ),
-                        format!(
-                            "{shown}: uploaded, confirmed {at} by {target}, batch {batch}, from {source}."
-                        ),
-                    )
-                }
-                state => {
-                    let at = when(r.queued_at);
-                    let last = r.last_error.as_deref().map(crate::paths::for_line);
-                    lang.pick(
-                        format!(
-                            "{shown}：还没有上报完成，在上传队列里，现在「{}」（批次 {batch}，目标「{target}」，{at} 放入队列，来自文件「{source}」）。{}",
-                            state_zh(state),
-                            last.map(|e| format!("最后一次：{e}")).unwrap_or_default()
-                        ),
-                        format!(
-                            "{shown}: not uploaded yet, {state} in the upload queue (batch {batch}, {target}, queued {at}, from {source})."
-                        ),
-                    )
-                }
-            }
-        })
-        .map(|line| mask_text(&line))
-        .collect()
-}
-
-fn state_zh(state: &str) -> &'static str {
-    match state {
-        "sending" => "发送中",
-        "rejected" => "被拒绝",
-        "waiting" => "待人工处理",
-        "confirmed" => "已确认",
-        _ => "排队中",
+    let mut lines = Vec::new();
+    let people = answer.people();
+    if people > 1 {
+        lines.push(lang.pick(
+            format!("{shown}：找到 {people} 个人，请按证件号码区分："),
+            format!("{shown}: {people} people found, told apart by their ID:"),
+        ));
     }
+    let mut matches: Vec<&Sample> = answer.matches.iter().collect();
+    matches.sort_by_key(|s| !s.positive_waiting());
+    for s in matches {
+        let mark = if s.positive {
+            lang.pick("【阳性】", "[POSITIVE] ")
+        } else {
+            ""
+        };
+        let target = crate::paths::for_line(if s.target_name.is_empty() {
+            &s.target
+        } else {
+            &s.target_name
+        });
+        let barcode = crate::paths::for_line(&s.barcode);
+        let file = if s.file.is_empty() {
+            lang.pick("（未记录）", "(not recorded)").to_owned()
+        } else if s.row > 0 {
+            lang.pick(
+                format!("文件「{}」第 {} 行", crate::paths::for_line(&s.file), s.row),
+                format!("{} row {}", crate::paths::for_line(&s.file), s.row),
+            )
+        } else {
+            lang.pick(
+                format!("文件「{}」", crate::paths::for_line(&s.file)),
+                crate::paths::for_line(&s.file),
+            )
+        };
+        let done = if s.state.is_on_platform() {
+            "已上报"
+        } else {
+            "还没有上报完成"
+        };
+        lines.push(lang.pick(
+            format!(
+                "{mark}{} {}，{} 采样，条码 {barcode}，目标「{target}」，来自{file}：{done}，{}。{}。{}",
+                s.name,
+                s.id,
+                s.day,
+                s.state.zh(),
+                s.reason(Lang::Zh),
+                match s.state {
+                    SampleState::Confirmed => "已上报，问题不在上报这一步：请让对方在省平台上查询。",
+                    other => other.what_to_do(Lang::Zh),
+                }
+            ),
+            format!(
+                "{mark}{} {}, sampled {}, barcode {barcode}, target {target}, from {file}: {}. {}. {}",
+                s.name,
+                s.id,
+                s.day,
+                s.state.en(),
+                s.reason(Lang::En),
+                s.state.what_to_do(Lang::En)
+            ),
+        ));
+    }
+    lines.into_iter().map(|l| mask_text(&l)).collect()
 }
 
 #[cfg(test)]
@@ -281,11 +193,12 @@ mod tests {
     fn nothing_is_found_without_an_outbox() {
         let dir = tempfile::tempdir().unwrap();
         let found = find(dir.path(), "T1").unwrap();
-        assert!(found.is_empty());
+        assert!(found.matches.is_empty());
         let text = describe("13812345678", &found, Lang::Zh);
-        assert_eq!(
-            text,
-            vec!["138****5678：没有上报记录。这个人（或条码）没有通过本程序上报过。"]
+        assert_eq!(text.len(), 1);
+        assert!(
+            text[0].starts_with("138****5678：没有记录。本程序还没有"),
+            "{text:?}"
         );
     }
 }

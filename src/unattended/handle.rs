@@ -16,7 +16,7 @@ use crate::upload::outbox::{BatchRecord, Outbox, OutboxError, State, id_hash};
 use crate::upload::target::Target;
 use crate::workspace::{self, Folders, Workspace};
 use std::collections::HashSet;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 /// Why the workflow could not go on (not a problem of one file: the watcher stops).
@@ -232,6 +232,25 @@ impl Workflow {
         })
     }
 
+    /// Positives handled in the last two days that the platform does not have yet (daily.md:
+    /// `watch --once` exits 3 while there is one).
+    pub fn positives_waiting(&self) -> Result<usize, WorkflowError> {
+        Ok(self
+            .workspace
+            .recent_positives_waiting(std::time::Duration::from_secs(2 * 86_400))?)
+    }
+
+    /// The scheduled run after 16:00 (local `now`) writes the day's account (every target) to
+    /// `FOLDER/对账/YYYY-MM-DD.xlsx` (daily.md); each later run rewrites it, so the last run's
+    /// stays. Before 16:00 nothing is written (`None`).
+    pub fn write_day_account(
+        &self,
+        folder: &Path,
+        now: chrono::DateTime<chrono::Local>,
+    ) -> Result<Option<PathBuf>, WorkflowError> {
+        write_day_account(&self.workspace, folder, now)
+    }
+
     /// The state of the whole outbox.
     pub fn state(&mut self) -> Result<OutboxState, WorkflowError> {
         let mut s = OutboxState::default();
@@ -244,6 +263,31 @@ impl Workflow {
         }
         Ok(s)
     }
+}
+
+/// From this hour (local) the scheduled run writes the day's account (daily.md).
+pub const ACCOUNT_FROM_HOUR: u32 = 16;
+
+/// See [`Workflow::write_day_account`].
+fn write_day_account(
+    workspace: &Workspace,
+    folder: &Path,
+    now: chrono::DateTime<chrono::Local>,
+) -> Result<Option<PathBuf>, WorkflowError> {
+    use chrono::Timelike;
+    if now.hour() < ACCOUNT_FROM_HOUR {
+        return Ok(None);
+    }
+    let date = now.format("%Y-%m-%d").to_string();
+    let dir = folder.join("对账");
+    std::fs::create_dir_all(&dir).map_err(|e| crate::write::WriteError::Io {
+        path: dir.clone(),
+        reason: crate::message::io_message(&e),
+    })?;
+    let path = dir.join(format!("{date}.xlsx"));
+    let account = workspace.day_account(&date, None)?;
+    crate::upload::daily::write_account(&account, &path, Lang::Zh)?;
+    Ok(Some(path))
 }
 
 /// Rows confirmed (the ledger) or in a batch not yet decided (queued, sending, waiting).
@@ -283,5 +327,38 @@ impl Ledger for KnownRows {
                 && self
                     .pending
                     .contains(&(barcode.to_owned(), id_hash(id_key))))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn the_day_s_account_is_written_from_16_00() {
+        let dir = tempfile::tempdir().unwrap();
+        let folders = Folders {
+            data: dir.path().join("data"),
+            config: None,
+        };
+        let ws = Workspace::open(folders, 7).unwrap();
+        let folder = dir.path().join("待上报");
+        std::fs::create_dir_all(&folder).unwrap();
+        let at = |h, m| {
+            chrono::Local
+                .with_ymd_and_hms(2026, 12, 6, h, m, 0)
+                .unwrap()
+        };
+        assert_eq!(write_day_account(&ws, &folder, at(15, 59)).unwrap(), None);
+        assert!(!folder.join("对账").exists());
+        let written = write_day_account(&ws, &folder, at(16, 0)).unwrap().unwrap();
+        assert_eq!(written, folder.join("对账/2026-12-06.xlsx"));
+        assert!(written.is_file());
+        // A later run rewrites it.
+        assert_eq!(
+            write_day_account(&ws, &folder, at(18, 30)).unwrap(),
+            Some(written)
+        );
     }
 }

@@ -3,7 +3,7 @@
 //! confirmed, refused, or uploaded by hand on the platform's website.
 //!
 //! It is a table of the outbox's database (`daily_samples`, made or added in the outbox's one
-//! schema transaction: [`create`]), so a batch's state and the ledger are read in the same
+//! schema transaction: [`SCHEMA`], which the workspace gives `Outbox::open`), so a batch's state and the ledger are read in the same
 //! query as the record: a sample in a batch is as far as its batch is, and a sample in the
 //! ledger is confirmed, with no second copy of either to keep in step. What the record itself
 //! keeps is what only the load knows: the check's verdict and first error, the clerk's
@@ -28,7 +28,7 @@ pub const KEEP_DAYS: i64 = 90;
 
 /// The table, added in place to a database of any earlier version (in the outbox's schema
 /// transaction; nothing else of the database changes).
-const SCHEMA: &str = "
+pub(crate) const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS daily_samples (
     target TEXT NOT NULL,
     target_ref TEXT NOT NULL,
@@ -62,18 +62,11 @@ CREATE INDEX IF NOT EXISTS daily_samples_barcode ON daily_samples(barcode);
 CREATE INDEX IF NOT EXISTS daily_samples_batch ON daily_samples(batch_id);
 ";
 
-/// Makes the record's table in the outbox's database (a new one, or one of an older version,
-/// migrated in place), in the caller's transaction.
-pub(crate) fn create(conn: &Connection) -> rusqlite::Result<()> {
-    conn.execute_batch(SCHEMA)
-}
-
-/// Removes the records of samples taken more than [`KEEP_DAYS`] ago.
+/// Removes the records first made more than [`KEEP_DAYS`] ago (by the time the program first
+/// handled the sample: an export of an old day handled today is kept).
 pub(crate) fn prune(conn: &Connection) -> rusqlite::Result<usize> {
-    let cutoff = (chrono::Local::now() - chrono::Duration::days(KEEP_DAYS))
-        .format("%Y-%m-%d")
-        .to_string();
-    conn.execute("DELETE FROM daily_samples WHERE day < ?1", params![cutoff])
+    let cutoff = now_ms() - KEEP_DAYS * 86_400_000;
+    conn.execute("DELETE FROM daily_samples WHERE seen < ?1", params![cutoff])
 }
 
 /// SHA-256 of a name with its spaces removed, hex: lets the record be searched by name
@@ -87,21 +80,7 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Whether a result (as the profile mapped it) needs a person soon: 阳性, or 待复核 (a mix of
-/// gene targets, template.md). A value the check refused is positive when it says 阳 or
-/// positive in any spelling.
-pub fn is_positive_result(result: &str) -> bool {
-    let r = result.trim();
-    if r == "阳性" || r == "待复核" {
-        return true;
-    }
-    let upper = r.to_uppercase();
-    (r.contains('阳') && !r.contains('阴'))
-        || upper == "POSITIVE"
-        || upper == "POS"
-        || upper == "+"
-        || r == "阳性(+)"
-}
+pub use crate::rules::positive::is_positive_result;
 
 /// Whether row `i` of `batch` is a positive result.
 pub fn is_positive(batch: &Batch, i: usize) -> bool {
@@ -267,6 +246,8 @@ impl SampleState {
 pub struct Sample {
     /// The target's reference (file stem or path).
     pub target: String,
+    /// The target's name (its `name`, for the clerk).
+    pub target_name: String,
     /// `YYYY-MM-DD`: the day sampled (or handled, when the sampling time is unusable).
     pub day: String,
     /// The sampling time as the upload sheet has it (empty when unknown).
@@ -321,8 +302,8 @@ impl Sample {
             SampleState::Confirmed => {
                 let at = self.confirmed_at.map_or_else(|| "—".into(), local_time);
                 lang.pick(
-                    format!("省平台 {at} 确认（批次 {batch}）"),
-                    format!("confirmed {at} (batch {batch})"),
+                    format!("批次 {batch}，省平台 {at} 确认"),
+                    format!("batch {batch}, confirmed {at}"),
                 )
             }
             SampleState::Manual => lang.pick(
@@ -799,7 +780,8 @@ SELECT d.target_ref, d.day, d.sampled, d.barcode, d.name_masked, d.id_masked, d.
                AND l.barcode = d.barcode AND l.id_hash = d.id_hash),
        (SELECT min(l.confirmed_at) FROM ledger l
         WHERE l.target IN (d.target, 'ref:' || d.target_ref)
-          AND l.barcode = d.barcode AND l.id_hash = d.id_hash)
+          AND l.barcode = d.barcode AND l.id_hash = d.id_hash),
+       d.target
 FROM daily_samples d LEFT JOIN batches b ON b.id = d.batch_id";
 
 fn sample(r: &rusqlite::Row<'_>) -> rusqlite::Result<Sample> {
@@ -818,6 +800,8 @@ fn sample(r: &rusqlite::Row<'_>) -> rusqlite::Result<Sample> {
     let both = |e: Option<String>| e.map(|e| (e.clone(), e));
     let (state, detail, since) = match (stored.as_str(), batch_state.as_deref()) {
         ("manual", _) => (SampleState::Manual, None, since),
+        // A repeat of a row sent before the record knew it (uploaded by an earlier version).
+        ("duplicate", None) if in_ledger => (SampleState::Duplicate, None, since),
         (_, Some("confirmed")) => {
             confirmed_at = confirmed_at.or(batch_confirmed).or(ledger_at);
             (SampleState::Confirmed, None, since)
@@ -855,8 +839,10 @@ fn sample(r: &rusqlite::Row<'_>) -> rusqlite::Result<Sample> {
         ("duplicate", None) => (SampleState::Duplicate, None, since),
         _ => (SampleState::NotQueued, None, since),
     };
+    let identity: String = r.get(23)?;
     Ok(Sample {
         target: r.get(0)?,
+        target_name: identity.split('\u{1f}').next().unwrap_or("").to_owned(),
         day: r.get(1)?,
         sampled: r.get(2)?,
         barcode: r.get(3)?,
@@ -940,6 +926,16 @@ pub(crate) fn day_account(
         samples,
         hours,
     })
+}
+
+/// Positives first handled since `since` (unix ms), of any sampling day, that the platform
+/// does not have yet.
+pub(crate) fn positives_waiting_since(conn: &Connection, since: i64) -> rusqlite::Result<usize> {
+    let mut st = conn.prepare(&format!("{SELECT} WHERE d.positive = 1 AND d.seen >= ?1"))?;
+    let samples: Vec<Sample> = st
+        .query_map(params![since], sample)?
+        .collect::<Result<_, _>>()?;
+    Ok(samples.iter().filter(|s| s.positive_waiting()).count())
 }
 
 /// What a lookup is given, made comparable.
@@ -1033,6 +1029,7 @@ pub(crate) fn add_ledger_entry(answer: &mut LookupAnswer, e: crate::upload::outb
         })
         .unwrap_or_default();
     answer.matches.push(Sample {
+        target_name: target.clone(),
         target,
         day,
         sampled: String::new(),
@@ -1116,6 +1113,133 @@ fn read<T>(
     f(&conn).map(Some).map_err(err)
 }
 
+/// Writes the day's account as a workbook (`reconcile -o`, the scheduled run's
+/// `对账/YYYY-MM-DD.xlsx`): a sheet of counts and a sheet of every sample (positives first), each
+/// with its state, reason, what to do, and its file and row. Masked like the account; written
+/// whole or not at all.
+pub fn write_account(
+    account: &DayAccount,
+    path: &std::path::Path,
+    lang: Lang,
+) -> Result<(), crate::write::WriteError> {
+    use crate::write::WriteError;
+    use rust_xlsxwriter::{Format, Workbook};
+    crate::write::write_atomically(path, |file| {
+        let err = |e: rust_xlsxwriter::XlsxError| WriteError::Xlsx {
+            path: path.to_owned(),
+            detail: e.to_string(),
+        };
+        let mut wb = Workbook::new();
+        let bold = Format::new().set_bold();
+        let red = Format::new().set_font_color("#C00000");
+        let counts = wb.add_worksheet();
+        counts.set_name(lang.pick("统计", "counts")).map_err(err)?;
+        let head = [
+            lang.pick("日期", "date"),
+            &account.date,
+            lang.pick("目标", "target"),
+        ];
+        for (c, h) in head.iter().enumerate() {
+            counts.write_string(0, c as u16, *h).map_err(err)?;
+        }
+        counts
+            .write_string(
+                0,
+                3,
+                account
+                    .target
+                    .as_deref()
+                    .unwrap_or(lang.pick("全部", "all")),
+            )
+            .map_err(err)?;
+        counts
+            .write_string_with_format(1, 0, lang.pick("状态", "state"), &bold)
+            .map_err(err)?;
+        counts
+            .write_string_with_format(1, 1, lang.pick("样本数", "samples"), &bold)
+            .map_err(err)?;
+        let mut r = 2;
+        for (state, n) in account.counts() {
+            counts
+                .write_string(r, 0, state.group_label(lang))
+                .map_err(err)?;
+            counts.write_number(r, 1, n as f64).map_err(err)?;
+            r += 1;
+        }
+        counts
+            .write_string(r, 0, lang.pick("合计", "total"))
+            .map_err(err)?;
+        counts
+            .write_number(r, 1, account.samples.len() as f64)
+            .map_err(err)?;
+        counts
+            .write_string(r + 1, 0, lang.pick("阳性未上报", "positives not confirmed"))
+            .map_err(err)?;
+        counts
+            .write_number(r + 1, 1, account.positives_waiting() as f64)
+            .map_err(err)?;
+        counts.set_column_width(0, 18.0).map_err(err)?;
+        let rows = wb.add_worksheet();
+        rows.set_name(lang.pick("明细", "samples")).map_err(err)?;
+        let header = [
+            lang.pick("阳性", "positive"),
+            lang.pick("状态", "state"),
+            lang.pick("原因", "reason"),
+            lang.pick("怎么办", "what to do"),
+            lang.pick("姓名", "name"),
+            lang.pick("证件号码", "ID"),
+            lang.pick("条码", "barcode"),
+            lang.pick("采样时间", "sampled"),
+            lang.pick("目标", "target"),
+            lang.pick("文件", "file"),
+            lang.pick("行", "row"),
+            lang.pick("批次", "batch"),
+        ];
+        for (c, h) in header.iter().enumerate() {
+            rows.write_string_with_format(0, c as u16, *h, &bold)
+                .map_err(err)?;
+        }
+        for (i, s) in account.samples.iter().enumerate() {
+            let r = i as u32 + 1;
+            let cells = [
+                if s.positive {
+                    lang.pick("阳性", "positive")
+                } else {
+                    ""
+                }
+                .to_owned(),
+                s.state.name(lang).to_owned(),
+                s.reason(lang),
+                s.state.what_to_do(lang).to_owned(),
+                s.name.clone(),
+                s.id.clone(),
+                s.barcode.clone(),
+                s.sampled.clone(),
+                s.target.clone(),
+                s.file.clone(),
+            ];
+            for (c, v) in cells.iter().enumerate() {
+                let v = crate::privacy::mask_text(v);
+                if s.positive_waiting() {
+                    rows.write_string_with_format(r, c as u16, v, &red)
+                } else {
+                    rows.write_string(r, c as u16, v)
+                }
+                .map_err(err)?;
+            }
+            rows.write_number(r, 10, f64::from(s.row)).map_err(err)?;
+            rows.write_string(r, 11, s.batch.as_deref().unwrap_or(""))
+                .map_err(err)?;
+        }
+        rows.set_column_width(2, 60.0).map_err(err)?;
+        rows.set_column_width(3, 40.0).map_err(err)?;
+        rows.set_column_width(9, 30.0).map_err(err)?;
+        wb.save_to_writer(std::io::BufWriter::new(file))
+            .map_err(err)?;
+        Ok(())
+    })
+}
+
 /// Whether the database holds the record's table (an older one opened read-only does not).
 pub(crate) fn has_table(conn: &Connection) -> rusqlite::Result<bool> {
     conn.query_row(
@@ -1129,16 +1253,6 @@ pub(crate) fn has_table(conn: &Connection) -> rusqlite::Result<bool> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn positive_results_are_known_in_every_spelling() {
-        for p in ["阳性", "待复核", "阳", "阳性(+)", "POSITIVE", "pos", "+"] {
-            assert!(is_positive_result(p), "{p}");
-        }
-        for n in ["阴性", "阴", "-", "NEGATIVE", "", "ORF1ab阴性，N基因阳性"] {
-            assert!(!is_positive_result(n), "{n}");
-        }
-    }
 
     #[test]
     fn queries_are_spelled_one_way() {

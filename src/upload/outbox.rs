@@ -460,8 +460,14 @@ impl Outbox {
     ///   when a resend could duplicate rows; batches a live process is sending are left alone;
     /// - files of batches confirmed more than `retention_days` ago are deleted, and no other.
     ///
-    /// The folder and files are created readable by the user alone.
-    pub(crate) fn open(dir: &Path, retention_days: u32) -> Result<(Outbox, Recovery), OutboxError> {
+    /// The folder and files are created readable by the user alone. `tables`: the SQL of the
+    /// tables other modules keep in this database (the day's record), made or added in place in
+    /// the same schema transaction.
+    pub(crate) fn open(
+        dir: &Path,
+        retention_days: u32,
+        tables: &str,
+    ) -> Result<(Outbox, Recovery), OutboxError> {
         let files = dir.join("outbox");
         let io = |path: &Path, e: std::io::Error| OutboxError::Io {
             path: path.to_owned(),
@@ -517,7 +523,7 @@ impl Outbox {
             files,
             me: crate::upload::process::current(),
         };
-        rec.migrated_from = outbox.setup()?;
+        rec.migrated_from = outbox.setup(tables)?;
         let dead = outbox.recover_dead_claims()?;
         rec.requeued = dead.0;
         rec.to_waiting = dead.1;
@@ -566,7 +572,7 @@ impl Outbox {
 
     /// WAL with full syncs, then the schema: created, or migrated in one transaction. Returns
     /// the version migrated from, if any.
-    fn setup(&mut self) -> Result<Option<u32>, OutboxError> {
+    fn setup(&mut self, tables: &str) -> Result<Option<u32>, OutboxError> {
         let db = |e: rusqlite::Error| OutboxError::Db {
             path: self.db_path.clone(),
             detail: e.to_string(),
@@ -610,8 +616,8 @@ impl Outbox {
                 Some(v)
             }
         };
-        // Version 3: the day's record (a table of its own, added in place).
-        crate::upload::daily::create(&tx).map_err(db)?;
+        // Version 3: the day's record (`upload::daily`'s tables, added in place).
+        tx.execute_batch(tables).map_err(db)?;
         tx.pragma_update(None, "user_version", SCHEMA_VERSION)
             .map_err(db)?;
         tx.commit().map_err(db)?;

@@ -103,6 +103,11 @@ fn open_db(path: &Path) -> rusqlite::Result<Connection> {
             id_number TEXT NOT NULL,
             inserts INTEGER NOT NULL,
             PRIMARY KEY (barcode, id_number)
+        );
+        CREATE TABLE IF NOT EXISTS import_rows (
+            import INTEGER NOT NULL,
+            barcode TEXT NOT NULL,
+            result TEXT NOT NULL
         );",
     )?;
     Ok(conn)
@@ -187,6 +192,35 @@ impl Platform {
     /// Every stored row: (barcode, ID number, inserts).
     pub fn rows(&self) -> Vec<(String, String, i64)> {
         rows(&self.shared)
+    }
+
+    /// Every import stored, in the order it arrived: its rows' (barcode, 检测结果).
+    pub fn imports(&self) -> Vec<Vec<(String, String)>> {
+        let Ok(db) = self.shared.db.lock() else {
+            return Vec::new();
+        };
+        let Ok(mut st) =
+            db.prepare("SELECT import, barcode, result FROM import_rows ORDER BY import, rowid")
+        else {
+            return Vec::new();
+        };
+        let Ok(found) = st.query_map([], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+            ))
+        }) else {
+            return Vec::new();
+        };
+        let mut out: Vec<(i64, Vec<(String, String)>)> = Vec::new();
+        for (import, barcode, result) in found.flatten() {
+            match out.last_mut() {
+                Some((i, rows)) if *i == import => rows.push((barcode, result)),
+                _ => out.push((import, vec![(barcode, result)])),
+            }
+        }
+        out.into_iter().map(|(_, rows)| rows).collect()
     }
 
     /// A target file for this stand-in. `idempotent`: with the `Idempotency-Key` header.
@@ -527,12 +561,15 @@ fn store(shared: &Shared, bytes: &[u8]) -> (u16, String) {
         return bad("表格里没有工作表");
     };
     let mut cols: Option<(usize, usize)> = None;
+    let mut result_col: Option<usize> = None;
+    let mut results: Vec<String> = Vec::new();
     let mut rows: Vec<(String, String)> = Vec::new();
     let read = wb.for_each_row(&sheet, &mut |r, cells| {
         let text: Vec<String> = cells.iter().map(|c| c.display()).collect();
         if r == 0 {
             let find = |h: &str| text.iter().position(|t| t == h);
             cols = find("证件号码").zip(find("样本编号"));
+            result_col = find("检测结果");
             return ControlFlow::Continue(());
         }
         if let Some((id, barcode)) = cols {
@@ -540,6 +577,7 @@ fn store(shared: &Shared, bytes: &[u8]) -> (u16, String) {
             let (id, barcode) = (get(id), get(barcode));
             if !id.is_empty() && !barcode.is_empty() {
                 rows.push((barcode, id));
+                results.push(result_col.map(get).unwrap_or_default());
             }
         }
         ControlFlow::Continue(())
@@ -555,6 +593,17 @@ fn store(shared: &Shared, bytes: &[u8]) -> (u16, String) {
     };
     let result = (|| -> rusqlite::Result<u64> {
         let tx = db.transaction()?;
+        let import: i64 = tx.query_row(
+            "SELECT COALESCE(max(import), 0) + 1 FROM import_rows",
+            [],
+            |r| r.get(0),
+        )?;
+        for ((barcode, _), result) in rows.iter().zip(&results) {
+            tx.execute(
+                "INSERT INTO import_rows (import, barcode, result) VALUES (?1, ?2, ?3)",
+                params![import, barcode, result],
+            )?;
+        }
         let mut new = 0;
         for (barcode, id) in &rows {
             let n = tx.execute(
