@@ -326,7 +326,7 @@ impl Workspace {
     /// check's verdict, its file and row. [`Workspace::queue`] does it first; `convert
     /// --target` and the window after a check call it alone.
     pub fn record(&mut self, target: &Target, batch: &Batch) -> Result<(), OutboxError> {
-        daily::record(self.outbox.conn(), target, batch).map_err(|e| self.outbox.db_error(e))
+        self.batches().record(target, batch)
     }
 
     /// Queues the batch's ready rows for `target` (see [`Outbox::queue`]), after recording
@@ -340,17 +340,7 @@ impl Workspace {
     /// uploaded by hand become 已手工上报 in the day's record and enter the target's ledger (so
     /// they are `already_uploaded` from now on, like confirmed rows). Returns how many rows.
     pub fn mark_uploaded(&mut self, target: &Target, batch: &Batch) -> Result<usize, OutboxError> {
-        let rows: Vec<usize> = batch.rows_with(RowStatus::Ready).collect();
-        let n = daily::mark_manual(self.outbox.conn(), target, batch, &rows)
-            .map_err(|e| self.db_error(e))?;
-        ::log::info!(
-            target: "sheetbridge",
-            "marked uploaded by hand: {} rows of {} for {}",
-            n,
-            crate::paths::file_name(&batch.source.path),
-            target.name
-        );
-        Ok(n)
+        self.batches().mark_uploaded(target, batch)
     }
 
     /// The day's account of `date` (`YYYY-MM-DD`) for the target whose reference (file stem
@@ -501,11 +491,36 @@ impl Batches<'_> {
     /// batches of their own, so that they are sent ahead of every other batch (daily.md,
     /// "Positives first"). Every queue of the program goes through here.
     pub fn queue(&mut self, target: &Target, batch: &Batch) -> Result<Vec<Queued>, OutboxError> {
+        self.queue_rows(target, batch, false)
+    }
+
+    /// [`Batches::queue`] for the positive ready rows alone, in the same batches of their own
+    /// (so queueing the whole file later finds them queued): the window's "先上报阳性结果",
+    /// offered as soon as a file is checked (daily.md).
+    pub fn queue_positives(
+        &mut self,
+        target: &Target,
+        batch: &Batch,
+    ) -> Result<Vec<Queued>, OutboxError> {
+        self.queue_rows(target, batch, true)
+    }
+
+    /// The one body of [`Batches::queue`] and [`Batches::queue_positives`]: the day's record,
+    /// then the positive rows' batches, then (unless `positives_only`) the others'.
+    fn queue_rows(
+        &mut self,
+        target: &Target,
+        batch: &Batch,
+        positives_only: bool,
+    ) -> Result<Vec<Queued>, OutboxError> {
         let outbox = &mut *self.outbox;
         daily::record(outbox.conn(), target, batch).map_err(|e| outbox.db_error(e))?;
-        let (positive, other): (Vec<usize>, Vec<usize>) = batch
+        let (positive, mut other): (Vec<usize>, Vec<usize>) = batch
             .rows_with(RowStatus::Ready)
             .partition(|&i| daily::is_positive(batch, i));
+        if positives_only {
+            other.clear();
+        }
         let source = crate::paths::file_name(&batch.source.path);
         let mut queued = Vec::new();
         let mut chunks: Vec<(String, Vec<usize>)> = Vec::new();
@@ -532,6 +547,27 @@ impl Batches<'_> {
         }
         daily::queued(outbox.conn(), target, batch, &chunks).map_err(|e| outbox.db_error(e))?;
         Ok(queued)
+    }
+
+    /// [`Workspace::record`]: every row of a file handled for `target` in the day's record.
+    pub fn record(&mut self, target: &Target, batch: &Batch) -> Result<(), OutboxError> {
+        daily::record(self.outbox.conn(), target, batch).map_err(|e| self.outbox.db_error(e))
+    }
+
+    /// [`Workspace::mark_uploaded`]: the ready rows uploaded by hand become 已手工上报 and
+    /// enter the target's ledger. Returns how many rows.
+    pub fn mark_uploaded(&mut self, target: &Target, batch: &Batch) -> Result<usize, OutboxError> {
+        let rows: Vec<usize> = batch.rows_with(RowStatus::Ready).collect();
+        let n = daily::mark_manual(self.outbox.conn(), target, batch, &rows)
+            .map_err(|e| self.outbox.db_error(e))?;
+        ::log::info!(
+            target: "sheetbridge",
+            "marked uploaded by hand: {} rows of {} for {}",
+            n,
+            crate::paths::file_name(&batch.source.path),
+            target.name
+        );
+        Ok(n)
     }
 
     /// Makes these queued batches due now (a clerk uploads their file again).

@@ -20,12 +20,11 @@ impl App {
     /// fills the work area (maximised, so the taskbar stays visible); the title follows the
     /// language.
     pub(super) fn fit_to_screen(&mut self, ctx: &egui::Context) {
-        let title = self
-            .lang()
-            .pick("核酸结果上报助手", "Nucleic-acid result reporting");
-        if self.ui.titled != Some(self.lang()) {
-            self.ui.titled = Some(self.lang());
-            ctx.send_viewport_cmd(egui::ViewportCommand::Title(title.to_owned()));
+        // The title says "阳性 N 人未上报" while a positive waits (app/daily.rs).
+        let title = self.title();
+        if self.ui.titled.as_ref() != Some(&title) {
+            self.ui.titled = Some(title.clone());
+            ctx.send_viewport_cmd(egui::ViewportCommand::Title(title));
         }
         if self.ui.fitted {
             return;
@@ -157,6 +156,9 @@ pub(super) fn progress_view(ui: &mut egui::Ui, job: &Job, lang: Lang) -> Action 
                 .to_owned(),
             JobKind::Queue => lang
                 .pick("正在放进上传队列……", "Queueing for upload…")
+                .to_owned(),
+            JobKind::Mark => lang
+                .pick("正在记下手工上报……", "Noting the upload by hand…")
                 .to_owned(),
         };
         ui.heading(title);

@@ -53,6 +53,7 @@ impl App {
                 )));
             }
             Done::Queued { batch, result } => self.queued(*batch, result),
+            Done::Marked { batch, result } => self.marked(*batch, result),
             Done::Exported { batch, result } => self.exported(*batch, result),
         }
     }
@@ -85,6 +86,16 @@ impl App {
                     .unwrap_or_default();
                 let mut review = review::Review::new(batch, export_dir);
                 review.keep = keep::Keep::new(edits);
+                // Opened from 今日对账: the sample's row is selected.
+                if let Some(row) = self.ui.account.take_goto(&path)
+                    && let Some(i) = review.batch.index_of_line(row)
+                {
+                    review.select(i);
+                }
+                self.ui.account.stale();
+                if let Some(notice) = self.ui.account.after_load.take() {
+                    self.ui.notice = Some(notice);
+                }
                 self.session.screen = Screen::Review(Box::new(review));
             }
             Err(LoadError::Cancelled) => self.session.screen = Screen::Home,
@@ -108,6 +119,11 @@ impl App {
 
     /// The ready rows went into the outbox (or why not): the batch comes back, sending starts.
     fn queued(&mut self, batch: Batch, result: QueueResult) {
+        let positives_only = std::mem::take(&mut self.ui.account.positives_asked);
+        if positives_only {
+            self.positives_queued(batch, result);
+            return;
+        }
         let fixed = batch.summary().rejected == 0;
         self.put_back(batch);
         // A file of 需要处理/ fixed and uploaded leaves it (unattended.md).

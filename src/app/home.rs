@@ -137,6 +137,7 @@ impl Home {
         history: &[HistoryEntry],
         unattended: &Unattended,
         problem: Option<&str>,
+        account: &mut super::daily::Account,
     ) -> Action {
         self.recent.poll();
         let mut action = Action::None;
@@ -167,6 +168,9 @@ impl Home {
                     action = Action::ShowLookup;
                 }
                 ui.add_space(16.0);
+                if let Some(a) = account.show(ui, lang) {
+                    action = a;
+                }
                 if let Some(a) = today(ui, lang, history) {
                     action = a;
                 }

@@ -50,6 +50,11 @@ pub enum Done {
         batch: Box<Batch>,
         result: super::upload::QueueResult,
     },
+    /// Rows marked as uploaded by hand on the platform's website (how many), or why not.
+    Marked {
+        batch: Box<Batch>,
+        result: Result<usize, (String, String)>,
+    },
     /// The file opened is one of the program's own outputs.
     Ours {
         path: PathBuf,
@@ -86,6 +91,8 @@ pub enum JobKind {
     Load(PathBuf),
     Export,
     Queue,
+    /// "已在省平台网站手工上报".
+    Mark,
 }
 
 impl Job {
@@ -115,6 +122,7 @@ impl Job {
         options: Options,
         folders: sheetbridge::workspace::Folders,
         target: Option<sheetbridge::upload::target::Target>,
+        sender: Option<std::sync::mpsc::Sender<super::upload::Cmd>>,
     ) -> Job {
         let p = path.clone();
         Job::spawn(JobKind::Load(path), ctx, move |shared| {
@@ -139,7 +147,9 @@ impl Job {
                 hash: sha,
                 ..options
             };
-            // No data folder: nothing saved to restore, no ledger (the workspace knows).
+            // No data folder: nothing saved to restore, no ledger, no day's record (the
+            // workspace knows).
+            let recording = folders.data.is_some();
             let result = sheetbridge::workspace::load(
                 &folders,
                 &profiles,
@@ -147,7 +157,14 @@ impl Job {
                 options,
                 target.as_ref(),
                 shared,
-            );
+            )
+            .map(|loaded| {
+                if recording {
+                    record(loaded, target, sender)
+                } else {
+                    loaded
+                }
+            });
             Done::Loaded {
                 result: Box::new(result),
                 path: p,
@@ -162,6 +179,7 @@ impl Job {
         ctx: &egui::Context,
         batch: Batch,
         target: sheetbridge::upload::target::Target,
+        positives_only: bool,
         sender: std::sync::mpsc::Sender<super::upload::Cmd>,
     ) -> Job {
         Job::spawn(JobKind::Queue, ctx, move |_| {
@@ -169,6 +187,7 @@ impl Job {
             let asked = sender.send(super::upload::Cmd::Queue {
                 batch: Box::new(batch),
                 target: Box::new(target),
+                positives_only,
                 reply,
             });
             match (asked, answer.recv()) {
@@ -183,6 +202,41 @@ impl Job {
                         )),
                     }
                 }
+                _ => Done::QueueLost,
+            }
+        })
+    }
+
+    /// "已在省平台网站手工上报": the batch's ready rows become 已手工上报 for `target` in the
+    /// day's record and its ledger, through the sender thread (the same
+    /// `Workspace::mark_uploaded` as `sheetbridge mark-uploaded`).
+    pub fn mark(
+        ctx: &egui::Context,
+        batch: Batch,
+        target: sheetbridge::upload::target::Target,
+        sender: std::sync::mpsc::Sender<super::upload::Cmd>,
+    ) -> Job {
+        Job::spawn(JobKind::Mark, ctx, move |_| {
+            let (reply, answer) = channel();
+            let asked = sender.send(super::upload::Cmd::MarkUploaded {
+                batch: Box::new(batch),
+                target: Box::new(target),
+                reply,
+            });
+            match (asked, answer.recv()) {
+                (Ok(()), Ok((batch, result))) => Done::Marked { batch, result },
+                (
+                    Err(std::sync::mpsc::SendError(super::upload::Cmd::MarkUploaded {
+                        batch, ..
+                    })),
+                    _,
+                ) => Done::Marked {
+                    batch,
+                    result: Err((
+                        "上传队列没有运行，请重新打开程序后再试。".into(),
+                        "the upload queue is not running; restart the program".into(),
+                    )),
+                },
                 _ => Done::QueueLost,
             }
         })
@@ -255,4 +309,35 @@ impl Job {
             task::Poll::Died => Poll::Died,
         }
     }
+}
+
+/// A file checked for a target goes into the day's record (daily.md) through the sender thread,
+/// the one owner of the outbox, and comes back. Without a target or a sender it is not
+/// recorded; a sender gone takes nothing (the batch comes back with the command).
+fn record(
+    mut loaded: sheetbridge::workspace::Loaded,
+    target: Option<sheetbridge::upload::target::Target>,
+    sender: Option<std::sync::mpsc::Sender<super::upload::Cmd>>,
+) -> sheetbridge::workspace::Loaded {
+    let (Some(target), Some(sender)) = (target, sender) else {
+        return loaded;
+    };
+    let (reply, answer) = channel();
+    let placeholder = loaded.batch.take();
+    match sender.send(super::upload::Cmd::Record {
+        batch: Box::new(placeholder),
+        target: Box::new(target),
+        reply,
+    }) {
+        Ok(()) => {
+            if let Ok(batch) = answer.recv() {
+                loaded.batch.put_back(*batch);
+            }
+        }
+        Err(std::sync::mpsc::SendError(super::upload::Cmd::Record { batch, .. })) => {
+            loaded.batch.put_back(*batch)
+        }
+        Err(_) => {}
+    }
+    loaded
 }

@@ -6,6 +6,8 @@
 
 mod auto;
 mod bars;
+mod by_hand;
+pub mod daily;
 mod dialogs;
 mod finish;
 pub mod fonts;
@@ -15,6 +17,7 @@ pub mod keep;
 mod launch;
 pub mod lookup;
 pub mod mapping;
+mod positives;
 pub mod recent;
 pub mod review;
 mod sending;
@@ -59,6 +62,12 @@ pub enum Action {
     ShowQueue,
     /// "查询上报记录".
     ShowLookup,
+    /// 今日对账: open this file and select the row (as Excel numbers it) once loaded.
+    OpenAt(PathBuf, u32),
+    /// "先上报阳性结果": queue the file's positive rows alone and send them at once.
+    UploadPositives,
+    /// "已在省平台网站手工上报": the exported rows were uploaded by hand.
+    MarkUploaded,
 }
 
 /// A message shown above the content until dismissed.
@@ -159,6 +168,8 @@ pub struct Ui {
     support: dialogs::SupportState,
     /// "查询上报记录".
     pub lookup: lookup::Lookup,
+    /// 今日对账 and the positives waiting (daily.md).
+    pub account: daily::Account,
     show_settings: bool,
     /// The targets offered in settings (reference, name), read when the settings window
     /// opens (not every frame).
@@ -171,8 +182,8 @@ pub struct Ui {
     home_stale: bool,
     /// Whether the window was fitted to the screen's work area.
     fitted: bool,
-    /// The language of the window title set.
-    titled: Option<Lang>,
+    /// The window title set.
+    titled: Option<String>,
     /// The last error notice written to the program's log (each is logged once).
     logged_notice: Option<String>,
     /// "记住密码" as last saved (unticking it forgets the password).
@@ -216,6 +227,7 @@ impl App {
             },
             support: Default::default(),
             lookup: Default::default(),
+            account: Default::default(),
             show_settings: false,
             settings_targets: None,
             show_about: false,
@@ -349,6 +361,7 @@ impl App {
             options,
             self.runtime.dirs.clone(),
             self.target().ok(),
+            self.runtime.uploads.commands(),
         ));
     }
 
@@ -376,6 +389,9 @@ impl App {
         }
         egui::CentralPanel::default().show(ui, |ui| {
             if let Some(a) = self.notice_bar(ui) {
+                action = a;
+            }
+            if let Some(a) = self.positives_bar(ui) {
                 action = a;
             }
             let screen_action = self.screen(ui);
@@ -418,6 +434,7 @@ impl App {
         self.poll_support();
         self.runtime.uploads.poll();
         self.follow_confirmed();
+        self.refresh_account(ctx);
         self.poll_auto(ctx);
         self.follow_unattended();
         self.resume_uploads();
@@ -439,6 +456,7 @@ impl App {
                 &self.runtime.history,
                 &self.runtime.uploads.unattended,
                 self.runtime.auto.problem.as_deref(),
+                &mut self.ui.account,
             ),
             Screen::Mapping(m) => m.show(ui, lang, self.runtime.dirs.profiles_dir().as_deref()),
             Screen::Review(r) => r.show(
@@ -553,7 +571,19 @@ impl App {
                 }
             }
             Action::OpenFolder(dir) => self.open_folder(&dir),
-            Action::Upload => self.start_queue(ctx),
+            Action::Upload => {
+                self.ui.account.positives_asked = false;
+                self.start_queue(ctx);
+            }
+            Action::UploadPositives => {
+                self.ui.account.positives_asked = true;
+                self.start_queue(ctx);
+            }
+            Action::MarkUploaded => self.start_mark(ctx),
+            Action::OpenAt(path, row) => {
+                self.ui.account.goto = Some((path.clone(), row));
+                self.open(ctx, path);
+            }
             Action::ShowLookup => self.ui.lookup.open = true,
             Action::ShowQueue => {
                 self.runtime.uploads.show_queue = true;

@@ -79,7 +79,7 @@ pub struct Review {
     /// Counts for the summary line, for `generation` (a full pass over a million rows is
     /// too slow to repeat every frame).
     counts: Option<(u64, Summary, usize)>,
-    /// [`Review::to_upload`] for `generation`.
+    /// [`Review::unsent_ready`] for `generation`.
     unsent: Option<(u64, usize)>,
     /// The clerk's decisions, saved as they are made (app/keep.rs).
     pub keep: super::keep::Keep,
@@ -87,6 +87,8 @@ pub struct Review {
     pub sent: Vec<Sent>,
     /// The folder typed for the export (no folder dialog answered 更换文件夹…).
     pub folder_box: Option<String>,
+    /// The positive rows (阳性, 待复核), for `generation`: listed first, in red (daily.md).
+    positives: Option<(u64, Vec<u32>)>,
 }
 
 /// Said when 更换文件夹… found no folder dialog.
@@ -119,7 +121,33 @@ impl Review {
             keep: Default::default(),
             sent: Vec::new(),
             folder_box: None,
+            positives: None,
         }
+    }
+
+    /// The positive rows (阳性, 待复核, as the profile maps the result), in file order.
+    pub fn positive_rows(&mut self) -> &[u32] {
+        if self
+            .positives
+            .as_ref()
+            .is_none_or(|(g, _)| *g != self.generation)
+        {
+            let b = &self.batch;
+            let rows = (0..b.len())
+                .filter(|&i| sheetbridge::upload::daily::is_positive(b, i))
+                .map(|i| i as u32)
+                .collect();
+            self.positives = Some((self.generation, rows));
+        }
+        self.positives.as_ref().map_or(&[], |(_, rows)| rows)
+    }
+
+    /// How many positive rows are ready to send.
+    pub fn ready_positives(&mut self) -> usize {
+        let rows = self.positive_rows().to_vec();
+        rows.iter()
+            .filter(|&&i| self.batch.status(i as usize) == RowStatus::Ready)
+            .count()
     }
 
     /// The rows the table shows now (indices into the batch).
@@ -148,6 +176,10 @@ impl Review {
                 .and_then(|p| self.view.get(p))
                 .map(|&i| i as usize)
         });
+        // Positive rows first (daily.md), each part in file order: `at` finds a row's place.
+        let positive = self.positive_rows().to_vec();
+        let order = |i: u32| (positive.binary_search(&i).is_err(), i);
+        let at = |view: &[u32], i: u32| view.binary_search_by_key(&order(i), |&j| order(j));
         let b = &self.batch;
         let needle = self.search.trim().to_uppercase();
         let search_fields = b.profile().searched_fields();
@@ -171,8 +203,15 @@ impl Review {
             })
             .map(|i| i as u32)
             .collect();
+        if !positive.is_empty() {
+            let (mut first, rest): (Vec<u32>, Vec<u32>) = view
+                .into_iter()
+                .partition(|i| positive.binary_search(i).is_ok());
+            first.extend(rest);
+            view = first;
+        }
         if let Some(open) = self.selected
-            && let Err(at) = view.binary_search(&(open as u32))
+            && let Err(at) = at(&view, open as u32)
         {
             if same_query {
                 // Only an edit changed the view: the open row stays until the clerk moves on.
@@ -183,7 +222,7 @@ impl Review {
                 self.selected = None;
             }
         }
-        self.cursor = match under_cursor.map(|i| view.binary_search(&(i as u32))) {
+        self.cursor = match under_cursor.map(|i| at(&view, i as u32)) {
             Some(Ok(at)) => Some(at),
             // Its row left the view: the row that took its place.
             Some(Err(at)) if !view.is_empty() => Some(at.min(view.len() - 1)),
@@ -199,7 +238,7 @@ impl Review {
 
     /// Ready rows not in an upload waiting for the platform: what the upload button offers
     /// (counted once per edit generation).
-    pub fn to_upload(&mut self) -> usize {
+    pub fn unsent_ready(&mut self) -> usize {
         match self.unsent {
             Some((g, n)) if g == self.generation => n,
             _ => {
@@ -263,8 +302,10 @@ impl Review {
             self.filter = Filter::All;
             self.search.clear();
             self.refresh_view();
-            self.scroll_to = Some(index);
-            self.cursor = Some(index);
+            // Positive rows come first: the row's place in the view, not its index.
+            let pos = self.view.iter().position(|&i| i as usize == index);
+            self.scroll_to = pos;
+            self.cursor = pos;
         }
     }
 
@@ -772,6 +813,20 @@ fn status_text(b: &Batch, sent: &[Sent], index: usize, lang: Lang) -> (&'static 
             .iter()
             .any(|x| x.code == sheetbridge::issue::Code::AlreadyUploaded)
     };
+    if sheetbridge::upload::daily::is_positive(b, index) {
+        // Positive results are red whatever their state (daily.md).
+        let text = match b.status(index) {
+            RowStatus::Duplicate if uploaded() => lang.pick("阳性 已上报", "POS uploaded"),
+            RowStatus::Ready if in_upload(sent, b, index) => {
+                lang.pick("阳性 上传中", "POS sending")
+            }
+            RowStatus::Ready => lang.pick("阳性 可上报", "POS ready"),
+            RowStatus::Rejected => lang.pick("阳性 有错误", "POS error"),
+            RowStatus::Duplicate => lang.pick("阳性 重复", "POS repeat"),
+            RowStatus::Excluded => lang.pick("阳性 不上报", "POS left out"),
+        };
+        return (text, ERROR_FG);
+    }
     match b.status(index) {
         RowStatus::Duplicate if uploaded() => (lang.pick("已上报", "uploaded"), OK_FG),
         RowStatus::Ready if in_upload(sent, b, index) => (lang.pick("上传中", "sending"), WARN_FG),

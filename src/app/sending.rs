@@ -149,6 +149,8 @@ impl App {
         }
         self.ui.notice = None;
         self.ui.upload_after_settings = false;
-        self.runtime.job = Some(Job::queue(ctx, batch, target, sender));
+        // "先上报阳性结果" queues the positives alone (the flag stays until the job ends).
+        let positives_only = self.ui.account.positives_asked;
+        self.runtime.job = Some(Job::queue(ctx, batch, target, positives_only, sender));
     }
 }

@@ -2328,3 +2328,226 @@ fn the_review_keys_do_not_act_behind_the_settings_window() {
     assert_eq!(review.selected, None, "F3 opened a row behind the settings");
     assert_eq!(review.batch.summary().excluded, 0);
 }
+
+/// Issue 20: an export of `people` people sampled today, each in a tube of their own; row 2's
+/// ID (Excel row 3) is cut short (a check error), row 4 (Excel row 5) is positive.
+fn todays_export(path: &Path, people: u32) -> Vec<Vec<V>> {
+    let today = chrono::Local::now().format("%Y-%m-%d").to_string();
+    let mut rows = vec![HEADER.iter().map(|h| t(h)).collect::<Vec<V>>()];
+    for i in 0..people {
+        let mut row = person(i, &format!("P{:010}", i));
+        row[6] = d(&format!("{today} 08:30:00"));
+        row[7] = d(&format!("{today} 14:00:00"));
+        rows.push(row);
+    }
+    rows[2][2] = t("44010619");
+    rows[4][8] = t("阳性");
+    write_xlsx(path, &[SheetSpec::new("Sheet1", rows.clone())]);
+    rows
+}
+
+/// A window whose settings name the stand-in platform at `url` (the user and this session's
+/// password given), so a file opened is recorded for it.
+fn harness_for(dir: &Path, toml: String) -> Harness<'static, App> {
+    let target = dir.join("stand.toml");
+    std::fs::write(&target, toml).unwrap();
+    let mut h = harness(dir);
+    h.state_mut().settings.target = Some(target.display().to_string());
+    h.state_mut().settings.user = "demo".into();
+    h.state_mut().runtime.uploads.password = "demo".into();
+    h.run_steps(2);
+    h
+}
+
+/// Steps until the day's account has been read again after the outbox last moved.
+fn account_read(h: &mut Harness<'static, App>, done: impl Fn(&App) -> bool) {
+    wait_for(h, |app| !app.ui.account.reading() && done(app));
+}
+
+/// Issue 20: 今日对账 on the start screen counts each state, a count filters the list, and a
+/// click on a sample opens its file at its row.
+#[test]
+fn todays_account_counts_filter_and_a_click_opens_the_row() {
+    use crate::app::tests::support::platform::{Config, Platform};
+    use sheetbridge::upload::daily::SampleState;
+    let dir = fixed_dir("todays_account");
+    let platform = Platform::start(Config::new(&dir.join("platform.sqlite"))).unwrap();
+    let input = dir.join("今日.xlsx");
+    todays_export(&input, 6);
+    let mut h = harness_for(&dir, platform.target_toml(true, 5, 5000));
+    drop_file(&mut h, &input);
+    assert_eq!(h.state().batch().unwrap().summary().rejected, 1);
+    h.get_by_label("关闭此文件").click();
+    h.run_steps(2);
+    account_read(&mut h, |app| {
+        app.ui
+            .account
+            .day
+            .as_ref()
+            .is_some_and(|d| d.samples.len() == 6)
+    });
+    h.get_by_label("今日对账");
+    h.get_by_label("未完成 6 / 共 6");
+    h.get_by_label("有错误未上报 1");
+    h.get_by_label("未上传 5");
+    // Positives on top, in the list and above the screen.
+    let first = h.state().ui.account.listed()[0].clone();
+    assert!(first.positive, "the positive is listed first");
+    h.get_by_label("阳性 1 人未上报");
+    // A count filters the list; a second click shows every open sample again.
+    h.get_by_label("有错误未上报 1").click();
+    h.run_steps(2);
+    assert_eq!(h.state().ui.account.filter, Some(SampleState::Error));
+    let listed = h.state().ui.account.listed();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].state, SampleState::Error);
+    assert_eq!(listed[0].row, 3);
+    assert!(!listed[0].id.contains("44010619"), "the ID is masked");
+    // The click opens the file at that row.
+    h.get_by_label("打开文件到第 3 行").click();
+    h.step();
+    settle(&mut h);
+    let review = h.state_mut().review().expect("the file is open");
+    let selected = review.selected.expect("a row is selected");
+    assert_eq!(review.batch.line(selected), 3);
+    assert_eq!(review.batch.status(selected), RowStatus::Rejected);
+}
+
+/// Issue 20: while a positive is not on the platform, the title and the bar above the screen
+/// say so; in the review it is the first row, marked 阳性 in red, and its batch is offered
+/// first: one click sends the positive alone, and once the platform confirms it the title
+/// goes back.
+#[test]
+fn a_positive_comes_first_and_one_click_sends_it_alone() {
+    use crate::app::tests::support::platform::{Config, Platform};
+    let dir = fixed_dir("positive_first");
+    let platform = Platform::start(Config::new(&dir.join("platform.sqlite"))).unwrap();
+    let input = dir.join("今日.xlsx");
+    let rows = todays_export(&input, 6);
+    let mut h = harness_for(&dir, platform.target_toml(true, 5, 5000));
+    drop_file(&mut h, &input);
+    account_read(&mut h, |app| app.ui.account.positives_waiting() == 1);
+    assert_eq!(h.state().title(), "核酸结果上报助手 — 阳性 1 人未上报");
+    h.get_by_label("阳性 1 人未上报");
+    // The positive (Excel row 5) is the table's first row, marked in red.
+    let review = h.state_mut().review().unwrap();
+    let first = review.visible_rows()[0] as usize;
+    assert_eq!(review.batch.line(first), 5);
+    h.get_by_label("阳性 可上报");
+    // Offered first: one click queues it alone, and it is sent at once.
+    h.get_by_label("先上报阳性结果（1 人）").click();
+    h.step();
+    settle(&mut h);
+    wait_for(&mut h, |app| app.runtime.uploads.confirmed() == (1, 1));
+    let on_platform = platform.rows();
+    assert_eq!(on_platform.len(), 1, "the positive alone: {on_platform:?}");
+    assert_eq!(on_platform[0].0, text_of(&rows[4][9]));
+    assert!(h.query_by_label("先上报阳性结果（1 人）").is_none());
+    account_read(&mut h, |app| app.ui.account.positives_waiting() == 0);
+    assert_eq!(h.state().title(), "核酸结果上报助手");
+    // The rest of the file goes afterwards (the positive now reads 已上报, the button offers
+    // the other 4); the positive is not sent twice.
+    h.get_by_label("阳性 已上报");
+    h.get_by_label("上传到省平台（4 行）").click();
+    h.step();
+    settle(&mut h);
+    wait_for(&mut h, |app| {
+        app.runtime.uploads.pending() == 0 && app.runtime.uploads.confirmed().1 == 5
+    });
+    let on_platform = platform.rows();
+    assert_eq!(on_platform.len(), 5);
+    assert!(on_platform.iter().all(|r| r.2 == 1), "each row once");
+}
+
+/// Issue 20: the VPN down while a positive waits: the bar above the screen says the positive
+/// is not on the platform and to check the VPN.
+#[test]
+fn a_positive_waiting_for_the_vpn_is_said() {
+    use crate::app::tests::support::platform::{Config, Platform};
+    let dir = fixed_dir("positive_vpn");
+    let platform = Platform::start(Config::new(&dir.join("platform.sqlite"))).unwrap();
+    // Nothing listens on this port: the connection is refused (as with the VPN down).
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let toml = platform
+        .target_toml(true, 5, 5000)
+        .replace(&platform.base_url(), &format!("http://{closed}"));
+    let input = dir.join("今日.xlsx");
+    todays_export(&input, 6);
+    let mut h = harness_for(&dir, toml);
+    drop_file(&mut h, &input);
+    h.get_by_label("先上报阳性结果（1 人）").click();
+    h.step();
+    settle(&mut h);
+    wait_for(&mut h, |app| {
+        app.runtime.uploads.last.is_some() && app.runtime.uploads.pending() == 1
+    });
+    account_read(&mut h, |app| {
+        app.ui
+            .account
+            .day
+            .as_ref()
+            .is_some_and(|d| d.samples.iter().any(|s| s.positive && s.batch.is_some()))
+    });
+    h.get_by_label("阳性 1 人未上报");
+    h.get_by_label_contains("还在上传队列里，没有送到省平台");
+    h.get_by_label_contains("请检查 VPN 是否连上");
+    assert!(h.state().title().ends_with("阳性 1 人未上报"));
+    assert!(platform.rows().is_empty());
+}
+
+/// Issue 20: after an export, "已在省平台网站手工上报" notes the sheet's rows as uploaded by
+/// hand: they read 已上报过 when the file is read again, the upload button no longer offers
+/// them, and 今日对账 counts them as 已手工上报.
+#[test]
+fn uploaded_by_hand_marks_the_exported_rows() {
+    use crate::app::tests::support::platform::{Config, Platform};
+    let dir = fixed_dir("by_hand");
+    let platform = Platform::start(Config::new(&dir.join("platform.sqlite"))).unwrap();
+    let input = dir.join("今日.xlsx");
+    todays_export(&input, 6);
+    let mut h = harness_for(&dir, platform.target_toml(true, 5, 5000));
+    drop_file(&mut h, &input);
+    h.get_by_label_contains("导出上报表（5 行）").click();
+    h.step();
+    settle(&mut h);
+    h.get_by_label("已在省平台网站手工上报").click();
+    h.step();
+    settle(&mut h);
+    // Read again: the file's rows are uploaded now.
+    for _ in 0..50 {
+        h.step();
+        if !h.state().busy() && h.state().batch().is_some_and(|b| b.summary().ready == 0) {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    settle(&mut h);
+    let s = h.state().batch().unwrap().summary();
+    assert_eq!((s.ready, s.rejected, s.duplicate), (0, 1, 5));
+    h.get_by_label_contains("已在省平台网站手工上报，不会再上传");
+    h.get_by_label("上传到省平台（0 行）");
+    h.get_by_label("关闭此文件").click();
+    h.run_steps(2);
+    account_read(&mut h, |app| {
+        app.ui
+            .account
+            .day
+            .as_ref()
+            .is_some_and(|d| d.count(sheetbridge::upload::daily::SampleState::Manual) == 5)
+    });
+    h.get_by_label("已手工上报 5");
+    h.get_by_label("有错误未上报 1");
+    // Nothing reached the platform: the clerk uploaded by hand.
+    assert!(platform.rows().is_empty());
+    assert_eq!(h.state().ui.account.positives_waiting(), 0);
+}
+
+fn text_of(v: &V) -> String {
+    match v {
+        V::T(s) => s.clone(),
+        other => panic!("not text: {other:?}"),
+    }
+}

@@ -40,11 +40,27 @@ pub enum Cmd {
     Send(Session),
     /// "现在重试": stop waiting out the backoff.
     Now,
-    /// Queue the batch's ready rows for the target; the answer goes back on `reply`.
+    /// Queue the batch's ready rows for the target (only its positives, with
+    /// `positives_only`); the answer goes back on `reply`.
     Queue {
         batch: Box<Batch>,
         target: Box<Target>,
+        positives_only: bool,
         reply: Sender<(Box<Batch>, QueueResult)>,
+    },
+    /// Keep the day's record of a file checked or exported in the window (daily.md); the
+    /// batch goes back on `reply`.
+    Record {
+        batch: Box<Batch>,
+        target: Box<Target>,
+        reply: Sender<Box<Batch>>,
+    },
+    /// "已在省平台网站手工上报": the batch's ready rows were uploaded by hand on the
+    /// platform's website; how many rows were marked goes back on `reply`.
+    MarkUploaded {
+        batch: Box<Batch>,
+        target: Box<Target>,
+        reply: Sender<(Box<Batch>, MarkResult)>,
     },
     /// A person's decisions.
     Retry(String),
@@ -84,6 +100,9 @@ pub struct Unattended {
     /// Why the last pass failed (Chinese, English).
     pub error: Option<(String, String)>,
 }
+
+/// How many rows were marked uploaded by hand, or why not (Chinese, English).
+pub type MarkResult = Result<usize, (String, String)>;
 
 /// (batches new, batches queued before, the outbox ids of all of them), or why not (Chinese,
 /// English).
@@ -130,6 +149,8 @@ pub struct Uploads {
     pub pass_queued: bool,
     /// A file that left `需要处理/` (from, to), for the window to follow.
     pub moved: Option<(PathBuf, PathBuf)>,
+    /// Counts the outbox's readings (the day's account is read again when it moves).
+    pub generation: u64,
     /// Stops the thread that wakes the watcher.
     ticker: Option<Arc<AtomicBool>>,
     ctx: egui::Context,
@@ -165,6 +186,7 @@ impl Uploads {
             unattended: Unattended::default(),
             pass_queued: false,
             moved: None,
+            generation: 0,
             ticker: None,
             ctx: ctx.clone(),
         };
@@ -195,6 +217,7 @@ impl Uploads {
                 Msg::Records(r) => {
                     self.records = r;
                     self.loaded = true;
+                    self.generation += 1;
                 }
                 Msg::Attempt(zh, en) => self.last = Some((plain(&zh).0, plain(&en).0)),
                 Msg::Sending(on) => self.sending = on,

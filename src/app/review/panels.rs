@@ -106,7 +106,7 @@ impl Review {
                 action = Some(Action::Export(self.export_dir.clone()));
             }
             // Rows already on their way are not offered again.
-            let n = self.to_upload();
+            let n = self.unsent_ready();
             let upload = lang.pick(
                 format!("上传到省平台（{n} 行）"),
                 format!("Upload to the platform ({n} rows)"),
@@ -274,6 +274,18 @@ impl Review {
                             .clicked()
                     {
                         action = Some(Action::OpenFolder(dir.to_owned()));
+                    }
+                    // Platforms used through their website (daily.md): the sheet as exported.
+                    if !self.keep.export_stale
+                        && ui
+                            .button(lang.pick("已在省平台网站手工上报", "Uploaded by hand on the platform's website"))
+                            .on_hover_text(lang.pick(
+                                "在省平台网站上传了这个上报表后点这里：这些行记为已上报，不会再上传。",
+                                "Press once this sheet is uploaded on the platform's website: its rows count as uploaded and are not sent again.",
+                            ))
+                            .clicked()
+                    {
+                        action = Some(Action::MarkUploaded);
                     }
                 });
             });

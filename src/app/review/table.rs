@@ -101,7 +101,13 @@ impl Review {
         if pinned.is_some() {
             table = table.column(Column::initial(84.0).clip(true));
         }
-        table = table.column(Column::exact(84.0));
+        // Wider when a row says 阳性 as well (daily.md: positives in red, whatever their state).
+        let status = if self.positive_rows().is_empty() {
+            84.0
+        } else {
+            110.0
+        };
+        table = table.column(Column::exact(status));
         for col in shown {
             let w = col.map_or(320.0, |f| fields[f].show.screen_width);
             table = table.column(Column::initial(w).at_least(40.0).clip(true));

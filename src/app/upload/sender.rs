@@ -79,8 +79,17 @@ fn open(
             let _ = tx.send(Msg::Failed(zh, en));
             ctx.request_repaint();
             while let Ok(cmd) = rx.recv() {
-                if let Cmd::Queue { batch, reply, .. } = cmd {
-                    let _ = reply.send((batch, Err(e.pair())));
+                match cmd {
+                    Cmd::Queue { batch, reply, .. } => {
+                        let _ = reply.send((batch, Err(e.pair())));
+                    }
+                    Cmd::MarkUploaded { batch, reply, .. } => {
+                        let _ = reply.send((batch, Err(e.pair())));
+                    }
+                    Cmd::Record { batch, reply, .. } => {
+                        let _ = reply.send(batch);
+                    }
+                    _ => {}
                 }
             }
             return None;
@@ -399,11 +408,18 @@ impl<'a> WindowHooks<'a> {
             Cmd::Queue {
                 batch,
                 target,
+                positives_only,
                 reply,
             } => {
-                // The one way rows are queued (Workspace::queue's, with its log line).
-                let result = batches
-                    .queue(&target, &batch)
+                // The one way rows are queued (Workspace::queue's, with its log line): the
+                // day's record first, positives in batches of their own; "先上报阳性结果"
+                // queues those alone.
+                let queued = if positives_only {
+                    batches.queue_positives(&target, &batch)
+                } else {
+                    batches.queue(&target, &batch)
+                };
+                let result = queued
                     .map(|queued| {
                         let new = queued
                             .iter()
@@ -416,6 +432,27 @@ impl<'a> WindowHooks<'a> {
                     .map_err(|e| e.pair());
                 let _ = reply.send((batch, result));
                 Flow::Now
+            }
+            Cmd::Record {
+                batch,
+                target,
+                reply,
+            } => {
+                // The record is the day's account: a failure is logged, the clerk goes on.
+                if let Err(e) = batches.record(&target, &batch) {
+                    sheetbridge::log::event::error(&e.english());
+                }
+                let _ = reply.send(batch);
+                Flow::Continue
+            }
+            Cmd::MarkUploaded {
+                batch,
+                target,
+                reply,
+            } => {
+                let result = batches.mark_uploaded(&target, &batch).map_err(|e| e.pair());
+                let _ = reply.send((batch, result));
+                Flow::Continue
             }
             Cmd::Retry(id) => {
                 if let Err(e) = batches.retry(&id) {
