@@ -12,7 +12,7 @@ use crate::message::{Localized, Text};
 use crate::pipeline::{LoadError, Options};
 use crate::profile::Profiles;
 use crate::upload::client::Outcome;
-use crate::upload::outbox::{BatchRecord, Outbox, OutboxError, State, id_hash};
+use crate::upload::outbox::{BatchRecord, Outbox, OutboxError, State};
 use crate::upload::target::Target;
 use crate::workspace::{self, Folders, Workspace};
 use std::collections::HashSet;
@@ -294,6 +294,7 @@ fn write_day_account(
 struct KnownRows {
     ledger: crate::upload::outbox::LedgerSnapshot,
     pending: HashSet<(String, String)>,
+    key: crate::upload::keyed::Key,
 }
 
 impl KnownRows {
@@ -316,7 +317,11 @@ impl KnownRows {
             .map_err(db)?
             .collect::<Result<_, _>>()
             .map_err(db)?;
-        Ok(KnownRows { ledger, pending })
+        Ok(KnownRows {
+            ledger,
+            pending,
+            key: outbox.key().clone(),
+        })
     }
 }
 
@@ -324,9 +329,9 @@ impl Ledger for KnownRows {
     fn contains(&self, barcode: &str, id_key: &str) -> bool {
         self.ledger.contains(barcode, id_key)
             || (!self.pending.is_empty()
-                && self
-                    .pending
-                    .contains(&(barcode.to_owned(), id_hash(id_key))))
+                && crate::upload::keyed::id_hashes(Some(&self.key), id_key)
+                    .into_iter()
+                    .any(|h| self.pending.contains(&(barcode.to_owned(), h))))
     }
 }
 

@@ -17,10 +17,10 @@
 
 use crate::batch::{Batch, RowStatus};
 use crate::issue::{Code, Lang};
-use crate::upload::outbox::{id_hash, id_number_hash, now_ms};
+use crate::upload::keyed::{self, Key};
+use crate::upload::outbox::now_ms;
 use crate::upload::target::Target;
 use rusqlite::{Connection, params};
-use sha2::{Digest, Sha256};
 use std::collections::{BTreeSet, HashSet};
 
 /// Records older than this many days are removed when the outbox opens.
@@ -67,17 +67,6 @@ CREATE INDEX IF NOT EXISTS daily_samples_batch ON daily_samples(batch_id);
 pub(crate) fn prune(conn: &Connection) -> rusqlite::Result<usize> {
     let cutoff = now_ms() - KEEP_DAYS * 86_400_000;
     conn.execute("DELETE FROM daily_samples WHERE seen < ?1", params![cutoff])
-}
-
-/// SHA-256 of a name with its spaces removed, hex: lets the record be searched by name
-/// without holding it.
-pub fn name_hash(name: &str) -> String {
-    let name: String = name.chars().filter(|c| !c.is_whitespace()).collect();
-    hex(&Sha256::digest(format!("name|{name}").as_bytes()))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 pub use crate::rules::positive::is_positive_result;
@@ -482,7 +471,14 @@ fn day_of(sampled: &str) -> Option<String> {
         .map(|d| d.format("%Y-%m-%d").to_string())
 }
 
-fn facts(batch: &Batch, i: usize, name: Option<usize>, today: &str, file: &str) -> RowFacts {
+fn facts(
+    key: &Key,
+    batch: &Batch,
+    i: usize,
+    name: Option<usize>,
+    today: &str,
+    file: &str,
+) -> RowFacts {
     let roles = &batch.profile().roles;
     let number = roles
         .id_number
@@ -504,9 +500,9 @@ fn facts(batch: &Batch, i: usize, name: Option<usize>, today: &str, file: &str) 
         .to_owned();
     RowFacts {
         barcode,
-        id_hash: id_hash(&batch.person_id(i)),
-        id_number_hash: id_number_hash(number),
-        name_hash: name_hash(full_name),
+        id_hash: key.id_hash(&batch.person_id(i)),
+        id_number_hash: key.id_number_hash(number),
+        name_hash: key.name_hash(full_name),
         name_masked: crate::privacy::mask_name(full_name),
         id_masked: crate::privacy::mask_id(number),
         day: day_of(&sampled).unwrap_or_else(|| today.to_owned()),
@@ -547,6 +543,7 @@ pub(crate) fn record(conn: &Connection, target: &Target, batch: &Batch) -> rusql
     let path = batch.source.path.to_string_lossy().into_owned();
     let name = field_index(batch, "name");
     let identity = target.identity();
+    let key = keyed::of_writer(conn)?;
     let tx = crate::db::begin(conn)?;
     {
         let mut upsert = tx.prepare(
@@ -568,7 +565,7 @@ pub(crate) fn record(conn: &Connection, target: &Target, batch: &Batch) -> rusql
         )?;
         let mut seen: HashSet<(String, String)> = HashSet::new();
         for i in 0..batch.len() {
-            let f = facts(batch, i, name, &today, &file);
+            let f = facts(&key, batch, i, name, &today, &file);
             if !seen.insert((f.barcode.clone(), f.id_hash.clone())) {
                 continue;
             }
@@ -627,6 +624,7 @@ pub(crate) fn queued(
     let file = crate::paths::file_name(&batch.source.path);
     let today = chrono::Local::now().format("%Y-%m-%d").to_string();
     let identity = target.identity();
+    let key = keyed::of_writer(conn)?;
     let tx = crate::db::begin(conn)?;
     {
         let mut st = tx.prepare(
@@ -638,7 +636,7 @@ pub(crate) fn queued(
         )?;
         for (id, rows) in chunks {
             for &i in rows {
-                let f = facts(batch, i, None, &today, &file);
+                let f = facts(&key, batch, i, None, &today, &file);
                 st.execute(params![identity, f.barcode, f.id_hash, id, now])?;
             }
         }
@@ -661,6 +659,7 @@ pub(crate) fn mark_manual(
     let path = batch.source.path.to_string_lossy().into_owned();
     let name = field_index(batch, "name");
     let identity = target.identity();
+    let key = keyed::of_writer(conn)?;
     let tx = crate::db::begin(conn)?;
     {
         let mut sample = tx.prepare(
@@ -679,7 +678,7 @@ pub(crate) fn mark_manual(
              VALUES (?1, ?2, ?3, ?4, 'manual', ?5, ?6)",
         )?;
         for &i in rows {
-            let f = facts(batch, i, name, &today, &file);
+            let f = facts(&key, batch, i, name, &today, &file);
             sample.execute(params![
                 identity,
                 target.reference,
@@ -969,22 +968,25 @@ impl Query {
 /// Every sample whose ID number (any spelling), barcode or name is `query`, newest day first,
 /// with what the record covers (for "没有记录").
 pub(crate) fn lookup(conn: &Connection, query: &Query) -> rusqlite::Result<LookupAnswer> {
-    let mut matches: Vec<Sample> = if query.normalized.is_empty() {
-        Vec::new()
-    } else {
-        let mut st = conn.prepare(&format!(
-            "{SELECT} WHERE d.barcode IN (?1, ?2) OR d.id_number_hash = ?3 OR d.name_hash = ?4"
-        ))?;
-        st.query_map(
-            params![
-                query.typed,
-                query.normalized,
-                id_number_hash(&query.normalized),
-                name_hash(&query.typed)
-            ],
-            sample,
-        )?
-        .collect::<Result<_, _>>()?
+    let key = keyed::of_reader(conn)?;
+    let mut matches: Vec<Sample> = match (&key, query.normalized.is_empty()) {
+        (Some(key), false) => {
+            let mut st = conn.prepare(&format!(
+                "{SELECT} WHERE d.barcode IN (?1, ?2) OR d.id_number_hash = ?3 OR d.name_hash = ?4"
+            ))?;
+            st.query_map(
+                params![
+                    query.typed,
+                    query.normalized,
+                    key.id_number_hash(&query.normalized),
+                    key.name_hash(&query.typed)
+                ],
+                sample,
+            )?
+            .collect::<Result<_, _>>()?
+        }
+        // No key: no record was ever written in this folder.
+        _ => Vec::new(),
     };
     matches.sort_by(|a, b| {
         (std::cmp::Reverse(&a.day), &a.id, &a.target, a.since).cmp(&(
@@ -1260,7 +1262,6 @@ mod tests {
         let b = Query::new("４４０１０６１９９００１０１１２３Ｘ");
         assert_eq!(a.normalized, "44010619900101123X");
         assert_eq!(a.normalized, b.normalized);
-        assert_eq!(name_hash("王 五"), name_hash("王五"));
     }
 
     #[test]

@@ -7,6 +7,7 @@
 
 pub mod client;
 pub mod daily;
+pub mod keyed;
 pub mod outbox;
 pub mod send;
 pub mod target;

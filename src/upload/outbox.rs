@@ -16,6 +16,7 @@
 use crate::batch::Batch;
 use crate::issue::Lang;
 use crate::message::{Localized, Text, io_message};
+use crate::upload::keyed::{self, Key};
 use crate::upload::target::Target;
 use crate::write::WriteError;
 use rusqlite::{Connection, OptionalExtension, params};
@@ -216,6 +217,8 @@ pub struct Recovery {
 
 /// The outbox database and its batch files.
 pub struct Outbox {
+    /// The data folder's key for the hashes of IDs (the ledger, the batches' rows).
+    key: Key,
     conn: Connection,
     db_path: PathBuf,
     files: PathBuf,
@@ -235,19 +238,6 @@ pub fn now_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as i64)
-}
-
-/// SHA-256 of `"<id type>|<id number>"`, hex: what the ledger stores instead of the ID.
-pub fn id_hash(id_key: &str) -> String {
-    hex(&Sha256::digest(id_key.as_bytes()))
-}
-
-/// SHA-256 of the ID number alone (trimmed, upper case), hex: lets the ledger be searched by
-/// the ID number without knowing its type, and without holding the number.
-pub fn id_number_hash(id_number: &str) -> String {
-    hex(&Sha256::digest(
-        format!("id|{}", id_number.trim().to_uppercase()).as_bytes(),
-    ))
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -517,7 +507,10 @@ impl Outbox {
                     .0
             }
         };
+        let key = crate::upload::keyed::read_or_make(dir, &conn)
+            .map_err(|e| io(&dir.join(crate::upload::keyed::KEY_FILE), e))?;
         let mut outbox = Outbox {
+            key,
             conn,
             db_path,
             files,
@@ -739,6 +732,10 @@ impl Outbox {
     }
 
     /// The database, for the day's record (`upload::daily`) in the same file.
+    pub(crate) fn key(&self) -> &Key {
+        &self.key
+    }
+
     pub(crate) fn conn(&self) -> &Connection {
         &self.conn
     }
@@ -819,8 +816,8 @@ impl Outbox {
                         st.execute(params![
                             id,
                             barcode,
-                            id_hash(&batch.person_id(i)),
-                            id_number_hash(number)
+                            self.key.id_hash(&batch.person_id(i)),
+                            self.key.id_number_hash(number)
                         ])?;
                     }
                 }
@@ -1072,13 +1069,13 @@ impl Outbox {
     /// The ledger of `target` (every target's when `None`), loaded into memory for the
     /// `already_uploaded` check of a load.
     pub fn ledger(&self, target: Option<&Target>) -> Result<LedgerSnapshot, OutboxError> {
-        load_ledger(&self.conn, target).map_err(self.db())
+        load_ledger(&self.conn, target, Some(&self.key)).map_err(self.db())
     }
 
     /// Confirmed rows found by barcode, or by ID number (through its hash: the number itself
     /// is not stored), newest first: for the support helper's `lookup`.
     pub fn lookup(&self, query: &Lookup) -> Result<Vec<LedgerEntry>, OutboxError> {
-        lookup(&self.conn, query).map_err(self.db())
+        lookup(&self.conn, query, Some(&self.key)).map_err(self.db())
     }
 }
 
@@ -1089,11 +1086,11 @@ pub fn read_ledger(
     data_dir: &Path,
     target: Option<&Target>,
 ) -> Result<Option<LedgerSnapshot>, OutboxError> {
-    let Some(conn) = read_only(data_dir)? else {
+    let Some((conn, key)) = read_only(data_dir)? else {
         return Ok(None);
     };
     let db_path = data_dir.join("outbox.sqlite");
-    load_ledger(&conn, target)
+    load_ledger(&conn, target, key.as_ref())
         .map(Some)
         .map_err(|e| OutboxError::Db {
             path: db_path,
@@ -1103,17 +1100,18 @@ pub fn read_ledger(
 
 /// [`Outbox::lookup`] on an existing database, read-only (empty when there is none).
 pub fn read_lookup(data_dir: &Path, query: &Lookup) -> Result<Vec<LedgerEntry>, OutboxError> {
-    let Some(conn) = read_only(data_dir)? else {
+    let Some((conn, key)) = read_only(data_dir)? else {
         return Ok(Vec::new());
     };
-    lookup(&conn, query).map_err(|e| OutboxError::Db {
+    lookup(&conn, query, key.as_ref()).map_err(|e| OutboxError::Db {
         path: data_dir.join("outbox.sqlite"),
         detail: e.to_string(),
     })
 }
 
-/// The database opened read-only, if it exists and holds this version's tables.
-fn read_only(data_dir: &Path) -> Result<Option<Connection>, OutboxError> {
+/// The database opened read-only, if it exists and holds this version's tables, with the
+/// folder's key (none yet: every hash is of the plain form).
+fn read_only(data_dir: &Path) -> Result<Option<(Connection, Option<Key>)>, OutboxError> {
     let db_path = data_dir.join("outbox.sqlite");
     if !db_path.is_file() {
         return Ok(None);
@@ -1127,10 +1125,21 @@ fn read_only(data_dir: &Path) -> Result<Option<Connection>, OutboxError> {
         crate::db::retry(|| conn.pragma_query_value(None, "user_version", |r| r.get(0)))
             .map_err(db)?;
     // An older database is read after the next program that writes migrates it.
-    Ok((version == SCHEMA_VERSION).then_some(conn))
+    if version != SCHEMA_VERSION {
+        return Ok(None);
+    }
+    let key = crate::upload::keyed::read(data_dir).map_err(|e| OutboxError::Io {
+        path: data_dir.join(crate::upload::keyed::KEY_FILE),
+        detail: io_message(&e),
+    })?;
+    Ok(Some((conn, key)))
 }
 
-fn load_ledger(conn: &Connection, target: Option<&Target>) -> rusqlite::Result<LedgerSnapshot> {
+fn load_ledger(
+    conn: &Connection,
+    target: Option<&Target>,
+    key: Option<&Key>,
+) -> rusqlite::Result<LedgerSnapshot> {
     let seen = match target {
         Some(t) => {
             let [identity, reference] = ledger_targets(t);
@@ -1147,7 +1156,10 @@ fn load_ledger(conn: &Connection, target: Option<&Target>) -> rusqlite::Result<L
                 .collect::<Result<_, _>>()?
         }
     };
-    Ok(LedgerSnapshot { seen })
+    Ok(LedgerSnapshot {
+        seen,
+        key: key.cloned(),
+    })
 }
 
 /// What to look a confirmed row up by.
@@ -1183,7 +1195,11 @@ impl LedgerEntry {
     }
 }
 
-fn lookup(conn: &Connection, query: &Lookup) -> rusqlite::Result<Vec<LedgerEntry>> {
+fn lookup(
+    conn: &Connection,
+    query: &Lookup,
+    key: Option<&Key>,
+) -> rusqlite::Result<Vec<LedgerEntry>> {
     let entry = |r: &rusqlite::Row<'_>| {
         Ok(LedgerEntry {
             target: r.get(0)?,
@@ -1204,20 +1220,27 @@ fn lookup(conn: &Connection, query: &Lookup) -> rusqlite::Result<Vec<LedgerEntry
         }
         Lookup::IdNumber(number) => {
             // Rows from before the number's own hash was kept: the hash of "<type>|<number>"
-            // for the ID types in use.
+            // for the ID types in use. Each hash in both forms (keyed, and plain from before
+            // the key).
             let number = number.trim().to_uppercase();
+            let numbers = keyed::id_number_hashes(key, &number);
             let typed: Vec<String> = ["01", "居民身份证", "1"]
                 .iter()
-                .map(|t| id_hash(&format!("{t}|{number}")))
+                .flat_map(|t| keyed::id_hashes(key, &format!("{t}|{number}")))
                 .collect();
+            let list = |v: &[String]| {
+                v.iter()
+                    .map(|h| format!("'{h}'"))
+                    .collect::<Vec<_>>()
+                    .join(",")
+            };
+            // Hex digests only: safe to spell in the statement.
             let mut st = conn.prepare(&format!(
-                "{SELECT} WHERE l.id_number_hash = ?1 OR l.id_hash IN (?2, ?3, ?4)"
+                "{SELECT} WHERE l.id_number_hash IN ({}) OR l.id_hash IN ({})",
+                list(&numbers),
+                list(&typed)
             ))?;
-            st.query_map(
-                params![id_number_hash(&number), typed[0], typed[1], typed[2]],
-                entry,
-            )?
-            .collect::<Result<_, _>>()?
+            st.query_map([], entry)?.collect::<Result<_, _>>()?
         }
     };
     out.sort_by_key(|e| std::cmp::Reverse(e.confirmed_at));
@@ -1228,6 +1251,7 @@ fn lookup(conn: &Connection, query: &Lookup) -> rusqlite::Result<Vec<LedgerEntry
 #[derive(Debug, Clone, Default)]
 pub struct LedgerSnapshot {
     seen: HashSet<(String, String)>,
+    key: Option<Key>,
 }
 
 impl LedgerSnapshot {
@@ -1242,7 +1266,10 @@ impl LedgerSnapshot {
 
 impl crate::batch::Ledger for LedgerSnapshot {
     fn contains(&self, barcode: &str, id_key: &str) -> bool {
-        !self.seen.is_empty() && self.seen.contains(&(barcode.to_owned(), id_hash(id_key)))
+        !self.seen.is_empty()
+            && keyed::id_hashes(self.key.as_ref(), id_key)
+                .into_iter()
+                .any(|h| self.seen.contains(&(barcode.to_owned(), h)))
     }
 }
 
