@@ -876,3 +876,87 @@ fn no_hash_in_the_database_can_be_tried_without_the_folder_s_key() {
         }
     }
 }
+
+/// Rows queued while the platform is out of reach, then uploaded by hand on its website and
+/// marked so (`mark-uploaded`), in random subsets: whichever batches hold them, the next send
+/// never sends one of them (a batch all marked is dropped, one partly marked waits for a
+/// person, saying why); batches with no marked row are sent whole.
+#[test]
+fn rows_marked_uploaded_after_they_were_queued_are_never_sent() {
+    for seed in [3u64, 8, 21] {
+        let mut rng = fastrand::Rng::with_seed(seed);
+        let day = Day::new(5);
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        std::fs::write(
+            day.path().join("config/targets/later.toml"),
+            day.platform
+                .target_toml(true, 10, 5)
+                .replace(
+                    &day.platform.base_url(),
+                    &format!("http://127.0.0.1:{port}"),
+                )
+                .replace("演示平台", "演示平台丁"),
+        )
+        .unwrap();
+        let rows: Vec<Vec<V>> = (0..14).map(|i| alone(800 + i)).collect();
+        let barcode = |i: usize| format!("T{:010}", 1_000_800 + i);
+        let file = day.export("day.xlsx", rows.clone());
+        exits(&day.upload(&file, "later"), 4);
+        let marked: Vec<usize> = (0..rows.len()).filter(|_| rng.u8(..3) == 0).collect();
+        let hand = day.export(
+            "hand.xlsx",
+            marked.iter().map(|&i| rows[i].clone()).collect(),
+        );
+        let sheet = day.path().join("hand_上报.xlsx");
+        exits(
+            &day.run(&[
+                "convert",
+                hand.to_str().unwrap(),
+                "-o",
+                sheet.to_str().unwrap(),
+            ]),
+            0,
+        );
+        exits(
+            &day.run(&[
+                "mark-uploaded",
+                sheet.to_str().unwrap(),
+                "--target",
+                "later",
+            ]),
+            0,
+        );
+        let mut config = Config::new(&day.path().join("later.sqlite"));
+        config.port = port;
+        let later = Platform::start(config).unwrap();
+        let r = day.run(&["outbox", "send"]);
+        let sent: Vec<String> = later
+            .imports()
+            .into_iter()
+            .flatten()
+            .map(|(b, _)| b)
+            .collect();
+        for &i in &marked {
+            assert!(
+                !sent.contains(&barcode(i)),
+                "seed {seed}: row {i} marked and sent: {sent:?}\n{}{}",
+                r.stdout,
+                r.stderr
+            );
+        }
+        for chunk in (0..rows.len()).collect::<Vec<_>>().chunks(5) {
+            if chunk.iter().all(|i| !marked.contains(i)) {
+                for &i in chunk {
+                    assert!(sent.contains(&barcode(i)), "seed {seed}: row {i} not sent");
+                }
+            } else if chunk.iter().any(|i| !marked.contains(i)) {
+                let list = day.run(&["outbox", "list"]);
+                assert!(list.stdout.contains("已经上报过"), "{}", list.stdout);
+            }
+        }
+    }
+}
