@@ -293,10 +293,14 @@ impl Workspace {
         Ok(n)
     }
 
-    /// The day's account of `date` (`YYYY-MM-DD`) for the target whose reference (file stem
-    /// or path) is `target`, or every target: each sample with its state, reason and place,
+    /// The day's account of `date` (`YYYY-MM-DD`) for `target` (its identity, however its
+    /// rows were handled: by stem, path or a copy of its file), or every target: each sample with its state, reason and place,
     /// positives first, and the day by hour.
-    pub fn day_account(&self, date: &str, target: Option<&str>) -> Result<DayAccount, OutboxError> {
+    pub fn day_account(
+        &self,
+        date: &str,
+        target: Option<&Target>,
+    ) -> Result<DayAccount, OutboxError> {
         daily::day_account(self.outbox.conn(), date, target).map_err(|e| self.db_error(e))
     }
 

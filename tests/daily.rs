@@ -960,3 +960,62 @@ fn rows_marked_uploaded_after_they_were_queued_are_never_sent() {
         }
     }
 }
+
+/// One target, however it is named: rows handled with `--target` as a stem, a path, or a copy
+/// of its file (same name and base_url: the same target by target.md) are one account, and
+/// `reconcile --target` in any of those spellings finds all of them, with the exit code of the
+/// whole (3: a positive is not sent), never an empty all-clear.
+#[test]
+fn a_target_named_by_stem_path_or_copy_is_one_account() {
+    let day = Day::new(20);
+    let targets = day.path().join("config/targets");
+    std::fs::copy(targets.join("stand.toml"), targets.join("standcopy.toml")).unwrap();
+    let elsewhere = day.path().join("elsewhere.toml");
+    std::fs::copy(targets.join("stand.toml"), &elsewhere).unwrap();
+    let spellings = [
+        "stand".to_owned(),
+        "standcopy".to_owned(),
+        targets.join("stand.toml").to_str().unwrap().to_owned(),
+        targets.join("standcopy.toml").to_str().unwrap().to_owned(),
+        elsewhere.to_str().unwrap().to_owned(),
+    ];
+    let mut rng = fastrand::Rng::with_seed(5);
+    let mut total = 0;
+    for (n, how) in spellings.iter().enumerate() {
+        let rows: Vec<Vec<V>> = (0..rng.u32(1..4))
+            .map(|i| {
+                let mut row = alone(900 + 10 * n as u32 + i);
+                if n == 2 && i == 0 {
+                    row[RESULT] = t("阳性");
+                }
+                row
+            })
+            .collect();
+        total += rows.len();
+        let file = day.export(&format!("f{n}.xlsx"), rows);
+        let sheet = day.path().join(format!("f{n}_上报.xlsx"));
+        let r = day.run(&[
+            "convert",
+            file.to_str().unwrap(),
+            "--target",
+            how,
+            "-o",
+            sheet.to_str().unwrap(),
+        ]);
+        exits(&r, 0);
+    }
+    for how in &spellings {
+        let r = day.reconcile(&["--target", how]);
+        exits(&r, 3);
+        assert!(
+            r.stdout.contains(&format!("共 {total} 个样本")),
+            "{how}: {}",
+            r.stdout
+        );
+        assert!(r.stdout.contains("【阳性】"), "{how}: {}", r.stdout);
+    }
+    // Another target (another name) has none of them.
+    let r = day.reconcile(&["--target", "noidem"]);
+    exits(&r, 0);
+    assert!(r.stdout.contains("共 0 个样本"), "{}", r.stdout);
+}

@@ -15,7 +15,7 @@ pub struct ReconcileArgs {
     /// 哪一天（YYYY-MM-DD，按采样时间）；不填则今天
     #[arg(long)]
     pub date: Option<String>,
-    /// 只看这个上报目标（目标文件名，不带 .toml）；不填则所有目标
+    /// 只看这个上报目标（目标文件名，不带 .toml，或目标文件的路径）；不填则所有目标
     #[arg(short = 't', long)]
     pub target: Option<String>,
     /// 同时写出对账表（.xlsx：一张统计表、一张明细表）
@@ -42,16 +42,16 @@ fn day(args: &ReconcileArgs) -> Result<String, Failure> {
 pub fn run(args: &ReconcileArgs, lang: Lang) -> Run {
     let date = day(args)?;
     let folders = super::folders()?;
-    // A target named is checked to exist (its reference is what the record keeps).
+    // A target named (a stem or a path) is loaded: its identity is what the record keeps.
     let target = match &args.target {
-        Some(t) => Some(folders.target(t)?.reference),
+        Some(t) => Some(folders.target(t)?),
         None => None,
     };
     if let Some(out) = &args.output {
         super::will_write(out);
     }
     let ws = super::outbox::open(folders, lang)?;
-    let account = ws.day_account(&date, target.as_deref())?;
+    let account = ws.day_account(&date, target.as_ref())?;
     print(&account, lang);
     if let Some(out) = &args.output {
         daily::write_account(&account, out, lang)?;
@@ -136,7 +136,7 @@ pub fn line(s: &Sample, lang: Lang) -> String {
             s.name,
             s.id,
             sheetbridge::paths::for_line(&s.barcode),
-            sheetbridge::paths::for_line(&s.target),
+            sheetbridge::paths::for_line(&s.target_name),
             s.row,
             s.reason(Lang::Zh),
             s.state.what_to_do(Lang::Zh)
@@ -147,7 +147,7 @@ pub fn line(s: &Sample, lang: Lang) -> String {
             s.name,
             s.id,
             sheetbridge::paths::for_line(&s.barcode),
-            sheetbridge::paths::for_line(&s.target),
+            sheetbridge::paths::for_line(&s.target_name),
             s.row,
             s.reason(Lang::En),
             s.state.what_to_do(Lang::En)

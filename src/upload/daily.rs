@@ -359,7 +359,7 @@ impl Sample {
 pub struct DayAccount {
     /// `YYYY-MM-DD`.
     pub date: String,
-    /// The target's reference asked for, if one was.
+    /// The name of the target asked for, if one was (its samples are those of its identity).
     pub target: Option<String>,
     /// Every sample of the day: positives first, then those needing a person, then the rest;
     /// by file and row within each.
@@ -899,13 +899,15 @@ fn hour_of_ms(ms: i64) -> Option<usize> {
 pub(crate) fn day_account(
     conn: &Connection,
     date: &str,
-    target: Option<&str>,
+    target: Option<&Target>,
 ) -> rusqlite::Result<DayAccount> {
+    // One target is its identity (target.md: name and base_url), however it was named when
+    // its rows were handled (a file stem, a path, a copy of the file).
     let mut st = conn.prepare(&format!(
-        "{SELECT} WHERE d.day = ?1 AND (?2 IS NULL OR d.target_ref = ?2)"
+        "{SELECT} WHERE d.day = ?1 AND (?2 IS NULL OR d.target = ?2)"
     ))?;
     let mut samples: Vec<Sample> = st
-        .query_map(params![date, target], sample)?
+        .query_map(params![date, target.map(Target::identity)], sample)?
         .collect::<Result<_, _>>()?;
     order(&mut samples);
     let mut hours = [(0usize, 0usize); 24];
@@ -921,7 +923,7 @@ pub(crate) fn day_account(
     }
     Ok(DayAccount {
         date: date.to_owned(),
-        target: target.map(str::to_owned),
+        target: target.map(|t| t.name.clone()),
         samples,
         hours,
     })
@@ -1061,12 +1063,12 @@ pub(crate) fn add_ledger_entry(answer: &mut LookupAnswer, e: crate::upload::outb
 pub fn read_day_account(
     data_dir: &std::path::Path,
     date: &str,
-    target: Option<&str>,
+    target: Option<&Target>,
 ) -> Result<DayAccount, crate::upload::outbox::OutboxError> {
     read(data_dir, |conn| day_account(conn, date, target)).map(|a| {
         a.unwrap_or_else(|| DayAccount {
             date: date.to_owned(),
-            target: target.map(str::to_owned),
+            target: target.map(|t| t.name.clone()),
             ..DayAccount::default()
         })
     })
