@@ -563,12 +563,36 @@ pub(crate) fn record(conn: &Connection, target: &Target, batch: &Batch) -> rusql
              WHERE daily_samples.state NOT IN ('queued', 'confirmed', 'manual')
                AND excluded.state != 'duplicate'",
         )?;
+        // A row fixed since it was rejected (in the window, or in the city system's next
+        // export) is a new key (barcode and person): the record of its wrong version is
+        // closed, so the day can come to 0. Its wrong version is a rejected record of the
+        // same target that was at this very row of this file, or, from another file of the
+        // same day, shared its barcode or its ID number. Only rejected records (never sent).
+        let mut superseded = tx.prepare(
+            "DELETE FROM daily_samples
+             WHERE target = ?1 AND state = 'error' AND NOT (barcode = ?2 AND id_hash = ?3)
+               AND ((COALESCE(path, '') = ?6 AND row = ?7)
+                 OR (COALESCE(path, '') != ?6 AND day = ?5
+                     AND (barcode = ?2 OR (?8 AND id_number_hash = ?4))))",
+        )?;
+        let number = batch.profile().roles.id_number;
         let mut seen: HashSet<(String, String)> = HashSet::new();
         for i in 0..batch.len() {
             let f = facts(&key, batch, i, name, &today, &file);
             if !seen.insert((f.barcode.clone(), f.id_hash.clone())) {
                 continue;
             }
+            let has_number = number.is_some_and(|n| !batch.output_value(i, n).trim().is_empty());
+            superseded.execute(params![
+                identity,
+                f.barcode,
+                f.id_hash,
+                f.id_number_hash,
+                f.day,
+                path,
+                i64::from(batch.line(i)),
+                has_number,
+            ])?;
             let full_name = name.map_or("", |n| batch.value(i, n)).trim();
             let (state, reason) = match batch.status(i) {
                 RowStatus::Ready => ("ready", None),
