@@ -304,6 +304,12 @@ impl Workspace {
         daily::day_account(self.outbox.conn(), date, target).map_err(|e| self.db_error(e))
     }
 
+    /// Every file the day's record lists (the exports and sheets handled): an account is never
+    /// written over one ([`daily::write_account`]).
+    pub fn handled_files(&self) -> Result<Vec<std::path::PathBuf>, OutboxError> {
+        daily::handled_files(self.outbox.conn()).map_err(|e| self.db_error(e))
+    }
+
     /// Every sample of an ID number (any spelling), a barcode or a name, with its state and
     /// reason; and what the record covers, for an answer of "没有记录". Rows confirmed before the
     /// record existed are found in the ledger.

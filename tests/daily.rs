@@ -1091,3 +1091,86 @@ fn rows_fixed_in_the_next_export_close_their_error_records() {
         }
     }
 }
+
+/// `reconcile -o` never writes over a file the program handled (an export converted or
+/// uploaded, a sheet marked uploaded), however the path is spelled (absolute, relative,
+/// `./`, `..`, a symbolic link, a hard link), nor writes a workbook under another extension:
+/// exit 2, the file unchanged, no account printed first. A new `.xlsx` name is written.
+#[test]
+fn the_account_is_never_written_over_a_handled_file() {
+    let day = Day::new(20);
+    let export = day.export("day1.xlsx", (0..3).map(|i| alone(500 + i)).collect());
+    let sheet = day.path().join("day1_上报.xlsx");
+    exits(
+        &day.run(&[
+            "convert",
+            export.to_str().unwrap(),
+            "--target",
+            "stand",
+            "-o",
+            sheet.to_str().unwrap(),
+        ]),
+        0,
+    );
+    let other = day.export("man.xlsx", (0..2).map(|i| alone(520 + i)).collect());
+    let manual = day.path().join("man_上报.xlsx");
+    exits(
+        &day.run(&[
+            "convert",
+            other.to_str().unwrap(),
+            "-o",
+            manual.to_str().unwrap(),
+        ]),
+        0,
+    );
+    exits(
+        &day.run(&[
+            "mark-uploaded",
+            manual.to_str().unwrap(),
+            "--target",
+            "stand",
+        ]),
+        0,
+    );
+    std::fs::create_dir_all(day.path().join("sub")).unwrap();
+    #[cfg(unix)]
+    std::os::unix::fs::symlink(&export, day.path().join("link.xlsx")).unwrap();
+    std::fs::hard_link(&manual, day.path().join("hard.xlsx")).unwrap();
+    let mut spellings = vec![
+        export.to_str().unwrap().to_owned(),
+        "day1.xlsx".to_owned(),
+        "./day1.xlsx".to_owned(),
+        "sub/../day1.xlsx".to_owned(),
+        manual.to_str().unwrap().to_owned(),
+        "hard.xlsx".to_owned(),
+        "./man_上报.xlsx".to_owned(),
+    ];
+    if cfg!(unix) {
+        spellings.push("link.xlsx".to_owned());
+    }
+    let before = |p: &Path| std::fs::read(p).unwrap();
+    let (a, b) = (before(&export), before(&manual));
+    for out in &spellings {
+        let r: Run = day
+            .command(&["reconcile", "--date", DAY, "-o", out])
+            .current_dir(day.path())
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+            .into();
+        exits(&r, 2);
+        assert!(r.stderr.contains("不能写到"), "{out}: {}", r.stderr);
+        assert!(!r.stdout.contains("对账"), "{out}: {}", r.stdout);
+        assert_eq!(before(&export), a, "{out}");
+        assert_eq!(before(&manual), b, "{out}");
+    }
+    for out in ["out.csv", "out", "out.xlsx.txt"] {
+        let r = day.reconcile(&["-o", day.path().join(out).to_str().unwrap()]);
+        exits(&r, 2);
+        assert!(!day.path().join(out).exists(), "{out}");
+    }
+    let fine = day.path().join("对账.xlsx");
+    let r = day.reconcile(&["-o", fine.to_str().unwrap()]);
+    assert_ne!(r.code, 2, "{}", r.stderr);
+    assert!(read_back(&fine).len() > 1);
+}

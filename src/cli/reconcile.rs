@@ -47,14 +47,17 @@ pub fn run(args: &ReconcileArgs, lang: Lang) -> Run {
         Some(t) => Some(folders.target(t)?),
         None => None,
     };
-    if let Some(out) = &args.output {
-        super::will_write(out);
-    }
     let ws = super::outbox::open(folders, lang)?;
     let account = ws.day_account(&date, target.as_ref())?;
+    // Refused (not .xlsx, or a file the program handled) before anything is printed.
+    let handled = ws.handled_files()?;
+    if let Some(out) = &args.output {
+        daily::refuse_account_path(out, &handled)?;
+        super::will_write(out);
+    }
     print(&account, lang);
     if let Some(out) = &args.output {
-        daily::write_account(&account, out, lang)?;
+        daily::write_account(&account, out, lang, &handled)?;
         let shown = sheetbridge::paths::shown(out);
         say(
             lang,

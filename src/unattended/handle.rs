@@ -286,7 +286,8 @@ fn write_day_account(
     })?;
     let path = dir.join(format!("{date}.xlsx"));
     let account = workspace.day_account(&date, None)?;
-    crate::upload::daily::write_account(&account, &path, Lang::Zh)?;
+    let handled = workspace.handled_files()?;
+    crate::upload::daily::write_account(&account, &path, Lang::Zh, &handled)?;
     Ok(Some(path))
 }
 

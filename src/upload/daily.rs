@@ -1141,17 +1141,40 @@ fn read<T>(
     f(&conn).map(Some).map_err(err)
 }
 
+/// Refuses a path the account cannot be written to: a name not ending in `.xlsx`, or one of the
+/// files the record lists (`handled`). [`write_account`] checks it; a front end may check it
+/// before it prints anything.
+pub fn refuse_account_path(
+    path: &std::path::Path,
+    handled: &[std::path::PathBuf],
+) -> Result<(), crate::write::WriteError> {
+    let xlsx = path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("xlsx"));
+    if !xlsx {
+        return Err(crate::write::WriteError::XlsxOnly {
+            path: path.to_owned(),
+        });
+    }
+    crate::write::refuse_handled(handled.iter().map(|p| p.as_path()), path)
+}
+
 /// Writes the day's account as a workbook (`reconcile -o`, the scheduled run's
 /// `对账/YYYY-MM-DD.xlsx`): a sheet of counts and a sheet of every sample (positives first), each
 /// with its state, reason, what to do, and its file and row. Masked like the account; written
 /// whole or not at all.
+///
+/// `handled`: the files the record lists ([`handled_files`]); the account is never written
+/// over one of them, nor under a name that is not `.xlsx`.
 pub fn write_account(
     account: &DayAccount,
     path: &std::path::Path,
     lang: Lang,
+    handled: &[std::path::PathBuf],
 ) -> Result<(), crate::write::WriteError> {
     use crate::write::WriteError;
     use rust_xlsxwriter::{Format, Workbook};
+    refuse_account_path(path, handled)?;
     crate::write::write_atomically(path, |file| {
         let err = |e: rust_xlsxwriter::XlsxError| WriteError::Xlsx {
             path: path.to_owned(),
@@ -1266,6 +1289,14 @@ pub fn write_account(
             .map_err(err)?;
         Ok(())
     })
+}
+
+/// Every file the record lists (exports handled, sheets marked uploaded): no output is
+/// written over one.
+pub(crate) fn handled_files(conn: &Connection) -> rusqlite::Result<Vec<std::path::PathBuf>> {
+    let mut st = conn.prepare("SELECT DISTINCT path FROM daily_samples WHERE path IS NOT NULL")?;
+    st.query_map([], |r| r.get::<_, String>(0).map(std::path::PathBuf::from))?
+        .collect()
 }
 
 /// Whether the database holds the record's table (an older one opened read-only does not).
