@@ -1174,3 +1174,48 @@ fn the_account_is_never_written_over_a_handled_file() {
     assert_ne!(r.code, 2, "{}", r.stderr);
     assert!(read_back(&fine).len() > 1);
 }
+
+/// A lookup typed as a name and an ID together, in any order and spacing (`王伟 4401…`,
+/// `王伟4401…`, `4401… 王伟`, an ID in groups, a Latin name): neither the screen's echo nor the
+/// log holds the full name, the full ID or its birth date.
+#[test]
+fn a_lookup_of_a_name_and_an_id_together_is_masked_in_the_echo_and_the_log() {
+    const SURNAMES: [&str; 5] = ["王", "欧阳", "阿依古丽·", "李", "Zhang "];
+    const GIVEN: [&str; 5] = ["伟", "芳娜", "买买提", "小明", "Wei"];
+    let day = Day::new(20);
+    let file = day.export("a.xlsx", vec![alone(1)]);
+    exits(&day.upload(&file, "stand"), 0);
+    let mut rng = fastrand::Rng::with_seed(6);
+    for n in 0..12 {
+        let birth = format!(
+            "{}{:02}{:02}",
+            rng.u32(1940..2015),
+            rng.u32(1..13),
+            rng.u32(1..29)
+        );
+        let id = crate::support::sample::id("440106", &birth, n, rng.bool());
+        let name = format!(
+            "{}{}",
+            SURNAMES[rng.usize(..SURNAMES.len())],
+            GIVEN[rng.usize(..GIVEN.len())]
+        );
+        let spaced = format!("{} {} {}", &id[..6], &id[6..14], &id[14..]);
+        let value = match n % 4 {
+            0 => format!("{name} {id}"),
+            1 => format!("{name}{id}"),
+            2 => format!("{spaced} {name}"),
+            _ => format!("{id}{name}"),
+        };
+        let r = day.lookup(&value);
+        exits(&r, 0);
+        let log = std::fs::read_to_string(day.data().join("logs/sheetbridge.log")).unwrap();
+        for (what, text) in [("stdout", &r.stdout), ("log", &log)] {
+            for secret in [&name, &id, &birth, &name.replace(' ', "")] {
+                assert!(
+                    !text.contains(secret.as_str()),
+                    "{value}: {secret} in the {what}:\n{text}"
+                );
+            }
+        }
+    }
+}
