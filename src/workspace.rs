@@ -280,6 +280,8 @@ impl Workspace {
     /// uploaded by hand become 已手工上报 in the day's record and enter the target's ledger (so
     /// they are `already_uploaded` from now on, like confirmed rows). Returns how many rows.
     pub fn mark_uploaded(&mut self, target: &Target, batch: &Batch) -> Result<usize, OutboxError> {
+        // Every row is recorded first (a rejected one too: lookup finds it, with its error).
+        daily::record(self.outbox.conn(), target, batch).map_err(|e| self.db_error(e))?;
         let rows: Vec<usize> = batch.rows_with(RowStatus::Ready).collect();
         let n = daily::mark_manual(self.outbox.conn(), target, batch, &rows)
             .map_err(|e| self.db_error(e))?;
@@ -316,12 +318,7 @@ impl Workspace {
     pub fn lookup(&self, query: &str) -> Result<LookupAnswer, OutboxError> {
         let query = daily::Query::new(query);
         let mut answer = daily::lookup(self.outbox.conn(), &query).map_err(|e| self.db_error(e))?;
-        let ledger = [
-            Lookup::Barcode(query.typed.clone()),
-            Lookup::Barcode(query.normalized.clone()),
-            Lookup::IdNumber(query.normalized.clone()),
-        ];
-        for q in &ledger {
+        for q in &query.ledger_queries() {
             for e in self.outbox.lookup(q)? {
                 daily::add_ledger_entry(&mut answer, e);
             }

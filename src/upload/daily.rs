@@ -989,6 +989,29 @@ impl Query {
             normalized,
         }
     }
+
+    /// The ID numbers it may be, as the record keeps them: as typed, and a 15-digit legacy ID
+    /// as the check upgraded it to 18 digits.
+    pub fn numbers(&self) -> Vec<String> {
+        let mut out = vec![self.normalized.clone()];
+        out.extend(crate::rules::idcard::upgrade_15(&self.normalized));
+        out
+    }
+
+    /// What the ledger is asked (its rows from before the record): barcode as typed and
+    /// normalized, and each of [`Query::numbers`]. Nothing for an empty query.
+    pub fn ledger_queries(&self) -> Vec<crate::upload::outbox::Lookup> {
+        use crate::upload::outbox::Lookup;
+        if self.normalized.is_empty() {
+            return Vec::new();
+        }
+        let mut out = vec![
+            Lookup::Barcode(self.typed.clone()),
+            Lookup::Barcode(self.normalized.clone()),
+        ];
+        out.extend(self.numbers().into_iter().map(Lookup::IdNumber));
+        out
+    }
 }
 
 /// Every sample whose ID number (any spelling), barcode or name is `query`, newest day first,
@@ -997,15 +1020,18 @@ pub(crate) fn lookup(conn: &Connection, query: &Query) -> rusqlite::Result<Looku
     let key = keyed::of_reader(conn)?;
     let mut matches: Vec<Sample> = match (&key, query.normalized.is_empty()) {
         (Some(key), false) => {
+            let numbers = query.numbers();
             let mut st = conn.prepare(&format!(
-                "{SELECT} WHERE d.barcode IN (?1, ?2) OR d.id_number_hash = ?3 OR d.name_hash = ?4"
+                "{SELECT} WHERE d.barcode IN (?1, ?2) OR d.id_number_hash IN (?3, ?5)
+                     OR d.name_hash = ?4"
             ))?;
             st.query_map(
                 params![
                     query.typed,
                     query.normalized,
-                    key.id_number_hash(&query.normalized),
-                    key.name_hash(&query.typed)
+                    key.id_number_hash(&numbers[0]),
+                    key.name_hash(&query.typed),
+                    key.id_number_hash(numbers.last().unwrap_or(&numbers[0])),
                 ],
                 sample,
             )?
@@ -1104,17 +1130,10 @@ pub fn read_lookup(
     data_dir: &std::path::Path,
     value: &str,
 ) -> Result<LookupAnswer, crate::upload::outbox::OutboxError> {
-    use crate::upload::outbox::{Lookup, read_lookup as ledger};
+    use crate::upload::outbox::read_lookup as ledger;
     let query = Query::new(value);
     let mut answer = read(data_dir, |conn| lookup(conn, &query))?.unwrap_or_default();
-    for q in [
-        Lookup::Barcode(query.typed.clone()),
-        Lookup::Barcode(query.normalized.clone()),
-        Lookup::IdNumber(query.normalized.clone()),
-    ] {
-        if query.normalized.is_empty() {
-            break;
-        }
+    for q in query.ledger_queries() {
         for e in ledger(data_dir, &q)? {
             add_ledger_entry(&mut answer, e);
         }

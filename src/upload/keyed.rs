@@ -78,9 +78,19 @@ impl Key {
         ))
     }
 
-    /// The keyed hash of a name with its spaces removed.
+    /// The keyed hash of a name with its spaces removed and any middle dot (`·`, `•`, `・`,
+    /// `.`...) spelled `·`: one name however the export or the clerk wrote it.
     pub fn name_hash(&self, name: &str) -> String {
-        let name: String = name.chars().filter(|c| !c.is_whitespace()).collect();
+        let name: String = name
+            .chars()
+            .filter(|c| !c.is_whitespace())
+            .map(|c| match c {
+                '.' | '•' | '‧' | '・' | '･' | '∙' | '⋅' | '●' | '．' | '。' | '\u{B7}' => {
+                    '·'
+                }
+                c => c,
+            })
+            .collect();
         hex(&hmac(&self.0, format!("name|{name}").as_bytes()))
     }
 }
