@@ -318,7 +318,7 @@ pub mod event {
         ::log::log!(
             target: TARGET,
             level,
-            "send: batch {} to {} ({} rows), attempt {}: {:?}{}: {}",
+            "send: batch {} to {} ({} rows), attempt {}: {:?}{}: {}{}",
             batch.id,
             batch.target,
             batch.rows,
@@ -328,7 +328,12 @@ pub mod event {
                 .accepted
                 .map(|n| format!(", {n} accepted"))
                 .unwrap_or_default(),
-            outcome.zh
+            outcome.zh,
+            outcome
+                .detail
+                .as_deref()
+                .map(|d| format!(" ({d})"))
+                .unwrap_or_default()
         );
     }
 

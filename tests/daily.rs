@@ -1286,3 +1286,54 @@ fn lookup_finds_what_the_export_held_however_it_is_spelled() {
         );
     }
 }
+
+/// A platform that cannot be reached (connection refused) and one that drops the connection
+/// after the upload (answer lost): what the clerk sees of the batch's last error (reconcile's
+/// lines and workbook, lookup, `outbox list`) is the classified Chinese reason, never the
+/// system's English (`error sending request`, `os error 111`, `connection closed`); the log
+/// keeps the system's words.
+#[test]
+fn the_clerk_sees_the_reason_not_the_system_s_words() {
+    let day = Day::new(20);
+    let file = day.export("down.xlsx", vec![alone(300), alone(301)]);
+    exits(&day.upload(&file, "down"), 4);
+    let file = day.export("lost.xlsx", vec![alone(310)]);
+    day.platform
+        .switches()
+        .drop_after_body
+        .store(1, Ordering::SeqCst);
+    exits(&day.upload(&file, "noidem"), 5);
+    let account = day.path().join("account.xlsx");
+    let mut seen = Vec::new();
+    let r = day.reconcile(&["-o", account.to_str().unwrap()]);
+    exits(&r, 3);
+    assert!(r.stdout.contains("连不上省平台"), "{}", r.stdout);
+    assert!(r.stdout.contains("没有收到省平台的答复"), "{}", r.stdout);
+    seen.push(r.stdout);
+    for (_, rows) in read_back(&account) {
+        for row in rows {
+            seen.push(format!("{row:?}"));
+        }
+    }
+    for barcode in ["T0001000300", "T0001000310"] {
+        seen.push(day.lookup(barcode).stdout);
+    }
+    seen.push(day.run(&["outbox", "list"]).stdout);
+    for text in &seen {
+        for raw in [
+            "error sending",
+            "os error",
+            "onnection refused",
+            "onnection closed",
+            "tcp connect",
+            "client error",
+        ] {
+            assert!(!text.contains(raw), "{raw} shown to the clerk:\n{text}");
+        }
+    }
+    let log = std::fs::read_to_string(day.data().join("logs/sheetbridge.log")).unwrap();
+    assert!(
+        log.contains("os error") || log.contains("onnection"),
+        "{log}"
+    );
+}

@@ -216,6 +216,7 @@ fn unreadable_credentials(target: &Target, e: &crate::credentials::CredentialErr
             e.english()
         ),
         accepted: None,
+        detail: None,
     }
 }
 
