@@ -400,7 +400,12 @@ impl Workspace {
 
     /// Positives handled within `within` (of any sampling day: an export of yesterday's
     /// samples handled this morning counts) that the platform does not have yet.
-    pub fn recent_positives_waiting(&self, within: Duration) -> Result<usize, OutboxError> {
+    /// By sampling day (`YYYY-MM-DD`, oldest first), so a message can say which day's account
+    /// lists them.
+    pub fn recent_positives_waiting(
+        &self,
+        within: Duration,
+    ) -> Result<Vec<(String, usize)>, OutboxError> {
         let since = crate::upload::outbox::now_ms() - within.as_millis() as i64;
         daily::positives_waiting_since(self.outbox.conn(), since).map_err(|e| self.db_error(e))
     }

@@ -1337,3 +1337,90 @@ fn the_clerk_sees_the_reason_not_the_system_s_words() {
         "{log}"
     );
 }
+
+/// Positives of several sampling days (yesterday's export handled today, today's) waiting
+/// behind a VPN that is down: `watch --once` names for each day the command that lists its
+/// positives, and running each command it names lists exactly that many 【阳性】 lines; all of
+/// them together are the count it gave.
+#[test]
+fn the_positive_hint_names_the_commands_that_list_them() {
+    let day = Day::new(500);
+    let today = chrono::Local::now().date_naive();
+    let days = [
+        today - chrono::Duration::days(1),
+        today,
+        today - chrono::Duration::days(3),
+    ];
+    let mut rng = fastrand::Rng::with_seed(10);
+    let mut total = 0;
+    for (n, d) in days.iter().enumerate() {
+        let mut rows: Vec<Vec<V>> = (0..4).map(|i| alone(200 + 10 * n as u32 + i)).collect();
+        let sampled = format!("{} 08:30:00", d.format("%Y-%m-%d"));
+        let tested = format!("{} 14:00:00", d.format("%Y-%m-%d"));
+        for (i, row) in rows.iter_mut().enumerate() {
+            use chrono::Datelike;
+            row[6] = crate::support::d(&sampled);
+            row[7] = crate::support::d(&tested);
+            let born = 1960 + (200 + 10 * n as i32 + i as i32) % 50;
+            let age = d.year() - born - i32::from((d.month(), d.day()) < (6, 1));
+            row[4] = V::N(f64::from(age));
+            if i == 0 || rng.bool() {
+                row[RESULT] = t("阳性");
+                total += 1;
+            }
+        }
+        let file = day.export(&format!("pos{n}.xlsx"), rows);
+        exits(&day.upload(&file, "down"), 4);
+    }
+    let folder = day.path().join("待上报");
+    std::fs::create_dir_all(&folder).unwrap();
+    let r = day.run(&[
+        "watch",
+        folder.to_str().unwrap(),
+        "--target",
+        "down",
+        "--once",
+        "--settle",
+        "0",
+    ]);
+    exits(&r, 3);
+    assert!(
+        r.stderr.contains(&format!("阳性 {total} 人未上报")),
+        "{}",
+        r.stderr
+    );
+    let hint = r
+        .stderr
+        .lines()
+        .find(|l| l.contains("人未上报"))
+        .unwrap()
+        .to_owned();
+    let mut listed = 0;
+    for part in hint.split("sheetbridge reconcile").skip(1) {
+        let mut args = vec!["reconcile"];
+        let date = part.strip_prefix(" --date ").map(|rest| &rest[..10]);
+        if let Some(date) = date {
+            args.extend(["--date", date]);
+        }
+        let r = day.run(&args);
+        exits(&r, 3);
+        let n = r
+            .stdout
+            .lines()
+            .filter(|l| l.starts_with("【阳性】"))
+            .count();
+        let said: String = part
+            .split("人）")
+            .next()
+            .unwrap()
+            .chars()
+            .rev()
+            .skip_while(|c| !c.is_ascii_digit())
+            .take_while(|c| c.is_ascii_digit())
+            .collect();
+        let said: usize = said.chars().rev().collect::<String>().parse().unwrap();
+        assert_eq!(n, said, "{part}: {}", r.stdout);
+        listed += n;
+    }
+    assert_eq!(listed, total, "{hint}");
+}

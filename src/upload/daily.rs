@@ -954,13 +954,21 @@ pub(crate) fn day_account(
 }
 
 /// Positives first handled since `since` (unix ms), of any sampling day, that the platform
-/// does not have yet.
-pub(crate) fn positives_waiting_since(conn: &Connection, since: i64) -> rusqlite::Result<usize> {
+/// does not have yet: how many of each sampling day (the day `reconcile --date` lists them
+/// under), oldest first.
+pub(crate) fn positives_waiting_since(
+    conn: &Connection,
+    since: i64,
+) -> rusqlite::Result<Vec<(String, usize)>> {
     let mut st = conn.prepare(&format!("{SELECT} WHERE d.positive = 1 AND d.seen >= ?1"))?;
     let samples: Vec<Sample> = st
         .query_map(params![since], sample)?
         .collect::<Result<_, _>>()?;
-    Ok(samples.iter().filter(|s| s.positive_waiting()).count())
+    let mut days: std::collections::BTreeMap<String, usize> = Default::default();
+    for s in samples.iter().filter(|s| s.positive_waiting()) {
+        *days.entry(s.day.clone()).or_default() += 1;
+    }
+    Ok(days.into_iter().collect())
 }
 
 /// What a lookup is given, made comparable.
