@@ -532,6 +532,102 @@ fn first_error(batch: &Batch, i: usize, full_name: &str) -> Option<(String, Stri
     ))
 }
 
+/// The rejected records of one target, read once per load (few, next to the rows of a file),
+/// found by barcode, ID number and place, for closing those a row of the load fixes.
+struct Stale {
+    /// (barcode, id_hash, id_number_hash, path, row, day), `None` once closed.
+    records: Vec<Option<(String, String, String, String, i64, String)>>,
+    by_barcode: std::collections::HashMap<String, Vec<usize>>,
+    by_number: std::collections::HashMap<String, Vec<usize>>,
+    by_place: std::collections::HashMap<(String, i64), Vec<usize>>,
+}
+
+impl Stale {
+    fn read(conn: &Connection, identity: &str) -> rusqlite::Result<Stale> {
+        let mut st = conn.prepare(
+            "SELECT barcode, id_hash, id_number_hash, COALESCE(path, ''), row, day
+             FROM daily_samples WHERE target = ?1 AND state = 'error'",
+        )?;
+        type Record = Option<(String, String, String, String, i64, String)>;
+        let records: Vec<Record> = st
+            .query_map(params![identity], |r| {
+                Ok(Some((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                )))
+            })?
+            .collect::<Result<_, _>>()?;
+        let mut stale = Stale {
+            by_barcode: Default::default(),
+            by_number: Default::default(),
+            by_place: Default::default(),
+            records: Vec::new(),
+        };
+        for (i, r) in records.iter().enumerate() {
+            if let Some((barcode, _, number, path, row, _)) = r {
+                stale.by_barcode.entry(barcode.clone()).or_default().push(i);
+                stale.by_number.entry(number.clone()).or_default().push(i);
+                stale
+                    .by_place
+                    .entry((path.clone(), *row))
+                    .or_default()
+                    .push(i);
+            }
+        }
+        stale.records = records;
+        Ok(stale)
+    }
+
+    fn is_empty(&self) -> bool {
+        self.records.is_empty()
+    }
+
+    /// The rejected records row `f` (at `path`, `row`) is the fixed version of, taken out:
+    /// the one at this very row of this file, or one of another file of the same day sharing
+    /// its barcode or (when the row has one) its ID number. Never the row's own record.
+    fn fixed_by(
+        &mut self,
+        f: &RowFacts,
+        path: &str,
+        row: u32,
+        has_number: bool,
+    ) -> Vec<(String, String)> {
+        let mut found: Vec<usize> = Vec::new();
+        let place = (path.to_owned(), i64::from(row));
+        found.extend(self.by_place.get(&place).into_iter().flatten());
+        for i in self.by_barcode.get(&f.barcode).into_iter().flatten().chain(
+            has_number
+                .then(|| self.by_number.get(&f.id_number_hash))
+                .flatten()
+                .into_iter()
+                .flatten(),
+        ) {
+            if let Some((_, _, _, p, _, day)) = &self.records[*i]
+                && p != path
+                && *day == f.day
+            {
+                found.push(*i);
+            }
+        }
+        let mut out = Vec::new();
+        for i in found {
+            let own =
+                matches!(&self.records[i], Some((b, h, ..)) if *b == f.barcode && *h == f.id_hash);
+            if own {
+                continue;
+            }
+            if let Some((barcode, id_hash, ..)) = self.records[i].take() {
+                out.push((barcode, id_hash));
+            }
+        }
+        out
+    }
+}
+
 /// Records every row of `batch` (handled for `target`, from the file named `file`): a new
 /// sample gets its state from the check; a known one moves on (a row fixed since, or newly
 /// left out) unless it is in a batch, confirmed or uploaded by hand, whose state carries on.
@@ -568,12 +664,10 @@ pub(crate) fn record(conn: &Connection, target: &Target, batch: &Batch) -> rusql
         // closed, so the day can come to 0. Its wrong version is a rejected record of the
         // same target that was at this very row of this file, or, from another file of the
         // same day, shared its barcode or its ID number. Only rejected records (never sent).
-        let mut superseded = tx.prepare(
+        let mut stale = Stale::read(&tx, &identity)?;
+        let mut close = tx.prepare(
             "DELETE FROM daily_samples
-             WHERE target = ?1 AND state = 'error' AND NOT (barcode = ?2 AND id_hash = ?3)
-               AND ((COALESCE(path, '') = ?6 AND row = ?7)
-                 OR (COALESCE(path, '') != ?6 AND day = ?5
-                     AND (barcode = ?2 OR (?8 AND id_number_hash = ?4))))",
+             WHERE target = ?1 AND barcode = ?2 AND id_hash = ?3 AND state = 'error'",
         )?;
         let number = batch.profile().roles.id_number;
         let mut seen: HashSet<(String, String)> = HashSet::new();
@@ -582,17 +676,13 @@ pub(crate) fn record(conn: &Connection, target: &Target, batch: &Batch) -> rusql
             if !seen.insert((f.barcode.clone(), f.id_hash.clone())) {
                 continue;
             }
-            let has_number = number.is_some_and(|n| !batch.output_value(i, n).trim().is_empty());
-            superseded.execute(params![
-                identity,
-                f.barcode,
-                f.id_hash,
-                f.id_number_hash,
-                f.day,
-                path,
-                i64::from(batch.line(i)),
-                has_number,
-            ])?;
+            if !stale.is_empty() {
+                let has_number =
+                    number.is_some_and(|n| !batch.output_value(i, n).trim().is_empty());
+                for (barcode, id_hash) in stale.fixed_by(&f, &path, batch.line(i), has_number) {
+                    close.execute(params![identity, barcode, id_hash])?;
+                }
+            }
             let full_name = name.map_or("", |n| batch.value(i, n)).trim();
             let (state, reason) = match batch.status(i) {
                 RowStatus::Ready => ("ready", None),
