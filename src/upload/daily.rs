@@ -534,9 +534,12 @@ fn first_error(batch: &Batch, i: usize, full_name: &str) -> Option<(String, Stri
 
 /// The rejected records of one target, read once per load (few, next to the rows of a file),
 /// found by barcode, ID number and place, for closing those a row of the load fixes.
+/// A rejected record: (barcode, id_hash, id_number_hash, path, row, day).
+type StaleRecord = (String, String, String, String, i64, String);
+
 struct Stale {
-    /// (barcode, id_hash, id_number_hash, path, row, day), `None` once closed.
-    records: Vec<Option<(String, String, String, String, i64, String)>>,
+    /// `None` once closed.
+    records: Vec<Option<StaleRecord>>,
     by_barcode: std::collections::HashMap<String, Vec<usize>>,
     by_number: std::collections::HashMap<String, Vec<usize>>,
     by_place: std::collections::HashMap<(String, i64), Vec<usize>>,
@@ -548,8 +551,7 @@ impl Stale {
             "SELECT barcode, id_hash, id_number_hash, COALESCE(path, ''), row, day
              FROM daily_samples WHERE target = ?1 AND state = 'error'",
         )?;
-        type Record = Option<(String, String, String, String, i64, String)>;
-        let records: Vec<Record> = st
+        let records: Vec<Option<StaleRecord>> = st
             .query_map(params![identity], |r| {
                 Ok(Some((
                     r.get(0)?,
