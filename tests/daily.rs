@@ -1330,6 +1330,7 @@ fn the_clerk_sees_the_reason_not_the_system_s_words() {
         ] {
             assert!(!text.contains(raw), "{raw} shown to the clerk:\n{text}");
         }
+        assert!(!text.contains("。。"), "{text}");
     }
     let log = std::fs::read_to_string(day.data().join("logs/sheetbridge.log")).unwrap();
     assert!(
@@ -1423,4 +1424,23 @@ fn the_positive_hint_names_the_commands_that_list_them() {
         listed += n;
     }
     assert_eq!(listed, total, "{hint}");
+}
+
+/// A lookup of nothing (empty, spaces, dashes, full-width spaces) is refused with exit 2 and
+/// says what to give, instead of answering "没有记录" for an empty name.
+#[test]
+fn a_lookup_of_nothing_is_refused() {
+    let day = Day::new(20);
+    let file = day.export("a.xlsx", vec![alone(1)]);
+    exits(&day.upload(&file, "stand"), 0);
+    for value in ["", "  ", "-", " - — ", "\u{3000}"] {
+        let r = day.lookup(value);
+        exits(&r, 2);
+        assert!(
+            r.stderr.contains("证件号码、条码号或姓名"),
+            "{value:?}: {}",
+            r.stderr
+        );
+        assert!(!r.stdout.contains("没有记录"), "{value:?}: {}", r.stdout);
+    }
 }

@@ -345,7 +345,9 @@ impl Sample {
                 )
             }),
         };
-        crate::privacy::mask_text(&text)
+        // One sentence without its full stop: callers put their own after it (no "。。").
+        let text = text.trim_end_matches(['。', '.', ' ']);
+        crate::privacy::mask_text(text)
     }
 
     /// Whether it is a positive the platform does not have yet.
@@ -938,8 +940,8 @@ fn sample(r: &rusqlite::Row<'_>) -> rusqlite::Result<Sample> {
             // Its batch was given up (`outbox forget`): the rows were never confirmed.
             SampleState::NotQueued,
             Some((
-                "它所在的批次已被放弃，没有上报".into(),
-                "its batch was given up, not uploaded".into(),
+                "它所在的批次已被放弃，没有上报：如果在省平台网站上已经看到这些数据，请用「已在省平台网站手工上报」（sheetbridge mark-uploaded）标记，不要再上报".into(),
+                "its batch was given up, not uploaded: if the platform's website shows the rows, mark them uploaded (sheetbridge mark-uploaded) rather than upload again".into(),
             )),
             since,
         ),
