@@ -157,10 +157,21 @@ pub fn read_or_make(data_dir: &Path, conn: &Connection) -> io::Result<Key> {
     let key: [u8; 32] = bytes
         .try_into()
         .map_err(|_| io::Error::other("randomblob(32) gave another length"))?;
-    let tmp = data_dir.join(format!(".{KEY_FILE}.{}.tmp", std::process::id()));
-    let _ = std::fs::remove_file(&tmp);
+    // A name of this attempt alone (threads of one process make it at the same moment too).
+    static ATTEMPT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = ATTEMPT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    // The start of every temporary name this process writes (write::temp_prefix), spelled
+    // here: this module depends on nothing of the load.
+    let tmp = data_dir.join(format!(
+        ".sheetbridge-{}-{KEY_FILE}.{n}.tmp",
+        std::process::id()
+    ));
     let written = (|| {
-        let mut f = crate::privacy::create_private_file(&tmp)?;
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let mut f = options.open(&tmp)?;
         f.write_all(hex(&key).as_bytes())?;
         f.sync_all()?;
         // A link fails when the key exists: the one made first stays.
