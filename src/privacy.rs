@@ -57,17 +57,61 @@ pub fn mask_name(name: &str) -> String {
     hide_middle(&chars, keep.min(chars.len().saturating_sub(1)), 0)
 }
 
-/// What a clerk typed to look a person up (an ID number of any type, a barcode or a name),
-/// masked whole: as a document number when it holds a digit, else as a name.
+/// What a clerk typed to look a person up (an ID number of any type, a barcode, a name, or
+/// several of them at once: `王伟 440106199001010013`, `王伟440106…`), masked part by part:
+/// spaces stay; a run of Chinese (any character outside ASCII and the full-width forms), or a
+/// word without a digit, is masked as a name; words with a digit, with the spaces between
+/// them (`4401 0619 9001 011234`), as one document number.
 pub fn mask_query(value: &str) -> String {
-    if value
-        .chars()
-        .any(|c| c.is_ascii_digit() || ('０'..='９').contains(&c))
-    {
-        mask_id(value)
-    } else {
-        mask_name(value)
+    #[derive(PartialEq, Clone, Copy, Debug)]
+    enum Run {
+        Space,
+        Name,
+        Number,
     }
+    let kind = |c: char| {
+        if c.is_whitespace() {
+            Run::Space
+        } else if c.is_ascii() || ('\u{FF01}'..='\u{FF5E}').contains(&c) {
+            Run::Number
+        } else {
+            Run::Name
+        }
+    };
+    let digit = |c: char| c.is_ascii_digit() || ('０'..='９').contains(&c);
+    // Runs of one kind; a "number" word without a digit is a name (a name in Latin letters).
+    let mut runs: Vec<(Run, String)> = Vec::new();
+    for c in value.chars() {
+        let k = kind(c);
+        match runs.last_mut() {
+            Some((last, text)) if *last == k => text.push(c),
+            _ => runs.push((k, c.to_string())),
+        }
+    }
+    for (k, text) in &mut runs {
+        if *k == Run::Number && !text.chars().any(digit) {
+            *k = Run::Name;
+        }
+    }
+    // Number, spaces, number: one number typed with spaces.
+    let mut merged: Vec<(Run, String)> = Vec::new();
+    for (i, (k, text)) in runs.iter().enumerate() {
+        let joins_numbers = *k == Run::Space
+            && merged.last().is_some_and(|(l, _)| *l == Run::Number)
+            && runs.get(i + 1).is_some_and(|(n, _)| *n == Run::Number);
+        match merged.last_mut() {
+            Some((Run::Number, last)) if joins_numbers || *k == Run::Number => last.push_str(text),
+            _ => merged.push((*k, text.clone())),
+        }
+    }
+    merged
+        .iter()
+        .map(|(k, text)| match k {
+            Run::Space => text.clone(),
+            Run::Name => mask_name(text),
+            Run::Number => mask_id(text),
+        })
+        .collect()
 }
 
 /// The kind of personal number a field holds: its own value, quoted in a message, is masked
@@ -491,6 +535,22 @@ mod tests {
         assert_eq!(mask_name("欧阳娜娜"), "欧阳**");
         assert_eq!(mask_name("王"), "*");
         assert_eq!(mask_query("王伟"), "王*");
+        assert_eq!(
+            mask_query("王伟 440106199001011234"),
+            "王* 440106********1234"
+        );
+        assert_eq!(
+            mask_query("王伟440106199001011234"),
+            "王*440106********1234"
+        );
+        assert_eq!(
+            mask_query("440106199001011234王伟"),
+            "440106********1234王*"
+        );
+        assert_eq!(
+            mask_query("Zhang Wei 4401 0619 9001 011234"),
+            "Zh*** W** 4401 0***********1234"
+        );
         assert_eq!(mask_query("440106199001011234"), "440106********1234");
         assert_eq!(
             mask_query("４４０１０６１９９００１０１１２３４"),

@@ -343,11 +343,21 @@ impl Workspace {
         self.batches().mark_uploaded(target, batch)
     }
 
-    /// The day's account of `date` (`YYYY-MM-DD`) for the target whose reference (file stem
-    /// or path) is `target`, or every target: each sample with its state, reason and place,
+    /// The day's account of `date` (`YYYY-MM-DD`) for `target` (its identity, however its
+    /// rows were handled: by stem, path or a copy of its file), or every target: each sample with its state, reason and place,
     /// positives first, and the day by hour.
-    pub fn day_account(&self, date: &str, target: Option<&str>) -> Result<DayAccount, OutboxError> {
+    pub fn day_account(
+        &self,
+        date: &str,
+        target: Option<&Target>,
+    ) -> Result<DayAccount, OutboxError> {
         daily::day_account(self.outbox.conn(), date, target).map_err(|e| self.db_error(e))
+    }
+
+    /// Every file the day's record lists (the exports and sheets handled): an account is never
+    /// written over one ([`daily::write_account`]).
+    pub fn handled_files(&self) -> Result<Vec<std::path::PathBuf>, OutboxError> {
+        daily::handled_files(self.outbox.conn()).map_err(|e| self.db_error(e))
     }
 
     /// Every sample of an ID number (any spelling), a barcode or a name, with its state and
@@ -356,12 +366,7 @@ impl Workspace {
     pub fn lookup(&self, query: &str) -> Result<LookupAnswer, OutboxError> {
         let query = daily::Query::new(query);
         let mut answer = daily::lookup(self.outbox.conn(), &query).map_err(|e| self.db_error(e))?;
-        let ledger = [
-            Lookup::Barcode(query.typed.clone()),
-            Lookup::Barcode(query.normalized.clone()),
-            Lookup::IdNumber(query.normalized.clone()),
-        ];
-        for q in &ledger {
+        for q in &query.ledger_queries() {
             for e in self.outbox.lookup(q)? {
                 daily::add_ledger_entry(&mut answer, e);
             }
@@ -443,7 +448,12 @@ impl Workspace {
 
     /// Positives handled within `within` (of any sampling day: an export of yesterday's
     /// samples handled this morning counts) that the platform does not have yet.
-    pub fn recent_positives_waiting(&self, within: Duration) -> Result<usize, OutboxError> {
+    /// By sampling day (`YYYY-MM-DD`, oldest first), so a message can say which day's account
+    /// lists them.
+    pub fn recent_positives_waiting(
+        &self,
+        within: Duration,
+    ) -> Result<Vec<(String, usize)>, OutboxError> {
         let since = crate::upload::outbox::now_ms() - within.as_millis() as i64;
         daily::positives_waiting_since(self.outbox.conn(), since).map_err(|e| self.db_error(e))
     }
@@ -557,6 +567,8 @@ impl Batches<'_> {
     /// [`Workspace::mark_uploaded`]: the ready rows uploaded by hand become 已手工上报 and
     /// enter the target's ledger. Returns how many rows.
     pub fn mark_uploaded(&mut self, target: &Target, batch: &Batch) -> Result<usize, OutboxError> {
+        // Every row is recorded first (a rejected one too: lookup finds it, with its error).
+        daily::record(self.outbox.conn(), target, batch).map_err(|e| self.outbox.db_error(e))?;
         let rows: Vec<usize> = batch.rows_with(RowStatus::Ready).collect();
         let n = daily::mark_manual(self.outbox.conn(), target, batch, &rows)
             .map_err(|e| self.outbox.db_error(e))?;

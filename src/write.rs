@@ -17,12 +17,32 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, thiserror::Error)]
 #[error("{}", self.text(Lang::Zh))]
 pub enum WriteError {
-    Locked { path: PathBuf },
-    Io { path: PathBuf, reason: String },
-    Extension { path: PathBuf },
-    Xlsx { path: PathBuf, detail: String },
+    Locked {
+        path: PathBuf,
+    },
+    Io {
+        path: PathBuf,
+        reason: String,
+    },
+    Extension {
+        path: PathBuf,
+    },
+    Xlsx {
+        path: PathBuf,
+        detail: String,
+    },
     Source(#[from] ReadError),
-    IsSource { path: PathBuf },
+    IsSource {
+        path: PathBuf,
+    },
+    /// An export the program handled (the day's record lists it).
+    IsHandled {
+        path: PathBuf,
+    },
+    /// Only a workbook (`.xlsx`) can be written here.
+    XlsxOnly {
+        path: PathBuf,
+    },
 }
 
 impl Localized for WriteError {
@@ -67,6 +87,26 @@ impl Localized for WriteError {
                     format!("cannot re-read the source: {}", e.en),
                 )
             }
+            WriteError::IsHandled { path } => {
+                let path = crate::paths::shown(path);
+                Text::new(
+                    format!(
+                        "不能写到「{path}」：它是本程序处理过的导出表或上报表，写上去原来的数据就没了。请换一个文件名。"
+                    ),
+                    format!(
+                        "will not write {path}: it is an export or upload sheet the program handled; choose another name"
+                    ),
+                )
+            }
+            WriteError::XlsxOnly { path } => {
+                let path = crate::paths::shown(path);
+                Text::new(
+                    format!("不能写成「{path}」：对账表是 Excel 表格，请用 .xlsx 结尾的文件名。"),
+                    format!(
+                        "cannot write {path}: the account is a workbook, use a name ending in .xlsx"
+                    ),
+                )
+            }
             WriteError::IsSource { path } => {
                 let path = crate::paths::shown(path);
                 Text::new(
@@ -108,6 +148,22 @@ fn stem(path: &Path) -> String {
 pub fn refuse_source(input: &Path, output: &Path) -> Result<(), WriteError> {
     if same_file(input, output) {
         Err(WriteError::IsSource {
+            path: output.to_owned(),
+        })
+    } else {
+        Ok(())
+    }
+}
+
+/// Refuses an output path that is one of `inputs` (the exports and sheets the program handled),
+/// however it is named: `reconcile -o` and every writer of a file that is not the input's own
+/// output.
+pub fn refuse_handled<'a>(
+    inputs: impl IntoIterator<Item = &'a Path>,
+    output: &Path,
+) -> Result<(), WriteError> {
+    if inputs.into_iter().any(|input| same_file(input, output)) {
+        Err(WriteError::IsHandled {
             path: output.to_owned(),
         })
     } else {

@@ -308,9 +308,11 @@ pub fn export_failure(e: &WriteError, lang: Lang) -> (String, Option<String>) {
     let technical = match e {
         WriteError::Io { reason, .. } => reason.contains('(') || reason.contains('（'),
         WriteError::Xlsx { .. } | WriteError::Source(_) => true,
-        WriteError::Locked { .. } | WriteError::Extension { .. } | WriteError::IsSource { .. } => {
-            false
-        }
+        WriteError::Locked { .. }
+        | WriteError::Extension { .. }
+        | WriteError::IsSource { .. }
+        | WriteError::IsHandled { .. }
+        | WriteError::XlsxOnly { .. } => false,
     };
     if !technical {
         let text = e.text(lang);

@@ -14,6 +14,15 @@ pub struct LookupArgs {
 }
 
 pub fn run(args: &LookupArgs, lang: Lang) -> Run {
+    if sheetbridge::upload::daily::Query::new(&args.value)
+        .normalized
+        .is_empty()
+    {
+        return Err(super::Failure::new(
+            "没有要查的内容：请写上证件号码、条码号或姓名，例如 sheetbridge lookup 440106199001011234。",
+            "nothing to look up: give an ID number, a barcode or a name",
+        ));
+    }
     let folders = super::folders();
     // The workspace migrates an older database first; none at all holds nothing.
     let answer = if folders.data_dir()?.join("outbox.sqlite").is_file() {

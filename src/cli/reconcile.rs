@@ -15,7 +15,7 @@ pub struct ReconcileArgs {
     /// 哪一天（YYYY-MM-DD，按采样时间）；不填则今天
     #[arg(long)]
     pub date: Option<String>,
-    /// 只看这个上报目标（目标文件名，不带 .toml）；不填则所有目标
+    /// 只看这个上报目标（目标文件名，不带 .toml，或目标文件的路径）；不填则所有目标
     #[arg(short = 't', long)]
     pub target: Option<String>,
     /// 同时写出对账表（.xlsx：一张统计表、一张明细表）
@@ -42,19 +42,22 @@ fn day(args: &ReconcileArgs) -> Result<String, Failure> {
 pub fn run(args: &ReconcileArgs, lang: Lang) -> Run {
     let date = day(args)?;
     let folders = super::folders();
-    // A target named is checked to exist (its reference is what the record keeps).
+    // A target named (a stem or a path) is loaded: its identity is what the record keeps.
     let target = match &args.target {
-        Some(t) => Some(folders.target(t)?.reference),
+        Some(t) => Some(folders.target(t)?),
         None => None,
     };
+    let ws = super::outbox::open(folders, lang)?;
+    let account = ws.day_account(&date, target.as_ref())?;
+    // Refused (not .xlsx, or a file the program handled) before anything is printed.
+    let handled = ws.handled_files()?;
     if let Some(out) = &args.output {
+        daily::refuse_account_path(out, &handled)?;
         super::will_write(out);
     }
-    let ws = super::outbox::open(folders, lang)?;
-    let account = ws.day_account(&date, target.as_deref())?;
     print(&account, lang);
     if let Some(out) = &args.output {
-        daily::write_account(&account, out, lang)?;
+        daily::write_account(&account, out, lang, &handled)?;
         let shown = sheetbridge::paths::shown(out);
         say(
             lang,
@@ -136,7 +139,7 @@ pub fn line(s: &Sample, lang: Lang) -> String {
             s.name,
             s.id,
             sheetbridge::paths::for_line(&s.barcode),
-            sheetbridge::paths::for_line(&s.target),
+            sheetbridge::paths::for_line(&s.target_name),
             s.row,
             s.reason(Lang::Zh),
             s.state.what_to_do(Lang::Zh)
@@ -147,7 +150,7 @@ pub fn line(s: &Sample, lang: Lang) -> String {
             s.name,
             s.id,
             sheetbridge::paths::for_line(&s.barcode),
-            sheetbridge::paths::for_line(&s.target),
+            sheetbridge::paths::for_line(&s.target_name),
             s.row,
             s.reason(Lang::En),
             s.state.what_to_do(Lang::En)

@@ -302,13 +302,40 @@ fn exit_code(
             state.queued
         ),
     );
-    let positives = workflow.positives_waiting()?;
+    let days = workflow.positives_waiting()?;
+    let positives: usize = days.iter().map(|(_, n)| n).sum();
     if positives > 0 {
+        // Each day's own command: the account of today does not list yesterday's samples.
+        let today = chrono::Local::now().format("%Y-%m-%d").to_string();
+        let commands: Vec<String> = days
+            .iter()
+            .map(|(day, n)| {
+                let day = sheetbridge::paths::for_line(day);
+                if day == today {
+                    format!("sheetbridge reconcile（今天 {n} 人）")
+                } else {
+                    format!("sheetbridge reconcile --date {day}（{day} 采样 {n} 人）")
+                }
+            })
+            .collect();
+        let commands_en: Vec<String> = days
+            .iter()
+            .map(|(day, n)| {
+                format!(
+                    "sheetbridge reconcile --date {} ({n})",
+                    sheetbridge::paths::for_line(day)
+                )
+            })
+            .collect();
         say(
             lang,
-            format!("阳性 {positives} 人未上报：请先处理（sheetbridge reconcile 列出他们）。"),
             format!(
-                "{positives} positive not confirmed by the platform yet: see sheetbridge reconcile"
+                "阳性 {positives} 人未上报：请先处理，这样列出他们：{}",
+                commands.join("；")
+            ),
+            format!(
+                "{positives} positive not confirmed by the platform yet: see {}",
+                commands_en.join("; ")
             ),
         );
     }

@@ -242,8 +242,8 @@ impl Workflow {
     }
 
     /// Positives handled in the last two days that the platform does not have yet (daily.md:
-    /// `watch --once` exits 3 while there is one).
-    pub fn positives_waiting(&self) -> Result<usize, WorkflowError> {
+    /// `watch --once` exits 3 while there is one), by sampling day, oldest first.
+    pub fn positives_waiting(&self) -> Result<Vec<(String, usize)>, WorkflowError> {
         Ok(self
             .workspace
             .recent_positives_waiting(std::time::Duration::from_secs(2 * 86_400))?)
@@ -295,7 +295,8 @@ fn write_day_account(
     })?;
     let path = dir.join(format!("{date}.xlsx"));
     let account = workspace.day_account(&date, None)?;
-    crate::upload::daily::write_account(&account, &path, Lang::Zh)?;
+    let handled = workspace.handled_files()?;
+    crate::upload::daily::write_account(&account, &path, Lang::Zh, &handled)?;
     Ok(Some(path))
 }
 

@@ -71,6 +71,9 @@ pub struct Outcome {
     pub en: String,
     /// Rows the platform said it accepted (`accepted_pointer`).
     pub accepted: Option<u64>,
+    /// The system's own words (an error chain in English), for the log only: `zh` and `en`
+    /// say what happened and what to do, and that is what the clerk sees and the batch keeps.
+    pub detail: Option<String>,
 }
 
 impl Outcome {
@@ -82,7 +85,14 @@ impl Outcome {
             zh: crate::paths::for_line(&mask(&zh.into())),
             en: crate::paths::for_line(&mask(&en.into())),
             accepted: None,
+            detail: None,
         }
+    }
+
+    /// The same, with the system's own words kept for the log.
+    fn with_detail(mut self, detail: String) -> Outcome {
+        self.detail = Some(crate::paths::for_line(&mask(&detail)));
+        self
     }
 }
 
@@ -121,26 +131,28 @@ fn unreachable(target: &Target, e: &reqwest::Error) -> Outcome {
         return Outcome::new(
             Kind::Unreachable,
             format!(
-                "省平台 {} 的证书不受信任（{chain}）。请向省平台索取 CA 证书，并在目标文件里用 ca_cert 指定。",
+                "省平台 {} 的证书不受信任。请向省平台索取 CA 证书，并在目标文件里用 ca_cert 指定。",
                 target.base_url
             ),
             format!(
-                "the certificate of {} is not trusted ({chain}); set ca_cert in the target file",
+                "the certificate of {} is not trusted; set ca_cert in the target file",
                 target.base_url
             ),
-        );
+        )
+        .with_detail(chain);
     }
     Outcome::new(
         Kind::Unreachable,
         format!(
-            "连不上省平台（{}），请检查 VPN 是否已连接、网络是否正常；数据已保存，连上后会自动重发。（{chain}）",
+            "连不上省平台（{}），请检查 VPN 是否已连接、网络是否正常；数据已保存，连上后会自动重发。",
             target.base_url
         ),
         format!(
-            "cannot reach the platform at {}: check the VPN; the batch stays queued ({chain})",
+            "cannot reach the platform at {}: check the VPN; the batch stays queued",
             target.base_url
         ),
     )
+    .with_detail(chain)
 }
 
 /// The error and its causes, for the logs and the details of a message.
@@ -297,9 +309,10 @@ impl<'t> Client<'t> {
         let chain = error_chain(e);
         Outcome::new(
             Kind::Retry,
-            format!("登录省平台时出错（{chain}），稍后会自动重试。"),
-            format!("login failed ({chain}); will retry"),
+            "登录省平台时出错（网络中断或省平台没有答复），稍后会自动重试。",
+            "login failed (the network or the platform); will retry",
         )
+        .with_detail(chain)
     }
 
     /// Sends one batch file and classifies the answer. Logs in first when needed, and once more
@@ -463,9 +476,10 @@ impl<'t> Client<'t> {
         let chain = error_chain(e);
         Outcome::new(
             Kind::Lost,
-            format!("文件已发出，但没有收到省平台的答复（{chain}）。"),
-            format!("the file was sent but the answer was lost ({chain})"),
+            "文件已发出，但没有收到省平台的答复（连接中断或超时）。",
+            "the file was sent but the answer was lost (connection closed or timed out)",
         )
+        .with_detail(chain)
     }
 
     /// Decides from a complete answer.

@@ -17,10 +17,10 @@
 
 use crate::batch::{Batch, RowStatus};
 use crate::issue::{Code, Lang};
-use crate::upload::outbox::{id_hash, id_number_hash, now_ms};
+use crate::upload::keyed::{self, Key};
+use crate::upload::outbox::now_ms;
 use crate::upload::target::Target;
 use rusqlite::{Connection, params};
-use sha2::{Digest, Sha256};
 use std::collections::{BTreeSet, HashSet};
 
 /// An error of the record's queries (the outbox maps it to `OutboxError`, naming the file).
@@ -70,17 +70,6 @@ CREATE INDEX IF NOT EXISTS daily_samples_batch ON daily_samples(batch_id);
 pub(crate) fn prune(conn: &Connection) -> rusqlite::Result<usize> {
     let cutoff = now_ms() - KEEP_DAYS * 86_400_000;
     conn.execute("DELETE FROM daily_samples WHERE seen < ?1", params![cutoff])
-}
-
-/// SHA-256 of a name with its spaces removed, hex: lets the record be searched by name
-/// without holding it.
-pub fn name_hash(name: &str) -> String {
-    let name: String = name.chars().filter(|c| !c.is_whitespace()).collect();
-    hex(&Sha256::digest(format!("name|{name}").as_bytes()))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 pub use crate::rules::positive::is_positive_result;
@@ -359,7 +348,9 @@ impl Sample {
                 )
             }),
         };
-        crate::privacy::mask_text(&text)
+        // One sentence without its full stop: callers put their own after it (no "。。").
+        let text = text.trim_end_matches(['。', '.', ' ']);
+        crate::privacy::mask_text(text)
     }
 
     /// Whether it is a positive the platform does not have yet.
@@ -373,7 +364,7 @@ impl Sample {
 pub struct DayAccount {
     /// `YYYY-MM-DD`.
     pub date: String,
-    /// The target's reference asked for, if one was.
+    /// The name of the target asked for, if one was (its samples are those of its identity).
     pub target: Option<String>,
     /// Every sample of the day: positives first, then those needing a person, then the rest;
     /// by file and row within each.
@@ -485,7 +476,14 @@ fn day_of(sampled: &str) -> Option<String> {
         .map(|d| d.format("%Y-%m-%d").to_string())
 }
 
-fn facts(batch: &Batch, i: usize, name: Option<usize>, today: &str, file: &str) -> RowFacts {
+fn facts(
+    key: &Key,
+    batch: &Batch,
+    i: usize,
+    name: Option<usize>,
+    today: &str,
+    file: &str,
+) -> RowFacts {
     let roles = &batch.profile().roles;
     let number = roles
         .id_number
@@ -507,9 +505,9 @@ fn facts(batch: &Batch, i: usize, name: Option<usize>, today: &str, file: &str) 
         .to_owned();
     RowFacts {
         barcode,
-        id_hash: id_hash(&batch.person_id(i)),
-        id_number_hash: id_number_hash(number),
-        name_hash: name_hash(full_name),
+        id_hash: key.id_hash(&batch.person_id(i)),
+        id_number_hash: key.id_number_hash(number),
+        name_hash: key.name_hash(full_name),
         name_masked: crate::privacy::mask_name(full_name),
         id_masked: crate::privacy::mask_id(number),
         day: day_of(&sampled).unwrap_or_else(|| today.to_owned()),
@@ -539,6 +537,104 @@ fn first_error(batch: &Batch, i: usize, full_name: &str) -> Option<(String, Stri
     ))
 }
 
+/// The rejected records of one target, read once per load (few, next to the rows of a file),
+/// found by barcode, ID number and place, for closing those a row of the load fixes.
+/// A rejected record: (barcode, id_hash, id_number_hash, path, row, day).
+type StaleRecord = (String, String, String, String, i64, String);
+
+struct Stale {
+    /// `None` once closed.
+    records: Vec<Option<StaleRecord>>,
+    by_barcode: std::collections::HashMap<String, Vec<usize>>,
+    by_number: std::collections::HashMap<String, Vec<usize>>,
+    by_place: std::collections::HashMap<(String, i64), Vec<usize>>,
+}
+
+impl Stale {
+    fn read(conn: &Connection, identity: &str) -> rusqlite::Result<Stale> {
+        let mut st = conn.prepare(
+            "SELECT barcode, id_hash, id_number_hash, COALESCE(path, ''), row, day
+             FROM daily_samples WHERE target = ?1 AND state = 'error'",
+        )?;
+        let records: Vec<Option<StaleRecord>> = st
+            .query_map(params![identity], |r| {
+                Ok(Some((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                )))
+            })?
+            .collect::<Result<_, _>>()?;
+        let mut stale = Stale {
+            by_barcode: Default::default(),
+            by_number: Default::default(),
+            by_place: Default::default(),
+            records: Vec::new(),
+        };
+        for (i, r) in records.iter().enumerate() {
+            if let Some((barcode, _, number, path, row, _)) = r {
+                stale.by_barcode.entry(barcode.clone()).or_default().push(i);
+                stale.by_number.entry(number.clone()).or_default().push(i);
+                stale
+                    .by_place
+                    .entry((path.clone(), *row))
+                    .or_default()
+                    .push(i);
+            }
+        }
+        stale.records = records;
+        Ok(stale)
+    }
+
+    fn is_empty(&self) -> bool {
+        self.records.is_empty()
+    }
+
+    /// The rejected records row `f` (at `path`, `row`) is the fixed version of, taken out:
+    /// the one at this very row of this file, or one of another file of the same day sharing
+    /// its barcode or (when the row has one) its ID number. Never the row's own record.
+    fn fixed_by(
+        &mut self,
+        f: &RowFacts,
+        path: &str,
+        row: u32,
+        has_number: bool,
+    ) -> Vec<(String, String)> {
+        let mut found: Vec<usize> = Vec::new();
+        let place = (path.to_owned(), i64::from(row));
+        found.extend(self.by_place.get(&place).into_iter().flatten());
+        for i in self.by_barcode.get(&f.barcode).into_iter().flatten().chain(
+            has_number
+                .then(|| self.by_number.get(&f.id_number_hash))
+                .flatten()
+                .into_iter()
+                .flatten(),
+        ) {
+            if let Some((_, _, _, p, _, day)) = &self.records[*i]
+                && p != path
+                && *day == f.day
+            {
+                found.push(*i);
+            }
+        }
+        let mut out = Vec::new();
+        for i in found {
+            let own =
+                matches!(&self.records[i], Some((b, h, ..)) if *b == f.barcode && *h == f.id_hash);
+            if own {
+                continue;
+            }
+            if let Some((barcode, id_hash, ..)) = self.records[i].take() {
+                out.push((barcode, id_hash));
+            }
+        }
+        out
+    }
+}
+
 /// Records every row of `batch` (handled for `target`, from the file named `file`): a new
 /// sample gets its state from the check; a known one moves on (a row fixed since, or newly
 /// left out) unless it is in a batch, confirmed or uploaded by hand, whose state carries on.
@@ -550,6 +646,7 @@ pub(crate) fn record(conn: &Connection, target: &Target, batch: &Batch) -> rusql
     let path = batch.source.path.to_string_lossy().into_owned();
     let name = field_index(batch, "name");
     let identity = target.identity();
+    let key = keyed::of_writer(conn)?;
     let tx = crate::upload::db::begin(conn)?;
     {
         let mut upsert = tx.prepare(
@@ -569,11 +666,29 @@ pub(crate) fn record(conn: &Connection, target: &Target, batch: &Batch) -> rusql
              WHERE daily_samples.state NOT IN ('queued', 'confirmed', 'manual')
                AND excluded.state != 'duplicate'",
         )?;
+        // A row fixed since it was rejected (in the window, or in the city system's next
+        // export) is a new key (barcode and person): the record of its wrong version is
+        // closed, so the day can come to 0. Its wrong version is a rejected record of the
+        // same target that was at this very row of this file, or, from another file of the
+        // same day, shared its barcode or its ID number. Only rejected records (never sent).
+        let mut stale = Stale::read(&tx, &identity)?;
+        let mut close = tx.prepare(
+            "DELETE FROM daily_samples
+             WHERE target = ?1 AND barcode = ?2 AND id_hash = ?3 AND state = 'error'",
+        )?;
+        let number = batch.profile().roles.id_number;
         let mut seen: HashSet<(String, String)> = HashSet::new();
         for i in 0..batch.len() {
-            let f = facts(batch, i, name, &today, &file);
+            let f = facts(&key, batch, i, name, &today, &file);
             if !seen.insert((f.barcode.clone(), f.id_hash.clone())) {
                 continue;
+            }
+            if !stale.is_empty() {
+                let has_number =
+                    number.is_some_and(|n| !batch.output_value(i, n).trim().is_empty());
+                for (barcode, id_hash) in stale.fixed_by(&f, &path, batch.line(i), has_number) {
+                    close.execute(params![identity, barcode, id_hash])?;
+                }
             }
             let full_name = name.map_or("", |n| batch.value(i, n)).trim();
             let (state, reason) = match batch.status(i) {
@@ -630,6 +745,7 @@ pub(crate) fn queued(
     let file = crate::paths::file_name(&batch.source.path);
     let today = chrono::Local::now().format("%Y-%m-%d").to_string();
     let identity = target.identity();
+    let key = keyed::of_writer(conn)?;
     let tx = crate::upload::db::begin(conn)?;
     {
         let mut st = tx.prepare(
@@ -641,7 +757,7 @@ pub(crate) fn queued(
         )?;
         for (id, rows) in chunks {
             for &i in rows {
-                let f = facts(batch, i, None, &today, &file);
+                let f = facts(&key, batch, i, None, &today, &file);
                 st.execute(params![identity, f.barcode, f.id_hash, id, now])?;
             }
         }
@@ -664,6 +780,7 @@ pub(crate) fn mark_manual(
     let path = batch.source.path.to_string_lossy().into_owned();
     let name = field_index(batch, "name");
     let identity = target.identity();
+    let key = keyed::of_writer(conn)?;
     let tx = crate::upload::db::begin(conn)?;
     {
         let mut sample = tx.prepare(
@@ -682,7 +799,7 @@ pub(crate) fn mark_manual(
              VALUES (?1, ?2, ?3, ?4, 'manual', ?5, ?6)",
         )?;
         for &i in rows {
-            let f = facts(batch, i, name, &today, &file);
+            let f = facts(&key, batch, i, name, &today, &file);
             sample.execute(params![
                 identity,
                 target.reference,
@@ -826,8 +943,8 @@ fn sample(r: &rusqlite::Row<'_>) -> rusqlite::Result<Sample> {
             // Its batch was given up (`outbox forget`): the rows were never confirmed.
             SampleState::NotQueued,
             Some((
-                "它所在的批次已被放弃，没有上报".into(),
-                "its batch was given up, not uploaded".into(),
+                "它所在的批次已被放弃，没有上报：如果在省平台网站上已经看到这些数据，请用「已在省平台网站手工上报」（sheetbridge mark-uploaded）标记，不要再上报".into(),
+                "its batch was given up, not uploaded: if the platform's website shows the rows, mark them uploaded (sheetbridge mark-uploaded) rather than upload again".into(),
             )),
             since,
         ),
@@ -903,13 +1020,15 @@ fn hour_of_ms(ms: i64) -> Option<usize> {
 pub(crate) fn day_account(
     conn: &Connection,
     date: &str,
-    target: Option<&str>,
+    target: Option<&Target>,
 ) -> rusqlite::Result<DayAccount> {
+    // One target is its identity (target.md: name and base_url), however it was named when
+    // its rows were handled (a file stem, a path, a copy of the file).
     let mut st = conn.prepare(&format!(
-        "{SELECT} WHERE d.day = ?1 AND (?2 IS NULL OR d.target_ref = ?2)"
+        "{SELECT} WHERE d.day = ?1 AND (?2 IS NULL OR d.target = ?2)"
     ))?;
     let mut samples: Vec<Sample> = st
-        .query_map(params![date, target], sample)?
+        .query_map(params![date, target.map(Target::identity)], sample)?
         .collect::<Result<_, _>>()?;
     order(&mut samples);
     let mut hours = [(0usize, 0usize); 24];
@@ -925,20 +1044,28 @@ pub(crate) fn day_account(
     }
     Ok(DayAccount {
         date: date.to_owned(),
-        target: target.map(str::to_owned),
+        target: target.map(|t| t.name.clone()),
         samples,
         hours,
     })
 }
 
 /// Positives first handled since `since` (unix ms), of any sampling day, that the platform
-/// does not have yet.
-pub(crate) fn positives_waiting_since(conn: &Connection, since: i64) -> rusqlite::Result<usize> {
+/// does not have yet: how many of each sampling day (the day `reconcile --date` lists them
+/// under), oldest first.
+pub(crate) fn positives_waiting_since(
+    conn: &Connection,
+    since: i64,
+) -> rusqlite::Result<Vec<(String, usize)>> {
     let mut st = conn.prepare(&format!("{SELECT} WHERE d.positive = 1 AND d.seen >= ?1"))?;
     let samples: Vec<Sample> = st
         .query_map(params![since], sample)?
         .collect::<Result<_, _>>()?;
-    Ok(samples.iter().filter(|s| s.positive_waiting()).count())
+    let mut days: std::collections::BTreeMap<String, usize> = Default::default();
+    for s in samples.iter().filter(|s| s.positive_waiting()) {
+        *days.entry(s.day.clone()).or_default() += 1;
+    }
+    Ok(days.into_iter().collect())
 }
 
 /// What a lookup is given, made comparable.
@@ -967,27 +1094,56 @@ impl Query {
             normalized,
         }
     }
+
+    /// The ID numbers it may be, as the record keeps them: as typed, and a 15-digit legacy ID
+    /// as the check upgraded it to 18 digits.
+    pub fn numbers(&self) -> Vec<String> {
+        let mut out = vec![self.normalized.clone()];
+        out.extend(crate::rules::idcard::upgrade_15(&self.normalized));
+        out
+    }
+
+    /// What the ledger is asked (its rows from before the record): barcode as typed and
+    /// normalized, and each of [`Query::numbers`]. Nothing for an empty query.
+    pub fn ledger_queries(&self) -> Vec<crate::upload::outbox::Lookup> {
+        use crate::upload::outbox::Lookup;
+        if self.normalized.is_empty() {
+            return Vec::new();
+        }
+        let mut out = vec![
+            Lookup::Barcode(self.typed.clone()),
+            Lookup::Barcode(self.normalized.clone()),
+        ];
+        out.extend(self.numbers().into_iter().map(Lookup::IdNumber));
+        out
+    }
 }
 
 /// Every sample whose ID number (any spelling), barcode or name is `query`, newest day first,
 /// with what the record covers (for "没有记录").
 pub(crate) fn lookup(conn: &Connection, query: &Query) -> rusqlite::Result<LookupAnswer> {
-    let mut matches: Vec<Sample> = if query.normalized.is_empty() {
-        Vec::new()
-    } else {
-        let mut st = conn.prepare(&format!(
-            "{SELECT} WHERE d.barcode IN (?1, ?2) OR d.id_number_hash = ?3 OR d.name_hash = ?4"
-        ))?;
-        st.query_map(
-            params![
-                query.typed,
-                query.normalized,
-                id_number_hash(&query.normalized),
-                name_hash(&query.typed)
-            ],
-            sample,
-        )?
-        .collect::<Result<_, _>>()?
+    let key = keyed::of_reader(conn)?;
+    let mut matches: Vec<Sample> = match (&key, query.normalized.is_empty()) {
+        (Some(key), false) => {
+            let numbers = query.numbers();
+            let mut st = conn.prepare(&format!(
+                "{SELECT} WHERE d.barcode IN (?1, ?2) OR d.id_number_hash IN (?3, ?5)
+                     OR d.name_hash = ?4"
+            ))?;
+            st.query_map(
+                params![
+                    query.typed,
+                    query.normalized,
+                    key.id_number_hash(&numbers[0]),
+                    key.name_hash(&query.typed),
+                    key.id_number_hash(numbers.last().unwrap_or(&numbers[0])),
+                ],
+                sample,
+            )?
+            .collect::<Result<_, _>>()?
+        }
+        // No key: no record was ever written in this folder.
+        _ => Vec::new(),
     };
     matches.sort_by(|a, b| {
         (std::cmp::Reverse(&a.day), &a.id, &a.target, a.since).cmp(&(
@@ -1062,12 +1218,12 @@ pub(crate) fn add_ledger_entry(answer: &mut LookupAnswer, e: crate::upload::outb
 pub fn read_day_account(
     data_dir: &std::path::Path,
     date: &str,
-    target: Option<&str>,
+    target: Option<&Target>,
 ) -> Result<DayAccount, crate::upload::outbox::OutboxError> {
     read(data_dir, |conn| day_account(conn, date, target)).map(|a| {
         a.unwrap_or_else(|| DayAccount {
             date: date.to_owned(),
-            target: target.map(str::to_owned),
+            target: target.map(|t| t.name.clone()),
             ..DayAccount::default()
         })
     })
@@ -1079,17 +1235,10 @@ pub fn read_lookup(
     data_dir: &std::path::Path,
     value: &str,
 ) -> Result<LookupAnswer, crate::upload::outbox::OutboxError> {
-    use crate::upload::outbox::{Lookup, read_lookup as ledger};
+    use crate::upload::outbox::read_lookup as ledger;
     let query = Query::new(value);
     let mut answer = read(data_dir, |conn| lookup(conn, &query))?.unwrap_or_default();
-    for q in [
-        Lookup::Barcode(query.typed.clone()),
-        Lookup::Barcode(query.normalized.clone()),
-        Lookup::IdNumber(query.normalized.clone()),
-    ] {
-        if query.normalized.is_empty() {
-            break;
-        }
+    for q in query.ledger_queries() {
         for e in ledger(data_dir, &q)? {
             add_ledger_entry(&mut answer, e);
         }
@@ -1116,17 +1265,40 @@ fn read<T>(
     f(&conn).map(Some).map_err(err)
 }
 
+/// Refuses a path the account cannot be written to: a name not ending in `.xlsx`, or one of the
+/// files the record lists (`handled`). [`write_account`] checks it; a front end may check it
+/// before it prints anything.
+pub fn refuse_account_path(
+    path: &std::path::Path,
+    handled: &[std::path::PathBuf],
+) -> Result<(), crate::write::WriteError> {
+    let xlsx = path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("xlsx"));
+    if !xlsx {
+        return Err(crate::write::WriteError::XlsxOnly {
+            path: path.to_owned(),
+        });
+    }
+    crate::write::refuse_handled(handled.iter().map(|p| p.as_path()), path)
+}
+
 /// Writes the day's account as a workbook (`reconcile -o`, the scheduled run's
 /// `对账/YYYY-MM-DD.xlsx`): a sheet of counts and a sheet of every sample (positives first), each
 /// with its state, reason, what to do, and its file and row. Masked like the account; written
 /// whole or not at all.
+///
+/// `handled`: the files the record lists ([`handled_files`]); the account is never written
+/// over one of them, nor under a name that is not `.xlsx`.
 pub fn write_account(
     account: &DayAccount,
     path: &std::path::Path,
     lang: Lang,
+    handled: &[std::path::PathBuf],
 ) -> Result<(), crate::write::WriteError> {
     use crate::write::WriteError;
     use rust_xlsxwriter::{Format, Workbook};
+    refuse_account_path(path, handled)?;
     crate::write::write_atomically(path, |file| {
         let err = |e: rust_xlsxwriter::XlsxError| WriteError::Xlsx {
             path: path.to_owned(),
@@ -1243,6 +1415,14 @@ pub fn write_account(
     })
 }
 
+/// Every file the record lists (exports handled, sheets marked uploaded): no output is
+/// written over one.
+pub(crate) fn handled_files(conn: &Connection) -> rusqlite::Result<Vec<std::path::PathBuf>> {
+    let mut st = conn.prepare("SELECT DISTINCT path FROM daily_samples WHERE path IS NOT NULL")?;
+    st.query_map([], |r| r.get::<_, String>(0).map(std::path::PathBuf::from))?
+        .collect()
+}
+
 /// Whether the database holds the record's table (an older one opened read-only does not).
 pub(crate) fn has_table(conn: &Connection) -> rusqlite::Result<bool> {
     conn.query_row(
@@ -1263,7 +1443,6 @@ mod tests {
         let b = Query::new("４４０１０６１９９００１０１１２３Ｘ");
         assert_eq!(a.normalized, "44010619900101123X");
         assert_eq!(a.normalized, b.normalized);
-        assert_eq!(name_hash("王 五"), name_hash("王五"));
     }
 
     #[test]

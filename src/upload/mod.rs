@@ -8,6 +8,7 @@
 pub mod client;
 pub mod daily;
 pub mod db;
+pub mod keyed;
 pub mod outbox;
 pub mod send;
 pub mod target;

@@ -216,6 +216,7 @@ fn unreadable_credentials(target: &Target, e: &crate::credentials::CredentialErr
             e.english()
         ),
         accepted: None,
+        detail: None,
     }
 }
 
@@ -277,7 +278,7 @@ fn log_attempt(batch: &BatchRecord, outcome: &Outcome) {
     ::log::log!(
         target: crate::log::event::TARGET,
         level,
-        "send: batch {} to {} ({} rows), attempt {}: {:?}{}: {}",
+        "send: batch {} to {} ({} rows), attempt {}: {:?}{}: {}{}",
         batch.id,
         batch.target,
         batch.rows,
@@ -287,7 +288,12 @@ fn log_attempt(batch: &BatchRecord, outcome: &Outcome) {
             .accepted
             .map(|n| format!(", {n} accepted"))
             .unwrap_or_default(),
-        outcome.zh
+        outcome.zh,
+        outcome
+            .detail
+            .as_deref()
+            .map(|d| format!(" ({d})"))
+            .unwrap_or_default()
     );
 }
 

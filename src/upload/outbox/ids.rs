@@ -5,19 +5,6 @@ use crate::batch::Batch;
 use crate::upload::target::Target;
 use sha2::{Digest, Sha256};
 
-/// SHA-256 of `"<id type>|<id number>"`, hex: what the ledger stores instead of the ID.
-pub fn id_hash(id_key: &str) -> String {
-    hex(&Sha256::digest(id_key.as_bytes()))
-}
-
-/// SHA-256 of the ID number alone (trimmed, upper case), hex: lets the ledger be searched by
-/// the ID number without knowing its type, and without holding the number.
-pub fn id_number_hash(id_number: &str) -> String {
-    hex(&Sha256::digest(
-        format!("id|{}", id_number.trim().to_uppercase()).as_bytes(),
-    ))
-}
-
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

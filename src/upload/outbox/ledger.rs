@@ -1,10 +1,10 @@
 //! The ledger: per target, the confirmed rows (barcode and hashes, never the ID itself), loaded
 //! for a load's `already_uploaded` check and searched by barcode or ID number.
 
-use super::ids::{id_hash, id_number_hash};
 use super::migrate::SCHEMA_VERSION;
 use super::{Outbox, OutboxError};
 use crate::batch::Ledger;
+use crate::upload::keyed::{self, Key};
 use crate::upload::target::Target;
 use rusqlite::{Connection, params};
 use std::collections::HashSet;
@@ -20,13 +20,13 @@ impl Outbox {
     /// The ledger of `target` (every target's when `None`), loaded into memory for the
     /// `already_uploaded` check of a load.
     pub fn ledger(&self, target: Option<&Target>) -> Result<LedgerSnapshot, OutboxError> {
-        load_ledger(&self.conn, target).map_err(self.db())
+        load_ledger(&self.conn, target, Some(&self.key)).map_err(self.db())
     }
 
     /// Confirmed rows found by barcode, or by ID number (through its hash: the number itself
     /// is not stored), newest first: for the support helper's `lookup`.
     pub fn lookup(&self, query: &Lookup) -> Result<Vec<LedgerEntry>, OutboxError> {
-        lookup(&self.conn, query).map_err(self.db())
+        lookup(&self.conn, query, Some(&self.key)).map_err(self.db())
     }
 
     /// The rows a new load for `target` must not queue again: its ledger, and the rows of every
@@ -46,7 +46,11 @@ impl Outbox {
             .map_err(&db)?
             .collect::<Result<_, _>>()
             .map_err(&db)?;
-        Ok(KnownRows { ledger, pending })
+        Ok(KnownRows {
+            ledger,
+            pending,
+            key: self.key.clone(),
+        })
     }
 }
 
@@ -55,15 +59,16 @@ impl Outbox {
 pub struct KnownRows {
     ledger: LedgerSnapshot,
     pending: HashSet<(String, String)>,
+    key: Key,
 }
 
 impl Ledger for KnownRows {
     fn contains(&self, barcode: &str, id_key: &str) -> bool {
         self.ledger.contains(barcode, id_key)
             || (!self.pending.is_empty()
-                && self
-                    .pending
-                    .contains(&(barcode.to_owned(), id_hash(id_key))))
+                && keyed::id_hashes(Some(&self.key), id_key)
+                    .into_iter()
+                    .any(|h| self.pending.contains(&(barcode.to_owned(), h))))
     }
 }
 
@@ -74,11 +79,11 @@ pub fn read_ledger(
     data_dir: &Path,
     target: Option<&Target>,
 ) -> Result<Option<LedgerSnapshot>, OutboxError> {
-    let Some(conn) = read_only(data_dir)? else {
+    let Some((conn, key)) = read_only(data_dir)? else {
         return Ok(None);
     };
     let db_path = data_dir.join("outbox.sqlite");
-    load_ledger(&conn, target)
+    load_ledger(&conn, target, key.as_ref())
         .map(Some)
         .map_err(|e| OutboxError::Db {
             path: db_path,
@@ -88,17 +93,18 @@ pub fn read_ledger(
 
 /// [`Outbox::lookup`] on an existing database, read-only (empty when there is none).
 pub fn read_lookup(data_dir: &Path, query: &Lookup) -> Result<Vec<LedgerEntry>, OutboxError> {
-    let Some(conn) = read_only(data_dir)? else {
+    let Some((conn, key)) = read_only(data_dir)? else {
         return Ok(Vec::new());
     };
-    lookup(&conn, query).map_err(|e| OutboxError::Db {
+    lookup(&conn, query, key.as_ref()).map_err(|e| OutboxError::Db {
         path: data_dir.join("outbox.sqlite"),
         detail: e.to_string(),
     })
 }
 
-/// The database opened read-only, if it exists and holds this version's tables.
-fn read_only(data_dir: &Path) -> Result<Option<Connection>, OutboxError> {
+/// The database opened read-only, if it exists and holds this version's tables, with the
+/// folder's key (none yet: every hash is of the plain form).
+fn read_only(data_dir: &Path) -> Result<Option<(Connection, Option<Key>)>, OutboxError> {
     let db_path = data_dir.join("outbox.sqlite");
     if !db_path.is_file() {
         return Ok(None);
@@ -112,10 +118,21 @@ fn read_only(data_dir: &Path) -> Result<Option<Connection>, OutboxError> {
         crate::upload::db::retry(|| conn.pragma_query_value(None, "user_version", |r| r.get(0)))
             .map_err(db)?;
     // An older database is read after the next program that writes migrates it.
-    Ok((version == SCHEMA_VERSION).then_some(conn))
+    if version != SCHEMA_VERSION {
+        return Ok(None);
+    }
+    let key = crate::upload::keyed::read(data_dir).map_err(|e| OutboxError::Io {
+        path: data_dir.join(crate::upload::keyed::KEY_FILE),
+        detail: crate::message::io_message(&e),
+    })?;
+    Ok(Some((conn, key)))
 }
 
-fn load_ledger(conn: &Connection, target: Option<&Target>) -> rusqlite::Result<LedgerSnapshot> {
+fn load_ledger(
+    conn: &Connection,
+    target: Option<&Target>,
+    key: Option<&Key>,
+) -> rusqlite::Result<LedgerSnapshot> {
     let seen = match target {
         Some(t) => {
             let [identity, reference] = ledger_targets(t);
@@ -132,7 +149,10 @@ fn load_ledger(conn: &Connection, target: Option<&Target>) -> rusqlite::Result<L
                 .collect::<Result<_, _>>()?
         }
     };
-    Ok(LedgerSnapshot { seen })
+    Ok(LedgerSnapshot {
+        seen,
+        key: key.cloned(),
+    })
 }
 
 /// What to look a confirmed row up by.
@@ -168,7 +188,11 @@ impl LedgerEntry {
     }
 }
 
-fn lookup(conn: &Connection, query: &Lookup) -> rusqlite::Result<Vec<LedgerEntry>> {
+fn lookup(
+    conn: &Connection,
+    query: &Lookup,
+    key: Option<&Key>,
+) -> rusqlite::Result<Vec<LedgerEntry>> {
     let entry = |r: &rusqlite::Row<'_>| {
         Ok(LedgerEntry {
             target: r.get(0)?,
@@ -189,20 +213,27 @@ fn lookup(conn: &Connection, query: &Lookup) -> rusqlite::Result<Vec<LedgerEntry
         }
         Lookup::IdNumber(number) => {
             // Rows from before the number's own hash was kept: the hash of "<type>|<number>"
-            // for the ID types in use.
+            // for the ID types in use. Each hash in both forms (keyed, and plain from before
+            // the key).
             let number = number.trim().to_uppercase();
+            let numbers = keyed::id_number_hashes(key, &number);
             let typed: Vec<String> = ["01", "居民身份证", "1"]
                 .iter()
-                .map(|t| id_hash(&format!("{t}|{number}")))
+                .flat_map(|t| keyed::id_hashes(key, &format!("{t}|{number}")))
                 .collect();
+            let list = |v: &[String]| {
+                v.iter()
+                    .map(|h| format!("'{h}'"))
+                    .collect::<Vec<_>>()
+                    .join(",")
+            };
+            // Hex digests only: safe to spell in the statement.
             let mut st = conn.prepare(&format!(
-                "{SELECT} WHERE l.id_number_hash = ?1 OR l.id_hash IN (?2, ?3, ?4)"
+                "{SELECT} WHERE l.id_number_hash IN ({}) OR l.id_hash IN ({})",
+                list(&numbers),
+                list(&typed)
             ))?;
-            st.query_map(
-                params![id_number_hash(&number), typed[0], typed[1], typed[2]],
-                entry,
-            )?
-            .collect::<Result<_, _>>()?
+            st.query_map([], entry)?.collect::<Result<_, _>>()?
         }
     };
     out.sort_by_key(|e| std::cmp::Reverse(e.confirmed_at));
@@ -213,6 +244,7 @@ fn lookup(conn: &Connection, query: &Lookup) -> rusqlite::Result<Vec<LedgerEntry
 #[derive(Debug, Clone, Default)]
 pub struct LedgerSnapshot {
     seen: HashSet<(String, String)>,
+    key: Option<Key>,
 }
 
 impl LedgerSnapshot {
@@ -227,6 +259,9 @@ impl LedgerSnapshot {
 
 impl Ledger for LedgerSnapshot {
     fn contains(&self, barcode: &str, id_key: &str) -> bool {
-        !self.seen.is_empty() && self.seen.contains(&(barcode.to_owned(), id_hash(id_key)))
+        !self.seen.is_empty()
+            && keyed::id_hashes(self.key.as_ref(), id_key)
+                .into_iter()
+                .any(|h| self.seen.contains(&(barcode.to_owned(), h)))
     }
 }

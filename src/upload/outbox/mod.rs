@@ -21,8 +21,8 @@ mod recover;
 #[cfg(test)]
 mod tests;
 
+pub use ids::batch_id;
 use ids::legacy_batch_id;
-pub use ids::{batch_id, id_hash, id_number_hash};
 pub use ledger::{
     KnownRows, LedgerEntry, LedgerSnapshot, Lookup, ledger_targets, read_ledger, read_lookup,
 };
@@ -31,6 +31,7 @@ pub use migrate::SCHEMA_VERSION;
 use crate::batch::Batch;
 use crate::issue::Lang;
 use crate::message::{Localized, Text, io_message};
+use crate::upload::keyed::Key;
 use crate::upload::target::Target;
 use crate::write::WriteError;
 use rusqlite::{Connection, OptionalExtension, params};
@@ -229,11 +230,31 @@ pub struct Recovery {
 
 /// The outbox database and its batch files.
 pub struct Outbox {
+    /// The data folder's key for the hashes of IDs (the ledger, the batches' rows).
+    key: Key,
     conn: Connection,
     db_path: PathBuf,
     files: PathBuf,
     /// This process, as it claims batches: (pid, start time).
     me: (u32, i64),
+}
+
+/// What [`Outbox::claim`] found.
+enum Claim {
+    Taken,
+    /// No longer queued.
+    Lost,
+    /// Every row is in the ledger: the batch was removed.
+    AllUploaded(i64),
+    /// This many of so many rows are in the ledger: the batch waits for a person.
+    PartlyUploaded(i64, i64),
+}
+
+/// Why a batch with rows already uploaded was not sent (its `last_error`, shown to the clerk).
+fn partly_uploaded(known: i64, rows: i64) -> String {
+    format!(
+        "这一批的 {rows} 行里有 {known} 行已经上报过（例如已在省平台网站手工上报），为免重复没有发送：请在「上传队列」里放弃这一批，再重新上报这个文件，已上报的行会自动跳过。"
+    )
 }
 
 /// Files of confirmed batches are kept this many days by default.
@@ -399,8 +420,8 @@ impl Outbox {
                         st.execute(params![
                             id,
                             barcode,
-                            id_hash(&batch.person_id(i)),
-                            id_number_hash(number)
+                            self.key.id_hash(&batch.person_id(i)),
+                            self.key.id_number_hash(number)
                         ])?;
                     }
                 }
@@ -493,18 +514,81 @@ impl Outbox {
     /// this process and its start time as the claim's owner. `false` when it is no longer
     /// queued (another program took it, or a person decided). SQLite serialises the update, so
     /// one program at most wins.
+    ///
+    /// Every send claims first, so this is where no row already in the target's ledger is
+    /// ever sent again, whoever put it there (a confirmed batch, or the clerk's
+    /// `mark-uploaded` after the batch was queued): a batch whose rows are all in the ledger is
+    /// not sent but removed with its file; one with some rows there is not sent but left to a
+    /// person (`waiting`, saying why), since its file cannot be sent without them.
     pub fn claim(&mut self, id: &str) -> Result<bool, OutboxError> {
         let (pid, started) = self.me;
-        let n = self
-            .conn
-            .execute(
-                "UPDATE batches SET state = 'sending', attempts = attempts + 1,
-                 claim_pid = ?2, claim_started = ?3
-                 WHERE id = ?1 AND state = 'queued'",
-                params![id, i64::from(pid), started],
-            )
-            .map_err(self.db())?;
-        Ok(n == 1)
+        let db = self.db();
+        let run = || -> rusqlite::Result<Claim> {
+            let tx = crate::upload::db::begin(&self.conn)?;
+            let (rows, known): (i64, i64) = tx.query_row(
+                "SELECT count(*), COALESCE(sum(EXISTS (SELECT 1 FROM ledger l
+                     WHERE l.target IN (b.target_key, 'ref:' || b.target)
+                       AND l.barcode = r.barcode AND l.id_hash = r.id_hash)), 0)
+                 FROM batch_rows r JOIN batches b ON b.id = r.batch_id
+                 WHERE r.batch_id = ?1 AND b.state = 'queued'",
+                params![id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )?;
+            let claim = if rows > 0 && known == rows {
+                tx.execute("DELETE FROM batch_rows WHERE batch_id = ?1", params![id])?;
+                tx.execute(
+                    "DELETE FROM batches WHERE id = ?1 AND state = 'queued'",
+                    params![id],
+                )?;
+                Claim::AllUploaded(rows)
+            } else if known > 0 {
+                let n = tx.execute(
+                    "UPDATE batches SET state = 'waiting', last_error = ?2
+                     WHERE id = ?1 AND state = 'queued'",
+                    params![id, partly_uploaded(known, rows)],
+                )?;
+                if n == 1 {
+                    Claim::PartlyUploaded(known, rows)
+                } else {
+                    Claim::Lost
+                }
+            } else {
+                let n = tx.execute(
+                    "UPDATE batches SET state = 'sending', attempts = attempts + 1,
+                     claim_pid = ?2, claim_started = ?3
+                     WHERE id = ?1 AND state = 'queued'",
+                    params![id, i64::from(pid), started],
+                )?;
+                if n == 1 { Claim::Taken } else { Claim::Lost }
+            };
+            tx.commit()?;
+            Ok(claim)
+        };
+        match run().map_err(db)? {
+            Claim::Taken => Ok(true),
+            Claim::Lost => Ok(false),
+            Claim::AllUploaded(rows) => {
+                ::log::info!(
+                    target: "sheetbridge",
+                    "batch {id} not sent: its {rows} rows are all uploaded already (ledger); removed"
+                );
+                let path = self.file_path(id);
+                match std::fs::remove_file(&path) {
+                    Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(OutboxError::Io {
+                        path,
+                        detail: io_message(&e),
+                    }),
+                    _ => Ok(false),
+                }
+            }
+            Claim::PartlyUploaded(known, rows) => {
+                ::log::info!(
+                    target: "sheetbridge",
+                    "batch {id} not sent: {known} of its {rows} rows are uploaded already (ledger); waiting for a person"
+                );
+                Ok(false)
+            }
+        }
     }
 
     /// The platform confirmed the batch: marks it confirmed and records its rows in the ledger,

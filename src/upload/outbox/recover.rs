@@ -122,7 +122,10 @@ impl Outbox {
                     .0
             }
         };
+        let key = crate::upload::keyed::read_or_make(dir, &conn)
+            .map_err(|e| io(&dir.join(crate::upload::keyed::KEY_FILE), e))?;
         let mut outbox = Outbox {
+            key,
             conn,
             db_path,
             files,
