@@ -402,9 +402,11 @@ fn hours_chart(ui: &mut egui::Ui, lang: Lang, day: Option<&DayAccount>) {
         .include_y(0.0)
         .include_x(first as f64 - 0.6)
         .include_x(last as f64 + 0.6)
-        .x_axis_formatter(|mark, _| {
+        .x_axis_formatter(|mark, range| {
             let h = mark.value;
-            if h.fract().abs() < 1e-6 && (0.0..24.0).contains(&h) {
+            // A label too near the right edge would be cut there: it is dropped instead.
+            let fits = h <= *range.end() - 0.4;
+            if fits && h.fract().abs() < 1e-6 && (0.0..24.0).contains(&h) {
                 format!("{h:.0}时")
             } else {
                 String::new()
