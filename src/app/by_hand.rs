@@ -2,7 +2,7 @@
 //! an export the clerk says the sheet went up by hand, and its rows count as uploaded from then
 //! on (the same `Workspace::mark_uploaded` as `sheetbridge mark-uploaded`).
 
-use super::{App, Notice, Screen};
+use super::{App, Notice};
 use eframe::egui;
 
 impl App {
@@ -27,13 +27,9 @@ impl App {
             )));
             return;
         };
-        let Screen::Review(review) = &mut self.session.screen else {
+        let Some(batch) = self.take_away() else {
             return;
         };
-        let batch = review.batch.take();
-        if let Screen::Review(review) = std::mem::replace(&mut self.session.screen, Screen::Home) {
-            self.session.screen = Screen::Exporting(review);
-        }
         self.ui.notice = None;
         self.runtime.job = Some(super::jobs::Job::mark(ctx, batch, target, sender));
     }

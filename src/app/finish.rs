@@ -209,6 +209,19 @@ impl App {
         }
     }
 
+    /// Takes the review's batch away for a job (export, queue, the upload by hand): the screen
+    /// shows it as being worked on until [`App::put_back`] returns it. `None` without a review.
+    pub(super) fn take_away(&mut self) -> Option<Batch> {
+        let Screen::Review(review) = &mut self.session.screen else {
+            return None;
+        };
+        let batch = review.batch.take();
+        if let Screen::Review(review) = std::mem::replace(&mut self.session.screen, Screen::Home) {
+            self.session.screen = Screen::Exporting(review);
+        }
+        Some(batch)
+    }
+
     /// Returns a batch that was away with a job to the review screen.
     pub(super) fn put_back(&mut self, batch: Batch) {
         self.session.screen = match std::mem::replace(&mut self.session.screen, Screen::Home) {

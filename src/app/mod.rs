@@ -678,11 +678,10 @@ impl App {
         let Screen::Review(review) = &mut self.session.screen else {
             return;
         };
-        let batch = review.batch.take();
         review.export_dir = dir.clone();
-        if let Screen::Review(review) = std::mem::replace(&mut self.session.screen, Screen::Home) {
-            self.session.screen = Screen::Exporting(review);
-        }
+        let Some(batch) = self.take_away() else {
+            return;
+        };
         let source = &batch.source.path;
         let upload = dir.join(sheetbridge::write::upload_name(source));
         let rejected = (batch.summary().rejected > 0)

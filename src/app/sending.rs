@@ -140,13 +140,9 @@ impl App {
         let Some(sender) = self.runtime.uploads.commands() else {
             return;
         };
-        let Screen::Review(review) = &mut self.session.screen else {
+        let Some(batch) = self.take_away() else {
             return;
         };
-        let batch = review.batch.take();
-        if let Screen::Review(review) = std::mem::replace(&mut self.session.screen, Screen::Home) {
-            self.session.screen = Screen::Exporting(review);
-        }
         self.ui.notice = None;
         self.ui.upload_after_settings = false;
         // "先上报阳性结果" queues the positives alone (the flag stays until the job ends).
