@@ -69,6 +69,8 @@ struct Row {
     person_key: u64,
     excluded: bool,
     edited: bool,
+    /// Its values were stored again after it was read (a merged block filled, an edit).
+    rewritten: bool,
 }
 
 /// Counts for the summary line and the report.
@@ -133,6 +135,7 @@ impl Batch {
             person_key: 0,
             excluded: false,
             edited: false,
+            rewritten: false,
         });
         self.ends.resize(self.ends.len() + self.nfields, 0);
         let mut values = Vec::with_capacity(self.nfields);
@@ -142,11 +145,13 @@ impl Batch {
             values.push(out.value);
             issues.extend(out.issues);
         }
-        self.store(index, values, issues);
+        self.store(index, values, issues, true);
     }
 
     /// Stores a row's field values and field-stage issues, then runs the row stage.
-    fn store(&mut self, index: usize, values: Vec<String>, mut issues: Vec<Issue>) {
+    ///
+    /// `first`: the row's own first store (as read); later ones mark it [`Batch::rewritten`].
+    fn store(&mut self, index: usize, values: Vec<String>, mut issues: Vec<Issue>, first: bool) {
         let mut ok = vec![true; self.nfields];
         for i in issues.iter().filter(|i| i.is_error()) {
             if let Some(f) = i.field {
@@ -163,6 +168,7 @@ impl Batch {
             self.ends[base + fi] = text.len() as u32;
         }
         let row = &mut self.rows[index];
+        row.rewritten |= !first;
         row.text = text.into_boxed_str();
         row.extra = (!issues.is_empty() || !outcome.derived.is_empty()).then(|| {
             Box::new(Extra {
@@ -200,7 +206,7 @@ impl Batch {
             values[*field] = fresh.value;
             issues.extend(fresh.issues);
         }
-        self.store(index, values, issues);
+        self.store(index, values, issues, false);
     }
 
     /// Fills the vertically merged blocks of `source.merges` with the one [`MergeFiller`]:
@@ -325,6 +331,12 @@ impl Batch {
 
     pub fn is_edited(&self, index: usize) -> bool {
         self.rows[index].edited
+    }
+
+    /// Whether a row's values were stored again after it was read and checked (a merged block
+    /// filled it, the clerk's edit): what an early writer (`write::early`) took of it is stale.
+    pub fn rewritten(&self, index: usize) -> bool {
+        self.rows[index].rewritten
     }
 
     /// What happens to a row.
