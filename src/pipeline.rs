@@ -11,6 +11,7 @@
 //! sheetbridge::write::write_upload(&batch, "export_上报.xlsx".as_ref()).unwrap();
 //! ```
 
+use crate::batch::foresight::Foresight;
 use crate::batch::{Batch, Ledger};
 use crate::issue::Lang;
 use crate::message::{Localized, Text};
@@ -20,6 +21,7 @@ use crate::profile::{
 use crate::read::{Cell, ReadError, Workbook};
 use crate::source::SourceInfo;
 use crate::validate::{Checker, Context};
+use crate::write::early::{EarlyUpload, Rows};
 use chrono::NaiveDateTime;
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
@@ -46,6 +48,10 @@ pub struct Options {
     /// it (it hashed the file to claim it): the workflow (`workspace::load`) keys the clerk's
     /// saved edits by it instead of reading the file again. `None`: hashed there.
     pub hash: Option<String>,
+    /// The upload sheet written while the file is read (`convert`): each row that is ready when
+    /// checked on its own is handed to it; [`crate::write::early::EarlyUpload::finish`] decides
+    /// at the end whether that sheet stands.
+    pub early: Option<Arc<EarlyUpload>>,
 }
 
 /// Progress reports and cancellation, from a long load.
@@ -360,6 +366,13 @@ fn check_rows(
     );
     let columns = choice.m.columns;
     let mut seen: u64 = 0;
+    let early = opts.early.as_deref().filter(|e| {
+        e.begin(&profile, path);
+        e.is_writing()
+    });
+    let mut ready = Rows::default();
+    let mut foresight = Foresight::default();
+    let mut decided = Vec::new();
 
     let head_rest = head.into_iter().skip(choice.pos + 1);
     let all = head_rest.chain(rest).chain(chunks.flatten());
@@ -390,9 +403,34 @@ fn check_rows(
             })
             .collect();
         batch.push_row(r + 1, fields);
+        if let Some(early) = early {
+            foresight.pushed(&batch, &mut decided);
+            hand_over(early, &batch, &mut decided, &mut ready, CHUNK);
+        }
+    }
+    if let Some(early) = early {
+        foresight.finish(&batch, &mut decided);
+        hand_over(early, &batch, &mut decided, &mut ready, 1);
     }
     progress.rows_read(hint.unwrap_or(seen), hint);
     Ok(batch)
+}
+
+/// Rows foreseen ready go to the early upload sheet, `at_least` of them at a time.
+fn hand_over(
+    early: &EarlyUpload,
+    batch: &Batch,
+    decided: &mut Vec<usize>,
+    ready: &mut Rows,
+    at_least: usize,
+) {
+    let fields = batch.profile().fields.len();
+    for i in decided.drain(..) {
+        ready.push(i, (0..fields).map(|f| batch.output_value(i, f)));
+    }
+    if ready.len() >= at_least {
+        early.rows(std::mem::take(ready));
+    }
 }
 
 fn no_match(

@@ -5,7 +5,10 @@ use clap::Args;
 use sheetbridge::issue::Lang;
 use sheetbridge::message::Localized;
 use sheetbridge::paths::shown;
+use sheetbridge::pipeline::Options;
 use sheetbridge::write;
+use sheetbridge::write::early::EarlyUpload;
+use std::sync::Arc;
 use std::path::PathBuf;
 
 #[derive(Args)]
@@ -35,13 +38,13 @@ pub fn run(args: &ConvertArgs, lang: Lang) -> Run {
     }
     let folders = super::folders();
     let target = super::ledger_target(&folders, args.input.target.as_deref())?;
-    let batch = super::load(
-        &folders,
-        &args.input.input,
-        &args.input.load,
-        target.as_ref(),
-        lang,
-    )?;
+    // The upload sheet is written on the second core while the file is read (write::early).
+    let early = Arc::new(EarlyUpload::new(&output));
+    let options = Options {
+        early: Some(Arc::clone(&early)),
+        ..args.input.load.options()
+    };
+    let batch = super::load(&folders, &args.input.input, options, target.as_ref(), lang)?;
     // `convert --target`: the rows are in the day's record (未上传 until uploaded).
     if let (Some(_), Some(t), Some(_)) = (&folders.data, &target, &args.input.target) {
         let recorded = sheetbridge::workspace::Workspace::open(folders.clone(), super::keep_days())
@@ -84,8 +87,10 @@ pub fn run(args: &ConvertArgs, lang: Lang) -> Run {
             "not one row is valid, so no upload sheet was written.",
         );
         code = EXIT_NOTHING;
+        // The early sheet (no rows, or rows the batch rules took out) is removed.
+        drop(early);
     } else {
-        let n = write::write_upload(&batch, &output)?;
+        let n = early.finish(&batch)?;
         record(&output);
         say(
             lang,

@@ -265,14 +265,14 @@ pub fn refuse_source(input: &std::path::Path, outputs: &[&std::path::Path]) -> R
 pub fn load(
     folders: &Folders,
     input: &std::path::Path,
-    args: &LoadArgs,
+    options: Options,
     target: Option<&Target>,
     lang: Lang,
 ) -> Result<sheetbridge::batch::Batch, Failure> {
     let profiles = folders.profiles();
     // Choosing among the profiles while one of the user's is broken could pick the built-in
     // one it was meant to replace: say so rather than guess.
-    if args.profile.is_none()
+    if options.profile.is_none()
         && let Some(e) = profiles.broken.iter().find(|e| match e {
             sheetbridge::profile::ProfileError::Invalid { path, .. }
             | sheetbridge::profile::ProfileError::Io { path, .. } => {
@@ -287,7 +287,7 @@ pub fn load(
     {
         return Err(LoadError::Profile(e.clone()).into());
     }
-    let loaded: Loaded = workspace::load(folders, &profiles, input, args.options(), target, &())?;
+    let loaded: Loaded = workspace::load(folders, &profiles, input, options, target, &())?;
     for (zh, en) in &loaded.warnings {
         say(lang, format!("提醒：{zh}"), format!("warning: {en}"));
     }

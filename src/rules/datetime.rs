@@ -5,18 +5,37 @@ use chrono::{Duration, NaiveDate, NaiveDateTime, NaiveTime};
 /// The output format of every date-time in the upload sheet.
 pub const OUTPUT_FORMAT: &str = "%Y-%m-%d %H:%M:%S";
 
-/// Formats a date-time as the upload sheet writes it (`YYYY-MM-DD HH:MM:SS`).
+/// Formats a date-time as the upload sheet writes it (`YYYY-MM-DD HH:MM:SS`). Twice a row for a
+/// million rows: the digits are put in place, not run through `format!`.
 pub fn format_output(at: NaiveDateTime) -> String {
     use chrono::{Datelike, Timelike};
-    format!(
-        "{:04}-{:02}-{:02} {:02}:{:02}:{:02}",
-        at.year(),
-        at.month(),
-        at.day(),
-        at.hour(),
-        at.minute(),
-        at.second()
-    )
+    let year = at.year();
+    if !(0..=9999).contains(&year) {
+        return format!(
+            "{:04}-{:02}-{:02} {:02}:{:02}:{:02}",
+            year,
+            at.month(),
+            at.day(),
+            at.hour(),
+            at.minute(),
+            at.second()
+        );
+    }
+    let mut b = *b"0000-00-00 00:00:00";
+    let two = |b: &mut [u8; 19], at: usize, n: u32| {
+        b[at] = b'0' + (n / 10) as u8;
+        b[at + 1] = b'0' + (n % 10) as u8;
+    };
+    let year = year as u32;
+    two(&mut b, 0, year / 100);
+    two(&mut b, 2, year % 100);
+    two(&mut b, 5, at.month());
+    two(&mut b, 8, at.day());
+    two(&mut b, 11, at.hour());
+    two(&mut b, 14, at.minute());
+    // A leap second (chrono's 60) is written as 60, as format! did.
+    two(&mut b, 17, at.second());
+    b.iter().map(|&c| c as char).collect()
 }
 
 /// Parses a value written by [`format_output`] (fast: no format string to interpret).
@@ -162,6 +181,47 @@ fn parse_compact(s: &str) -> Option<Parsed> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_output_format_is_chronos_for_every_date_time() {
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let edges = [
+            "0000-01-01 00:00:00",
+            "0999-12-31 23:59:59",
+            "1900-01-01 00:00:00",
+            "9999-12-31 23:59:59",
+        ];
+        let mut times: Vec<NaiveDateTime> = edges.iter().map(|s| dt(s)).collect();
+        for _ in 0..10_000 {
+            let secs = (next() % (400 * 366 * 86_400)) as i64;
+            let base = dt("1800-01-01 00:00:00");
+            times.push(base + chrono::Duration::seconds(secs));
+        }
+        times.push(dt("0001-01-01 00:00:00") - chrono::Duration::days(400));
+        times.push(dt("9999-12-31 00:00:00") + chrono::Duration::days(400));
+        for t in times {
+            use chrono::{Datelike, Timelike};
+            let by_format = format!(
+                "{:04}-{:02}-{:02} {:02}:{:02}:{:02}",
+                t.year(),
+                t.month(),
+                t.day(),
+                t.hour(),
+                t.minute(),
+                t.second()
+            );
+            assert_eq!(format_output(t), by_format, "{t:?}");
+            if (0..=9999).contains(&t.year()) {
+                assert_eq!(format_output(t), t.format(OUTPUT_FORMAT).to_string());
+            }
+        }
+    }
 
     fn dt(s: &str) -> NaiveDateTime {
         NaiveDateTime::parse_from_str(s, OUTPUT_FORMAT).unwrap()
