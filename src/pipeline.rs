@@ -11,7 +11,7 @@
 //! sheetbridge::write::write_upload(&batch, "export_上报.xlsx".as_ref()).unwrap();
 //! ```
 
-use crate::batch::foresight::Foresight;
+use crate::batch::foresight::{Early, Foresight, Rows};
 use crate::batch::{Batch, Ledger};
 use crate::issue::Lang;
 use crate::message::{Localized, Text};
@@ -21,7 +21,6 @@ use crate::profile::{
 use crate::read::{Cell, ReadError, Workbook};
 use crate::source::SourceInfo;
 use crate::validate::{Checker, Context};
-use crate::write::early::{EarlyUpload, Rows};
 use chrono::NaiveDateTime;
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
@@ -48,10 +47,9 @@ pub struct Options {
     /// it (it hashed the file to claim it): the workflow (`workspace::load`) keys the clerk's
     /// saved edits by it instead of reading the file again. `None`: hashed there.
     pub hash: Option<String>,
-    /// The upload sheet written while the file is read (`convert`): each row that is ready when
-    /// checked on its own is handed to it; [`crate::write::early::EarlyUpload::finish`] decides
-    /// at the end whether that sheet stands.
-    pub early: Option<Arc<EarlyUpload>>,
+    /// Takes the rows foreseen ready while the file is read (`convert`'s upload sheet,
+    /// `write::early`, which decides at the end whether what it wrote stands).
+    pub early: Option<Arc<dyn Early>>,
 }
 
 /// Progress reports and cancellation, from a long load.
@@ -366,10 +364,7 @@ fn check_rows(
     );
     let columns = choice.m.columns;
     let mut seen: u64 = 0;
-    let early = opts.early.as_deref().filter(|e| {
-        e.begin(&profile, path);
-        e.is_writing()
-    });
+    let early = opts.early.as_deref().filter(|e| e.begin(&profile, path));
     let mut ready = Rows::default();
     let mut foresight = Foresight::default();
     let mut decided = Vec::new();
@@ -418,7 +413,7 @@ fn check_rows(
 
 /// Rows foreseen ready go to the early upload sheet, `at_least` of them at a time.
 fn hand_over(
-    early: &EarlyUpload,
+    early: &dyn Early,
     batch: &Batch,
     decided: &mut Vec<usize>,
     ready: &mut Rows,

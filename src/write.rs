@@ -263,9 +263,7 @@ impl Aside {
                 0o644
             }));
         }
-        let tmp = builder
-            .tempfile_in(&dir)
-            .map_err(|e| io_error(target, e))?;
+        let tmp = builder.tempfile_in(&dir).map_err(|e| io_error(target, e))?;
         Ok(Aside {
             tmp,
             target: target.to_owned(),

@@ -10,7 +10,71 @@
 
 use super::{Batch, RowStatus, rules};
 use crate::issue::{Code, Issue};
+use crate::profile::Profile;
 use std::collections::{HashMap, VecDeque};
+use std::path::Path;
+
+/// Takes the rows foreseen ready while a file is read (an upload sheet written early,
+/// `write::early`), through `pipeline::Options::early`.
+pub trait Early: Send + Sync {
+    /// The batch's profile is known: whether rows are wanted.
+    fn begin(&self, profile: &Profile, source: &Path) -> bool;
+    /// Rows foreseen ready, in order.
+    fn rows(&self, rows: Rows);
+}
+
+/// Rows foreseen ready, handed over together: their batch indices and their output values
+/// (template field order), all in one string.
+#[derive(Default)]
+pub struct Rows {
+    index: Vec<u32>,
+    text: String,
+    /// End of each value in `text`, `fields` per row.
+    ends: Vec<u32>,
+    fields: usize,
+}
+
+impl Rows {
+    /// Adds the row at batch index `index` with its output values.
+    pub fn push<'a>(&mut self, index: usize, values: impl Iterator<Item = &'a str>) {
+        let mut n = 0;
+        for v in values {
+            self.text.push_str(v);
+            self.ends.push(self.text.len() as u32);
+            n += 1;
+        }
+        self.fields = n;
+        self.index.push(index as u32);
+    }
+
+    pub fn len(&self) -> usize {
+        self.index.len()
+    }
+
+    /// The rows' batch indices, in order.
+    pub fn indices(&self) -> &[u32] {
+        &self.index
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.index.is_empty()
+    }
+
+    /// The output values of the `k`th row.
+    pub fn row(&self, k: usize) -> impl Iterator<Item = &str> {
+        let ends = &self.ends[k * self.fields..(k + 1) * self.fields];
+        let mut start = if k == 0 {
+            0
+        } else {
+            self.ends[k * self.fields - 1] as usize
+        };
+        ends.iter().map(move |&end| {
+            let v = &self.text[start..end as usize];
+            start = end as usize;
+            v
+        })
+    }
+}
 
 /// Rows read after a row before it is decided, and rows kept behind it for its groups.
 pub const LAG: usize = 16_384;
@@ -226,13 +290,7 @@ mod tests {
     /// An ID with a right check digit, from a number.
     fn id(n: u32) -> String {
         let body = format!("11010119900101{:03}", n % 1000);
-        let w = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
-        let sum: u32 = body
-            .bytes()
-            .zip(w)
-            .map(|(c, w)| u32::from(c - b'0') * w)
-            .sum();
-        let check = b"10X98765432"[(sum % 11) as usize] as char;
+        let check = crate::rules::idcard::check_char(&body).unwrap();
         format!("{body}{check}")
     }
 
@@ -251,7 +309,11 @@ mod tests {
             rows.push([&ids[k], "4401120000000001", "阴性"]);
         }
         for k in 10..20 {
-            rows.push([&ids[k], "4401120000000002", if k == 15 { "阳性" } else { "阴性" }]);
+            rows.push([
+                &ids[k],
+                "4401120000000002",
+                if k == 15 { "阳性" } else { "阴性" },
+            ]);
         }
         rows.push([&ids[20], "4401120000000003", "阴性"]);
         rows.push([&ids[20], "4401120000000003", "阴性"]);

@@ -7,7 +7,7 @@
 //! without touching the source file.
 // Over 600 lines: storage, status and editing of the rows share the compact row layout; the rules themselves are in src/batch/rules.rs.
 
-pub(crate) mod foresight;
+pub mod foresight;
 mod rules;
 
 use crate::issue::{Code, Issue, Lang, Severity, Stage, full_message};

@@ -17,7 +17,13 @@ pub fn run(args: &CheckArgs, lang: Lang) -> Run {
     }
     let folders = super::folders();
     let target = super::ledger_target(&folders, args.target.as_deref())?;
-    let batch = super::load(&folders, &args.input, args.load.options(), target.as_ref(), lang)?;
+    let batch = super::load(
+        &folders,
+        &args.input,
+        args.load.options(),
+        target.as_ref(),
+        lang,
+    )?;
     match &args.report {
         Some(path) => {
             super::write_report(&batch, path, lang)?;

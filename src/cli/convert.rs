@@ -8,8 +8,8 @@ use sheetbridge::paths::shown;
 use sheetbridge::pipeline::Options;
 use sheetbridge::write;
 use sheetbridge::write::early::EarlyUpload;
-use std::sync::Arc;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 #[derive(Args)]
 pub struct ConvertArgs {
@@ -41,7 +41,7 @@ pub fn run(args: &ConvertArgs, lang: Lang) -> Run {
     // The upload sheet is written on the second core while the file is read (write::early).
     let early = Arc::new(EarlyUpload::new(&output));
     let options = Options {
-        early: Some(Arc::clone(&early)),
+        early: Some(Arc::clone(&early) as _),
         ..args.input.load.options()
     };
     let batch = super::load(&folders, &args.input.input, options, target.as_ref(), lang)?;

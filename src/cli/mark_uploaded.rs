@@ -24,7 +24,13 @@ pub fn run(args: &MarkUploadedArgs, lang: Lang) -> Run {
     let folders = super::folders();
     let target = folders.target(&args.target)?;
     let mut ws = super::outbox::open(folders.clone(), lang)?;
-    let batch = super::load(&folders, &args.file, args.load.options(), Some(&target), lang)?;
+    let batch = super::load(
+        &folders,
+        &args.file,
+        args.load.options(),
+        Some(&target),
+        lang,
+    )?;
     let s = batch.summary();
     let before = sheetbridge::workspace::already_uploaded(&batch);
     if s.ready == 0 && before > 0 {

@@ -39,7 +39,13 @@ pub fn run(args: &UploadArgs, lang: Lang) -> Run {
     let folders = super::folders();
     let target = folders.target(&args.target)?;
     let mut ws = super::outbox::open(folders.clone(), lang)?;
-    let batch = super::load(&folders, &args.file, args.load.options(), Some(&target), lang)?;
+    let batch = super::load(
+        &folders,
+        &args.file,
+        args.load.options(),
+        Some(&target),
+        lang,
+    )?;
     let batch = &batch;
     super::print_summary(batch, lang, 5);
     let ready = batch
