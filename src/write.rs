@@ -457,7 +457,7 @@ pub(crate) struct UploadSheet {
 
 enum SheetOut {
     Xlsx(Box<Workbook>),
-    Csv(csv::Writer<BufWriter<File>>),
+    Csv(Box<csv::Writer<BufWriter<File>>>),
 }
 
 impl UploadSheet {
@@ -499,7 +499,7 @@ impl UploadSheet {
                 let mut w = csv::Writer::from_writer(out);
                 w.write_record(fields.iter().map(|f| defused_bytes(&f.header)))
                     .map_err(|e| csv_error(path, e))?;
-                SheetOut::Csv(w)
+                SheetOut::Csv(Box::new(w))
             }
         };
         Ok(UploadSheet {

@@ -305,15 +305,12 @@ mod tests {
         let mut rows: Vec<[&str; 3]> = Vec::new();
         // A pooled tube of 10 that agrees, one where one result differs, a person twice under
         // one barcode, a broken ID, a positive alone.
-        for k in 0..10 {
-            rows.push([&ids[k], "4401120000000001", "阴性"]);
+        for id in &ids[..10] {
+            rows.push([id, "4401120000000001", "阴性"]);
         }
-        for k in 10..20 {
-            rows.push([
-                &ids[k],
-                "4401120000000002",
-                if k == 15 { "阳性" } else { "阴性" },
-            ]);
+        for (k, id) in ids.iter().enumerate().take(20).skip(10) {
+            let result = if k == 15 { "阳性" } else { "阴性" };
+            rows.push([id, "4401120000000002", result]);
         }
         rows.push([&ids[20], "4401120000000003", "阴性"]);
         rows.push([&ids[20], "4401120000000003", "阴性"]);
