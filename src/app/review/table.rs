@@ -90,6 +90,19 @@ impl Review {
         // Rows close together, so a 768-high screen shows 14 of them: the window's roomy
         // spacing is for the controls, not for the table's lines.
         let row_height = ROW_HEIGHT;
+        // The row numbers' column fits the largest (rows are in source order): 300,000 rows
+        // need six digits, which 72 points cut to "101…".
+        let number_width = {
+            let last = self.batch.len().checked_sub(1);
+            let widest = last.map_or(0, |i| self.batch.line(i)).to_string();
+            let font = egui::TextStyle::Button.resolve(ui.style());
+            let text = ui
+                .painter()
+                .layout_no_wrap(widest, font, egui::Color32::WHITE)
+                .size()
+                .x;
+            (text + 2.0 * ui.spacing().button_padding.x + 8.0).max(72.0)
+        };
         ui.spacing_mut().item_spacing.y = ROW_GAP;
         ui.spacing_mut().interact_size.y = row_height - 4.0;
         let mut table = TableBuilder::new(ui)
@@ -97,7 +110,7 @@ impl Review {
             .resizable(true)
             .sense(egui::Sense::click())
             .cell_layout(egui::Layout::left_to_right(egui::Align::Center))
-            .column(Column::exact(72.0));
+            .column(Column::exact(number_width));
         if pinned.is_some() {
             table = table.column(Column::initial(84.0).clip(true));
         }
