@@ -748,8 +748,12 @@ fn cell_ref(s: &str) -> Option<(u32, u32)> {
 
 /// Appends XML text to `out`: entities decoded, line ends made `\n` (as an XML parser does).
 fn push_text(raw: &[u8], out: &mut String) {
-    let text = String::from_utf8_lossy(raw);
-    if !text.contains(['&', '\r']) {
+    // Most cells: valid UTF-8 with nothing to decode (`from_utf8` checks ASCII a word at a time).
+    let text = match std::str::from_utf8(raw) {
+        Ok(text) => std::borrow::Cow::Borrowed(text),
+        Err(_) => String::from_utf8_lossy(raw),
+    };
+    if memchr::memchr2(b'&', b'\r', raw).is_none() {
         out.push_str(&text);
         return;
     }
