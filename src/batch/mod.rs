@@ -889,6 +889,23 @@ mod tests {
             size_of::<Row>(),
             b.extras.len()
         );
-        assert!(per_row < 230, "{per_row} bytes per row");
+        assert!(per_row < 225, "{per_row} bytes per row");
+    }
+
+    /// How a real export is stored, field by field (`STORE_FILE=<xlsx> cargo test --lib
+    /// store_stats -- --ignored --nocapture`).
+    #[test]
+    #[ignore]
+    fn store_stats_of_the_file_in_store_file() {
+        let path = std::env::var("STORE_FILE").unwrap();
+        let b = crate::pipeline::load(
+            std::path::Path::new(&path),
+            &crate::profile::Profiles::load(None),
+            &crate::pipeline::Options::default(),
+            &(),
+        )
+        .unwrap();
+        b.values.stats();
+        eprintln!("extras {} rows {}", b.extras.len(), b.len());
     }
 }

@@ -3,11 +3,14 @@
 //! No allocation per row: the values a row does not share with many others are appended to
 //! fixed-size text pages (an edited row's new text is appended too; its old text is left as
 //! garbage, edits are rare). A field whose values repeat (the lab, the result, the sample
-//! type, ...) keeps them once in a dictionary and a row holds the number of its value. Per
-//! row and field there is one `u16`: the value's number in the field's dictionary (top bit
-//! set), or the end of its text among the row's own texts. A row whose own texts are longer
-//! than that can count keeps its ends in a side table. The per-row tables grow by chunks, so
-//! a million rows never need a doubled copy of a table.
+//! type, ...) keeps them once in a dictionary. Per row and field there is one `u16`: for the
+//! rows before the field's dictionary closed ([`Words::from`]), the value's number in it; from
+//! then on, the end of the value among the row's own texts, or ([`BACK`]) how many rows back
+//! the row is that holds the same value (the rows of one tube share a barcode and often the
+//! sampling time; a row only ever points at a row holding its value as text, so a read is one
+//! step). A row whose own texts are longer than [`MAX_END`] (or, edited, with a value its
+//! field's full dictionary cannot take) keeps its ends in a side table. The per-row tables grow
+//! by chunks, so a million rows never need a doubled copy of a table.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
@@ -19,20 +22,23 @@ const CHUNK_ROWS: usize = 4096;
 const PAGE: usize = 1 << 20;
 /// A row's texts at least this long get a page of their own.
 const OWN_PAGE: usize = PAGE / 4;
-/// Top bit of a cell: the value is number `cell & !INTERNED` of the field's dictionary.
-const INTERNED: u16 = 0x8000;
-/// The first cell of a row whose own texts are too long for `u16` ends ([`Store::long`]).
-const LONG: u16 = 0xFFFF;
-/// Largest end of a row's own texts a cell holds (`LONG` stays free for the marker).
+/// In [`At::page`]: the row's ends are in [`Store::long`] (all its values in its own text).
+const LONG: u32 = 1 << 31;
+/// In a cell after the field's dictionary closed: the value is the one of the row that many
+/// rows back (`cell & !BACK`), which holds it as text.
+const BACK: u16 = 0x8000;
+/// Largest end of a row's own texts a cell holds (and largest distance of a [`BACK`]).
 const MAX_END: usize = 0x7FFF;
-/// Dictionary numbers are below this (number `0x7FFF` with the top bit would read as `LONG`).
-const MAX_WORDS: usize = 0x7FFF;
-/// Longer values are never looked up in a dictionary.
-const MAX_WORD_LEN: usize = 128;
-/// A field stops looking values up once its dictionary has this many values and more than
-/// half the rows brought a new one (names, ID numbers, phones: nearly all distinct); below
-/// that a value kept once saves more than its dictionary entry costs.
-const TRY_WORDS: usize = 256;
+/// Values a dictionary holds at most (numbered by a `u16`).
+const MAX_WORDS: usize = 1 << 16;
+/// A longer value closes its field's dictionary (a 1 MB cell is not kept for repeats).
+const MAX_WORD_LEN: usize = 1024;
+/// A field's dictionary may close once it has this many values: when keeping the values as
+/// text, each once per run of equal values ([`BACK`]), would cost less than the dictionary
+/// (names, ID numbers, phones; barcodes, a tube's rows being together).
+const TRY_WORDS: usize = 1024;
+/// About what a value costs in a dictionary besides its text (its allocation, list, map).
+const WORD_COST: usize = 100;
 
 /// A table of `width` values per row, grown a chunk of rows at a time (no doubled copy).
 pub(super) struct Chunked<T> {
@@ -93,34 +99,56 @@ struct At {
 }
 
 /// The values of one field that repeat.
-#[derive(Default)]
 struct Words {
     list: Vec<Arc<str>>,
     number: HashMap<Arc<str>, u16, BuildHasherDefault<Fx>>,
     /// The number of the value found last (most rows repeat their neighbour's).
     last: Option<u16>,
-    /// Still looked up (see [`TRY_WORDS`]).
-    closed: bool,
+    /// Of the rows appended while the dictionary was open: the number of the last one's value,
+    /// how many had the value of the row above, the bytes of their values.
+    prev: Option<u16>,
+    pushed: usize,
+    repeats: usize,
+    bytes: usize,
+    /// The first row whose value is not in the dictionary (and no later row's is):
+    /// `usize::MAX` while it is open.
+    from: usize,
+}
+
+impl Default for Words {
+    fn default() -> Self {
+        Words {
+            list: Vec::new(),
+            number: HashMap::default(),
+            last: None,
+            prev: None,
+            pushed: 0,
+            repeats: 0,
+            bytes: 0,
+            from: usize::MAX,
+        }
+    }
 }
 
 impl Words {
-    /// The value's number, adding it while the dictionary is open.
-    fn find(&mut self, value: &str, rows: usize) -> Option<u16> {
-        if self.closed || value.is_empty() || value.len() > MAX_WORD_LEN {
-            return None;
-        }
-        if let Some(n) = self.last
-            && *self.list[n as usize] == *value
-        {
-            return Some(n);
-        }
-        let n = match self.number.get(value) {
-            Some(&n) => n,
+    /// The value's number, added when new. `None` when the dictionary is full or the value too
+    /// long; for the newest row (`index + 1 == rows`) the dictionary then closes, and it closes
+    /// too when it costs more than it saves ([`TRY_WORDS`]).
+    fn find(&mut self, value: &str, index: usize, rows: usize) -> Option<u16> {
+        debug_assert!(index < self.from);
+        let newest = index + 1 == rows;
+        let found = match self.last {
+            Some(n) if *self.list[n as usize] == *value => Some(n),
+            _ => self.number.get(value).copied(),
+        };
+        let n = match found {
+            Some(n) => n,
             None => {
-                if self.list.len() >= MAX_WORDS
-                    || (self.list.len() >= TRY_WORDS && self.list.len() * 2 > rows)
-                {
-                    self.closed = true;
+                let full = self.list.len() >= MAX_WORDS || value.len() > MAX_WORD_LEN;
+                if full || (newest && self.list.len() >= TRY_WORDS && self.as_text_is_cheaper()) {
+                    if newest {
+                        self.from = index;
+                    }
                     return None;
                 }
                 let n = self.list.len() as u16;
@@ -131,7 +159,20 @@ impl Words {
             }
         };
         self.last = Some(n);
+        if newest {
+            self.pushed += 1;
+            self.repeats += usize::from(self.prev == Some(n));
+            self.prev = Some(n);
+            self.bytes += value.len();
+        }
         Some(n)
+    }
+
+    /// Whether the rows so far would have taken less room with their values as text, once per
+    /// run of equal values, than in the dictionary.
+    fn as_text_is_cheaper(&self) -> bool {
+        let avg = self.bytes / self.pushed.max(1);
+        (self.pushed - self.repeats) * avg <= self.list.len() * (avg + WORD_COST)
     }
 }
 
@@ -167,32 +208,107 @@ impl Store {
 
     /// Appends a row's values (one per field); returns its index.
     pub(super) fn push<S: AsRef<str>>(&mut self, values: &[S]) -> usize {
+        assert_eq!(values.len(), self.nfields, "one value per field");
         let index = self.len();
+        // A value the row above has (a field whose dictionary closed before it): point at the
+        // row that holds it as text.
+        let mut cells = vec![0u16; self.nfields];
+        if index > 0 {
+            for (f, v) in values.iter().enumerate() {
+                if index > self.words[f].from && self.value(index - 1, f) == v.as_ref() {
+                    let back = index - self.head(index - 1, f);
+                    if back <= MAX_END {
+                        cells[f] = BACK | back as u16;
+                    }
+                }
+            }
+        }
         self.at.push(&[At::default()]);
-        let blank = vec![0u16; self.nfields];
-        self.cells.push(&blank);
-        self.set(index, values);
+        self.cells.push(&cells);
+        self.store(index, values, cells);
         index
     }
 
     /// Stores a row's values again (the old text stays behind, unused).
     pub(super) fn set<S: AsRef<str>>(&mut self, index: usize, values: &[S]) {
         assert_eq!(values.len(), self.nfields, "one value per field");
-        let rows = self.len();
-        let mut cells = vec![0u16; self.nfields];
-        let mut own = 0usize;
-        for (f, v) in values.iter().enumerate() {
-            let v = v.as_ref();
-            match self.words[f].find(v, rows) {
-                Some(n) => cells[f] = INTERNED | n,
-                None => own += v.len(),
+        self.detach(index);
+        self.store(index, values, vec![0; self.nfields]);
+    }
+
+    /// Before a row is stored again (as text, pointing nowhere): the rows after it that point
+    /// at it, or at the row it points at, get their own. Those rows are always the ones right
+    /// after it: the next row takes its values as text and the others point at that one.
+    fn detach(&mut self, index: usize) {
+        let next = index + 1;
+        if next >= self.len() || self.at.row(next)[0].page & LONG != 0 {
+            return;
+        }
+        let runs: Vec<(usize, usize)> = (0..self.nfields)
+            .filter_map(|f| {
+                let head = self.head(next, f);
+                (head != next).then(|| {
+                    let end = (next + 1..self.len())
+                        .find(|&j| self.head(j, f) != head)
+                        .unwrap_or(self.len());
+                    (f, end)
+                })
+            })
+            .collect();
+        if runs.is_empty() {
+            return;
+        }
+        let values: Vec<String> = (0..self.nfields)
+            .map(|f| self.value(next, f).to_owned())
+            .collect();
+        self.store(next, &values, vec![0; self.nfields]);
+        for (f, end) in runs {
+            for j in next + 1..end {
+                self.cells.row_mut(j)[f] = BACK | (j - next) as u16;
             }
         }
-        let long = own > MAX_END;
+    }
+
+    /// The row holding a row's value of a field as text (itself unless it points back).
+    fn head(&self, index: usize, field: usize) -> usize {
+        let cell = self.cells.row(index)[field];
+        if self.at.row(index)[0].page & LONG == 0
+            && index >= self.words[field].from
+            && cell & BACK != 0
+        {
+            index - (cell & !BACK) as usize
+        } else {
+            index
+        }
+    }
+
+    /// Stores a row's values, `cells` holding the fields that point back ([`BACK`]).
+    fn store<S: AsRef<str>>(&mut self, index: usize, values: &[S], mut cells: Vec<u16>) {
+        let rows = self.len();
+        let mut own = 0usize;
+        let mut long = false;
+        for (f, v) in values.iter().enumerate() {
+            let v = v.as_ref();
+            let words = &mut self.words[f];
+            if index >= words.from {
+                if cells[f] & BACK == 0 {
+                    own += v.len();
+                }
+                continue;
+            }
+            match words.find(v, index, rows) {
+                Some(n) => cells[f] = n,
+                // The dictionary closed at this row: its value is text.
+                None if index >= words.from => own += v.len(),
+                // Before that row every value is in the dictionary: this one cannot be.
+                None => long = true,
+            }
+        }
+        let long = long || own > MAX_END;
         if long {
             own = values.iter().map(|v| v.as_ref().len()).sum();
         }
-        let at = self.room(own);
+        let mut at = self.room(own);
         let page = &mut self.pages[at.page as usize];
         if long {
             // Every value in the row's own text, ends in the side table.
@@ -205,15 +321,15 @@ impl Store {
                 })
                 .collect();
             self.long.insert(index as u32, ends);
-            cells[0] = LONG;
+            at.page |= LONG;
         } else {
             self.long.remove(&(index as u32));
-            let mut end = 0u16;
+            let mut end = 0usize;
             for (f, v) in values.iter().enumerate() {
-                if cells[f] & INTERNED == 0 {
+                if index >= self.words[f].from && cells[f] & BACK == 0 {
                     page.push_str(v.as_ref());
-                    end += v.as_ref().len() as u16;
-                    cells[f] = end;
+                    end += v.as_ref().len();
+                    cells[f] = end as u16;
                 }
             }
         }
@@ -246,26 +362,52 @@ impl Store {
 
     /// The value of a field.
     pub(super) fn value(&self, index: usize, field: usize) -> &str {
-        let cells = self.cells.row(index);
+        if self.at.row(index)[0].page & LONG != 0 {
+            return self.text(index, field);
+        }
+        if index < self.words[field].from {
+            return &self.words[field].list[self.cells.row(index)[field] as usize];
+        }
+        self.text(self.head(index, field), field)
+    }
+
+    /// The value of a field a row holds as text.
+    fn text(&self, index: usize, field: usize) -> &str {
         let at = self.at.row(index)[0];
-        let page = &self.pages[at.page as usize];
+        let page = &self.pages[(at.page & !LONG) as usize];
         let base = at.start as usize;
-        if cells[0] == LONG {
+        if at.page & LONG != 0 {
             let ends = &self.long[&(index as u32)];
             let start = if field == 0 { 0 } else { ends[field - 1] };
             return &page[base + start as usize..base + ends[field] as usize];
         }
-        let cell = cells[field];
-        if cell & INTERNED != 0 {
-            return &self.words[field].list[(cell & !INTERNED) as usize];
-        }
+        let cells = self.cells.row(index);
         // The own text before this one ends where the nearest earlier own text ends.
-        let start = cells[..field]
-            .iter()
+        let start = (0..field)
             .rev()
-            .find(|&&c| c & INTERNED == 0)
-            .map_or(0, |&c| c as usize);
-        &page[base + start..base + cell as usize]
+            .find(|&g| index >= self.words[g].from && cells[g] & BACK == 0)
+            .map_or(0, |g| cells[g] as usize);
+        &page[base + start..base + cells[field] as usize]
+    }
+
+    #[cfg(test)]
+    pub(super) fn stats(&self) {
+        let n = self.len();
+        eprintln!("rows {n} bytes/row {}", self.bytes() / n.max(1));
+        let text: usize = self.pages.iter().map(String::len).sum();
+        eprintln!("pages {} text/row {}", self.pages.len(), text / n.max(1));
+        for (f, w) in self.words.iter().enumerate() {
+            let own: usize = (w.from.min(n)..n)
+                .filter(|&i| self.head(i, f) == i)
+                .map(|i| self.value(i, f).len())
+                .sum();
+            eprintln!(
+                "field {f}: words {} from {} own bytes/row {:.1}",
+                w.list.len(),
+                w.from,
+                own as f64 / n as f64
+            );
+        }
     }
 
     /// Bytes held for the rows (tables, pages, dictionaries), for tests and measurements.
@@ -334,8 +476,13 @@ mod tests {
         for (i, r) in want.iter().enumerate() {
             assert_eq!(&row(&s, i), r);
         }
-        assert!(s.words[0].closed, "names are not kept in a dictionary");
-        assert!(!s.words[1].closed && s.words[1].list.len() == 1);
+        assert!(
+            s.words[0].from <= TRY_WORDS,
+            "names are not kept in a dictionary"
+        );
+        assert_eq!(s.words[1].from, usize::MAX);
+        assert_eq!(s.words[1].list.len(), 1);
+        assert_eq!(s.words[2].list.len(), 1);
         assert_eq!(s.words[3].list.len(), 7);
     }
 
@@ -362,10 +509,10 @@ mod tests {
             };
             want[i][round % 3] = v;
             s.set(i, &want[i]);
-            assert_eq!(row(&s, i), want[i], "round {round}");
+            assert!(row(&s, i) == want[i], "round {round}");
         }
         for (i, r) in want.iter().enumerate() {
-            assert_eq!(&row(&s, i), r, "row {i}");
+            assert!(&row(&s, i) == r, "row {i}");
         }
         // A long row made short again reads its new values.
         want[1] = vec![big.clone(), "x".into(), "c".into()];
@@ -380,14 +527,81 @@ mod tests {
     #[test]
     fn a_full_dictionary_stores_new_values_as_text() {
         let mut s = Store::new(1);
-        // Eight rows per value: the dictionary fills to its bound.
-        let n = MAX_WORDS * 8 + 100;
+        // Values repeating, not in a row: the dictionary pays and fills to its bound.
+        let n = MAX_WORDS * 5 + 5000;
+        let v = |i: usize| format!("{:040}", i % (i / 5 + 1));
         for i in 0..n {
-            s.push(&[format!("{}", i / 8)]);
+            s.push(&[v(i)]);
         }
-        assert!(s.words[0].closed && s.words[0].list.len() == MAX_WORDS);
+        assert_eq!(s.words[0].list.len(), MAX_WORDS);
+        assert!(s.words[0].from < n);
+        // An early row edited to a value the full dictionary cannot take keeps it as text.
+        s.set(5, &["新的值"]);
+        assert!(s.long.contains_key(&5));
+        s.set(6, &[v(0)]);
+        assert!(!s.long.contains_key(&6));
         for i in 0..n {
-            assert_eq!(s.value(i, 0), format!("{}", i / 8));
+            let want = match i {
+                5 => "新的值".to_owned(),
+                6 => v(0),
+                _ => v(i),
+            };
+            assert_eq!(s.value(i, 0), want);
+        }
+    }
+
+    #[test]
+    fn rows_pointing_back_survive_edits_of_any_row() {
+        let mut s = Store::new(3);
+        // Runs of one barcode-like value (1 to 6 rows), times repeating in pairs, names unique.
+        let mut want: Vec<Vec<String>> = Vec::new();
+        let mut k = 0usize;
+        while want.len() < 6000 {
+            for _ in 0..1 + k % 6 {
+                let i = want.len();
+                want.push(vec![
+                    format!("T{k:08}"),
+                    format!("07:{:05}", i / 2),
+                    format!("n{i}"),
+                ]);
+            }
+            k += 1;
+        }
+        for r in &want {
+            s.push(r);
+        }
+        assert!(s.words[0].from < 4000 && s.words[1].from < 4000);
+        let backs = (0..want.len()).filter(|&i| s.head(i, 0) != i).count();
+        assert!(backs > 1000, "{backs} rows point back");
+        let mut x = 12345u64;
+        for round in 0..3000 {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let i = (x >> 33) as usize % want.len();
+            let f = (x >> 20) as usize % 3;
+            // The neighbour's value, a new one, or a long one.
+            want[i][f] = match round % 4 {
+                0 if i > 0 => want[i - 1][f].clone(),
+                1 if i + 1 < want.len() => want[i + 1][f].clone(),
+                2 if round % 40 == 2 => "长".repeat(12_000),
+                _ => format!("e{round}"),
+            };
+            s.set(i, &want[i]);
+            if round % 100 == 0 || round > 2950 {
+                for (j, r) in want.iter().enumerate() {
+                    assert!(row(&s, j) == *r, "round {round} row {j}");
+                }
+            }
+        }
+        // The newest row after edits still points back where it can.
+        let last = want.last().unwrap().clone();
+        s.push(&last);
+        want.push(last);
+        let n = want.len() - 1;
+        assert_ne!(s.head(n, 0), n);
+        for (j, r) in want.iter().enumerate() {
+            assert!(row(&s, j) == *r, "row {j}");
         }
     }
 
