@@ -165,7 +165,7 @@ impl Batch {
         let outcome = self.checker.row(&refs, &ok);
         issues.extend(outcome.issues);
         if index == self.values.len() {
-            self.values.push(&values);
+            self.values.push(values);
         } else {
             self.values.set(index, &values);
         }

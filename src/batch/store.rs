@@ -187,6 +187,8 @@ pub(super) struct Store {
     words: Vec<Words>,
     /// Ends of the fields of rows marked `LONG` (every value in the row's own texts).
     long: HashMap<u32, Box<[u32]>>,
+    /// The values of the last row appended, until a row is stored again.
+    above: Option<Vec<String>>,
 }
 
 impl Store {
@@ -199,6 +201,7 @@ impl Store {
             open: 0,
             words: (0..nfields).map(|_| Words::default()).collect(),
             long: HashMap::new(),
+            above: None,
         }
     }
 
@@ -207,7 +210,7 @@ impl Store {
     }
 
     /// Appends a row's values (one per field); returns its index.
-    pub(super) fn push<S: AsRef<str>>(&mut self, values: &[S]) -> usize {
+    pub(super) fn push(&mut self, values: Vec<String>) -> usize {
         assert_eq!(values.len(), self.nfields, "one value per field");
         let index = self.len();
         // A value the row above has (a field whose dictionary closed before it): point at the
@@ -215,7 +218,14 @@ impl Store {
         let mut cells = vec![0u16; self.nfields];
         if index > 0 {
             for (f, v) in values.iter().enumerate() {
-                if index > self.words[f].from && self.value(index - 1, f) == v.as_ref() {
+                if index <= self.words[f].from {
+                    continue;
+                }
+                let same = match &self.above {
+                    Some(above) => above[f] == *v,
+                    None => self.value(index - 1, f) == v,
+                };
+                if same {
                     let back = index - self.head(index - 1, f);
                     if back <= MAX_END {
                         cells[f] = BACK | back as u16;
@@ -225,13 +235,15 @@ impl Store {
         }
         self.at.push(&[At::default()]);
         self.cells.push(&cells);
-        self.store(index, values, cells);
+        self.store(index, &values, cells);
+        self.above = Some(values);
         index
     }
 
     /// Stores a row's values again (the old text stays behind, unused).
     pub(super) fn set<S: AsRef<str>>(&mut self, index: usize, values: &[S]) {
         assert_eq!(values.len(), self.nfields, "one value per field");
+        self.above = None;
         self.detach(index);
         self.store(index, values, vec![0; self.nfields]);
     }
@@ -470,7 +482,7 @@ mod tests {
                 String::new(),
                 format!("lab{}", i % 7),
             ];
-            assert_eq!(s.push(&r), i);
+            assert_eq!(s.push(r.clone()), i);
             want.push(r);
         }
         for (i, r) in want.iter().enumerate() {
@@ -493,7 +505,7 @@ mod tests {
             .map(|i| vec![format!("a{i}"), "x".to_owned(), format!("c{i}")])
             .collect();
         for r in &want {
-            s.push(r);
+            s.push(r.clone());
         }
         // Texts growing past what the row had, past a u16 end, past a page.
         let big = "长".repeat(70_000);
@@ -531,7 +543,7 @@ mod tests {
         let n = MAX_WORDS * 5 + 5000;
         let v = |i: usize| format!("{:040}", i % (i / 5 + 1));
         for i in 0..n {
-            s.push(&[v(i)]);
+            s.push(vec![v(i)]);
         }
         assert_eq!(s.words[0].list.len(), MAX_WORDS);
         assert!(s.words[0].from < n);
@@ -568,7 +580,7 @@ mod tests {
             k += 1;
         }
         for r in &want {
-            s.push(r);
+            s.push(r.clone());
         }
         assert!(s.words[0].from < 4000 && s.words[1].from < 4000);
         let backs = (0..want.len()).filter(|&i| s.head(i, 0) != i).count();
@@ -596,7 +608,7 @@ mod tests {
         }
         // The newest row after edits still points back where it can.
         let last = want.last().unwrap().clone();
-        s.push(&last);
+        s.push(last.clone());
         want.push(last);
         let n = want.len() - 1;
         assert_ne!(s.head(n, 0), n);
