@@ -97,21 +97,21 @@ pub struct Foresight {
 /// Rows (batch indices, ascending) by key, for the rows in the window.
 #[derive(Default)]
 struct Groups {
-    rows: HashMap<u64, VecDeque<u32>>,
+    rows: HashMap<u32, VecDeque<u32>>,
     /// A group's rows that its rules found not ready, and the group's size when they ran: a
     /// pooled tube is judged once for all its rows.
-    judged: HashMap<u64, (usize, Vec<u32>)>,
+    judged: HashMap<u32, (usize, Vec<u32>)>,
 }
 
 impl Groups {
-    fn enter(&mut self, key: u64, index: usize) {
+    fn enter(&mut self, key: u32, index: usize) {
         if key != 0 {
             self.rows.entry(key).or_default().push_back(index as u32);
         }
     }
 
     /// Forgets row `index` (the oldest of its group in the window).
-    fn leave(&mut self, key: u64, index: usize) {
+    fn leave(&mut self, key: u32, index: usize) {
         if key == 0 {
             return;
         }
@@ -130,7 +130,7 @@ impl Groups {
     /// of the group's rows).
     fn ready(
         &mut self,
-        key: u64,
+        key: u32,
         index: usize,
         rules: impl FnOnce(&[usize]) -> Vec<(usize, Issue)>,
     ) -> bool {
