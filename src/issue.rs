@@ -172,8 +172,8 @@ codes! {
         "「{0}」不是允许的值，应为：{1}。",
         "\"{0}\" is not allowed; use one of: {1}.";
     TextTooLong => "text_too_long", Error,
-        "内容有 {0} 个字符，超过了上报表一格最多能放的 32,767 个字符，请在原系统删减后重新导出。",
-        "has {0} characters, more than the 32,767 one cell of the upload sheet can hold; shorten it in the source system.";
+        "内容有 {0} 个字符（按 Excel 的算法，表情符号等算两个），超过了上报表一格最多能放的 32,767 个字符，请在原系统删减后重新导出。",
+        "has {0} characters as Excel counts them (an emoji counts two), more than the 32,767 one cell of the upload sheet can hold; shorten it in the source system.";
     TextDamaged => "text_damaged", Warning,
         "有 {0} 个字读不出来（文件里这几处已损坏，显示成 �）。请对照原始记录核对这一格；损坏的地方多时，请在原系统重新导出文件。",
         "{0} character(s) could not be read (damaged bytes in the file, shown as �); check this cell against the source record, or export the file again if much is damaged.";

@@ -186,17 +186,14 @@ impl Checker {
     fn normalised(&self, field: &Field, fi16: u16, text: String) -> Result<String, Stop> {
         let issue = |code: Code, args: &[&str]| Issue::new(code, Some(fi16), Stage::Field, args);
         let mut text = field.normalize.iter().fold(text, |acc, n| n.apply(acc));
-        // One cell of the upload sheet holds at most 32,767 characters: a longer value is this
-        // row's error, never a failure of the whole file when it is written.
-        let chars = text.chars().count();
-        if chars > crate::read::limits::MAX_CELL_CHARS {
-            let end = text
-                .char_indices()
-                .nth(crate::read::limits::MAX_CELL_CHARS)
-                .map_or(text.len(), |(i, _)| i);
+        // One cell of the upload sheet holds at most 32,767 characters as Excel counts them (an
+        // emoji two): a longer value is this row's error, never a failure of the whole file
+        // when it is written.
+        if let Some(end) = crate::read::limits::excel_cut(&text) {
+            let len = crate::read::limits::excel_len(&text);
             text.truncate(end);
             return Err(Stop::with(
-                issue(Code::TextTooLong, &[&chars.to_string()]),
+                issue(Code::TextTooLong, &[&len.to_string()]),
                 text,
             ));
         }

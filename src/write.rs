@@ -5,7 +5,7 @@
 use crate::batch::{Batch, RowStatus};
 use crate::issue::Lang;
 use crate::message::{Localized, Text, io_message};
-use crate::read::limits::MAX_CELL_CHARS;
+use crate::read::limits::{MAX_CELL_CHARS, excel_cut};
 use crate::read::{Cell, ReadError};
 
 pub mod early;
@@ -35,6 +35,10 @@ pub enum WriteError {
     },
     Source(#[from] ReadError),
     IsSource {
+        path: PathBuf,
+    },
+    /// Two outputs of one run are the same file (the later would replace the earlier).
+    Twice {
         path: PathBuf,
     },
     /// An export the program handled (the day's record lists it).
@@ -109,6 +113,17 @@ impl Localized for WriteError {
                     ),
                 )
             }
+            WriteError::Twice { path } => {
+                let path = crate::paths::shown(path);
+                Text::new(
+                    format!(
+                        "「{path}」被指定了两次：上报表、错误行和报告要写到不同的文件，后写的会把先写的盖掉。请给它们不同的文件名。"
+                    ),
+                    format!(
+                        "{path} is given twice: the upload sheet, the rejected rows and the report need different files"
+                    ),
+                )
+            }
             WriteError::IsSource { path } => {
                 let path = crate::paths::shown(path);
                 Text::new(
@@ -155,6 +170,34 @@ pub fn refuse_source(input: &Path, output: &Path) -> Result<(), WriteError> {
     } else {
         Ok(())
     }
+}
+
+/// Refuses outputs of one run of which two are the same file, however named (`a.xlsx`,
+/// `./o/../a.xlsx`, a link), whether or not it exists yet.
+pub fn refuse_twice(outputs: &[&Path]) -> Result<(), WriteError> {
+    // Where a path lands: its folder as the system resolves it, and its name.
+    let landing = |p: &Path| {
+        let dir = folder_of(p).canonicalize().ok()?;
+        let name = p.file_name()?.to_string_lossy();
+        // Windows and macOS compare names without case.
+        let name = if cfg!(any(windows, target_os = "macos")) {
+            name.to_lowercase()
+        } else {
+            name.into_owned()
+        };
+        Some((dir, name))
+    };
+    for (k, a) in outputs.iter().enumerate() {
+        for b in &outputs[..k] {
+            let same_place = matches!((landing(a), landing(b)), (Some(x), Some(y)) if x == y);
+            if same_place || same_file(a, b) {
+                return Err(WriteError::Twice {
+                    path: a.to_path_buf(),
+                });
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Refuses an output path that is one of `inputs` (the exports and sheets the program handled),
@@ -635,8 +678,8 @@ pub fn write_rejected(batch: &Batch, path: &Path, lang: Lang) -> Result<usize, W
                         Cell::Bool(b) => ws.write_boolean(row, c, *b).map(|_| ()),
                         other => {
                             let text = other.display();
-                            let text = match text.char_indices().nth(MAX_CELL_CHARS) {
-                                Some((end, _)) => {
+                            let text = match excel_cut(&text) {
+                                Some(end) => {
                                     cut.push(header.get(ci).map(Cell::display).unwrap_or_default());
                                     text[..end].to_owned()
                                 }

@@ -416,10 +416,21 @@ fn csv_output_never_holds_a_formula() {
 
 #[test]
 fn one_long_cell_is_that_rows_error_not_the_files() {
+    // Excel counts UTF-16 units: an emoji is two, so 16,384 of them are one too many (they once
+    // failed the whole upload sheet while the check passed the row).
+    for (long, shown, kept) in [
+        ("址".repeat(40_000), "40000", 32_767),
+        ("😀".repeat(16_384), "32768", 16_383),
+        ("😀".repeat(20_000), "40000", 16_383),
+    ] {
+        a_long_cell_is_that_rows_error(&long, shown, kept);
+    }
+}
+
+fn a_long_cell_is_that_rows_error(long: &str, shown: &str, kept: usize) {
     let dir = tmp();
-    let long = "址".repeat(40_000);
     let mut lines = csv_rows(4, false);
-    lines[3] = lines[3].replace("广州市天河区2号", &long);
+    lines[3] = lines[3].replace("广州市天河区2号", long);
     let csv_in = dir.path().join("long.csv");
     std::fs::write(&csv_in, lines.join("\n") + "\n").unwrap();
     // The same as an HTML "xls".
@@ -458,7 +469,7 @@ fn one_long_cell_is_that_rows_error_not_the_files() {
         // CSV: line 4 (header is line 1); HTML: the fourth row of the table.
         assert_eq!(issue["row"], 4);
         assert!(
-            issue["message"].as_str().unwrap().contains("40000"),
+            issue["message"].as_str().unwrap().contains(shown),
             "{issue}"
         );
         let sheet = &read_back(&errors)[0].1;
@@ -467,7 +478,8 @@ fn one_long_cell_is_that_rows_error_not_the_files() {
             .position(|c| matches!(c, calamine::Data::String(s) if s == "现住址"))
             .unwrap();
         let cell = sheet[1][addr].to_string();
-        assert_eq!(cell.chars().count(), 32_767);
+        assert_eq!(cell.chars().count(), kept);
+        assert!(cell.encode_utf16().count() <= 32_767);
         let reasons = sheet[1].last().unwrap().to_string();
         assert!(reasons.contains("32767 个字符"), "{reasons}");
     }
@@ -579,6 +591,36 @@ fn the_source_is_never_written_over() {
         "{e}"
     );
     assert_eq!(std::fs::read(&input).unwrap(), before);
+}
+
+#[test]
+fn two_outputs_of_one_run_are_never_one_file() {
+    let dir = tmp();
+    let input = dir.path().join("a.xlsx");
+    sample::write_sample(&input).unwrap();
+    std::fs::create_dir(dir.path().join("o")).unwrap();
+    let p = |name: &str| dir.path().join(name).to_str().unwrap().to_owned();
+    // An old upload sheet stays as it was.
+    let old = dir.path().join("same.xlsx");
+    std::fs::write(&old, b"old").unwrap();
+    for args in [
+        ["-o", &p("same.xlsx"), "--report", &p("same.xlsx")],
+        ["-o", &p("same.xlsx"), "--errors-out", &p("o/../same.xlsx")],
+        ["-o", &p("new.xlsx"), "--errors-out", &p("o/../new.xlsx")],
+        ["--errors-out", &p("e.xlsx"), "--report", &p("e.xlsx")],
+    ] {
+        let mut all = vec!["convert", input.to_str().unwrap()];
+        all.extend(args.iter().copied());
+        let r = run(dir.path(), &all);
+        assert_eq!(r.code, 2, "{args:?}: {}", r.stderr);
+        assert!(r.stderr.contains("指定了两次"), "{}", r.stderr);
+    }
+    assert_eq!(std::fs::read(&old).unwrap(), b"old");
+    let left: Vec<String> = files_in(dir.path())
+        .into_iter()
+        .filter(|f| f != "a.xlsx" && f != "same.xlsx" && f != "o")
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
 }
 
 #[test]

@@ -324,6 +324,7 @@ pub fn export_failure(e: &WriteError, lang: Lang) -> (String, Option<String>) {
         WriteError::Locked { .. }
         | WriteError::Extension { .. }
         | WriteError::IsSource { .. }
+        | WriteError::Twice { .. }
         | WriteError::IsHandled { .. }
         | WriteError::XlsxOnly { .. } => false,
     };

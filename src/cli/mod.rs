@@ -255,6 +255,7 @@ pub fn refuse_source(input: &std::path::Path, outputs: &[&std::path::Path]) -> R
     for out in outputs {
         sheetbridge::write::refuse_source(input, out)?;
     }
+    sheetbridge::write::refuse_twice(outputs)?;
     Ok(())
 }
 

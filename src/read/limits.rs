@@ -12,9 +12,33 @@ use crate::message::Text;
 use std::io::Read;
 use std::path::Path;
 
-/// Excel's limit for the text of one cell, in characters: a longer value is refused by the
-/// check (`src/validate.rs`) and cut in the workbook of rejected rows (`src/write.rs`).
+/// Excel's limit for the text of one cell, in characters as Excel counts them ([`excel_len`]):
+/// a longer value is refused by the check (`src/validate.rs`) and cut in the workbook of
+/// rejected rows (`src/write.rs`), both through [`excel_cut`].
 pub const MAX_CELL_CHARS: usize = 32_767;
+
+/// A text's length as Excel (and rust_xlsxwriter) counts it: UTF-16 code units, so a character
+/// outside the Basic Multilingual Plane (an emoji, a rare CJK ideograph) counts two.
+pub fn excel_len(s: &str) -> usize {
+    s.chars().map(char::len_utf16).sum()
+}
+
+/// Where `s` must be cut to fit one cell ([`MAX_CELL_CHARS`] as Excel counts): the byte index
+/// of the first character that does not fit, `None` when it all fits.
+pub fn excel_cut(s: &str) -> Option<usize> {
+    // Fewer bytes than the limit: fewer UTF-16 units too.
+    if s.len() <= MAX_CELL_CHARS {
+        return None;
+    }
+    let mut units = 0;
+    for (i, c) in s.char_indices() {
+        units += c.len_utf16();
+        if units > MAX_CELL_CHARS {
+            return Some(i);
+        }
+    }
+    None
+}
 /// The most UTF-8 bytes one cell may hold.
 pub const MAX_CELL_BYTES: usize = 1 << 20;
 /// The deepest nesting of elements in an HTML or XML file.
@@ -578,6 +602,26 @@ impl BinScan {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_cell_is_cut_where_excel_counts_its_limit() {
+        assert_eq!(excel_len("a址😀"), 4);
+        assert_eq!(excel_cut(&"a".repeat(MAX_CELL_CHARS)), None);
+        assert_eq!(
+            excel_cut(&"a".repeat(MAX_CELL_CHARS + 1)),
+            Some(MAX_CELL_CHARS)
+        );
+        assert_eq!(excel_cut(&"址".repeat(MAX_CELL_CHARS)), None);
+        assert_eq!(
+            excel_cut(&"址".repeat(MAX_CELL_CHARS + 1)),
+            Some(3 * MAX_CELL_CHARS)
+        );
+        // 16,383 emoji are 32,766 units; the next one would be 32,768.
+        assert_eq!(excel_cut(&"😀".repeat(16_383)), None);
+        assert_eq!(excel_cut(&"😀".repeat(16_384)), Some(4 * 16_383));
+        let mixed = format!("{}😀", "a".repeat(MAX_CELL_CHARS - 1));
+        assert_eq!(excel_cut(&mixed), Some(MAX_CELL_CHARS - 1));
+    }
 
     fn scan(text: &str) -> Result<(), Limit> {
         let mut s = XmlScan::new("xl/worksheets/sheet1.xml");
