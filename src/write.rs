@@ -275,14 +275,24 @@ pub fn write_atomically(
     target: &Path,
     write: impl FnOnce(&mut File) -> Result<(), WriteError>,
 ) -> Result<(), WriteError> {
+    written_aside(target, write)?.commit()
+}
+
+/// Writes to a temporary file beside `target` and leaves it there: [`Aside::commit`] puts it in
+/// place. A run with several outputs writes them all aside first, so a failure of one leaves
+/// none (cli.md: exit 2, nothing written).
+pub fn written_aside(
+    target: &Path,
+    write: impl FnOnce(&mut File) -> Result<(), WriteError>,
+) -> Result<Aside, WriteError> {
     let mut aside = Aside::new(target)?;
     write(aside.file())?;
-    aside.commit()
+    Ok(aside)
 }
 
 /// A file being written aside: a temporary file beside its target, renamed into place by
 /// [`Aside::commit`]; dropped before that, it is removed and the target is untouched.
-pub(crate) struct Aside {
+pub struct Aside {
     tmp: tempfile::NamedTempFile,
     target: PathBuf,
 }
@@ -317,8 +327,13 @@ impl Aside {
         self.tmp.as_file_mut()
     }
 
+    /// The path it will have.
+    pub fn target(&self) -> &Path {
+        &self.target
+    }
+
     /// Makes the file durable and puts it in place of its target.
-    pub(crate) fn commit(self) -> Result<(), WriteError> {
+    pub fn commit(self) -> Result<(), WriteError> {
         let target = self.target;
         self.tmp
             .as_file()
@@ -441,19 +456,54 @@ fn xlsx_error(path: &Path) -> impl Fn(XlsxError) -> WriteError + '_ {
 /// Writes the upload sheet: the template's header, then every ready row, every cell as text.
 /// `.xlsx` or `.csv` (UTF-8 with BOM) by the extension. Returns the number of rows written.
 pub fn write_upload(batch: &Batch, path: &Path) -> Result<usize, WriteError> {
+    upload_aside(batch, path)?.commit()
+}
+
+/// [`write_upload`], written aside: [`Sheet::commit`] puts it in place.
+pub fn upload_aside(batch: &Batch, path: &Path) -> Result<Sheet, WriteError> {
     let ready: Vec<usize> = batch.rows_with(RowStatus::Ready).collect();
-    let n = write_rows(batch, &ready, path)?;
-    crate::log::event::exported("upload sheet", path, n);
-    Ok(n)
+    let aside = rows_aside(batch, &ready, path)?;
+    Ok(Sheet::new(aside, "upload sheet", ready.len()))
+}
+
+/// A sheet written aside (an upload sheet, the rejected rows) and how many rows it holds.
+pub struct Sheet {
+    aside: Aside,
+    what: &'static str,
+    rows: usize,
+}
+
+impl Sheet {
+    pub(crate) fn new(aside: Aside, what: &'static str, rows: usize) -> Sheet {
+        Sheet { aside, what, rows }
+    }
+
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+
+    /// Puts it in place (and logs it); returns its rows.
+    pub fn commit(self) -> Result<usize, WriteError> {
+        let path = self.aside.target().to_owned();
+        self.aside.commit()?;
+        crate::log::event::exported(self.what, &path, self.rows);
+        Ok(self.rows)
+    }
 }
 
 /// Writes an upload sheet holding only the chosen rows (batch indices, in that order), exactly
 /// as [`write_upload`] writes all ready rows. The outbox uses it for one batch of an upload.
 pub fn write_rows(batch: &Batch, ready: &[usize], path: &Path) -> Result<usize, WriteError> {
+    rows_aside(batch, ready, path)?.commit()?;
+    Ok(ready.len())
+}
+
+/// [`write_rows`] without putting the file in place.
+fn rows_aside(batch: &Batch, ready: &[usize], path: &Path) -> Result<Aside, WriteError> {
     refuse_source(&batch.source.path, path)?;
     let kind = SheetKind::of(path)?;
     let fields = batch.profile().fields.len();
-    write_atomically(path, |file| {
+    written_aside(path, |file| {
         building(path, || {
             let mut sheet = UploadSheet::begin(kind, batch.profile(), path, file)?;
             for &i in ready {
@@ -461,8 +511,7 @@ pub fn write_rows(batch: &Batch, ready: &[usize], path: &Path) -> Result<usize, 
             }
             sheet.end(file)
         })
-    })?;
-    Ok(ready.len())
+    })
 }
 
 /// The two kinds of upload sheet, by the output's extension.
@@ -631,6 +680,12 @@ pub fn json_error(path: &Path, e: serde_json::Error) -> WriteError {
 /// Writes the rejected rows as they were in the source, with a last column `错误原因` holding
 /// every message of the row. Re-reads the source for the original cells. Returns the count.
 pub fn write_rejected(batch: &Batch, path: &Path, lang: Lang) -> Result<usize, WriteError> {
+    rejected_aside(batch, path, lang)?.commit()
+}
+
+/// [`write_rejected`], written aside: [`Sheet::commit`] puts it in place.
+// Long: the workbook's layout, row by row, with the reasons and the cells cut to fit.
+pub fn rejected_aside(batch: &Batch, path: &Path, lang: Lang) -> Result<Sheet, WriteError> {
     refuse_source(&batch.source.path, path)?;
     let rejected: Vec<usize> = batch.rows_with(RowStatus::Rejected).collect();
     let lines: BTreeSet<u32> = rejected.iter().map(|&i| batch.line(i)).collect();
@@ -648,7 +703,7 @@ pub fn write_rejected(batch: &Batch, path: &Path, lang: Lang) -> Result<usize, W
     let positive = |line: &u32| by_line.get(line).is_some_and(|&i| is_positive(i));
     let mut rows = rows;
     rows.sort_by_key(|(line, _)| !positive(line));
-    write_atomically(path, |file| {
+    let aside = written_aside(path, |file| {
         building(path, || {
             let err = xlsx_error(path);
             let mut wb = workbook_beside(path).map_err(&err)?;
@@ -723,8 +778,7 @@ pub fn write_rejected(batch: &Batch, path: &Path, lang: Lang) -> Result<usize, W
             save_xlsx(&mut wb, file, path)
         })
     })?;
-    crate::log::event::exported("rejected rows", path, rows.len());
-    Ok(rows.len())
+    Ok(Sheet::new(aside, "rejected rows", rows.len()))
 }
 
 #[cfg(test)]

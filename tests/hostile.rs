@@ -624,6 +624,49 @@ fn two_outputs_of_one_run_are_never_one_file() {
 }
 
 #[test]
+fn an_output_that_cannot_be_written_leaves_none_of_the_others() {
+    // Exit 2 is "nothing written" (cli.md): the upload sheet and the rejected rows used to be in
+    // place before the report failed.
+    let dir = tmp();
+    let input = dir.path().join("a.xlsx");
+    sample::write_sample(&input).unwrap();
+    let out = dir.path().join("out.xlsx");
+    std::fs::write(&out, b"old").unwrap();
+    let p = |name: &str| dir.path().join(name).to_str().unwrap().to_owned();
+    for args in [
+        [
+            "--errors-out",
+            &p("e.xlsx"),
+            "--report",
+            &p("nowhere/r.json"),
+        ],
+        [
+            "--errors-out",
+            &p("nowhere/e.xlsx"),
+            "--report",
+            &p("r.json"),
+        ],
+    ] {
+        let mut all = vec![
+            "convert",
+            input.to_str().unwrap(),
+            "-o",
+            out.to_str().unwrap(),
+        ];
+        all.extend(args.iter().copied());
+        let r = run(dir.path(), &all);
+        assert_eq!(r.code, 2, "{args:?}: {}", r.stderr);
+        assert!(!r.stderr.contains("已写出"), "{}", r.stderr);
+        assert_eq!(std::fs::read(&out).unwrap(), b"old");
+        let left: Vec<String> = files_in(dir.path())
+            .into_iter()
+            .filter(|f| f != "a.xlsx" && f != "out.xlsx")
+            .collect();
+        assert!(left.is_empty(), "{args:?}: {left:?}");
+    }
+}
+
+#[test]
 fn a_broken_user_profile_is_an_error_not_the_builtin() {
     let dir = tmp();
     let input = dir.path().join("a.xlsx");

@@ -80,7 +80,9 @@ pub fn run(args: &ConvertArgs, lang: Lang) -> Run {
             record_output(data, path, lang);
         }
     };
-    if s.ready == 0 {
+    // Every file is written aside first and put in place only when all of them are written: a
+    // failure of one leaves none (exit 2: nothing written, cli.md).
+    let upload = if s.ready == 0 {
         say(
             lang,
             "没有一行可以上报，所以没有写出上报表。请按上面的提示改正后再试。",
@@ -89,8 +91,30 @@ pub fn run(args: &ConvertArgs, lang: Lang) -> Run {
         code = EXIT_NOTHING;
         // The early sheet (no rows, or rows the batch rules took out) is removed.
         drop(early);
+        None
     } else {
-        let n = early.finish(&batch)?;
+        Some(early.finish_aside(&batch)?)
+    };
+    let rejected = match &args.errors_out {
+        Some(path) if s.rejected == 0 => {
+            say(
+                lang,
+                format!("没有错误行，未写出「{}」。", shown(path)),
+                format!("no rejected rows; {} not written.", shown(path)),
+            );
+            None
+        }
+        Some(path) => Some((path, write::rejected_aside(&batch, path, lang)?)),
+        None => None,
+    };
+    let report = match &args.input.report {
+        Some(path) => Some(super::output::report_aside(&batch, path, lang)?),
+        None => None,
+    };
+
+    // In place, in order: the report last, after every file it describes exists (cli.md).
+    if let Some(sheet) = upload {
+        let n = sheet.commit()?;
         record(&output);
         say(
             lang,
@@ -98,27 +122,17 @@ pub fn run(args: &ConvertArgs, lang: Lang) -> Run {
             format!("wrote {} ({n} rows)", shown(&output)),
         );
     }
-
-    if let Some(path) = &args.errors_out {
-        if s.rejected == 0 {
-            say(
-                lang,
-                format!("没有错误行，未写出「{}」。", shown(path)),
-                format!("no rejected rows; {} not written.", shown(path)),
-            );
-        } else {
-            let n = write::write_rejected(&batch, path, lang)?;
-            record(path);
-            say(
-                lang,
-                format!("已写出错误行：{}（{n} 行，改好后可重新转换）", shown(path)),
-                format!("wrote the rejected rows to {} ({n} rows)", shown(path)),
-            );
-        }
+    if let Some((path, sheet)) = rejected {
+        let n = sheet.commit()?;
+        record(path);
+        say(
+            lang,
+            format!("已写出错误行：{}（{n} 行，改好后可重新转换）", shown(path)),
+            format!("wrote the rejected rows to {} ({n} rows)", shown(path)),
+        );
     }
-    // Last, after every file it describes exists (cli.md).
-    if let Some(path) = &args.input.report {
-        super::write_report(&batch, path, lang)?;
+    if let Some(report) = report {
+        report.commit()?;
     }
     Ok(code)
 }

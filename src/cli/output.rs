@@ -150,14 +150,24 @@ pub fn write_report(
     path: &std::path::Path,
     lang: Lang,
 ) -> Result<(), Failure> {
+    report_aside(batch, path, lang)?.commit()?;
+    Ok(())
+}
+
+/// [`write_report`] without putting the file in place.
+pub fn report_aside(
+    batch: &sheetbridge::batch::Batch,
+    path: &std::path::Path,
+    lang: Lang,
+) -> Result<sheetbridge::write::Aside, Failure> {
     let report = sheetbridge::report::Report::new(batch, lang);
     will_write(path);
-    sheetbridge::write::write_atomically(path, |file| {
+    let aside = sheetbridge::write::written_aside(path, |file| {
         let mut out = std::io::BufWriter::new(file);
         serde_json::to_writer_pretty(&mut out, &report)
             .map_err(|e| sheetbridge::write::json_error(path, e))?;
         std::io::Write::flush(&mut out)
             .map_err(|e| sheetbridge::write::json_error(path, serde_json::Error::io(e)))
     })?;
-    Ok(())
+    Ok(aside)
 }

@@ -9,7 +9,7 @@
 //! otherwise the sheet is written again from the batch by [`super::write_rows`]. Either way the
 //! file is the one [`super::write_upload`] writes, written aside and renamed into place.
 
-use super::{Aside, SheetKind, UploadSheet, WriteError, building, refuse_source};
+use super::{Aside, Sheet, SheetKind, UploadSheet, WriteError, building, refuse_source};
 use crate::batch::foresight::{Early, Rows};
 use crate::batch::{Batch, RowStatus};
 use crate::profile::Profile;
@@ -86,14 +86,19 @@ impl EarlyUpload {
     /// The batch is final: keeps the early sheet if it holds exactly the batch's ready rows as
     /// they are now, else writes the sheet from the batch. Returns the rows written.
     pub fn finish(&self, batch: &Batch) -> Result<usize, WriteError> {
-        self.finish_kept(batch).map(|(n, _)| n)
+        self.finish_aside(batch)?.commit()
     }
 
-    /// [`EarlyUpload::finish`], and whether the early sheet was kept.
-    fn finish_kept(&self, batch: &Batch) -> Result<(usize, bool), WriteError> {
+    /// [`EarlyUpload::finish`] without putting the sheet in place ([`Sheet::commit`] does).
+    pub fn finish_aside(&self, batch: &Batch) -> Result<Sheet, WriteError> {
+        self.finish_kept(batch).map(|(sheet, _)| sheet)
+    }
+
+    /// [`EarlyUpload::finish_aside`], and whether the early sheet was kept.
+    fn finish_kept(&self, batch: &Batch) -> Result<(Sheet, bool), WriteError> {
         let ready: Vec<usize> = batch.rows_with(RowStatus::Ready).collect();
         let Some(written) = self.stop() else {
-            return super::write_upload(batch, &self.path).map(|n| (n, false));
+            return super::upload_aside(batch, &self.path).map(|s| (s, false));
         };
         let same = written.rows.len() == ready.len()
             && written
@@ -105,18 +110,15 @@ impl EarlyUpload {
             let Written {
                 mut aside, sheet, ..
             } = written;
-            let path = &self.path;
-            building(path, || sheet.end(aside.file()))?;
-            aside.commit()?;
-            crate::log::event::exported("upload sheet", path, ready.len());
-            return Ok((ready.len(), true));
+            building(&self.path, || sheet.end(aside.file()))?;
+            return Ok((Sheet::new(aside, "upload sheet", ready.len()), true));
         }
         drop(written);
         ::log::info!(
             target: crate::log::event::TARGET,
             "the upload sheet written during the read did not match the batch: written again"
         );
-        super::write_upload(batch, &self.path).map(|n| (n, false))
+        super::upload_aside(batch, &self.path).map(|s| (s, false))
     }
 
     /// Stops taking rows and waits for the writer: the sheet so far, unless it gave up.
@@ -259,7 +261,8 @@ mod tests {
         let mut batch = pipeline::load(input, &profiles, &opts, &()).unwrap();
         assert!(early.is_writing());
         change(&mut batch);
-        let (n, kept) = early.finish_kept(&batch).unwrap();
+        let (sheet, kept) = early.finish_kept(&batch).unwrap();
+        let n = sheet.commit().unwrap();
         let whole = dir.join("whole.xlsx");
         assert_eq!(super::super::write_upload(&batch, &whole).unwrap(), n);
         (early_path, whole, kept)
