@@ -105,18 +105,9 @@ pub fn read_lookup(data_dir: &Path, query: &Lookup) -> Result<Vec<LedgerEntry>, 
 /// The database opened read-only, if it exists and holds this version's tables, with the
 /// folder's key (none yet: every hash is of the plain form).
 fn read_only(data_dir: &Path) -> Result<Option<(Connection, Option<Key>)>, OutboxError> {
-    let db_path = data_dir.join("outbox.sqlite");
-    if !db_path.is_file() {
+    let Some((conn, version)) = super::open_read_only(data_dir)? else {
         return Ok(None);
-    }
-    let db = |e: rusqlite::Error| OutboxError::Db {
-        path: db_path.clone(),
-        detail: e.to_string(),
     };
-    let conn = crate::upload::db::open(&db_path, crate::upload::db::Access::Read).map_err(db)?;
-    let version: u32 =
-        crate::upload::db::retry(|| conn.pragma_query_value(None, "user_version", |r| r.get(0)))
-            .map_err(db)?;
     // An older database is read after the next program that writes migrates it.
     if version != SCHEMA_VERSION {
         return Ok(None);

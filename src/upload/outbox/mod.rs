@@ -274,18 +274,10 @@ const COLUMNS: &str = "id, target, rows, state, attempts, last_error, created, n
 /// (the diagnostic bundle: another program may be sending). A database of an older version is
 /// read as it is (a batch then has no source). `None` when there is no database.
 pub fn read_batches(data_dir: &Path) -> Result<Option<Vec<BatchRecord>>, OutboxError> {
-    let db_path = data_dir.join("outbox.sqlite");
-    if !db_path.is_file() {
+    let Some((conn, version)) = open_read_only(data_dir)? else {
         return Ok(None);
-    }
-    let db = |e: rusqlite::Error| OutboxError::Db {
-        path: db_path.clone(),
-        detail: e.to_string(),
     };
-    let conn = crate::upload::db::open(&db_path, crate::upload::db::Access::Read).map_err(db)?;
-    let version: u32 =
-        crate::upload::db::retry(|| conn.pragma_query_value(None, "user_version", |r| r.get(0)))
-            .map_err(db)?;
+    let db = db_error(data_dir);
     let columns = if version < 2 {
         COLUMNS.replace(", source", ", NULL")
     } else {
@@ -295,13 +287,38 @@ pub fn read_batches(data_dir: &Path) -> Result<Option<Vec<BatchRecord>>, OutboxE
         .prepare(&format!(
             "SELECT {columns} FROM batches ORDER BY created, id"
         ))
-        .map_err(db)?;
+        .map_err(&db)?;
     let all = st
         .query_map([], record)
-        .map_err(db)?
+        .map_err(&db)?
         .collect::<Result<_, _>>()
-        .map_err(db)?;
+        .map_err(&db)?;
     Ok(Some(all))
+}
+
+/// An existing outbox database opened read-only (another program may be writing it), with its
+/// schema version; `None` when there is none. For the readers that change nothing: the bundle's
+/// batches, the ledger's lookups.
+fn open_read_only(data_dir: &Path) -> Result<Option<(Connection, u32)>, OutboxError> {
+    let db_path = data_dir.join("outbox.sqlite");
+    if !db_path.is_file() {
+        return Ok(None);
+    }
+    let db = db_error(data_dir);
+    let conn = crate::upload::db::open(&db_path, crate::upload::db::Access::Read).map_err(&db)?;
+    let version: u32 =
+        crate::upload::db::retry(|| conn.pragma_query_value(None, "user_version", |r| r.get(0)))
+            .map_err(&db)?;
+    Ok(Some((conn, version)))
+}
+
+/// A database error of the outbox in `data_dir`, as the clerk is told it.
+fn db_error(data_dir: &Path) -> impl Fn(rusqlite::Error) -> OutboxError {
+    let path = data_dir.join("outbox.sqlite");
+    move |e| OutboxError::Db {
+        path: path.clone(),
+        detail: e.to_string(),
+    }
 }
 
 fn record(r: &rusqlite::Row<'_>) -> rusqlite::Result<BatchRecord> {
